@@ -1,0 +1,157 @@
+//! start, stop, restart, try-restart, reload, force-reload (SPEC §3.1–§3.3).
+
+use super::Context;
+use crate::definition::Definition;
+use crate::exit::{Code, HasCode};
+use crate::lifecycle::{Liveness, Started, Stopped};
+use crate::name::ServiceName;
+
+/// Runs `f` for each name in order; the exit code is the first non-zero one.
+fn each(ctx: &Context, names: &[ServiceName], f: impl Fn(&Context, &ServiceName) -> Code) -> Code {
+    Code::first_failure(names.iter().map(|n| f(ctx, n)).collect::<Vec<_>>())
+}
+
+pub fn start(ctx: &Context, names: &[ServiceName]) -> Code {
+    each(ctx, names, |ctx, n| start_one(ctx, n, &mut Vec::new()))
+}
+
+/// Starts `name` after its `requires` (recursively, dependencies first).
+fn start_one(ctx: &Context, name: &ServiceName, chain: &mut Vec<ServiceName>) -> Code {
+    let def = match ctx.load(name) {
+        Ok(d) => d,
+        Err(c) => return c,
+    };
+    chain.push(name.clone());
+    for dep in &def.requires {
+        if chain.contains(dep) {
+            let cycle: Vec<String> = chain.iter().map(|n| n.to_string()).collect();
+            ctx.out.action_failed(
+                "Starting",
+                name.as_str(),
+                &format!("{name}: dependency cycle: {} -> {dep}", cycle.join(" -> ")),
+            );
+            chain.pop();
+            return Code::NotConfigured;
+        }
+        let running = match crate::definition::load(&ctx.dirs, dep) {
+            Ok(d) => matches!(ctx.life.probe(&d), Liveness::Running { .. }),
+            Err(_) => false,
+        };
+        if running {
+            continue;
+        }
+        let code = start_one(ctx, dep, chain);
+        if code != Code::Success {
+            ctx.out.action_failed(
+                "Starting",
+                name.as_str(),
+                &format!("{name}: required service {dep} did not start"),
+            );
+            chain.pop();
+            return Code::Failure;
+        }
+    }
+    chain.pop();
+    launch(ctx, &def)
+}
+
+fn launch(ctx: &Context, def: &Definition) -> Code {
+    match ctx.life.start(def) {
+        Ok(Started::Launched(_)) => {
+            ctx.out.action_ok("Starting", def.name.as_str());
+            Code::Success
+        }
+        Ok(Started::AlreadyRunning(pid)) => {
+            ctx.out
+                .line(&format!("{} is already running (pid {pid})", def.name));
+            Code::Success
+        }
+        Err(e) => {
+            ctx.out
+                .action_failed("Starting", def.name.as_str(), &e.to_string());
+            e.code()
+        }
+    }
+}
+
+pub fn stop(ctx: &Context, names: &[ServiceName]) -> Code {
+    each(ctx, names, |ctx, n| match ctx.load(n) {
+        Ok(def) => stop_def(ctx, &def),
+        Err(c) => c,
+    })
+}
+
+fn stop_def(ctx: &Context, def: &Definition) -> Code {
+    match ctx.life.stop(def) {
+        Ok(Stopped::Stopped(_)) => {
+            ctx.out.action_ok("Stopping", def.name.as_str());
+            Code::Success
+        }
+        Ok(Stopped::NotRunning) => {
+            ctx.out.line(&format!("{} is not running", def.name));
+            Code::Success
+        }
+        Err(e) => {
+            ctx.out
+                .action_failed("Stopping", def.name.as_str(), &e.to_string());
+            e.code()
+        }
+    }
+}
+
+pub fn restart(ctx: &Context, names: &[ServiceName]) -> Code {
+    each(ctx, names, |ctx, n| match ctx.load(n) {
+        Ok(def) => restart_def(ctx, &def),
+        Err(c) => c,
+    })
+}
+
+fn restart_def(ctx: &Context, def: &Definition) -> Code {
+    match stop_def(ctx, def) {
+        Code::Success => start_one(ctx, &def.name, &mut Vec::new()),
+        c => c,
+    }
+}
+
+pub fn try_restart(ctx: &Context, names: &[ServiceName]) -> Code {
+    each(ctx, names, |ctx, n| match ctx.load(n) {
+        Ok(def) => match ctx.life.probe(&def) {
+            Liveness::Running { .. } => restart_def(ctx, &def),
+            _ => {
+                ctx.out
+                    .line(&format!("{} is not running; nothing to do", def.name));
+                Code::Success
+            }
+        },
+        Err(c) => c,
+    })
+}
+
+pub fn reload(ctx: &Context, names: &[ServiceName]) -> Code {
+    each(ctx, names, |ctx, n| match ctx.load(n) {
+        Ok(def) => reload_def(ctx, &def),
+        Err(c) => c,
+    })
+}
+
+fn reload_def(ctx: &Context, def: &Definition) -> Code {
+    match ctx.life.reload(def) {
+        Ok(_) => {
+            ctx.out.action_ok("Reloading", def.name.as_str());
+            Code::Success
+        }
+        Err(e) => {
+            ctx.out
+                .action_failed("Reloading", def.name.as_str(), &e.to_string());
+            e.code()
+        }
+    }
+}
+
+pub fn force_reload(ctx: &Context, names: &[ServiceName]) -> Code {
+    each(ctx, names, |ctx, n| match ctx.load(n) {
+        Ok(def) if def.reload_signal.is_some() => reload_def(ctx, &def),
+        Ok(def) => restart_def(ctx, &def),
+        Err(c) => c,
+    })
+}

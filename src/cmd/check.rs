@@ -1,0 +1,159 @@
+//! `svc check`: every problem in every definition, reported at once (SPEC §2).
+//!
+//! Besides each file's own problems: file names that are not service names, `requires` on
+//! services that have no definition, dependency cycles (naming every service in the cycle), and
+//! `svc.yaml`. Problems go to stderr as `FILE:LINE[:COL]: message`; a summary to stdout.
+
+use std::collections::BTreeMap;
+
+use super::Context;
+use crate::definition::{self, Definition, DefinitionError, Problem};
+use crate::exit::Code;
+use crate::name::ServiceName;
+
+pub fn run(ctx: &Context) -> Code {
+    let mut problems: Vec<Problem> = Vec::new();
+    let mut warnings: Vec<Problem> = Vec::new();
+    let files = match definition::list_files(&ctx.dirs) {
+        Ok(f) => f,
+        Err(e) => {
+            ctx.out
+                .error(&format!("cannot read {}: {e}", ctx.dirs.init_d().display()));
+            return Code::NotConfigured;
+        }
+    };
+    let total = files.len();
+    let mut defs: BTreeMap<ServiceName, Definition> = BTreeMap::new();
+    for (name, path) in files {
+        let name = match name {
+            Ok(n) => n,
+            Err(e) => {
+                problems.push(Problem {
+                    file: path,
+                    line: None,
+                    column: None,
+                    message: format!("the file name is not a service name: {e}"),
+                });
+                continue;
+            }
+        };
+        match definition::load_file(&path, &name) {
+            Ok(d) => {
+                defs.insert(name, d);
+            }
+            Err(DefinitionError::Invalid(p)) => problems.extend(p),
+            Err(e) => problems.push(Problem {
+                file: path,
+                line: None,
+                column: None,
+                message: e.to_string(),
+            }),
+        }
+    }
+    if let Err(p) = definition::load_settings(&ctx.dirs) {
+        problems.extend(p);
+    }
+    let line_of = |d: &Definition, key: &str| -> Option<usize> {
+        let text = std::fs::read_to_string(&d.file).ok()?;
+        text.lines()
+            .position(|l| l.starts_with(key) && l[key.len()..].trim_start().starts_with(':'))
+            .map(|i| i + 1)
+    };
+    for d in defs.values() {
+        for dep in &d.requires {
+            if !defs.contains_key(dep) {
+                problems.push(Problem {
+                    file: d.file.clone(),
+                    line: line_of(d, "requires"),
+                    column: None,
+                    message: format!("`requires`: no definition for service {dep}"),
+                });
+            }
+        }
+        for dep in &d.wants {
+            if !defs.contains_key(dep) {
+                warnings.push(Problem {
+                    file: d.file.clone(),
+                    line: line_of(d, "wants"),
+                    column: None,
+                    message: format!(
+                        "warning: `wants`: no definition for service {dep} (tolerated)"
+                    ),
+                });
+            }
+        }
+    }
+    for cycle in cycles(&defs) {
+        let names: Vec<String> = cycle.iter().map(|n| n.to_string()).collect();
+        let first = &defs[&cycle[0]];
+        problems.push(Problem {
+            file: first.file.clone(),
+            line: line_of(first, "requires").or_else(|| line_of(first, "wants")),
+            column: None,
+            message: format!("dependency cycle: {} -> {}", names.join(" -> "), names[0]),
+        });
+    }
+    for w in &warnings {
+        ctx.out.problem(&w.to_string());
+    }
+    for p in &problems {
+        ctx.out.problem(&p.to_string());
+    }
+    if problems.is_empty() {
+        ctx.out.line(&format!(
+            "checked {total} definitions in {}: no problems",
+            ctx.dirs.init_d().display()
+        ));
+        Code::Success
+    } else {
+        ctx.out.line(&format!(
+            "checked {total} definitions in {}: {} problem{}",
+            ctx.dirs.init_d().display(),
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" }
+        ));
+        Code::NotConfigured
+    }
+}
+
+/// Every dependency cycle (over `requires` and `wants`), each reported once.
+fn cycles(defs: &BTreeMap<ServiceName, Definition>) -> Vec<Vec<ServiceName>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Active,
+        Done,
+    }
+    fn visit(
+        n: &ServiceName,
+        defs: &BTreeMap<ServiceName, Definition>,
+        marks: &mut BTreeMap<ServiceName, Mark>,
+        stack: &mut Vec<ServiceName>,
+        out: &mut Vec<Vec<ServiceName>>,
+    ) {
+        marks.insert(n.clone(), Mark::Active);
+        stack.push(n.clone());
+        if let Some(d) = defs.get(n) {
+            for dep in d.requires.iter().chain(&d.wants) {
+                match marks.get(dep).copied().unwrap_or(Mark::New) {
+                    Mark::Active => {
+                        let at = stack.iter().position(|s| s == dep).unwrap_or(0);
+                        out.push(stack[at..].to_vec());
+                    }
+                    Mark::New if defs.contains_key(dep) => visit(dep, defs, marks, stack, out),
+                    _ => {}
+                }
+            }
+        }
+        stack.pop();
+        marks.insert(n.clone(), Mark::Done);
+    }
+    let mut marks = BTreeMap::new();
+    let mut out = Vec::new();
+    for n in defs.keys() {
+        if marks.get(n).copied().unwrap_or(Mark::New) == Mark::New {
+            visit(n, defs, &mut marks, &mut Vec::new(), &mut out);
+        }
+    }
+    out
+}

@@ -1,0 +1,83 @@
+//! One function per command: the only layer that combines definitions, processes and output.
+
+mod action;
+mod check;
+mod status;
+
+use crate::cli::{Cli, Command};
+use crate::definition::{self, Definition, DefinitionError};
+use crate::exit::{Code, HasCode};
+use crate::lifecycle::Lifecycle;
+use crate::name::ServiceName;
+use crate::output::Output;
+use crate::paths::{DirFlags, Dirs};
+
+/// What every command gets: directories, the lifecycle operations, the printer.
+pub struct Context {
+    pub dirs: Dirs,
+    pub life: Lifecycle,
+    pub out: Output,
+}
+
+impl Context {
+    /// Loads a definition, printing why it cannot be loaded.
+    fn load(&self, name: &ServiceName) -> Result<Definition, Code> {
+        definition::load(&self.dirs, name).map_err(|e| {
+            match &e {
+                DefinitionError::Invalid(problems) => {
+                    self.out.error(&format!(
+                        "{name}: invalid definition ({} problems)",
+                        problems.len()
+                    ));
+                    for p in problems {
+                        self.out.problem(&p.to_string());
+                    }
+                }
+                other => self.out.error(&other.to_string()),
+            }
+            e.code()
+        })
+    }
+}
+
+/// Validates names before anything touches the file system: all or nothing, exit 2.
+fn names(out: &Output, raw: &[String]) -> Result<Vec<ServiceName>, Code> {
+    raw.iter()
+        .map(|n| {
+            ServiceName::new(n).map_err(|e| {
+                out.error(&e.to_string());
+                Code::InvalidArgs
+            })
+        })
+        .collect()
+}
+
+/// Runs the parsed command line and returns the exit code.
+pub fn run(cli: Cli) -> Code {
+    let out = Output::new(cli.quiet, cli.no_color);
+    let dirs = Dirs::resolve(&DirFlags {
+        config: cli.config_dir,
+        state: cli.state_dir,
+        log: cli.log_dir,
+    });
+    let ctx = Context {
+        life: Lifecycle::new(dirs.clone()),
+        dirs,
+        out,
+    };
+    let with_names =
+        |raw: &[String], f: &dyn Fn(&Context, &[ServiceName]) -> Code| match names(&ctx.out, raw) {
+            Ok(n) => f(&ctx, &n),
+            Err(c) => c,
+        };
+    match &cli.command {
+        Command::Start { names } => with_names(names, &action::start),
+        Command::Stop { names } => with_names(names, &action::stop),
+        Command::Restart { names } => with_names(names, &action::restart),
+        Command::TryRestart { names } => with_names(names, &action::try_restart),
+        Command::Reload { names } => with_names(names, &action::reload),
+        Command::ForceReload { names } => with_names(names, &action::force_reload),
+        Command::Status { json, names } => with_names(names, &|ctx, n| status::run(ctx, n, *json)),
+        Command::Check => check::run(&ctx),
+    }
+}

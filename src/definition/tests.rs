@@ -1,0 +1,286 @@
+use super::*;
+
+fn name() -> ServiceName {
+    ServiceName::new("demo").unwrap()
+}
+
+fn ok(text: &str) -> Definition {
+    parse(Path::new("init.d/demo.yaml"), &name(), text).unwrap_or_else(|p| panic!("{p:?}"))
+}
+
+fn problems(text: &str) -> Vec<Problem> {
+    parse(Path::new("init.d/demo.yaml"), &name(), text).unwrap_err()
+}
+
+#[test]
+fn minimal_definition_gets_defaults() {
+    let d = ok("exec: /bin/sleep\nargs: [\"100\"]\n");
+    assert_eq!(d.program, Program::Exec("/bin/sleep".into()));
+    assert_eq!(d.args, vec!["100"]);
+    assert_eq!(d.umask, 0o022);
+    assert_eq!(d.stop_signal, Signal::SIGTERM);
+    assert_eq!(d.stop_timeout, Duration::from_secs(10));
+    assert_eq!(d.ready_timeout, Duration::from_secs(30));
+    assert_eq!(d.workdir, PathBuf::from("/"));
+    assert_eq!(d.log, LogTarget::Default);
+    assert!(!d.forking);
+}
+
+#[test]
+fn full_definition() {
+    let d = ok(r#"
+description: Example HTTP server
+exec: /usr/bin/python3
+args: ["-m", "http.server", "8080"]
+workdir: /srv/www
+env: { LANG: C.UTF-8, PORT: 8080 }
+user: root
+umask: "027"
+limits: { nofile: 4096, core: 0, stack: [1024, unlimited] }
+nice: 5
+stop_signal: INT
+stop_timeout: 500ms
+reload_signal: SIGHUP
+ready: { tcp: "127.0.0.1:8080" }
+ready_timeout: 2m
+requires: [network]
+wants: [syslog]
+runlevels: [2, 3, 4, 5]
+start_priority: 20
+stop_priority: 80
+respawn: { max: 3, window: 30, backoff: 2 }
+log: none
+"#);
+    assert_eq!(d.umask, 0o027);
+    assert_eq!(
+        d.env,
+        vec![
+            ("LANG".into(), "C.UTF-8".into()),
+            ("PORT".into(), "8080".into())
+        ]
+    );
+    assert_eq!(d.stop_signal, Signal::SIGINT);
+    assert_eq!(d.reload_signal, Some(Signal::SIGHUP));
+    assert_eq!(d.stop_timeout, Duration::from_millis(500));
+    assert_eq!(d.ready_timeout, Duration::from_secs(120));
+    assert_eq!(d.ready, Some(Ready::Tcp("127.0.0.1:8080".into())));
+    assert_eq!(d.runlevels, vec!['2', '3', '4', '5']);
+    assert_eq!(d.limits.len(), 3);
+    assert_eq!(d.limits[2].hard, None);
+    assert_eq!(d.respawn.unwrap().max, 3);
+    assert_eq!(d.log, LogTarget::None);
+    assert_eq!(d.nice, Some(5));
+}
+
+#[test]
+fn unknown_key_names_line_and_suggests() {
+    let p = problems("exec: /bin/true\nusr: nobody\n");
+    assert_eq!(p.len(), 1);
+    assert_eq!(p[0].line, Some(2));
+    assert!(
+        p[0].message.contains("unknown key `usr`"),
+        "{}",
+        p[0].message
+    );
+    assert!(
+        p[0].message.contains("did you mean `user`"),
+        "{}",
+        p[0].message
+    );
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let p = problems("exec: 5\numask: 022\nstop_timeout: -3\nnice: 40\nforking: true\n");
+    let text: Vec<String> = p.iter().map(|p| p.to_string()).collect();
+    assert!(p.len() >= 5, "{text:#?}");
+    assert!(
+        text.iter()
+            .any(|t| t.contains(":1: `exec`: expected a string")),
+        "{text:#?}"
+    );
+    assert!(text.iter().any(|t| t.contains(":2: `umask`")), "{text:#?}");
+    assert!(
+        text.iter().any(|t| t.contains(":3: `stop_timeout`")),
+        "{text:#?}"
+    );
+    assert!(text.iter().any(|t| t.contains(":4: `nice`")), "{text:#?}");
+    assert!(
+        text.iter()
+            .any(|t| t.contains(":5: `forking: true` needs `pidfile`")),
+        "{text:#?}"
+    );
+}
+
+#[test]
+fn missing_exec_empty_file_and_bad_yaml() {
+    assert!(problems("args: [a]\n")[0]
+        .message
+        .contains("missing `exec`"));
+    assert!(problems("")[0].message.contains("empty"));
+    assert!(problems("# nothing\n")[0].message.contains("empty"));
+    let p = problems("exec: /bin/true\nargs: [a\n");
+    assert!(p[0].message.starts_with("invalid YAML"), "{:?}", p[0]);
+    assert!(p[0].line.is_some());
+    assert!(problems("- a\n- b\n")[0]
+        .message
+        .contains("expected a mapping"));
+    assert!(problems("exec: /bin/true\n---\nexec: /bin/false\n")[0]
+        .message
+        .starts_with("invalid YAML"));
+    assert!(problems("exec: /bin/true\nexec: /bin/false\n")[0]
+        .message
+        .starts_with("invalid YAML"));
+}
+
+#[test]
+fn exec_and_script_are_exclusive() {
+    assert!(problems("exec: /bin/true\nscript: /etc/init.d/x\n")[0]
+        .message
+        .contains("exclusive"));
+    assert_eq!(
+        ok("script: /etc/init.d/x\n").program,
+        Program::Script("/etc/init.d/x".into())
+    );
+    assert!(problems("exec: bin/true\n")[0]
+        .message
+        .contains("relative path"));
+    assert_eq!(ok("exec: sleep\n").program, Program::Exec("sleep".into()));
+}
+
+#[test]
+fn umask_must_be_a_quoted_octal_string() {
+    assert!(problems("exec: /bin/true\numask: 022\n")[0]
+        .message
+        .contains("quoted octal"));
+    assert!(problems("exec: /bin/true\numask: \"0o22\"\n")[0]
+        .message
+        .contains("octal"));
+    assert!(problems("exec: /bin/true\numask: \"088\"\n")[0]
+        .message
+        .contains("octal"));
+    assert_eq!(ok("exec: /bin/true\numask: \"0077\"\n").umask, 0o077);
+}
+
+#[test]
+fn durations() {
+    assert_eq!(
+        ok("exec: /bin/true\nstop_timeout: 2.5\n").stop_timeout,
+        Duration::from_millis(2500)
+    );
+    assert_eq!(
+        ok("exec: /bin/true\nstop_timeout: \"2m\"\n").stop_timeout,
+        Duration::from_secs(120)
+    );
+    for bad in ["-1", "1e30", "\"10h\"", "[1]", "\"\"", ".inf"] {
+        let p = problems(&format!("exec: /bin/true\nstop_timeout: {bad}\n"));
+        assert_eq!(p[0].line, Some(2), "{bad}: {p:?}");
+    }
+}
+
+#[test]
+fn users_never_fall_back_to_root() {
+    for bad in [
+        "\"0day\"",
+        "\" 0\"",
+        "\"0x0\"",
+        "\"root \"",
+        "\"\"",
+        "null",
+        "~",
+        "[a]",
+        "no-such-user-xyz",
+    ] {
+        let p = problems(&format!("exec: /bin/true\nuser: {bad}\n"));
+        assert_eq!(p[0].line, Some(2), "{bad}: {p:?}");
+    }
+    assert!(problems("exec: /bin/true\nuser: 3999999999\n")[0]
+        .message
+        .contains("explicit"));
+    assert_eq!(ok("exec: /bin/true\nuser: 0\n").user, Some(IdSpec::Id(0)));
+}
+
+#[test]
+fn signals_env_ready_and_names() {
+    assert!(problems("exec: /bin/true\nstop_signal: TREM\n")[0]
+        .message
+        .contains("unknown signal"));
+    assert!(problems("exec: /bin/true\nenv: { \"A=B\": x }\n")[0]
+        .message
+        .contains("not a valid variable name"));
+    assert!(problems("exec: /bin/true\nenv: { A: true }\n")[0]
+        .message
+        .contains("quote it"));
+    assert!(
+        problems("exec: /bin/true\nready: { tcp: \"localhost\" }\n")[0]
+            .message
+            .contains("HOST:PORT")
+    );
+    assert!(
+        problems("exec: /bin/true\nready: { tcp: \"a:1\", file: /x }\n")[0]
+            .message
+            .contains("exactly one")
+    );
+    assert_eq!(
+        ok("exec: /bin/true\nready: { notify: true }\n").ready,
+        Some(Ready::Notify)
+    );
+    assert_eq!(
+        ok("exec: /bin/true\nready: { file: /tmp/x }\n").ready,
+        Some(Ready::File("/tmp/x".into()))
+    );
+    assert!(problems("exec: /bin/true\nrequires: [\"../x\"]\n")[0]
+        .message
+        .contains("invalid service name"));
+    assert!(problems("exec: /bin/true\nrequires: [demo]\n")[0]
+        .message
+        .contains("itself"));
+}
+
+#[test]
+fn nested_problem_lines() {
+    let p = problems("exec: /bin/true\nlimits:\n  nofile: 10\n  bogus: 3\n");
+    assert_eq!(p[0].line, Some(4), "{p:?}");
+    let p = problems("exec: /bin/true\nsocket:\n  port: 99999\n");
+    assert_eq!(p[0].line, Some(3), "{p:?}");
+}
+
+#[test]
+fn socket_settings() {
+    let d = ok("exec: /bin/cat\nsocket: { port: 7000, bind: \"::1\", instances: 5, per_source: 2, cps: [20, 10] }\n");
+    let s = d.socket.unwrap();
+    assert_eq!(s.port, 7000);
+    assert_eq!(s.bind, "::1".parse::<IpAddr>().unwrap());
+    assert_eq!(s.cps, Some((20, 10)));
+    assert!(
+        problems("exec: /bin/cat\nsocket: { port: 7, bind: \"10.0.0.300\" }\n")[0]
+            .message
+            .contains("not an IPv4")
+    );
+    assert!(
+        problems("exec: /bin/cat\nsocket: { bind: \"127.0.0.1\" }\n")[0]
+            .message
+            .contains("missing `port`")
+    );
+}
+
+#[test]
+fn byte_order_mark_is_accepted() {
+    ok("\u{feff}exec: /bin/true\n");
+}
+
+#[test]
+fn host_port() {
+    assert_eq!(
+        parse_host_port("127.0.0.1:80"),
+        Some(("127.0.0.1".into(), 80))
+    );
+    assert_eq!(parse_host_port("[::1]:80"), Some(("::1".into(), 80)));
+    assert_eq!(
+        parse_host_port("localhost:8080"),
+        Some(("localhost".into(), 8080))
+    );
+    for bad in ["::1:80", "x", ":80", "x:", "x:0", "x:70000"] {
+        assert_eq!(parse_host_port(bad), None, "{bad}");
+    }
+}

@@ -1,0 +1,156 @@
+//! The one place svc calls a YAML library.
+//!
+//! serde_yaml's upstream is archived; everything else in svc works on [`Node`], so moving to a
+//! maintained fork means changing the `use` line below and nothing else.
+
+use serde_yaml as yaml_impl;
+
+/// A parsed YAML value, independent of the library that parsed it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Node {
+    Null,
+    Bool(bool),
+    Int(i128),
+    Float(f64),
+    Str(String),
+    Seq(Vec<Node>),
+    /// Keys in document order; non-string keys are rejected while converting.
+    Map(Vec<(String, Node)>),
+}
+
+impl Node {
+    /// A short description of the value's type, for "expected X, found Y" messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Node::Null => "null",
+            Node::Bool(_) => "a boolean",
+            Node::Int(_) => "an integer",
+            Node::Float(_) => "a number",
+            Node::Str(_) => "a string",
+            Node::Seq(_) => "a list",
+            Node::Map(_) => "a mapping",
+        }
+    }
+}
+
+/// A YAML syntax or structure error, with the position YAML gives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct YamlError {
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+/// Parses one YAML document. Several documents, tags and non-string mapping keys are errors.
+pub fn parse(text: &str) -> Result<Node, YamlError> {
+    let value: yaml_impl::Value = yaml_impl::from_str(text).map_err(|e| {
+        let loc = e.location();
+        let mut message = e.to_string();
+        // serde_yaml appends " at line L column C"; the position is reported separately.
+        if let Some(i) = message.find(" at line ") {
+            message.truncate(i);
+        }
+        YamlError {
+            line: loc.as_ref().map(|l| l.line()),
+            column: loc.as_ref().map(|l| l.column()),
+            message,
+        }
+    })?;
+    convert(value)
+}
+
+fn convert(v: yaml_impl::Value) -> Result<Node, YamlError> {
+    use yaml_impl::Value as V;
+    let plain = |message: String| YamlError {
+        line: None,
+        column: None,
+        message,
+    };
+    Ok(match v {
+        V::Null => Node::Null,
+        V::Bool(b) => Node::Bool(b),
+        V::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Node::Int(i as i128)
+            } else if let Some(u) = n.as_u64() {
+                Node::Int(u as i128)
+            } else {
+                Node::Float(n.as_f64().unwrap_or(f64::NAN))
+            }
+        }
+        V::String(s) => Node::Str(s),
+        V::Sequence(items) => Node::Seq(items.into_iter().map(convert).collect::<Result<_, _>>()?),
+        V::Mapping(map) => {
+            let mut out = Vec::with_capacity(map.len());
+            for (k, v) in map {
+                let key = match k {
+                    V::String(s) => s,
+                    other => {
+                        return Err(plain(format!(
+                            "mapping keys must be strings, found {}",
+                            convert(other).map(|n| n.kind()).unwrap_or("a tagged value")
+                        )))
+                    }
+                };
+                out.push((key, convert(v)?));
+            }
+            Node::Map(out)
+        }
+        V::Tagged(t) => {
+            return Err(plain(format!(
+                "YAML tags are not supported (found {})",
+                t.tag
+            )))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_mapping_in_order() {
+        let n = parse("b: 1\na: [x, 2]\n").unwrap();
+        assert_eq!(
+            n,
+            Node::Map(vec![
+                ("b".into(), Node::Int(1)),
+                (
+                    "a".into(),
+                    Node::Seq(vec![Node::Str("x".into()), Node::Int(2)])
+                )
+            ])
+        );
+    }
+
+    #[test]
+    fn syntax_error_has_a_position() {
+        let e = parse("exec: /bin/true\nargs: [a, b\n").unwrap_err();
+        assert!(e.line.is_some(), "{e:?}");
+    }
+
+    #[test]
+    fn duplicate_keys_and_several_documents_are_errors() {
+        assert!(parse("a: 1\na: 2\n").is_err());
+        assert!(parse("a: 1\n---\nb: 2\n").is_err());
+    }
+
+    #[test]
+    fn empty_text_is_null() {
+        assert_eq!(parse("").unwrap(), Node::Null);
+        assert_eq!(parse("# only a comment\n").unwrap(), Node::Null);
+    }
+
+    #[test]
+    fn alias_bombs_are_bounded() {
+        let mut s = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..12 {
+            let p = i - 1;
+            s.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        assert!(parse(&s).is_err());
+    }
+}

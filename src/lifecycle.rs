@@ -1,0 +1,871 @@
+//! start, stop, reload and status of one service (SPEC §3.1–§3.5).
+//!
+//! This module decides; [`crate::process`] does. A service's liveness is always re-derived from
+//! its PID file, svc's identity record and /proc ([`Lifecycle::probe`]); nothing is cached
+//! between commands. start and stop hold the service's lock (`<state>/NAME.lock`, flock) so
+//! concurrent commands on one service cannot interleave; the lock dies with the process, so a
+//! killed svc never leaves it stale.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+
+use crate::definition::{Definition, Program};
+use crate::exit::{Code, HasCode};
+use crate::paths::Dirs;
+use crate::process::handle::{wait_any_exit, ProcHandle};
+use crate::process::launch::{self, Launch, LaunchError};
+use crate::process::pidfile::{self, PidFile};
+use crate::process::procfs::{clock_ticks, Procfs};
+use crate::process::record::{Record, Verdict};
+use crate::ready::{self, NotifySocket};
+use crate::trust;
+use crate::users;
+
+/// After KILL, how long svc waits for the kernel to take the processes away.
+const KILL_GRACE: Duration = Duration::from_secs(5);
+/// Lines of the log quoted when a program dies during start.
+const LOG_TAIL_LINES: usize = 5;
+
+/// A failed lifecycle action, with the LSB code it maps to.
+#[derive(Debug)]
+pub enum LifecycleError {
+    NotInstalled(String),
+    NotConfigured(String),
+    Privilege(String),
+    NotRunning(String),
+    Unimplemented(String),
+    Failed(String),
+}
+
+impl std::fmt::Display for LifecycleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use LifecycleError::*;
+        match self {
+            NotInstalled(m) | NotConfigured(m) | Privilege(m) | NotRunning(m)
+            | Unimplemented(m) | Failed(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for LifecycleError {}
+
+impl HasCode for LifecycleError {
+    fn code(&self) -> Code {
+        match self {
+            LifecycleError::NotInstalled(_) => Code::NotInstalled,
+            LifecycleError::NotConfigured(_) => Code::NotConfigured,
+            LifecycleError::Privilege(_) => Code::Privilege,
+            LifecycleError::NotRunning(_) => Code::NotRunning,
+            LifecycleError::Unimplemented(_) => Code::Unimplemented,
+            LifecycleError::Failed(_) => Code::Failure,
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, LifecycleError>;
+
+fn failed(e: impl std::fmt::Display) -> LifecycleError {
+    LifecycleError::Failed(e.to_string())
+}
+
+/// What a probe found.
+#[derive(Debug)]
+pub enum Liveness {
+    Running {
+        handle: ProcHandle,
+        record: Option<Record>,
+    },
+    Stopped,
+    /// A PID file exists but names no process of the service.
+    Dead {
+        why: String,
+        /// The file itself may not be followed (symlink, hard link, foreign writer).
+        untrusted: bool,
+    },
+}
+
+/// The state shown by `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    Running,
+    Starting,
+    Stopped,
+    Dead,
+    Failed,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Running => "running",
+            State::Starting => "starting",
+            State::Stopped => "stopped",
+            State::Dead => "dead",
+            State::Failed => "failed",
+        }
+    }
+
+    /// The LSB status exit code.
+    pub fn code(self) -> Code {
+        match self {
+            State::Running | State::Starting => Code::STATUS_RUNNING,
+            State::Dead => Code::STATUS_DEAD,
+            State::Stopped | State::Failed => Code::STATUS_STOPPED,
+        }
+    }
+}
+
+/// What `status` reports about one service.
+#[derive(Debug, Clone)]
+pub struct Status {
+    pub state: State,
+    pub pid: Option<i32>,
+    pub uptime_s: Option<u64>,
+    pub rss_kib: Option<u64>,
+    /// Why a PID file is not trusted or is stale, for the operator.
+    pub note: Option<String>,
+}
+
+/// How a start ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Started {
+    Launched(i32),
+    AlreadyRunning(i32),
+}
+
+/// How a stop ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Stopped {
+    Stopped(i32),
+    NotRunning,
+}
+
+/// The lifecycle operations, bound to one set of directories.
+#[derive(Debug, Clone)]
+pub struct Lifecycle {
+    pub dirs: Dirs,
+    pub procfs: Procfs,
+}
+
+/// An exclusive per-service lock, released when dropped (or when svc dies).
+pub struct ServiceLock {
+    _file: File,
+}
+
+impl Lifecycle {
+    pub fn new(dirs: Dirs) -> Lifecycle {
+        Lifecycle {
+            dirs,
+            procfs: Procfs::system(),
+        }
+    }
+
+    /// Takes the service's lock, waiting for a concurrent command to finish.
+    pub fn lock(&self, def: &Definition) -> Result<ServiceLock> {
+        self.dirs.ensure_state().map_err(failed)?;
+        let path = self.dirs.lock(&def.name);
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o644)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&path)
+            .map_err(|e| failed(format!("cannot open lock {}: {e}", path.display())))?;
+        loop {
+            // SAFETY: flock on a descriptor we own.
+            let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+            if r == 0 {
+                return Ok(ServiceLock { _file: file });
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(failed(format!("cannot lock {}: {e}", path.display())));
+            }
+        }
+    }
+
+    /// Whether another svc holds the service's lock right now (a start in progress).
+    fn lock_held(&self, def: &Definition) -> bool {
+        let Ok(file) = File::open(self.dirs.lock(&def.name)) else {
+            return false;
+        };
+        // SAFETY: flock on a descriptor we own; released when `file` is dropped.
+        let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
+        r != 0
+    }
+
+    /// Decides whether the service runs (SPEC §3.5).
+    pub fn probe(&self, def: &Definition) -> Liveness {
+        let pidfile_path = def.pidfile(&self.dirs);
+        let record =
+            Record::load(&self.dirs.record(&def.name)).filter(|r| r.pidfile == pidfile_path);
+        let dead = |why: String| Liveness::Dead {
+            why,
+            untrusted: false,
+        };
+        match pidfile::read(&pidfile_path, self.procfs.pid_max()) {
+            PidFile::Missing => {
+                // svc's own record may still name a live process whose PID file was deleted.
+                if let Some(r) = record {
+                    if let Ok(h) = ProcHandle::open(r.pid, &self.procfs) {
+                        if r.verify(&h, &self.procfs) == Verdict::Same {
+                            return Liveness::Running {
+                                handle: h,
+                                record: Some(r),
+                            };
+                        }
+                    }
+                }
+                Liveness::Stopped
+            }
+            PidFile::Untrusted(why) => Liveness::Dead {
+                why: format!("refusing pid file: {why}"),
+                untrusted: true,
+            },
+            PidFile::Garbage(why) => dead(format!("pid file {} {why}", pidfile_path.display())),
+            PidFile::Pid(pid) => {
+                if pid == 1 {
+                    return dead("pid file names PID 1 (init)".into());
+                }
+                if self.ancestors().contains(&pid) {
+                    return dead(format!("pid file names {pid}, svc itself or its caller"));
+                }
+                let handle = match ProcHandle::open(pid, &self.procfs) {
+                    Ok(h) => h,
+                    Err(_) => return dead(format!("process {pid} does not exist")),
+                };
+                match self.procfs.stat(pid) {
+                    None => return dead(format!("process {pid} does not exist")),
+                    Some(s) if s.is_zombie() => return dead(format!("process {pid} is a zombie")),
+                    Some(_) => {}
+                }
+                match record {
+                    Some(r) => match r.verify(&handle, &self.procfs) {
+                        Verdict::Same => Liveness::Running {
+                            handle,
+                            record: Some(r),
+                        },
+                        Verdict::Different(why) => dead(why),
+                    },
+                    None => {
+                        // Written outside svc: it counts only if the process runs `exec`.
+                        if self.runs_exec(def, pid) {
+                            Liveness::Running {
+                                handle,
+                                record: None,
+                            }
+                        } else {
+                            dead(format!("process {pid} does not run the service's program"))
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// svc itself and its ancestors: never a service.
+    fn ancestors(&self) -> Vec<i32> {
+        let mut out = vec![std::process::id() as i32];
+        let mut cur = nix::unistd::getppid().as_raw();
+        while cur > 1 && out.len() < 64 {
+            out.push(cur);
+            cur = match self.procfs.stat(cur) {
+                Some(s) => s.ppid,
+                None => break,
+            };
+        }
+        out
+    }
+
+    fn runs_exec(&self, def: &Definition, pid: i32) -> bool {
+        let Program::Exec(exec) = &def.program else {
+            return false;
+        };
+        let Ok(path) = launch::resolve_program(exec, &env_path(def)) else {
+            return false;
+        };
+        match (std::fs::metadata(path), self.procfs.exe_id(pid)) {
+            (Ok(m), Ok((dev, ino))) => m.dev() == dev && m.ino() == ino,
+            _ => false,
+        }
+    }
+
+    /// `status` of one service.
+    pub fn status(&self, def: &Definition) -> Status {
+        match self.probe(def) {
+            Liveness::Running { handle, record } => {
+                let pid = handle.pid();
+                let starting = matches!(&record, Some(r) if !r.ready) && self.lock_held(def);
+                let uptime_s = self.procfs.stat(pid).and_then(|s| {
+                    let up = self.procfs.uptime()?;
+                    let started = s.start_ticks as f64 / clock_ticks() as f64;
+                    Some((up - started).max(0.0) as u64)
+                });
+                Status {
+                    state: if starting {
+                        State::Starting
+                    } else {
+                        State::Running
+                    },
+                    pid: Some(pid),
+                    uptime_s,
+                    rss_kib: self.procfs.rss_kib(pid),
+                    note: None,
+                }
+            }
+            Liveness::Stopped => Status {
+                state: State::Stopped,
+                pid: None,
+                uptime_s: None,
+                rss_kib: None,
+                note: None,
+            },
+            Liveness::Dead { why, .. } => Status {
+                state: State::Dead,
+                pid: None,
+                uptime_s: None,
+                rss_kib: None,
+                note: Some(why),
+            },
+        }
+    }
+
+    /// Removes a stale PID file and record (never writing through either).
+    fn clear_stale(&self, def: &Definition) -> Result<()> {
+        let p = def.pidfile(&self.dirs);
+        pidfile::remove(&p)
+            .map_err(|e| failed(format!("cannot remove stale pid file {}: {e}", p.display())))?;
+        let _ = pidfile::remove(&self.dirs.record(&def.name));
+        Ok(())
+    }
+
+    /// Starts one service (its `requires` are the caller's business).
+    pub fn start(&self, def: &Definition) -> Result<Started> {
+        if def.socket.is_some() {
+            return Err(LifecycleError::Unimplemented(format!(
+                "{} is an on-demand service (socket:): `svc inetd` serves it",
+                def.name
+            )));
+        }
+        let exec = match &def.program {
+            Program::Exec(e) => e.clone(),
+            Program::Script(s) => {
+                return Err(LifecycleError::Unimplemented(format!(
+                    "{}: LSB script definitions (script: {}) are not supported yet",
+                    def.name,
+                    s.display()
+                )))
+            }
+        };
+        let _lock = self.lock(def)?;
+        match self.probe(def) {
+            Liveness::Running { handle, .. } => return Ok(Started::AlreadyRunning(handle.pid())),
+            Liveness::Dead { .. } => self.clear_stale(def)?,
+            Liveness::Stopped => {
+                let _ = pidfile::remove(&self.dirs.record(&def.name));
+            }
+        }
+        let path_var = env_path(def);
+        let program = launch::resolve_program(&exec, &path_var).map_err(|e| match e {
+            LaunchError::NotInstalled { .. } => LifecycleError::NotInstalled(e.to_string()),
+            LaunchError::Failed { .. } => failed(e),
+        })?;
+        if trust::running_as_root() {
+            let meta = std::fs::metadata(&program).map_err(failed)?;
+            trust::check_config_file(&program, &meta).map_err(LifecycleError::NotConfigured)?;
+        }
+        let creds = users::resolve(def.user.as_ref(), def.group.as_ref())
+            .map_err(|e| LifecycleError::NotConfigured(format!("{}: {e}", def.file.display())))?;
+        if let Some(c) = &creds {
+            let me = (
+                nix::unistd::geteuid().as_raw(),
+                nix::unistd::getegid().as_raw(),
+            );
+            if !trust::running_as_root() && (c.uid, c.gid) != me {
+                return Err(LifecycleError::Privilege(format!(
+                    "running {} as user {} needs root",
+                    def.name,
+                    def.user
+                        .as_ref()
+                        .map(|u| u.to_string())
+                        .unwrap_or_else(|| c.uid.to_string())
+                )));
+            }
+        }
+        let output = match def.log_path(&self.dirs) {
+            Some(p) => Some(open_log(&self.dirs, &p).map_err(failed)?),
+            None => None,
+        };
+        let notify = match &def.ready {
+            Some(crate::definition::Ready::Notify) => Some(
+                NotifySocket::bind(
+                    &self.dirs.notify_socket(&def.name),
+                    creds.as_ref().map(|c| (c.uid, c.gid)),
+                )
+                .map_err(failed)?,
+            ),
+            _ => None,
+        };
+        let mut env = vec![
+            ("PATH".to_string(), launch::DEFAULT_PATH.to_string()),
+            (
+                "HOME".to_string(),
+                creds
+                    .as_ref()
+                    .and_then(|c| c.home.clone())
+                    .or_else(|| {
+                        if creds.is_none() {
+                            std::env::var_os("HOME").map(Into::into)
+                        } else {
+                            None
+                        }
+                    })
+                    .map(|h: std::path::PathBuf| h.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "/".into()),
+            ),
+            ("LANG".to_string(), "C.UTF-8".to_string()),
+        ];
+        for (k, v) in &def.env {
+            env.retain(|(ek, _)| ek != k);
+            env.push((k.clone(), v.clone()));
+        }
+        if let Some(ns) = &notify {
+            env.push((
+                "NOTIFY_SOCKET".into(),
+                ns.path().to_string_lossy().into_owned(),
+            ));
+        }
+        let log_path = def.log_path(&self.dirs);
+        let launch = Launch {
+            program: program.clone(),
+            args: def.args.clone(),
+            workdir: def.workdir.clone(),
+            env,
+            creds,
+            umask: def.umask,
+            limits: def.limits.clone(),
+            nice: def.nice,
+            output,
+        };
+        let mut child = launch.spawn().map_err(|e| match e {
+            LaunchError::NotInstalled { .. } => LifecycleError::NotInstalled(e.to_string()),
+            LaunchError::Failed { .. } => failed(e),
+        })?;
+        let child_pid = child.id() as i32;
+        let launcher = ProcHandle::open(child_pid, &self.procfs)
+            .map_err(|e| failed(format!("cannot watch process {child_pid}: {e}")))?;
+        let deadline = Instant::now() + def.ready_timeout;
+        let pidfile_path = def.pidfile(&self.dirs);
+
+        let main = if def.forking {
+            let launcher_start = self
+                .procfs
+                .stat(child_pid)
+                .map(|s| s.start_ticks)
+                .unwrap_or(0);
+            if !launcher.wait_exit(deadline) {
+                let _ = self.terminate(&launcher, child_pid, def);
+                let _ = child.wait();
+                return Err(failed(format!(
+                    "{}: the launcher did not exit within ready_timeout ({:?}); stopped it",
+                    def.name, def.ready_timeout
+                )));
+            }
+            let status = child.wait().map_err(failed)?;
+            if !status.success() {
+                return Err(failed(format!(
+                    "{}: the launcher {}{}",
+                    def.name,
+                    describe_exit(status),
+                    log_tail(log_path.as_deref())
+                )));
+            }
+            self.wait_forked(
+                def,
+                &pidfile_path,
+                launcher_start,
+                deadline,
+                log_path.as_deref(),
+            )?
+        } else {
+            launcher
+        };
+
+        let mut record = Record::capture(&main, &self.procfs, &pidfile_path).map_err(|e| {
+            if def.forking {
+                failed(format!(
+                    "{}: cannot record process {}: {e}",
+                    def.name,
+                    main.pid()
+                ))
+            } else {
+                self.died_during_start(def, &mut child, log_path.as_deref())
+            }
+        })?;
+        record.ready = def.ready.is_none();
+        let saved = record.save(&self.dirs.record(&def.name)).and_then(|()| {
+            if def.forking {
+                Ok(())
+            } else {
+                pidfile::write(&pidfile_path, main.pid())
+            }
+        });
+        if let Err(e) = saved {
+            // Never leave a daemon svc cannot see.
+            let _ = self.terminate(&main, record.pgid, def);
+            let _ = child.try_wait();
+            let _ = pidfile::remove(&self.dirs.record(&def.name));
+            if !def.forking {
+                let _ = pidfile::remove(&pidfile_path);
+            }
+            return Err(failed(format!(
+                "{}: cannot record the launched process ({e}); stopped it",
+                def.name
+            )));
+        }
+
+        if let Some(check) = &def.ready {
+            match ready::wait(check, &main, notify.as_ref(), deadline) {
+                ready::Outcome::Ready => {
+                    record.ready = true;
+                    let _ = record.save(&self.dirs.record(&def.name));
+                }
+                outcome => {
+                    let err = if outcome == ready::Outcome::Died {
+                        if def.forking {
+                            failed(format!(
+                                "{}: process {} died before it was ready{}",
+                                def.name,
+                                main.pid(),
+                                log_tail(log_path.as_deref())
+                            ))
+                        } else {
+                            self.died_during_start(def, &mut child, log_path.as_deref())
+                        }
+                    } else {
+                        let _ = self.terminate(&main, record.pgid, def);
+                        let _ = child.try_wait();
+                        failed(format!(
+                            "{}: not ready after {:?} (ready_timeout); stopped it{}",
+                            def.name,
+                            def.ready_timeout,
+                            log_tail(log_path.as_deref())
+                        ))
+                    };
+                    self.clear_group(record.pgid, def);
+                    let _ = pidfile::remove(&self.dirs.record(&def.name));
+                    let _ = pidfile::remove(&pidfile_path);
+                    return Err(err);
+                }
+            }
+        }
+        Ok(Started::Launched(main.pid()))
+    }
+
+    /// The error for a direct child that exited during start, with its status and log tail.
+    fn died_during_start(
+        &self,
+        def: &Definition,
+        child: &mut std::process::Child,
+        log: Option<&Path>,
+    ) -> LifecycleError {
+        let how = match child.wait() {
+            Ok(s) => describe_exit(s),
+            Err(_) => "exited".to_string(),
+        };
+        failed(format!(
+            "{}: {how} while starting{}",
+            def.name,
+            log_tail(log)
+        ))
+    }
+
+    /// Waits for a forking daemon's PID file to name a process started after the launch.
+    fn wait_forked(
+        &self,
+        def: &Definition,
+        path: &Path,
+        launcher_start: u64,
+        deadline: Instant,
+        log: Option<&Path>,
+    ) -> Result<ProcHandle> {
+        let mut pause = Duration::from_millis(1);
+        let mut last = String::from("no pid file");
+        loop {
+            match pidfile::read(path, self.procfs.pid_max()) {
+                PidFile::Pid(pid) if pid != 1 && !self.ancestors().contains(&pid) => {
+                    if let Ok(h) = ProcHandle::open(pid, &self.procfs) {
+                        match self.procfs.stat(pid) {
+                            Some(s) if !s.is_zombie() && s.start_ticks >= launcher_start => {
+                                return Ok(h)
+                            }
+                            Some(s) if s.is_zombie() => last = format!("process {pid} is a zombie"),
+                            Some(_) => last = format!("process {pid} started before the launch"),
+                            None => last = format!("process {pid} does not exist"),
+                        }
+                    } else {
+                        last = format!("process {pid} does not exist");
+                    }
+                }
+                PidFile::Pid(pid) => last = format!("pid file names {pid}"),
+                PidFile::Untrusted(why) => {
+                    return Err(failed(format!("{}: refusing pid file: {why}", def.name)))
+                }
+                PidFile::Garbage(why) => last = format!("pid file {why}"),
+                PidFile::Missing => {}
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(failed(format!(
+                    "{}: {} did not name a live process within ready_timeout ({:?}): {last}{}",
+                    def.name,
+                    path.display(),
+                    def.ready_timeout,
+                    log_tail(log)
+                )));
+            }
+            std::thread::sleep(pause.min(deadline - now));
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops one service (SPEC §3.2).
+    pub fn stop(&self, def: &Definition) -> Result<Stopped> {
+        let _lock = self.lock(def)?;
+        match self.probe(def) {
+            Liveness::Stopped => {
+                let _ = pidfile::remove(&self.dirs.record(&def.name));
+                Ok(Stopped::NotRunning)
+            }
+            Liveness::Dead {
+                why,
+                untrusted: true,
+            } => Err(failed(format!(
+                "{}: {why}; nothing was signalled",
+                def.name
+            ))),
+            Liveness::Dead { .. } => {
+                self.clear_stale(def)?;
+                Ok(Stopped::NotRunning)
+            }
+            Liveness::Running { handle, record } => {
+                let pid = handle.pid();
+                let pgid = match &record {
+                    Some(r) => r.pgid,
+                    // Unrecorded: the group is the service's only if the process leads it.
+                    None => match self.procfs.stat(pid) {
+                        Some(s) if s.pgrp == pid => pid,
+                        _ => 0,
+                    },
+                };
+                let result = self.terminate(&handle, pgid, def);
+                // The PID file goes once the process is gone (a forking daemon may have
+                // removed its own already).
+                let p = def.pidfile(&self.dirs);
+                if matches!(pidfile::read(&p, self.procfs.pid_max()), PidFile::Pid(x) if x == pid) {
+                    let _ = pidfile::remove(&p);
+                }
+                let _ = pidfile::remove(&self.dirs.record(&def.name));
+                result.map_err(|e| failed(format!("{}: {e}", def.name)))?;
+                Ok(Stopped::Stopped(pid))
+            }
+        }
+    }
+
+    /// stop_signal, SIGCONT, a wait woken by the exit, then KILL to the whole group after
+    /// stop_timeout; returns once no process of the group is left.
+    fn terminate(
+        &self,
+        main: &ProcHandle,
+        pgid: i32,
+        def: &Definition,
+    ) -> std::result::Result<(), String> {
+        let soft = Instant::now() + def.stop_timeout;
+        let hard = soft + KILL_GRACE;
+        let _ = main.signal(def.stop_signal);
+        let _ = main.signal(Signal::SIGCONT);
+        if !main.wait_exit(soft) {
+            let _ = main.signal(Signal::SIGKILL);
+            self.kill_group(pgid, Signal::SIGKILL);
+            if !main.wait_exit(hard) {
+                return Err(format!("process {} survived SIGKILL", main.pid()));
+            }
+        }
+        self.drain_group(pgid, def.stop_signal, soft, hard)
+    }
+
+    /// Ends what is left of a group whose leader is gone (used after a failed start too).
+    fn clear_group(&self, pgid: i32, def: &Definition) {
+        let soft = Instant::now() + def.stop_timeout;
+        let _ = self.drain_group(pgid, def.stop_signal, soft, soft + KILL_GRACE);
+    }
+
+    fn drain_group(
+        &self,
+        pgid: i32,
+        sig: Signal,
+        soft: Instant,
+        hard: Instant,
+    ) -> std::result::Result<(), String> {
+        let mut signalled = false;
+        let mut killed = false;
+        loop {
+            let members = self.live_group(pgid);
+            if members.is_empty() {
+                return Ok(());
+            }
+            let now = Instant::now();
+            if !signalled {
+                self.kill_group(pgid, sig);
+                self.kill_group(pgid, Signal::SIGCONT);
+                signalled = true;
+            }
+            if now >= soft && !killed {
+                self.kill_group(pgid, Signal::SIGKILL);
+                killed = true;
+            }
+            if now >= hard {
+                return Err(format!(
+                    "processes {members:?} of process group {pgid} survived SIGKILL"
+                ));
+            }
+            let handles: Vec<ProcHandle> = members
+                .iter()
+                .filter_map(|p| ProcHandle::open(*p, &self.procfs).ok())
+                .collect();
+            let refs: Vec<&ProcHandle> = handles.iter().collect();
+            let until = if killed { hard } else { soft };
+            // Re-scan now and then: a member may fork while we wait.
+            let until = until.min(Instant::now() + Duration::from_millis(100));
+            if refs.is_empty() {
+                std::thread::sleep(Duration::from_millis(1));
+            } else {
+                wait_any_exit(&refs, until);
+            }
+        }
+    }
+
+    /// Non-zombie members of a service's process group; empty for groups svc must not touch.
+    fn live_group(&self, pgid: i32) -> Vec<i32> {
+        if !self.group_is_signallable(pgid) {
+            return Vec::new();
+        }
+        // Cheap first: no process at all in the group.
+        if nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), None).is_err() {
+            return Vec::new();
+        }
+        self.procfs.group_members(pgid)
+    }
+
+    fn group_is_signallable(&self, pgid: i32) -> bool {
+        pgid > 1 && pgid != nix::unistd::getpgrp().as_raw() && !self.ancestors().contains(&pgid)
+    }
+
+    fn kill_group(&self, pgid: i32, sig: Signal) {
+        if self.group_is_signallable(pgid) {
+            let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), sig);
+        }
+    }
+
+    /// Sends `reload_signal` (SPEC §3.3).
+    pub fn reload(&self, def: &Definition) -> Result<i32> {
+        let Some(sig) = def.reload_signal else {
+            return Err(LifecycleError::Unimplemented(format!(
+                "{} defines no reload_signal",
+                def.name
+            )));
+        };
+        match self.probe(def) {
+            Liveness::Running { handle, .. } => {
+                if handle.signal(sig).map_err(failed)? {
+                    Ok(handle.pid())
+                } else {
+                    Err(LifecycleError::NotRunning(format!(
+                        "{} is not running",
+                        def.name
+                    )))
+                }
+            }
+            _ => Err(LifecycleError::NotRunning(format!(
+                "{} is not running",
+                def.name
+            ))),
+        }
+    }
+}
+
+/// PATH for looking up a bare `exec`: the definition's own `env: PATH`, else the default.
+fn env_path(def: &Definition) -> String {
+    def.env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| launch::DEFAULT_PATH.to_string())
+}
+
+fn open_log(dirs: &Dirs, path: &Path) -> io::Result<File> {
+    if path.parent() == Some(dirs.log.as_path()) {
+        dirs.ensure_log()?;
+    }
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o640)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot open log {}: {e}", path.display())))
+}
+
+fn describe_exit(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(c), _) => format!("exited with status {c}"),
+        (None, Some(s)) => format!(
+            "was killed by signal {}",
+            Signal::try_from(s)
+                .map(|s| s.as_str().to_string())
+                .unwrap_or(s.to_string())
+        ),
+        _ => "exited".into(),
+    }
+}
+
+/// The last lines of a log, formatted for an error message.
+fn log_tail(path: Option<&Path>) -> String {
+    let Some(path) = path else {
+        return String::new();
+    };
+    let Ok(mut f) = File::open(path) else {
+        return String::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let start = len.saturating_sub(4096);
+    if f.seek(SeekFrom::Start(start)).is_err() {
+        return String::new();
+    }
+    let mut buf = Vec::new();
+    let _ = f.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf);
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail = &lines[lines.len().saturating_sub(LOG_TAIL_LINES)..];
+    if tail.is_empty() {
+        return String::new();
+    }
+    let mut out = format!("; last lines of {}:", path.display());
+    for l in tail {
+        out.push_str("\n    ");
+        out.extend(
+            l.chars()
+                .map(|c| if c.is_control() && c != '\t' { '?' } else { c }),
+        );
+    }
+    out
+}

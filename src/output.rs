@@ -1,0 +1,175 @@
+//! Everything svc prints (SPEC §6): results on stdout, errors on stderr, colour only on a
+//! terminal and never with `NO_COLOR` or `--no-color`, nothing but errors with `--quiet`.
+//! A closed stdout (`svc status | head -0`) is not an error: writes that fail are dropped.
+
+use std::io::{IsTerminal, Write};
+
+use colored::Colorize;
+use serde::Serialize;
+
+use crate::lifecycle::{State, Status};
+
+/// The printer for one command run.
+#[derive(Debug, Clone)]
+pub struct Output {
+    quiet: bool,
+}
+
+/// One row of `status` output.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusRow {
+    pub name: String,
+    pub state: &'static str,
+    pub pid: Option<i32>,
+    pub uptime_s: Option<u64>,
+    pub rss_kib: Option<u64>,
+    pub description: Option<String>,
+    pub runlevels: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl StatusRow {
+    pub fn new(
+        name: &str,
+        status: &Status,
+        description: Option<String>,
+        runlevels: &[char],
+    ) -> StatusRow {
+        StatusRow {
+            name: name.to_string(),
+            state: status.state.as_str(),
+            pid: status.pid,
+            uptime_s: status.uptime_s,
+            rss_kib: status.rss_kib,
+            description,
+            runlevels: runlevels.iter().map(|c| c.to_string()).collect(),
+            note: status.note.clone(),
+        }
+    }
+}
+
+impl Output {
+    pub fn new(quiet: bool, no_color: bool) -> Output {
+        let color = !no_color
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            && std::io::stdout().is_terminal();
+        colored::control::set_override(color);
+        Output { quiet }
+    }
+
+    /// A result line on stdout (suppressed by `--quiet`).
+    pub fn line(&self, text: &str) {
+        if !self.quiet {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{text}");
+        }
+    }
+
+    /// An error on stderr, prefixed with `svc: `.
+    pub fn error(&self, text: &str) {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "svc: {text}");
+    }
+
+    /// A problem report line on stderr, as is (`FILE:LINE: message`).
+    pub fn problem(&self, text: &str) {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{text}");
+    }
+
+    /// `Starting httpd ... [ OK ]`
+    pub fn action_ok(&self, verb: &str, name: &str) {
+        self.line(&format!("{verb} {name} ... [{}]", " OK ".green().bold()));
+    }
+
+    /// `Starting httpd ... [FAILED]` on stdout, the reason on stderr.
+    pub fn action_failed(&self, verb: &str, name: &str, reason: &str) {
+        self.line(&format!("{verb} {name} ... [{}]", "FAILED".red().bold()));
+        self.error(reason);
+    }
+
+    /// One `status NAME` line.
+    pub fn status_line(&self, name: &str, status: &Status) {
+        let text = match status.state {
+            State::Running => format!(
+                "{name} is {} (pid {}, up {})",
+                "running".green(),
+                status.pid.unwrap_or(0),
+                uptime(status.uptime_s.unwrap_or(0))
+            ),
+            State::Starting => format!(
+                "{name} is {} (pid {})",
+                "starting".yellow(),
+                status.pid.unwrap_or(0)
+            ),
+            State::Stopped => format!("{name} is stopped"),
+            State::Dead => format!("{name} is {}", "dead but pid file exists".red()),
+            State::Failed => format!("{name} has {}", "failed".red()),
+        };
+        self.line(&text);
+        if let Some(note) = &status.note {
+            self.error(&format!("{name}: {note}"));
+        }
+    }
+
+    /// The table of `status` without names.
+    pub fn status_table(&self, rows: &[StatusRow]) {
+        let w = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
+        let mut text = format!(
+            "{:<w$}  {:<8}  {:>7}  {:>8}  RUNLEVELS",
+            "NAME", "STATE", "PID", "UPTIME"
+        );
+        for r in rows {
+            let state = match r.state {
+                "running" => format!("{:<8}", r.state).green(),
+                "dead" | "failed" | "invalid" => format!("{:<8}", r.state).red(),
+                "starting" => format!("{:<8}", r.state).yellow(),
+                _ => format!("{:<8}", r.state).normal(),
+            };
+            let pid = r.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into());
+            let up = r.uptime_s.map(uptime).unwrap_or_else(|| "-".into());
+            let levels = if r.runlevels.is_empty() {
+                "-".to_string()
+            } else {
+                r.runlevels.concat()
+            };
+            text.push_str(&format!(
+                "\n{:<w$}  {state}  {pid:>7}  {up:>8}  {levels}",
+                r.name
+            ));
+        }
+        self.line(&text);
+    }
+
+    /// JSON for scripts; printed even with `--quiet` (it was asked for).
+    pub fn json<T: Serialize>(&self, value: &T) {
+        let mut out = std::io::stdout().lock();
+        if let Ok(text) = serde_json::to_string_pretty(value) {
+            let _ = writeln!(out, "{text}");
+        }
+    }
+}
+
+/// `42s`, `3m12s`, `2h03m`, `1d04h`.
+pub fn uptime(s: u64) -> String {
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..=86_399 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uptime_format() {
+        assert_eq!(uptime(0), "0s");
+        assert_eq!(uptime(192), "3m12s");
+        assert_eq!(uptime(7380), "2h03m");
+        assert_eq!(uptime(100_800), "1d04h");
+    }
+}

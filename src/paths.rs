@@ -1,0 +1,168 @@
+//! The configuration, state and log directories (SPEC §1).
+//!
+//! Each is chosen by flag, then environment, then a default that depends on whether svc runs as
+//! root. The state and log directories are created on demand (mode 0755) and, like every file svc
+//! trusts, checked by [`crate::trust`] before use.
+
+use std::io;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use crate::name::ServiceName;
+use crate::trust;
+
+/// The three directories svc works with.
+#[derive(Debug, Clone)]
+pub struct Dirs {
+    pub config: PathBuf,
+    pub state: PathBuf,
+    pub log: PathBuf,
+}
+
+/// What the command line said (each may be absent).
+#[derive(Debug, Clone, Default)]
+pub struct DirFlags {
+    pub config: Option<PathBuf>,
+    pub state: Option<PathBuf>,
+    pub log: Option<PathBuf>,
+}
+
+fn env_path(var: &str) -> Option<PathBuf> {
+    std::env::var_os(var)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+fn home() -> PathBuf {
+    if let Some(h) = env_path("HOME") {
+        return h;
+    }
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map(|u| u.dir)
+        .unwrap_or_else(|| PathBuf::from("/"))
+}
+
+impl Dirs {
+    /// Resolves the directories: flag > environment > default (SPEC §1).
+    pub fn resolve(flags: &DirFlags) -> Dirs {
+        let root = nix::unistd::geteuid().is_root();
+        let uid = nix::unistd::getuid().as_raw();
+        let config = flags
+            .config
+            .clone()
+            .or_else(|| env_path("SVC_CONFIG_DIR"))
+            .unwrap_or_else(|| {
+                if root {
+                    PathBuf::from("/etc/svc")
+                } else {
+                    env_path("XDG_CONFIG_HOME")
+                        .unwrap_or_else(|| home().join(".config"))
+                        .join("svc")
+                }
+            });
+        let state = flags
+            .state
+            .clone()
+            .or_else(|| env_path("SVC_STATE_DIR"))
+            .unwrap_or_else(|| {
+                if root {
+                    PathBuf::from("/run/svc")
+                } else {
+                    env_path("XDG_RUNTIME_DIR")
+                        .map(|d| d.join("svc"))
+                        .unwrap_or_else(|| PathBuf::from(format!("/tmp/svc-{uid}")))
+                }
+            });
+        let log = flags
+            .log
+            .clone()
+            .or_else(|| env_path("SVC_LOG_DIR"))
+            .unwrap_or_else(|| {
+                if root {
+                    PathBuf::from("/var/log/svc")
+                } else {
+                    env_path("XDG_STATE_HOME")
+                        .unwrap_or_else(|| home().join(".local/state"))
+                        .join("svc/log")
+                }
+            });
+        Dirs {
+            config: absolute(config),
+            state: absolute(state),
+            log: absolute(log),
+        }
+    }
+
+    pub fn init_d(&self) -> PathBuf {
+        self.config.join("init.d")
+    }
+
+    pub fn runlevels(&self) -> PathBuf {
+        self.config.join("runlevels")
+    }
+
+    pub fn definition(&self, name: &ServiceName) -> PathBuf {
+        self.init_d().join(format!("{name}.yaml"))
+    }
+
+    pub fn default_pidfile(&self, name: &ServiceName) -> PathBuf {
+        self.state.join(format!("{name}.pid"))
+    }
+
+    pub fn record(&self, name: &ServiceName) -> PathBuf {
+        self.state.join(format!("{name}.state"))
+    }
+
+    pub fn lock(&self, name: &ServiceName) -> PathBuf {
+        self.state.join(format!("{name}.lock"))
+    }
+
+    pub fn notify_socket(&self, name: &ServiceName) -> PathBuf {
+        self.state.join(format!("{name}.notify"))
+    }
+
+    pub fn default_log(&self, name: &ServiceName) -> PathBuf {
+        self.log.join(format!("{name}.log"))
+    }
+
+    /// Creates the state directory if needed and checks it can be trusted.
+    pub fn ensure_state(&self) -> io::Result<()> {
+        ensure_dir(&self.state)
+    }
+
+    /// Creates the log directory if needed and checks it can be trusted.
+    pub fn ensure_log(&self) -> io::Result<()> {
+        ensure_dir(&self.log)
+    }
+}
+
+/// Relative directories are taken from the current directory once, so that a daemon whose
+/// working directory is `/` still finds its files.
+fn absolute(p: PathBuf) -> PathBuf {
+    if p.is_absolute() {
+        p
+    } else {
+        std::env::current_dir().map(|cwd| cwd.join(&p)).unwrap_or(p)
+    }
+}
+
+/// Creates `dir` (and parents) with mode 0755, then refuses it unless it is a real directory
+/// that only the caller (or root) can write.
+pub fn ensure_dir(dir: &Path) -> io::Result<()> {
+    match std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(dir)
+    {
+        Ok(()) => {}
+        Err(e) => {
+            return Err(io::Error::new(
+                e.kind(),
+                format!("cannot create directory {}: {e}", dir.display()),
+            ))
+        }
+    }
+    trust::check_dir(dir).map_err(|e| io::Error::new(io::ErrorKind::PermissionDenied, e))
+}

@@ -1,0 +1,265 @@
+//! A handle on a live process: a pidfd where the kernel has one, else the bare PID.
+//!
+//! Signals go through the pidfd, so a process that died (and whose PID was reused) in the
+//! meantime is never hit: the kernel answers ESRCH. Waiting for exit polls the pidfd, which
+//! becomes readable the moment the process exits — zombies included, so a lazy reaper never
+//! delays a stop. Without pidfds (old kernels, or `SVC_NO_PIDFD=1` for tests) the fallback
+//! checks /proc with short growing pauses and re-verifies the start time before each signal.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+
+use super::procfs::Procfs;
+
+/// Whether pidfds may be used (kernel support, not disabled for tests).
+fn pidfd_enabled() -> bool {
+    static ENABLED: OnceLock<bool> = OnceLock::new();
+    *ENABLED.get_or_init(|| {
+        if std::env::var_os("SVC_NO_PIDFD").is_some_and(|v| v == "1") {
+            return false;
+        }
+        raw_pidfd_open(std::process::id() as i32).is_ok()
+    })
+}
+
+fn raw_pidfd_open(pid: i32) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a PID and flags and returns a new file descriptor or -1; no
+    // memory is passed.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this descriptor to us; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Whether pidfd inodes identify processes (pidfs, Linux 6.9+): each process gets its own
+/// inode. Older kernels back every pidfd with one shared anonymous inode, useless for identity.
+pub fn pidfd_inodes_identify() -> bool {
+    static UNIQUE: OnceLock<bool> = OnceLock::new();
+    *UNIQUE.get_or_init(|| {
+        if !pidfd_enabled() {
+            return false;
+        }
+        let me = raw_pidfd_open(std::process::id() as i32);
+        let me2 = raw_pidfd_open(std::process::id() as i32);
+        let parent = raw_pidfd_open(nix::unistd::getppid().as_raw());
+        match (me, me2, parent) {
+            (Ok(a), Ok(b), Ok(p)) => {
+                let ino = |fd: &OwnedFd| nix::sys::stat::fstat(fd.as_raw_fd()).map(|s| s.st_ino);
+                match (ino(&a), ino(&b), ino(&p)) {
+                    (Ok(x), Ok(y), Ok(z)) => x == y && x != z,
+                    _ => false,
+                }
+            }
+            _ => false,
+        }
+    })
+}
+
+/// A reference to one process.
+#[derive(Debug)]
+pub struct ProcHandle {
+    pid: i32,
+    fd: Option<OwnedFd>,
+    /// Start time when the handle was made, re-checked by the fallback before signalling.
+    start_ticks: Option<u64>,
+    procfs: Procfs,
+}
+
+impl ProcHandle {
+    /// Opens a handle. `Err(ESRCH)` when no such process exists.
+    pub fn open(pid: i32, procfs: &Procfs) -> io::Result<ProcHandle> {
+        if pid <= 0 {
+            return Err(io::Error::from_raw_os_error(libc::ESRCH));
+        }
+        let fd = if pidfd_enabled() {
+            Some(raw_pidfd_open(pid)?)
+        } else {
+            None
+        };
+        let start_ticks = procfs.stat(pid).map(|s| s.start_ticks);
+        if fd.is_none() && start_ticks.is_none() {
+            return Err(io::Error::from_raw_os_error(libc::ESRCH));
+        }
+        Ok(ProcHandle {
+            pid,
+            fd,
+            start_ticks,
+            procfs: procfs.clone(),
+        })
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// The pidfd's inode when pidfds identify processes.
+    pub fn inode(&self) -> Option<u64> {
+        if !pidfd_inodes_identify() {
+            return None;
+        }
+        let fd = self.fd.as_ref()?;
+        let f = std::fs::File::from(fd.try_clone().ok()?);
+        f.metadata().ok().map(|m| m.ino())
+    }
+
+    /// Sends `sig`. `Ok(false)` when the process is already gone.
+    pub fn signal(&self, sig: Signal) -> io::Result<bool> {
+        match &self.fd {
+            Some(fd) => {
+                // SAFETY: pidfd_send_signal with a valid pidfd, a signal number, a null siginfo
+                // (the kernel fills it in as for kill) and no flags.
+                let r = unsafe {
+                    libc::syscall(
+                        libc::SYS_pidfd_send_signal,
+                        fd.as_raw_fd(),
+                        sig as libc::c_int,
+                        std::ptr::null::<libc::siginfo_t>(),
+                        0,
+                    )
+                };
+                if r == 0 {
+                    Ok(true)
+                } else {
+                    let e = io::Error::last_os_error();
+                    if e.raw_os_error() == Some(libc::ESRCH) {
+                        Ok(false)
+                    } else {
+                        Err(e)
+                    }
+                }
+            }
+            None => {
+                if !self.same_process_alive() {
+                    return Ok(false);
+                }
+                match nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid), sig) {
+                    Ok(()) => Ok(true),
+                    Err(nix::errno::Errno::ESRCH) => Ok(false),
+                    Err(e) => Err(e.into()),
+                }
+            }
+        }
+    }
+
+    /// Fallback liveness: the PID still has the start time it had when the handle was made,
+    /// and is not a zombie.
+    fn same_process_alive(&self) -> bool {
+        match self.procfs.stat(self.pid) {
+            Some(s) => !s.is_zombie() && Some(s.start_ticks) == self.start_ticks,
+            None => false,
+        }
+    }
+
+    /// Whether the process has exited (zombies count as exited).
+    pub fn exited(&self) -> bool {
+        match &self.fd {
+            Some(fd) => poll_fds(&[fd.as_fd()], Some(Duration::ZERO)).unwrap_or(false),
+            None => !self.same_process_alive(),
+        }
+    }
+
+    /// Waits until the process exits or `deadline` passes; true when it exited.
+    pub fn wait_exit(&self, deadline: Instant) -> bool {
+        wait_any_exit(&[self], deadline)
+    }
+
+    pub(crate) fn fd(&self) -> Option<&OwnedFd> {
+        self.fd.as_ref()
+    }
+}
+
+/// Waits until any of `handles` exits or `deadline` passes; true when one exited.
+pub fn wait_any_exit(handles: &[&ProcHandle], deadline: Instant) -> bool {
+    let fds: Vec<_> = handles
+        .iter()
+        .filter_map(|h| h.fd())
+        .map(|f| f.as_fd())
+        .collect();
+    if fds.len() == handles.len() && !fds.is_empty() {
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match poll_fds(&fds, Some(left)) {
+                Ok(r) => return r,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return handles.iter().any(|h| h.exited()),
+            }
+        }
+    }
+    let mut pause = Duration::from_millis(1);
+    loop {
+        if handles.iter().any(|h| h.exited()) {
+            return true;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return false;
+        }
+        std::thread::sleep(pause.min(deadline - now));
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
+}
+
+/// Polls fds for readability; `Ok(true)` when any is readable. `None` waits forever.
+pub fn poll_fds(
+    fds: &[std::os::fd::BorrowedFd<'_>],
+    timeout: Option<Duration>,
+) -> io::Result<bool> {
+    let mut pfds: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|f| libc::pollfd {
+            fd: f.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    let ms: libc::c_int = match timeout {
+        None => -1,
+        Some(d) => {
+            d.as_millis().min(i32::MAX as u128) as libc::c_int
+                + i32::from(d.subsec_nanos() % 1_000_000 != 0)
+        }
+    };
+    // SAFETY: pfds is a valid array of pollfd of the given length for the whole call.
+    let r = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(r > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handle_on_child_sees_exit() {
+        let procfs = Procfs::system();
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let h = ProcHandle::open(child.id() as i32, &procfs).unwrap();
+        assert!(!h.exited());
+        assert!(h.signal(Signal::SIGTERM).unwrap());
+        assert!(h.wait_exit(Instant::now() + Duration::from_secs(5)));
+        // Exited but not reaped yet: a zombie is gone for svc.
+        assert!(h.exited());
+        child.wait().unwrap();
+        assert!(!h.signal(Signal::SIGTERM).unwrap());
+    }
+
+    #[test]
+    fn no_handle_for_pid_zero_or_missing() {
+        let procfs = Procfs::system();
+        assert!(ProcHandle::open(0, &procfs).is_err());
+        assert!(ProcHandle::open(-1, &procfs).is_err());
+        assert!(ProcHandle::open(i32::MAX, &procfs).is_err());
+    }
+}

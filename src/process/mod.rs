@@ -1,0 +1,9 @@
+//! Everything that touches processes: /proc parsing ([`procfs`]), handles that signal and wait
+//! through pidfds ([`handle`]), PID files ([`pidfile`]), identity records ([`record`]) and the
+//! launcher ([`launch`]).
+
+pub mod handle;
+pub mod launch;
+pub mod pidfile;
+pub mod procfs;
+pub mod record;

@@ -1,0 +1,231 @@
+//! PID files: strict reading, atomic writing (SPEC §3.4, §3.5).
+//!
+//! Content is decimal digits without sign or leading zero, at most one trailing newline, at most
+//! pid_max. A file that is a symlink, a hard link, not regular, or writable by someone other than
+//! the caller or root is never followed. Writes go to a temporary file in the same directory
+//! (created with O_EXCL|O_NOFOLLOW, mode 0644), are fsynced and renamed over the target, so a
+//! reader sees the old file or the new one, never half of one, and a symlink at the target is
+//! replaced, never written through.
+
+use std::io::{self, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use crate::trust;
+
+/// The largest PID file svc reads: a PID and a newline fit in far less.
+const MAX_LEN: u64 = 64;
+
+/// What a PID file says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PidFile {
+    /// No file.
+    Missing,
+    /// A well-formed PID.
+    Pid(i32),
+    /// A file that exists but does not hold a valid PID.
+    Garbage(String),
+    /// A file svc refuses to follow.
+    Untrusted(String),
+}
+
+/// Parses PID file content strictly.
+pub fn parse(bytes: &[u8], pid_max: i64) -> Result<i32, String> {
+    let digits = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    if digits.is_empty() {
+        return Err("is empty".into());
+    }
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return Err(format!(
+            "holds {:?}, not a decimal PID",
+            String::from_utf8_lossy(&bytes[..bytes.len().min(32)])
+        ));
+    }
+    if digits[0] == b'0' {
+        return Err(format!(
+            "holds {:?}: a PID has no leading zero and is never 0",
+            String::from_utf8_lossy(digits)
+        ));
+    }
+    if digits.len() > 10 {
+        return Err("holds a number above pid_max".into());
+    }
+    let n: i64 = std::str::from_utf8(digits)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or("holds an unreadable number")?;
+    if n > pid_max || n > i64::from(i32::MAX) {
+        return Err(format!("holds {n}, above pid_max ({pid_max})"));
+    }
+    Ok(n as i32)
+}
+
+/// Reads a PID file without following links and without blocking on a FIFO.
+pub fn read(path: &Path, pid_max: i64) -> PidFile {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY)
+        .open(path);
+    let mut file = match file {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return PidFile::Missing,
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return PidFile::Untrusted(format!("{} is a symbolic link", path.display()))
+        }
+        Err(e) => return PidFile::Untrusted(format!("cannot open {}: {e}", path.display())),
+    };
+    let meta = match file.metadata() {
+        Ok(m) => m,
+        Err(e) => return PidFile::Untrusted(format!("cannot inspect {}: {e}", path.display())),
+    };
+    if let Err(why) = trust::check_pidfile(path, &meta) {
+        return PidFile::Untrusted(why);
+    }
+    let mut buf = Vec::new();
+    if let Err(e) = Read::by_ref(&mut file)
+        .take(MAX_LEN + 1)
+        .read_to_end(&mut buf)
+    {
+        return PidFile::Garbage(format!("cannot be read: {e}"));
+    }
+    if buf.len() as u64 > MAX_LEN {
+        return PidFile::Garbage("is too long to hold one PID".into());
+    }
+    match parse(&buf, pid_max) {
+        Ok(pid) => PidFile::Pid(pid),
+        Err(why) => PidFile::Garbage(why),
+    }
+}
+
+/// Writes `pid` atomically: temporary file, fsync, rename, fsync of the directory.
+pub fn write(path: &Path, pid: i32) -> io::Result<()> {
+    write_atomic(path, format!("{pid}\n").as_bytes(), 0o644)
+}
+
+/// Writes `data` to `path` atomically with `mode`; on any error nothing is left behind.
+pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let base = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{base}.tmp.{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&tmp)?;
+        // The umask may have narrowed the mode; a PID file is always exactly `mode`.
+        f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)?;
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Removes a PID file (the directory entry itself, whatever it is). Missing is fine.
+pub fn remove(path: &Path) -> io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn strict_content() {
+        assert_eq!(parse(b"42\n", 32768), Ok(42));
+        assert_eq!(parse(b"42", 32768), Ok(42));
+        for bad in [
+            &b""[..],
+            b"\n",
+            b"abc",
+            b"-1",
+            b"0",
+            b"0\n",
+            b"012",
+            b"12abc",
+            b" 42",
+            b"42 ",
+            b"42\n43",
+            b"42\n\n",
+            b"+42",
+            b"99999999999",
+            b"2147483648",
+            b"32769",
+            b"4\x002",
+            b"\n42",
+        ] {
+            assert!(
+                parse(bad, 32768).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn write_then_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.pid");
+        write(&p, 1234).unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "1234\n");
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
+        assert_eq!(read(&p, 32768), PidFile::Pid(1234));
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn symlinks_are_replaced_never_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("precious");
+        std::fs::write(&target, "keep me").unwrap();
+        let p = dir.path().join("x.pid");
+        std::os::unix::fs::symlink(&target, &p).unwrap();
+        assert!(matches!(read(&p, 32768), PidFile::Untrusted(_)));
+        write(&p, 99).unwrap();
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me");
+        assert_eq!(read(&p, 32768), PidFile::Pid(99));
+    }
+
+    #[test]
+    fn hard_links_and_fifos_are_untrusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        std::fs::write(&a, "42\n").unwrap();
+        let p = dir.path().join("x.pid");
+        std::fs::hard_link(&a, &p).unwrap();
+        assert!(matches!(read(&p, 32768), PidFile::Untrusted(_)));
+        let f = dir.path().join("fifo.pid");
+        nix::unistd::mkfifo(&f, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        assert!(matches!(read(&f, 32768), PidFile::Untrusted(_)));
+    }
+
+    #[test]
+    fn world_writable_is_untrusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.pid");
+        std::fs::write(&p, "42\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
+        assert!(matches!(read(&p, 32768), PidFile::Untrusted(_)));
+    }
+}

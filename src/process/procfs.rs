@@ -1,0 +1,242 @@
+//! Reading /proc: process status, boot id, executable identity.
+//!
+//! The parser is rooted (`Procfs::at`) so liveness rules can be tested on fixture trees.
+//! `/proc/PID/stat` is parsed after the *last* `)`: the command name may contain spaces and
+//! parentheses.
+
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// The fields of `/proc/PID/stat` svc uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stat {
+    pub pid: i32,
+    pub comm: String,
+    /// `R`, `S`, `D`, `Z`, `T`, ...
+    pub state: char,
+    pub ppid: i32,
+    pub pgrp: i32,
+    pub session: i32,
+    /// Field 22: start time in clock ticks after boot.
+    pub start_ticks: u64,
+}
+
+impl Stat {
+    /// A zombie (or dead) process is not running, whatever its parent is waiting for.
+    pub fn is_zombie(&self) -> bool {
+        matches!(self.state, 'Z' | 'X' | 'x')
+    }
+}
+
+/// Parses the text of `/proc/PID/stat`.
+pub fn parse_stat(text: &str) -> Result<Stat, String> {
+    let open = text.find('(').ok_or("no '(' in stat")?;
+    let close = text.rfind(')').ok_or("no ')' in stat")?;
+    if close < open {
+        return Err("malformed stat".into());
+    }
+    let pid: i32 = text[..open]
+        .trim()
+        .parse()
+        .map_err(|_| "bad pid field in stat")?;
+    let comm = text[open + 1..close].to_string();
+    let fields: Vec<&str> = text[close + 1..].split_whitespace().collect();
+    // fields[0] is field 3 (state); field N is fields[N - 3].
+    let get = |n: usize| -> Result<&str, String> {
+        fields
+            .get(n - 3)
+            .copied()
+            .ok_or_else(|| format!("stat has no field {n}"))
+    };
+    let num = |n: usize| -> Result<i64, String> {
+        get(n)?
+            .parse::<i64>()
+            .map_err(|_| format!("bad field {n} in stat"))
+    };
+    Ok(Stat {
+        pid,
+        comm,
+        state: get(3)?.chars().next().ok_or("empty state")?,
+        ppid: num(4)? as i32,
+        pgrp: num(5)? as i32,
+        session: num(6)? as i32,
+        start_ticks: get(22)?
+            .parse()
+            .map_err(|_| "bad start time in stat".to_string())?,
+    })
+}
+
+/// A /proc tree.
+#[derive(Debug, Clone)]
+pub struct Procfs {
+    root: PathBuf,
+}
+
+impl Default for Procfs {
+    fn default() -> Self {
+        Procfs::system()
+    }
+}
+
+impl Procfs {
+    /// The real /proc.
+    pub fn system() -> Procfs {
+        Procfs::at("/proc")
+    }
+
+    /// A /proc tree rooted elsewhere (fixtures in tests).
+    pub fn at(root: impl Into<PathBuf>) -> Procfs {
+        Procfs { root: root.into() }
+    }
+
+    fn pid_path(&self, pid: i32, file: &str) -> PathBuf {
+        self.root.join(pid.to_string()).join(file)
+    }
+
+    /// `/proc/PID/stat`, or `None` when the process does not exist.
+    pub fn stat(&self, pid: i32) -> Option<Stat> {
+        let text = std::fs::read_to_string(self.pid_path(pid, "stat")).ok()?;
+        parse_stat(&text).ok()
+    }
+
+    /// The running kernel's boot id.
+    pub fn boot_id(&self) -> io::Result<String> {
+        Ok(
+            std::fs::read_to_string(self.root.join("sys/kernel/random/boot_id"))?
+                .trim()
+                .to_string(),
+        )
+    }
+
+    /// The largest PID the kernel hands out.
+    pub fn pid_max(&self) -> i64 {
+        std::fs::read_to_string(self.root.join("sys/kernel/pid_max"))
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(4_194_304)
+    }
+
+    /// Seconds since boot.
+    pub fn uptime(&self) -> Option<f64> {
+        std::fs::read_to_string(self.root.join("uptime"))
+            .ok()?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    }
+
+    /// Device and inode of the process's executable (still right after the file was replaced
+    /// or deleted: the link resolves to the inode the process runs).
+    pub fn exe_id(&self, pid: i32) -> io::Result<(u64, u64)> {
+        let m = std::fs::metadata(self.pid_path(pid, "exe"))?;
+        Ok((m.dev(), m.ino()))
+    }
+
+    /// Resident memory in KiB (`VmRSS`), if the process has any.
+    pub fn rss_kib(&self, pid: i32) -> Option<u64> {
+        let text = std::fs::read_to_string(self.pid_path(pid, "status")).ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    }
+
+    /// Every PID in the tree.
+    pub fn pids(&self) -> Vec<i32> {
+        std::fs::read_dir(&self.root)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Live (non-zombie) processes whose process group is `pgid`. Scans /proc: used only when
+    /// stopping, after the cheap `kill(-pgid, 0)` said the group is not empty.
+    pub fn group_members(&self, pgid: i32) -> Vec<i32> {
+        self.pids()
+            .into_iter()
+            .filter(|p| matches!(self.stat(*p), Some(s) if s.pgrp == pgid && !s.is_zombie()))
+            .collect()
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
+/// Clock ticks per second (`CLK_TCK`).
+pub fn clock_ticks() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 {
+        t as u64
+    } else {
+        100
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = "4242 (a) b (c) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 123456 1000 200 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n";
+
+    #[test]
+    fn parses_after_last_paren() {
+        let s = parse_stat(SAMPLE).unwrap();
+        assert_eq!(s.pid, 4242);
+        assert_eq!(s.comm, "a) b (c");
+        assert_eq!(s.state, 'S');
+        assert_eq!(s.ppid, 1);
+        assert_eq!((s.pgrp, s.session), (4242, 4242));
+        assert_eq!(s.start_ticks, 123456);
+        assert!(!s.is_zombie());
+    }
+
+    #[test]
+    fn rejects_truncated_stat() {
+        assert!(parse_stat("12 (x) S 1 2").is_err());
+        assert!(parse_stat("garbage").is_err());
+        assert!(parse_stat("").is_err());
+    }
+
+    #[test]
+    fn zombie_state() {
+        let z = SAMPLE.replacen(") S ", ") Z ", 1);
+        assert!(parse_stat(&z).unwrap().is_zombie());
+    }
+
+    #[test]
+    fn fixture_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("4242")).unwrap();
+        std::fs::write(dir.path().join("4242/stat"), SAMPLE).unwrap();
+        std::fs::create_dir_all(dir.path().join("sys/kernel/random")).unwrap();
+        std::fs::write(dir.path().join("sys/kernel/random/boot_id"), "abc-def\n").unwrap();
+        std::fs::write(dir.path().join("sys/kernel/pid_max"), "32768\n").unwrap();
+        std::fs::write(dir.path().join("uptime"), "123.45 67.8\n").unwrap();
+        let p = Procfs::at(dir.path());
+        assert_eq!(p.stat(4242).unwrap().comm, "a) b (c");
+        assert!(p.stat(4243).is_none());
+        assert_eq!(p.boot_id().unwrap(), "abc-def");
+        assert_eq!(p.pid_max(), 32768);
+        assert_eq!(p.uptime(), Some(123.45));
+        assert_eq!(p.pids(), vec![4242]);
+        assert_eq!(p.group_members(4242), vec![4242]);
+    }
+
+    #[test]
+    fn reads_own_process() {
+        let p = Procfs::system();
+        let me = std::process::id() as i32;
+        let s = p.stat(me).unwrap();
+        assert_eq!(s.pid, me);
+        assert!(p.exe_id(me).is_ok());
+        assert!(!p.boot_id().unwrap().is_empty());
+    }
+}

@@ -1,0 +1,146 @@
+//! The identity record: what svc knows about the process it launched (SPEC §3.5).
+//!
+//! Stored as `<state>/NAME.state` (JSON, written atomically). A PID alone proves nothing — PIDs
+//! are reused, even within one clock tick — so the record keeps the boot id, the start time and
+//! the pidfd inode (pidfs) or, where pidfds have no identity, the executable's device and inode.
+//! A process is the service only when all recorded facts match.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::handle::ProcHandle;
+use super::pidfile;
+use super::procfs::Procfs;
+
+/// The facts recorded about a launched process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub pid: i32,
+    /// The process group svc kills at the end of a stop.
+    pub pgid: i32,
+    pub boot_id: String,
+    pub start_ticks: u64,
+    #[serde(default)]
+    pub pidfd_ino: Option<u64>,
+    #[serde(default)]
+    pub exe_dev: Option<u64>,
+    #[serde(default)]
+    pub exe_ino: Option<u64>,
+    /// The PID file this record goes with.
+    pub pidfile: PathBuf,
+    /// Unix time (seconds) of the launch.
+    pub launched_at: u64,
+    /// False while `start` still waits for readiness.
+    #[serde(default = "yes")]
+    pub ready: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// How a process compares with a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Same,
+    Different(String),
+}
+
+impl Record {
+    /// Captures the identity of the process behind `handle`.
+    pub fn capture(handle: &ProcHandle, procfs: &Procfs, pidfile: &Path) -> io::Result<Record> {
+        let pid = handle.pid();
+        let stat = procfs
+            .stat(pid)
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ESRCH))?;
+        let boot_id = procfs.boot_id()?;
+        let pidfd_ino = handle.inode();
+        let (exe_dev, exe_ino) = match procfs.exe_id(pid) {
+            Ok((d, i)) => (Some(d), Some(i)),
+            Err(_) => (None, None),
+        };
+        Ok(Record {
+            pid,
+            pgid: stat.pgrp,
+            boot_id,
+            start_ticks: stat.start_ticks,
+            pidfd_ino,
+            exe_dev,
+            exe_ino,
+            pidfile: pidfile.to_owned(),
+            launched_at: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+            ready: true,
+        })
+    }
+
+    /// Compares the process behind `handle` (opened *before* the checks, so it cannot be
+    /// swapped in between) with this record.
+    pub fn verify(&self, handle: &ProcHandle, procfs: &Procfs) -> Verdict {
+        let pid = handle.pid();
+        if pid != self.pid {
+            return Verdict::Different(format!(
+                "svc launched pid {}, the pid file names {pid}",
+                self.pid
+            ));
+        }
+        match procfs.boot_id() {
+            Ok(b) if b == self.boot_id => {}
+            Ok(_) => return Verdict::Different("the record is from a previous boot".into()),
+            Err(e) => return Verdict::Different(format!("cannot read the boot id: {e}")),
+        }
+        let Some(stat) = procfs.stat(pid) else {
+            return Verdict::Different(format!("process {pid} is gone"));
+        };
+        if stat.is_zombie() {
+            return Verdict::Different(format!("process {pid} is a zombie"));
+        }
+        if stat.start_ticks != self.start_ticks {
+            return Verdict::Different(format!(
+                "process {pid} started at tick {}, the service at tick {}: the PID was reused",
+                stat.start_ticks, self.start_ticks
+            ));
+        }
+        match (self.pidfd_ino, handle.inode()) {
+            (Some(a), Some(b)) if a != b => {
+                return Verdict::Different(format!(
+                    "process {pid} is not the one svc launched (pidfd inode {b}, recorded {a}): the PID was reused"
+                ))
+            }
+            (Some(_), Some(_)) => return Verdict::Same,
+            _ => {}
+        }
+        if let (Some(dev), Some(ino)) = (self.exe_dev, self.exe_ino) {
+            match procfs.exe_id(pid) {
+                Ok((d, i)) if d == dev && i == ino => {}
+                Ok(_) => {
+                    return Verdict::Different(format!(
+                        "process {pid} runs another executable: the PID was reused"
+                    ))
+                }
+                Err(e) => {
+                    return Verdict::Different(format!(
+                        "cannot read the executable of process {pid}: {e}"
+                    ))
+                }
+            }
+        }
+        Verdict::Same
+    }
+
+    /// Reads a record; a missing or unreadable one is `None` (treated as "no record").
+    pub fn load(path: &Path) -> Option<Record> {
+        let text = std::fs::read(path).ok()?;
+        serde_json::from_slice(&text).ok()
+    }
+
+    /// Writes the record atomically.
+    pub fn save(&self, path: &Path) -> io::Result<()> {
+        let text = serde_json::to_vec_pretty(self).map_err(io::Error::other)?;
+        pidfile::write_atomic(path, &text, 0o644)
+    }
+}

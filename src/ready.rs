@@ -1,0 +1,161 @@
+//! Readiness checks (SPEC §3.1 step 5): `tcp` (a connect succeeds), `file` (it exists) and
+//! `notify` (the sd_notify protocol: the daemon sends `READY=1` to `NOTIFY_SOCKET`).
+//!
+//! Every wait also watches the launched process, so a daemon that dies while svc waits fails the
+//! start at once instead of after `ready_timeout`. tcp and file checks are retried with short
+//! growing pauses spent waiting on the process's pidfd; notify waits on the socket and the
+//! pidfd together and wakes on either.
+
+use std::io;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::definition::{parse_host_port, Ready};
+use crate::process::handle::{poll_fds, ProcHandle};
+
+/// How a readiness wait ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Ready,
+    /// The process exited while svc waited.
+    Died,
+    TimedOut,
+}
+
+/// The receiving end of the notify protocol, removed from the file system on drop.
+pub struct NotifySocket {
+    sock: UnixDatagram,
+    path: PathBuf,
+}
+
+impl NotifySocket {
+    /// Binds a datagram socket at `path` (replacing a stale one) that `owner` may write to.
+    pub fn bind(path: &Path, owner: Option<(u32, u32)>) -> io::Result<NotifySocket> {
+        let _ = std::fs::remove_file(path);
+        let sock = UnixDatagram::bind(path).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot create notify socket {}: {e}", path.display()),
+            )
+        })?;
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::chown(path, Some(uid), Some(gid))?;
+        }
+        sock.set_nonblocking(true)?;
+        Ok(NotifySocket {
+            sock,
+            path: path.to_owned(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Drains pending datagrams; true once one of them holds a `READY=1` line.
+    fn ready_received(&self) -> bool {
+        let mut buf = [0u8; 4096];
+        let mut ready = false;
+        loop {
+            match self.sock.recv(&mut buf) {
+                Ok(n) => {
+                    // Zero-length or garbage datagrams are ignored, never fatal.
+                    ready |= buf[..n].split(|&b| b == b'\n').any(|l| l == b"READY=1");
+                }
+                Err(_) => return ready,
+            }
+        }
+    }
+}
+
+impl Drop for NotifySocket {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Waits until `check` holds, `main` exits, or `deadline` passes.
+pub fn wait(
+    check: &Ready,
+    main: &ProcHandle,
+    notify: Option<&NotifySocket>,
+    deadline: Instant,
+) -> Outcome {
+    match check {
+        Ready::Notify => {
+            let Some(ns) = notify else {
+                return Outcome::TimedOut;
+            };
+            loop {
+                if ns.ready_received() {
+                    return Outcome::Ready;
+                }
+                if main.exited() {
+                    return Outcome::Died;
+                }
+                let now = Instant::now();
+                if now >= deadline {
+                    return Outcome::TimedOut;
+                }
+                let mut fds = vec![ns.sock.as_fd()];
+                // Without a pidfd, wake up now and then to look at /proc.
+                let step = match main.fd() {
+                    Some(fd) => {
+                        fds.push(fd.as_fd());
+                        deadline - now
+                    }
+                    None => (deadline - now).min(Duration::from_millis(20)),
+                };
+                let _ = poll_fds(&fds, Some(step));
+            }
+        }
+        Ready::Tcp(spec) => retry(main, deadline, || tcp_ready(spec, deadline)),
+        Ready::File(path) => retry(main, deadline, || path.exists()),
+    }
+}
+
+fn tcp_ready(spec: &str, deadline: Instant) -> bool {
+    let Some((host, port)) = parse_host_port(spec) else {
+        return false;
+    };
+    let Ok(addrs) = (host.as_str(), port).to_socket_addrs() else {
+        return false;
+    };
+    for addr in addrs {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let t = left.clamp(Duration::from_millis(1), Duration::from_millis(500));
+        if TcpStream::connect_timeout(&addr, t).is_ok() {
+            return true;
+        }
+    }
+    false
+}
+
+fn retry(main: &ProcHandle, deadline: Instant, mut check: impl FnMut() -> bool) -> Outcome {
+    let mut pause = Duration::from_millis(2);
+    loop {
+        if check() {
+            return Outcome::Ready;
+        }
+        if main.exited() {
+            return Outcome::Died;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Outcome::TimedOut;
+        }
+        // The pause is spent waiting on the process, so its death ends it early.
+        if main.wait_exit((now + pause).min(deadline)) {
+            // One last look: a daemon may have become ready just before it exited.
+            return if check() {
+                Outcome::Ready
+            } else {
+                Outcome::Died
+            };
+        }
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
