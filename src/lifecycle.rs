@@ -567,6 +567,24 @@ impl Lifecycle {
                 }
             }
         }
+        if def.ready.is_none() && main.exited() {
+            // Without a readiness check start does not wait; but a program that already died
+            // (bad arguments, missing configuration) is reported now rather than by `status`.
+            let err = if def.forking {
+                failed(format!(
+                    "{}: process {} exited right after it started{}",
+                    def.name,
+                    main.pid(),
+                    log_tail(log_path.as_deref())
+                ))
+            } else {
+                self.died_during_start(def, &mut child, log_path.as_deref())
+            };
+            self.clear_group(record.pgid, def);
+            let _ = pidfile::remove(&self.dirs.record(&def.name));
+            let _ = pidfile::remove(&pidfile_path);
+            return Err(err);
+        }
         Ok(Started::Launched(main.pid()))
     }
 

@@ -151,6 +151,7 @@ fn absolute(p: PathBuf) -> PathBuf {
 /// Creates `dir` (and parents) with mode 0755, then refuses it unless it is a real directory
 /// that only the caller (or root) can write.
 pub fn ensure_dir(dir: &Path) -> io::Result<()> {
+    let existed = dir.exists();
     match std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o755)
@@ -163,6 +164,11 @@ pub fn ensure_dir(dir: &Path) -> io::Result<()> {
                 format!("cannot create directory {}: {e}", dir.display()),
             ))
         }
+    }
+    if !existed {
+        // Mode 0755 whatever the caller's umask (SPEC §1).
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
     }
     trust::check_dir(dir).map_err(|e| io::Error::new(io::ErrorKind::PermissionDenied, e))
 }

@@ -77,6 +77,14 @@ pub fn check_config_file(path: &Path, meta: &Metadata) -> Result<(), String> {
     if let Some(parent) = path.parent() {
         check_dir(parent).map_err(|e| format!("refusing {}: {e}", path.display()))?;
     }
+    // Through a symlink, the directory that really holds the file matters too.
+    if let Ok(real) = std::fs::canonicalize(path) {
+        if let Some(parent) = real.parent() {
+            if Some(parent) != path.parent() {
+                check_dir(parent).map_err(|e| format!("refusing {}: {e}", path.display()))?;
+            }
+        }
+    }
     Ok(())
 }
 

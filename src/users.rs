@@ -94,9 +94,11 @@ pub fn resolve(
         },
         None => match (&pw, user) {
             (Some(p), _) => p.gid.as_raw(),
-            (None, Some(u)) => return Err(format!(
+            (None, Some(u)) => {
+                return Err(format!(
                 "user {u} has no passwd entry, so it has no primary group: give `group` explicitly"
-            )),
+            ))
+            }
             (None, None) => nix::unistd::getegid().as_raw(),
         },
     };

@@ -810,7 +810,12 @@ impl Validator<'_> {
     fn id(&mut self, path: &[&str], n: &Node, what: &str) -> Option<IdSpec> {
         let text = match n {
             Node::Str(s) => s.clone(),
-            Node::Int(i) => i.to_string(),
+            // YAML turns `0x0`, `0o0`, `-0` and `+0` into the integer 0: only a plain decimal
+            // spelling is an id, anything else would silently mean root.
+            Node::Int(i) => match self.raw_value(path[0]) {
+                Some(raw) => raw.trim_matches(|c| c == '"' || c == '\'').to_string(),
+                None => i.to_string(),
+            },
             other => {
                 self.expected(path, &format!("a {what} name or numeric id"), other);
                 return None;
@@ -825,17 +830,22 @@ impl Validator<'_> {
         }
     }
 
+    /// The value of top-level `key` as written on its line (for scalars whose spelling matters).
+    fn raw_value(&self, key: &str) -> Option<&str> {
+        let line = self.line_of(&[key])?;
+        let text = self.text.lines().nth(line - 1)?;
+        let value = text.split_once(':')?.1.trim();
+        let value = match value.find(" #") {
+            Some(i) => value[..i].trim_end(),
+            None => value,
+        };
+        Some(value)
+    }
+
     /// Whether the value of top-level `key` is written quoted in the source text.
     fn quoted(&self, key: &str) -> bool {
-        let Some(line) = self.line_of(&[key]) else {
-            return true;
-        };
-        let text = self.text.lines().nth(line - 1).unwrap_or("");
-        let value = text
-            .split_once(':')
-            .map(|(_, v)| v.trim_start())
-            .unwrap_or("");
-        value.starts_with('"') || value.starts_with('\'')
+        self.raw_value(key)
+            .is_none_or(|v| v.starts_with('"') || v.starts_with('\''))
     }
 
     fn umask(&mut self, n: &Node) -> Option<u32> {

@@ -3,7 +3,7 @@
 //! Content is decimal digits without sign or leading zero, at most one trailing newline, at most
 //! pid_max. A file that is a symlink, a hard link, not regular, or writable by someone other than
 //! the caller or root is never followed. Writes go to a temporary file in the same directory
-//! (created with O_EXCL|O_NOFOLLOW, mode 0644), are fsynced and renamed over the target, so a
+//! (created with O_EXCL|O_NOFOLLOW, mode 0644) and renamed over the target, so a
 //! reader sees the old file or the new one, never half of one, and a symlink at the target is
 //! replaced, never written through.
 
@@ -97,7 +97,7 @@ pub fn read(path: &Path, pid_max: i64) -> PidFile {
     }
 }
 
-/// Writes `pid` atomically: temporary file, fsync, rename, fsync of the directory.
+/// Writes `pid` atomically: temporary file, then rename over the target.
 pub fn write(path: &Path, pid: i32) -> io::Result<()> {
     write_atomic(path, format!("{pid}\n").as_bytes(), 0o644)
 }
@@ -121,13 +121,10 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
         // The umask may have narrowed the mode; a PID file is always exactly `mode`.
         f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))?;
         f.write_all(data)?;
-        f.sync_all()?;
         drop(f);
-        std::fs::rename(&tmp, path)?;
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
+        // No fsync: this is runtime state, meaningless after a reboot (records carry the boot
+        // id); rename alone makes the replacement atomic for every reader.
+        std::fs::rename(&tmp, path)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);

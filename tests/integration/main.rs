@@ -1,0 +1,14 @@
+//! Integration tests: the built `svc` binary against real processes in temporary directories.
+//! One binary, one module per area; `util` holds the sandbox, waits and the process guard.
+
+mod util;
+
+mod check;
+mod cli;
+mod examples;
+mod forking;
+mod hygiene;
+mod identity;
+mod lifecycle;
+mod readiness;
+mod status;

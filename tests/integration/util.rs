@@ -1,0 +1,354 @@
+//! Test fixture: a sandbox with its own configuration, state and log directories, a builder for
+//! services, `svc` runs with a cleared environment, event waits with deadlines, and a guard that
+//! kills every process the test started (found by the sandbox path in their command line), even
+//! when the test fails.
+
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const SVC: &str = env!("CARGO_BIN_EXE_svc");
+
+/// The result of one `svc` run.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub args: Vec<String>,
+}
+
+impl Run {
+    fn from(args: Vec<String>, out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            args,
+        }
+    }
+
+    /// Asserts the exit code, printing both streams on failure.
+    #[track_caller]
+    pub fn code(&self, expected: i32) -> &Run {
+        assert_eq!(
+            self.code, expected,
+            "svc {:?}: expected exit {expected}, got {}\n--- stdout\n{}--- stderr\n{}",
+            self.args, self.code, self.stdout, self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn ok(&self) -> &Run {
+        self.code(0)
+    }
+
+    #[track_caller]
+    pub fn stdout_has(&self, needle: &str) -> &Run {
+        assert!(
+            self.stdout.contains(needle),
+            "svc {:?}: stdout lacks {needle:?}\n--- stdout\n{}--- stderr\n{}",
+            self.args,
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_has(&self, needle: &str) -> &Run {
+        assert!(
+            self.stderr.contains(needle),
+            "svc {:?}: stderr lacks {needle:?}\n--- stdout\n{}--- stderr\n{}",
+            self.args,
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn no_panic(&self) -> &Run {
+        assert!(
+            !self.stderr.contains("panicked"),
+            "svc {:?} panicked:\n{}",
+            self.args,
+            self.stderr
+        );
+        self
+    }
+}
+
+/// A temporary svc world: `config/init.d`, `config/runlevels/rcN.d`, `state/`, `log/`, and a
+/// scratch `work/` directory for scripts and files the daemons write.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub state: PathBuf,
+    pub log: PathBuf,
+    pub work: PathBuf,
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        let dir = tempfile::Builder::new()
+            .prefix("svc-test-")
+            .tempdir()
+            .expect("tempdir");
+        let root = dir.path().to_path_buf();
+        let config = root.join("config");
+        let state = root.join("state");
+        let log = root.join("log");
+        let work = root.join("work");
+        std::fs::create_dir_all(config.join("init.d")).unwrap();
+        for l in ["0", "1", "2", "3", "4", "5", "6", "S"] {
+            std::fs::create_dir_all(config.join(format!("runlevels/rc{l}.d"))).unwrap();
+        }
+        std::fs::create_dir_all(&work).unwrap();
+        Sandbox {
+            dir,
+            config,
+            state,
+            log,
+            work,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `init.d/NAME.yaml`.
+    pub fn service(&self, name: &str, yaml: &str) -> &Sandbox {
+        let p = self.config.join("init.d").join(format!("{name}.yaml"));
+        std::fs::write(&p, yaml).unwrap();
+        self
+    }
+
+    /// Writes an executable script into `work/` and returns its path.
+    pub fn script(&self, name: &str, body: &str) -> PathBuf {
+        let p = self.work.join(name);
+        std::fs::write(&p, body).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+
+    /// A long-running daemon: a shell script that records its PID in work/NAME.started, traps
+    /// TERM (records work/NAME.term and exits) and otherwise waits. Returns the definition text.
+    pub fn sleeper(&self, name: &str) -> String {
+        let script = self.script(
+            &format!("{name}.sh"),
+            &format!(
+                "#!/bin/sh\ntrap 'echo term > {w}/{name}.term; exit 0' TERM\necho $$ > {w}/{name}.started\nwhile :; do sleep 1 & wait $!; done\n",
+                w = self.work.display()
+            ),
+        );
+        format!("exec: {}\n", script.display())
+    }
+
+    /// Builds a `svc` command with a cleared environment and the sandbox directories.
+    pub fn cmd<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut c = Command::new(SVC);
+        c.env_clear()
+            .env(
+                "PATH",
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            )
+            .env("HOME", self.path())
+            .arg("--config-dir")
+            .arg(&self.config)
+            .arg("--state-dir")
+            .arg(&self.state)
+            .arg("--log-dir")
+            .arg(&self.log)
+            .args(args)
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Runs `svc ARGS` and returns what happened.
+    pub fn svc<I, S>(&self, args: I) -> Run
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let args: Vec<String> = args
+            .into_iter()
+            .map(|a| a.as_ref().to_string_lossy().into_owned())
+            .collect();
+        let out = self.cmd(&args).output().expect("run svc");
+        Run::from(args, out)
+    }
+
+    pub fn pidfile(&self, name: &str) -> PathBuf {
+        self.state.join(format!("{name}.pid"))
+    }
+
+    pub fn logfile(&self, name: &str) -> PathBuf {
+        self.log.join(format!("{name}.log"))
+    }
+
+    /// The PID in the service's default PID file.
+    #[track_caller]
+    pub fn pid(&self, name: &str) -> i32 {
+        let text = std::fs::read_to_string(self.pidfile(name))
+            .unwrap_or_else(|e| panic!("read pid file of {name}: {e}"));
+        text.trim().parse().expect("pid file holds a number")
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        kill_matching(self.dir.path());
+    }
+}
+
+/// Kills (SIGKILL) every process whose command line or executable mentions `path`, with its
+/// process group. Used by the sandbox guard; safe to call repeatedly.
+pub fn kill_matching(path: &Path) {
+    let needle = path.to_string_lossy().into_owned();
+    let me = std::process::id() as i32;
+    for _ in 0..3 {
+        let mut found = false;
+        for pid in all_pids() {
+            if pid == me || pid <= 1 {
+                continue;
+            }
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let cwd = std::fs::read_link(format!("/proc/{pid}/cwd"))
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if cmdline.contains(&needle) || exe.contains(&needle) || cwd.contains(&needle) {
+                found = true;
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+                if let Some(pg) = proc_stat(pid).map(|s| s.pgrp) {
+                    if pg > 1 && pg != me && pg != unsafe { libc::getpgrp() } {
+                        unsafe {
+                            libc::kill(-pg, libc::SIGKILL);
+                        }
+                    }
+                }
+            }
+        }
+        if !found {
+            break;
+        }
+    }
+}
+
+pub fn all_pids() -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .map(|rd| {
+            rd.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The fields of /proc/PID/stat that tests look at.
+#[derive(Debug, Clone)]
+pub struct ProcStat {
+    pub state: char,
+    pub ppid: i32,
+    pub pgrp: i32,
+    pub session: i32,
+    pub starttime: u64,
+}
+
+pub fn proc_stat(pid: i32) -> Option<ProcStat> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &text[text.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some(ProcStat {
+        state: f.first()?.chars().next()?,
+        ppid: f.get(1)?.parse().ok()?,
+        pgrp: f.get(2)?.parse().ok()?,
+        session: f.get(3)?.parse().ok()?,
+        starttime: f.get(19)?.parse().ok()?,
+    })
+}
+
+/// Alive = exists and is not a zombie.
+pub fn alive(pid: i32) -> bool {
+    matches!(proc_stat(pid), Some(s) if s.state != 'Z' && s.state != 'X')
+}
+
+/// Processes (not zombies) in process group `pgid`.
+pub fn group_members(pgid: i32) -> Vec<i32> {
+    all_pids()
+        .into_iter()
+        .filter(|p| matches!(proc_stat(*p), Some(s) if s.pgrp == pgid && s.state != 'Z'))
+        .collect()
+}
+
+/// A field of /proc/PID/status, e.g. "SigIgn".
+pub fn proc_status_field(pid: i32, field: &str) -> Option<String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .map(|v| v.trim().to_string())
+}
+
+/// Waits until `cond` holds, checking often, failing the test after `timeout`.
+#[track_caller]
+pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        if cond() {
+            return;
+        }
+        if Instant::now() >= deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::park_timeout(pause);
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
+/// Waits until `path` exists.
+#[track_caller]
+pub fn wait_for_file(path: &Path, timeout: Duration) {
+    wait_until(timeout, &format!("{}", path.display()), || path.exists());
+}
+
+/// True when running as root (tests of user switching and of root-only rules need it).
+pub fn is_root() -> bool {
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Prints why a test is skipped; returns true when it must be.
+pub fn skip_unless_root(test: &str) -> bool {
+    if is_root() {
+        false
+    } else {
+        eprintln!("SKIP {test}: needs root");
+        true
+    }
+}
+
+/// A free loopback TCP port (bound then released).
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
