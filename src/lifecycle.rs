@@ -416,21 +416,7 @@ impl Lifecycle {
         };
         let mut env = vec![
             ("PATH".to_string(), launch::DEFAULT_PATH.to_string()),
-            (
-                "HOME".to_string(),
-                creds
-                    .as_ref()
-                    .and_then(|c| c.home.clone())
-                    .or_else(|| {
-                        if creds.is_none() {
-                            std::env::var_os("HOME").map(Into::into)
-                        } else {
-                            None
-                        }
-                    })
-                    .map(|h: std::path::PathBuf| h.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| "/".into()),
-            ),
+            ("HOME".to_string(), home_of(creds.as_ref())),
             ("LANG".to_string(), "C.UTF-8".to_string()),
         ];
         for (k, v) in &def.env {
@@ -455,88 +441,118 @@ impl Lifecycle {
             nice: def.nice,
             output,
         };
-        let mut child = launch.spawn().map_err(|e| match e {
+        let map_launch = |e: LaunchError| match e {
             LaunchError::NotInstalled { .. } => LifecycleError::NotInstalled(e.to_string()),
             LaunchError::Failed { .. } => failed(e),
-        })?;
-        let child_pid = child.id() as i32;
-        let launcher = ProcHandle::open(child_pid, &self.procfs)
-            .map_err(|e| failed(format!("cannot watch process {child_pid}: {e}")))?;
+        };
+        let pending = launch.fork().map_err(map_launch)?;
+        let child_pid = pending.pid();
+        let launcher = match ProcHandle::open(child_pid, &self.procfs) {
+            Ok(h) => h,
+            Err(e) => {
+                pending.abort();
+                return Err(failed(format!("cannot watch process {child_pid}: {e}")));
+            }
+        };
         let deadline = Instant::now() + def.ready_timeout;
         let pidfile_path = def.pidfile(&self.dirs);
+        let record_path = self.dirs.record(&def.name);
 
-        let main = if def.forking {
+        let (main, mut record) = if def.forking {
+            // The launcher is not the service: let it run, then follow the PID file it writes.
             let launcher_start = self
                 .procfs
                 .stat(child_pid)
                 .map(|s| s.start_ticks)
                 .unwrap_or(0);
+            pending.release().map_err(map_launch)?;
             if !launcher.wait_exit(deadline) {
                 let _ = self.terminate(&launcher, child_pid, def);
-                let _ = child.wait();
+                launch::reap(child_pid);
                 return Err(failed(format!(
                     "{}: the launcher did not exit within ready_timeout ({:?}); stopped it",
                     def.name, def.ready_timeout
                 )));
             }
-            let status = child.wait().map_err(failed)?;
-            if !status.success() {
-                return Err(failed(format!(
-                    "{}: the launcher {}{}",
-                    def.name,
-                    describe_exit(status),
-                    log_tail(log_path.as_deref())
-                )));
+            if let Some(status) = launch::reap(child_pid) {
+                if !status.success() {
+                    return Err(failed(format!(
+                        "{}: the launcher {}{}",
+                        def.name,
+                        describe_exit(status),
+                        log_tail(log_path.as_deref())
+                    )));
+                }
             }
-            self.wait_forked(
+            let main = self.wait_forked(
                 def,
                 &pidfile_path,
                 launcher_start,
                 deadline,
                 log_path.as_deref(),
-            )?
-        } else {
-            launcher
-        };
-
-        let mut record = Record::capture(&main, &self.procfs, &pidfile_path).map_err(|e| {
-            if def.forking {
+            )?;
+            let mut record = Record::capture(&main, &self.procfs, &pidfile_path).map_err(|e| {
                 failed(format!(
                     "{}: cannot record process {}: {e}",
                     def.name,
                     main.pid()
                 ))
-            } else {
-                self.died_during_start(def, &mut child, log_path.as_deref())
+            })?;
+            record.ready = def.ready.is_none();
+            if let Err(e) = record.save(&record_path) {
+                let _ = self.terminate(&main, record.pgid, def);
+                let _ = pidfile::remove(&record_path);
+                return Err(failed(format!(
+                    "{}: cannot record the launched process ({e}); stopped it",
+                    def.name
+                )));
             }
-        })?;
-        record.ready = def.ready.is_none();
-        let saved = record.save(&self.dirs.record(&def.name)).and_then(|()| {
-            if def.forking {
-                Ok(())
-            } else {
-                pidfile::write(&pidfile_path, main.pid())
-            }
-        });
-        if let Err(e) = saved {
-            // Never leave a daemon svc cannot see.
-            let _ = self.terminate(&main, record.pgid, def);
-            let _ = child.try_wait();
-            let _ = pidfile::remove(&self.dirs.record(&def.name));
-            if !def.forking {
+            (main, record)
+        } else {
+            // Record the child before it may exec: if svc dies before `release`, the child
+            // exits without running the program, so nothing untracked is ever left.
+            let recorded =
+                Record::capture(&launcher, &self.procfs, &pidfile_path).and_then(|mut r| {
+                    // The executable is still svc's own until exec; filled in below.
+                    r.exe_dev = None;
+                    r.exe_ino = None;
+                    // The child may not have called setsid yet; it will lead its own group.
+                    r.pgid = child_pid;
+                    r.ready = def.ready.is_none();
+                    r.save(&record_path)?;
+                    pidfile::write(&pidfile_path, child_pid)?;
+                    Ok(r)
+                });
+            let mut record = match recorded {
+                Ok(r) => r,
+                Err(e) => {
+                    pending.abort();
+                    let _ = pidfile::remove(&record_path);
+                    let _ = pidfile::remove(&pidfile_path);
+                    return Err(failed(format!(
+                        "{}: cannot record the process to launch ({e}); nothing was started",
+                        def.name
+                    )));
+                }
+            };
+            if let Err(e) = pending.release() {
+                let _ = pidfile::remove(&record_path);
                 let _ = pidfile::remove(&pidfile_path);
+                return Err(map_launch(e));
             }
-            return Err(failed(format!(
-                "{}: cannot record the launched process ({e}); stopped it",
-                def.name
-            )));
-        }
+            if let Ok((dev, ino)) = self.procfs.exe_id(child_pid) {
+                record.exe_dev = Some(dev);
+                record.exe_ino = Some(ino);
+                let _ = record.save(&record_path);
+            }
+            (launcher, record)
+        };
 
         if let Some(check) = &def.ready {
             match ready::wait(check, &main, notify.as_ref(), deadline) {
                 ready::Outcome::Ready => {
                     record.ready = true;
-                    let _ = record.save(&self.dirs.record(&def.name));
+                    let _ = record.save(&record_path);
                 }
                 outcome => {
                     let err = if outcome == ready::Outcome::Died {
@@ -548,11 +564,13 @@ impl Lifecycle {
                                 log_tail(log_path.as_deref())
                             ))
                         } else {
-                            self.died_during_start(def, &mut child, log_path.as_deref())
+                            self.died_during_start(def, child_pid, log_path.as_deref())
                         }
                     } else {
                         let _ = self.terminate(&main, record.pgid, def);
-                        let _ = child.try_wait();
+                        if !def.forking {
+                            launch::reap(child_pid);
+                        }
                         failed(format!(
                             "{}: not ready after {:?} (ready_timeout); stopped it{}",
                             def.name,
@@ -578,7 +596,7 @@ impl Lifecycle {
                     log_tail(log_path.as_deref())
                 ))
             } else {
-                self.died_during_start(def, &mut child, log_path.as_deref())
+                self.died_during_start(def, child_pid, log_path.as_deref())
             };
             self.clear_group(record.pgid, def);
             let _ = pidfile::remove(&self.dirs.record(&def.name));
@@ -589,15 +607,10 @@ impl Lifecycle {
     }
 
     /// The error for a direct child that exited during start, with its status and log tail.
-    fn died_during_start(
-        &self,
-        def: &Definition,
-        child: &mut std::process::Child,
-        log: Option<&Path>,
-    ) -> LifecycleError {
-        let how = match child.wait() {
-            Ok(s) => describe_exit(s),
-            Err(_) => "exited".to_string(),
+    fn died_during_start(&self, def: &Definition, pid: i32, log: Option<&Path>) -> LifecycleError {
+        let how = match launch::reap(pid) {
+            Some(s) => describe_exit(s),
+            None => "exited".to_string(),
         };
         failed(format!(
             "{}: {how} while starting{}",
@@ -818,6 +831,21 @@ impl Lifecycle {
             ))),
         }
     }
+}
+
+/// HOME of the launched program: the service user's home, else that of the user svc runs as,
+/// else `/` — never the caller's environment.
+fn home_of(creds: Option<&users::Credentials>) -> String {
+    let home = match creds {
+        Some(c) => c.home.clone(),
+        None => nix::unistd::User::from_uid(nix::unistd::geteuid())
+            .ok()
+            .flatten()
+            .map(|u| u.dir),
+    };
+    home.map(|h| h.to_string_lossy().into_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "/".into())
 }
 
 /// PATH for looking up a bare `exec`: the definition's own `env: PATH`, else the default.

@@ -1,18 +1,25 @@
 //! Launching a daemon: the only place svc forks, and the crate's only `unsafe` that runs in a
 //! child (SPEC §3.1 step 3, §3.7).
 //!
-//! Everything the child needs — program path, argv, environment, log file, credentials, limits —
-//! is prepared before the fork. Between fork and exec the child makes plain syscalls only
-//! (`sigaction`, `sigprocmask`, `setsid`, `umask`, `setrlimit`, `setpriority`, `close_range`,
-//! `setgroups`, `setgid`, `setuid`): no allocation, no formatting, no locks. std's `Command`
-//! reports a failed exec — and any error from the steps above — through its close-on-exec pipe,
-//! so `start` learns of it at once, with the errno, and without sleeping.
+//! Everything the child needs — program path, argv, environment, descriptors, credentials,
+//! limits — is prepared before the fork. Between fork and exec the child makes plain syscalls
+//! only (`rt_sigaction`, `sigprocmask`, `setsid`, `dup2`, `chdir`, `umask`, `setrlimit`,
+//! `setpriority`, `setgroups`, `setgid`, `setuid`, `read`, `write`, `close_range`, `execve`):
+//! no allocation, no formatting, no locks.
+//!
+//! The launch has two halves. [`Launch::fork`] forks a child that sets itself up and then
+//! waits on a pipe; the parent records the child's PID and identity; only then does
+//! [`Pending::release`] let it exec. If svc dies before releasing it (SIGKILL, power cut of the
+//! terminal), the pipe closes and the child exits without ever running the program: svc never
+//! leaves a daemon it did not record. A second close-on-exec pipe carries the errno of a failed
+//! step or exec back to the parent, so `start` reports it at once, without sleeping.
 
+use std::ffi::CString;
 use std::fs::File;
 use std::io;
-use std::os::unix::process::CommandExt;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 
 use crate::definition::Limit;
 use crate::users::Credentials;
@@ -42,15 +49,19 @@ pub enum LaunchError {
     /// The program does not exist or is not executable.
     NotInstalled { path: PathBuf, why: String },
     /// fork, a setup step or exec failed.
-    Failed { path: PathBuf, err: io::Error },
+    Failed {
+        path: PathBuf,
+        step: &'static str,
+        err: io::Error,
+    },
 }
 
 impl std::fmt::Display for LaunchError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LaunchError::NotInstalled { path, why } => write!(f, "{}: {why}", path.display()),
-            LaunchError::Failed { path, err } => {
-                write!(f, "cannot execute {}: {err}", path.display())
+            LaunchError::Failed { path, step, err } => {
+                write!(f, "cannot execute {}: {step} failed: {err}", path.display())
             }
         }
     }
@@ -99,6 +110,7 @@ pub fn resolve_program(exec: &str, path_var: &str) -> Result<PathBuf, LaunchErro
     if n >= 2 && &head[..2] != b"#!" && !(n == 4 && &head == b"\x7fELF") {
         return Err(LaunchError::Failed {
             path: candidate,
+            step: "exec",
             err: io::Error::from_raw_os_error(libc::ENOEXEC),
         });
     }
@@ -106,8 +118,7 @@ pub fn resolve_program(exec: &str, path_var: &str) -> Result<PathBuf, LaunchErro
 }
 
 fn is_executable_file(p: &Path) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(p.as_os_str().as_bytes()) else {
+    let Ok(c) = CString::new(p.as_os_str().as_bytes()) else {
         return false;
     };
     // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
@@ -115,33 +126,104 @@ fn is_executable_file(p: &Path) -> bool {
     ok && std::fs::metadata(p).map(|m| m.is_file()).unwrap_or(false)
 }
 
-impl Launch {
-    /// Forks and execs. The returned child leads its own session and process group.
-    pub fn spawn(self) -> Result<Child, LaunchError> {
-        let mut cmd = Command::new(&self.program);
-        cmd.args(&self.args)
-            .env_clear()
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .current_dir(&self.workdir)
-            .stdin(Stdio::null());
-        match &self.output {
-            Some(f) => {
-                let err = f.try_clone().map_err(|err| LaunchError::Failed {
-                    path: self.program.clone(),
-                    err,
-                })?;
-                let out = f.try_clone().map_err(|err| LaunchError::Failed {
-                    path: self.program.clone(),
-                    err,
-                })?;
-                cmd.stdout(Stdio::from(out)).stderr(Stdio::from(err));
-            }
-            None => {
-                cmd.stdout(Stdio::null()).stderr(Stdio::null());
-            }
-        }
+/// The steps the child reports failures of, by index in the error pipe.
+const STEPS: [&str; 12] = [
+    "resetting signals",
+    "setsid",
+    "redirecting stdin/stdout/stderr",
+    "chdir to the working directory",
+    "setrlimit",
+    "setpriority (nice)",
+    "setgroups",
+    "setgid",
+    "setuid",
+    "dropping privileges for good",
+    "waiting for svc",
+    "exec",
+];
 
-        // Prepared before fork: the child only reads these.
+/// A forked child, set up and waiting for [`Pending::release`] before it execs.
+#[derive(Debug)]
+pub struct Pending {
+    pid: i32,
+    go: Option<OwnedFd>,
+    errors: OwnedFd,
+    program: PathBuf,
+}
+
+/// An `OwnedFd` duplicated above 2, close-on-exec, so a caller whose fds 0-2 are closed can't
+/// have them land on the child's stdio slots by accident.
+fn high_fd(fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: F_DUPFD_CLOEXEC on a descriptor we hold returns a new one or -1.
+    let n = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `n` was just returned by fcntl and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(n) })
+}
+
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two descriptors into the array we pass.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors were just created and are owned by nobody else.
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    Ok((high_fd(r.as_raw_fd())?, high_fd(w.as_raw_fd())?))
+}
+
+fn cstring(s: &[u8], what: &str) -> io::Result<CString> {
+    CString::new(s).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{what} contains a NUL byte"),
+        )
+    })
+}
+
+impl Launch {
+    /// Forks a child that prepares itself and waits for [`Pending::release`].
+    pub fn fork(self) -> Result<Pending, LaunchError> {
+        let program = self.program.clone();
+        let fail = |step: &'static str, err: io::Error| LaunchError::Failed {
+            path: program.clone(),
+            step,
+            err,
+        };
+        // Everything the child touches is built here, before the fork.
+        let path = cstring(self.program.as_os_str().as_bytes(), "the program path")
+            .map_err(|e| fail("exec", e))?;
+        let mut argv_c = vec![path.clone()];
+        for a in &self.args {
+            argv_c.push(cstring(a.as_bytes(), "an argument").map_err(|e| fail("exec", e))?);
+        }
+        let envp_c: Vec<CString> = self
+            .env
+            .iter()
+            .map(|(k, v)| cstring(format!("{k}={v}").as_bytes(), "the environment"))
+            .collect::<io::Result<_>>()
+            .map_err(|e| fail("exec", e))?;
+        let argv: Vec<*const libc::c_char> = argv_c
+            .iter()
+            .map(|c| c.as_ptr())
+            .chain(std::iter::once(std::ptr::null()))
+            .collect();
+        let envp: Vec<*const libc::c_char> = envp_c
+            .iter()
+            .map(|c| c.as_ptr())
+            .chain(std::iter::once(std::ptr::null()))
+            .collect();
+        let workdir = cstring(self.workdir.as_os_str().as_bytes(), "the working directory")
+            .map_err(|e| fail("chdir to the working directory", e))?;
+        let devnull = File::open("/dev/null").map_err(|e| fail("opening /dev/null", e))?;
+        let stdin = high_fd(devnull.as_raw_fd()).map_err(|e| fail("opening /dev/null", e))?;
+        let out = match &self.output {
+            Some(f) => high_fd(f.as_raw_fd()),
+            None => high_fd(devnull.as_raw_fd()),
+        }
+        .map_err(|e| fail("redirecting stdin/stdout/stderr", e))?;
         let umask = self.umask as libc::mode_t;
         let nice = self.nice;
         let limits: Vec<(libc::__rlimit_resource_t, libc::rlimit)> = self
@@ -158,100 +240,274 @@ impl Launch {
                 )
             })
             .collect();
+        // SAFETY (all three): plain getters without arguments.
+        let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
         let drop_to: Option<(libc::uid_t, libc::gid_t, Vec<libc::gid_t>)> = self
             .creds
             .as_ref()
+            .filter(|c| euid == 0 || c.uid != euid || c.gid != egid)
             .map(|c| (c.uid, c.gid, c.groups.clone()));
-        let switching = match &drop_to {
-            // SAFETY (all three): plain getters without arguments.
-            Some((uid, gid, _)) => unsafe {
-                libc::geteuid() == 0 || *uid != libc::geteuid() || *gid != libc::getegid()
-            },
-            None => false,
-        };
+        let (go_r, go_w) = pipe().map_err(|e| fail("creating a pipe", e))?;
+        let (err_r, err_w) = pipe().map_err(|e| fail("creating a pipe", e))?;
 
-        // SAFETY: the closure runs in the forked child before exec. It only calls
-        // async-signal-safe syscalls on data prepared above, allocates nothing, and reports
-        // failure through io::Error::last_os_error / from_raw_os_error, which do not allocate.
-        unsafe {
-            cmd.pre_exec(move || {
-                // Default disposition for every signal and an empty mask, whatever the caller had.
-                let mut dfl: libc::sigaction = std::mem::zeroed();
-                dfl.sa_sigaction = libc::SIG_DFL;
-                for sig in 1..65 {
-                    if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                        libc::sigaction(sig, &dfl, std::ptr::null_mut());
-                    }
-                }
-                let mut empty: libc::sigset_t = std::mem::zeroed();
-                libc::sigemptyset(&mut empty);
-                if libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut()) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                // A new session: no controlling terminal, its own process group.
-                if libc::setsid() < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                libc::umask(umask);
-                for (res, lim) in &limits {
-                    if libc::setrlimit(*res, lim) != 0 {
-                        return Err(io::Error::last_os_error());
-                    }
-                }
-                if let Some(n) = nice {
-                    if libc::setpriority(libc::PRIO_PROCESS, 0, n) != 0 {
-                        return Err(io::Error::last_os_error());
-                    }
-                }
-                // Only fds 0-2 survive exec: mark every other one close-on-exec (std's own
-                // error pipe already is). Fall back to a bounded loop on old kernels.
-                if libc::syscall(
-                    libc::SYS_close_range,
-                    3u32,
-                    u32::MAX,
-                    4u32, /* CLOEXEC */
-                ) != 0
-                {
-                    let mut rl: libc::rlimit = std::mem::zeroed();
-                    let max = if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) == 0 {
-                        rl.rlim_max.min(1 << 20) as i32
-                    } else {
-                        65536
-                    };
-                    for fd in 3..max {
-                        libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
-                    }
-                }
-                // Privileges last, in the order supplementary groups, gid, uid; then make sure
-                // root cannot be regained.
-                if switching {
-                    if let Some((uid, gid, groups)) = &drop_to {
-                        if libc::setgroups(groups.len(), groups.as_ptr()) != 0 {
-                            return Err(io::Error::last_os_error());
-                        }
-                        if libc::setgid(*gid) != 0 {
-                            return Err(io::Error::last_os_error());
-                        }
-                        if libc::setuid(*uid) != 0 {
-                            return Err(io::Error::last_os_error());
-                        }
-                        if *uid != 0 && libc::setuid(0) == 0 {
-                            return Err(io::Error::from_raw_os_error(libc::EPERM));
-                        }
-                    }
-                }
-                Ok(())
-            });
+        let child = ChildSetup {
+            path: &path,
+            argv: &argv,
+            envp: &envp,
+            workdir: &workdir,
+            stdin: stdin.as_raw_fd(),
+            out: out.as_raw_fd(),
+            umask,
+            limits: &limits,
+            nice,
+            drop_to: drop_to.as_ref().map(|(u, g, gs)| (*u, *g, gs.as_slice())),
+            go_r: go_r.as_raw_fd(),
+            go_w: go_w.as_raw_fd(),
+            err_r: err_r.as_raw_fd(),
+            err_w: err_w.as_raw_fd(),
+        };
+        // SAFETY: fork in a process that may have other threads is sound as long as the child
+        // only calls async-signal-safe functions before exec, which `ChildSetup::run` does.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(fail("fork", io::Error::last_os_error()));
         }
-        cmd.spawn().map_err(|err| match err.raw_os_error() {
-            Some(libc::ENOENT) => LaunchError::NotInstalled {
+        if pid == 0 {
+            // SAFETY: we are the freshly forked child; `run` never returns.
+            unsafe { child.run() }
+        }
+        drop(go_r);
+        drop(err_w);
+        Ok(Pending {
+            pid,
+            go: Some(go_w),
+            errors: err_r,
+            program: self.program,
+        })
+    }
+}
+
+/// What the child needs, as raw pointers and numbers prepared by the parent.
+struct ChildSetup<'a> {
+    path: &'a CString,
+    argv: &'a [*const libc::c_char],
+    envp: &'a [*const libc::c_char],
+    workdir: &'a CString,
+    stdin: RawFd,
+    out: RawFd,
+    umask: libc::mode_t,
+    limits: &'a [(libc::__rlimit_resource_t, libc::rlimit)],
+    nice: Option<i32>,
+    drop_to: Option<(libc::uid_t, libc::gid_t, &'a [libc::gid_t])>,
+    go_r: RawFd,
+    go_w: RawFd,
+    err_r: RawFd,
+    err_w: RawFd,
+}
+
+impl ChildSetup<'_> {
+    /// Reports the failed step and errno to the parent, then exits.
+    ///
+    /// SAFETY: only called in the forked child; write and _exit are async-signal-safe.
+    unsafe fn die(&self, step: usize) -> ! {
+        let errno = *libc::__errno_location();
+        let mut msg = [0u8; 8];
+        msg[..4].copy_from_slice(&(step as u32).to_ne_bytes());
+        msg[4..].copy_from_slice(&errno.to_ne_bytes());
+        libc::write(self.err_w, msg.as_ptr().cast(), msg.len());
+        libc::_exit(127);
+    }
+
+    /// The child's whole life until exec.
+    ///
+    /// SAFETY: must run in a freshly forked child only. Every call below is an
+    /// async-signal-safe syscall on memory the parent prepared before forking; nothing
+    /// allocates, formats, locks or unwinds.
+    unsafe fn run(&self) -> ! {
+        libc::close(self.go_w);
+        libc::close(self.err_r);
+        // Default disposition for every signal and an empty mask, whatever the caller had.
+        // The raw syscall also resets 32 and 33, which glibc's sigaction refuses to touch.
+        let dfl = [0u64; 4];
+        for sig in 1..65 {
+            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    sig,
+                    dfl.as_ptr(),
+                    std::ptr::null_mut::<u64>(),
+                    8usize,
+                );
+            }
+        }
+        let empty = 0u64;
+        if libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            &empty as *const u64,
+            std::ptr::null_mut::<u64>(),
+            8usize,
+        ) != 0
+        {
+            self.die(0);
+        }
+        // A new session: no controlling terminal, its own process group.
+        if libc::setsid() < 0 {
+            self.die(1);
+        }
+        if libc::dup2(self.stdin, 0) < 0
+            || libc::dup2(self.out, 1) < 0
+            || libc::dup2(self.out, 2) < 0
+        {
+            self.die(2);
+        }
+        if libc::chdir(self.workdir.as_ptr()) != 0 {
+            self.die(3);
+        }
+        libc::umask(self.umask);
+        for (res, lim) in self.limits {
+            if libc::setrlimit(*res, lim) != 0 {
+                self.die(4);
+            }
+        }
+        if let Some(n) = self.nice {
+            if libc::setpriority(libc::PRIO_PROCESS, 0, n) != 0 {
+                self.die(5);
+            }
+        }
+        // Privileges last, in the order supplementary groups, gid, uid; then make sure root
+        // cannot be regained.
+        if let Some((uid, gid, groups)) = self.drop_to {
+            if libc::setgroups(groups.len(), groups.as_ptr()) != 0 {
+                self.die(6);
+            }
+            if libc::setgid(gid) != 0 {
+                self.die(7);
+            }
+            if libc::setuid(uid) != 0 {
+                self.die(8);
+            }
+            if uid != 0 && libc::setuid(0) == 0 {
+                *libc::__errno_location() = libc::EPERM;
+                self.die(9);
+            }
+        }
+        // Wait until svc has recorded us. EOF means svc is gone: never run unrecorded.
+        let mut byte = 0u8;
+        loop {
+            let r = libc::read(self.go_r, (&mut byte as *mut u8).cast(), 1);
+            if r == 1 {
+                break;
+            }
+            if r < 0 && *libc::__errno_location() == libc::EINTR {
+                continue;
+            }
+            libc::_exit(126);
+        }
+        // Only fds 0-2 survive exec: mark every other one close-on-exec (the error pipe
+        // already is). Fall back to a bounded loop on kernels without close_range.
+        if libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            4u32, /* CLOEXEC */
+        ) != 0
+        {
+            let mut rl: libc::rlimit = std::mem::zeroed();
+            let max = if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) == 0 {
+                rl.rlim_max.min(1 << 20) as i32
+            } else {
+                65536
+            };
+            for fd in 3..max {
+                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+            }
+        }
+        libc::execve(self.path.as_ptr(), self.argv.as_ptr(), self.envp.as_ptr());
+        self.die(11);
+    }
+}
+
+impl Pending {
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Lets the child exec and waits until it did (or failed to).
+    pub fn release(mut self) -> Result<i32, LaunchError> {
+        let go = self.go.take();
+        if let Some(go) = &go {
+            // SAFETY: writing one byte from a valid buffer to a pipe we own.
+            unsafe { libc::write(go.as_raw_fd(), b"x".as_ptr().cast(), 1) };
+        }
+        drop(go);
+        let mut msg = [0u8; 8];
+        let mut got = 0;
+        while got < msg.len() {
+            // SAFETY: reading into the unfilled tail of a buffer we own.
+            let r = unsafe {
+                libc::read(
+                    self.errors.as_raw_fd(),
+                    msg[got..].as_mut_ptr().cast(),
+                    msg.len() - got,
+                )
+            };
+            if r < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            if r <= 0 {
+                break;
+            }
+            got += r as usize;
+        }
+        if got == 0 {
+            return Ok(self.pid);
+        }
+        let step = u32::from_ne_bytes([msg[0], msg[1], msg[2], msg[3]]) as usize;
+        let errno = i32::from_ne_bytes([msg[4], msg[5], msg[6], msg[7]]);
+        reap(self.pid);
+        let step_name = STEPS.get(step).copied().unwrap_or("setup");
+        let err = io::Error::from_raw_os_error(errno);
+        if step_name == "exec" && matches!(errno, libc::ENOENT | libc::EACCES) {
+            return Err(LaunchError::NotInstalled {
                 path: self.program.clone(),
                 why: err.to_string(),
-            },
-            _ => LaunchError::Failed {
-                path: self.program.clone(),
-                err,
-            },
+            });
+        }
+        Err(LaunchError::Failed {
+            path: self.program.clone(),
+            step: step_name,
+            err,
         })
+    }
+
+    /// Gives up on the child: it exits without running the program.
+    pub fn abort(mut self) {
+        self.go.take();
+        reap(self.pid);
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        // Closing the release pipe makes a still-waiting child exit on its own.
+        self.go.take();
+    }
+}
+
+/// Waits for a child of ours and returns its status (`None` if it is not ours or is gone).
+pub fn reap(pid: i32) -> Option<std::process::ExitStatus> {
+    use std::os::unix::process::ExitStatusExt;
+    let mut status = 0;
+    loop {
+        // SAFETY: waitpid on a specific PID with a valid status pointer.
+        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+        if r == pid {
+            return Some(std::process::ExitStatus::from_raw(status));
+        }
+        if r < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+            continue;
+        }
+        return None;
     }
 }

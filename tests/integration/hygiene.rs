@@ -1,0 +1,592 @@
+//! Process hygiene (SPEC §3.7) and privileges (reliability.md §3 group B12 and group C): whatever
+//! state the caller is in, the daemon gets default signal dispositions, an empty mask, fds 0–2
+//! only, the definition's umask, limits, nice, working directory and environment, no
+//! controlling terminal, and exactly the user, group and supplementary groups asked for.
+//!
+//! The daemons here are `/bin/sleep` with `workdir:` in the sandbox, so the sandbox guard finds
+//! them by their working directory and /proc shows the launch state unchanged by any shell.
+
+use crate::lifecycle::{finish, procs_with_arg, run, stat_field, SVC_LIMIT};
+use crate::util::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+/// The PATH every daemon gets (notes/INTERFACE.md).
+const DAEMON_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// A supplementary group the dirty caller holds and no daemon may inherit.
+const CALLER_GROUP: libc::gid_t = 4242;
+
+/// Runs `svc ARGS` from a caller in a bad state: TERM, HUP, INT, QUIT, USR1, SIGRTMAX and the
+/// glibc-reserved 32 and 33 ignored; USR2, ALRM and TERM blocked; umask 000; nice 2; fds 7, 100
+/// and 300 open without close-on-exec; RLIMIT_NOFILE soft limit 256 (below fd 300), hard NOFILE
+/// 256 and CORE 0 when `low_hard`; supplementary group 4242 when root; junk in the environment;
+/// a scratch working directory.
+fn dirty_svc(sb: &Sandbox, args: &[&str], low_hard: bool) -> Run {
+    let junk = std::fs::File::create(sb.work.join("caller-junk")).unwrap();
+    let fd = junk.as_raw_fd();
+    let caller_dir = sb.work.join("caller-cwd");
+    std::fs::create_dir_all(&caller_dir).unwrap();
+    let root = is_root();
+    let mut c = sb.cmd(args);
+    c.current_dir(&caller_dir)
+        .env("LD_LIBRARY_PATH", "/nonexistent")
+        .env("DIRTY_CALLER", "1")
+        .env("NOTIFY_SOCKET", "/nonexistent/notify")
+        .env("LISTEN_FDS", "1")
+        .env("LANG", "de_DE.ISO-8859-1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: only async-signal-safe libc calls on values prepared before fork.
+    unsafe {
+        c.pre_exec(move || {
+            let rtmax = libc::SIGRTMAX();
+            for sig in [
+                libc::SIGTERM,
+                libc::SIGHUP,
+                libc::SIGINT,
+                libc::SIGQUIT,
+                libc::SIGUSR1,
+                rtmax,
+            ] {
+                libc::signal(sig, libc::SIG_IGN);
+            }
+            ignore_reserved_signals();
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for sig in [libc::SIGUSR2, libc::SIGALRM, libc::SIGTERM] {
+                libc::sigaddset(&mut set, sig);
+            }
+            libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            libc::umask(0);
+            libc::setpriority(libc::PRIO_PROCESS, 0, 2);
+            for target in [7, 100, 300] {
+                if libc::dup2(fd, target) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            let mut lim: libc::rlimit = std::mem::zeroed();
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+            lim.rlim_cur = 256;
+            if low_hard {
+                lim.rlim_max = 256;
+                let core = libc::rlimit {
+                    rlim_cur: 0,
+                    rlim_max: 0,
+                };
+                libc::setrlimit(libc::RLIMIT_CORE, &core);
+            }
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+            if root {
+                let groups = [0, CALLER_GROUP];
+                libc::setgroups(groups.len(), groups.as_ptr());
+            }
+            Ok(())
+        });
+    }
+    let child = c.spawn().expect("spawn svc");
+    drop(junk);
+    finish(child, args, SVC_LIMIT)
+}
+
+/// Ignores signals 32 and 33, which glibc reserves for itself (its `sigaction` refuses them), so
+/// only a launcher that resets dispositions with the raw system call clears them.
+/// Async-signal-safe: meant for a `pre_exec` closure.
+#[cfg(target_arch = "x86_64")]
+fn ignore_reserved_signals() {
+    /// The kernel's `struct sigaction` on x86_64.
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: u64,
+        restorer: usize,
+        mask: u64,
+    }
+    let ign = KernelSigaction {
+        handler: libc::SIG_IGN,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for sig in [32, 33] {
+        // SAFETY: rt_sigaction with a valid struct for this architecture, no old action, and
+        // the kernel's sigset size.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                &ign as *const KernelSigaction,
+                0usize,
+                8usize,
+            );
+        }
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn ignore_reserved_signals() {}
+
+/// True when this process may raise hard resource limits (CAP_SYS_RESOURCE = 24 in CapEff);
+/// containers often run root without it.
+fn can_raise_hard_limits() -> bool {
+    proc_status_field(std::process::id() as i32, "CapEff")
+        .and_then(|c| u64::from_str_radix(&c, 16).ok())
+        .is_some_and(|c| c & (1 << 24) != 0)
+}
+
+/// A daemon definition: `/bin/sleep 1000` in the sandbox's work directory, plus `extra`.
+fn sleep_def(sb: &Sandbox, extra: &str) -> String {
+    format!(
+        "exec: /bin/sleep\nargs: [\"1000\"]\nworkdir: {}\n{extra}",
+        sb.work.display()
+    )
+}
+
+/// Makes the sandbox reachable for an unprivileged daemon user (it is created 0700).
+fn open_sandbox(sb: &Sandbox) {
+    std::fs::set_permissions(sb.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn status_field(pid: i32, field: &str) -> String {
+    proc_status_field(pid, field).unwrap_or_else(|| panic!("{field} of {pid} in /proc/PID/status"))
+}
+
+/// The numbers of a /proc/PID/status line such as `Uid:` or `Groups:`.
+fn status_ids(pid: i32, field: &str) -> Vec<u32> {
+    status_field(pid, field)
+        .split_whitespace()
+        .map(|v| v.parse().unwrap())
+        .collect()
+}
+
+/// Soft and hard limit of a /proc/PID/limits line, e.g. `Max open files`.
+fn proc_limit(pid: i32, label: &str) -> (String, String) {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(label))
+        .unwrap_or_else(|| panic!("{label} in limits"));
+    let mut f = line[label.len()..].split_whitespace();
+    (f.next().unwrap().to_string(), f.next().unwrap().to_string())
+}
+
+fn environ(pid: i32) -> BTreeMap<String, String> {
+    let raw = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+    raw.split(|&b| b == 0)
+        .filter(|e| !e.is_empty())
+        .map(|e| {
+            let e = String::from_utf8_lossy(e);
+            let (k, v) = e.split_once('=').unwrap_or((&e, ""));
+            (k.to_string(), v.to_string())
+        })
+        .collect()
+}
+
+fn open_fds(pid: i32) -> BTreeSet<String> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// The supplementary groups the group database gives `user` with primary group `gid`:
+/// `gid` and every group of /etc/group that lists the user as a member.
+fn database_groups(user: &str, gid: u32) -> Vec<u32> {
+    let mut groups: BTreeSet<u32> = BTreeSet::from([gid]);
+    for line in std::fs::read_to_string("/etc/group").unwrap().lines() {
+        let f: Vec<&str> = line.split(':').collect();
+        if f.len() == 4 && f[3].split(',').any(|m| m == user) {
+            groups.insert(f[2].parse().unwrap());
+        }
+    }
+    groups.into_iter().collect()
+}
+
+/// Asserts the daemon's real, effective, saved and filesystem uid and gid, its supplementary
+/// groups (order ignored) and that it holds no capabilities unless it runs as root.
+#[track_caller]
+fn assert_identity(pid: i32, uid: u32, gid: u32, groups: &[u32]) {
+    assert_eq!(status_ids(pid, "Uid"), vec![uid; 4], "Uid of the daemon");
+    assert_eq!(status_ids(pid, "Gid"), vec![gid; 4], "Gid of the daemon");
+    let mut got = status_ids(pid, "Groups");
+    got.sort_unstable();
+    got.dedup();
+    assert_eq!(got, groups, "supplementary groups of the daemon");
+    if uid != 0 {
+        for cap in ["CapEff", "CapPrm", "CapAmb"] {
+            assert_eq!(
+                status_field(pid, cap),
+                "0000000000000000",
+                "{cap} of the daemon"
+            );
+        }
+    }
+}
+
+/// B12, §3.7: a dirty caller leaves no trace in the daemon; the definition's umask, limits,
+/// nice, working directory and environment are applied; a new session without a terminal.
+#[test]
+fn dirty_caller_state_does_not_reach_the_daemon() {
+    let sb = Sandbox::new();
+    sb.service(
+        "clean",
+        &sleep_def(
+            &sb,
+            "env: { SVC_TEST_VAR: \"hello world\", LANG: C }\numask: \"027\"\nlimits: { nofile: 512, core: 0 }\nnice: 5\n",
+        ),
+    );
+    sb.service("plain", &sleep_def(&sb, ""));
+
+    dirty_svc(&sb, &["start", "clean", "plain"], false)
+        .ok()
+        .no_panic();
+
+    for name in ["clean", "plain"] {
+        let pid = sb.pid(name);
+        let st = proc_stat(pid).unwrap();
+        assert_eq!(
+            (st.session, st.pgrp),
+            (pid, pid),
+            "{name}: new session and group"
+        );
+        assert_eq!(
+            stat_field(pid, 7).as_deref(),
+            Some("0"),
+            "{name}: controlling terminal"
+        );
+        assert_eq!(
+            status_field(pid, "SigIgn"),
+            "0000000000000000",
+            "{name}: ignored signals"
+        );
+        assert_eq!(
+            status_field(pid, "SigBlk"),
+            "0000000000000000",
+            "{name}: blocked signals"
+        );
+        assert_eq!(
+            open_fds(pid),
+            BTreeSet::from(["0".to_string(), "1".to_string(), "2".to_string()]),
+            "{name}: open fds"
+        );
+        assert_eq!(
+            std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap(),
+            sb.work,
+            "{name}: cwd"
+        );
+
+        let env = environ(pid);
+        let keys: Vec<&str> = env.keys().map(String::as_str).collect();
+        let want: &[&str] = if name == "clean" {
+            &["HOME", "LANG", "PATH", "SVC_TEST_VAR"]
+        } else {
+            &["HOME", "LANG", "PATH"]
+        };
+        assert_eq!(keys, want, "{name}: environment {env:?}");
+        assert_eq!(env["PATH"], DAEMON_PATH, "{name}: PATH");
+        let home = env["HOME"].as_str();
+        let user_home = nix::unistd::User::from_uid(nix::unistd::geteuid())
+            .ok()
+            .flatten()
+            .map(|u| u.dir.to_string_lossy().into_owned());
+        assert!(
+            home == "/" || Some(home) == user_home.as_deref(),
+            "{name}: HOME {home:?} is neither / nor the user's home"
+        );
+    }
+
+    let clean = sb.pid("clean");
+    assert_eq!(
+        status_field(clean, "Umask"),
+        "0027",
+        "umask from the definition"
+    );
+    let env = environ(clean);
+    assert_eq!(
+        (env["LANG"].as_str(), env["SVC_TEST_VAR"].as_str()),
+        ("C", "hello world")
+    );
+    assert_eq!(
+        proc_limit(clean, "Max open files"),
+        ("512".into(), "512".into())
+    );
+    assert_eq!(
+        proc_limit(clean, "Max core file size"),
+        ("0".into(), "0".into())
+    );
+    assert_eq!(
+        stat_field(clean, 19).as_deref(),
+        Some("5"),
+        "nice from the definition"
+    );
+
+    let plain = sb.pid("plain");
+    assert_eq!(status_field(plain, "Umask"), "0022", "default umask");
+    assert_eq!(environ(plain)["LANG"], "C.UTF-8", "default LANG");
+
+    run(&sb, &["stop", "clean", "plain"]).ok();
+    assert!(!alive(clean) && !alive(plain));
+}
+
+/// C1, C3: `user: nobody` gets nobody's uid and gid in all four slots, exactly the database's
+/// supplementary groups (not the caller's) and no capabilities.
+#[test]
+fn user_switch_sets_ids_groups_and_drops_capabilities() {
+    if skip_unless_root("user_switch_sets_ids_groups_and_drops_capabilities") {
+        return;
+    }
+    let sb = Sandbox::new();
+    open_sandbox(&sb);
+    let nobody = nix::unistd::User::from_name("nobody")
+        .unwrap()
+        .expect("user nobody");
+    let (uid, gid) = (nobody.uid.as_raw(), nobody.gid.as_raw());
+    sb.service("asnobody", &sleep_def(&sb, "user: nobody\n"));
+
+    dirty_svc(&sb, &["start", "asnobody"], false).ok();
+    let pid = sb.pid("asnobody");
+    assert_identity(pid, uid, gid, &database_groups("nobody", gid));
+    assert_eq!(
+        environ(pid)["HOME"],
+        nobody.dir.to_string_lossy(),
+        "HOME of the user"
+    );
+    run(&sb, &["stop", "asnobody"]).ok();
+    assert!(!alive(pid));
+}
+
+/// C1: a user that is a member of other groups gets exactly those from the group database.
+#[test]
+fn user_switch_gives_the_users_supplementary_groups() {
+    if skip_unless_root("user_switch_gives_the_users_supplementary_groups") {
+        return;
+    }
+    // Any user with a passwd entry that /etc/group lists as a member of some group.
+    let member = std::fs::read_to_string("/etc/group")
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split(':').nth(3).map(str::to_string))
+        .flat_map(|m| m.split(',').map(str::to_string).collect::<Vec<_>>())
+        .find(|m| {
+            !m.is_empty() && m != "root" && matches!(nix::unistd::User::from_name(m), Ok(Some(_)))
+        });
+    let Some(member) = member else {
+        eprintln!("SKIP user_switch_gives_the_users_supplementary_groups: no user with supplementary groups");
+        return;
+    };
+    let user = nix::unistd::User::from_name(&member).unwrap().unwrap();
+    let (uid, gid) = (user.uid.as_raw(), user.gid.as_raw());
+    let sb = Sandbox::new();
+    open_sandbox(&sb);
+    sb.service("member", &sleep_def(&sb, &format!("user: {member}\n")));
+
+    dirty_svc(&sb, &["start", "member"], false).ok();
+    let pid = sb.pid("member");
+    let groups = database_groups(&member, gid);
+    assert!(
+        groups.len() > 1,
+        "{member} should have supplementary groups"
+    );
+    assert_identity(pid, uid, gid, &groups);
+    run(&sb, &["stop", "member"]).ok();
+}
+
+/// C3: `group:` overrides the user's primary group; without `user:` only the group changes and
+/// the caller's supplementary groups are still replaced.
+#[test]
+fn group_override_and_group_without_user() {
+    if skip_unless_root("group_override_and_group_without_user") {
+        return;
+    }
+    let sb = Sandbox::new();
+    open_sandbox(&sb);
+    let daemon_gid = nix::unistd::Group::from_name("daemon")
+        .unwrap()
+        .expect("group daemon")
+        .gid
+        .as_raw();
+    let nobody_uid = nix::unistd::User::from_name("nobody")
+        .unwrap()
+        .unwrap()
+        .uid
+        .as_raw();
+    sb.service("override", &sleep_def(&sb, "user: nobody\ngroup: daemon\n"));
+    sb.service("grouponly", &sleep_def(&sb, "group: daemon\n"));
+
+    dirty_svc(&sb, &["start", "override", "grouponly"], false).ok();
+
+    let pid = sb.pid("override");
+    assert_identity(
+        pid,
+        nobody_uid,
+        daemon_gid,
+        &database_groups("nobody", daemon_gid),
+    );
+
+    let pid = sb.pid("grouponly");
+    assert_identity(pid, 0, daemon_gid, &database_groups("root", daemon_gid));
+    assert!(
+        !status_ids(pid, "Groups").contains(&CALLER_GROUP),
+        "caller's group inherited"
+    );
+
+    run(&sb, &["stop", "override", "grouponly"]).ok();
+}
+
+/// C2: a user or group that does not resolve exactly is a definition error (6), never root:
+/// nothing is started.
+#[test]
+fn unresolvable_users_and_groups_start_nothing() {
+    let sb = Sandbox::new();
+    let cases = [
+        "user: no-such-user-svc-test",
+        "user: \"0day\"",
+        "user: \"0x0\"",
+        "user: \" 0\"",
+        "user: \"root \"",
+        "user: \"\"",
+        "user: \"-1\"",
+        "user: 3999999999",
+        "group: no-such-group-svc-test",
+        "user: root\ngroup: \"0x0\"",
+    ];
+    for (i, case) in cases.iter().enumerate() {
+        let name = format!("bad{i}");
+        sb.service(&name, &format!("{}{case}\n", sb.sleeper(&name)));
+        let r = run(&sb, &["start", &name]);
+        r.code(6).no_panic().stderr_has(&format!("{name}.yaml"));
+        assert!(!sb.pidfile(&name).exists(), "{case}: PID file written");
+        let script = sb.work.join(format!("{name}.sh"));
+        assert!(
+            procs_with_arg(&script).is_empty(),
+            "{case}: the daemon was started"
+        );
+        assert!(
+            !sb.work.join(format!("{name}.started")).exists(),
+            "{case}: the daemon ran"
+        );
+    }
+}
+
+/// C4: the launch fails closed when the program cannot be run as the user (a 0700 root-owned
+/// script for `user: nobody`): start fails at once quoting the OS error, and nothing runs.
+#[test]
+fn exec_denied_for_the_user_fails_closed() {
+    if skip_unless_root("exec_denied_for_the_user_fails_closed") {
+        return;
+    }
+    let sb = Sandbox::new();
+    open_sandbox(&sb);
+    let marker = sb.work.join("private.ran");
+    let script = sb.script(
+        "private.sh",
+        &format!("#!/bin/sh\nid > {}\nexec sleep 1000\n", marker.display()),
+    );
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).unwrap();
+    sb.service(
+        "private",
+        &format!(
+            "exec: {}\nuser: nobody\nworkdir: {}\n",
+            script.display(),
+            sb.work.display()
+        ),
+    );
+
+    let t0 = Instant::now();
+    let r = run(&sb, &["start", "private"]);
+    let took = t0.elapsed();
+    assert_ne!(
+        r.code, 0,
+        "start as a user who may not run the program succeeded"
+    );
+    r.no_panic().stderr_has("ermission denied");
+    assert!(
+        took < Duration::from_millis(1500),
+        "exec failure took {took:?} to report"
+    );
+    assert!(
+        !sb.pidfile("private").exists(),
+        "PID file of a failed launch"
+    );
+    assert!(
+        procs_with_arg(&script).is_empty(),
+        "the program runs anyway"
+    );
+    assert!(!marker.exists(), "the program ran anyway");
+}
+
+/// C6: limits apply to a daemon that runs as another user.
+#[test]
+fn limits_apply_to_a_switched_user() {
+    if skip_unless_root("limits_apply_to_a_switched_user") {
+        return;
+    }
+    let sb = Sandbox::new();
+    open_sandbox(&sb);
+    sb.service(
+        "capped",
+        &sleep_def(&sb, "user: nobody\nlimits: { nofile: 200, core: 0 }\n"),
+    );
+
+    dirty_svc(&sb, &["start", "capped"], false).ok().no_panic();
+    let pid = sb.pid("capped");
+    let nobody = nix::unistd::User::from_name("nobody")
+        .unwrap()
+        .unwrap()
+        .uid
+        .as_raw();
+    assert_eq!(status_ids(pid, "Uid"), vec![nobody; 4], "Uid of the daemon");
+    assert_eq!(
+        proc_limit(pid, "Max open files"),
+        ("200".into(), "200".into())
+    );
+    assert_eq!(
+        proc_limit(pid, "Max core file size"),
+        ("0".into(), "0".into())
+    );
+    run(&sb, &["stop", "capped"]).ok();
+}
+
+/// C6: limits are set before the privilege drop, so a hard limit above the caller's can be
+/// granted to an unprivileged user.
+#[test]
+fn limits_are_applied_before_dropping_privileges() {
+    if skip_unless_root("limits_are_applied_before_dropping_privileges") {
+        return;
+    }
+    if !can_raise_hard_limits() {
+        eprintln!("SKIP limits_are_applied_before_dropping_privileges: no CAP_SYS_RESOURCE here");
+        return;
+    }
+    let sb = Sandbox::new();
+    open_sandbox(&sb);
+    sb.service(
+        "limited",
+        &sleep_def(
+            &sb,
+            "user: nobody\nlimits: { nofile: 4096, core: unlimited }\n",
+        ),
+    );
+
+    dirty_svc(&sb, &["start", "limited"], true).ok().no_panic();
+    let pid = sb.pid("limited");
+    let nobody = nix::unistd::User::from_name("nobody")
+        .unwrap()
+        .unwrap()
+        .uid
+        .as_raw();
+    assert_eq!(status_ids(pid, "Uid"), vec![nobody; 4], "Uid of the daemon");
+    assert_eq!(
+        proc_limit(pid, "Max open files"),
+        ("4096".into(), "4096".into())
+    );
+    assert_eq!(
+        proc_limit(pid, "Max core file size"),
+        ("unlimited".into(), "unlimited".into())
+    );
+    run(&sb, &["stop", "limited"]).ok();
+}

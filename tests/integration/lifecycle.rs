@@ -1,0 +1,973 @@
+//! Start and stop (SPEC §3.1, §3.2, §3.7) and the lifecycle faults of reliability.md §3 group B:
+//! daemons that exit at once, exec failures, process groups, concurrent and interleaved
+//! commands, daemons that ignore TERM or are stopped, a full state disk, svc itself killed or
+//! interrupted, and binary output.
+//!
+//! The small helpers at the top are shared with `hygiene`, `readiness` and `forking`.
+
+use crate::util::*;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long any single `svc` command may take before a test gives up on it.
+pub(crate) const SVC_LIMIT: Duration = Duration::from_secs(30);
+
+/// Live (non-zombie) processes, other than this test, whose command line contains `needle`,
+/// leaving out those whose parent matches too: a shell daemon's fork that has not yet exec'd
+/// its command still shows the script's command line, and is not a second daemon.
+pub(crate) fn procs_with_arg(needle: &Path) -> Vec<i32> {
+    let needle = needle.to_string_lossy().into_owned();
+    let me = std::process::id() as i32;
+    let matching: Vec<i32> = all_pids()
+        .into_iter()
+        .filter(|&p| p != me && alive(p))
+        .filter(|&p| {
+            let raw = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+            String::from_utf8_lossy(&raw)
+                .replace('\0', " ")
+                .contains(&needle)
+        })
+        .collect();
+    matching
+        .iter()
+        .copied()
+        .filter(|&p| !matches!(proc_stat(p), Some(s) if matching.contains(&s.ppid)))
+        .collect()
+}
+
+/// Field `n` of /proc/PID/stat, numbered as in proc(5) (3 = state, 7 = tty_nr, 19 = nice),
+/// counted after the last `)` so a command name with spaces cannot shift it.
+pub(crate) fn stat_field(pid: i32, n: usize) -> Option<String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &text[text.rfind(')')? + 2..];
+    rest.split_whitespace().nth(n - 3).map(str::to_string)
+}
+
+/// Waits for `child` for at most `limit`; kills it and fails the test if it takes longer.
+#[track_caller]
+pub(crate) fn finish(mut child: Child, args: &[&str], limit: Duration) -> Run {
+    let mut status = None;
+    let deadline = Instant::now() + limit;
+    while status.is_none() {
+        status = child.try_wait().expect("try_wait");
+        if status.is_none() && Instant::now() >= deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("collect svc output");
+            panic!(
+                "svc {args:?} still running after {limit:?}\n--- stdout\n{}--- stderr\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        if status.is_none() {
+            std::thread::park_timeout(Duration::from_millis(5));
+        }
+    }
+    let out = child.wait_with_output().expect("collect svc output");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        args: args.iter().map(|a| a.to_string()).collect(),
+    }
+}
+
+/// Starts `svc ARGS` in the background with piped output.
+pub(crate) fn spawn_svc(sb: &Sandbox, args: &[&str]) -> Child {
+    sb.cmd(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn svc")
+}
+
+/// Runs `svc ARGS` with a time limit and returns what happened and how long it took.
+#[track_caller]
+pub(crate) fn timed(sb: &Sandbox, args: &[&str]) -> (Run, Duration) {
+    let t0 = Instant::now();
+    let run = finish(spawn_svc(sb, args), args, SVC_LIMIT);
+    (run, t0.elapsed())
+}
+
+/// Runs `svc ARGS` with a time limit.
+#[track_caller]
+pub(crate) fn run(sb: &Sandbox, args: &[&str]) -> Run {
+    timed(sb, args).0
+}
+
+/// Reads a PID that a daemon wrote into `path` (waiting for it to appear).
+#[track_caller]
+pub(crate) fn read_pid(path: &Path) -> i32 {
+    wait_until(
+        Duration::from_secs(10),
+        &format!("pid in {}", path.display()),
+        || {
+            std::fs::read_to_string(path)
+                .map(|t| t.trim().parse::<i32>().is_ok())
+                .unwrap_or(false)
+        },
+    );
+    std::fs::read_to_string(path)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Asserts that the service's PID file is gone and that no process of `pgid` is left.
+#[track_caller]
+pub(crate) fn assert_gone(sb: &Sandbox, name: &str, pgid: i32) {
+    assert!(
+        !sb.pidfile(name).exists(),
+        "{name}: PID file {} left after the service ended",
+        sb.pidfile(name).display()
+    );
+    let left = group_members(pgid);
+    assert!(
+        left.is_empty(),
+        "{name}: processes of group {pgid} left: {left:?}"
+    );
+}
+
+/// A daemon script in work/NAME.sh: prints `out PID` to stdout and `err PID` to stderr, records
+/// its PID in work/NAME.started, and exits on TERM after appending `term PID` to work/NAME.term.
+fn chatty(sb: &Sandbox, name: &str) -> PathBuf {
+    sb.script(
+        &format!("{name}.sh"),
+        &format!(
+            "#!/bin/sh\ntrap 'echo term $$ >> {w}/{name}.term; exit 0' TERM\necho out $$\necho err $$ >&2\necho $$ > {w}/{name}.started\nwhile :; do sleep 1 & wait $!; done\n",
+            w = sb.work.display()
+        ),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// start basics
+
+/// §3.1.3, §3.1.4: the PID file holds the daemon's PID as decimal text and a newline, mode
+/// 0644; the daemon leads its own session and process group, reads /dev/null and writes to an
+/// appending log.
+#[test]
+fn start_writes_pid_file_and_detaches_the_daemon() {
+    let sb = Sandbox::new();
+    let script = chatty(&sb, "web");
+    sb.service("web", &format!("exec: {}\n", script.display()));
+
+    run(&sb, &["start", "web"])
+        .ok()
+        .stdout_has("Starting web")
+        .stdout_has("[ OK ]");
+
+    let text = std::fs::read_to_string(sb.pidfile("web")).expect("PID file after start");
+    assert!(
+        text.ends_with('\n')
+            && text.len() > 1
+            && !text.starts_with('0')
+            && text[..text.len() - 1].bytes().all(|b| b.is_ascii_digit()),
+        "PID file is not decimal text and one newline: {text:?}"
+    );
+    let pid: i32 = text.trim().parse().unwrap();
+    assert_eq!(
+        pid,
+        read_pid(&sb.work.join("web.started")),
+        "PID file names another process"
+    );
+
+    let meta = std::fs::symlink_metadata(sb.pidfile("web")).unwrap();
+    assert!(meta.file_type().is_file(), "PID file is not a regular file");
+    assert_eq!(meta.permissions().mode() & 0o7777, 0o644, "PID file mode");
+    assert_eq!(
+        meta.uid(),
+        nix::unistd::geteuid().as_raw(),
+        "PID file owner"
+    );
+
+    let st = proc_stat(pid).expect("daemon in /proc");
+    assert_eq!(
+        (st.session, st.pgrp),
+        (pid, pid),
+        "daemon must lead its session and group"
+    );
+    assert_eq!(
+        stat_field(pid, 7).as_deref(),
+        Some("0"),
+        "daemon has a controlling terminal"
+    );
+
+    let fd = |n: u32| std::fs::read_link(format!("/proc/{pid}/fd/{n}")).unwrap();
+    assert_eq!(fd(0), Path::new("/dev/null"), "stdin");
+    assert_eq!(fd(1), sb.logfile("web"), "stdout");
+    assert_eq!(fd(2), sb.logfile("web"), "stderr");
+    for n in [1, 2] {
+        let info = std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{n}")).unwrap();
+        let flags = info
+            .lines()
+            .find_map(|l| l.strip_prefix("flags:"))
+            .map(|f| u32::from_str_radix(f.trim(), 8).unwrap())
+            .unwrap();
+        assert!(
+            flags & libc::O_APPEND as u32 != 0,
+            "fd {n} of the daemon is not O_APPEND"
+        );
+    }
+
+    run(&sb, &["status", "web"])
+        .ok()
+        .stdout_has(&format!("web is running (pid {pid}"));
+    run(&sb, &["stop", "web"])
+        .ok()
+        .stdout_has("Stopping web")
+        .stdout_has("[ OK ]");
+    assert!(!alive(pid), "daemon survived stop");
+    assert_gone(&sb, "web", pid);
+    run(&sb, &["status", "web"])
+        .code(3)
+        .stdout_has("web is stopped");
+}
+
+/// SPEC §1: the log is appended to — what was there stays, and a second start adds to it.
+#[test]
+fn log_is_appended_across_starts() {
+    let sb = Sandbox::new();
+    let script = chatty(&sb, "app");
+    sb.service("app", &format!("exec: {}\n", script.display()));
+    std::fs::create_dir_all(&sb.log).unwrap();
+    std::fs::write(sb.logfile("app"), "written before svc\n").unwrap();
+    let log = || std::fs::read_to_string(sb.logfile("app")).unwrap_or_default();
+
+    run(&sb, &["start", "app"]).ok();
+    let first = sb.pid("app");
+    wait_until(Duration::from_secs(10), "first daemon's output", || {
+        log().contains(&format!("out {first}\n")) && log().contains(&format!("err {first}\n"))
+    });
+    run(&sb, &["stop", "app"]).ok();
+
+    run(&sb, &["start", "app"]).ok();
+    let second = sb.pid("app");
+    assert_ne!(first, second);
+    wait_until(Duration::from_secs(10), "second daemon's output", || {
+        log().contains(&format!("out {second}\n")) && log().contains(&format!("err {second}\n"))
+    });
+    let text = log();
+    assert!(
+        text.starts_with("written before svc\n"),
+        "log was truncated:\n{text}"
+    );
+    assert!(
+        text.contains(&format!("out {first}\n")),
+        "first run's output lost:\n{text}"
+    );
+    run(&sb, &["stop", "app"]).ok();
+}
+
+// ---------------------------------------------------------------------------------------------
+// B1, B2: programs that do not get going
+
+/// B1: a program that exits at once, with a readiness check: `start` fails at once (long before
+/// ready_timeout), quotes the end of its log, and leaves nothing that looks like a running
+/// service.
+#[test]
+fn b1_program_that_exits_at_once_fails_start() {
+    let sb = Sandbox::new();
+    let script = sb.script(
+        "broken.sh",
+        "#!/bin/sh\necho 'reading /etc/broken.conf'\necho 'fatal: broken.conf line 3: syntax error' >&2\nexit 1\n",
+    );
+    sb.service(
+        "broken",
+        &format!(
+            "exec: {}\nready: {{ file: {}/never }}\nready_timeout: 30\n",
+            script.display(),
+            sb.work.display()
+        ),
+    );
+
+    let t = Instant::now();
+    let r = run(&sb, &["start", "broken"]);
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "start waited {:?} for a program that had exited",
+        t.elapsed()
+    );
+    assert_ne!(
+        r.code, 0,
+        "start of a program that exits at once succeeded:\n{}",
+        r.stdout
+    );
+    r.no_panic()
+        .stdout_has("[FAILED]")
+        .stderr_has("exited with status 1")
+        .stderr_has("fatal: broken.conf line 3: syntax error");
+    assert!(
+        !sb.pidfile("broken").exists(),
+        "PID file left by a failed start"
+    );
+    run(&sb, &["status", "broken"]).code(3);
+}
+
+/// B1 without a readiness check: start does not wait (like start-stop-daemon --background; see
+/// the README), so it may report the launch as done. But the service is never reported running
+/// once the program is gone: either start already saw the exit and failed, or status says dead.
+#[test]
+fn b1_program_that_exits_at_once_is_never_reported_running() {
+    let sb = Sandbox::new();
+    let script = sb.script(
+        "broken.sh",
+        "#!/bin/sh\necho 'fatal: no config' >&2\nexit 1\n",
+    );
+    sb.service("broken", &format!("exec: {}\n", script.display()));
+    let r = run(&sb, &["start", "broken"]);
+    r.no_panic();
+    if r.code == 0 {
+        let pid = read_pid(&sb.pidfile("broken"));
+        wait_until(Duration::from_secs(10), "the program to exit", || {
+            !alive(pid)
+        });
+        run(&sb, &["status", "broken"])
+            .code(1)
+            .stdout_has("broken is dead but pid file exists");
+    } else {
+        r.stderr_has("fatal: no config");
+        run(&sb, &["status", "broken"]).code(3);
+    }
+}
+
+/// B2: `exec` that does not exist: LSB 5, the message names the path, reported at once.
+#[test]
+fn missing_program_is_not_installed() {
+    let sb = Sandbox::new();
+    let missing = sb.work.join("no-such-daemon");
+    sb.service("ghost", &format!("exec: {}\n", missing.display()));
+
+    let (r, took) = timed(&sb, &["start", "ghost"]);
+    r.code(5)
+        .no_panic()
+        .stderr_has(&missing.display().to_string());
+    assert!(
+        took < Duration::from_millis(1500),
+        "exec failure took {took:?} to report"
+    );
+    assert!(!sb.pidfile("ghost").exists());
+    run(&sb, &["status", "ghost"]).code(3);
+}
+
+/// B2: `exec` that is not executable (mode 0644, even for root): LSB 5 naming the path.
+#[test]
+fn program_without_execute_permission_is_not_installed() {
+    let sb = Sandbox::new();
+    let script = sb.script("noexec.sh", "#!/bin/sh\necho ran\n");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).unwrap();
+    sb.service("noexec", &format!("exec: {}\n", script.display()));
+
+    let (r, took) = timed(&sb, &["start", "noexec"]);
+    r.code(5)
+        .no_panic()
+        .stderr_has(&script.display().to_string());
+    assert!(
+        took < Duration::from_millis(1500),
+        "exec failure took {took:?} to report"
+    );
+    assert!(!sb.pidfile("noexec").exists());
+    assert!(procs_with_arg(&script).is_empty());
+}
+
+/// B2: an executable without a `#!` line: execve fails with ENOEXEC, which `start` reports
+/// as a generic failure (1) quoting the OS error — no silent fallback to /bin/sh.
+#[test]
+fn script_without_shebang_fails_with_exec_format_error() {
+    let sb = Sandbox::new();
+    let marker = sb.work.join("shebangless.ran");
+    let script = sb.script("shebangless", &format!("echo ran > {}\n", marker.display()));
+    sb.service("shebangless", &format!("exec: {}\n", script.display()));
+
+    let (r, took) = timed(&sb, &["start", "shebangless"]);
+    r.code(1).no_panic();
+    assert!(
+        r.stderr.to_lowercase().contains("exec format error"),
+        "stderr does not quote ENOEXEC:\n{}",
+        r.stderr
+    );
+    assert!(
+        took < Duration::from_millis(1500),
+        "exec failure took {took:?} to report"
+    );
+    assert!(!sb.pidfile("shebangless").exists());
+    assert!(!marker.exists(), "the script was run by a shell anyway");
+}
+
+// ---------------------------------------------------------------------------------------------
+// B3: the process group
+
+/// B3: a daemon with children in its process group (which ignore TERM themselves): after
+/// `stop`, no process of the group is left.
+#[test]
+fn stop_leaves_no_process_of_the_group() {
+    let sb = Sandbox::new();
+    let child = sb.script(
+        "child.sh",
+        "#!/bin/sh\ntrap '' TERM\nwhile :; do sleep 1; done\n",
+    );
+    let script = sb.script(
+        "parent.sh",
+        &format!(
+            "#!/bin/sh\n{c} &\necho $! >> {w}/children\n{c} &\necho $! >> {w}/children\nsleep 1000 &\necho $! >> {w}/children\ntrap 'exit 0' TERM\necho $$ > {w}/parent.started\nwhile :; do sleep 1 & wait $!; done\n",
+            c = child.display(),
+            w = sb.work.display()
+        ),
+    );
+    sb.service(
+        "family",
+        &format!(
+            "exec: {}\nworkdir: {}\nstop_timeout: 2\n",
+            script.display(),
+            sb.work.display()
+        ),
+    );
+
+    run(&sb, &["start", "family"]).ok();
+    let pid = read_pid(&sb.work.join("parent.started"));
+    let children: Vec<i32> = std::fs::read_to_string(sb.work.join("children"))
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert_eq!(children.len(), 3);
+    for c in &children {
+        assert_eq!(
+            proc_stat(*c).map(|s| s.pgrp),
+            Some(pid),
+            "child {c} not in the group"
+        );
+    }
+
+    run(&sb, &["stop", "family"]).ok();
+    for c in &children {
+        assert!(!alive(*c), "child {c} survived stop");
+    }
+    assert_gone(&sb, "family", pid);
+}
+
+// ---------------------------------------------------------------------------------------------
+// B5, B6: concurrency
+
+/// B5: twenty `svc start X` at once start X exactly once, and the PID file names that daemon.
+#[test]
+fn concurrent_starts_start_one_daemon() {
+    let sb = Sandbox::new();
+    sb.service("once", &sb.sleeper("once"));
+    let script = sb.work.join("once.sh");
+
+    let children: Vec<Child> = (0..20)
+        .map(|_| spawn_svc(&sb, &["start", "once"]))
+        .collect();
+    for c in children {
+        finish(c, &["start", "once"], SVC_LIMIT).ok().no_panic();
+    }
+
+    let daemons = procs_with_arg(&script);
+    assert_eq!(
+        daemons.len(),
+        1,
+        "daemons running after 20 starts: {daemons:?}"
+    );
+    assert_eq!(sb.pid("once"), daemons[0], "PID file names another process");
+    run(&sb, &["stop", "once"]).ok();
+    assert!(procs_with_arg(&script).is_empty());
+}
+
+/// B6: a burst of random parallel start/stop/restart/status; afterwards the PID file and /proc
+/// agree and at most one daemon runs.
+#[test]
+fn random_parallel_operations_leave_a_consistent_state() {
+    let sb = Sandbox::new();
+    sb.service("busy", &sb.sleeper("busy"));
+    let script = sb.work.join("busy.sh");
+
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    eprintln!("random_parallel_operations seed {seed}");
+    let mut x = seed | 1;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let ops = ["start", "stop", "restart", "status"];
+    let mut pending: Vec<(&str, Child)> = Vec::new();
+    for _ in 0..8 {
+        // rounds of up to 6 commands in parallel
+        for _ in 0..6 {
+            let op = ops[(next() % 4) as usize];
+            pending.push((op, spawn_svc(&sb, &[op, "busy"])));
+        }
+        for (op, c) in pending.drain(..) {
+            let r = finish(c, &[op, "busy"], SVC_LIMIT);
+            r.no_panic();
+            let allowed: &[i32] = if op == "status" { &[0, 1, 3] } else { &[0] };
+            assert!(
+                allowed.contains(&r.code),
+                "svc {op} busy exited {}:\n{}{}",
+                r.code,
+                r.stdout,
+                r.stderr
+            );
+        }
+        let daemons = procs_with_arg(&script);
+        assert!(daemons.len() <= 1, "several daemons: {daemons:?}");
+    }
+
+    let daemons = procs_with_arg(&script);
+    let status = run(&sb, &["status", "busy"]);
+    match daemons.as_slice() {
+        [] => {
+            status.code(3);
+            assert!(
+                !sb.pidfile("busy").exists(),
+                "PID file of a stopped service"
+            );
+        }
+        [pid] => {
+            status.ok().stdout_has(&format!("(pid {pid}"));
+            assert_eq!(sb.pid("busy"), *pid);
+        }
+        many => panic!("several daemons: {many:?}"),
+    }
+    run(&sb, &["stop", "busy"]).ok();
+    assert!(procs_with_arg(&script).is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// B7, B8, B9: stop
+
+/// B7: a daemon that ignores TERM is killed after `stop_timeout`, not much later.
+#[test]
+fn daemon_ignoring_term_is_killed_after_stop_timeout() {
+    let sb = Sandbox::new();
+    let script = sb.script(
+        "stubborn.sh",
+        &format!(
+            "#!/bin/sh\ntrap '' TERM\necho $$ > {}/stubborn.started\nwhile :; do sleep 1; done\n",
+            sb.work.display()
+        ),
+    );
+    sb.service(
+        "stubborn",
+        &format!("exec: {}\nstop_timeout: 1\n", script.display()),
+    );
+    run(&sb, &["start", "stubborn"]).ok();
+    let pid = read_pid(&sb.work.join("stubborn.started"));
+
+    let (r, took) = timed(&sb, &["stop", "stubborn"]);
+    r.ok();
+    assert!(
+        took >= Duration::from_millis(900),
+        "KILL before stop_timeout ({took:?})"
+    );
+    assert!(
+        took < Duration::from_secs(3),
+        "stop took {took:?} with stop_timeout 1s"
+    );
+    assert!(!alive(pid));
+    assert_gone(&sb, "stubborn", pid);
+}
+
+/// B8: a SIGSTOPped daemon gets SIGCONT after TERM, so it handles TERM itself and stop returns
+/// long before the KILL timeout.
+#[test]
+fn stopped_daemon_is_continued_and_stops_on_term() {
+    let sb = Sandbox::new();
+    sb.service(
+        "frozen",
+        &format!("{}stop_timeout: 20\n", sb.sleeper("frozen")),
+    );
+    run(&sb, &["start", "frozen"]).ok();
+    let pid = read_pid(&sb.work.join("frozen.started"));
+    // SAFETY: kill(2) on the daemon's PID, which is alive (it just wrote its file).
+    unsafe {
+        libc::kill(pid, libc::SIGSTOP);
+    }
+    wait_until(Duration::from_secs(5), "daemon stopped", || {
+        proc_stat(pid).map(|s| s.state) == Some('T')
+    });
+
+    let (r, took) = timed(&sb, &["stop", "frozen"]);
+    r.ok();
+    assert!(
+        took < Duration::from_secs(5),
+        "stop of a stopped daemon took {took:?}"
+    );
+    assert!(
+        sb.work.join("frozen.term").exists(),
+        "the daemon never handled TERM"
+    );
+    assert_gone(&sb, "frozen", pid);
+}
+
+/// B9: stop when stopped, start when running, restart when stopped and when running.
+#[test]
+fn commands_are_idempotent() {
+    let sb = Sandbox::new();
+    sb.service("idem", &sb.sleeper("idem"));
+    let script = sb.work.join("idem.sh");
+
+    run(&sb, &["stop", "idem"])
+        .ok()
+        .stdout_has("idem is not running");
+    run(&sb, &["start", "idem"]).ok();
+    let first = sb.pid("idem");
+    run(&sb, &["start", "idem"])
+        .ok()
+        .stdout_has("idem is already running");
+    assert_eq!(sb.pid("idem"), first, "second start replaced the daemon");
+    assert_eq!(procs_with_arg(&script), vec![first]);
+
+    run(&sb, &["restart", "idem"]).ok();
+    let second = sb.pid("idem");
+    assert_ne!(second, first, "restart kept the old daemon");
+    assert!(!alive(first), "restart left the old daemon running");
+    assert_eq!(procs_with_arg(&script), vec![second]);
+
+    run(&sb, &["stop", "idem"]).ok();
+    run(&sb, &["stop", "idem"])
+        .ok()
+        .stdout_has("idem is not running");
+    run(&sb, &["restart", "idem"]).ok();
+    let third = sb.pid("idem");
+    assert!(
+        alive(third),
+        "restart of a stopped service did not start it"
+    );
+    run(&sb, &["status", "idem"]).ok();
+    run(&sb, &["stop", "idem"]).ok();
+    assert!(procs_with_arg(&script).is_empty());
+}
+
+/// §3.2: stop is woken by the exit itself: with stop_timeout 10s, a daemon that exits at once
+/// on TERM is stopped in well under a second.
+#[test]
+fn stop_is_woken_by_the_exit() {
+    let sb = Sandbox::new();
+    sb.service(
+        "quick",
+        &format!("{}stop_timeout: 10\n", sb.sleeper("quick")),
+    );
+    run(&sb, &["start", "quick"]).ok();
+    let pid = read_pid(&sb.work.join("quick.started"));
+
+    let (r, took) = timed(&sb, &["stop", "quick"]);
+    r.ok();
+    assert!(
+        took < Duration::from_secs(1),
+        "stop took {took:?}: polling, not woken by exit?"
+    );
+    assert!(
+        sb.work.join("quick.term").exists(),
+        "daemon did not get TERM"
+    );
+    assert_gone(&sb, "quick", pid);
+}
+
+/// §3.2 without pidfds (SVC_NO_PIDFD=1): the fallback still stops promptly and completely.
+#[test]
+fn stop_works_without_pidfd() {
+    let sb = Sandbox::new();
+    sb.service(
+        "nopidfd",
+        &format!("{}stop_timeout: 10\n", sb.sleeper("nopidfd")),
+    );
+    let with_fallback = |args: &[&str]| {
+        let mut c = sb.cmd(args);
+        c.env("SVC_NO_PIDFD", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        finish(c.spawn().unwrap(), args, SVC_LIMIT)
+    };
+    with_fallback(&["start", "nopidfd"]).ok();
+    let pid = read_pid(&sb.work.join("nopidfd.started"));
+    with_fallback(&["status", "nopidfd"]).ok();
+
+    let t0 = Instant::now();
+    with_fallback(&["stop", "nopidfd"]).ok();
+    let took = t0.elapsed();
+    assert!(took < Duration::from_secs(2), "fallback stop took {took:?}");
+    assert!(
+        sb.work.join("nopidfd.term").exists(),
+        "daemon did not get TERM"
+    );
+    assert_gone(&sb, "nopidfd", pid);
+}
+
+// ---------------------------------------------------------------------------------------------
+// B10, B11, B15: svc's own failures
+
+/// Unmounts a tmpfs when dropped, even when the test fails.
+struct Mount(PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// B10: a full state disk. svc cannot record what it launched, so start fails, stops what it
+/// launched, and leaves no (empty) PID file; once space is back, start works.
+#[test]
+fn full_state_disk_fails_start_without_leaving_a_daemon() {
+    if skip_unless_root("full_state_disk_fails_start_without_leaving_a_daemon") {
+        return;
+    }
+    let sb = Sandbox::new();
+    sb.service("full", &sb.sleeper("full"));
+    let script = sb.work.join("full.sh");
+    std::fs::create_dir_all(&sb.state).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=16k,mode=0755", "tmpfs"])
+        .arg(&sb.state)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    if !mounted.status.success() {
+        eprintln!(
+            "SKIP full_state_disk_fails_start_without_leaving_a_daemon: mount not permitted: {}",
+            String::from_utf8_lossy(&mounted.stderr)
+        );
+        return;
+    }
+    let _guard = Mount(sb.state.clone());
+    let filler = sb.state.join("filler");
+    let _ = Command::new("dd")
+        .arg("if=/dev/zero")
+        .arg(format!("of={}", filler.display()))
+        .arg("bs=1024")
+        .stderr(Stdio::null())
+        .status();
+    assert!(
+        std::fs::write(sb.state.join("probe"), "12345\n").is_err(),
+        "the state tmpfs is not full"
+    );
+    let _ = std::fs::remove_file(sb.state.join("probe"));
+
+    let r = run(&sb, &["start", "full"]);
+    assert_ne!(
+        r.code, 0,
+        "start succeeded on a full state disk:\n{}",
+        r.stdout
+    );
+    r.no_panic();
+    let left = procs_with_arg(&script);
+    assert!(
+        left.is_empty(),
+        "daemon left running after a failed start: {left:?}"
+    );
+    assert!(!sb.pidfile("full").exists(), "PID file left on a full disk");
+    for e in std::fs::read_dir(&sb.state).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        assert!(
+            e.metadata().unwrap().len() > 0 || name.ends_with(".lock"),
+            "empty state file left on a full disk: {name}"
+        );
+    }
+
+    std::fs::remove_file(&filler).unwrap();
+    run(&sb, &["start", "full"]).ok();
+    let pid = sb.pid("full");
+    assert_eq!(procs_with_arg(&script), vec![pid]);
+    run(&sb, &["stop", "full"]).ok();
+    assert!(procs_with_arg(&script).is_empty());
+}
+
+/// True when a thread of `pid` has a child (/proc/PID/task/TID/children).
+fn has_child(pid: i32) -> bool {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|tasks| {
+            tasks.filter_map(Result::ok).any(|t| {
+                std::fs::read_to_string(t.path().join("children"))
+                    .is_ok_and(|c| !c.trim().is_empty())
+            })
+        })
+        .unwrap_or(false)
+}
+
+/// B11: svc SIGKILLed during a start (here while it waits for a readiness file that never
+/// comes): the next status does not crash, the next stop finds the daemon, and nothing is left.
+#[test]
+fn svc_killed_mid_start_converges() {
+    let sb = Sandbox::new();
+    sb.service(
+        "slow",
+        &format!(
+            "{}ready: {{ file: {}/slow.ready }}\nready_timeout: 30\n",
+            sb.sleeper("slow"),
+            sb.work.display()
+        ),
+    );
+    let script = sb.work.join("slow.sh");
+    let started = sb.work.join("slow.started");
+
+    // Kill points, each several times: at once, as soon as svc has forked (before it can have
+    // recorded the daemon), once the daemon runs.
+    for round in 0..12 {
+        let point = round % 3;
+        let _ = std::fs::remove_file(&started);
+        let mut child = spawn_svc(&sb, &["start", "slow"]);
+        match point {
+            0 => {}
+            1 => {
+                // Spin rather than back off: the window between fork and record is short.
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while !has_child(child.id() as i32) {
+                    assert!(Instant::now() < deadline, "svc did not fork within 10 s");
+                    std::hint::spin_loop();
+                }
+            }
+            _ => wait_for_file(&started, Duration::from_secs(10)),
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let daemon = std::fs::read_to_string(&started)
+            .ok()
+            .and_then(|t| t.trim().parse::<i32>().ok());
+
+        let status = run(&sb, &["status", "slow"]);
+        status.no_panic();
+        assert!(
+            [0, 1, 3].contains(&status.code),
+            "status after svc was killed (point {point}): exit {}\n{}{}",
+            status.code,
+            status.stdout,
+            status.stderr
+        );
+        run(&sb, &["stop", "slow"]).ok().no_panic();
+        let left = procs_with_arg(&script);
+        assert!(
+            left.is_empty(),
+            "point {point}: daemon {left:?} left after stop: svc was killed after launching \
+             it and the next svc cannot see it"
+        );
+        if let Some(pid) = daemon {
+            assert!(
+                group_members(pid).is_empty(),
+                "point {point}: group {pid} left"
+            );
+        }
+        run(&sb, &["status", "slow"]).code(3);
+    }
+}
+
+/// B15: SIGINT, SIGTERM or SIGHUP to `svc stop` while it waits for the daemon: no panic, and
+/// the state svc leaves is consistent: either the daemon is gone with its PID file, or it still
+/// runs and status says so. A second stop finishes the job.
+#[test]
+fn signals_to_svc_mid_stop_leave_consistent_state() {
+    let sb = Sandbox::new();
+    let term = sb.work.join("lingering.term");
+    let script = sb.script(
+        "lingering.sh",
+        &format!(
+            "#!/bin/sh\ntrap 'echo term $$ >> {t}' TERM\necho $$ > {w}/lingering.started\nwhile :; do sleep 1 & wait $!; done\n",
+            t = term.display(),
+            w = sb.work.display()
+        ),
+    );
+    sb.service(
+        "lingering",
+        &format!("exec: {}\nstop_timeout: 2\n", script.display()),
+    );
+
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        run(&sb, &["start", "lingering"]).ok();
+        let pid = sb.pid("lingering");
+        let stopper = spawn_svc(&sb, &["stop", "lingering"]);
+        let svc_pid = stopper.id() as i32;
+        wait_until(Duration::from_secs(10), "TERM reached the daemon", || {
+            std::fs::read_to_string(&term)
+                .unwrap_or_default()
+                .contains(&format!("term {pid}\n"))
+        });
+        // SAFETY: kill(2) on our own child, which has not been waited for yet.
+        unsafe {
+            libc::kill(svc_pid, sig);
+        }
+        let r = finish(stopper, &["stop", "lingering"], SVC_LIMIT);
+        r.no_panic();
+
+        let status = run(&sb, &["status", "lingering"]);
+        if alive(pid) {
+            status.ok().stdout_has(&format!("(pid {pid}"));
+            assert_eq!(sb.pid("lingering"), pid, "signal {sig}: PID file changed");
+        } else {
+            status.code(3);
+            assert!(group_members(pid).is_empty(), "signal {sig}: group left");
+            assert!(
+                !sb.pidfile("lingering").exists(),
+                "signal {sig}: stale PID file"
+            );
+        }
+        run(&sb, &["stop", "lingering"]).ok();
+        assert_gone(&sb, "lingering", pid);
+    }
+    assert!(procs_with_arg(&script).is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// B13: output
+
+/// B13: a daemon that writes a megabyte of binary (non-UTF-8) output: start, status and stop
+/// work and the log holds all of it.
+#[test]
+fn binary_output_is_logged() {
+    let sb = Sandbox::new();
+    let done = sb.work.join("noisy.done");
+    let script = sb.script(
+        "noisy.sh",
+        &format!(
+            "#!/bin/sh\ntrap 'exit 0' TERM\nhead -c 1000000 /dev/urandom\nprintf '\\377\\376 end of noise\\n' >&2\ntouch {}\nwhile :; do sleep 1 & wait $!; done\n",
+            done.display()
+        ),
+    );
+    sb.service("noisy", &format!("exec: {}\n", script.display()));
+
+    run(&sb, &["start", "noisy"]).ok().no_panic();
+    wait_for_file(&done, Duration::from_secs(20));
+    let log = std::fs::read(sb.logfile("noisy")).unwrap();
+    assert!(log.len() >= 1_000_000, "log holds {} bytes", log.len());
+    assert!(
+        log.ends_with(b"\xff\xfe end of noise\n"),
+        "log lacks the last line"
+    );
+    run(&sb, &["status", "noisy"]).ok().no_panic();
+    run(&sb, &["stop", "noisy"]).ok().no_panic();
+    assert!(procs_with_arg(&script).is_empty());
+}
+
+/// B13: a daemon that prints invalid UTF-8 and dies while svc waits for it: start fails and
+/// quotes the log without panicking.
+#[test]
+fn failed_start_quotes_non_utf8_log_lines() {
+    let sb = Sandbox::new();
+    let script = sb.script(
+        "garbled.sh",
+        "#!/bin/sh\nprintf 'fatal: bad bytes \\377\\376\\001 here\\n'\nexit 2\n",
+    );
+    sb.service(
+        "garbled",
+        &format!(
+            "exec: {}\nready: {{ file: {}/garbled.ready }}\nready_timeout: 20\n",
+            script.display(),
+            sb.work.display()
+        ),
+    );
+    let r = run(&sb, &["start", "garbled"]);
+    assert_ne!(
+        r.code, 0,
+        "start of a daemon that died succeeded:\n{}",
+        r.stdout
+    );
+    r.no_panic().stderr_has("fatal: bad bytes");
+}
