@@ -1,0 +1,185 @@
+//! The repository's own example configuration (top-level `init.d/` and `runlevels/`): every
+//! shipped definition passes `svc check`, and the examples really run as an ordinary user, as
+//! the README's first command promises.
+
+use crate::util::*;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn every_shipped_definition_passes_check() {
+    let sb = Sandbox::new();
+    let out = Command::new(SVC)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .arg("--config-dir")
+        .arg(repo())
+        .arg("--state-dir")
+        .arg(&sb.state)
+        .arg("--log-dir")
+        .arg(&sb.log)
+        .arg("check")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("no problems"), "{stdout}");
+    let defs = std::fs::read_dir(repo().join("init.d")).unwrap().count();
+    assert!(
+        defs >= 2,
+        "the example configuration has {defs} definitions"
+    );
+    assert!(
+        stdout.contains(&format!("checked {defs} definitions")),
+        "{stdout}"
+    );
+    for l in ["0", "1", "2", "3", "4", "5", "6", "S"] {
+        assert!(
+            repo().join(format!("runlevels/rc{l}.d")).is_dir(),
+            "runlevels/rc{l}.d is missing"
+        );
+    }
+}
+
+/// Stops the examples however the test ends: every PID file in the state directory names a
+/// process-group leader that svc launched.
+struct StopAll<'a>(&'a Path);
+
+impl Drop for StopAll<'_> {
+    fn drop(&mut self) {
+        for e in std::fs::read_dir(self.0).into_iter().flatten().flatten() {
+            if e.path().extension().is_some_and(|x| x == "pid") {
+                if let Some(pid) = std::fs::read_to_string(e.path())
+                    .ok()
+                    .and_then(|t| t.trim().parse::<i32>().ok())
+                {
+                    if pid > 1 && proc_stat(pid).is_some_and(|s| s.pgrp == pid) {
+                        unsafe {
+                            libc::kill(-pid, libc::SIGKILL);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn http_get(port: u16) -> String {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let mut buf = String::new();
+    let _ = s.read_to_string(&mut buf);
+    buf
+}
+
+/// The README's first command, for real: as an ordinary user (nobody, when the tests run as
+/// root), `svc --config-dir <checkout> start httpd ticker notifier` starts the examples, httpd
+/// answers on 127.0.0.1:8080, and stop leaves nothing behind.
+#[test]
+fn examples_run_as_an_ordinary_user() {
+    if std::net::TcpListener::bind("127.0.0.1:8080").is_err() {
+        eprintln!("SKIP examples_run_as_an_ordinary_user: 127.0.0.1:8080 is in use");
+        return;
+    }
+    let sb = Sandbox::new();
+    let state = sb.path().join("user-state");
+    let log = sb.path().join("user-log");
+    let as_nobody = is_root();
+    if as_nobody {
+        // The sandbox is private to root; let nobody through to its own directories.
+        std::fs::set_permissions(
+            sb.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        for d in [&state, &log] {
+            std::fs::create_dir(d).unwrap();
+            std::os::unix::fs::chown(d, Some(65534), Some(65534)).unwrap();
+        }
+    }
+    let _guard = StopAll(&state);
+    let svc = |args: &[&str]| -> (i32, String, String) {
+        let mut c = if as_nobody {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+                .arg(SVC);
+            c
+        } else {
+            Command::new(SVC)
+        };
+        let out = c
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", "/nonexistent")
+            .arg("--config-dir")
+            .arg(repo())
+            .arg("--state-dir")
+            .arg(&state)
+            .arg("--log-dir")
+            .arg(&log)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+
+    let (code, out, err) = svc(&["start", "httpd", "ticker", "notifier"]);
+    assert_eq!(code, 0, "{out}{err}");
+    // start returned, so httpd's readiness check (tcp) passed: it answers now.
+    let reply = http_get(8080);
+    assert!(reply.starts_with("HTTP/1.0 200"), "{reply}");
+    for name in ["httpd", "ticker", "notifier"] {
+        let pid: i32 = std::fs::read_to_string(state.join(format!("{name}.pid")))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(alive(pid), "{name} ({pid}) is not running");
+        if as_nobody {
+            let uid = proc_status_field(pid, "Uid").unwrap();
+            assert!(uid.starts_with("65534"), "{name} runs as {uid}");
+        }
+    }
+    let (code, out, err) = svc(&["status", "--json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let running = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["state"] == "running")
+        .count();
+    assert_eq!(running, 3, "{out}");
+
+    let pids: Vec<i32> = ["httpd", "ticker", "notifier"]
+        .iter()
+        .map(|n| {
+            std::fs::read_to_string(state.join(format!("{n}.pid")))
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    let (code, out, err) = svc(&["stop", "httpd", "ticker", "notifier"]);
+    assert_eq!(code, 0, "{out}{err}");
+    for pid in pids {
+        assert!(group_members(pid).is_empty(), "group {pid} left after stop");
+    }
+    let (code, out, _) = svc(&["status", "httpd"]);
+    assert_eq!(code, 3, "{out}");
+}
