@@ -142,7 +142,12 @@ pub enum Started {
 /// How a stop ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Stopped {
-    Stopped(i32),
+    /// Stopped; `escaped` lists descendants that had left the service's process group (setsid)
+    /// and still run: svc cannot tell whether they belong to it, so it warns and leaves them.
+    Stopped {
+        pid: i32,
+        escaped: Vec<(i32, String)>,
+    },
     NotRunning,
 }
 
@@ -697,6 +702,14 @@ impl Lifecycle {
                         _ => 0,
                     },
                 };
+                // Descendants outside the group (a child that called setsid) are not the
+                // group's; note them now to warn about survivors afterwards.
+                let outside: Vec<(i32, u64)> = self
+                    .procfs
+                    .descendants(pid)
+                    .into_iter()
+                    .filter(|(p, _)| self.procfs.stat(*p).is_some_and(|s| s.pgrp != pgid))
+                    .collect();
                 let result = self.terminate(&handle, pgid, def);
                 // The PID file goes once the process is gone (a forking daemon may have
                 // removed its own already).
@@ -706,7 +719,14 @@ impl Lifecycle {
                 }
                 let _ = pidfile::remove(&self.dirs.record(&def.name));
                 result.map_err(|e| failed(format!("{}: {e}", def.name)))?;
-                Ok(Stopped::Stopped(pid))
+                let escaped = outside
+                    .into_iter()
+                    .filter_map(|(p, ticks)| {
+                        let s = self.procfs.stat(p)?;
+                        (s.start_ticks == ticks && !s.is_zombie()).then_some((p, s.comm))
+                    })
+                    .collect();
+                Ok(Stopped::Stopped { pid, escaped })
             }
         }
     }

@@ -83,8 +83,14 @@ pub fn stop(ctx: &Context, names: &[ServiceName]) -> Code {
 
 fn stop_def(ctx: &Context, def: &Definition) -> Code {
     match ctx.life.stop(def) {
-        Ok(Stopped::Stopped(_)) => {
+        Ok(Stopped::Stopped { escaped, .. }) => {
             ctx.out.action_ok("Stopping", def.name.as_str());
+            for (pid, comm) in escaped {
+                ctx.out.error(&format!(
+                    "{}: warning: process {pid} ({comm}) left the service's process group and is still running; svc does not stop it",
+                    def.name
+                ));
+            }
             Code::Success
         }
         Ok(Stopped::NotRunning) => {

@@ -729,6 +729,16 @@ impl Validator<'_> {
     }
 
     fn int_in(&mut self, path: &[&str], n: &Node, lo: i128, hi: i128) -> Option<i128> {
+        if matches!(n, Node::Int(_)) && path.len() == 1 {
+            let decimal = self.raw_value(path[0]).is_none_or(|raw| {
+                let digits = raw.strip_prefix('-').unwrap_or(raw);
+                !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+            });
+            if !decimal {
+                self.problem(path, format!("`{}`: write the number in decimal", path[0]));
+                return None;
+            }
+        }
         match n {
             Node::Int(i) if (lo..=hi).contains(i) => Some(*i),
             Node::Int(i) => {
@@ -749,6 +759,22 @@ impl Validator<'_> {
     }
 
     fn duration(&mut self, path: &[&str], n: &Node) -> Option<Duration> {
+        // A number must be spelled in decimal: YAML would also read 0x10 or 0o20 as 16.
+        if matches!(n, Node::Int(_) | Node::Float(_)) && path.len() == 1 {
+            let decimal = self.raw_value(path[0]).is_none_or(|raw| {
+                !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+            });
+            if !decimal {
+                self.problem(
+                    path,
+                    format!(
+                        "`{}`: write seconds in decimal, or a duration such as \"500ms\", \"10s\", \"2m\"",
+                        path[0]
+                    ),
+                );
+                return None;
+            }
+        }
         let r = match n {
             Node::Int(i) => duration::from_secs(*i as f64),
             Node::Float(f) => duration::from_secs(*f),

@@ -164,6 +164,28 @@ impl Procfs {
             .collect()
     }
 
+    /// Every live descendant of `pid` (children, their children, ...), with its start time.
+    /// One scan of /proc: used by stop, to notice processes that left the service's group.
+    pub fn descendants(&self, pid: i32) -> Vec<(i32, u64)> {
+        let all: Vec<Stat> = self
+            .pids()
+            .into_iter()
+            .filter_map(|p| self.stat(p))
+            .filter(|s| !s.is_zombie())
+            .collect();
+        let mut out: Vec<(i32, u64)> = Vec::new();
+        let mut frontier = vec![pid];
+        while let Some(parent) = frontier.pop() {
+            for s in all.iter().filter(|s| s.ppid == parent) {
+                if !out.iter().any(|(p, _)| *p == s.pid) {
+                    out.push((s.pid, s.start_ticks));
+                    frontier.push(s.pid);
+                }
+            }
+        }
+        out
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }

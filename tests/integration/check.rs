@@ -225,7 +225,7 @@ fn forking_without_pidfile_is_an_error() {
 // Durations.
 
 #[test]
-fn durations_accept_documented_forms_only() {
+fn d2_durations_accept_documented_forms_only() {
     let sb = Sandbox::new();
     let exec = sb.sleeper("x");
     for good in [
@@ -659,4 +659,43 @@ fn d5_definition_symlinked_into_a_user_directory_is_refused() {
     std::os::unix::fs::symlink(&real, sb.config.join("init.d/x.yaml")).unwrap();
     start_refused(&sb, "definition symlinked into a directory nobody owns");
     check(&sb).code(6).stderr_has("x.yaml");
+}
+
+/// D7: YAML 1.1 scalar traps. svc reads YAML 1.2: `yes`/`no`/`on`/`off` are strings, so a
+/// boolean key given one is an error (never a silent true or false); `~`/`null` is never a
+/// default (above all not root); `.inf`, `1_000` and `0x10` are no durations.
+#[test]
+fn d7_yaml_scalar_traps_are_errors() {
+    for (extra, key) in [
+        ("forking: yes\npidfile: /tmp/x.pid\n", "forking"),
+        ("forking: on\npidfile: /tmp/x.pid\n", "forking"),
+        ("forking: no\n", "forking"),
+        ("user: ~\n", "user"),
+        ("user: null\n", "user"),
+        ("group: ~\n", "group"),
+        ("stop_timeout: .inf\n", "stop_timeout"),
+        ("stop_timeout: 1_000\n", "stop_timeout"),
+        ("ready_timeout: 0x10\n", "ready_timeout"),
+        ("nice: ~\n", "nice"),
+        ("workdir: ~\n", "workdir"),
+    ] {
+        let sb = Sandbox::new();
+        sb.service("x", &sleeper_with(&sb, extra));
+        let r = check(&sb);
+        assert_eq!(
+            r.code, 6,
+            "{extra:?}: check exited {}\n{}",
+            r.code, r.stderr
+        );
+        assert!(
+            r.stderr.contains(&format!(":2: `{key}`")),
+            "{extra:?}: the error does not name line 2 and `{key}`:\n{}",
+            r.stderr
+        );
+        start_refused(&sb, extra);
+    }
+    let sb = Sandbox::new();
+    sb.service("x", &format!("exec: ~\n"));
+    let r = check(&sb);
+    assert_eq!(r.code, 6, "exec: ~ accepted:\n{}", r.stderr);
 }

@@ -157,7 +157,7 @@ fn forking_shell(sb: &Sandbox, name: &str) -> (PathBuf, PathBuf) {
 
 /// The generic path: svc follows the PID file of a shell daemon, reports it, and stops it.
 #[test]
-fn forking_shell_daemon_is_followed_through_its_pid_file() {
+fn b3_forking_shell_daemon_is_followed_through_its_pid_file() {
     let sb = Sandbox::new();
     let (daemon, pidfile) = forking_shell(&sb, "bg");
 

@@ -230,7 +230,7 @@ fn assert_identity(pid: i32, uid: u32, gid: u32, groups: &[u32]) {
 /// B12, §3.7: a dirty caller leaves no trace in the daemon; the definition's umask, limits,
 /// nice, working directory and environment are applied; a new session without a terminal.
 #[test]
-fn dirty_caller_state_does_not_reach_the_daemon() {
+fn b12_dirty_caller_state_does_not_reach_the_daemon() {
     let sb = Sandbox::new();
     sb.service(
         "clean",
@@ -335,7 +335,7 @@ fn dirty_caller_state_does_not_reach_the_daemon() {
 /// C1, C3: `user: nobody` gets nobody's uid and gid in all four slots, exactly the database's
 /// supplementary groups (not the caller's) and no capabilities.
 #[test]
-fn user_switch_sets_ids_groups_and_drops_capabilities() {
+fn c1_c8_user_switch_sets_ids_groups_and_drops_capabilities() {
     if skip_unless_root("user_switch_sets_ids_groups_and_drops_capabilities") {
         return;
     }
@@ -361,7 +361,7 @@ fn user_switch_sets_ids_groups_and_drops_capabilities() {
 
 /// C1: a user that is a member of other groups gets exactly those from the group database.
 #[test]
-fn user_switch_gives_the_users_supplementary_groups() {
+fn c1_user_switch_gives_the_users_supplementary_groups() {
     if skip_unless_root("user_switch_gives_the_users_supplementary_groups") {
         return;
     }
@@ -398,7 +398,7 @@ fn user_switch_gives_the_users_supplementary_groups() {
 /// C3: `group:` overrides the user's primary group; without `user:` only the group changes and
 /// the caller's supplementary groups are still replaced.
 #[test]
-fn group_override_and_group_without_user() {
+fn c3_group_override_and_group_without_user() {
     if skip_unless_root("group_override_and_group_without_user") {
         return;
     }
@@ -440,7 +440,7 @@ fn group_override_and_group_without_user() {
 /// C2: a user or group that does not resolve exactly is a definition error (6), never root:
 /// nothing is started.
 #[test]
-fn unresolvable_users_and_groups_start_nothing() {
+fn c2_unresolvable_users_and_groups_start_nothing() {
     let sb = Sandbox::new();
     let cases = [
         "user: no-such-user-svc-test",
@@ -475,7 +475,7 @@ fn unresolvable_users_and_groups_start_nothing() {
 /// C4: the launch fails closed when the program cannot be run as the user (a 0700 root-owned
 /// script for `user: nobody`): start fails at once quoting the OS error, and nothing runs.
 #[test]
-fn exec_denied_for_the_user_fails_closed() {
+fn c4_exec_denied_for_the_user_fails_closed() {
     if skip_unless_root("exec_denied_for_the_user_fails_closed") {
         return;
     }
@@ -521,7 +521,7 @@ fn exec_denied_for_the_user_fails_closed() {
 
 /// C6: limits apply to a daemon that runs as another user.
 #[test]
-fn limits_apply_to_a_switched_user() {
+fn c6_limits_apply_to_a_switched_user() {
     if skip_unless_root("limits_apply_to_a_switched_user") {
         return;
     }
@@ -554,7 +554,7 @@ fn limits_apply_to_a_switched_user() {
 /// C6: limits are set before the privilege drop, so a hard limit above the caller's can be
 /// granted to an unprivileged user.
 #[test]
-fn limits_are_applied_before_dropping_privileges() {
+fn c6_limits_are_applied_before_dropping_privileges() {
     if skip_unless_root("limits_are_applied_before_dropping_privileges") {
         return;
     }
@@ -589,4 +589,50 @@ fn limits_are_applied_before_dropping_privileges() {
         ("unlimited".into(), "unlimited".into())
     );
     run(&sb, &["stop", "limited"]).ok();
+}
+
+/// C7: as root, an `exec` that another user could replace — the file writable by others, or in a
+/// directory others can write (not sticky) — is refused with 6 and nothing runs.
+#[test]
+fn c7_exec_writable_by_others_is_refused() {
+    if skip_unless_root("c7_exec_writable_by_others_is_refused") {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    // The file itself is world-writable.
+    let open_file = sb.script(
+        "open.sh",
+        &format!(
+            "#!/bin/sh\necho $$ > {}/open.started\nexec sleep 1000\n",
+            sb.work.display()
+        ),
+    );
+    std::fs::set_permissions(&open_file, std::fs::Permissions::from_mode(0o777)).unwrap();
+    sb.service("open", &format!("exec: {}\n", open_file.display()));
+    // The file is fine but its directory is world-writable and not sticky.
+    let dir = sb.work.join("drop");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let in_dir = dir.join("daemon.sh");
+    std::fs::write(
+        &in_dir,
+        format!(
+            "#!/bin/sh\necho $$ > {}/drop.started\nexec sleep 1000\n",
+            sb.work.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&in_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    sb.service("drop", &format!("exec: {}\n", in_dir.display()));
+
+    for name in ["open", "drop"] {
+        let r = sb.svc(["start", name]);
+        r.code(6).stderr_has("refusing").no_panic();
+        assert!(!sb.pidfile(name).exists(), "{name}: PID file written");
+        assert!(
+            !sb.work.join(format!("{name}.started")).exists(),
+            "{name}: the program ran"
+        );
+    }
 }

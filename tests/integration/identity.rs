@@ -1149,3 +1149,32 @@ fn fallback_without_pidfd_start_status_stop() {
     svc_env(&sb, NO_PIDFD, &["status", "slow"]).code(3);
     svc_env(&sb, NO_PIDFD, &["stop", "slow"]).ok();
 }
+
+/// A7: the state directory is a symlink to a directory every user can write (the
+/// CVE-2018-21269 class). As root svc refuses it: start fails, nothing is created there, and
+/// no daemon runs.
+#[test]
+fn a7_state_dir_symlinked_to_a_writable_directory_is_refused() {
+    if skip_unless_root("a7_state_dir_symlinked_to_a_writable_directory_is_refused") {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    let evil = sb.work.join("evil");
+    std::fs::create_dir(&evil).unwrap();
+    std::fs::set_permissions(&evil, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::os::unix::fs::symlink(&evil, &sb.state).unwrap();
+    sb.service("x", &sb.sleeper("x"));
+    let r = sb.svc(["start", "x"]);
+    assert_ne!(r.code, 0, "start through a symlinked state dir succeeded");
+    r.stderr_has("refusing").no_panic();
+    assert_eq!(
+        std::fs::read_dir(&evil).unwrap().count(),
+        0,
+        "svc created files in the other users' directory"
+    );
+    assert!(
+        !sb.work.join("x.started").exists(),
+        "the daemon ran although its state could not be kept"
+    );
+}

@@ -336,7 +336,7 @@ fn b1_program_that_exits_at_once_is_never_reported_running() {
 
 /// B2: `exec` that does not exist: LSB 5, the message names the path, reported at once.
 #[test]
-fn missing_program_is_not_installed() {
+fn b2_missing_program_is_not_installed() {
     let sb = Sandbox::new();
     let missing = sb.work.join("no-such-daemon");
     sb.service("ghost", &format!("exec: {}\n", missing.display()));
@@ -355,7 +355,7 @@ fn missing_program_is_not_installed() {
 
 /// B2: `exec` that is not executable (mode 0644, even for root): LSB 5 naming the path.
 #[test]
-fn program_without_execute_permission_is_not_installed() {
+fn b2_program_without_execute_permission_is_not_installed() {
     let sb = Sandbox::new();
     let script = sb.script("noexec.sh", "#!/bin/sh\necho ran\n");
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).unwrap();
@@ -376,7 +376,7 @@ fn program_without_execute_permission_is_not_installed() {
 /// B2: an executable without a `#!` line: execve fails with ENOEXEC, which `start` reports
 /// as a generic failure (1) quoting the OS error — no silent fallback to /bin/sh.
 #[test]
-fn script_without_shebang_fails_with_exec_format_error() {
+fn b2_script_without_shebang_fails_with_exec_format_error() {
     let sb = Sandbox::new();
     let marker = sb.work.join("shebangless.ran");
     let script = sb.script("shebangless", &format!("echo ran > {}\n", marker.display()));
@@ -403,7 +403,7 @@ fn script_without_shebang_fails_with_exec_format_error() {
 /// B3: a daemon with children in its process group (which ignore TERM themselves): after
 /// `stop`, no process of the group is left.
 #[test]
-fn stop_leaves_no_process_of_the_group() {
+fn b3_stop_leaves_no_process_of_the_group() {
     let sb = Sandbox::new();
     let child = sb.script(
         "child.sh",
@@ -454,7 +454,7 @@ fn stop_leaves_no_process_of_the_group() {
 
 /// B5: twenty `svc start X` at once start X exactly once, and the PID file names that daemon.
 #[test]
-fn concurrent_starts_start_one_daemon() {
+fn b5_concurrent_starts_start_one_daemon() {
     let sb = Sandbox::new();
     sb.service("once", &sb.sleeper("once"));
     let script = sb.work.join("once.sh");
@@ -480,7 +480,7 @@ fn concurrent_starts_start_one_daemon() {
 /// B6: a burst of random parallel start/stop/restart/status; afterwards the PID file and /proc
 /// agree and at most one daemon runs.
 #[test]
-fn random_parallel_operations_leave_a_consistent_state() {
+fn b6_random_parallel_operations_leave_a_consistent_state() {
     let sb = Sandbox::new();
     sb.service("busy", &sb.sleeper("busy"));
     let script = sb.work.join("busy.sh");
@@ -546,7 +546,7 @@ fn random_parallel_operations_leave_a_consistent_state() {
 
 /// B7: a daemon that ignores TERM is killed after `stop_timeout`, not much later.
 #[test]
-fn daemon_ignoring_term_is_killed_after_stop_timeout() {
+fn b7_daemon_ignoring_term_is_killed_after_stop_timeout() {
     let sb = Sandbox::new();
     let script = sb.script(
         "stubborn.sh",
@@ -579,7 +579,7 @@ fn daemon_ignoring_term_is_killed_after_stop_timeout() {
 /// B8: a SIGSTOPped daemon gets SIGCONT after TERM, so it handles TERM itself and stop returns
 /// long before the KILL timeout.
 #[test]
-fn stopped_daemon_is_continued_and_stops_on_term() {
+fn b8_stopped_daemon_is_continued_and_stops_on_term() {
     let sb = Sandbox::new();
     sb.service(
         "frozen",
@@ -610,7 +610,7 @@ fn stopped_daemon_is_continued_and_stops_on_term() {
 
 /// B9: stop when stopped, start when running, restart when stopped and when running.
 #[test]
-fn commands_are_idempotent() {
+fn b9_commands_are_idempotent() {
     let sb = Sandbox::new();
     sb.service("idem", &sb.sleeper("idem"));
     let script = sb.work.join("idem.sh");
@@ -717,7 +717,7 @@ impl Drop for Mount {
 /// B10: a full state disk. svc cannot record what it launched, so start fails, stops what it
 /// launched, and leaves no (empty) PID file; once space is back, start works.
 #[test]
-fn full_state_disk_fails_start_without_leaving_a_daemon() {
+fn b10_full_state_disk_fails_start_without_leaving_a_daemon() {
     if skip_unless_root("full_state_disk_fails_start_without_leaving_a_daemon") {
         return;
     }
@@ -797,7 +797,7 @@ fn has_child(pid: i32) -> bool {
 /// B11: svc SIGKILLed during a start (here while it waits for a readiness file that never
 /// comes): the next status does not crash, the next stop finds the daemon, and nothing is left.
 #[test]
-fn svc_killed_mid_start_converges() {
+fn b11_svc_killed_mid_start_converges() {
     let sb = Sandbox::new();
     sb.service(
         "slow",
@@ -864,7 +864,7 @@ fn svc_killed_mid_start_converges() {
 /// the state svc leaves is consistent: either the daemon is gone with its PID file, or it still
 /// runs and status says so. A second stop finishes the job.
 #[test]
-fn signals_to_svc_mid_stop_leave_consistent_state() {
+fn b15_signals_to_svc_mid_stop_leave_consistent_state() {
     let sb = Sandbox::new();
     let term = sb.work.join("lingering.term");
     let script = sb.script(
@@ -921,7 +921,7 @@ fn signals_to_svc_mid_stop_leave_consistent_state() {
 /// B13: a daemon that writes a megabyte of binary (non-UTF-8) output: start, status and stop
 /// work and the log holds all of it.
 #[test]
-fn binary_output_is_logged() {
+fn b13_binary_output_is_logged() {
     let sb = Sandbox::new();
     let done = sb.work.join("noisy.done");
     let script = sb.script(
@@ -949,7 +949,7 @@ fn binary_output_is_logged() {
 /// B13: a daemon that prints invalid UTF-8 and dies while svc waits for it: start fails and
 /// quotes the log without panicking.
 #[test]
-fn failed_start_quotes_non_utf8_log_lines() {
+fn b13_failed_start_quotes_non_utf8_log_lines() {
     let sb = Sandbox::new();
     let script = sb.script(
         "garbled.sh",
@@ -970,4 +970,42 @@ fn failed_start_quotes_non_utf8_log_lines() {
         r.stdout
     );
     r.no_panic().stderr_has("fatal: bad bytes");
+}
+
+/// B4: a child that leaves the service's process group with setsid is outside what stop
+/// signals (a documented limitation without cgroups). stop still stops the service, and warns
+/// about the survivor by PID instead of pretending all is gone.
+#[test]
+fn b4_child_escaping_with_setsid_is_reported_by_stop() {
+    let sb = Sandbox::new();
+    let script = sb.script(
+        "escaper.sh",
+        &format!(
+            "#!/bin/sh\nsetsid sh -c 'echo $$ > {w}/escaped.pid; exec sleep 1000' &\ntrap 'exit 0' TERM\nwhile :; do sleep 1 & wait $!; done\n",
+            w = sb.work.display()
+        ),
+    );
+    sb.service(
+        "escaper",
+        &format!("exec: {}\nstop_timeout: 5\n", script.display()),
+    );
+    run(&sb, &["start", "escaper"]).ok();
+    let escaped = read_pid(&sb.work.join("escaped.pid"));
+    wait_until(
+        Duration::from_secs(10),
+        "the escaped child to lead its own session",
+        || proc_stat(escaped).is_some_and(|s| s.session == escaped),
+    );
+    let r = run(&sb, &["stop", "escaper"]);
+    r.ok()
+        .stderr_has(&format!("process {escaped}"))
+        .stderr_has("left the service's process group");
+    assert!(
+        alive(escaped),
+        "the escaped process is gone: the warning would be wrong"
+    );
+    run(&sb, &["status", "escaper"]).code(3);
+    unsafe {
+        libc::kill(escaped, libc::SIGKILL);
+    }
 }
