@@ -695,7 +695,7 @@ fn d7_yaml_scalar_traps_are_errors() {
         start_refused(&sb, extra);
     }
     let sb = Sandbox::new();
-    sb.service("x", &format!("exec: ~\n"));
+    sb.service("x", "exec: ~\n");
     let r = check(&sb);
     assert_eq!(r.code, 6, "exec: ~ accepted:\n{}", r.stderr);
 }
