@@ -156,6 +156,7 @@ pub enum Stopped {
 pub struct Lifecycle {
     pub dirs: Dirs,
     pub procfs: Procfs,
+    ancestors: std::sync::OnceLock<Vec<i32>>,
 }
 
 /// An exclusive per-service lock, released when dropped (or when svc dies).
@@ -168,6 +169,7 @@ impl Lifecycle {
         Lifecycle {
             dirs,
             procfs: Procfs::system(),
+            ancestors: std::sync::OnceLock::new(),
         }
     }
 
@@ -277,17 +279,19 @@ impl Lifecycle {
     }
 
     /// svc itself and its ancestors: never a service.
-    fn ancestors(&self) -> Vec<i32> {
-        let mut out = vec![std::process::id() as i32];
-        let mut cur = nix::unistd::getppid().as_raw();
-        while cur > 1 && out.len() < 64 {
-            out.push(cur);
-            cur = match self.procfs.stat(cur) {
-                Some(s) => s.ppid,
-                None => break,
-            };
-        }
-        out
+    fn ancestors(&self) -> &[i32] {
+        self.ancestors.get_or_init(|| {
+            let mut out = vec![std::process::id() as i32];
+            let mut cur = nix::unistd::getppid().as_raw();
+            while cur > 1 && out.len() < 64 {
+                out.push(cur);
+                cur = match self.procfs.stat(cur) {
+                    Some(s) => s.ppid,
+                    None => break,
+                };
+            }
+            out
+        })
     }
 
     fn runs_exec(&self, def: &Definition, pid: i32) -> bool {

@@ -43,6 +43,28 @@ pub fn start_levels(dirs: &Dirs, name: &ServiceName) -> Vec<char> {
         .collect()
 }
 
+/// For every service with `S` entries: the runlevels that start it (one pass over rcN.d).
+pub fn start_levels_all(dirs: &Dirs) -> std::collections::HashMap<String, Vec<char>> {
+    let mut out: std::collections::HashMap<String, Vec<char>> = std::collections::HashMap::new();
+    for l in LEVELS {
+        let dir = dirs.runlevels().join(format!("rc{l}.d"));
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let fname = e.file_name();
+            let Some(('S', _, name)) = fname.to_str().and_then(parse_entry) else {
+                continue;
+            };
+            let levels = out.entry(name.to_string()).or_default();
+            if !levels.contains(&l) {
+                levels.push(l);
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

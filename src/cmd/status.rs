@@ -61,6 +61,7 @@ fn all(ctx: &Context, json: bool) -> Code {
     };
     let mut rows = Vec::new();
     let mut code = Code::Success;
+    let levels = runlevel::start_levels_all(&ctx.dirs);
     for (name, path) in files {
         let name = match name {
             Ok(n) => n,
@@ -76,7 +77,7 @@ fn all(ctx: &Context, json: bool) -> Code {
                     name.as_str(),
                     &st,
                     def.description.clone(),
-                    &runlevel::start_levels(&ctx.dirs, &name),
+                    levels.get(name.as_str()).map(Vec::as_slice).unwrap_or(&[]),
                 ));
             }
             Err(e) => {

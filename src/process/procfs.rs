@@ -67,10 +67,12 @@ pub fn parse_stat(text: &str) -> Result<Stat, String> {
     })
 }
 
-/// A /proc tree.
+/// A /proc tree. Facts that cannot change while svc runs (boot id, pid_max) are read once.
 #[derive(Debug, Clone)]
 pub struct Procfs {
     root: PathBuf,
+    boot_id: std::sync::OnceLock<String>,
+    pid_max: std::sync::OnceLock<i64>,
 }
 
 impl Default for Procfs {
@@ -87,7 +89,11 @@ impl Procfs {
 
     /// A /proc tree rooted elsewhere (fixtures in tests).
     pub fn at(root: impl Into<PathBuf>) -> Procfs {
-        Procfs { root: root.into() }
+        Procfs {
+            root: root.into(),
+            boot_id: std::sync::OnceLock::new(),
+            pid_max: std::sync::OnceLock::new(),
+        }
     }
 
     fn pid_path(&self, pid: i32, file: &str) -> PathBuf {
@@ -102,19 +108,23 @@ impl Procfs {
 
     /// The running kernel's boot id.
     pub fn boot_id(&self) -> io::Result<String> {
-        Ok(
-            std::fs::read_to_string(self.root.join("sys/kernel/random/boot_id"))?
-                .trim()
-                .to_string(),
-        )
+        if let Some(b) = self.boot_id.get() {
+            return Ok(b.clone());
+        }
+        let b = std::fs::read_to_string(self.root.join("sys/kernel/random/boot_id"))?
+            .trim()
+            .to_string();
+        Ok(self.boot_id.get_or_init(|| b).clone())
     }
 
     /// The largest PID the kernel hands out.
     pub fn pid_max(&self) -> i64 {
-        std::fs::read_to_string(self.root.join("sys/kernel/pid_max"))
-            .ok()
-            .and_then(|t| t.trim().parse().ok())
-            .unwrap_or(4_194_304)
+        *self.pid_max.get_or_init(|| {
+            std::fs::read_to_string(self.root.join("sys/kernel/pid_max"))
+                .ok()
+                .and_then(|t| t.trim().parse().ok())
+                .unwrap_or(4_194_304)
+        })
     }
 
     /// Seconds since boot.
@@ -164,16 +174,46 @@ impl Procfs {
             .collect()
     }
 
+    /// Direct children of `pid`, from `/proc/PID/task/*/children`; `None` when the kernel does
+    /// not offer that file.
+    fn children(&self, pid: i32) -> Option<Vec<i32>> {
+        let tasks = std::fs::read_dir(self.pid_path(pid, "task")).ok()?;
+        let mut out = Vec::new();
+        for t in tasks.flatten() {
+            let text = std::fs::read_to_string(t.path().join("children")).ok()?;
+            out.extend(
+                text.split_whitespace()
+                    .filter_map(|p| p.parse::<i32>().ok()),
+            );
+        }
+        Some(out)
+    }
+
     /// Every live descendant of `pid` (children, their children, ...), with its start time.
-    /// One scan of /proc: used by stop, to notice processes that left the service's group.
+    /// Used by stop, to notice processes that left the service's group.
     pub fn descendants(&self, pid: i32) -> Vec<(i32, u64)> {
+        let mut out: Vec<(i32, u64)> = Vec::new();
+        if self.children(pid).is_some() {
+            let mut frontier = vec![pid];
+            while let Some(parent) = frontier.pop() {
+                for c in self.children(parent).unwrap_or_default() {
+                    if let Some(s) = self.stat(c).filter(|s| !s.is_zombie()) {
+                        if !out.iter().any(|(p, _)| *p == c) {
+                            out.push((c, s.start_ticks));
+                            frontier.push(c);
+                        }
+                    }
+                }
+            }
+            return out;
+        }
+        // Without the children files: one scan of /proc.
         let all: Vec<Stat> = self
             .pids()
             .into_iter()
             .filter_map(|p| self.stat(p))
             .filter(|s| !s.is_zombie())
             .collect();
-        let mut out: Vec<(i32, u64)> = Vec::new();
         let mut frontier = vec![pid];
         while let Some(parent) = frontier.pop() {
             for s in all.iter().filter(|s| s.ppid == parent) {
