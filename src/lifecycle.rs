@@ -549,10 +549,13 @@ impl Lifecycle {
                 let _ = pidfile::remove(&pidfile_path);
                 return Err(map_launch(e));
             }
-            if let Ok((dev, ino)) = self.procfs.exe_id(child_pid) {
-                record.exe_dev = Some(dev);
-                record.exe_ino = Some(ino);
-                let _ = record.save(&record_path);
+            // The executable identifies the process only where pidfd inodes do not.
+            if record.pidfd_ino.is_none() {
+                if let Ok((dev, ino)) = self.procfs.exe_id(child_pid) {
+                    record.exe_dev = Some(dev);
+                    record.exe_ino = Some(ino);
+                    let _ = record.save(&record_path);
+                }
             }
             (launcher, record)
         };

@@ -38,27 +38,23 @@ fn raw_pidfd_open(pid: i32) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
-/// Whether pidfd inodes identify processes (pidfs, Linux 6.9+): each process gets its own
-/// inode. Older kernels back every pidfd with one shared anonymous inode, useless for identity.
+/// Whether pidfd inodes identify processes: true on pidfs (Linux 6.9+), where each process has
+/// its own inode. Older kernels back every pidfd with one shared anonymous inode, useless for
+/// identity. Probed once, by the file system magic of a pidfd.
 pub fn pidfd_inodes_identify() -> bool {
+    const PIDFS_MAGIC: i64 = 0x5049_4446;
     static UNIQUE: OnceLock<bool> = OnceLock::new();
     *UNIQUE.get_or_init(|| {
         if !pidfd_enabled() {
             return false;
         }
-        let me = raw_pidfd_open(std::process::id() as i32);
-        let me2 = raw_pidfd_open(std::process::id() as i32);
-        let parent = raw_pidfd_open(nix::unistd::getppid().as_raw());
-        match (me, me2, parent) {
-            (Ok(a), Ok(b), Ok(p)) => {
-                let ino = |fd: &OwnedFd| nix::sys::stat::fstat(fd.as_raw_fd()).map(|s| s.st_ino);
-                match (ino(&a), ino(&b), ino(&p)) {
-                    (Ok(x), Ok(y), Ok(z)) => x == y && x != z,
-                    _ => false,
-                }
-            }
-            _ => false,
-        }
+        let Ok(fd) = raw_pidfd_open(std::process::id() as i32) else {
+            return false;
+        };
+        // SAFETY: fstatfs fills the struct we pass for a descriptor we own.
+        let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+        let r = unsafe { libc::fstatfs(fd.as_raw_fd(), &mut st) };
+        r == 0 && st.f_type as i64 == PIDFS_MAGIC
     })
 }
 
@@ -83,10 +79,16 @@ impl ProcHandle {
         } else {
             None
         };
-        let start_ticks = procfs.stat(pid).map(|s| s.start_ticks);
-        if fd.is_none() && start_ticks.is_none() {
-            return Err(io::Error::from_raw_os_error(libc::ESRCH));
-        }
+        // The fallback re-checks the start time before signalling; a pidfd needs no such check.
+        let start_ticks = match fd {
+            Some(_) => None,
+            None => Some(
+                procfs
+                    .stat(pid)
+                    .ok_or_else(|| io::Error::from_raw_os_error(libc::ESRCH))?
+                    .start_ticks,
+            ),
+        };
         Ok(ProcHandle {
             pid,
             fd,

@@ -171,7 +171,16 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     }
     // SAFETY: both descriptors were just created and are owned by nobody else.
     let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    Ok((high_fd(r.as_raw_fd())?, high_fd(w.as_raw_fd())?))
+    Ok((above_stdio(r)?, above_stdio(w)?))
+}
+
+/// `fd` itself when it is above 2, else a close-on-exec duplicate that is.
+fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
+    if fd.as_raw_fd() > 2 {
+        Ok(fd)
+    } else {
+        high_fd(fd.as_raw_fd())
+    }
 }
 
 fn cstring(s: &[u8], what: &str) -> io::Result<CString> {

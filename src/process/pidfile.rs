@@ -110,15 +110,24 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{base}.tmp.{}", std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
-    let result = (|| {
-        let mut f = std::fs::OpenOptions::new()
+    let create = || {
+        std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(mode)
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&tmp)?;
-        // The umask may have narrowed the mode; a PID file is always exactly `mode`.
+            .open(&tmp)
+    };
+    let result = (|| {
+        let mut f = match create() {
+            // Left over by a svc that died with this PID: ours to replace.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                std::fs::remove_file(&tmp)?;
+                create()?
+            }
+            other => other?,
+        };
+        // The caller's umask may have narrowed the mode: a PID file is always exactly `mode`.
         f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))?;
         f.write_all(data)?;
         drop(f);
