@@ -89,32 +89,63 @@ pub fn wait(
             let Some(ns) = notify else {
                 return Outcome::TimedOut;
             };
-            loop {
-                if ns.ready_received() {
-                    return Outcome::Ready;
-                }
-                if main.exited() {
-                    return Outcome::Died;
-                }
-                let now = Instant::now();
-                if now >= deadline {
-                    return Outcome::TimedOut;
-                }
+            // Sleep on the socket and the pidfd together: either wakes the wait.
+            let pause = |until: Instant| {
                 let mut fds = vec![ns.sock.as_fd()];
-                // Without a pidfd, wake up now and then to look at /proc.
                 let step = match main.fd() {
                     Some(fd) => {
                         fds.push(fd.as_fd());
-                        deadline - now
+                        until.saturating_duration_since(Instant::now())
                     }
-                    None => (deadline - now).min(Duration::from_millis(20)),
+                    // Without a pidfd, wake up now and then to look at /proc.
+                    None => until
+                        .saturating_duration_since(Instant::now())
+                        .min(Duration::from_millis(20)),
                 };
                 let _ = poll_fds(&fds, Some(step));
-            }
+            };
+            until_ready(main, deadline, || ns.ready_received(), pause)
         }
-        Ready::Tcp(spec) => retry(main, deadline, || tcp_ready(spec, deadline)),
-        Ready::File(path) => retry(main, deadline, || path.exists()),
+        Ready::Tcp(spec) => backoff(main, deadline, || tcp_ready(spec, deadline)),
+        Ready::File(path) => backoff(main, deadline, || path.exists()),
     }
+}
+
+/// The common loop: `check`, then whether `main` died, then the deadline, then `pause` until
+/// the deadline (which may return early).
+fn until_ready(
+    main: &ProcHandle,
+    deadline: Instant,
+    mut check: impl FnMut() -> bool,
+    mut pause: impl FnMut(Instant),
+) -> Outcome {
+    loop {
+        if check() {
+            return Outcome::Ready;
+        }
+        if main.exited() {
+            // One last look: a daemon may have become ready just before it exited.
+            return if check() {
+                Outcome::Ready
+            } else {
+                Outcome::Died
+            };
+        }
+        if Instant::now() >= deadline {
+            return Outcome::TimedOut;
+        }
+        pause(deadline);
+    }
+}
+
+/// Retries a check that has nothing to wait on (a connect, a file) with short pauses growing
+/// from 2 to 50 ms, spent waiting on the process so that its death ends them early.
+fn backoff(main: &ProcHandle, deadline: Instant, check: impl FnMut() -> bool) -> Outcome {
+    let mut step = Duration::from_millis(2);
+    until_ready(main, deadline, check, |deadline| {
+        main.wait_exit((Instant::now() + step).min(deadline));
+        step = (step * 2).min(Duration::from_millis(50));
+    })
 }
 
 fn tcp_ready(spec: &str, deadline: Instant) -> bool {
@@ -132,30 +163,4 @@ fn tcp_ready(spec: &str, deadline: Instant) -> bool {
         }
     }
     false
-}
-
-fn retry(main: &ProcHandle, deadline: Instant, mut check: impl FnMut() -> bool) -> Outcome {
-    let mut pause = Duration::from_millis(2);
-    loop {
-        if check() {
-            return Outcome::Ready;
-        }
-        if main.exited() {
-            return Outcome::Died;
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            return Outcome::TimedOut;
-        }
-        // The pause is spent waiting on the process, so its death ends it early.
-        if main.wait_exit((now + pause).min(deadline)) {
-            // One last look: a daemon may have become ready just before it exited.
-            return if check() {
-                Outcome::Ready
-            } else {
-                Outcome::Died
-            };
-        }
-        pause = (pause * 2).min(Duration::from_millis(50));
-    }
 }

@@ -519,21 +519,17 @@ fn c4_exec_denied_for_the_user_fails_closed() {
     assert!(!marker.exists(), "the program ran anyway");
 }
 
-/// C6: limits apply to a daemon that runs as another user.
-#[test]
-fn c6_limits_apply_to_a_switched_user() {
-    if skip_unless_root("limits_apply_to_a_switched_user") {
-        return;
-    }
+/// Starts `name` as nobody with `limits` from a caller whose own limits are low or not
+/// (`raise_hard`), and checks the daemon's uid and its nofile and core limits (soft, hard).
+fn limits_for_nobody(name: &str, limits: &str, raise_hard: bool, nofile: &str, core: &str) {
     let sb = Sandbox::new();
     open_sandbox(&sb);
     sb.service(
-        "capped",
-        &sleep_def(&sb, "user: nobody\nlimits: { nofile: 200, core: 0 }\n"),
+        name,
+        &sleep_def(&sb, &format!("user: nobody\nlimits: {limits}\n")),
     );
-
-    dirty_svc(&sb, &["start", "capped"], false).ok().no_panic();
-    let pid = sb.pid("capped");
+    dirty_svc(&sb, &["start", name], raise_hard).ok().no_panic();
+    let pid = sb.pid(name);
     let nobody = nix::unistd::User::from_name("nobody")
         .unwrap()
         .unwrap()
@@ -542,13 +538,22 @@ fn c6_limits_apply_to_a_switched_user() {
     assert_eq!(status_ids(pid, "Uid"), vec![nobody; 4], "Uid of the daemon");
     assert_eq!(
         proc_limit(pid, "Max open files"),
-        ("200".into(), "200".into())
+        (nofile.into(), nofile.into())
     );
     assert_eq!(
         proc_limit(pid, "Max core file size"),
-        ("0".into(), "0".into())
+        (core.into(), core.into())
     );
-    run(&sb, &["stop", "capped"]).ok();
+    run(&sb, &["stop", name]).ok();
+}
+
+/// C6: limits apply to a daemon that runs as another user.
+#[test]
+fn c6_limits_apply_to_a_switched_user() {
+    if skip_unless_root("limits_apply_to_a_switched_user") {
+        return;
+    }
+    limits_for_nobody("capped", "{ nofile: 200, core: 0 }", false, "200", "0");
 }
 
 /// C6: limits are set before the privilege drop, so a hard limit above the caller's can be
@@ -562,33 +567,13 @@ fn c6_limits_are_applied_before_dropping_privileges() {
         eprintln!("SKIP limits_are_applied_before_dropping_privileges: no CAP_SYS_RESOURCE here");
         return;
     }
-    let sb = Sandbox::new();
-    open_sandbox(&sb);
-    sb.service(
+    limits_for_nobody(
         "limited",
-        &sleep_def(
-            &sb,
-            "user: nobody\nlimits: { nofile: 4096, core: unlimited }\n",
-        ),
+        "{ nofile: 4096, core: unlimited }",
+        true,
+        "4096",
+        "unlimited",
     );
-
-    dirty_svc(&sb, &["start", "limited"], true).ok().no_panic();
-    let pid = sb.pid("limited");
-    let nobody = nix::unistd::User::from_name("nobody")
-        .unwrap()
-        .unwrap()
-        .uid
-        .as_raw();
-    assert_eq!(status_ids(pid, "Uid"), vec![nobody; 4], "Uid of the daemon");
-    assert_eq!(
-        proc_limit(pid, "Max open files"),
-        ("4096".into(), "4096".into())
-    );
-    assert_eq!(
-        proc_limit(pid, "Max core file size"),
-        ("unlimited".into(), "unlimited".into())
-    );
-    run(&sb, &["stop", "limited"]).ok();
 }
 
 /// C7: as root, an `exec` that another user could replace — the file writable by others, or in a
