@@ -159,6 +159,42 @@ pub struct Lifecycle {
     ancestors: std::sync::OnceLock<Vec<i32>>,
 }
 
+/// A launched program: the service's main process, its identity record, and — for a program
+/// svc forked itself — the child to reap if it dies during start.
+struct Launched {
+    main: ProcHandle,
+    record: Record,
+    child: Option<i32>,
+}
+
+/// The program of a service `start` can launch: on-demand (`socket:`) and LSB `script:`
+/// services are not started this way (yet).
+fn startable(def: &Definition) -> Result<&str> {
+    if def.socket.is_some() {
+        return Err(LifecycleError::Unimplemented(format!(
+            "{} is an on-demand service (socket:): `svc inetd` serves it",
+            def.name
+        )));
+    }
+    match &def.program {
+        Program::Exec(e) => Ok(e),
+        Program::Script(s) => Err(LifecycleError::Unimplemented(format!(
+            "{}: LSB script definitions (script: {}) are not supported yet",
+            def.name,
+            s.display()
+        ))),
+    }
+}
+
+impl From<LaunchError> for LifecycleError {
+    fn from(e: LaunchError) -> Self {
+        match e {
+            LaunchError::NotInstalled { .. } => LifecycleError::NotInstalled(e.to_string()),
+            LaunchError::Failed { .. } => failed(e),
+        }
+    }
+}
+
 /// An exclusive per-service lock, released when dropped (or when svc dies).
 pub struct ServiceLock {
     _file: File,
@@ -358,22 +394,7 @@ impl Lifecycle {
 
     /// Starts one service (its `requires` are the caller's business).
     pub fn start(&self, def: &Definition) -> Result<Started> {
-        if def.socket.is_some() {
-            return Err(LifecycleError::Unimplemented(format!(
-                "{} is an on-demand service (socket:): `svc inetd` serves it",
-                def.name
-            )));
-        }
-        let exec = match &def.program {
-            Program::Exec(e) => e.clone(),
-            Program::Script(s) => {
-                return Err(LifecycleError::Unimplemented(format!(
-                    "{}: LSB script definitions (script: {}) are not supported yet",
-                    def.name,
-                    s.display()
-                )))
-            }
-        };
+        let exec = startable(def)?;
         let _lock = self.lock(def)?;
         match self.probe(def) {
             Liveness::Running { handle, .. } => return Ok(Started::AlreadyRunning(handle.pid())),
@@ -382,11 +403,21 @@ impl Lifecycle {
                 let _ = pidfile::remove(&self.dirs.record(&def.name));
             }
         }
-        let path_var = env_path(def);
-        let program = launch::resolve_program(&exec, &path_var).map_err(|e| match e {
-            LaunchError::NotInstalled { .. } => LifecycleError::NotInstalled(e.to_string()),
-            LaunchError::Failed { .. } => failed(e),
-        })?;
+        let (launch, notify) = self.prepare(def, exec)?;
+        let log = def.log_path(&self.dirs);
+        let deadline = Instant::now() + def.ready_timeout;
+        let launched = if def.forking {
+            self.launch_forking(def, launch, deadline, log.as_deref())?
+        } else {
+            self.launch_direct(def, launch)?
+        };
+        self.settle(def, launched, notify.as_ref(), deadline, log.as_deref())
+    }
+
+    /// Everything a launch needs, resolved before anything is forked: the program, the
+    /// credentials, the log, the notify socket and the environment.
+    fn prepare(&self, def: &Definition, exec: &str) -> Result<(Launch, Option<NotifySocket>)> {
+        let program = launch::resolve_program(exec, &env_path(def))?;
         if trust::running_as_root() {
             let meta = std::fs::metadata(&program).map_err(failed)?;
             trust::check_config_file(&program, &meta).map_err(LifecycleError::NotConfigured)?;
@@ -438,9 +469,8 @@ impl Lifecycle {
                 ns.path().to_string_lossy().into_owned(),
             ));
         }
-        let log_path = def.log_path(&self.dirs);
         let launch = Launch {
-            program: program.clone(),
+            program,
             args: def.args.clone(),
             workdir: def.workdir.clone(),
             env,
@@ -450,185 +480,186 @@ impl Lifecycle {
             nice: def.nice,
             output,
         };
-        let map_launch = |e: LaunchError| match e {
-            LaunchError::NotInstalled { .. } => LifecycleError::NotInstalled(e.to_string()),
-            LaunchError::Failed { .. } => failed(e),
-        };
-        let pending = launch.fork().map_err(map_launch)?;
-        let child_pid = pending.pid();
-        let launcher = match ProcHandle::open(child_pid, &self.procfs) {
+        Ok((launch, notify))
+    }
+
+    /// A program that stays in the foreground: recorded (identity and PID file) before it may
+    /// exec, so that if svc dies before `release` the child exits without running the program
+    /// and nothing untracked is ever left.
+    fn launch_direct(&self, def: &Definition, launch: Launch) -> Result<Launched> {
+        let pending = launch.fork()?;
+        let pid = pending.pid();
+        let main = match ProcHandle::open(pid, &self.procfs) {
             Ok(h) => h,
             Err(e) => {
                 pending.abort();
-                return Err(failed(format!("cannot watch process {child_pid}: {e}")));
+                return Err(failed(format!("cannot watch process {pid}: {e}")));
             }
         };
-        let deadline = Instant::now() + def.ready_timeout;
         let pidfile_path = def.pidfile(&self.dirs);
         let record_path = self.dirs.record(&def.name);
-
-        let (main, mut record) = if def.forking {
-            // The launcher is not the service: let it run, then follow the PID file it writes.
-            let launcher_start = self
-                .procfs
-                .stat(child_pid)
-                .map(|s| s.start_ticks)
-                .unwrap_or(0);
-            pending.release().map_err(map_launch)?;
-            if !launcher.wait_exit(deadline) {
-                let _ = self.terminate(&launcher, child_pid, def);
-                launch::reap(child_pid);
+        let recorded = Record::capture(&main, &self.procfs, &pidfile_path).and_then(|mut r| {
+            // The executable is still svc's own until exec; filled in below.
+            r.exe_dev = None;
+            r.exe_ino = None;
+            // The child may not have called setsid yet; it will lead its own group.
+            r.pgid = pid;
+            r.ready = def.ready.is_none();
+            r.save(&record_path)?;
+            pidfile::write(&pidfile_path, pid)?;
+            Ok(r)
+        });
+        let mut record = match recorded {
+            Ok(r) => r,
+            Err(e) => {
+                pending.abort();
+                self.forget(def);
                 return Err(failed(format!(
-                    "{}: the launcher did not exit within ready_timeout ({:?}); stopped it",
-                    def.name, def.ready_timeout
-                )));
-            }
-            if let Some(status) = launch::reap(child_pid) {
-                if !status.success() {
-                    return Err(failed(format!(
-                        "{}: the launcher {}{}",
-                        def.name,
-                        describe_exit(status),
-                        log_tail(log_path.as_deref())
-                    )));
-                }
-            }
-            let main = self.wait_forked(
-                def,
-                &pidfile_path,
-                launcher_start,
-                deadline,
-                log_path.as_deref(),
-            )?;
-            let mut record = Record::capture(&main, &self.procfs, &pidfile_path).map_err(|e| {
-                failed(format!(
-                    "{}: cannot record process {}: {e}",
-                    def.name,
-                    main.pid()
-                ))
-            })?;
-            record.ready = def.ready.is_none();
-            if let Err(e) = record.save(&record_path) {
-                let _ = self.terminate(&main, record.pgid, def);
-                let _ = pidfile::remove(&record_path);
-                return Err(failed(format!(
-                    "{}: cannot record the launched process ({e}); stopped it",
+                    "{}: cannot record the process to launch ({e}); nothing was started",
                     def.name
                 )));
             }
-            (main, record)
-        } else {
-            // Record the child before it may exec: if svc dies before `release`, the child
-            // exits without running the program, so nothing untracked is ever left.
-            let recorded =
-                Record::capture(&launcher, &self.procfs, &pidfile_path).and_then(|mut r| {
-                    // The executable is still svc's own until exec; filled in below.
-                    r.exe_dev = None;
-                    r.exe_ino = None;
-                    // The child may not have called setsid yet; it will lead its own group.
-                    r.pgid = child_pid;
-                    r.ready = def.ready.is_none();
-                    r.save(&record_path)?;
-                    pidfile::write(&pidfile_path, child_pid)?;
-                    Ok(r)
-                });
-            let mut record = match recorded {
-                Ok(r) => r,
-                Err(e) => {
-                    pending.abort();
-                    let _ = pidfile::remove(&record_path);
-                    let _ = pidfile::remove(&pidfile_path);
-                    return Err(failed(format!(
-                        "{}: cannot record the process to launch ({e}); nothing was started",
-                        def.name
-                    )));
-                }
-            };
-            if let Err(e) = pending.release() {
-                let _ = pidfile::remove(&record_path);
-                let _ = pidfile::remove(&pidfile_path);
-                return Err(map_launch(e));
-            }
-            // The executable identifies the process only where pidfd inodes do not.
-            if record.pidfd_ino.is_none() {
-                if let Ok((dev, ino)) = self.procfs.exe_id(child_pid) {
-                    record.exe_dev = Some(dev);
-                    record.exe_ino = Some(ino);
-                    let _ = record.save(&record_path);
-                }
-            }
-            (launcher, record)
         };
-
-        if let Some(check) = &def.ready {
-            match ready::wait(check, &main, notify.as_ref(), deadline) {
-                ready::Outcome::Ready => {
-                    record.ready = true;
-                    let _ = record.save(&record_path);
-                }
-                outcome => {
-                    let err = if outcome == ready::Outcome::Died {
-                        if def.forking {
-                            failed(format!(
-                                "{}: process {} died before it was ready{}",
-                                def.name,
-                                main.pid(),
-                                log_tail(log_path.as_deref())
-                            ))
-                        } else {
-                            self.died_during_start(def, child_pid, log_path.as_deref())
-                        }
-                    } else {
-                        let _ = self.terminate(&main, record.pgid, def);
-                        if !def.forking {
-                            launch::reap(child_pid);
-                        }
-                        failed(format!(
-                            "{}: not ready after {:?} (ready_timeout); stopped it{}",
-                            def.name,
-                            def.ready_timeout,
-                            log_tail(log_path.as_deref())
-                        ))
-                    };
-                    self.clear_group(record.pgid, def);
-                    let _ = pidfile::remove(&self.dirs.record(&def.name));
-                    let _ = pidfile::remove(&pidfile_path);
-                    return Err(err);
-                }
+        if let Err(e) = pending.release() {
+            self.forget(def);
+            return Err(e.into());
+        }
+        // The executable identifies the process only where pidfd inodes do not.
+        if record.pidfd_ino.is_none() {
+            if let Ok((dev, ino)) = self.procfs.exe_id(pid) {
+                record.exe_dev = Some(dev);
+                record.exe_ino = Some(ino);
+                let _ = record.save(&record_path);
             }
         }
-        if def.ready.is_none() && main.exited() {
-            // Without a readiness check start does not wait; but a program that already died
-            // (bad arguments, missing configuration) is reported now rather than by `status`.
-            let err = if def.forking {
-                failed(format!(
-                    "{}: process {} exited right after it started{}",
-                    def.name,
-                    main.pid(),
-                    log_tail(log_path.as_deref())
-                ))
-            } else {
-                self.died_during_start(def, child_pid, log_path.as_deref())
-            };
-            self.clear_group(record.pgid, def);
-            let _ = pidfile::remove(&self.dirs.record(&def.name));
-            let _ = pidfile::remove(&pidfile_path);
-            return Err(err);
-        }
-        Ok(Started::Launched(main.pid()))
+        Ok(Launched {
+            main,
+            record,
+            child: Some(pid),
+        })
     }
 
-    /// The error for a direct child that exited during start, with its status and log tail.
-    fn died_during_start(&self, def: &Definition, pid: i32, log: Option<&Path>) -> LifecycleError {
-        let how = match launch::reap(pid) {
-            Some(s) => describe_exit(s),
-            None => "exited".to_string(),
+    /// A program that daemonizes itself: its launcher must exit with 0, then its PID file must
+    /// name a live process that started no earlier than the launcher; that one is recorded.
+    fn launch_forking(
+        &self,
+        def: &Definition,
+        launch: Launch,
+        deadline: Instant,
+        log: Option<&Path>,
+    ) -> Result<Launched> {
+        let pending = launch.fork()?;
+        let pid = pending.pid();
+        let launcher = match ProcHandle::open(pid, &self.procfs) {
+            Ok(h) => h,
+            Err(e) => {
+                pending.abort();
+                return Err(failed(format!("cannot watch process {pid}: {e}")));
+            }
         };
-        failed(format!(
-            "{}: {how} while starting{}",
-            def.name,
-            log_tail(log)
-        ))
+        let launcher_start = self.procfs.stat(pid).map(|s| s.start_ticks).unwrap_or(0);
+        pending.release()?;
+        if !launcher.wait_exit(deadline) {
+            let _ = self.terminate(&launcher, pid, def);
+            launch::reap(pid);
+            return Err(failed(format!(
+                "{}: the launcher did not exit within ready_timeout ({:?}); stopped it",
+                def.name, def.ready_timeout
+            )));
+        }
+        if let Some(status) = launch::reap(pid) {
+            if !status.success() {
+                return Err(failed(format!(
+                    "{}: the launcher {}{}",
+                    def.name,
+                    describe_exit(status),
+                    log_tail(log)
+                )));
+            }
+        }
+        let pidfile_path = def.pidfile(&self.dirs);
+        let main = self.wait_forked(def, &pidfile_path, launcher_start, deadline, log)?;
+        let mut record = Record::capture(&main, &self.procfs, &pidfile_path).map_err(|e| {
+            failed(format!(
+                "{}: cannot record process {}: {e}",
+                def.name,
+                main.pid()
+            ))
+        })?;
+        record.ready = def.ready.is_none();
+        if let Err(e) = record.save(&self.dirs.record(&def.name)) {
+            let _ = self.terminate(&main, record.pgid, def);
+            let _ = pidfile::remove(&self.dirs.record(&def.name));
+            return Err(failed(format!(
+                "{}: cannot record the launched process ({e}); stopped it",
+                def.name
+            )));
+        }
+        Ok(Launched {
+            main,
+            record,
+            child: None,
+        })
+    }
+
+    /// Waits for readiness (if any), and undoes the launch when the program dies or is not
+    /// ready in time. Without a readiness check start does not wait; a program that has
+    /// already died by now is still reported here rather than by a later `status`.
+    fn settle(
+        &self,
+        def: &Definition,
+        mut l: Launched,
+        notify: Option<&NotifySocket>,
+        deadline: Instant,
+        log: Option<&Path>,
+    ) -> Result<Started> {
+        let outcome = match &def.ready {
+            Some(check) => ready::wait(check, &l.main, notify, deadline),
+            None if l.main.exited() => ready::Outcome::Died,
+            None => ready::Outcome::Ready,
+        };
+        let err = match outcome {
+            ready::Outcome::Ready => {
+                if !l.record.ready {
+                    l.record.ready = true;
+                    let _ = l.record.save(&self.dirs.record(&def.name));
+                }
+                return Ok(Started::Launched(l.main.pid()));
+            }
+            ready::Outcome::Died => {
+                let how = match l.child.and_then(launch::reap) {
+                    Some(s) => describe_exit(s),
+                    None => "exited".to_string(),
+                };
+                failed(format!(
+                    "{}: process {} {how} while starting{}",
+                    def.name,
+                    l.main.pid(),
+                    log_tail(log)
+                ))
+            }
+            ready::Outcome::TimedOut => {
+                let _ = self.terminate(&l.main, l.record.pgid, def);
+                if let Some(pid) = l.child {
+                    launch::reap(pid);
+                }
+                failed(format!(
+                    "{}: not ready after {:?} (ready_timeout); stopped it{}",
+                    def.name,
+                    def.ready_timeout,
+                    log_tail(log)
+                ))
+            }
+        };
+        self.clear_group(l.record.pgid, def);
+        self.forget(def);
+        Err(err)
+    }
+
+    /// Removes the record and PID file of a launch that did not work out.
+    fn forget(&self, def: &Definition) {
+        let _ = pidfile::remove(&self.dirs.record(&def.name));
+        let _ = pidfile::remove(&def.pidfile(&self.dirs));
     }
 
     /// Waits for a forking daemon's PID file to name a process started after the launch.
