@@ -211,7 +211,7 @@ impl Lifecycle {
 
     /// Takes the service's lock, waiting for a concurrent command to finish.
     pub fn lock(&self, def: &Definition) -> Result<ServiceLock> {
-        self.dirs.ensure_state().map_err(failed)?;
+        self.dirs.ensure_state().map_err(io_error)?;
         let path = self.dirs.lock(&def.name);
         let file = std::fs::OpenOptions::new()
             .read(true)
@@ -221,7 +221,12 @@ impl Lifecycle {
             .mode(0o644)
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(&path)
-            .map_err(|e| failed(format!("cannot open lock {}: {e}", path.display())))?;
+            .map_err(|e| {
+                io_error(io::Error::new(
+                    e.kind(),
+                    format!("cannot open lock {}: {e}", path.display()),
+                ))
+            })?;
         loop {
             // SAFETY: flock on a descriptor we own.
             let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
@@ -749,6 +754,10 @@ impl Lifecycle {
                     .filter(|(p, _)| self.procfs.stat(*p).is_some_and(|s| s.pgrp != pgid))
                     .collect();
                 let result = self.terminate(&handle, pgid, def);
+                if result.is_err() && !handle.exited() {
+                    // Still running (not ours to signal, or unkillable): keep its records.
+                    return result.map(|()| Stopped::NotRunning);
+                }
                 // The PID file goes once the process is gone (a forking daemon may have
                 // removed its own already).
                 let p = def.pidfile(&self.dirs);
@@ -756,7 +765,7 @@ impl Lifecycle {
                     let _ = pidfile::remove(&p);
                 }
                 let _ = pidfile::remove(&self.dirs.record(&def.name));
-                result.map_err(|e| failed(format!("{}: {e}", def.name)))?;
+                result?;
                 let escaped = outside
                     .into_iter()
                     .filter_map(|(p, ticks)| {
@@ -771,24 +780,27 @@ impl Lifecycle {
 
     /// stop_signal, SIGCONT, a wait woken by the exit, then KILL to the whole group after
     /// stop_timeout; returns once no process of the group is left.
-    fn terminate(
-        &self,
-        main: &ProcHandle,
-        pgid: i32,
-        def: &Definition,
-    ) -> std::result::Result<(), String> {
+    fn terminate(&self, main: &ProcHandle, pgid: i32, def: &Definition) -> Result<()> {
         let soft = Instant::now() + def.stop_timeout;
         let hard = soft + KILL_GRACE;
-        let _ = main.signal(def.stop_signal);
+        // A process svc may not signal (another user's) is reported at once, not after the
+        // whole timeout.
+        main.signal(def.stop_signal)
+            .map_err(|e| signal_error(def, main.pid(), e))?;
         let _ = main.signal(Signal::SIGCONT);
         if !main.wait_exit(soft) {
             let _ = main.signal(Signal::SIGKILL);
             self.kill_group(pgid, Signal::SIGKILL);
             if !main.wait_exit(hard) {
-                return Err(format!("process {} survived SIGKILL", main.pid()));
+                return Err(failed(format!(
+                    "{}: process {} survived SIGKILL",
+                    def.name,
+                    main.pid()
+                )));
             }
         }
         self.drain_group(pgid, def.stop_signal, soft, hard)
+            .map_err(|e| failed(format!("{}: {e}", def.name)))
     }
 
     /// Ends what is left of a group whose leader is gone (used after a failed start too).
@@ -874,7 +886,10 @@ impl Lifecycle {
         };
         match self.probe(def) {
             Liveness::Running { handle, .. } => {
-                if handle.signal(sig).map_err(failed)? {
+                if handle
+                    .signal(sig)
+                    .map_err(|e| signal_error(def, handle.pid(), e))?
+                {
                     Ok(handle.pid())
                 } else {
                     Err(LifecycleError::NotRunning(format!(
@@ -904,6 +919,26 @@ fn home_of(creds: Option<&users::Credentials>) -> String {
     home.map(|h| h.to_string_lossy().into_owned())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "/".into())
+}
+
+/// An I/O error; "permission denied" is a privilege problem (LSB 4), e.g. an ordinary user
+/// acting on root's services.
+fn io_error(e: io::Error) -> LifecycleError {
+    if e.kind() == io::ErrorKind::PermissionDenied {
+        LifecycleError::Privilege(e.to_string())
+    } else {
+        failed(e)
+    }
+}
+
+/// A signal that could not be sent: EPERM is a privilege problem (LSB 4).
+fn signal_error(def: &Definition, pid: i32, e: io::Error) -> LifecycleError {
+    let msg = format!("{}: cannot signal process {pid}: {e}", def.name);
+    if e.raw_os_error() == Some(libc::EPERM) {
+        LifecycleError::Privilege(msg)
+    } else {
+        failed(msg)
+    }
 }
 
 /// PATH for looking up a bare `exec`: the definition's own `env: PATH`, else the default.

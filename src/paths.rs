@@ -170,5 +170,5 @@ pub fn ensure_dir(dir: &Path) -> io::Result<()> {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
     }
-    trust::check_dir(dir).map_err(|e| io::Error::new(io::ErrorKind::PermissionDenied, e))
+    trust::check_dir(dir).map_err(io::Error::other)
 }

@@ -856,3 +856,47 @@ fn directories_default_to_xdg_locations_for_ordinary_users() {
     svc_as(&env, &["status", "y"]).code(3);
     svc_as(&xdg, &["stop", "y"]).ok();
 }
+
+/// I1: an ordinary user acting on root's services gets LSB 4 (insufficient privilege), and
+/// nothing changes: the service still runs, its PID file and record are untouched.
+#[test]
+fn i1_ordinary_user_on_roots_service_exits_4_and_changes_nothing() {
+    if skip_unless_root("i1_ordinary_user_on_roots_service_exits_4_and_changes_nothing") {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    std::fs::set_permissions(sb.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    sb.service("x", &format!("{}reload_signal: HUP\n", sb.sleeper("x")));
+    sb.svc(["start", "x"]).ok();
+    let pid = sb.pid("x");
+    let record = std::fs::read(sb.state.join("x.state")).unwrap();
+    for action in ["stop", "restart", "reload"] {
+        let out = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(SVC)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .arg("--config-dir")
+            .arg(&sb.config)
+            .arg("--state-dir")
+            .arg(&sb.state)
+            .arg("--log-dir")
+            .arg(&sb.log)
+            .args([action, "x"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(4),
+            "{action} as nobody: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(alive(pid), "{action} as nobody stopped the service");
+        assert_eq!(sb.pid("x"), pid);
+        assert_eq!(std::fs::read(sb.state.join("x.state")).unwrap(), record);
+    }
+    sb.svc(["status", "x"]).ok();
+    sb.svc(["stop", "x"]).ok();
+}
