@@ -1009,3 +1009,21 @@ fn b4_child_escaping_with_setsid_is_reported_by_stop() {
         libc::kill(escaped, libc::SIGKILL);
     }
 }
+
+/// B13: the log file is a symlink (to a file someone wants overwritten): svc does not write
+/// through it; start fails, the target is unchanged and nothing runs.
+#[test]
+fn b13_log_file_symlink_is_not_followed() {
+    let sb = Sandbox::new();
+    sb.service("x", &sb.sleeper("x"));
+    let target = sb.work.join("precious");
+    std::fs::write(&target, "keep me\n").unwrap();
+    std::fs::create_dir_all(&sb.log).unwrap();
+    std::os::unix::fs::symlink(&target, sb.logfile("x")).unwrap();
+    let r = run(&sb, &["start", "x"]);
+    assert_ne!(r.code, 0, "start wrote its log through a symlink");
+    r.no_panic().stderr_has("cannot open log");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me\n");
+    assert!(!sb.work.join("x.started").exists(), "the daemon ran");
+    assert!(!sb.pidfile("x").exists());
+}
