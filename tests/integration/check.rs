@@ -2,7 +2,7 @@ use crate::util::*;
 
 use crate::cli::{pidfile_exists, run_timeout, svc_timeout};
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 // Definition validation (reliability.md §3 groups C2, C5, D): `svc check` reports every problem
@@ -460,23 +460,8 @@ fn d8_env_values_are_passed_verbatim() {
 
 /// `svc ARGS` under a 1 GB address-space limit, within QUICK.
 fn svc_bounded(sb: &Sandbox, args: &[&str]) -> Run {
-    let mut c = Command::new("sh");
-    c.env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .arg("-c")
-        .arg("ulimit -v 1000000 && exec \"$@\"")
-        .arg("sh")
-        .arg(SVC)
-        .arg("--config-dir")
-        .arg(&sb.config)
-        .arg("--state-dir")
-        .arg(&sb.state)
-        .arg("--log-dir")
-        .arg(&sb.log)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut c = sb.wrapped("sh", &["-c", "ulimit -v 1000000 && exec \"$@\"", "sh"]);
+    c.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut label = vec!["(ulimit -v) svc".to_string()];
     label.extend(args.iter().map(|s| s.to_string()));
     run_timeout(c, label, QUICK)

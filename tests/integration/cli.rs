@@ -705,21 +705,8 @@ fn state_and_log_dirs_created_with_mode_0755_whatever_the_umask() {
     sb.service("x", &sb.sleeper("x"));
     assert!(!sb.state.exists() && !sb.log.exists());
     // Start under a restrictive caller umask.
-    let mut c = Command::new("sh");
-    c.env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .arg("-c")
-        .arg("umask 077; exec \"$@\"")
-        .arg("sh")
-        .arg(SVC)
-        .arg("--config-dir")
-        .arg(&sb.config)
-        .arg("--state-dir")
-        .arg(&sb.state)
-        .arg("--log-dir")
-        .arg(&sb.log)
-        .args(["start", "x"])
-        .stdin(Stdio::null())
+    let mut c = sb.wrapped("sh", &["-c", "umask 077; exec \"$@\"", "sh"]);
+    c.args(["start", "x"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     run_timeout(c, vec!["umask 077; svc start x".into()], SVC_TIMEOUT).ok();
@@ -872,19 +859,12 @@ fn i1_ordinary_user_on_roots_service_exits_4_and_changes_nothing() {
     let pid = sb.pid("x");
     let record = std::fs::read(sb.state.join("x.state")).unwrap();
     for action in ["stop", "restart", "reload"] {
-        let out = Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-            .arg(SVC)
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .arg("--config-dir")
-            .arg(&sb.config)
-            .arg("--state-dir")
-            .arg(&sb.state)
-            .arg("--log-dir")
-            .arg(&sb.log)
+        let out = sb
+            .wrapped(
+                "setpriv",
+                &["--reuid=65534", "--regid=65534", "--clear-groups", "--"],
+            )
             .args([action, "x"])
-            .stdin(Stdio::null())
             .output()
             .unwrap();
         assert_eq!(

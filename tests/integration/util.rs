@@ -180,6 +180,25 @@ impl Sandbox {
         c
     }
 
+    /// `svc` run through a wrapper (`sh -c '...; exec "$@"' sh`, `setpriv ... --`): the
+    /// wrapper and its arguments, then svc with a cleared environment and the sandbox
+    /// directories; the caller adds svc's arguments.
+    pub fn wrapped(&self, wrapper: &str, wrapper_args: &[&str]) -> Command {
+        let mut c = Command::new(wrapper);
+        c.args(wrapper_args)
+            .arg(SVC)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .arg("--config-dir")
+            .arg(&self.config)
+            .arg("--state-dir")
+            .arg(&self.state)
+            .arg("--log-dir")
+            .arg(&self.log)
+            .stdin(Stdio::null());
+        c
+    }
+
     /// Runs `svc ARGS` and returns what happened.
     pub fn svc<I, S>(&self, args: I) -> Run
     where
