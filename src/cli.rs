@@ -36,6 +36,9 @@ pub enum Command {
     },
     /// Stop services
     Stop {
+        /// Also stop the running services that require them (dependants first)
+        #[arg(long)]
+        with_dependents: bool,
         #[arg(required = true, value_name = "NAME")]
         names: Vec<String>,
     },
@@ -67,6 +70,73 @@ pub enum Command {
         #[arg(value_name = "NAME")]
         names: Vec<String>,
     },
-    /// Validate every definition and report all problems at once
+    /// Validate every definition and runlevel directory and report all problems at once
     Check,
+    /// Create S/K links for a service in runlevels/rcN.d
+    Enable {
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// Runlevels that start it, e.g. 2345 (default: the definition's `runlevels`, else 2345)
+        #[arg(long, value_name = "LEVELS")]
+        levels: Option<String>,
+        /// Start number NN (default: start_priority, else computed from dependencies)
+        #[arg(long, value_name = "NN")]
+        start: Option<u8>,
+        /// Stop number NN (default: stop_priority, else computed from dependencies)
+        #[arg(long, value_name = "NN")]
+        stop: Option<u8>,
+    },
+    /// Remove a service's S/K links from every runlevel
+    Disable {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// Show in which runlevels services start (chkconfig style)
+    List {
+        /// Print JSON for scripts
+        #[arg(long)]
+        json: bool,
+        #[arg(value_name = "NAME")]
+        names: Vec<String>,
+    },
+    /// Change runlevel: stop the K entries that run, start the S entries that don't
+    #[command(alias = "telinit")]
+    Switch {
+        #[arg(value_name = "RUNLEVEL")]
+        level: String,
+        #[command(flatten)]
+        opts: SwitchOpts,
+    },
+    /// Run rcS.d, then runlevel N (default: default_runlevel from svc.yaml, else 3)
+    Boot {
+        #[arg(value_name = "RUNLEVEL")]
+        level: Option<String>,
+        #[command(flatten)]
+        opts: SwitchOpts,
+    },
+    /// Print the previous and current runlevel, like runlevel(8)
+    Runlevel,
+    /// Show the last runlevel transition: slowest services first, and the critical chain
+    Analyze {
+        /// Write the timeline as an SVG picture to FILE
+        #[arg(long, value_name = "FILE")]
+        svg: Option<PathBuf>,
+        /// Print the timeline as JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Options shared by `switch` and `boot`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SwitchOpts {
+    /// Print the plan without doing it
+    #[arg(long)]
+    pub dry_run: bool,
+    /// With --dry-run: print the plan as JSON
+    #[arg(long)]
+    pub json: bool,
+    /// Most services started or stopped at once (default: 4 per core)
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
 }

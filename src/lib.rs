@@ -26,5 +26,6 @@ pub mod paths;
 pub mod process;
 pub mod ready;
 pub mod runlevel;
+pub mod timeline;
 pub mod trust;
 pub mod users;

@@ -123,6 +123,21 @@ impl Dirs {
         self.state.join(format!("{name}.notify"))
     }
 
+    /// The last runlevel transition's timeline (`svc analyze`).
+    pub fn timeline(&self) -> PathBuf {
+        self.state.join("timeline.json")
+    }
+
+    /// `PREVIOUS CURRENT` runlevel record (`svc runlevel`).
+    pub fn runlevel_record(&self) -> PathBuf {
+        self.state.join("runlevel")
+    }
+
+    /// The global lock a runlevel switch holds.
+    pub fn switch_lock(&self) -> PathBuf {
+        self.state.join("switch.lock")
+    }
+
     pub fn default_log(&self, name: &ServiceName) -> PathBuf {
         self.log.join(format!("{name}.log"))
     }

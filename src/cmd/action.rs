@@ -74,7 +74,7 @@ fn launch(ctx: &Context, def: &Definition) -> Code {
     }
 }
 
-pub fn stop(ctx: &Context, names: &[ServiceName]) -> Code {
+pub fn stop(ctx: &Context, names: &[ServiceName], _with_dependents: bool) -> Code {
     each(ctx, names, |ctx, n| match ctx.load(n) {
         Ok(def) => stop_def(ctx, &def),
         Err(c) => c,

@@ -1,8 +1,11 @@
 //! One function per command: the only layer that combines definitions, processes and output.
 
 mod action;
+mod analyze;
 mod check;
+mod links;
 mod status;
+mod switch;
 
 use crate::cli::{Cli, Command};
 use crate::definition::{self, Definition, DefinitionError};
@@ -72,12 +75,31 @@ pub fn run(cli: Cli) -> Code {
         };
     match &cli.command {
         Command::Start { names } => with_names(names, &action::start),
-        Command::Stop { names } => with_names(names, &action::stop),
+        Command::Stop {
+            names,
+            with_dependents,
+        } => with_names(names, &|ctx, n| action::stop(ctx, n, *with_dependents)),
         Command::Restart { names } => with_names(names, &action::restart),
         Command::TryRestart { names } => with_names(names, &action::try_restart),
         Command::Reload { names } => with_names(names, &action::reload),
         Command::ForceReload { names } => with_names(names, &action::force_reload),
         Command::Status { json, names } => with_names(names, &|ctx, n| status::run(ctx, n, *json)),
         Command::Check => check::run(&ctx),
+        Command::Enable {
+            name,
+            levels,
+            start,
+            stop,
+        } => with_names(std::slice::from_ref(name), &|ctx, n| {
+            links::enable(ctx, &n[0], levels.as_deref(), *start, *stop)
+        }),
+        Command::Disable { name } => with_names(std::slice::from_ref(name), &|ctx, n| {
+            links::disable(ctx, &n[0])
+        }),
+        Command::List { json, names } => with_names(names, &|ctx, n| links::list(ctx, n, *json)),
+        Command::Switch { level, opts } => switch::switch(&ctx, level, opts),
+        Command::Boot { level, opts } => switch::boot(&ctx, level.as_deref(), opts),
+        Command::Runlevel => switch::show_runlevel(&ctx),
+        Command::Analyze { svg, json } => analyze::run(&ctx, svg.as_deref(), *json),
     }
 }
