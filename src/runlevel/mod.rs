@@ -1,9 +1,143 @@
 //! Runlevel directories (SPEC §4): `runlevels/rcN.d` entries named `S<NN><NAME>` or
-//! `K<NN><NAME>`. Today this reads which levels start a service (for `status`); switching
-//! runlevels builds on it.
+//! `K<NN><NAME>`, read strictly: an entry is a file or symlink whose name starts with `S` or `K`
+//! and must read `[SK][0-9]{2}NAME`; names starting with anything else (a README, `s20lower`)
+//! are not entries. Entries sort by number, then by name, bytewise.
+
+pub mod plan;
+
+use std::path::{Path, PathBuf};
 
 use crate::name::ServiceName;
 use crate::paths::Dirs;
+
+/// Start or kill entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    Start,
+    Kill,
+}
+
+/// A well-formed entry of an rcN.d directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub kind: Kind,
+    pub number: u8,
+    pub name: ServiceName,
+    pub path: PathBuf,
+}
+
+/// A problem with one entry or directory, naming the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryProblem {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+impl std::fmt::Display for EntryProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.message)
+    }
+}
+
+/// Checks a runlevel argument: `0`-`6` or `S` (`s` accepted).
+pub fn parse_level(s: &str) -> Option<char> {
+    match s {
+        "S" | "s" => Some('S'),
+        _ if s.len() == 1 && ('0'..='6').contains(&s.chars().next()?) => s.chars().next(),
+        _ => None,
+    }
+}
+
+/// The directory of a runlevel.
+pub fn level_dir(dirs: &Dirs, level: char) -> PathBuf {
+    dirs.runlevels().join(format!("rc{level}.d"))
+}
+
+/// Reads one rcN.d: its well-formed entries, sorted by kind, number and name (bytewise), and a
+/// problem for every badly formed one (`S5foo`, `S20 x`, a directory named `S30y`) and every
+/// entry whose definition is missing (a dangling link). A missing directory has no entries.
+pub fn scan(dirs: &Dirs, level: char) -> (Vec<Entry>, Vec<EntryProblem>) {
+    scan_dir(&level_dir(dirs, level), &dirs.init_d())
+}
+
+fn scan_dir(dir: &Path, init_d: &Path) -> (Vec<Entry>, Vec<EntryProblem>) {
+    let mut entries = Vec::new();
+    let mut problems = Vec::new();
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (entries, problems),
+        Err(e) => {
+            problems.push(EntryProblem {
+                path: dir.to_owned(),
+                message: format!("cannot read the directory: {e}"),
+            });
+            return (entries, problems);
+        }
+    };
+    for e in rd.flatten() {
+        let path = e.path();
+        let fname = e.file_name();
+        let Some(fname) = fname.to_str() else {
+            if fname
+                .as_encoded_bytes()
+                .first()
+                .is_some_and(|b| matches!(b, b'S' | b'K'))
+            {
+                problems.push(EntryProblem {
+                    path,
+                    message: "badly formed entry: the name is not valid UTF-8".into(),
+                });
+            }
+            continue;
+        };
+        if !fname.starts_with(['S', 'K']) {
+            continue;
+        }
+        let Some((k, number, name)) = parse_entry(fname) else {
+            problems.push(EntryProblem {
+                path,
+                message: "badly formed entry: expected S<NN><NAME> or K<NN><NAME> (NN two digits, NAME a service name)".into(),
+            });
+            continue;
+        };
+        let ft = std::fs::metadata(&path).map(|m| m.file_type());
+        if matches!(&ft, Ok(t) if t.is_dir()) {
+            problems.push(EntryProblem {
+                path,
+                message: "badly formed entry: a directory, expected a file or a symlink".into(),
+            });
+            continue;
+        }
+        let Ok(name) = ServiceName::new(name) else {
+            continue;
+        };
+        if !init_d.join(format!("{name}.yaml")).is_file() {
+            problems.push(EntryProblem {
+                path,
+                message: format!(
+                    "no definition for service {name} ({} does not exist)",
+                    init_d.join(format!("{name}.yaml")).display()
+                ),
+            });
+            continue;
+        }
+        entries.push(Entry {
+            kind: if k == 'S' { Kind::Start } else { Kind::Kill },
+            number,
+            name,
+            path,
+        });
+    }
+    entries.sort_by(|a, b| {
+        (a.kind, a.number, a.name.as_str().as_bytes()).cmp(&(
+            b.kind,
+            b.number,
+            b.name.as_str().as_bytes(),
+        ))
+    });
+    problems.sort_by(|a, b| a.path.cmp(&b.path));
+    (entries, problems)
+}
 
 /// The runlevels, in the order `svc list` shows them.
 pub const LEVELS: [char; 8] = ['0', '1', '2', '3', '4', '5', '6', 'S'];
@@ -68,6 +202,35 @@ pub fn start_levels_all(dirs: &Dirs) -> std::collections::HashMap<String, Vec<ch
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scan_sorts_numerically_then_bytewise_and_reports_bad_entries() {
+        let d = tempfile::tempdir().unwrap();
+        let init = d.path().join("init.d");
+        let rc = d.path().join("rc2.d");
+        std::fs::create_dir_all(&init).unwrap();
+        std::fs::create_dir_all(&rc).unwrap();
+        for n in ["a", "b", "B", "c", "d"] {
+            std::fs::write(init.join(format!("{n}.yaml")), "exec: /bin/true\n").unwrap();
+        }
+        for e in [
+            "S10b", "S10B", "S02c", "S1a", "S100d", "K20a", "README", "s20lower", "S30gone",
+        ] {
+            std::fs::write(rc.join(e), "").unwrap();
+        }
+        std::fs::create_dir(rc.join("S30d")).unwrap();
+        let (entries, problems) = scan_dir(&rc, &init);
+        let order: Vec<String> = entries
+            .iter()
+            .map(|e| format!("{:?}{}{}", e.kind, e.number, e.name))
+            .collect();
+        assert_eq!(order, ["Start2c", "Start10B", "Start10b", "Kill20a"]);
+        let bad: Vec<String> = problems
+            .iter()
+            .map(|p| p.path.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(bad, ["S100d", "S1a", "S30d", "S30gone"]);
+    }
 
     #[test]
     fn entries() {

@@ -3,6 +3,7 @@
 
 mod util;
 
+mod analyze;
 mod check;
 mod cli;
 mod examples;
@@ -10,5 +11,7 @@ mod forking;
 mod hygiene;
 mod identity;
 mod lifecycle;
+mod links;
 mod readiness;
 mod status;
+mod switch;
