@@ -61,6 +61,12 @@ impl fmt::Display for ServiceName {
     }
 }
 
+impl serde::Serialize for ServiceName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 impl std::str::FromStr for ServiceName {
     type Err = BadName;
     fn from_str(s: &str) -> Result<Self, BadName> {

@@ -74,11 +74,59 @@ fn launch(ctx: &Context, def: &Definition) -> Code {
     }
 }
 
-pub fn stop(ctx: &Context, names: &[ServiceName], _with_dependents: bool) -> Code {
+pub fn stop(ctx: &Context, names: &[ServiceName], with_dependents: bool) -> Code {
     each(ctx, names, |ctx, n| match ctx.load(n) {
-        Ok(def) => stop_def(ctx, &def),
+        Ok(def) => {
+            let dependents = running_dependents(ctx, &def.name);
+            let mut codes = Vec::new();
+            if !dependents.is_empty() {
+                let list: Vec<&str> = dependents.iter().map(|d| d.name.as_str()).collect();
+                if with_dependents {
+                    codes.extend(dependents.iter().map(|d| stop_def(ctx, d)));
+                } else {
+                    ctx.out.error(&format!(
+                        "{} is required by running services {}; stopping only {} (--with-dependents stops them too)",
+                        def.name,
+                        list.join(", "),
+                        def.name
+                    ));
+                }
+            }
+            codes.push(stop_def(ctx, &def));
+            Code::first_failure(codes)
+        }
         Err(c) => c,
     })
+}
+
+/// Running services that require `name`, directly or not, in the order they must stop
+/// (dependants before what they depend on).
+fn running_dependents(ctx: &Context, name: &ServiceName) -> Vec<Definition> {
+    let Ok(files) = crate::definition::list_files(&ctx.dirs) else {
+        return Vec::new();
+    };
+    let defs: Vec<Definition> = files
+        .into_iter()
+        .filter_map(|(n, p)| crate::definition::load_file(&p, &n.ok()?).ok())
+        .collect();
+    // Breadth first from `name` over reversed `requires`; then reversed, so the farthest
+    // dependants stop first.
+    let mut order: Vec<&Definition> = Vec::new();
+    let mut frontier = vec![name.clone()];
+    while let Some(cur) = frontier.pop() {
+        for d in defs.iter().filter(|d| d.requires.contains(&cur)) {
+            if d.name != *name && !order.iter().any(|o| o.name == d.name) {
+                order.push(d);
+                frontier.push(d.name.clone());
+            }
+        }
+    }
+    order
+        .into_iter()
+        .rev()
+        .filter(|d| matches!(ctx.life.probe(d), Liveness::Running { .. }))
+        .cloned()
+        .collect()
 }
 
 fn stop_def(ctx: &Context, def: &Definition) -> Code {

@@ -1,20 +1,570 @@
 //! `switch` (alias `telinit`), `boot`, `runlevel` (SPEC §4).
+//!
+//! A switch reads the target rcN.d, reports every problem before anything runs, plans with
+//! [`crate::runlevel::plan`], then runs the plan: stops first, then starts, each phase on a pool
+//! of `--jobs` threads that take a step as soon as the steps it waits for are done and every
+//! step of a lower number is finished. A failure never stops the rest: what requires a failed
+//! service is skipped. One global lock (`<state>/switch.lock`) makes a second switch wait;
+//! the runlevel record and the timeline are written atomically, and a marker of the switch in
+//! progress lets `svc runlevel` say when one was interrupted.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::sync::{Condvar, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
 
 use super::Context;
 use crate::cli::SwitchOpts;
+use crate::definition::{self, Definition};
 use crate::exit::Code;
+use crate::lifecycle::{Liveness, Started, Stopped};
+use crate::name::ServiceName;
+use crate::process::pidfile;
+use crate::runlevel::plan::{self, Deps, LeftOut, Plan, Step};
+use crate::runlevel::{self, Kind};
+use crate::timeline::{self, Timeline};
 
 pub fn switch(ctx: &Context, level: &str, opts: &SwitchOpts) -> Code {
-    let _ = (ctx, level, opts);
-    Code::Unimplemented
+    match runlevel::parse_level(level) {
+        Some(l) => run(ctx, &[l], opts),
+        None => {
+            ctx.out
+                .error(&format!("invalid runlevel {level:?}: expected 0-6 or S"));
+            Code::InvalidArgs
+        }
+    }
 }
 
 pub fn boot(ctx: &Context, level: Option<&str>, opts: &SwitchOpts) -> Code {
-    let _ = (ctx, level, opts);
-    Code::Unimplemented
+    let target = match level {
+        Some(l) => match runlevel::parse_level(l) {
+            Some(l) => l,
+            None => {
+                ctx.out
+                    .error(&format!("invalid runlevel {l:?}: expected 0-6 or S"));
+                return Code::InvalidArgs;
+            }
+        },
+        None => match definition::load_settings(&ctx.dirs) {
+            Ok(s) => s.default_runlevel.unwrap_or('3'),
+            Err(problems) => {
+                for p in problems {
+                    ctx.out.problem(&p.to_string());
+                }
+                return Code::NotConfigured;
+            }
+        },
+    };
+    if target == 'S' {
+        run(ctx, &['S'], opts)
+    } else {
+        run(ctx, &['S', target], opts)
+    }
 }
 
 pub fn show_runlevel(ctx: &Context) -> Code {
-    let _ = ctx;
-    Code::Unimplemented
+    let record = std::fs::read_to_string(ctx.dirs.runlevel_record()).ok();
+    if let Ok(target) = std::fs::read_to_string(marker(ctx)) {
+        if !switch_running(ctx) {
+            ctx.out.error(&format!(
+                "a switch to runlevel {} was interrupted; `svc switch {}` finishes it",
+                target.trim(),
+                target.trim()
+            ));
+        }
+    }
+    match record {
+        Some(r) if !r.trim().is_empty() => {
+            ctx.out.line(r.trim());
+            Code::Success
+        }
+        _ => {
+            ctx.out.line("unknown");
+            Code::Failure
+        }
+    }
+}
+
+fn marker(ctx: &Context) -> std::path::PathBuf {
+    ctx.dirs.state.join("runlevel.switching")
+}
+
+fn open_switch_lock(ctx: &Context) -> std::io::Result<File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(ctx.dirs.switch_lock())
+}
+
+fn switch_running(ctx: &Context) -> bool {
+    let Ok(f) = File::open(ctx.dirs.switch_lock()) else {
+        return false;
+    };
+    // SAFETY: flock on a descriptor we own; released when `f` is dropped.
+    unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) != 0 }
+}
+
+/// The plan of one level, for `--dry-run --json`.
+#[derive(Serialize)]
+struct DryRun<'a> {
+    target: String,
+    stop: &'a [Step],
+    start: &'a [Step],
+    kept: &'a [ServiceName],
+    left_out: &'a [LeftOut],
+    problems: Vec<String>,
+}
+
+/// What happened to one step.
+#[derive(Debug, Clone, PartialEq)]
+enum Outcome {
+    Pending,
+    Running,
+    Ok,
+    Already,
+    Failed(String),
+    Skipped(String),
+}
+
+impl Outcome {
+    fn finished(&self) -> bool {
+        !matches!(self, Outcome::Pending | Outcome::Running)
+    }
+}
+
+/// Runs the levels in order (boot: `S` then the target) under the global switch lock.
+fn run(ctx: &Context, levels: &[char], opts: &SwitchOpts) -> Code {
+    if let Err(e) = ctx.dirs.ensure_state() {
+        ctx.out.error(&e.to_string());
+        return Code::Failure;
+    }
+    let lock = match open_switch_lock(ctx) {
+        Ok(f) => f,
+        Err(e) => {
+            ctx.out.error(&format!(
+                "cannot open {}: {e}",
+                ctx.dirs.switch_lock().display()
+            ));
+            return if e.kind() == std::io::ErrorKind::PermissionDenied {
+                Code::Privilege
+            } else {
+                Code::Failure
+            };
+        }
+    };
+    if !opts.dry_run {
+        // A second switch waits for the one that runs.
+        // SAFETY: flock on a descriptor we own; released when `lock` is dropped.
+        while unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+                break;
+            }
+        }
+    }
+    let jobs = opts
+        .jobs
+        .unwrap_or_else(|| {
+            4 * std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+        .max(1);
+    let t0 = Instant::now();
+    let started_at_unix_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let mut steps: Vec<timeline::Step> = Vec::new();
+    let mut code = Code::Success;
+    let target: String = levels
+        .iter()
+        .map(|l| l.to_string())
+        .collect::<Vec<_>>()
+        .join("+");
+    let final_level = *levels.last().unwrap_or(&'S');
+    if !opts.dry_run {
+        let _ = pidfile::write_atomic(&marker(ctx), format!("{final_level}\n").as_bytes(), 0o644);
+    }
+    for &level in levels {
+        let c = run_level(ctx, level, opts, jobs, t0, &mut steps);
+        if code == Code::Success {
+            code = c;
+        }
+    }
+    if opts.dry_run {
+        return code;
+    }
+    // The record: PREVIOUS CURRENT. A boot starts from N, like runlevel(8).
+    let previous = if levels.len() > 1 {
+        "N".to_string()
+    } else {
+        std::fs::read_to_string(ctx.dirs.runlevel_record())
+            .ok()
+            .and_then(|r| r.split_whitespace().nth(1).map(str::to_string))
+            .unwrap_or_else(|| "N".to_string())
+    };
+    if let Err(e) = pidfile::write_atomic(
+        &ctx.dirs.runlevel_record(),
+        format!("{previous} {final_level}\n").as_bytes(),
+        0o644,
+    ) {
+        ctx.out.error(&format!("cannot record the runlevel: {e}"));
+        code = Code::Failure;
+    }
+    let _ = std::fs::remove_file(marker(ctx));
+    let tl = Timeline {
+        target,
+        started_at_unix_ms,
+        total_ms: t0.elapsed().as_millis() as u64,
+        services: steps,
+    };
+    if let Err(e) = tl.save(&ctx.dirs.timeline()) {
+        ctx.out.error(&format!("cannot write the timeline: {e}"));
+    }
+    drop(lock);
+    code
+}
+
+/// Plans and runs one level; appends its steps to the timeline.
+fn run_level(
+    ctx: &Context,
+    level: char,
+    opts: &SwitchOpts,
+    jobs: usize,
+    t0: Instant,
+    timeline: &mut Vec<timeline::Step>,
+) -> Code {
+    let (entries, problems) = runlevel::scan(&ctx.dirs, level);
+    let mut problem_lines: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+    // Every definition, loaded once: entries, their dependencies, and dependants for stops.
+    let mut defs: BTreeMap<ServiceName, Definition> = BTreeMap::new();
+    let mut broken: Vec<LeftOut> = Vec::new();
+    match definition::list_files(&ctx.dirs) {
+        Ok(files) => {
+            for (name, path) in files {
+                let Ok(name) = name else { continue };
+                match definition::load_file(&path, &name) {
+                    Ok(d) => {
+                        defs.insert(name, d);
+                    }
+                    Err(e) => {
+                        if entries.iter().any(|x| x.name == name) {
+                            problem_lines.push(e.to_string());
+                            broken.push(LeftOut {
+                                name,
+                                why: "its definition is invalid".into(),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        Err(e) => problem_lines.push(format!("{}: {e}", ctx.dirs.init_d().display())),
+    }
+    // Runlevels 0 and 6 only stop: their S entries are not started.
+    let entries: Vec<_> = if matches!(level, '0' | '6') {
+        entries
+            .into_iter()
+            .filter(|e| e.kind == Kind::Kill)
+            .collect()
+    } else {
+        entries
+    };
+    let running: BTreeMap<ServiceName, bool> = defs
+        .iter()
+        .map(|(n, d)| {
+            (
+                n.clone(),
+                matches!(ctx.life.probe(d), Liveness::Running { .. }),
+            )
+        })
+        .collect();
+    let deps = |n: &ServiceName| {
+        defs.get(n).map(|d| Deps {
+            requires: d.requires.clone(),
+            wants: d.wants.clone(),
+        })
+    };
+    let is_running = |n: &ServiceName| running.get(n).copied().unwrap_or(false);
+    let p: Plan = plan::plan(&entries, &deps, &is_running, &broken);
+
+    if opts.dry_run {
+        print_plan(ctx, level, &p, &problem_lines, opts.json);
+        return if problem_lines.is_empty() && p.left_out.is_empty() {
+            Code::Success
+        } else {
+            Code::Failure
+        };
+    }
+    for line in &problem_lines {
+        ctx.out.problem(line);
+    }
+    for l in &p.left_out {
+        ctx.out.error(&format!(
+            "{}: left out of runlevel {level}: {}",
+            l.name, l.why
+        ));
+    }
+    let stopped = execute(ctx, &defs, &p.stop, true, jobs, t0, timeline);
+    let started = execute(ctx, &defs, &p.start, false, jobs, t0, timeline);
+    for l in &p.left_out {
+        timeline.push(timeline::Step {
+            name: l.name.to_string(),
+            action: "start".into(),
+            number: 0,
+            begin_ms: None,
+            ready_ms: None,
+            outcome: "skipped".into(),
+            after: Vec::new(),
+            error: Some(l.why.clone()),
+        });
+    }
+    summarize(ctx, level, &stopped, &started, &p, &problem_lines)
+}
+
+fn print_plan(ctx: &Context, level: char, p: &Plan, problems: &[String], json: bool) {
+    if json {
+        ctx.out.json(&DryRun {
+            target: level.to_string(),
+            stop: &p.stop,
+            start: &p.start,
+            kept: &p.kept,
+            left_out: &p.left_out,
+            problems: problems.to_vec(),
+        });
+        return;
+    }
+    ctx.out.line(&format!("Plan for runlevel {level}:"));
+    for s in &p.stop {
+        ctx.out
+            .line(&format!("  stop  K{:02} {}{}", s.number, s.name, after(s)));
+    }
+    for s in &p.start {
+        ctx.out
+            .line(&format!("  start S{:02} {}{}", s.number, s.name, after(s)));
+    }
+    for k in &p.kept {
+        ctx.out.line(&format!("  keep  {k} (running)"));
+    }
+    for l in &p.left_out {
+        ctx.out.line(&format!("  leave out {}: {}", l.name, l.why));
+    }
+    for pr in problems {
+        ctx.out.problem(pr);
+    }
+}
+
+fn after(s: &Step) -> String {
+    if s.after.is_empty() {
+        String::new()
+    } else {
+        let names: Vec<&str> = s.after.iter().map(|n| n.as_str()).collect();
+        format!(" (after {})", names.join(", "))
+    }
+}
+
+/// Runs one phase on `jobs` threads; returns each step's outcome, in plan order.
+fn execute(
+    ctx: &Context,
+    defs: &BTreeMap<ServiceName, Definition>,
+    steps: &[Step],
+    stopping: bool,
+    jobs: usize,
+    t0: Instant,
+    timeline: &mut Vec<timeline::Step>,
+) -> Vec<(ServiceName, Outcome)> {
+    if steps.is_empty() {
+        return Vec::new();
+    }
+    let index: BTreeMap<&ServiceName, usize> = steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (&s.name, i))
+        .collect();
+    let state = Mutex::new(vec![Outcome::Pending; steps.len()]);
+    let times = Mutex::new(vec![(None::<u64>, None::<u64>); steps.len()]);
+    let wake = Condvar::new();
+    let ms = || t0.elapsed().as_millis() as u64;
+
+    // The next step that may run now, marking skips on the way; `None` when all are taken.
+    let next = |st: &mut Vec<Outcome>| -> Option<Option<usize>> {
+        loop {
+            let mut skipped_any = false;
+            for i in 0..steps.len() {
+                if st[i] != Outcome::Pending {
+                    continue;
+                }
+                let s = &steps[i];
+                if let Some(r) = s.required.iter().find(|r| {
+                    index
+                        .get(r)
+                        .is_some_and(|&j| matches!(st[j], Outcome::Failed(_) | Outcome::Skipped(_)))
+                }) {
+                    st[i] = Outcome::Skipped(format!("requires {r}, which did not start"));
+                    skipped_any = true;
+                    continue;
+                }
+                let deps_done = s
+                    .after
+                    .iter()
+                    .all(|a| index.get(a).is_none_or(|&j| st[j].finished()));
+                let lower_done = steps
+                    .iter()
+                    .enumerate()
+                    .all(|(j, o)| o.rank >= s.rank || st[j].finished());
+                if deps_done && lower_done {
+                    st[i] = Outcome::Running;
+                    return Some(Some(i));
+                }
+            }
+            if !skipped_any {
+                break;
+            }
+        }
+        if st.iter().all(Outcome::finished) {
+            None
+        } else {
+            Some(None)
+        }
+    };
+
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.min(steps.len()) {
+            scope.spawn(|| loop {
+                let i = {
+                    let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+                    loop {
+                        match next(&mut st) {
+                            None => return,
+                            Some(Some(i)) => break i,
+                            Some(None) => {
+                                st = wake.wait(st).unwrap_or_else(|e| e.into_inner());
+                            }
+                        }
+                    }
+                };
+                wake.notify_all();
+                let begin = ms();
+                let def = &defs[&steps[i].name];
+                let outcome = if stopping {
+                    match ctx.life.stop(def) {
+                        Ok(Stopped::Stopped { .. }) => {
+                            ctx.out.action_ok("Stopping", def.name.as_str());
+                            Outcome::Ok
+                        }
+                        Ok(Stopped::NotRunning) => Outcome::Already,
+                        Err(e) => {
+                            ctx.out
+                                .action_failed("Stopping", def.name.as_str(), &e.to_string());
+                            Outcome::Failed(e.to_string())
+                        }
+                    }
+                } else {
+                    match ctx.life.start(def) {
+                        Ok(Started::Launched(_)) => {
+                            ctx.out.action_ok("Starting", def.name.as_str());
+                            Outcome::Ok
+                        }
+                        Ok(Started::AlreadyRunning(_)) => Outcome::Already,
+                        Err(e) => {
+                            ctx.out
+                                .action_failed("Starting", def.name.as_str(), &e.to_string());
+                            Outcome::Failed(e.to_string())
+                        }
+                    }
+                };
+                let end = ms();
+                times.lock().unwrap_or_else(|e| e.into_inner())[i] = (Some(begin), Some(end));
+                state.lock().unwrap_or_else(|e| e.into_inner())[i] = outcome;
+                wake.notify_all();
+            });
+        }
+    });
+
+    let st = state.into_inner().unwrap_or_else(|e| e.into_inner());
+    let times = times.into_inner().unwrap_or_else(|e| e.into_inner());
+    for (i, s) in steps.iter().enumerate() {
+        let (begin, end) = times[i];
+        let (outcome, error, ready) = match &st[i] {
+            Outcome::Ok => ("ok", None, end),
+            Outcome::Already => ("already", None, end),
+            Outcome::Failed(e) => ("failed", Some(e.clone()), None),
+            Outcome::Skipped(e) => ("skipped", Some(e.clone()), None),
+            Outcome::Pending | Outcome::Running => ("skipped", None, None),
+        };
+        timeline.push(timeline::Step {
+            name: s.name.to_string(),
+            action: if stopping { "stop" } else { "start" }.into(),
+            number: s.number,
+            begin_ms: begin,
+            ready_ms: ready,
+            outcome: outcome.into(),
+            after: s.after.iter().map(|a| a.to_string()).collect(),
+            error,
+        });
+    }
+    steps.iter().map(|s| s.name.clone()).zip(st).collect()
+}
+
+/// The summary: what started, stopped, failed (and why), was skipped or left out.
+fn summarize(
+    ctx: &Context,
+    level: char,
+    stopped: &[(ServiceName, Outcome)],
+    started: &[(ServiceName, Outcome)],
+    p: &Plan,
+    problems: &[String],
+) -> Code {
+    let pick = |list: &[(ServiceName, Outcome)], f: &dyn Fn(&Outcome) -> bool| -> Vec<String> {
+        list.iter()
+            .filter(|(_, o)| f(o))
+            .map(|(n, _)| n.to_string())
+            .collect()
+    };
+    let ok_started = pick(started, &|o| *o == Outcome::Ok);
+    let ok_stopped = pick(stopped, &|o| *o == Outcome::Ok);
+    let mut failures: Vec<String> = Vec::new();
+    for (n, o) in stopped.iter().chain(started) {
+        match o {
+            Outcome::Failed(why) => failures.push(format!("failed: {n}: {}", first_line(why))),
+            Outcome::Skipped(why) => failures.push(format!("skipped: {n}: {why}")),
+            _ => {}
+        }
+    }
+    for l in &p.left_out {
+        failures.push(format!("left out: {}: {}", l.name, l.why));
+    }
+    for pr in problems {
+        failures.push(format!("problem: {}", first_line(pr)));
+    }
+    let mut text = format!(
+        "Runlevel {level}: started {}, stopped {}, kept {}",
+        ok_started.len(),
+        ok_stopped.len(),
+        p.kept.len()
+    );
+    if !failures.is_empty() {
+        text.push_str(&format!(", {} problem(s)", failures.len()));
+    }
+    ctx.out.line(&text);
+    for f in &failures {
+        ctx.out.line(&format!("  {f}"));
+    }
+    if failures.is_empty() {
+        Code::Success
+    } else {
+        Code::Failure
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or("")
 }

@@ -1,1 +1,481 @@
-//! The plan of a runlevel switch: which services to stop and start, in which order.
+//! The plan of a runlevel switch (SPEC §4), computed without side effects: from the entries of
+//! the target rcN.d, the definitions and which services run now, which services to stop and to
+//! start, in which order, and what must be left out before anything runs.
+//!
+//! Order: entries run by ascending number; the same number runs in parallel unless a
+//! dependency links two services. Dependencies win over numbers: a service that another one
+//! `requires` or `wants` is started before it even when its own number is higher (it is pulled
+//! forward to its dependant's number), and stopped after it. `requires` that have no S entry
+//! are started too (as `svc start` would); `wants` only order what is part of the switch.
+//! Left out before anything runs: entries whose definition is missing or broken, services that
+//! require an unknown or left-out service, and every service of a dependency cycle.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::{Entry, Kind};
+use crate::name::ServiceName;
+
+/// What the plan needs to know about a service: its dependencies.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Deps {
+    pub requires: Vec<ServiceName>,
+    pub wants: Vec<ServiceName>,
+}
+
+/// One service to start or stop.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Step {
+    pub name: ServiceName,
+    /// The entry's own number (for a pulled-in requirement: its dependant's).
+    pub number: u8,
+    /// The number it runs at: its own, or lower when a dependant with a lower number needs it.
+    pub rank: u8,
+    /// Services of the same phase it must wait for.
+    pub after: Vec<ServiceName>,
+    /// Of `after`, those it `requires`: if one fails, this one is skipped.
+    pub required: Vec<ServiceName>,
+}
+
+/// A service left out before anything runs, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LeftOut {
+    pub name: ServiceName,
+    pub why: String,
+}
+
+/// The whole switch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    /// Stops in execution order (rank, then name bytewise).
+    pub stop: Vec<Step>,
+    /// Starts in execution order.
+    pub start: Vec<Step>,
+    /// S entries already running: nothing to do (kept across the switch).
+    pub kept: Vec<ServiceName>,
+    pub left_out: Vec<LeftOut>,
+}
+
+/// Computes the plan. `deps` knows every service that has a valid definition (`None` for
+/// names without one); `running` says which run now; `broken` lists entries left out already
+/// (missing or invalid definitions) with the reason.
+pub fn plan(
+    entries: &[Entry],
+    deps: &dyn Fn(&ServiceName) -> Option<Deps>,
+    running: &dyn Fn(&ServiceName) -> bool,
+    broken: &[LeftOut],
+) -> Plan {
+    let mut out = Plan {
+        left_out: broken.to_vec(),
+        ..Plan::default()
+    };
+    let bad: BTreeSet<ServiceName> = broken.iter().map(|l| l.name.clone()).collect();
+
+    // --- starts -------------------------------------------------------------------------
+    let mut numbers: BTreeMap<ServiceName, u8> = BTreeMap::new();
+    for e in entries.iter().filter(|e| e.kind == Kind::Start) {
+        if bad.contains(&e.name) {
+            continue;
+        }
+        if running(&e.name) {
+            if !out.kept.contains(&e.name) {
+                out.kept.push(e.name.clone());
+            }
+            continue;
+        }
+        let n = numbers.entry(e.name.clone()).or_insert(e.number);
+        *n = (*n).min(e.number);
+    }
+    // Pull in requirements that are not running, transitively, at their dependant's number.
+    let mut queue: Vec<ServiceName> = numbers.keys().cloned().collect();
+    let mut unknown: BTreeMap<ServiceName, String> = BTreeMap::new();
+    while let Some(name) = queue.pop() {
+        let Some(d) = deps(&name) else {
+            unknown.insert(name.clone(), format!("no valid definition for {name}"));
+            continue;
+        };
+        let here = numbers[&name];
+        for r in &d.requires {
+            if bad.contains(r) {
+                continue;
+            }
+            if deps(r).is_none() {
+                unknown.insert(r.clone(), format!("no definition for service {r}"));
+                continue;
+            }
+            if running(r) || numbers.contains_key(r) {
+                continue;
+            }
+            numbers.insert(r.clone(), here);
+            queue.push(r.clone());
+        }
+    }
+    let start_graph = |name: &ServiceName| -> (Vec<ServiceName>, Vec<ServiceName>) {
+        let d = deps(name).unwrap_or_default();
+        let after: Vec<ServiceName> = d
+            .requires
+            .iter()
+            .chain(&d.wants)
+            .filter(|x| numbers.contains_key(*x))
+            .cloned()
+            .collect();
+        let required: Vec<ServiceName> = d
+            .requires
+            .iter()
+            .filter(|x| numbers.contains_key(*x))
+            .cloned()
+            .collect();
+        (after, required)
+    };
+    let mut graph: BTreeMap<ServiceName, (Vec<ServiceName>, Vec<ServiceName>)> = numbers
+        .keys()
+        .map(|n| (n.clone(), start_graph(n)))
+        .collect();
+    let mut excluded: BTreeMap<ServiceName, String> = BTreeMap::new();
+    for (n, why) in &unknown {
+        excluded.insert(n.clone(), why.clone());
+    }
+    // Services whose requirement is unknown or broken.
+    for (n, _) in graph.iter() {
+        if let Some(d) = deps(n) {
+            for r in &d.requires {
+                if bad.contains(r) {
+                    excluded.insert(n.clone(), format!("requires {r}, which is left out"));
+                } else if unknown.contains_key(r) && r != n {
+                    excluded.insert(n.clone(), format!("requires {r}, which has no definition"));
+                }
+            }
+        }
+    }
+    for cycle in cycles(&graph) {
+        let names: Vec<&str> = cycle.iter().map(|n| n.as_str()).collect();
+        let why = format!("dependency cycle: {} -> {}", names.join(" -> "), names[0]);
+        for n in cycle {
+            excluded.entry(n).or_insert_with(|| why.clone());
+        }
+    }
+    close_over_requirements(&graph, &mut excluded);
+    for (n, why) in &excluded {
+        if graph.remove(n).is_some() || unknown.contains_key(n) {
+            out.left_out.push(LeftOut {
+                name: n.clone(),
+                why: why.clone(),
+            });
+        }
+        numbers.remove(n);
+    }
+    for (_, (after, required)) in graph.iter_mut() {
+        after.retain(|x| numbers.contains_key(x));
+        required.retain(|x| numbers.contains_key(x));
+    }
+    out.start = order(&graph, &numbers, false);
+
+    // --- stops --------------------------------------------------------------------------
+    let mut stop_numbers: BTreeMap<ServiceName, u8> = BTreeMap::new();
+    for e in entries.iter().filter(|e| e.kind == Kind::Kill) {
+        if bad.contains(&e.name) || !running(&e.name) || deps(&e.name).is_none() {
+            continue;
+        }
+        let n = stop_numbers.entry(e.name.clone()).or_insert(e.number);
+        *n = (*n).min(e.number);
+    }
+    // Reverse edges: a service stops after the services that depend on it.
+    let mut stop_graph: BTreeMap<ServiceName, (Vec<ServiceName>, Vec<ServiceName>)> = stop_numbers
+        .keys()
+        .map(|n| (n.clone(), (Vec::new(), Vec::new())))
+        .collect();
+    for n in stop_numbers.keys() {
+        let d = deps(n).unwrap_or_default();
+        for dep in d.requires.iter().chain(&d.wants) {
+            if let Some((after, _)) = stop_graph.get_mut(dep) {
+                if !after.contains(n) {
+                    after.push(n.clone());
+                }
+            }
+        }
+    }
+    let mut stop_excluded = BTreeMap::new();
+    for cycle in cycles(&stop_graph) {
+        let names: Vec<&str> = cycle.iter().map(|n| n.as_str()).collect();
+        let why = format!("dependency cycle: {}", names.join(" <- "));
+        for n in cycle {
+            stop_excluded.entry(n).or_insert_with(|| why.clone());
+        }
+    }
+    for (n, why) in stop_excluded {
+        stop_graph.remove(&n);
+        stop_numbers.remove(&n);
+        if !out.left_out.iter().any(|l| l.name == n) {
+            out.left_out.push(LeftOut { name: n, why });
+        }
+    }
+    for (_, (after, _)) in stop_graph.iter_mut() {
+        after.retain(|x| stop_numbers.contains_key(x));
+    }
+    out.stop = order(&stop_graph, &stop_numbers, true);
+    out
+}
+
+/// Adds to `excluded` every service that (transitively) requires an excluded one.
+fn close_over_requirements(
+    graph: &BTreeMap<ServiceName, (Vec<ServiceName>, Vec<ServiceName>)>,
+    excluded: &mut BTreeMap<ServiceName, String>,
+) {
+    loop {
+        let mut added = false;
+        for (n, (_, required)) in graph {
+            if excluded.contains_key(n) {
+                continue;
+            }
+            if let Some(r) = required.iter().find(|r| excluded.contains_key(*r)) {
+                excluded.insert(n.clone(), format!("requires {r}, which is left out"));
+                added = true;
+            }
+        }
+        if !added {
+            return;
+        }
+    }
+}
+
+/// Ranks (a dependency runs no later than its earliest dependant) and the execution order.
+fn order(
+    graph: &BTreeMap<ServiceName, (Vec<ServiceName>, Vec<ServiceName>)>,
+    numbers: &BTreeMap<ServiceName, u8>,
+    _stopping: bool,
+) -> Vec<Step> {
+    let mut rank = numbers.clone();
+    loop {
+        let mut changed = false;
+        for (n, (after, _)) in graph {
+            let r = rank[n];
+            for a in after {
+                if rank[a] > r {
+                    rank.insert(a.clone(), r);
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    // Within a rank, dependencies first; then name bytewise (topological, stable).
+    let mut placed: Vec<Step> = Vec::new();
+    let mut done: BTreeSet<ServiceName> = BTreeSet::new();
+    let mut remaining: Vec<&ServiceName> = graph.keys().collect();
+    remaining
+        .sort_by(|a, b| (rank[*a], a.as_str().as_bytes()).cmp(&(rank[*b], b.as_str().as_bytes())));
+    while !remaining.is_empty() {
+        let pos = remaining
+            .iter()
+            .position(|n| graph[*n].0.iter().all(|a| done.contains(a)))
+            .unwrap_or(0);
+        let n = remaining.remove(pos);
+        let (after, required) = &graph[n];
+        done.insert(n.clone());
+        placed.push(Step {
+            name: n.clone(),
+            number: numbers[n],
+            rank: rank[n],
+            after: after.clone(),
+            required: required.clone(),
+        });
+    }
+    placed
+}
+
+/// Every cycle of the graph (each reported once, as the services on it).
+fn cycles(
+    graph: &BTreeMap<ServiceName, (Vec<ServiceName>, Vec<ServiceName>)>,
+) -> Vec<Vec<ServiceName>> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        Active,
+        Done,
+    }
+    fn visit(
+        n: &ServiceName,
+        graph: &BTreeMap<ServiceName, (Vec<ServiceName>, Vec<ServiceName>)>,
+        marks: &mut BTreeMap<ServiceName, Mark>,
+        stack: &mut Vec<ServiceName>,
+        out: &mut Vec<Vec<ServiceName>>,
+    ) {
+        marks.insert(n.clone(), Mark::Active);
+        stack.push(n.clone());
+        if let Some((after, _)) = graph.get(n) {
+            for d in after {
+                match marks.get(d).copied() {
+                    Some(Mark::Active) => {
+                        let at = stack.iter().position(|s| s == d).unwrap_or(0);
+                        out.push(stack[at..].to_vec());
+                    }
+                    None if graph.contains_key(d) => visit(d, graph, marks, stack, out),
+                    _ => {}
+                }
+            }
+        }
+        stack.pop();
+        marks.insert(n.clone(), Mark::Done);
+    }
+    let mut marks = BTreeMap::new();
+    let mut out = Vec::new();
+    for n in graph.keys() {
+        if !marks.contains_key(n) {
+            visit(n, graph, &mut marks, &mut Vec::new(), &mut out);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn n(s: &str) -> ServiceName {
+        ServiceName::new(s).unwrap()
+    }
+
+    fn s(num: u8, name: &str) -> Entry {
+        Entry {
+            kind: Kind::Start,
+            number: num,
+            name: n(name),
+            path: PathBuf::from(format!("S{num:02}{name}")),
+        }
+    }
+
+    fn k(num: u8, name: &str) -> Entry {
+        Entry {
+            kind: Kind::Kill,
+            number: num,
+            name: n(name),
+            path: PathBuf::from(format!("K{num:02}{name}")),
+        }
+    }
+
+    type Table<'a> = &'a [(&'a str, &'a [&'a str], &'a [&'a str])];
+
+    fn deps_of<'a>(table: Table<'a>) -> impl Fn(&ServiceName) -> Option<Deps> + 'a {
+        move |name| {
+            table
+                .iter()
+                .find(|(t, _, _)| *t == name.as_str())
+                .map(|(_, r, w)| Deps {
+                    requires: r.iter().map(|x| n(x)).collect(),
+                    wants: w.iter().map(|x| n(x)).collect(),
+                })
+        }
+    }
+
+    fn names(steps: &[Step]) -> Vec<String> {
+        steps
+            .iter()
+            .map(|s| format!("{}@{}", s.name, s.rank))
+            .collect()
+    }
+
+    #[test]
+    fn starts_in_number_then_name_order_and_keeps_running_ones() {
+        let table: Table = &[
+            ("a", &[], &[]),
+            ("b", &[], &[]),
+            ("c", &[], &[]),
+            ("kept", &[], &[]),
+        ];
+        let d = deps_of(table);
+        let p = plan(
+            &[s(20, "b"), s(10, "c"), s(20, "a"), s(5, "kept")],
+            &d,
+            &|x| x.as_str() == "kept",
+            &[],
+        );
+        assert_eq!(names(&p.start), ["c@10", "a@20", "b@20"]);
+        assert_eq!(p.kept, vec![n("kept")]);
+    }
+
+    #[test]
+    fn requirements_are_pulled_forward_and_in() {
+        let table: Table = &[
+            ("web", &["db"], &["cache"]),
+            ("db", &["disk"], &[]),
+            ("disk", &[], &[]),
+            ("cache", &[], &[]),
+        ];
+        let d = deps_of(table);
+        // db has a higher number than web; disk has no entry at all; cache is wanted at 90.
+        let p = plan(
+            &[s(10, "web"), s(50, "db"), s(90, "cache")],
+            &d,
+            &|_| false,
+            &[],
+        );
+        assert_eq!(names(&p.start), ["cache@10", "disk@10", "db@10", "web@10"]);
+        let web = p.start.iter().find(|s| s.name == n("web")).unwrap();
+        assert_eq!(web.required, vec![n("db")]);
+        assert_eq!(web.after, vec![n("db"), n("cache")]);
+    }
+
+    #[test]
+    fn cycles_and_unknown_requirements_are_left_out_with_their_dependants() {
+        let table: Table = &[
+            ("a", &["b"], &[]),
+            ("b", &["a"], &[]),
+            ("c", &["a"], &[]),
+            ("d", &["ghost"], &[]),
+            ("ok", &[], &["ghost"]),
+        ];
+        let d = deps_of(table);
+        let p = plan(
+            &[s(10, "a"), s(10, "b"), s(20, "c"), s(20, "d"), s(30, "ok")],
+            &d,
+            &|_| false,
+            &[],
+        );
+        assert_eq!(names(&p.start), ["ok@30"]);
+        let why: BTreeMap<String, String> = p
+            .left_out
+            .iter()
+            .map(|l| (l.name.to_string(), l.why.clone()))
+            .collect();
+        assert!(
+            why["a"].contains("cycle") && why["a"].contains("a -> b"),
+            "{why:?}"
+        );
+        assert!(why["b"].contains("cycle"));
+        assert!(why["c"].contains("requires a"));
+        assert!(why["d"].contains("ghost"));
+        assert!(why["ghost"].contains("no definition"));
+    }
+
+    #[test]
+    fn broken_entries_take_their_dependants_with_them() {
+        let table: Table = &[("app", &["broken"], &[])];
+        let d = deps_of(table);
+        let broken = [LeftOut {
+            name: n("broken"),
+            why: "invalid definition".into(),
+        }];
+        let p = plan(&[s(10, "broken"), s(20, "app")], &d, &|_| false, &broken);
+        assert!(p.start.is_empty());
+        assert_eq!(p.left_out.len(), 2);
+    }
+
+    #[test]
+    fn stops_only_running_services_dependants_first() {
+        let table: Table = &[("web", &["db"], &[]), ("db", &[], &[]), ("idle", &[], &[])];
+        let d = deps_of(table);
+        // db's K number is lower than web's: web must still stop first.
+        let p = plan(
+            &[k(10, "db"), k(20, "web"), k(5, "idle")],
+            &d,
+            &|x| x.as_str() != "idle",
+            &[],
+        );
+        assert_eq!(names(&p.stop), ["web@10", "db@10"]);
+        let db = p.stop.iter().find(|s| s.name == n("db")).unwrap();
+        assert_eq!(db.after, vec![n("web")]);
+    }
+}
