@@ -2,7 +2,10 @@
 //!
 //! Besides each file's own problems: file names that are not service names, `requires` on
 //! services that have no definition, dependency cycles (naming every service in the cycle), and
-//! `svc.yaml`. Problems go to stderr as `FILE:LINE[:COL]: message`; a summary to stdout.
+//! `svc.yaml`; and every runlevel directory (SPEC §4): badly formed entries, entries naming a
+//! missing definition, a service with both S and K entries in one directory. Problems go to
+//! stderr as `FILE:LINE[:COL]: message` (`FILE: message` for runlevel entries); a summary to
+//! stdout.
 
 use std::collections::BTreeMap;
 
@@ -10,6 +13,7 @@ use super::Context;
 use crate::definition::{self, Definition, DefinitionError, Problem};
 use crate::exit::Code;
 use crate::name::ServiceName;
+use crate::runlevel::{self, Kind};
 
 pub fn run(ctx: &Context) -> Code {
     let mut problems: Vec<Problem> = Vec::new();
@@ -93,6 +97,7 @@ pub fn run(ctx: &Context) -> Code {
             message: format!("dependency cycle: {} -> {}", names.join(" -> "), names[0]),
         });
     }
+    let dirs_checked = runlevel_problems(ctx, &mut problems, &mut warnings);
     for w in &warnings {
         ctx.out.problem(&w.to_string());
     }
@@ -101,19 +106,88 @@ pub fn run(ctx: &Context) -> Code {
     }
     if problems.is_empty() {
         ctx.out.line(&format!(
-            "checked {total} definitions in {}: no problems",
+            "checked {total} definitions in {} and {dirs_checked} runlevel directories: no problems",
             ctx.dirs.init_d().display()
         ));
         Code::Success
     } else {
         ctx.out.line(&format!(
-            "checked {total} definitions in {}: {} problem{}",
+            "checked {total} definitions in {} and {dirs_checked} runlevel directories: {} problem{}",
             ctx.dirs.init_d().display(),
             problems.len(),
             if problems.len() == 1 { "" } else { "s" }
         ));
         Code::NotConfigured
     }
+}
+
+/// Every runlevel directory (SPEC §4): badly formed entries, entries without a definition, and
+/// a service with both an S and a K entry in one directory (errors); several S (or K) entries
+/// of one service in one directory (a warning). Returns how many directories exist.
+fn runlevel_problems(
+    ctx: &Context,
+    problems: &mut Vec<Problem>,
+    warnings: &mut Vec<Problem>,
+) -> usize {
+    let mut found = 0;
+    for level in runlevel::LEVELS {
+        let dir = runlevel::level_dir(&ctx.dirs, level);
+        if dir.is_dir() {
+            found += 1;
+        }
+        let (entries, bad) = runlevel::scan(&ctx.dirs, level);
+        problems.extend(bad.into_iter().map(|p| Problem {
+            file: p.path,
+            line: None,
+            column: None,
+            message: p.message,
+        }));
+        let mut by_name: BTreeMap<&str, Vec<&runlevel::Entry>> = BTreeMap::new();
+        for e in &entries {
+            by_name.entry(e.name.as_str()).or_default().push(e);
+        }
+        for (name, es) in by_name {
+            let file_names = |kind: Option<Kind>| -> Vec<String> {
+                es.iter()
+                    .filter(|e| kind.is_none_or(|k| e.kind == k))
+                    .map(|e| {
+                        e.path
+                            .file_name()
+                            .unwrap_or_default()
+                            .to_string_lossy()
+                            .into_owned()
+                    })
+                    .collect()
+            };
+            let starts = file_names(Some(Kind::Start));
+            let kills = file_names(Some(Kind::Kill));
+            if !starts.is_empty() && !kills.is_empty() {
+                problems.push(Problem {
+                    file: dir.clone(),
+                    line: None,
+                    column: None,
+                    message: format!(
+                        "{name} has both S and K entries here ({}): it would be started and stopped",
+                        file_names(None).join(", ")
+                    ),
+                });
+            }
+            for (kind, list) in [("S", starts), ("K", kills)] {
+                if list.len() > 1 {
+                    warnings.push(Problem {
+                        file: dir.clone(),
+                        line: None,
+                        column: None,
+                        message: format!(
+                            "warning: {name} has several {kind} entries here ({}); the first counts",
+                            list.join(", ")
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    found
 }
 
 /// Every dependency cycle (over `requires` and `wants`), each reported once.

@@ -1,8 +1,15 @@
 //! `enable`, `disable`, `list` (SPEC §4): S/K links in runlevels/rcN.d.
 
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
 use super::Context;
-use crate::exit::Code;
+use crate::definition::{self, DefinitionError};
+use crate::exit::{Code, HasCode};
 use crate::name::ServiceName;
+use crate::runlevel::links::{self, LevelState, LinkError};
+use crate::runlevel::LEVELS;
 
 pub fn enable(
     ctx: &Context,
@@ -11,16 +18,181 @@ pub fn enable(
     start: Option<u8>,
     stop: Option<u8>,
 ) -> Code {
-    let _ = (ctx, name, levels, start, stop);
-    Code::Unimplemented
+    // Arguments first: a bad one is exit 2 whatever the service.
+    if let Err(e) = check_args(levels, start, stop) {
+        return fail(ctx, e);
+    }
+    let def = match ctx.load(name) {
+        Ok(d) => d,
+        Err(c) => return c,
+    };
+    let plan = match links::plan(&ctx.dirs, &def, levels, start, stop) {
+        Ok(p) => p,
+        Err(e) => return fail(ctx, e),
+    };
+    let changed = match links::apply(&ctx.dirs, name, &plan) {
+        Ok(c) => c,
+        Err(e) => return fail(ctx, e),
+    };
+    let kill = plan.kill_levels();
+    let mut what = format!("S{:02} in {}", plan.start, level_list(&plan.start_levels));
+    if !kill.is_empty() {
+        what.push_str(&format!(", K{:02} in {}", plan.stop, level_list(&kill)));
+    }
+    if changed {
+        ctx.out.line(&format!("{name} enabled: {what}"));
+    } else {
+        ctx.out.line(&format!("{name} already enabled: {what}"));
+    }
+    Code::Success
 }
 
+fn check_args(levels: Option<&str>, start: Option<u8>, stop: Option<u8>) -> Result<(), LinkError> {
+    if let Some(l) = levels {
+        links::parse_levels(l)?;
+    }
+    if let Some(n) = start {
+        links::check_number("--start", n)?;
+    }
+    if let Some(n) = stop {
+        links::check_number("--stop", n)?;
+    }
+    Ok(())
+}
+
+/// `2 3 4 5`
+fn level_list(levels: &[char]) -> String {
+    levels
+        .iter()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn fail(ctx: &Context, e: LinkError) -> Code {
+    ctx.out.error(&e.message);
+    e.code
+}
+
+/// Removes every S/K entry of the service. Works without a definition too (cleaning up links
+/// left by a removed service); exit 5 only when there is neither a definition nor a link.
 pub fn disable(ctx: &Context, name: &ServiceName) -> Code {
-    let _ = (ctx, name);
-    Code::Unimplemented
+    let removed = match links::remove_all(&ctx.dirs, name) {
+        Ok(r) => r,
+        Err(e) => return fail(ctx, e),
+    };
+    if removed.is_empty() {
+        if !ctx.dirs.definition(name).exists() {
+            ctx.out.error(&format!(
+                "no such service {name} ({} does not exist)",
+                ctx.dirs.definition(name).display()
+            ));
+            return Code::NotInstalled;
+        }
+        ctx.out.line(&format!("{name} was not enabled"));
+    } else {
+        ctx.out.line(&format!(
+            "{name} disabled: removed {}",
+            removed
+                .iter()
+                .map(|l| format!("rc{}.d/{}", l.level, l.file_name()))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
+    }
+    Code::Success
 }
 
+/// One service of `svc list --json`.
+#[derive(Debug, Serialize)]
+struct Row {
+    name: String,
+    /// "0".."6", "S" -> "on" | "off"
+    levels: BTreeMap<String, &'static str>,
+    start: BTreeMap<String, u8>,
+    stop: BTreeMap<String, u8>,
+}
+
+impl Row {
+    fn new(name: &ServiceName, st: &LevelState) -> Row {
+        let key = |c: &char| c.to_string();
+        Row {
+            name: name.to_string(),
+            levels: LEVELS
+                .iter()
+                .map(|l| (key(l), if st.on.contains(l) { "on" } else { "off" }))
+                .collect(),
+            start: st.start.iter().map(|(l, n)| (key(l), *n)).collect(),
+            stop: st.stop.iter().map(|(l, n)| (key(l), *n)).collect(),
+        }
+    }
+
+    /// `0:off 1:off 2:on 3:on 4:on 5:on 6:off S:off`
+    fn columns(&self) -> String {
+        LEVELS
+            .iter()
+            .map(|l| format!("{l}:{}", self.levels[&l.to_string()]))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// The chkconfig-style table (or JSON) of the named services, or of every definition.
 pub fn list(ctx: &Context, names: &[ServiceName], json: bool) -> Code {
-    let _ = (ctx, names, json);
-    Code::Unimplemented
+    let mut codes = Vec::new();
+    let mut wanted: Vec<ServiceName> = Vec::new();
+    if names.is_empty() {
+        let files = match definition::list_files(&ctx.dirs) {
+            Ok(f) => f,
+            Err(e) => {
+                ctx.out
+                    .error(&format!("cannot read {}: {e}", ctx.dirs.init_d().display()));
+                return Code::NotConfigured;
+            }
+        };
+        for (name, path) in files {
+            match name {
+                Ok(n) => wanted.push(n),
+                Err(e) => {
+                    ctx.out.error(&format!("{}: {e}", path.display()));
+                    codes.push(Code::NotConfigured);
+                }
+            }
+        }
+    } else {
+        wanted = names.to_vec();
+    }
+    let mut rows = Vec::new();
+    for name in &wanted {
+        match definition::load(&ctx.dirs, name) {
+            Ok(_) => {}
+            Err(e @ DefinitionError::NotFound { .. }) => {
+                ctx.out.error(&e.to_string());
+                codes.push(e.code());
+                continue;
+            }
+            Err(e) => {
+                ctx.out.error(&format!("{name}: invalid definition:"));
+                ctx.out.problem(&e.to_string());
+                codes.push(e.code());
+                continue;
+            }
+        }
+        match links::state(&ctx.dirs, name) {
+            Ok(st) => rows.push(Row::new(name, &st)),
+            Err(e) => codes.push(fail(ctx, e)),
+        }
+    }
+    if json {
+        ctx.out.json(&rows);
+    } else if !rows.is_empty() {
+        let w = rows.iter().map(|r| r.name.len()).max().unwrap_or(0);
+        let text = rows
+            .iter()
+            .map(|r| format!("{:<w$} {}", r.name, r.columns()))
+            .collect::<Vec<_>>()
+            .join("\n");
+        ctx.out.line(&text);
+    }
+    Code::first_failure(codes)
 }
