@@ -394,11 +394,47 @@ fn execute(
     let wake = Condvar::new();
     let ms = || t0.elapsed().as_millis() as u64;
 
-    // The next step that may run now, marking skips on the way; `None` when all are taken.
+    // Steps are in plan order: by rank, so the steps of one rank form a contiguous group.
+    let groups: Vec<(usize, usize)> = {
+        let mut g = Vec::new();
+        let mut start = 0;
+        for i in 1..=steps.len() {
+            if i == steps.len() || steps[i].rank != steps[start].rank {
+                g.push((start, i));
+                start = i;
+            }
+        }
+        g
+    };
+    // The next step that may run now, marking skips on the way: `Some(Some(i))` to run step i,
+    // `Some(None)` to wait for a running step, `None` when everything is finished. Only the
+    // lowest rank that is not finished can have runnable steps.
     let next = |st: &mut Vec<Outcome>| -> Option<Option<usize>> {
+        // A group that only had skips left is finished: look at the next one.
+        let (from, to) = loop {
+            let &(from, to) = groups
+                .iter()
+                .find(|(a, b)| st[*a..*b].iter().any(|o| !o.finished()))?;
+            let mut skipped = false;
+            for i in from..to {
+                if st[i] == Outcome::Pending {
+                    if let Some(r) = steps[i].required.iter().find(|r| {
+                        index.get(r).is_some_and(|&j| {
+                            matches!(st[j], Outcome::Failed(_) | Outcome::Skipped(_))
+                        })
+                    }) {
+                        st[i] = Outcome::Skipped(format!("requires {r}, which did not start"));
+                        skipped = true;
+                    }
+                }
+            }
+            if !skipped || st[from..to].iter().any(|o| !o.finished()) {
+                break (from, to);
+            }
+        };
         loop {
             let mut skipped_any = false;
-            for i in 0..steps.len() {
+            for i in from..to {
                 if st[i] != Outcome::Pending {
                     continue;
                 }
@@ -412,15 +448,10 @@ fn execute(
                     skipped_any = true;
                     continue;
                 }
-                let deps_done = s
-                    .after
+                if s.after
                     .iter()
-                    .all(|a| index.get(a).is_none_or(|&j| st[j].finished()));
-                let lower_done = steps
-                    .iter()
-                    .enumerate()
-                    .all(|(j, o)| o.rank >= s.rank || st[j].finished());
-                if deps_done && lower_done {
+                    .all(|a| index.get(a).is_none_or(|&j| st[j].finished()))
+                {
                     st[i] = Outcome::Running;
                     return Some(Some(i));
                 }
