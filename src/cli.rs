@@ -136,7 +136,7 @@ pub struct SwitchOpts {
     /// With --dry-run: print the plan as JSON
     #[arg(long)]
     pub json: bool,
-    /// Most services started or stopped at once (default: 4 per core)
+    /// Most services started or stopped at once (default: 16 per core)
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
 }

@@ -139,12 +139,12 @@ fn until_ready(
 }
 
 /// Retries a check that has nothing to wait on (a connect, a file) with short pauses growing
-/// from 2 to 50 ms, spent waiting on the process so that its death ends them early.
+/// from 2 to 10 ms, spent waiting on the process so that its death ends them early.
 fn backoff(main: &ProcHandle, deadline: Instant, check: impl FnMut() -> bool) -> Outcome {
     let mut step = Duration::from_millis(2);
     until_ready(main, deadline, check, |deadline| {
         main.wait_exit((Instant::now() + step).min(deadline));
-        step = (step * 2).min(Duration::from_millis(50));
+        step = (step * 2).min(Duration::from_millis(10));
     })
 }
 

@@ -75,9 +75,12 @@ fn launch(ctx: &Context, def: &Definition) -> Code {
 }
 
 pub fn stop(ctx: &Context, names: &[ServiceName], with_dependents: bool) -> Code {
+    // Every definition, read once and only if some service is required by another.
+    let all = std::cell::OnceCell::new();
     each(ctx, names, |ctx, n| match ctx.load(n) {
         Ok(def) => {
-            let dependents = running_dependents(ctx, &def.name);
+            let dependents =
+                running_dependents(ctx, all.get_or_init(|| all_definitions(ctx)), &def.name);
             let mut codes = Vec::new();
             if !dependents.is_empty() {
                 let list: Vec<&str> = dependents.iter().map(|d| d.name.as_str()).collect();
@@ -99,16 +102,21 @@ pub fn stop(ctx: &Context, names: &[ServiceName], with_dependents: bool) -> Code
     })
 }
 
+/// Every valid definition in init.d/.
+fn all_definitions(ctx: &Context) -> Vec<Definition> {
+    crate::definition::list_files(&ctx.dirs)
+        .map(|files| {
+            files
+                .into_iter()
+                .filter_map(|(n, p)| crate::definition::load_file(&p, &n.ok()?).ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Running services that require `name`, directly or not, in the order they must stop
 /// (dependants before what they depend on).
-fn running_dependents(ctx: &Context, name: &ServiceName) -> Vec<Definition> {
-    let Ok(files) = crate::definition::list_files(&ctx.dirs) else {
-        return Vec::new();
-    };
-    let defs: Vec<Definition> = files
-        .into_iter()
-        .filter_map(|(n, p)| crate::definition::load_file(&p, &n.ok()?).ok())
-        .collect();
+fn running_dependents(ctx: &Context, defs: &[Definition], name: &ServiceName) -> Vec<Definition> {
     // Breadth first from `name` over reversed `requires`; then reversed, so the farthest
     // dependants stop first.
     let mut order: Vec<&Definition> = Vec::new();

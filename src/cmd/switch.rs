@@ -172,7 +172,8 @@ fn run(ctx: &Context, levels: &[char], opts: &SwitchOpts) -> Code {
     let jobs = opts
         .jobs
         .unwrap_or_else(|| {
-            4 * std::thread::available_parallelism()
+            // Most of a start is waiting (exec, readiness), not CPU: 16 per core.
+            16 * std::thread::available_parallelism()
                 .map(|n| n.get())
                 .unwrap_or(1)
         })
@@ -467,14 +468,38 @@ fn execute(
         }
     };
 
+    // Each thread of a start phase drives one worker process, forked now while this process
+    // has one thread.
+    // fork() copies and write-protects the whole address space under one lock, so forks from
+    // the threads of one process run one at a time; small single-threaded workers fork in
+    // parallel. If a worker cannot be made, its thread does the work itself.
+    // Stops fork nothing: their threads do the work themselves.
+    let mut workers: Vec<Option<Worker>> = Vec::new();
+    for _ in 0..jobs.min(steps.len()) {
+        let w = if stopping {
+            None
+        } else {
+            Worker::spawn(ctx, defs, stopping, &mut workers).ok()
+        };
+        workers.push(w);
+    }
+
     std::thread::scope(|scope| {
-        for _ in 0..jobs.min(steps.len()) {
-            scope.spawn(|| loop {
+        for mut worker in workers.drain(..) {
+            let (state, times, wake, next) = (&state, &times, &wake, &next);
+            scope.spawn(move || loop {
                 let i = {
                     let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
                     loop {
                         match next(&mut st) {
-                            None => return,
+                            None => {
+                                // Everything is finished: let the others see it and leave.
+                                wake.notify_all();
+                                if let Some(w) = worker.take() {
+                                    w.finish();
+                                }
+                                return;
+                            }
                             Some(Some(i)) => break i,
                             Some(None) => {
                                 st = wake.wait(st).unwrap_or_else(|e| e.into_inner());
@@ -482,40 +507,24 @@ fn execute(
                         }
                     }
                 };
-                wake.notify_all();
+                // Pass the baton: one more thread looks for another runnable step (waking
+                // all of them for every step would be a thundering herd).
+                wake.notify_one();
                 let begin = ms();
                 let def = &defs[&steps[i].name];
-                let outcome = if stopping {
-                    match ctx.life.stop(def) {
-                        Ok(Stopped::Stopped { .. }) => {
-                            ctx.out.action_ok("Stopping", def.name.as_str());
-                            Outcome::Ok
-                        }
-                        Ok(Stopped::NotRunning) => Outcome::Already,
-                        Err(e) => {
-                            ctx.out
-                                .action_failed("Stopping", def.name.as_str(), &e.to_string());
-                            Outcome::Failed(e.to_string())
-                        }
+                let outcome = match worker.as_mut().map(|w| w.run(&def.name)) {
+                    Some(Ok(o)) => o,
+                    Some(Err(_)) => {
+                        // The worker died: this thread carries on by itself.
+                        worker = None;
+                        run_step(ctx, def, stopping)
                     }
-                } else {
-                    match ctx.life.start(def) {
-                        Ok(Started::Launched(_)) => {
-                            ctx.out.action_ok("Starting", def.name.as_str());
-                            Outcome::Ok
-                        }
-                        Ok(Started::AlreadyRunning(_)) => Outcome::Already,
-                        Err(e) => {
-                            ctx.out
-                                .action_failed("Starting", def.name.as_str(), &e.to_string());
-                            Outcome::Failed(e.to_string())
-                        }
-                    }
+                    None => run_step(ctx, def, stopping),
                 };
                 let end = ms();
                 times.lock().unwrap_or_else(|e| e.into_inner())[i] = (Some(begin), Some(end));
                 state.lock().unwrap_or_else(|e| e.into_inner())[i] = outcome;
-                wake.notify_all();
+                wake.notify_one();
             });
         }
     });
@@ -543,6 +552,133 @@ fn execute(
         });
     }
     steps.iter().map(|s| s.name.clone()).zip(st).collect()
+}
+
+/// Starts or stops one service, printing its line; the outcome for the scheduler.
+fn run_step(ctx: &Context, def: &Definition, stopping: bool) -> Outcome {
+    if stopping {
+        match ctx.life.stop(def) {
+            Ok(Stopped::Stopped { .. }) => {
+                ctx.out.action_ok("Stopping", def.name.as_str());
+                Outcome::Ok
+            }
+            Ok(Stopped::NotRunning) => Outcome::Already,
+            Err(e) => {
+                ctx.out
+                    .action_failed("Stopping", def.name.as_str(), &e.to_string());
+                Outcome::Failed(e.to_string())
+            }
+        }
+    } else {
+        match ctx.life.start(def) {
+            Ok(Started::Launched(_)) => {
+                ctx.out.action_ok("Starting", def.name.as_str());
+                Outcome::Ok
+            }
+            Ok(Started::AlreadyRunning(_)) => Outcome::Already,
+            Err(e) => {
+                ctx.out
+                    .action_failed("Starting", def.name.as_str(), &e.to_string());
+                Outcome::Failed(e.to_string())
+            }
+        }
+    }
+}
+
+/// A forked copy of svc that starts or stops the services it is sent, one at a time: a
+/// service name and a newline in, an outcome out (kind byte, length, message).
+struct Worker {
+    pid: i32,
+    requests: File,
+    results: File,
+}
+
+impl Worker {
+    /// Forks a worker. Must be called while this process has a single thread. `others` are
+    /// the workers made so far: the new one closes its copies of their pipes, so each worker
+    /// sees the end of its own requests.
+    fn spawn(
+        ctx: &Context,
+        defs: &BTreeMap<ServiceName, Definition>,
+        stopping: bool,
+        others: &mut Vec<Option<Worker>>,
+    ) -> std::io::Result<Worker> {
+        let (req_r, req_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        let (res_r, res_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        let parent = std::process::id() as i32;
+        // SAFETY: the process has one thread here (workers are made before any scheduler
+        // thread), so the child may run ordinary code after fork.
+        match unsafe { libc::fork() } {
+            -1 => Err(std::io::Error::last_os_error()),
+            0 => {
+                // A worker never outlives the switch that made it (a killed switch must not
+                // leave workers holding its output pipes or waiting on readiness).
+                // SAFETY: prctl with integer arguments only.
+                unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+                if nix::unistd::getppid().as_raw() != parent {
+                    std::process::exit(1);
+                }
+                drop(req_w);
+                drop(res_r);
+                others.clear();
+                let mut requests = std::io::BufReader::new(File::from(req_r));
+                let mut results = File::from(res_w);
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    match std::io::BufRead::read_line(&mut requests, &mut line) {
+                        Ok(n) if n > 0 => {}
+                        _ => std::process::exit(0),
+                    }
+                    let outcome = ServiceName::new(line.trim_end())
+                        .ok()
+                        .and_then(|n| defs.get(&n))
+                        .map(|d| run_step(ctx, d, stopping))
+                        .unwrap_or_else(|| Outcome::Failed("unknown service".into()));
+                    let (kind, msg) = match &outcome {
+                        Outcome::Ok => (b'o', ""),
+                        Outcome::Already => (b'a', ""),
+                        Outcome::Failed(m) => (b'f', m.as_str()),
+                        _ => (b'f', "unexpected outcome"),
+                    };
+                    let mut buf = vec![kind];
+                    buf.extend_from_slice(&(msg.len() as u32).to_ne_bytes());
+                    buf.extend_from_slice(msg.as_bytes());
+                    if std::io::Write::write_all(&mut results, &buf).is_err() {
+                        std::process::exit(1);
+                    }
+                }
+            }
+            pid => Ok(Worker {
+                pid,
+                requests: File::from(req_w),
+                results: File::from(res_r),
+            }),
+        }
+    }
+
+    /// Has the worker start or stop `name`; waits for the outcome.
+    fn run(&mut self, name: &ServiceName) -> std::io::Result<Outcome> {
+        use std::io::{Read, Write};
+        self.requests.write_all(format!("{name}\n").as_bytes())?;
+        let mut head = [0u8; 5];
+        self.results.read_exact(&mut head)?;
+        let len = u32::from_ne_bytes([head[1], head[2], head[3], head[4]]) as usize;
+        let mut msg = vec![0u8; len];
+        self.results.read_exact(&mut msg)?;
+        let msg = String::from_utf8_lossy(&msg).into_owned();
+        Ok(match head[0] {
+            b'o' => Outcome::Ok,
+            b'a' => Outcome::Already,
+            _ => Outcome::Failed(msg),
+        })
+    }
+
+    /// Ends the worker and reaps it.
+    fn finish(self) {
+        drop(self.requests);
+        crate::process::launch::reap(self.pid);
+    }
 }
 
 /// The summary: what started, stopped, failed (and why), was skipped or left out.
