@@ -1027,3 +1027,44 @@ fn b13_log_file_symlink_is_not_followed() {
     assert!(!sb.work.join("x.started").exists(), "the daemon ran");
     assert!(!sb.pidfile("x").exists());
 }
+
+/// SPEC §4 / §3.2: stopping a service that running services require says so and stops only it;
+/// `--with-dependents` stops the dependants first (their TERM is recorded before the
+/// dependency's).
+#[test]
+fn stop_of_a_required_service_warns_and_with_dependents_stops_them_first() {
+    let sb = Sandbox::new();
+    let order = sb.work.join("order");
+    for name in ["db", "app"] {
+        let script = sb.script(
+            &format!("{name}.sh"),
+            &format!(
+                "#!/bin/sh\ntrap 'echo {name} >> {o}; exit 0' TERM\nwhile :; do sleep 1 & wait $!; done\n",
+                o = order.display()
+            ),
+        );
+        let extra = if name == "app" {
+            "requires: [db]\n"
+        } else {
+            ""
+        };
+        sb.service(name, &format!("exec: {}\n{extra}", script.display()));
+    }
+    run(&sb, &["start", "app"]).ok();
+    assert!(alive(sb.pid("db")) && alive(sb.pid("app")));
+
+    let r = run(&sb, &["stop", "db"]);
+    r.ok()
+        .stderr_has("db is required by running services app")
+        .stderr_has("--with-dependents");
+    run(&sb, &["status", "db"]).code(3);
+    run(&sb, &["status", "app"]).ok();
+
+    run(&sb, &["start", "db"]).ok();
+    let _ = std::fs::remove_file(&order);
+    run(&sb, &["stop", "--with-dependents", "db"]).ok();
+    run(&sb, &["status", "app"]).code(3);
+    run(&sb, &["status", "db"]).code(3);
+    let text = std::fs::read_to_string(&order).unwrap();
+    assert_eq!(text, "app\ndb\n", "dependants must stop first");
+}
