@@ -20,6 +20,7 @@ pub mod cmd;
 pub mod definition;
 pub mod exit;
 pub mod lifecycle;
+pub mod lock;
 pub mod name;
 pub mod output;
 pub mod paths;

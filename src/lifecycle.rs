@@ -8,7 +8,6 @@
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -196,9 +195,7 @@ impl From<LaunchError> for LifecycleError {
 }
 
 /// An exclusive per-service lock, released when dropped (or when svc dies).
-pub struct ServiceLock {
-    _file: File,
-}
+pub type ServiceLock = crate::lock::Lock;
 
 impl Lifecycle {
     pub fn new(dirs: Dirs) -> Lifecycle {
@@ -213,41 +210,18 @@ impl Lifecycle {
     pub fn lock(&self, def: &Definition) -> Result<ServiceLock> {
         self.dirs.ensure_state().map_err(io_error)?;
         let path = self.dirs.lock(&def.name);
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o644)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&path)
-            .map_err(|e| {
-                io_error(io::Error::new(
-                    e.kind(),
-                    format!("cannot open lock {}: {e}", path.display()),
-                ))
-            })?;
-        loop {
-            // SAFETY: flock on a descriptor we own.
-            let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
-            if r == 0 {
-                return Ok(ServiceLock { _file: file });
-            }
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(failed(format!("cannot lock {}: {e}", path.display())));
-            }
-        }
+        let named = |e: io::Error| {
+            io_error(io::Error::new(
+                e.kind(),
+                format!("cannot lock {}: {e}", path.display()),
+            ))
+        };
+        crate::lock::exclusive(crate::lock::open(&path).map_err(named)?).map_err(named)
     }
 
     /// Whether another svc holds the service's lock right now (a start in progress).
     fn lock_held(&self, def: &Definition) -> bool {
-        let Ok(file) = File::open(self.dirs.lock(&def.name)) else {
-            return false;
-        };
-        // SAFETY: flock on a descriptor we own; released when `file` is dropped.
-        let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) };
-        r != 0
+        crate::lock::is_held(&self.dirs.lock(&def.name))
     }
 
     /// Decides whether the service runs (SPEC §3.5).

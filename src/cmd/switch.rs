@@ -10,8 +10,6 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::OpenOptionsExt;
 use std::sync::{Condvar, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -93,23 +91,8 @@ fn marker(ctx: &Context) -> std::path::PathBuf {
     ctx.dirs.state.join("runlevel.switching")
 }
 
-fn open_switch_lock(ctx: &Context) -> std::io::Result<File> {
-    std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o644)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(ctx.dirs.switch_lock())
-}
-
 fn switch_running(ctx: &Context) -> bool {
-    let Ok(f) = File::open(ctx.dirs.switch_lock()) else {
-        return false;
-    };
-    // SAFETY: flock on a descriptor we own; released when `f` is dropped.
-    unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) != 0 }
+    crate::lock::is_held(&ctx.dirs.switch_lock())
 }
 
 /// The plan of one level, for `--dry-run --json`.
@@ -146,7 +129,7 @@ fn run(ctx: &Context, levels: &[char], opts: &SwitchOpts) -> Code {
         ctx.out.error(&e.to_string());
         return Code::Failure;
     }
-    let lock = match open_switch_lock(ctx) {
+    let file = match crate::lock::open(&ctx.dirs.switch_lock()) {
         Ok(f) => f,
         Err(e) => {
             ctx.out.error(&format!(
@@ -160,15 +143,21 @@ fn run(ctx: &Context, levels: &[char], opts: &SwitchOpts) -> Code {
             };
         }
     };
-    if !opts.dry_run {
-        // A second switch waits for the one that runs.
-        // SAFETY: flock on a descriptor we own; released when `lock` is dropped.
-        while unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-                break;
+    // A second switch waits for the one that runs; a dry run changes nothing and does not wait.
+    let lock = if opts.dry_run {
+        None
+    } else {
+        match crate::lock::exclusive(file) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                ctx.out.error(&format!(
+                    "cannot lock {}: {e}",
+                    ctx.dirs.switch_lock().display()
+                ));
+                return Code::Failure;
             }
         }
-    }
+    };
     let jobs = opts
         .jobs
         .unwrap_or_else(|| {
