@@ -116,6 +116,19 @@ pub enum Command {
     },
     /// Print the previous and current runlevel, like runlevel(8)
     Runlevel,
+    /// The super daemon: listen for every `socket:` service and spawn it per connection
+    Inetd {
+        /// Detach and run in the background, with a PID file (<state>/inetd.pid)
+        #[arg(long)]
+        daemon: bool,
+    },
+    /// Which verdict hosts.allow/hosts.deny give a client of a service, and the deciding rule
+    AccessCheck {
+        #[arg(value_name = "NAME")]
+        name: String,
+        #[arg(value_name = "ADDRESS")]
+        address: String,
+    },
     /// Show the last runlevel transition: slowest services first, and the critical chain
     Analyze {
         /// Write the timeline as an SVG picture to FILE

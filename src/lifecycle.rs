@@ -393,6 +393,28 @@ impl Lifecycle {
         self.settle(def, launched, notify.as_ref(), deadline, log.as_deref())
     }
 
+    /// The launch of a super-daemon service for one connection (SPEC §5.1): the definition's
+    /// program, user, environment, directory and limits, with the connection as stdin and
+    /// stdout and the service log as stderr.
+    pub fn connection_launch(
+        &self,
+        def: &Definition,
+        connection: std::os::fd::OwnedFd,
+    ) -> Result<Launch> {
+        let exec = match &def.program {
+            Program::Exec(e) => e.as_str(),
+            Program::Script(_) => {
+                return Err(LifecycleError::Unimplemented(format!(
+                    "{}: a script: definition cannot be an on-demand service",
+                    def.name
+                )))
+            }
+        };
+        let (mut launch, _notify) = self.prepare(def, exec)?;
+        launch.connection = Some(connection);
+        Ok(launch)
+    }
+
     /// Everything a launch needs, resolved before anything is forked: the program, the
     /// credentials, the log, the notify socket and the environment.
     fn prepare(&self, def: &Definition, exec: &str) -> Result<(Launch, Option<NotifySocket>)> {
@@ -458,6 +480,7 @@ impl Lifecycle {
             limits: def.limits.clone(),
             nice: def.nice,
             output,
+            connection: None,
         };
         Ok((launch, notify))
     }

@@ -1,8 +1,10 @@
 //! One function per command: the only layer that combines definitions, processes and output.
 
+mod access_check;
 mod action;
 mod analyze;
 mod check;
+mod inetd;
 mod links;
 mod status;
 mod switch;
@@ -101,5 +103,11 @@ pub fn run(cli: Cli) -> Code {
         Command::Boot { level, opts } => switch::boot(&ctx, level.as_deref(), opts),
         Command::Runlevel => switch::show_runlevel(&ctx),
         Command::Analyze { svg, json } => analyze::run(&ctx, svg.as_deref(), *json),
+        Command::Inetd { daemon } => inetd::run(&ctx, *daemon),
+        Command::AccessCheck { name, address } => {
+            with_names(std::slice::from_ref(name), &|ctx, n| {
+                access_check::run(ctx, &n[0], address)
+            })
+        }
     }
 }

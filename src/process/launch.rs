@@ -41,6 +41,9 @@ pub struct Launch {
     pub nice: Option<i32>,
     /// stdout and stderr (appended); `None` means /dev/null.
     pub output: Option<File>,
+    /// A connection for stdin and stdout (the super daemon's services); `output` then takes
+    /// stderr only. `None`: stdin is /dev/null and stdout goes to `output`.
+    pub connection: Option<std::os::fd::OwnedFd>,
 }
 
 /// Why a launch failed.
@@ -227,7 +230,11 @@ impl Launch {
         let workdir = cstring(self.workdir.as_os_str().as_bytes(), "the working directory")
             .map_err(|e| fail("chdir to the working directory", e))?;
         let devnull = File::open("/dev/null").map_err(|e| fail("opening /dev/null", e))?;
-        let stdin = high_fd(devnull.as_raw_fd()).map_err(|e| fail("opening /dev/null", e))?;
+        let stdin = match &self.connection {
+            Some(c) => high_fd(c.as_raw_fd()),
+            None => high_fd(devnull.as_raw_fd()),
+        }
+        .map_err(|e| fail("redirecting stdin/stdout/stderr", e))?;
         let out = match &self.output {
             Some(f) => high_fd(f.as_raw_fd()),
             None => high_fd(devnull.as_raw_fd()),
@@ -265,6 +272,11 @@ impl Launch {
             envp: &envp,
             workdir: &workdir,
             stdin: stdin.as_raw_fd(),
+            stdout: if self.connection.is_some() {
+                stdin.as_raw_fd()
+            } else {
+                out.as_raw_fd()
+            },
             out: out.as_raw_fd(),
             umask,
             limits: &limits,
@@ -303,6 +315,8 @@ struct ChildSetup<'a> {
     envp: &'a [*const libc::c_char],
     workdir: &'a CString,
     stdin: RawFd,
+    stdout: RawFd,
+    /// stderr.
     out: RawFd,
     umask: libc::mode_t,
     limits: &'a [(libc::__rlimit_resource_t, libc::rlimit)],
@@ -365,7 +379,7 @@ impl ChildSetup<'_> {
             self.die(1);
         }
         if libc::dup2(self.stdin, 0) < 0
-            || libc::dup2(self.out, 1) < 0
+            || libc::dup2(self.stdout, 1) < 0
             || libc::dup2(self.out, 2) < 0
         {
             self.die(2);
