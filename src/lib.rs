@@ -8,9 +8,15 @@
 //! - [`definition`]: the YAML service definitions and their validation (SPEC §2); the only
 //!   module that knows about YAML.
 //! - [`process`]: everything that touches PIDs: /proc parsing, pidfds, PID files, identity
-//!   records, the launcher (the crate's only `unsafe` lives there), users and groups.
+//!   records and the launcher, whose child runs only async-signal-safe syscalls between fork
+//!   and exec.
+//! - [`users`], [`trust`], [`lock`]: strict user/group resolution, who may write a file, flocks.
+//! - [`ready`]: readiness checks; [`timeline`]: the boot timeline behind `svc analyze`.
+//!
+//! `unsafe` is confined to small commented places: the launcher, pidfd and poll syscalls
+//! (`process::handle`), flock (`lock`), and the fork of a switch's worker processes.
 //! - [`lifecycle`]: start, stop, status and reload of one service (SPEC §3), built on `process`.
-//! - [`runlevel`]: rcN.d entries (SPEC §4).
+//! - [`runlevel`]: rcN.d entries, S/K links and the pure plan of a switch (SPEC §4).
 //! - [`output`]: every line svc prints, colour rules and JSON (SPEC §6).
 //! - [`cmd`]: one function per command, the only layer combining the others.
 //! - [`exit`]: the LSB exit codes.
