@@ -118,7 +118,7 @@ pub enum Command {
     Runlevel,
     /// The super daemon: listen for every `socket:` service and spawn it per connection
     Inetd {
-        /// Detach and run in the background, with a PID file (<state>/inetd.pid)
+        /// Detach and run in the background, with a PID file (`<state>/inetd.pid`)
         #[arg(long)]
         daemon: bool,
     },

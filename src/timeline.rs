@@ -25,7 +25,7 @@ pub struct Step {
     pub name: String,
     /// `"start"` or `"stop"`.
     pub action: String,
-    /// The entry's number (NN of S<NN>name / K<NN>name).
+    /// The entry's number (NN of `S<NN>name` / `K<NN>name`).
     pub number: u8,
     /// When svc began to start (or stop) it; `None` if it was skipped.
     pub begin_ms: Option<u64>,
@@ -111,7 +111,7 @@ fn blocks(p: &Step, pi: usize, s: &Step, si: usize) -> bool {
 }
 
 /// The critical chain, first to last: it ends at the step that was ready last and walks back,
-/// from each step, to the predecessor (a service it waited for, or a barrier: see [`blocks`])
+/// from each step, to the predecessor (a service it waited for, or a barrier: see `blocks`)
 /// that was ready last before it began. Steps without both times are never part of it; an
 /// empty timeline (or one where nothing got ready) has an empty chain.
 pub fn critical_chain(t: &Timeline) -> Vec<&Step> {
