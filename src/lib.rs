@@ -21,6 +21,7 @@
 //! - [`cmd`]: one function per command, the only layer combining the others.
 //! - [`exit`]: the LSB exit codes.
 
+pub mod access;
 pub mod cli;
 pub mod cmd;
 pub mod definition;

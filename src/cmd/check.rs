@@ -5,7 +5,7 @@
 //! `svc.yaml`; and every runlevel directory (SPEC §4): badly formed entries, entries naming a
 //! missing definition, a service with both S and K entries in one directory. Problems go to
 //! stderr as `FILE:LINE[:COL]: message` (`FILE: message` for runlevel entries); a summary to
-//! stdout.
+//! stdout. Also the access rule files, hosts.allow and hosts.deny (SPEC §5.2).
 
 use std::collections::BTreeMap;
 
@@ -98,6 +98,7 @@ pub fn run(ctx: &Context) -> Code {
         });
     }
     let dirs_checked = runlevel_problems(ctx, &mut problems, &mut warnings);
+    access_problems(ctx, &mut problems, &mut warnings);
     for w in &warnings {
         ctx.out.problem(&w.to_string());
     }
@@ -188,6 +189,29 @@ fn runlevel_problems(
         }
     }
     found
+}
+
+/// hosts.allow and hosts.deny (SPEC §5.2): lines that fail closed are errors, suspicious
+/// patterns warnings.
+fn access_problems(ctx: &Context, problems: &mut Vec<Problem>, warnings: &mut Vec<Problem>) {
+    let rules = crate::access::Rules::load(&ctx.dirs.config);
+    for p in rules.problems() {
+        let converted = Problem {
+            file: p.file.clone().into(),
+            line: (p.line > 0).then_some(p.line),
+            column: None,
+            message: if p.is_warning {
+                format!("warning: {}", p.message)
+            } else {
+                p.message.clone()
+            },
+        };
+        if p.is_warning {
+            warnings.push(converted);
+        } else {
+            problems.push(converted);
+        }
+    }
 }
 
 /// Every dependency cycle (over `requires` and `wants`), each reported once.

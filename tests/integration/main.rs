@@ -3,6 +3,7 @@
 
 mod util;
 
+mod access;
 mod analyze;
 mod check;
 mod cli;
