@@ -11,6 +11,7 @@ mod examples;
 mod forking;
 mod hygiene;
 mod identity;
+mod inetd;
 mod lifecycle;
 mod links;
 mod readiness;

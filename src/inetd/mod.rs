@@ -1,0 +1,700 @@
+//! The super daemon (SPEC §5.1, §5.3): one thread, one `poll(2)` loop over the services'
+//! sockets and a signalfd.
+//!
+//! - `wait: false` TCP: every accepted connection goes through the per-client rate limit
+//!   (`cps`), the access check ([`crate::access`]), then the `instances` and `per_source`
+//!   limits; a refused connection is closed at once, an allowed one is handed to a fresh
+//!   process of the service ([`Lifecycle::connection_launch`]) as stdin and stdout. Every
+//!   decision is one line of the secure log ([`crate::securelog`]).
+//! - `wait: true` (TCP or UDP): the socket itself is handed to one process and svc stops
+//!   polling it until that process exits. For UDP, svc first peeks at the waking datagram's
+//!   source and applies the access check to it (a denied datagram is dropped); a TCP wait
+//!   service has no client before its server accepts, so it gets no per-client check.
+//! - Signals arrive on a signalfd (they stay blocked, so nothing runs in a handler and a
+//!   storm of them coalesces): SIGCHLD reaps every exited child at once, SIGHUP re-reads the
+//!   definitions and the access rules, SIGTERM/SIGINT stop listening, end the servers and exit.
+//!
+//! Nothing in the loop waits on a client: accepted sockets are only passed on, and a spawned
+//! `spawn` command of an access rule runs detached (stdin, stdout, stderr `/dev/null`), reaped
+//! like the servers.
+
+pub mod limits;
+pub mod listen;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{kill, SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+use crate::access::{Rules, SystemResolver};
+use crate::definition::{self, Definition, DefinitionError, Protocol};
+use crate::lifecycle::Lifecycle;
+use crate::process::launch::{self, Launch};
+use crate::securelog::{Decision, SecureLog};
+use limits::Rates;
+use listen::Listener;
+
+/// Connections accepted from one listener before the loop looks at the others again.
+const ACCEPT_BATCH: usize = 32;
+/// How long a listener rests after accept failed for lack of descriptors or memory (F4): the
+/// loop never spins on EMFILE.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+/// After SIGKILL, how long svc waits for the servers to be gone.
+const KILL_GRACE: Duration = Duration::from_secs(5);
+
+/// One served service.
+#[derive(Debug)]
+struct Service {
+    def: Definition,
+    /// `None` when the socket could not be bound (reported; retried on SIGHUP).
+    listener: Option<Listener>,
+    /// Identifies the bound socket, so a wait-mode server is tied to the socket it holds.
+    socket_id: u64,
+    rates: Rates,
+    /// Accept failed for lack of resources: not polled until then.
+    paused_until: Option<Instant>,
+}
+
+/// A process svc started and will reap.
+#[derive(Debug)]
+struct Child {
+    /// The service it serves; `None` for a `spawn` command of an access rule.
+    service: Option<String>,
+    /// The client address it serves (`wait: false`).
+    source: Option<IpAddr>,
+    /// The wait-mode socket it holds.
+    holds: Option<u64>,
+}
+
+/// What the configuration directory holds for one name.
+enum Loaded {
+    Served(Box<Definition>),
+    NotOnDemand,
+    Broken(String),
+}
+
+/// The super daemon.
+pub struct Daemon<'a> {
+    life: &'a Lifecycle,
+    services: BTreeMap<String, Service>,
+    children: HashMap<i32, Child>,
+    rules: Rules,
+    resolver: SystemResolver,
+    log: SecureLog,
+    signals: SignalFd,
+    next_socket: u64,
+    /// Accept errors already reported (one message per kind until a success).
+    accept_reported: bool,
+}
+
+fn warn(msg: impl std::fmt::Display) {
+    eprintln!("svc: inetd: {msg}");
+}
+
+/// The signals the daemon handles, blocked and read from a signalfd.
+fn handled_signals() -> SigSet {
+    let mut s = SigSet::empty();
+    for sig in [
+        Signal::SIGCHLD,
+        Signal::SIGHUP,
+        Signal::SIGTERM,
+        Signal::SIGINT,
+    ] {
+        s.add(sig);
+    }
+    s
+}
+
+/// Runs the super daemon until SIGTERM or SIGINT. `on_ready` is called once every service that
+/// can be served listens, with their number. Fails (before `on_ready`) when no service can be
+/// served.
+pub fn serve(life: &Lifecycle, on_ready: &mut dyn FnMut(usize)) -> Result<(), String> {
+    let mask = handled_signals();
+    mask.thread_block()
+        .map_err(|e| format!("cannot block signals: {e}"))?;
+    let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+        .map_err(|e| format!("cannot create a signalfd: {e}"))?;
+    if let Err(e) = life.dirs.ensure_log() {
+        warn(format_args!(
+            "cannot create the log directory {}: {e}",
+            life.dirs.log.display()
+        ));
+    }
+    let mut d = Daemon {
+        life,
+        services: BTreeMap::new(),
+        children: HashMap::new(),
+        rules: load_rules(&life.dirs.config),
+        resolver: SystemResolver,
+        log: SecureLog::new(&SecureLog::path_in(&life.dirs.log), std::process::id()),
+        signals,
+        next_socket: 1,
+        accept_reported: false,
+    };
+    d.apply(false);
+    let served = d.served();
+    if served == 0 {
+        return Err(if d.services.is_empty() {
+            format!(
+                "no on-demand service (a definition with `socket:`) in {}",
+                life.dirs.init_d().display()
+            )
+        } else {
+            "no service can be served".to_string()
+        });
+    }
+    on_ready(served);
+    d.run()
+}
+
+fn load_rules(config: &Path) -> Rules {
+    let rules = Rules::load(config);
+    for p in rules.problems() {
+        eprintln!("{p}");
+    }
+    rules
+}
+
+/// Every definition in `init.d/`, by name; problems that have no name go to stderr.
+fn load_definitions(life: &Lifecycle) -> BTreeMap<String, Loaded> {
+    let mut out = BTreeMap::new();
+    let files = match definition::list_files(&life.dirs) {
+        Ok(f) => f,
+        Err(e) => {
+            warn(format_args!(
+                "cannot read {}: {e}",
+                life.dirs.init_d().display()
+            ));
+            return out;
+        }
+    };
+    for (name, path) in files {
+        let name = match name {
+            Ok(n) => n,
+            Err(why) => {
+                warn(format_args!("{}: skipped: {why}", path.display()));
+                continue;
+            }
+        };
+        let loaded = match definition::load_file(&path, &name) {
+            Ok(def) if def.socket.is_some() => Loaded::Served(Box::new(def)),
+            Ok(_) => Loaded::NotOnDemand,
+            Err(DefinitionError::Invalid(problems)) => Loaded::Broken(
+                problems
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+            Err(e) => Loaded::Broken(e.to_string()),
+        };
+        out.insert(name.to_string(), loaded);
+    }
+    out
+}
+
+/// Milliseconds for poll, rounded up so a pause never turns into a busy loop.
+fn poll_timeout(d: Option<Duration>) -> PollTimeout {
+    match d {
+        None => PollTimeout::NONE,
+        Some(d) => {
+            let ms = d.as_millis().saturating_add(1).min(i32::MAX as u128) as i32;
+            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)
+        }
+    }
+}
+
+impl Daemon<'_> {
+    fn served(&self) -> usize {
+        self.services
+            .values()
+            .filter(|s| s.listener.is_some())
+            .count()
+    }
+
+    /// Whether a server holds the wait-mode socket `id`.
+    fn busy(&self, id: u64) -> bool {
+        self.children.values().any(|c| c.holds == Some(id))
+    }
+
+    /// Running servers of `service` (from `source`, if given).
+    fn count(&self, service: &str, source: Option<IpAddr>) -> u32 {
+        self.children
+            .values()
+            .filter(|c| c.service.as_deref() == Some(service))
+            .filter(|c| source.is_none() || c.source == source)
+            .count() as u32
+    }
+
+    /// [`Daemon::count`], reaping first when the count is at `max`: a server that has just
+    /// exited (its SIGCHLD not read yet) must not refuse a client.
+    fn count_fresh(&mut self, service: &str, source: Option<IpAddr>, max: u32) -> u32 {
+        let n = self.count(service, source);
+        if n < max {
+            return n;
+        }
+        self.reap();
+        self.count(service, source)
+    }
+
+    /// Reads the definitions and brings the services in line: new ones listen, removed ones
+    /// stop listening, a broken one keeps its last good definition. Running servers are left
+    /// alone. `reload`: this is a SIGHUP (rules are re-read, the log reopened).
+    fn apply(&mut self, reload: bool) {
+        if reload {
+            self.log.reopen();
+            self.rules = load_rules(&self.life.dirs.config);
+        }
+        let mut next: BTreeMap<String, Definition> = BTreeMap::new();
+        for (name, loaded) in load_definitions(self.life) {
+            match loaded {
+                Loaded::Served(def) => {
+                    next.insert(name, *def);
+                }
+                Loaded::NotOnDemand => {}
+                Loaded::Broken(why) => match self.services.get(&name) {
+                    Some(old) => {
+                        warn(format_args!(
+                            "{name}: invalid definition, keeping the last good one: {why}"
+                        ));
+                        next.insert(name, old.def.clone());
+                    }
+                    None => warn(format_args!(
+                        "{name}: invalid definition, not served: {why}"
+                    )),
+                },
+            }
+        }
+        // Removed and moved sockets are closed first, so a port can pass to another service.
+        let names: Vec<String> = self.services.keys().cloned().collect();
+        for name in names {
+            match next.get(&name) {
+                None => {
+                    self.services.remove(&name);
+                    warn(format_args!("{name}: no longer served"));
+                }
+                Some(def) => {
+                    let svc = self.services.get_mut(&name).expect("listed above");
+                    let (old, new) = (svc.def.socket.as_ref(), def.socket.as_ref());
+                    if old.map(listen::address) != new.map(listen::address) {
+                        svc.listener = None;
+                    }
+                }
+            }
+        }
+        for (name, def) in next {
+            let svc = self.services.entry(name).or_insert_with(|| Service {
+                def: def.clone(),
+                listener: None,
+                socket_id: 0,
+                rates: Rates::default(),
+                paused_until: None,
+            });
+            svc.def = def;
+            if svc.listener.is_none() {
+                let sock = svc
+                    .def
+                    .socket
+                    .as_ref()
+                    .expect("only socket services are kept");
+                match Listener::bind(sock) {
+                    Ok(l) => {
+                        svc.listener = Some(l);
+                        svc.socket_id = self.next_socket;
+                        self.next_socket += 1;
+                    }
+                    Err(e) => warn(format_args!(
+                        "{}: cannot listen on {}: {e}; not served",
+                        svc.def.name,
+                        listen::describe(sock)
+                    )),
+                }
+            }
+        }
+        if reload {
+            warn(format_args!(
+                "reloaded: {} service(s) served",
+                self.served()
+            ));
+        }
+    }
+
+    /// The loop: until SIGTERM/SIGINT.
+    fn run(&mut self) -> Result<(), String> {
+        loop {
+            let now = Instant::now();
+            let mut timeout: Option<Duration> = None;
+            let mut names: Vec<&str> = Vec::new();
+            let mut fds = vec![PollFd::new(self.signals.as_fd(), PollFlags::POLLIN)];
+            for (name, s) in &self.services {
+                let Some(l) = &s.listener else { continue };
+                if let Some(until) = s.paused_until {
+                    if until > now {
+                        let left = until - now;
+                        timeout = Some(timeout.map_or(left, |t| t.min(left)));
+                        continue;
+                    }
+                }
+                if s.def.socket.as_ref().is_some_and(|k| k.wait) && self.busy(s.socket_id) {
+                    continue;
+                }
+                names.push(name);
+                fds.push(PollFd::new(l.fd(), PollFlags::POLLIN));
+            }
+            match poll(&mut fds, poll_timeout(timeout)) {
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(e) => return Err(format!("poll failed: {e}")),
+            }
+            let fired = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
+            let signalled = fired(&fds[0]);
+            let ready: Vec<String> = fds[1..]
+                .iter()
+                .zip(&names)
+                .filter(|(f, _)| fired(f))
+                .map(|(_, n)| n.to_string())
+                .collect();
+            drop(fds);
+            if signalled && self.signals_say_stop() {
+                self.shutdown();
+                return Ok(());
+            }
+            for name in ready {
+                self.ready(&name);
+            }
+        }
+    }
+
+    /// Drains the signalfd: reaps children, reloads on SIGHUP; true on SIGTERM/SIGINT.
+    fn signals_say_stop(&mut self) -> bool {
+        let (mut hup, mut stop) = (false, false);
+        loop {
+            match self.signals.read_signal() {
+                Ok(Some(si)) => match Signal::try_from(si.ssi_signo as i32) {
+                    Ok(Signal::SIGHUP) => hup = true,
+                    Ok(Signal::SIGTERM) | Ok(Signal::SIGINT) => stop = true,
+                    _ => {}
+                },
+                Ok(None) => break,
+                Err(Errno::EINTR) => continue,
+                Err(e) => {
+                    warn(format_args!("reading signals failed: {e}"));
+                    break;
+                }
+            }
+        }
+        self.reap();
+        if stop {
+            return true;
+        }
+        if hup {
+            self.apply(true);
+        }
+        false
+    }
+
+    /// Reaps every child that has exited.
+    fn reap(&mut self) {
+        loop {
+            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) => break,
+                Ok(st) => {
+                    if let Some(pid) = st.pid() {
+                        self.children.remove(&pid.as_raw());
+                    }
+                }
+                Err(Errno::EINTR) => continue,
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// A polled socket is readable.
+    fn ready(&mut self, name: &str) {
+        let Some(svc) = self.services.get(name) else {
+            return;
+        };
+        let Some(sock) = svc.def.socket.clone() else {
+            return;
+        };
+        match (sock.protocol, sock.wait) {
+            (Protocol::Tcp, false) => self.accept(name),
+            (Protocol::Tcp, true) => {
+                // No client before the server accepts: hand the socket over as it is.
+                if let Some(fd) = self.wait_socket(name) {
+                    let id = self.services[name].socket_id;
+                    self.launch(name, fd, None, Some(id));
+                }
+            }
+            (Protocol::Udp, _) => self.datagram(name),
+        }
+    }
+
+    fn wait_socket(&self, name: &str) -> Option<OwnedFd> {
+        let svc = self.services.get(name)?;
+        match svc.listener.as_ref()?.duplicate() {
+            Ok(fd) => Some(fd),
+            Err(e) => {
+                warn(format_args!("{name}: cannot duplicate the socket: {e}"));
+                None
+            }
+        }
+    }
+
+    fn accept(&mut self, name: &str) {
+        for _ in 0..ACCEPT_BATCH {
+            let Some(svc) = self.services.get_mut(name) else {
+                return;
+            };
+            let Some(Listener::Tcp(l)) = &svc.listener else {
+                return;
+            };
+            match l.accept() {
+                Ok((stream, peer)) => {
+                    self.accept_reported = false;
+                    self.connection(name, stream, peer);
+                }
+                Err(e) => match e.raw_os_error() {
+                    Some(libc::EAGAIN) => return,
+                    Some(libc::EINTR | libc::ECONNABORTED | libc::EPROTO | libc::EPERM) => {}
+                    _ => {
+                        svc.paused_until = Some(Instant::now() + ACCEPT_PAUSE);
+                        if !self.accept_reported {
+                            self.accept_reported = true;
+                            warn(format_args!(
+                                "{name}: accept failed: {e}; pausing this listener"
+                            ));
+                        }
+                        return;
+                    }
+                },
+            }
+        }
+    }
+
+    /// One accepted connection of a `wait: false` service.
+    fn connection(&mut self, name: &str, stream: TcpStream, peer: SocketAddr) {
+        let client = SocketAddr::new(peer.ip().to_canonical(), peer.port());
+        let Some(svc) = self.services.get_mut(name) else {
+            return;
+        };
+        let Some(sock) = svc.def.socket.clone() else {
+            return;
+        };
+        if let Some((per_second, wait)) = sock.cps {
+            if !svc
+                .rates
+                .admit(client.ip(), Instant::now(), per_second, wait)
+            {
+                self.log.record(Decision::Limit, name, client, "cps");
+                return;
+            }
+        }
+        let Some(rule) = self.access(name, client, stream.local_addr().ok()) else {
+            return;
+        };
+        if let Some(max) = sock.instances {
+            if self.count_fresh(name, None, max) >= max {
+                self.log.record(Decision::Limit, name, client, "instances");
+                return;
+            }
+        }
+        if let Some(max) = sock.per_source {
+            if self.count_fresh(name, Some(client.ip()), max) >= max {
+                self.log.record(Decision::Limit, name, client, "per_source");
+                return;
+            }
+        }
+        self.log.record(Decision::Allow, name, client, &rule);
+        self.launch(name, OwnedFd::from(stream), Some(client.ip()), None);
+    }
+
+    /// The access check (SPEC §5.2): runs the rule's `spawn` command, logs a denial; the
+    /// deciding rule when the client is allowed.
+    fn access(
+        &mut self,
+        name: &str,
+        client: SocketAddr,
+        server: Option<SocketAddr>,
+    ) -> Option<String> {
+        let verdict = self
+            .rules
+            .check_with_server(name, client, server, &self.resolver);
+        if let Some(cmd) = &verdict.spawn {
+            self.spawn_command(cmd);
+        }
+        if verdict.allowed {
+            Some(verdict.rule)
+        } else {
+            self.log.record(Decision::Deny, name, client, &verdict.rule);
+            None
+        }
+    }
+
+    /// A UDP (wait) service woke up: check the waking datagram's source, then hand the socket
+    /// to one server; a denied datagram is dropped.
+    fn datagram(&mut self, name: &str) {
+        let Some(Listener::Udp(u)) = self.services.get(name).and_then(|s| s.listener.as_ref())
+        else {
+            return;
+        };
+        // Non-blocking only while svc itself looks; the server gets a blocking socket.
+        let peeked = u
+            .set_nonblocking(true)
+            .and_then(|_| u.peek_from(&mut [0u8; 1]));
+        let peer = match peeked {
+            Ok((_, peer)) => peer,
+            Err(_) => {
+                // Nothing there after all, or a pending ICMP error (consumed by the call).
+                let _ = u.set_nonblocking(false);
+                return;
+            }
+        };
+        let client = SocketAddr::new(peer.ip().to_canonical(), peer.port());
+        let server = u.local_addr().ok();
+        let Some(rule) = self.access(name, client, server) else {
+            if let Some(Listener::Udp(u)) =
+                self.services.get(name).and_then(|s| s.listener.as_ref())
+            {
+                let _ = u.recv_from(&mut [0u8; 1]);
+                let _ = u.set_nonblocking(false);
+            }
+            return;
+        };
+        let Some(svc) = self.services.get(name) else {
+            return;
+        };
+        if let Some(Listener::Udp(u)) = &svc.listener {
+            if let Err(e) = u.set_nonblocking(false) {
+                warn(format_args!("{name}: cannot make the socket blocking: {e}"));
+                return;
+            }
+        }
+        let id = svc.socket_id;
+        self.log.record(Decision::Allow, name, client, &rule);
+        if let Some(fd) = self.wait_socket(name) {
+            self.launch(name, fd, None, Some(id));
+        }
+    }
+
+    /// Starts one server of `name` on `fd` (a connection, or a wait-mode socket).
+    fn launch(&mut self, name: &str, fd: OwnedFd, source: Option<IpAddr>, holds: Option<u64>) {
+        let Some(svc) = self.services.get(name) else {
+            return;
+        };
+        let started = self
+            .life
+            .connection_launch(&svc.def, fd)
+            .map_err(|e| e.to_string())
+            .and_then(|l| {
+                l.fork()
+                    .and_then(|p| p.release())
+                    .map_err(|e| e.to_string())
+            });
+        match started {
+            Ok(pid) => {
+                self.children.insert(
+                    pid,
+                    Child {
+                        service: Some(name.to_string()),
+                        source,
+                        holds,
+                    },
+                );
+            }
+            Err(e) => warn(format_args!("{name}: cannot start a server: {e}")),
+        }
+    }
+
+    /// Runs the `spawn` command of an access rule, detached: `/bin/sh -c CMD` with stdin,
+    /// stdout and stderr `/dev/null`, in a clean process state; reaped like the servers.
+    fn spawn_command(&mut self, cmd: &str) {
+        let launch = Launch {
+            program: PathBuf::from("/bin/sh"),
+            args: vec!["-c".into(), cmd.into()],
+            workdir: PathBuf::from("/"),
+            env: vec![
+                ("PATH".into(), launch::DEFAULT_PATH.into()),
+                ("HOME".into(), "/".into()),
+                ("LANG".into(), "C.UTF-8".into()),
+            ],
+            creds: None,
+            umask: 0o022,
+            limits: Vec::new(),
+            nice: None,
+            output: None,
+            connection: None,
+        };
+        match launch.fork().and_then(|p| p.release()) {
+            Ok(pid) => {
+                self.children.insert(
+                    pid,
+                    Child {
+                        service: None,
+                        source: None,
+                        holds: None,
+                    },
+                );
+            }
+            Err(e) => warn(format_args!("cannot run a spawn command: {e}")),
+        }
+    }
+
+    /// SIGTERM: stop listening, send each server its service's stop signal (and SIGCONT), wait
+    /// up to the longest `stop_timeout`, then SIGKILL what is left.
+    fn shutdown(&mut self) {
+        for s in self.services.values_mut() {
+            s.listener = None;
+        }
+        let mut timeout = Duration::ZERO;
+        for (pid, c) in &self.children {
+            let def = c
+                .service
+                .as_ref()
+                .and_then(|n| self.services.get(n))
+                .map(|s| &s.def);
+            let sig = def.map_or(Signal::SIGTERM, |d| d.stop_signal);
+            timeout = timeout.max(def.map_or(Duration::from_secs(10), |d| d.stop_timeout));
+            signal_server(*pid, sig);
+            signal_server(*pid, Signal::SIGCONT);
+        }
+        self.wait_children(Instant::now() + timeout);
+        if !self.children.is_empty() {
+            warn(format_args!(
+                "{} server(s) still running after {timeout:?}: sending SIGKILL",
+                self.children.len()
+            ));
+            for pid in self.children.keys() {
+                signal_server(*pid, Signal::SIGKILL);
+            }
+            self.wait_children(Instant::now() + KILL_GRACE);
+        }
+    }
+
+    fn wait_children(&mut self, deadline: Instant) {
+        loop {
+            self.reap();
+            let now = Instant::now();
+            if self.children.is_empty() || now >= deadline {
+                return;
+            }
+            let mut fds = [PollFd::new(self.signals.as_fd(), PollFlags::POLLIN)];
+            let _ = poll(&mut fds, poll_timeout(Some(deadline - now)));
+            while let Ok(Some(_)) = self.signals.read_signal() {}
+        }
+    }
+}
+
+/// Signals a server and its process group (it leads one: the launcher calls setsid). The PID
+/// is a child svc has not reaped yet, so it cannot have been reused.
+fn signal_server(pid: i32, sig: Signal) {
+    let _ = kill(Pid::from_raw(-pid), sig);
+    let _ = kill(Pid::from_raw(pid), sig);
+}

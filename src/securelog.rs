@@ -1,0 +1,339 @@
+//! The secure log of the super daemon (SPEC §5.3): `<log>/secure`, one line per decision,
+//!
+//! `<RFC 3339 time> svc-inetd[<pid>]: <ALLOW|DENY|LIMIT> service=<NAME> client=<ADDR>:<PORT> rule=<RULE>`
+//!
+//! Each line is built in memory and appended with a single `write(2)` on a descriptor opened
+//! `O_APPEND|O_NOFOLLOW|O_CLOEXEC` (mode 0640), so concurrent writers never interleave and a
+//! symlink planted in place of the log is never followed. Every field is escaped: a control
+//! character, a backslash or a space becomes `\xNN` (`\u{NNNN}` beyond Latin-1), so one event is
+//! always exactly one line. A log that cannot be written never changes a verdict: the failure is
+//! reported once on stderr and the daemon carries on.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The decision a line records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    Deny,
+    Limit,
+}
+
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Allow => "ALLOW",
+            Decision::Deny => "DENY",
+            Decision::Limit => "LIMIT",
+        }
+    }
+}
+
+/// The secure log: opened on first use (and again after a failure or [`SecureLog::reopen`]).
+#[derive(Debug)]
+pub struct SecureLog {
+    path: PathBuf,
+    file: Option<File>,
+    /// A failure was already reported on stderr; stay quiet until a write succeeds again.
+    reported: bool,
+    pid: u32,
+}
+
+impl SecureLog {
+    /// The log at `path`, written as process `pid`. Nothing is opened yet.
+    pub fn new(path: &Path, pid: u32) -> SecureLog {
+        SecureLog {
+            path: path.to_owned(),
+            file: None,
+            reported: false,
+            pid,
+        }
+    }
+
+    /// `<log>/secure`.
+    pub fn path_in(log_dir: &Path) -> PathBuf {
+        log_dir.join("secure")
+    }
+
+    /// Closes the file so the next line opens it again (after a rotation, on SIGHUP).
+    pub fn reopen(&mut self) {
+        self.file = None;
+    }
+
+    /// Appends one decision. Never fails: a write error is reported once on stderr.
+    pub fn record(&mut self, decision: Decision, service: &str, client: SocketAddr, rule: &str) {
+        let line = format_line(SystemTime::now(), self.pid, decision, service, client, rule);
+        if let Err(e) = self.append(line.as_bytes()) {
+            self.file = None;
+            if !self.reported {
+                self.reported = true;
+                eprintln!(
+                    "svc: cannot write the secure log {}: {e} (decisions are unaffected; reported once)",
+                    self.path.display()
+                );
+            }
+        } else {
+            self.reported = false;
+        }
+    }
+
+    fn append(&mut self, line: &[u8]) -> io::Result<()> {
+        if self.file.is_none() {
+            self.file = Some(open(&self.path)?);
+        }
+        let f = self.file.as_mut().expect("opened above");
+        // One write(2) per line: a short write is an error, never a second write that another
+        // writer's line could land in between.
+        let n = f.write(line)?;
+        if n != line.len() {
+            return Err(io::Error::new(
+                io::ErrorKind::WriteZero,
+                format!("short write ({n} of {} bytes)", line.len()),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Opens (creating, mode 0640) the log for appending, never through a symlink.
+pub fn open(path: &Path) -> io::Result<File> {
+    let f = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o640)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)?;
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::other("not a regular file"));
+    }
+    if std::os::unix::fs::MetadataExt::nlink(&meta) > 1 {
+        return Err(io::Error::other(
+            "the file has several hard links; refusing to write through it",
+        ));
+    }
+    Ok(f)
+}
+
+/// One complete line, newline included.
+pub fn format_line(
+    time: SystemTime,
+    pid: u32,
+    decision: Decision,
+    service: &str,
+    client: SocketAddr,
+    rule: &str,
+) -> String {
+    format!(
+        "{} svc-inetd[{pid}]: {} service={} client={} rule={}\n",
+        rfc3339(time),
+        decision.as_str(),
+        escape(service),
+        escape(&client_text(client)),
+        escape(rule)
+    )
+}
+
+/// `ADDR:PORT`, `[ADDR]:PORT` for IPv6; an IPv4-mapped IPv6 address is written as IPv4.
+pub fn client_text(client: SocketAddr) -> String {
+    match client.ip().to_canonical() {
+        std::net::IpAddr::V4(a) => format!("{a}:{}", client.port()),
+        std::net::IpAddr::V6(a) => format!("[{a}]:{}", client.port()),
+    }
+}
+
+/// Makes a field safe for one line: control characters (C0, DEL, C1), backslash and space
+/// become `\xNN` (or `\u{NNNN}`), so a field can neither end the line nor fake another field.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() || c == '\\' || c == ' ' {
+            let n = c as u32;
+            if n < 0x100 {
+                out.push_str(&format!("\\x{n:02x}"));
+            } else {
+                out.push_str(&format!("\\u{{{n:04x}}}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` in UTC, to the second.
+pub fn rfc3339(t: SystemTime) -> String {
+    let secs = match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs_f64().ceil() as i64),
+    };
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// (year, month, day) of a day count since 1970-01-01 in the proleptic Gregorian calendar
+/// (H. Hinnant's `civil_from_days`).
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097); // [0, 146096]
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
+    let mp = (5 * doy + 2) / 153; // [0, 11]
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32; // [1, 31]
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32; // [1, 12]
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn at(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    #[test]
+    fn rfc3339_known_instants() {
+        assert_eq!(rfc3339(at(0)), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(at(951_782_400)), "2000-02-29T00:00:00Z");
+        assert_eq!(rfc3339(at(1_709_164_799)), "2024-02-28T23:59:59Z");
+        assert_eq!(rfc3339(at(1_709_251_199)), "2024-02-29T23:59:59Z");
+        assert_eq!(rfc3339(at(1_795_564_799)), "2026-11-24T23:59:59Z");
+        assert_eq!(rfc3339(at(4_107_542_400)), "2100-03-01T00:00:00Z");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH - Duration::from_secs(1)),
+            "1969-12-31T23:59:59Z"
+        );
+    }
+
+    #[test]
+    fn civil_from_days_round_trips_every_day_of_four_centuries() {
+        // Day numbers increase by one, dates by one calendar day.
+        let mut prev = civil_from_days(-1);
+        for z in 0..146_097 {
+            let (y, m, d) = civil_from_days(z);
+            let (py, pm, pd) = prev;
+            let next_day = (y, m, d) == (py, pm, pd + 1);
+            let next_month = d == 1 && ((y == py && m == pm + 1) || (y == py + 1 && m == 1));
+            assert!(next_day || next_month, "{prev:?} -> {:?}", (y, m, d));
+            prev = (y, m, d);
+        }
+    }
+
+    #[test]
+    fn line_format_ipv4_and_ipv6() {
+        let t = at(1_795_564_799);
+        assert_eq!(
+            format_line(
+                t,
+                42,
+                Decision::Allow,
+                "echo",
+                "127.0.0.1:5000".parse().unwrap(),
+                "hosts.allow:3"
+            ),
+            "2026-11-24T23:59:59Z svc-inetd[42]: ALLOW service=echo client=127.0.0.1:5000 rule=hosts.allow:3\n"
+        );
+        assert_eq!(
+            format_line(
+                t,
+                42,
+                Decision::Limit,
+                "echo",
+                "[::1]:7".parse().unwrap(),
+                "per_source"
+            ),
+            "2026-11-24T23:59:59Z svc-inetd[42]: LIMIT service=echo client=[::1]:7 rule=per_source\n"
+        );
+        // An IPv4-mapped client is written as the IPv4 address it is.
+        assert!(format_line(
+            t,
+            1,
+            Decision::Deny,
+            "x",
+            "[::ffff:10.1.2.3]:9".parse().unwrap(),
+            "default"
+        )
+        .contains(" client=10.1.2.3:9 "));
+    }
+
+    /// H1: control characters never split an event into two lines or fake a field.
+    #[test]
+    fn h1_control_characters_are_escaped() {
+        let nasty = "a\nALLOW service=x\r\x1b[31m\0\u{85}\\ b\u{2028}";
+        let e = escape(nasty);
+        assert!(!e.chars().any(|c| c.is_control() || c == ' '), "{e:?}");
+        assert_eq!(
+            e,
+            "a\\x0aALLOW\\x20service=x\\x0d\\x1b[31m\\x00\\x85\\x5c\\x20b\u{2028}"
+        );
+        let line = format_line(
+            at(0),
+            1,
+            Decision::Deny,
+            nasty,
+            "127.0.0.1:1".parse().unwrap(),
+            "hosts.deny:1\nforged",
+        );
+        assert_eq!(line.matches('\n').count(), 1);
+        assert!(line.ends_with('\n'));
+        assert_eq!(line.split(' ').count(), 6, "{line:?}");
+    }
+
+    /// H2: the log is created 0640 and never written through a symlink or a hard link.
+    #[test]
+    fn h2_log_file_trust() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("secure");
+        let mut log = SecureLog::new(&p, 7);
+        log.record(
+            Decision::Allow,
+            "echo",
+            "127.0.0.1:1".parse().unwrap(),
+            "default",
+        );
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode & !0o640, 0, "mode {mode:o}");
+        assert_eq!(std::fs::read_to_string(&p).unwrap().lines().count(), 1);
+
+        let target = dir.path().join("target");
+        std::fs::write(&target, "").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(open(&link).is_err());
+        let hard = dir.path().join("hard");
+        std::fs::hard_link(&target, &hard).unwrap();
+        assert!(open(&hard).is_err());
+        // A failing log does not panic, and keeps failing quietly.
+        let mut bad = SecureLog::new(&link, 7);
+        bad.record(
+            Decision::Deny,
+            "echo",
+            "127.0.0.1:1".parse().unwrap(),
+            "default",
+        );
+        bad.record(
+            Decision::Deny,
+            "echo",
+            "127.0.0.1:1".parse().unwrap(),
+            "default",
+        );
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "");
+    }
+}
