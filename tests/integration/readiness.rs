@@ -34,7 +34,7 @@ fn tcp_readiness_waits_for_the_port() {
         &sb,
         "web",
         &format!(
-            "import socket, time\ntime.sleep(0.3)\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(('127.0.0.1', {port}))\ns.listen(16)\nwhile True:\n    c, _ = s.accept()\n    c.close()\n"
+            "import socket, threading\nthreading.Event().wait(0.3)  # the daemon takes a while before it listens\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(('127.0.0.1', {port}))\ns.listen(16)\nwhile True:\n    c, _ = s.accept()\n    c.close()\n"
         ),
     );
     sb.service(
@@ -97,7 +97,7 @@ fn notify_readiness_waits_for_ready() {
         &sb,
         "notified",
         &format!(
-            "import time\ntime.sleep(0.3)\nopen('{}', 'w').close()\n{}while True:\n    time.sleep(1000)\n",
+            "import signal, threading\nthreading.Event().wait(0.3)  # initialising\nopen('{}', 'w').close()\n{}while True:\n    signal.pause()\n",
             sending.display(),
             notify_sender("[b'READY=1']")
         ),
@@ -133,7 +133,7 @@ fn notify_socket_survives_empty_and_junk_datagrams() {
         &sb,
         "junky",
         &format!(
-            "import time\n{}while True:\n    time.sleep(1000)\n",
+            "import signal\n{}while True:\n    signal.pause()\n",
             notify_sender("[b'', b'\\xff\\xfe\\x00junk', b'', b'STATUS=warming up', b'STATUS=almost\\nREADY=1\\n']")
         ),
     );
