@@ -65,6 +65,11 @@ impl SecureLog {
         self.file = None;
     }
 
+    /// Whether the file is open (the next line needs no new descriptor).
+    pub fn is_open(&self) -> bool {
+        self.file.is_some()
+    }
+
     /// Appends one decision. Never fails: a write error is reported once on stderr.
     pub fn record(&mut self, decision: Decision, service: &str, client: SocketAddr, rule: &str) {
         let line = format_line(SystemTime::now(), self.pid, decision, service, client, rule);

@@ -1,5 +1,5 @@
-//! The super daemon (SPEC §5.1, §5.3): one thread, one `poll(2)` loop over the services'
-//! sockets and a signalfd.
+//! The super daemon (SPEC §5.1, §5.3): one `poll(2)` loop over the services' sockets, a
+//! signalfd and the self-pipe of the access checks that run on threads ([`lookup`]).
 //!
 //! - `wait: false` TCP: every accepted connection goes through the per-client rate limit
 //!   (`cps`), the access check ([`crate::access`]), then the `instances` and `per_source`
@@ -16,15 +16,18 @@
 //!
 //! Nothing in the loop waits on a client: accepted sockets are only passed on, and a spawned
 //! `spawn` command of an access rule runs detached (stdin, stdout, stderr `/dev/null`), reaped
-//! like the servers.
+//! like the servers. Nor on a resolver: a check that needs host names runs on a thread with
+//! bounded lookups ([`lookup`]) while the connection waits, counted by the limits.
 
 pub mod limits;
 pub mod listen;
+pub mod lookup;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -34,19 +37,23 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
-use crate::access::{Rules, SystemResolver};
+use crate::access::{Rules, Verdict};
 use crate::definition::{self, Definition, DefinitionError, Protocol};
 use crate::lifecycle::Lifecycle;
 use crate::process::launch::{self, Launch};
 use crate::securelog::{Decision, SecureLog};
 use limits::Rates;
 use listen::Listener;
+use lookup::{Checks, NoLookup, MAX_PENDING};
 
 /// Connections accepted from one listener before the loop looks at the others again.
 const ACCEPT_BATCH: usize = 32;
 /// How long a listener rests after accept failed for lack of descriptors or memory (F4): the
 /// loop never spins on EMFILE.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+/// Descriptors (of `/dev/null`) held in reserve and released around each launch, so a server
+/// can still be started when accepted connections have used every other descriptor (F4).
+const RESERVE_FDS: usize = 8;
 /// After SIGKILL, how long svc waits for the servers to be gone.
 const KILL_GRACE: Duration = Duration::from_secs(5);
 
@@ -61,6 +68,19 @@ struct Service {
     rates: Rates,
     /// Accept failed for lack of resources: not polled until then.
     paused_until: Option<Instant>,
+    /// A UDP service whose waking datagram is being checked: not polled meanwhile.
+    checking: bool,
+}
+
+/// A client waiting for an access check that needs host names.
+#[derive(Debug)]
+struct Pending {
+    service: String,
+    client: SocketAddr,
+    /// The connection (`wait: false`); `None` for the waking datagram of a UDP service.
+    conn: Option<TcpStream>,
+    /// The UDP socket the datagram waits on.
+    socket_id: u64,
 }
 
 /// A process svc started and will reap.
@@ -86,13 +106,17 @@ pub struct Daemon<'a> {
     life: &'a Lifecycle,
     services: BTreeMap<String, Service>,
     children: HashMap<i32, Child>,
-    rules: Rules,
-    resolver: SystemResolver,
+    rules: Arc<Rules>,
+    /// Checks running on threads, and the clients waiting for them.
+    checks: Checks,
+    pending: HashMap<u64, Pending>,
     log: SecureLog,
     signals: SignalFd,
     next_socket: u64,
     /// Accept errors already reported (one message per kind until a success).
     accept_reported: bool,
+    /// See [`RESERVE_FDS`].
+    reserve: Vec<std::fs::File>,
 }
 
 fn warn(msg: impl std::fmt::Display) {
@@ -132,13 +156,16 @@ pub fn serve(life: &Lifecycle, on_ready: &mut dyn FnMut(usize)) -> Result<(), St
         life,
         services: BTreeMap::new(),
         children: HashMap::new(),
-        rules: load_rules(&life.dirs.config),
-        resolver: SystemResolver,
+        rules: Arc::new(load_rules(&life.dirs.config)),
+        checks: Checks::new().map_err(|e| format!("cannot create a pipe: {e}"))?,
+        pending: HashMap::new(),
         log: SecureLog::new(&SecureLog::path_in(&life.dirs.log), std::process::id()),
         signals,
         next_socket: 1,
         accept_reported: false,
+        reserve: Vec::new(),
     };
+    d.refill_reserve();
     d.apply(false);
     let served = d.served();
     if served == 0 {
@@ -213,6 +240,26 @@ fn poll_timeout(d: Option<Duration>) -> PollTimeout {
 }
 
 impl Daemon<'_> {
+    /// One line of the secure log; a descriptor of the reserve is given up when the log must
+    /// be opened, so no line is lost at the descriptor limit.
+    fn record(&mut self, decision: Decision, service: &str, client: SocketAddr, rule: &str) {
+        if !self.log.is_open() {
+            self.reserve.pop();
+        }
+        self.log.record(decision, service, client, rule);
+        self.refill_reserve();
+    }
+
+    /// Takes descriptors back into the reserve, as many as are free up to [`RESERVE_FDS`].
+    fn refill_reserve(&mut self) {
+        while self.reserve.len() < RESERVE_FDS {
+            match std::fs::File::open("/dev/null") {
+                Ok(f) => self.reserve.push(f),
+                Err(_) => break,
+            }
+        }
+    }
+
     fn served(&self) -> usize {
         self.services
             .values()
@@ -225,13 +272,22 @@ impl Daemon<'_> {
         self.children.values().any(|c| c.holds == Some(id))
     }
 
-    /// Running servers of `service` (from `source`, if given).
+    /// Running servers of `service` (from `source`, if given), and connections waiting for
+    /// their access check: a flood of slow lookups is capped like running servers.
     fn count(&self, service: &str, source: Option<IpAddr>) -> u32 {
-        self.children
+        let running = self
+            .children
             .values()
             .filter(|c| c.service.as_deref() == Some(service))
             .filter(|c| source.is_none() || c.source == source)
-            .count() as u32
+            .count();
+        let waiting = self
+            .pending
+            .values()
+            .filter(|p| p.conn.is_some() && p.service == service)
+            .filter(|p| source.is_none_or(|ip| p.client.ip() == ip))
+            .count();
+        (running + waiting) as u32
     }
 
     /// [`Daemon::count`], reaping first when the count is at `max`: a server that has just
@@ -251,7 +307,7 @@ impl Daemon<'_> {
     fn apply(&mut self, reload: bool) {
         if reload {
             self.log.reopen();
-            self.rules = load_rules(&self.life.dirs.config);
+            self.rules = Arc::new(load_rules(&self.life.dirs.config));
         }
         let mut next: BTreeMap<String, Definition> = BTreeMap::new();
         for (name, loaded) in load_definitions(self.life) {
@@ -297,6 +353,7 @@ impl Daemon<'_> {
                 socket_id: 0,
                 rates: Rates::default(),
                 paused_until: None,
+                checking: false,
             });
             svc.def = def;
             if svc.listener.is_none() {
@@ -333,9 +390,15 @@ impl Daemon<'_> {
             let now = Instant::now();
             let mut timeout: Option<Duration> = None;
             let mut names: Vec<&str> = Vec::new();
-            let mut fds = vec![PollFd::new(self.signals.as_fd(), PollFlags::POLLIN)];
+            let mut fds = vec![
+                PollFd::new(self.signals.as_fd(), PollFlags::POLLIN),
+                PollFd::new(self.checks.fd(), PollFlags::POLLIN),
+            ];
             for (name, s) in &self.services {
                 let Some(l) = &s.listener else { continue };
+                if s.checking {
+                    continue;
+                }
                 if let Some(until) = s.paused_until {
                     if until > now {
                         let left = until - now;
@@ -355,7 +418,8 @@ impl Daemon<'_> {
             }
             let fired = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
             let signalled = fired(&fds[0]);
-            let ready: Vec<String> = fds[1..]
+            let checked = fired(&fds[1]);
+            let ready: Vec<String> = fds[2..]
                 .iter()
                 .zip(&names)
                 .filter(|(f, _)| fired(f))
@@ -365,6 +429,9 @@ impl Daemon<'_> {
             if signalled && self.signals_say_stop() {
                 self.shutdown();
                 return Ok(());
+            }
+            if checked {
+                self.checked();
             }
             for name in ready {
                 self.ready(&name);
@@ -493,47 +560,107 @@ impl Daemon<'_> {
                 .rates
                 .admit(client.ip(), Instant::now(), per_second, wait)
             {
-                self.log.record(Decision::Limit, name, client, "cps");
+                self.record(Decision::Limit, name, client, "cps");
                 return;
             }
         }
-        let Some(rule) = self.access(name, client, stream.local_addr().ok()) else {
+        let server = stream.local_addr().ok();
+        let probe = NoLookup::default();
+        let verdict = self.rules.check_with_server(name, client, server, &probe);
+        if probe.asked() && self.pending.len() < MAX_PENDING {
+            // Host names needed: the limits count this connection while it waits.
+            if !self.under_limits(name, &sock, client) {
+                return;
+            }
+            match self.checks.start(self.rules.clone(), name, client, server) {
+                Ok(id) => {
+                    let p = Pending {
+                        service: name.to_string(),
+                        client,
+                        conn: Some(stream),
+                        socket_id: 0,
+                    };
+                    self.pending.insert(id, p);
+                    return;
+                }
+                Err(e) => warn(format_args!(
+                    "{name}: cannot start a lookup thread: {e}; checking without host names"
+                )),
+            }
+        }
+        self.decided(name, stream, client, verdict);
+    }
+
+    /// The verdict of a `wait: false` connection is known: deny it, or apply the limits and
+    /// start its server.
+    fn decided(&mut self, name: &str, stream: TcpStream, client: SocketAddr, verdict: Verdict) {
+        let Some(sock) = self.services.get(name).and_then(|s| s.def.socket.clone()) else {
             return;
         };
+        let Some(rule) = self.access(name, client, verdict) else {
+            return;
+        };
+        if !self.under_limits(name, &sock, client) {
+            return;
+        }
+        self.record(Decision::Allow, name, client, &rule);
+        self.launch(name, OwnedFd::from(stream), Some(client.ip()), None);
+    }
+
+    /// Verdicts of the checks that ran on threads.
+    fn checked(&mut self) {
+        for (id, verdict) in self.checks.take() {
+            let Some(p) = self.pending.remove(&id) else {
+                continue;
+            };
+            match p.conn {
+                Some(stream) => self.decided(&p.service, stream, p.client, verdict),
+                None => {
+                    let Some(svc) = self.services.get_mut(&p.service) else {
+                        continue;
+                    };
+                    svc.checking = false;
+                    // The socket was replaced meanwhile (SIGHUP): the datagram went with it.
+                    if svc.socket_id == p.socket_id {
+                        self.datagram_decided(&p.service, p.client, verdict);
+                    }
+                }
+            }
+        }
+    }
+
+    /// `instances` and `per_source` (a refusal is logged); true when under both.
+    fn under_limits(
+        &mut self,
+        name: &str,
+        sock: &crate::definition::Socket,
+        client: SocketAddr,
+    ) -> bool {
         if let Some(max) = sock.instances {
             if self.count_fresh(name, None, max) >= max {
-                self.log.record(Decision::Limit, name, client, "instances");
-                return;
+                self.record(Decision::Limit, name, client, "instances");
+                return false;
             }
         }
         if let Some(max) = sock.per_source {
             if self.count_fresh(name, Some(client.ip()), max) >= max {
-                self.log.record(Decision::Limit, name, client, "per_source");
-                return;
+                self.record(Decision::Limit, name, client, "per_source");
+                return false;
             }
         }
-        self.log.record(Decision::Allow, name, client, &rule);
-        self.launch(name, OwnedFd::from(stream), Some(client.ip()), None);
+        true
     }
 
-    /// The access check (SPEC §5.2): runs the rule's `spawn` command, logs a denial; the
-    /// deciding rule when the client is allowed.
-    fn access(
-        &mut self,
-        name: &str,
-        client: SocketAddr,
-        server: Option<SocketAddr>,
-    ) -> Option<String> {
-        let verdict = self
-            .rules
-            .check_with_server(name, client, server, &self.resolver);
+    /// Acts on an access verdict (SPEC §5.2): runs the rule's `spawn` command, logs a denial;
+    /// the deciding rule when the client is allowed.
+    fn access(&mut self, name: &str, client: SocketAddr, verdict: Verdict) -> Option<String> {
         if let Some(cmd) = &verdict.spawn {
             self.spawn_command(cmd);
         }
         if verdict.allowed {
             Some(verdict.rule)
         } else {
-            self.log.record(Decision::Deny, name, client, &verdict.rule);
+            self.record(Decision::Deny, name, client, &verdict.rule);
             None
         }
     }
@@ -559,7 +686,36 @@ impl Daemon<'_> {
         };
         let client = SocketAddr::new(peer.ip().to_canonical(), peer.port());
         let server = u.local_addr().ok();
-        let Some(rule) = self.access(name, client, server) else {
+        let probe = NoLookup::default();
+        let verdict = self.rules.check_with_server(name, client, server, &probe);
+        if probe.asked() && self.pending.len() < MAX_PENDING {
+            match self.checks.start(self.rules.clone(), name, client, server) {
+                Ok(id) => {
+                    let Some(svc) = self.services.get_mut(name) else {
+                        return;
+                    };
+                    svc.checking = true;
+                    let p = Pending {
+                        service: name.to_string(),
+                        client,
+                        conn: None,
+                        socket_id: svc.socket_id,
+                    };
+                    self.pending.insert(id, p);
+                    return;
+                }
+                Err(e) => warn(format_args!(
+                    "{name}: cannot start a lookup thread: {e}; checking without host names"
+                )),
+            }
+        }
+        self.datagram_decided(name, client, verdict);
+    }
+
+    /// The verdict on the waking datagram of a UDP service is known: drop it, or hand the
+    /// socket to a server.
+    fn datagram_decided(&mut self, name: &str, client: SocketAddr, verdict: Verdict) {
+        let Some(rule) = self.access(name, client, verdict) else {
             if let Some(Listener::Udp(u)) =
                 self.services.get(name).and_then(|s| s.listener.as_ref())
             {
@@ -578,7 +734,7 @@ impl Daemon<'_> {
             }
         }
         let id = svc.socket_id;
-        self.log.record(Decision::Allow, name, client, &rule);
+        self.record(Decision::Allow, name, client, &rule);
         if let Some(fd) = self.wait_socket(name) {
             self.launch(name, fd, None, Some(id));
         }
@@ -589,6 +745,7 @@ impl Daemon<'_> {
         let Some(svc) = self.services.get(name) else {
             return;
         };
+        self.reserve.clear();
         let started = self
             .life
             .connection_launch(&svc.def, fd)
@@ -611,6 +768,7 @@ impl Daemon<'_> {
             }
             Err(e) => warn(format_args!("{name}: cannot start a server: {e}")),
         }
+        self.refill_reserve();
     }
 
     /// Runs the `spawn` command of an access rule, detached: `/bin/sh -c CMD` with stdin,
@@ -632,7 +790,10 @@ impl Daemon<'_> {
             output: None,
             connection: None,
         };
-        match launch.fork().and_then(|p| p.release()) {
+        self.reserve.clear();
+        let started = launch.fork().and_then(|p| p.release());
+        self.refill_reserve();
+        match started {
             Ok(pid) => {
                 self.children.insert(
                     pid,
