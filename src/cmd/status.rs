@@ -51,6 +51,7 @@ fn report(ctx: &Context, e: &DefinitionError) {
 }
 
 fn all(ctx: &Context, json: bool) -> Code {
+    super::switch::warn_if_interrupted(ctx);
     let files = match definition::list_files(&ctx.dirs) {
         Ok(f) => f,
         Err(e) => {

@@ -66,15 +66,7 @@ pub fn boot(ctx: &Context, level: Option<&str>, opts: &SwitchOpts) -> Code {
 
 pub fn show_runlevel(ctx: &Context) -> Code {
     let record = std::fs::read_to_string(ctx.dirs.runlevel_record()).ok();
-    if let Ok(target) = std::fs::read_to_string(marker(ctx)) {
-        if !switch_running(ctx) {
-            ctx.out.error(&format!(
-                "a switch to runlevel {} was interrupted; `svc switch {}` finishes it",
-                target.trim(),
-                target.trim()
-            ));
-        }
-    }
+    warn_if_interrupted(ctx);
     match record {
         Some(r) if !r.trim().is_empty() => {
             ctx.out.line(r.trim());
@@ -83,6 +75,20 @@ pub fn show_runlevel(ctx: &Context) -> Code {
         _ => {
             ctx.out.line("unknown");
             Code::Failure
+        }
+    }
+}
+
+/// Says on stderr when a switch was interrupted (its marker is left and no switch runs), so
+/// `svc runlevel` and `svc status` point the operator at the switch that converges.
+pub fn warn_if_interrupted(ctx: &Context) {
+    if let Ok(target) = std::fs::read_to_string(marker(ctx)) {
+        if !switch_running(ctx) {
+            ctx.out.error(&format!(
+                "a switch to runlevel {} was interrupted; `svc switch {}` finishes it",
+                target.trim(),
+                target.trim()
+            ));
         }
     }
 }

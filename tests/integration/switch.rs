@@ -697,6 +697,11 @@ fn e6_signal_mid_switch_leaves_a_whole_record_and_rerun_converges() {
             "signal {sig}: runlevel record {rec:?} is neither the old nor the new one"
         );
         assert!(!started(&sb).contains(&"tail".to_string()));
+        // The interruption is visible to the operator, with the switch that converges.
+        for cmd in [&["runlevel"][..], &["status"][..]] {
+            run(&sb, cmd)
+                .stderr_has("a switch to runlevel 3 was interrupted; `svc switch 3` finishes it");
+        }
 
         std::fs::write(sb.work.join("release"), "").unwrap();
         let again = run(&sb, &["switch", "3"]);
@@ -714,6 +719,14 @@ fn e6_signal_mid_switch_leaves_a_whole_record_and_rerun_converges() {
                 procs_with_arg(script),
                 [sb.pid(name)],
                 "signal {sig}: processes of {name} do not match its PID file"
+            );
+        }
+        for cmd in [&["runlevel"][..], &["status"][..]] {
+            let r = run(&sb, cmd);
+            assert!(
+                !r.stderr.contains("interrupted"),
+                "signal {sig}: still reported as interrupted after converging: {}",
+                r.stderr
             );
         }
         let status = run(&sb, &["status", "--json"]);
