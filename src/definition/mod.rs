@@ -190,8 +190,17 @@ pub struct Definition {
     pub stop_priority: Option<u8>,
     pub respawn: Option<Respawn>,
     pub log: LogTarget,
+    /// A supervised service's log is rotated when it would grow past this many bytes.
+    pub log_max_size: u64,
+    /// Rotated log files kept besides the current one (`NAME.log.1` is the newest).
+    pub log_keep: u32,
     pub socket: Option<Socket>,
 }
+
+/// Default `log_max_size`: 10 MiB.
+pub const DEFAULT_LOG_MAX_SIZE: u64 = 10 << 20;
+/// Default `log_keep`.
+pub const DEFAULT_LOG_KEEP: u32 = 5;
 
 impl Definition {
     /// The PID file: the definition's own, else `<state>/NAME.pid`.
@@ -414,8 +423,28 @@ const KEYS: &[&str] = &[
     "stop_priority",
     "respawn",
     "log",
+    "log_max_size",
+    "log_keep",
     "socket",
 ];
+
+/// "10M" → 10485760; plain digits are bytes. `None` for anything else.
+fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let digits = s.bytes().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 {
+        return None;
+    }
+    let n: u64 = s[..digits].parse().ok()?;
+    let shift = match s[digits..].trim_start() {
+        "" | "B" => 0,
+        "K" | "k" | "KiB" | "KB" => 10,
+        "M" | "MiB" | "MB" => 20,
+        "G" | "GiB" | "GB" => 30,
+        _ => return None,
+    };
+    n.checked_mul(1u64 << shift)
+}
 
 impl Validator<'_> {
     /// The line of `key` (a top-level key, or `key` nested under `parent`), 1-based.
@@ -612,7 +641,28 @@ impl Validator<'_> {
         let log = get("log")
             .map(|n| self.log(n))
             .unwrap_or(LogTarget::Default);
+        let log_max_size = get("log_max_size")
+            .and_then(|n| self.size(&["log_max_size"], n))
+            .unwrap_or(DEFAULT_LOG_MAX_SIZE);
+        let log_keep = get("log_keep")
+            .and_then(|n| self.int_in(&["log_keep"], n, 0, 1000))
+            .map(|v| v as u32)
+            .unwrap_or(DEFAULT_LOG_KEEP);
         let socket = get("socket").and_then(|n| self.socket(n));
+        if respawn.is_some() {
+            if forking {
+                self.problem(
+                    &["respawn"],
+                    "`respawn` needs a program that stays in the foreground: the supervisor must be its parent (drop `forking: true`)",
+                );
+            }
+            if socket.is_some() {
+                self.problem(
+                    &["respawn"],
+                    "`respawn` and `socket` exclude each other: `svc inetd` starts on-demand services per connection",
+                );
+            }
+        }
 
         Some(Definition {
             name: name.clone(),
@@ -641,6 +691,8 @@ impl Validator<'_> {
             stop_priority,
             respawn,
             log,
+            log_max_size,
+            log_keep,
             socket,
         })
     }
@@ -1112,6 +1164,27 @@ impl Validator<'_> {
                     &["respawn"],
                     "false, true or { max, window, backoff }",
                     other,
+                );
+                None
+            }
+        }
+    }
+
+    /// A size in bytes: a decimal integer, or a string with a binary suffix ("512K", "10M",
+    /// "1G"; "KiB"/"MiB"/"GiB" also accepted).
+    fn size(&mut self, path: &[&str], n: &Node) -> Option<u64> {
+        const HINT: &str = "a size in bytes, or a string such as \"512K\", \"10M\", \"1G\"";
+        let parsed = match n {
+            Node::Int(i) if *i > 0 && *i <= u64::MAX as i128 => Some(*i as u64),
+            Node::Str(s) => parse_size(s),
+            _ => None,
+        };
+        match parsed {
+            Some(v) if v > 0 => Some(v),
+            _ => {
+                self.problem(
+                    path,
+                    format!("`{}`: expected {HINT}, found {}", path.join("."), describe(n)),
                 );
                 None
             }
