@@ -4,9 +4,18 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+/// What `svc --version` prints after `svc `: the crate version and the git commit built from
+/// (set by build.rs; `unknown` outside a git checkout).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (git ",
+    env!("SVC_GIT_COMMIT"),
+    ")"
+);
+
 /// A SysV init-script style service manager.
 #[derive(Debug, Parser)]
-#[command(name = "svc", version, about, long_about = None)]
+#[command(name = "svc", version = VERSION, about, long_about = None)]
 pub struct Cli {
     /// Configuration directory [env: SVC_CONFIG_DIR] [default: /etc/svc as root, else ~/.config/svc]
     #[arg(long, global = true, value_name = "DIR")]
@@ -70,6 +79,17 @@ pub enum Command {
         #[arg(value_name = "NAME")]
         names: Vec<String>,
     },
+    /// Print a service's log (-f: follow it)
+    Logs {
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// Print only the last N lines (reaching into the rotated files NAME.log.1 …)
+        #[arg(short = 'n', long = "lines", value_name = "N")]
+        lines: Option<usize>,
+        /// Keep printing what is appended, through log rotation, until interrupted
+        #[arg(short, long)]
+        follow: bool,
+    },
     /// Validate every definition and runlevel directory and report all problems at once
     Check,
     /// Create S/K links for a service in runlevels/rcN.d
@@ -122,12 +142,35 @@ pub enum Command {
         #[arg(long)]
         daemon: bool,
     },
+    /// The supervisor of a `respawn:` service (started by `svc start`, not by hand)
+    #[command(hide = true)]
+    Supervise {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
     /// Which verdict hosts.allow/hosts.deny give a client of a service, and the deciding rule
     AccessCheck {
         #[arg(value_name = "NAME")]
         name: String,
         #[arg(value_name = "ADDRESS")]
         address: String,
+    },
+    /// Print a shell completion script (bash, zsh or fish) on stdout
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: crate::docgen::Shell,
+    },
+    /// Print the svc(8) manual page (roff) on stdout, generated from this command line
+    #[command(hide = true)]
+    Manpage,
+    /// Run as PID 1: boot, reap zombies, forward signals, switch to runlevel 0 on SIGTERM/SIGINT
+    Init {
+        /// Runlevel to boot into (default: default_runlevel from svc.yaml, else 3)
+        #[arg(value_name = "RUNLEVEL")]
+        level: Option<String>,
+        /// The main program: run in the foreground after boot; init ends when it does
+        #[arg(last = true, value_name = "COMMAND", value_parser = clap::value_parser!(std::ffi::OsString))]
+        command: Vec<std::ffi::OsString>,
     },
     /// Show the last runlevel transition: slowest services first, and the critical chain
     Analyze {
@@ -137,6 +180,14 @@ pub enum Command {
         /// Print the timeline as JSON
         #[arg(long)]
         json: bool,
+    },
+    /// Print an LSB init script that runs svc for a service (--install DIR: write one per service)
+    LsbScript {
+        /// Write DIR/NAME (mode 0755) for each named service, or every defined one
+        #[arg(long, value_name = "DIR")]
+        install: Option<PathBuf>,
+        #[arg(value_name = "NAME", required_unless_present = "install")]
+        names: Vec<String>,
     },
 }
 

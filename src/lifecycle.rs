@@ -23,6 +23,7 @@ use crate::process::pidfile::{self, PidFile};
 use crate::process::procfs::{clock_ticks, Procfs};
 use crate::process::record::{Record, Verdict};
 use crate::ready::{self, NotifySocket};
+use crate::supervise;
 use crate::trust;
 use crate::users;
 
@@ -69,7 +70,7 @@ impl HasCode for LifecycleError {
 
 type Result<T> = std::result::Result<T, LifecycleError>;
 
-fn failed(e: impl std::fmt::Display) -> LifecycleError {
+pub(crate) fn failed(e: impl std::fmt::Display) -> LifecycleError {
     LifecycleError::Failed(e.to_string())
 }
 
@@ -129,6 +130,11 @@ pub struct Status {
     pub rss_kib: Option<u64>,
     /// Why a PID file is not trusted or is stale, for the operator.
     pub note: Option<String>,
+    /// Supervised services: restarts since `svc start`, how the last instance ended, and the
+    /// supervisor's PID while it runs.
+    pub restarts: Option<u32>,
+    pub last_exit: Option<supervise::LastExit>,
+    pub supervisor: Option<i32>,
 }
 
 /// How a start ended.
@@ -160,15 +166,15 @@ pub struct Lifecycle {
 
 /// A launched program: the service's main process, its identity record, and — for a program
 /// svc forked itself — the child to reap if it dies during start.
-struct Launched {
-    main: ProcHandle,
-    record: Record,
-    child: Option<i32>,
+pub(crate) struct Launched {
+    pub(crate) main: ProcHandle,
+    pub(crate) record: Record,
+    pub(crate) child: Option<i32>,
 }
 
 /// The program of a service `start` can launch: on-demand (`socket:`) and LSB `script:`
 /// services are not started this way (yet).
-fn startable(def: &Definition) -> Result<&str> {
+pub(crate) fn startable(def: &Definition) -> Result<&str> {
     if def.socket.is_some() {
         return Err(LifecycleError::Unimplemented(format!(
             "{} is an on-demand service (socket:): `svc inetd` serves it",
@@ -322,8 +328,70 @@ impl Lifecycle {
         }
     }
 
-    /// `status` of one service.
+    /// `status` of one service; a supervised one's supervisor adds restarts, the last exit and
+    /// the `failed` and restarting (`starting`) states.
     pub fn status(&self, def: &Definition) -> Status {
+        let mut st = self.plain_status(def);
+        if def.respawn.is_none() {
+            return st;
+        }
+        let found = supervise::find(self, def);
+        let (alive, state) = match found {
+            supervise::Found::Alive { handle, state } => (Some(handle.pid()), Some(state)),
+            supervise::Found::Gone(state) => (None, state),
+        };
+        st.supervisor = alive;
+        if let Some(state) = &state {
+            st.restarts = Some(state.restarts);
+            st.last_exit = state.last_exit.clone();
+        } else {
+            st.restarts = Some(0);
+        }
+        match (st.state, alive, state.as_ref().map(|s| s.phase)) {
+            (State::Running | State::Starting, None, _) => {
+                st.note = Some(
+                    "its supervisor is not running: it will not be restarted if it exits \
+                     (svc restart starts a new one)"
+                        .into(),
+                )
+            }
+            (State::Stopped | State::Dead, Some(_), _) => {
+                st.state = State::Starting;
+                st.note = state.as_ref().map(|s| {
+                    let wait = s
+                        .retry_at_ms
+                        .map(|t| t.saturating_sub(supervise_now_ms()))
+                        .unwrap_or(0);
+                    format!(
+                        "restarting in {:.1}s (restart {}){}",
+                        wait as f64 / 1000.0,
+                        s.restarts + 1,
+                        s.last_exit
+                            .as_ref()
+                            .map(|e| format!("; last {}", e.describe()))
+                            .unwrap_or_default()
+                    )
+                });
+            }
+            (State::Stopped, None, Some(supervise::Phase::Failed)) => {
+                st.state = State::Failed;
+                st.note = state.as_ref().map(|s| {
+                    format!(
+                        "gave up after {} restarts{}; svc start tries again",
+                        s.restarts,
+                        s.last_exit
+                            .as_ref()
+                            .map(|e| format!(", last {}", e.describe()))
+                            .unwrap_or_default()
+                    )
+                });
+            }
+            _ => {}
+        }
+        st
+    }
+
+    fn plain_status(&self, def: &Definition) -> Status {
         match self.probe(def) {
             Liveness::Running { handle, record } => {
                 let pid = handle.pid();
@@ -343,6 +411,9 @@ impl Lifecycle {
                     uptime_s,
                     rss_kib: self.procfs.rss_kib(pid),
                     note: None,
+                    restarts: None,
+                    last_exit: None,
+                    supervisor: None,
                 }
             }
             Liveness::Stopped => Status {
@@ -351,6 +422,9 @@ impl Lifecycle {
                 uptime_s: None,
                 rss_kib: None,
                 note: None,
+                restarts: None,
+                last_exit: None,
+                supervisor: None,
             },
             Liveness::Dead { why, .. } => Status {
                 state: State::Dead,
@@ -358,6 +432,9 @@ impl Lifecycle {
                 uptime_s: None,
                 rss_kib: None,
                 note: Some(why),
+                restarts: None,
+                last_exit: None,
+                supervisor: None,
             },
         }
     }
@@ -375,6 +452,15 @@ impl Lifecycle {
     pub fn start(&self, def: &Definition) -> Result<Started> {
         let exec = startable(def)?;
         let _lock = self.lock(def)?;
+        if def.respawn.is_some() {
+            if let supervise::Found::Alive { handle, .. } = supervise::find(self, def) {
+                // Supervised already (running, or waiting to restart it).
+                return Ok(Started::AlreadyRunning(match self.probe(def) {
+                    Liveness::Running { handle, .. } => handle.pid(),
+                    _ => handle.pid(),
+                }));
+            }
+        }
         match self.probe(def) {
             Liveness::Running { handle, .. } => return Ok(Started::AlreadyRunning(handle.pid())),
             Liveness::Dead { .. } => self.clear_stale(def)?,
@@ -382,7 +468,10 @@ impl Lifecycle {
                 let _ = pidfile::remove(&self.dirs.record(&def.name));
             }
         }
-        let (launch, notify) = self.prepare(def, exec)?;
+        if def.respawn.is_some() {
+            return supervise::spawn(self, def);
+        }
+        let (launch, notify) = self.prepare(def, exec, None)?;
         let log = def.log_path(&self.dirs);
         let deadline = Instant::now() + def.ready_timeout;
         let launched = if def.forking {
@@ -410,14 +499,21 @@ impl Lifecycle {
                 )))
             }
         };
-        let (mut launch, _notify) = self.prepare(def, exec)?;
+        let (mut launch, _notify) = self.prepare(def, exec, None)?;
         launch.connection = Some(connection);
         Ok(launch)
     }
 
     /// Everything a launch needs, resolved before anything is forked: the program, the
-    /// credentials, the log, the notify socket and the environment.
-    fn prepare(&self, def: &Definition, exec: &str) -> Result<(Launch, Option<NotifySocket>)> {
+    /// credentials, the log, the notify socket and the environment. `piped`: a supervised
+    /// service's output pipe (write end for stdout/stderr, read end kept as fd 3) instead of
+    /// the log file.
+    pub(crate) fn prepare(
+        &self,
+        def: &Definition,
+        exec: &str,
+        piped: Option<(File, std::os::fd::OwnedFd)>,
+    ) -> Result<(Launch, Option<NotifySocket>)> {
         let program = launch::resolve_program(exec, &env_path(def))?;
         if trust::running_as_root() {
             let meta = std::fs::metadata(&program).map_err(failed)?;
@@ -441,9 +537,10 @@ impl Lifecycle {
                 )));
             }
         }
-        let output = match def.log_path(&self.dirs) {
-            Some(p) => Some(open_log(&self.dirs, &p).map_err(failed)?),
-            None => None,
+        let (output, fd3) = match (piped, def.log_path(&self.dirs)) {
+            (Some((w, r)), _) => (Some(w), Some(r)),
+            (None, Some(p)) => (Some(open_log(&self.dirs, &p).map_err(failed)?), None),
+            (None, None) => (None, None),
         };
         let notify = match &def.ready {
             Some(crate::definition::Ready::Notify) => Some(
@@ -481,6 +578,7 @@ impl Lifecycle {
             nice: def.nice,
             output,
             connection: None,
+            fd3,
         };
         Ok((launch, notify))
     }
@@ -488,7 +586,7 @@ impl Lifecycle {
     /// A program that stays in the foreground: recorded (identity and PID file) before it may
     /// exec, so that if svc dies before `release` the child exits without running the program
     /// and nothing untracked is ever left.
-    fn launch_direct(&self, def: &Definition, launch: Launch) -> Result<Launched> {
+    pub(crate) fn launch_direct(&self, def: &Definition, launch: Launch) -> Result<Launched> {
         let pending = launch.fork()?;
         let pid = pending.pid();
         let main = match ProcHandle::open(pid, &self.procfs) {
@@ -607,7 +705,7 @@ impl Lifecycle {
     /// Waits for readiness (if any), and undoes the launch when the program dies or is not
     /// ready in time. Without a readiness check start does not wait; a program that has
     /// already died by now is still reported here rather than by a later `status`.
-    fn settle(
+    pub(crate) fn settle(
         &self,
         def: &Definition,
         mut l: Launched,
@@ -659,7 +757,7 @@ impl Lifecycle {
     }
 
     /// Removes the record and PID file of a launch that did not work out.
-    fn forget(&self, def: &Definition) {
+    pub(crate) fn forget(&self, def: &Definition) {
         let _ = pidfile::remove(&self.dirs.record(&def.name));
         let _ = pidfile::remove(&def.pidfile(&self.dirs));
     }
@@ -716,7 +814,21 @@ impl Lifecycle {
     /// Stops one service (SPEC §3.2).
     pub fn stop(&self, def: &Definition) -> Result<Stopped> {
         let _lock = self.lock(def)?;
+        // A supervisor stops its service itself (and must not restart it); whatever still runs
+        // afterwards (its supervisor was killed) is stopped below like any service.
+        let supervised = if def.respawn.is_some() {
+            supervise::stop(self, def)?
+        } else {
+            None
+        };
         match self.probe(def) {
+            Liveness::Stopped if supervised.is_some() => {
+                let _ = pidfile::remove(&self.dirs.record(&def.name));
+                Ok(Stopped::Stopped {
+                    pid: supervised.unwrap_or(0),
+                    escaped: Vec::new(),
+                })
+            }
             Liveness::Stopped => {
                 let _ = pidfile::remove(&self.dirs.record(&def.name));
                 Ok(Stopped::NotRunning)
@@ -777,7 +889,7 @@ impl Lifecycle {
 
     /// stop_signal, SIGCONT, a wait woken by the exit, then KILL to the whole group after
     /// stop_timeout; returns once no process of the group is left.
-    fn terminate(&self, main: &ProcHandle, pgid: i32, def: &Definition) -> Result<()> {
+    pub(crate) fn terminate(&self, main: &ProcHandle, pgid: i32, def: &Definition) -> Result<()> {
         let soft = Instant::now() + def.stop_timeout;
         let hard = soft + KILL_GRACE;
         // A process svc may not signal (another user's) is reported at once, not after the
@@ -801,7 +913,7 @@ impl Lifecycle {
     }
 
     /// Ends what is left of a group whose leader is gone (used after a failed start too).
-    fn clear_group(&self, pgid: i32, def: &Definition) {
+    pub(crate) fn clear_group(&self, pgid: i32, def: &Definition) {
         let soft = Instant::now() + def.stop_timeout;
         let _ = self.drain_group(pgid, def.stop_signal, soft, soft + KILL_GRACE);
     }
@@ -920,7 +1032,7 @@ fn home_of(creds: Option<&users::Credentials>) -> String {
 
 /// An I/O error; "permission denied" is a privilege problem (LSB 4), e.g. an ordinary user
 /// acting on root's services.
-fn io_error(e: io::Error) -> LifecycleError {
+pub(crate) fn io_error(e: io::Error) -> LifecycleError {
     if e.kind() == io::ErrorKind::PermissionDenied {
         LifecycleError::Privilege(e.to_string())
     } else {
@@ -939,7 +1051,7 @@ fn signal_error(def: &Definition, pid: i32, e: io::Error) -> LifecycleError {
 }
 
 /// PATH for looking up a bare `exec`: the definition's own `env: PATH`, else the default.
-fn env_path(def: &Definition) -> String {
+pub(crate) fn env_path(def: &Definition) -> String {
     def.env
         .iter()
         .find(|(k, _)| k == "PATH")
@@ -960,7 +1072,7 @@ fn open_log(dirs: &Dirs, path: &Path) -> io::Result<File> {
         .map_err(|e| io::Error::new(e.kind(), format!("cannot open log {}: {e}", path.display())))
 }
 
-fn describe_exit(status: std::process::ExitStatus) -> String {
+pub(crate) fn describe_exit(status: std::process::ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
         (Some(c), _) => format!("exited with status {c}"),
@@ -1004,4 +1116,11 @@ fn log_tail(path: Option<&Path>) -> String {
         );
     }
     out
+}
+
+fn supervise_now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }

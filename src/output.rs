@@ -27,6 +27,12 @@ pub struct StatusRow {
     pub runlevels: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Supervised (`respawn:`) services only: restarts since `svc start` and how the last
+    /// instance ended (`{"code": N, "signal": null}`, or null).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restarts: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_exit: Option<Option<crate::supervise::LastExit>>,
 }
 
 impl StatusRow {
@@ -45,6 +51,8 @@ impl StatusRow {
             description,
             runlevels: runlevels.iter().map(|c| c.to_string()).collect(),
             note: status.note.clone(),
+            restarts: status.restarts,
+            last_exit: status.restarts.map(|_| status.last_exit.clone()),
         }
     }
 }
@@ -98,16 +106,30 @@ impl Output {
                 status.pid.unwrap_or(0),
                 uptime(status.uptime_s.unwrap_or(0))
             ),
-            State::Starting => format!(
-                "{name} is {} (pid {})",
-                "starting".yellow(),
-                status.pid.unwrap_or(0)
-            ),
+            State::Starting => match status.pid {
+                Some(pid) => format!("{name} is {} (pid {pid})", "starting".yellow()),
+                None => format!("{name} is {} (restarting)", "starting".yellow()),
+            },
             State::Stopped => format!("{name} is stopped"),
             State::Dead => format!("{name} is {}", "dead but pid file exists".red()),
             State::Failed => format!("{name} has {}", "failed".red()),
         };
         self.line(&text);
+        if let Some(n) = status
+            .restarts
+            .filter(|n| *n > 0 || status.supervisor.is_some() || status.last_exit.is_some())
+        {
+            let last = status
+                .last_exit
+                .as_ref()
+                .map(|e| format!(", last {}", e.describe()))
+                .unwrap_or_default();
+            let sup = status
+                .supervisor
+                .map(|p| format!(", supervisor pid {p}"))
+                .unwrap_or_default();
+            self.line(&format!("  restarts: {n}{last}{sup}"));
+        }
         if let Some(note) = &status.note {
             self.error(&format!("{name}: {note}"));
         }

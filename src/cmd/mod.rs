@@ -4,8 +4,12 @@ mod access_check;
 mod action;
 mod analyze;
 mod check;
+mod completions;
 mod inetd;
+pub mod init;
 mod links;
+mod logs;
+mod lsb_script;
 mod status;
 mod switch;
 
@@ -60,6 +64,7 @@ fn names(out: &Output, raw: &[String]) -> Result<Vec<ServiceName>, Code> {
 /// Runs the parsed command line and returns the exit code.
 pub fn run(cli: Cli) -> Code {
     let out = Output::new(cli.quiet, cli.no_color);
+    let init_flags = init::Given::of(&cli);
     let dirs = Dirs::resolve(&DirFlags {
         config: cli.config_dir,
         state: cli.state_dir,
@@ -102,8 +107,27 @@ pub fn run(cli: Cli) -> Code {
         Command::Switch { level, opts } => switch::switch(&ctx, level, opts),
         Command::Boot { level, opts } => switch::boot(&ctx, level.as_deref(), opts),
         Command::Runlevel => switch::show_runlevel(&ctx),
+        Command::Logs {
+            name,
+            lines,
+            follow,
+        } => with_names(std::slice::from_ref(name), &|ctx, n| {
+            logs::run(ctx, &n[0], *lines, *follow)
+        }),
+        Command::Completions { shell } => completions::completions(&ctx, *shell),
+        Command::Manpage => completions::manpage(&ctx),
         Command::Analyze { svg, json } => analyze::run(&ctx, svg.as_deref(), *json),
         Command::Inetd { daemon } => inetd::run(&ctx, *daemon),
+        Command::Supervise { name } => with_names(std::slice::from_ref(name), &|ctx, n| match ctx
+            .load(&n[0])
+        {
+            Ok(def) => crate::supervise::run(&ctx.life, &def),
+            Err(c) => c,
+        }),
+        Command::Init { level, command } => init::run(&ctx, &init_flags, level.as_deref(), command),
+        Command::LsbScript { install, names } => {
+            with_names(names, &|ctx, n| lsb_script::run(ctx, install.as_deref(), n))
+        }
         Command::AccessCheck { name, address } => {
             with_names(std::slice::from_ref(name), &|ctx, n| {
                 access_check::run(ctx, &n[0], address)

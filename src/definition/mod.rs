@@ -1184,7 +1184,11 @@ impl Validator<'_> {
             _ => {
                 self.problem(
                     path,
-                    format!("`{}`: expected {HINT}, found {}", path.join("."), describe(n)),
+                    format!(
+                        "`{}`: expected {HINT}, found {}",
+                        path.join("."),
+                        describe(n)
+                    ),
                 );
                 None
             }

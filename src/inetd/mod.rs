@@ -789,6 +789,7 @@ impl Daemon<'_> {
             nice: None,
             output: None,
             connection: None,
+            fd3: None,
         };
         self.reserve.clear();
         let started = launch.fork().and_then(|p| p.release());

@@ -44,6 +44,10 @@ pub struct Launch {
     /// A connection for stdin and stdout (the super daemon's services); `output` then takes
     /// stderr only. `None`: stdin is /dev/null and stdout goes to `output`.
     pub connection: Option<std::os::fd::OwnedFd>,
+    /// A descriptor the program gets as fd 3 (the only one above stderr): a supervised service
+    /// keeps the read end of its own output pipe there, so its writes never fail while its
+    /// supervisor is gone; the supervisor gets its report pipe to `svc start` there.
+    pub fd3: Option<std::os::fd::OwnedFd>,
 }
 
 /// Why a launch failed.
@@ -154,11 +158,11 @@ pub struct Pending {
     program: PathBuf,
 }
 
-/// An `OwnedFd` duplicated above 2, close-on-exec, so a caller whose fds 0-2 are closed can't
-/// have them land on the child's stdio slots by accident.
+/// An `OwnedFd` duplicated above 3, close-on-exec, so a caller whose fds 0-3 are closed can't
+/// have them land on the child's stdio slots (or fd 3) by accident.
 fn high_fd(fd: RawFd) -> io::Result<OwnedFd> {
     // SAFETY: F_DUPFD_CLOEXEC on a descriptor we hold returns a new one or -1.
-    let n = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+    let n = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 4) };
     if n < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -177,9 +181,9 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((above_stdio(r)?, above_stdio(w)?))
 }
 
-/// `fd` itself when it is above 2, else a close-on-exec duplicate that is.
+/// `fd` itself when it is above 3, else a close-on-exec duplicate that is.
 fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
-    if fd.as_raw_fd() > 2 {
+    if fd.as_raw_fd() > 3 {
         Ok(fd)
     } else {
         high_fd(fd.as_raw_fd())
@@ -240,6 +244,10 @@ impl Launch {
             None => high_fd(devnull.as_raw_fd()),
         }
         .map_err(|e| fail("redirecting stdin/stdout/stderr", e))?;
+        let fd3 = match &self.fd3 {
+            Some(f) => Some(high_fd(f.as_raw_fd()).map_err(|e| fail("redirecting fd 3", e))?),
+            None => None,
+        };
         let umask = self.umask as libc::mode_t;
         let nice = self.nice;
         let limits: Vec<(libc::__rlimit_resource_t, libc::rlimit)> = self
@@ -278,6 +286,7 @@ impl Launch {
                 out.as_raw_fd()
             },
             out: out.as_raw_fd(),
+            fd3: fd3.as_ref().map_or(-1, |f| f.as_raw_fd()),
             umask,
             limits: &limits,
             nice,
@@ -318,6 +327,8 @@ struct ChildSetup<'a> {
     stdout: RawFd,
     /// stderr.
     out: RawFd,
+    /// Becomes fd 3 when not -1.
+    fd3: RawFd,
     umask: libc::mode_t,
     limits: &'a [(libc::__rlimit_resource_t, libc::rlimit)],
     nice: Option<i32>,
@@ -384,6 +395,10 @@ impl ChildSetup<'_> {
         {
             self.die(2);
         }
+        // All descriptors the child still needs are above 3 (see `high_fd`).
+        if self.fd3 >= 0 && libc::dup2(self.fd3, 3) < 0 {
+            self.die(2);
+        }
         if libc::chdir(self.workdir.as_ptr()) != 0 {
             self.die(3);
         }
@@ -427,11 +442,13 @@ impl ChildSetup<'_> {
             }
             libc::_exit(126);
         }
-        // Only fds 0-2 survive exec: mark every other one close-on-exec (the error pipe
-        // already is). Fall back to a bounded loop on kernels without close_range.
+        // Only fds 0-2 (and 3 when given) survive exec: mark every other one close-on-exec
+        // (the error pipe already is). Fall back to a bounded loop on kernels without
+        // close_range.
+        let first: i32 = if self.fd3 >= 0 { 4 } else { 3 };
         if libc::syscall(
             libc::SYS_close_range,
-            3u32,
+            first as u32,
             u32::MAX,
             4u32, /* CLOEXEC */
         ) != 0
@@ -442,7 +459,7 @@ impl ChildSetup<'_> {
             } else {
                 65536
             };
-            for fd in 3..max {
+            for fd in first..max {
                 libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
             }
         }
@@ -533,4 +550,11 @@ pub fn reap(pid: i32) -> Option<std::process::ExitStatus> {
         }
         return None;
     }
+}
+
+/// Reaps `pid` if it is an exited child of ours; never blocks.
+pub fn reap_nohang(pid: i32) {
+    let mut status = 0;
+    // SAFETY: waitpid on a specific PID with a valid status pointer, without blocking.
+    unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
 }

@@ -1,0 +1,649 @@
+//! LSB init scripts run as services: a definition with `script: /etc/init.d/foo` (SPEC §2).
+//!
+//! This module owns everything that differs for such a service: running `SCRIPT ACTION`,
+//! mapping its exit code, deriving liveness from its `status` action, and filling the
+//! definition's `requires`, `wants` and `runlevels` from the script's `### BEGIN INIT INFO`
+//! block when the definition does not give them ([`fill_from_header`], called where
+//! definitions are loaded, so `switch`, `enable`, `list` and `check` all see them).
+//! [`crate::lifecycle`] hands `start`, `stop`, `status`, `reload` and its liveness probe of a
+//! script service here; `restart`, `try-restart` and `force-reload` are built on those.
+//!
+//! How a script is run, as sysvinit would run it:
+//! - `/bin/sh -c 'umask UMASK && exec "$0" "$@"' SCRIPT ACTION`: the script itself is exec'd
+//!   with its own path as `$0`; the wrapper only sets the definition's umask (no `unsafe`
+//!   pre_exec needed);
+//! - a clean environment: `PATH` (the default), `HOME=/`, `LANG=C.UTF-8`, then the
+//!   definition's `env`; working directory `workdir` (default `/`); stdin `/dev/null`;
+//!   stdout and stderr appended to the service's log (`log: none`: /dev/null);
+//! - in a process group of its own, so that on timeout the script and everything it started
+//!   that stayed in its group are killed (SIGKILL) and the action fails;
+//! - as the user svc runs as: the definition's `user` and `group` are NOT applied. An init
+//!   script expects to run as root and drops privileges itself (start-stop-daemon --chuid),
+//!   exactly as under sysvinit.
+//!
+//! Time limits: `start` gets `ready_timeout`; `stop`, `status` and `reload` get
+//! `stop_timeout` plus a grace of [`GRACE`].
+//!
+//! Exit codes: `start`, `stop` and `reload` pass the LSB codes 0-7 through (anything else,
+//! a death by signal or a timeout is 1). Stopping a service that is already stopped is a
+//! success whatever the script says (LSB), decided by its `status` before and after.
+//! `status`: 0 running, 1 dead (pid file exists), 2 dead (lock file exists), 3 stopped, 4
+//! and anything else unknown. The PID shown is the one in the definition's `pidfile:` when
+//! that names a live process; svc never writes or removes that file, the script owns it.
+//!
+//! The script must be an executable regular file (else LSB 5, "not installed"); when svc runs
+//! as root the same trust checks as for `exec` apply (else 6).
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+
+use crate::definition::{yaml, Definition, Problem, Program};
+use crate::lifecycle::{
+    describe_exit, failed, Lifecycle, LifecycleError, Liveness, Started, State, Status, Stopped,
+};
+use crate::lsb::{InitInfo, LsbError, ReadCause};
+use crate::name::ServiceName;
+use crate::process::handle::ProcHandle;
+use crate::process::launch::DEFAULT_PATH;
+use crate::process::pidfile::{self, PidFile};
+use crate::process::procfs::clock_ticks;
+use crate::trust;
+
+/// Added to `stop_timeout` for `stop`, `status` and `reload`.
+pub const GRACE: Duration = Duration::from_secs(5);
+/// Lines of the log quoted when an action fails.
+const LOG_TAIL_LINES: usize = 5;
+
+/// The script actions svc runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Start,
+    Stop,
+    Status,
+    Reload,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Start => "start",
+            Action::Stop => "stop",
+            Action::Status => "status",
+            Action::Reload => "reload",
+        }
+    }
+
+    /// How long the action may take.
+    pub fn timeout(self, def: &Definition) -> Duration {
+        match self {
+            Action::Start => def.ready_timeout,
+            Action::Stop | Action::Status | Action::Reload => def.stop_timeout + GRACE,
+        }
+    }
+}
+
+/// How one run of the script ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ran {
+    /// Exited with this status.
+    Exited(i32),
+    /// Killed by a signal (described).
+    Killed(String),
+    /// Still running at the deadline: its process group was killed.
+    TimedOut(Duration),
+}
+
+/// What the script's `status` answered (LSB "Init Script Actions").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScriptStatus {
+    Running,
+    /// 1: dead and the pid file exists; 2: dead and the lock file exists.
+    Dead(i32),
+    Stopped,
+    /// 4, any other code, a signal or a timeout: why.
+    Unknown(String),
+}
+
+impl ScriptStatus {
+    pub fn from_ran(ran: &Ran) -> ScriptStatus {
+        match ran {
+            Ran::Exited(0) => ScriptStatus::Running,
+            Ran::Exited(c @ (1 | 2)) => ScriptStatus::Dead(*c),
+            Ran::Exited(3) => ScriptStatus::Stopped,
+            Ran::Exited(c) => ScriptStatus::Unknown(format!("status exited {c} (unknown)")),
+            Ran::Killed(how) => ScriptStatus::Unknown(format!("status {how}")),
+            Ran::TimedOut(d) => ScriptStatus::Unknown(format!("status timed out after {d:?}")),
+        }
+    }
+}
+
+/// The script of a definition; `None` for an `exec` service.
+pub fn script_of(def: &Definition) -> Option<&Path> {
+    match &def.program {
+        Program::Script(p) => Some(p),
+        Program::Exec(_) => None,
+    }
+}
+
+/// The meaning of an LSB action exit code, for messages.
+fn meaning(code: i32) -> &'static str {
+    match code {
+        1 => "generic or unspecified error",
+        2 => "invalid or excess arguments",
+        3 => "unimplemented feature",
+        4 => "user had insufficient privilege",
+        5 => "program is not installed",
+        6 => "program is not configured",
+        7 => "program is not running",
+        _ => "not an LSB exit code",
+    }
+}
+
+/// Maps a non-zero run of an action to the error carrying its LSB code.
+fn action_error(def: &Definition, script: &Path, action: Action, ran: &Ran) -> LifecycleError {
+    let log = def.log_path(&crate::paths::Dirs::resolve(&Default::default()));
+    let _ = log; // the real log path is added by the caller, which knows the directories
+    let what = format!("{}: `{} {}`", def.name, script.display(), action.as_str());
+    match ran {
+        Ran::Exited(c) => {
+            let msg = format!("{what} exited {c} ({})", meaning(*c));
+            match c {
+                2 => LifecycleError::InvalidArgs(msg),
+                3 => LifecycleError::Unimplemented(msg),
+                4 => LifecycleError::Privilege(msg),
+                5 => LifecycleError::NotInstalled(msg),
+                6 => LifecycleError::NotConfigured(msg),
+                7 => LifecycleError::NotRunning(msg),
+                _ => LifecycleError::Failed(msg),
+            }
+        }
+        Ran::Killed(how) => failed(format!("{what} {how}")),
+        Ran::TimedOut(d) => failed(format!(
+            "{what} did not finish within {d:?}; its process group was killed"
+        )),
+    }
+}
+
+/// The script must be an executable regular file (LSB 5 otherwise) and, when svc runs as
+/// root, writable by root only, in a directory only root can write (6 otherwise).
+pub fn check_script(def: &Definition, script: &Path) -> Result<(), LifecycleError> {
+    let meta = match std::fs::metadata(script) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(LifecycleError::NotInstalled(format!(
+                "{}: script {} does not exist",
+                def.name,
+                script.display()
+            )))
+        }
+        Err(e) => {
+            return Err(LifecycleError::NotInstalled(format!(
+                "{}: script {}: {e}",
+                def.name,
+                script.display()
+            )))
+        }
+    };
+    if !meta.is_file() {
+        return Err(LifecycleError::NotInstalled(format!(
+            "{}: script {} is not a regular file",
+            def.name,
+            script.display()
+        )));
+    }
+    if meta.permissions().mode() & 0o111 == 0
+        || nix::unistd::access(script, nix::unistd::AccessFlags::X_OK).is_err()
+    {
+        return Err(LifecycleError::NotInstalled(format!(
+            "{}: script {} is not executable",
+            def.name,
+            script.display()
+        )));
+    }
+    if trust::running_as_root() {
+        trust::check_config_file(script, &meta).map_err(LifecycleError::NotConfigured)?;
+    }
+    Ok(())
+}
+
+fn open_log(life: &Lifecycle, path: &Path) -> io::Result<File> {
+    if path.parent() == Some(life.dirs.log.as_path()) {
+        life.dirs.ensure_log()?;
+    }
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o640)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot open log {}: {e}", path.display())))
+}
+
+/// Runs `SCRIPT ACTION` (see the module documentation) and waits for it, at most
+/// [`Action::timeout`]; on timeout its process group is killed.
+pub fn run(life: &Lifecycle, def: &Definition, action: Action) -> Result<Ran, LifecycleError> {
+    let Some(script) = script_of(def) else {
+        return Err(failed(format!("{} has no script", def.name)));
+    };
+    check_script(def, script)?;
+    let (out, err) = match def.log_path(&life.dirs) {
+        Some(p) => {
+            let f = open_log(life, &p).map_err(crate::lifecycle::io_error)?;
+            let g = f.try_clone().map_err(failed)?;
+            (Stdio::from(f), Stdio::from(g))
+        }
+        None => (Stdio::null(), Stdio::null()),
+    };
+    let mut cmd = Command::new("/bin/sh");
+    cmd.arg("-c")
+        .arg(format!("umask {:03o} && exec \"$0\" \"$@\"", def.umask))
+        .arg(script)
+        .arg(action.as_str())
+        .env_clear()
+        .env("PATH", DEFAULT_PATH)
+        .env("HOME", "/")
+        .env("LANG", "C.UTF-8")
+        .envs(def.env.iter().map(|(k, v)| (k, v)))
+        .current_dir(&def.workdir)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .process_group(0);
+    let mut child = cmd.spawn().map_err(|e| {
+        failed(format!(
+            "{}: cannot run {} {}: {e}",
+            def.name,
+            script.display(),
+            action.as_str()
+        ))
+    })?;
+    let pid = child.id() as i32;
+    let timeout = action.timeout(def);
+    let deadline = Instant::now() + timeout;
+    let finished = match ProcHandle::open(pid, &life.procfs) {
+        Ok(h) => h.wait_exit(deadline),
+        // Cannot watch it (should not happen for our own unreaped child): wait without limit.
+        Err(_) => true,
+    };
+    if !finished {
+        // The script leads its group (process_group(0)); svc's own group is another one.
+        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
+        let _ = child.wait();
+        return Ok(Ran::TimedOut(timeout));
+    }
+    let status = child.wait().map_err(failed)?;
+    Ok(match status.code() {
+        Some(c) => Ran::Exited(c),
+        None => Ran::Killed(describe_exit(status)),
+    })
+}
+
+/// The live process the definition's `pidfile:` names, if any (never the default pid file:
+/// svc does not know where a script keeps its PID).
+fn pid_of(life: &Lifecycle, def: &Definition) -> Option<i32> {
+    let path = def.pidfile.as_ref()?;
+    match pidfile::read(path, life.procfs.pid_max()) {
+        PidFile::Pid(pid) if pid > 1 => {
+            let st = life.procfs.stat(pid)?;
+            (!st.is_zombie()).then_some(pid)
+        }
+        _ => None,
+    }
+}
+
+/// The script's `status`, and the PID when it runs and the pid file is known.
+fn script_status(life: &Lifecycle, def: &Definition) -> (ScriptStatus, Option<i32>) {
+    let st = match run(life, def, Action::Status) {
+        Ok(ran) => ScriptStatus::from_ran(&ran),
+        Err(e) => ScriptStatus::Unknown(e.to_string()),
+    };
+    let pid = match st {
+        ScriptStatus::Running => pid_of(life, def),
+        _ => None,
+    };
+    (st, pid)
+}
+
+/// `svc status` of a script service. An unknown answer is shown as `failed` with the reason
+/// in the note (the states of SPEC §3.4 have no "unknown").
+pub fn status(life: &Lifecycle, def: &Definition) -> Status {
+    let (st, pid) = script_status(life, def);
+    let (state, note) = match st {
+        ScriptStatus::Running => (State::Running, None),
+        ScriptStatus::Dead(1) => (State::Dead, Some("the script reports: dead but pid file exists".to_string())),
+        ScriptStatus::Dead(_) => (State::Dead, Some("the script reports: dead but lock file exists".to_string())),
+        ScriptStatus::Stopped => (State::Stopped, None),
+        ScriptStatus::Unknown(why) => (State::Failed, Some(format!("status unknown: {why}"))),
+    };
+    let uptime_s = pid.and_then(|pid| {
+        let s = life.procfs.stat(pid)?;
+        let up = life.procfs.uptime()?;
+        Some((up - s.start_ticks as f64 / clock_ticks() as f64).max(0.0) as u64)
+    });
+    Status {
+        state,
+        pid,
+        uptime_s,
+        rss_kib: pid.and_then(|p| life.procfs.rss_kib(p)),
+        note,
+        restarts: None,
+        last_exit: None,
+        supervisor: None,
+    }
+}
+
+/// Liveness of a script service, from its `status`. A running script service whose PID is
+/// unknown is given a handle on svc itself, only so that callers can tell "running": every
+/// action on a script service (start, stop, reload, status) comes here and never uses that
+/// handle, so it is never signalled.
+pub fn probe(life: &Lifecycle, def: &Definition) -> Liveness {
+    let (st, pid) = script_status(life, def);
+    let dead = |why: String| Liveness::Dead {
+        why,
+        untrusted: false,
+    };
+    match st {
+        ScriptStatus::Running => {
+            let handle = pid
+                .and_then(|p| ProcHandle::open(p, &life.procfs).ok())
+                .or_else(|| ProcHandle::open(std::process::id() as i32, &life.procfs).ok());
+            match handle {
+                Some(handle) => Liveness::Running {
+                    handle,
+                    record: None,
+                },
+                None => dead("cannot watch the service's process".into()),
+            }
+        }
+        ScriptStatus::Dead(c) => dead(format!("the script's status exited {c}")),
+        ScriptStatus::Stopped => Liveness::Stopped,
+        ScriptStatus::Unknown(why) => dead(why),
+    }
+}
+
+/// `start` (the caller holds the service's lock): already running with a known PID is
+/// reported as such; otherwise the script's `start` runs (it must succeed on a running
+/// service, LSB).
+pub fn start(life: &Lifecycle, def: &Definition) -> Result<Started, LifecycleError> {
+    let script = script_of(def).unwrap_or(Path::new(""));
+    check_script(def, script)?;
+    if def.pidfile.is_some() {
+        if let (ScriptStatus::Running, Some(pid)) = script_status(life, def) {
+            return Ok(Started::AlreadyRunning(pid));
+        }
+    }
+    match run(life, def, Action::Start)? {
+        Ran::Exited(0) => Ok(Started::Launched(pid_of(life, def).unwrap_or(0))),
+        ran => Err(with_log(life, def, action_error(def, script, Action::Start, &ran))),
+    }
+}
+
+/// `stop` (the caller holds the service's lock). The script's `stop` always runs (it may
+/// clean up after a dead daemon); a failure while the service was stopped before and is
+/// stopped after is a success, as LSB requires.
+pub fn stop(life: &Lifecycle, def: &Definition) -> Result<Stopped, LifecycleError> {
+    let script = script_of(def).unwrap_or(Path::new(""));
+    check_script(def, script)?;
+    let (before, pid) = script_status(life, def);
+    let ran = run(life, def, Action::Stop)?;
+    let was_stopped = before == ScriptStatus::Stopped;
+    match ran {
+        Ran::Exited(0) if was_stopped => Ok(Stopped::NotRunning),
+        Ran::Exited(0) => Ok(Stopped::Stopped {
+            pid: pid.unwrap_or(0),
+            escaped: Vec::new(),
+        }),
+        ran => {
+            if was_stopped && script_status(life, def).0 == ScriptStatus::Stopped {
+                return Ok(Stopped::NotRunning);
+            }
+            Err(with_log(life, def, action_error(def, script, Action::Stop, &ran)))
+        }
+    }
+}
+
+/// `reload`: the script's own `reload`, its code passed through (3: it has none, 7: not
+/// running).
+pub fn reload(life: &Lifecycle, def: &Definition) -> Result<i32, LifecycleError> {
+    let script = script_of(def).unwrap_or(Path::new(""));
+    match run(life, def, Action::Reload)? {
+        Ran::Exited(0) => Ok(pid_of(life, def).unwrap_or(0)),
+        ran => Err(with_log(life, def, action_error(def, script, Action::Reload, &ran))),
+    }
+}
+
+/// Adds the last lines of the service's log to an error message.
+fn with_log(life: &Lifecycle, def: &Definition, e: LifecycleError) -> LifecycleError {
+    let tail = log_tail(def.log_path(&life.dirs).as_deref());
+    if tail.is_empty() {
+        return e;
+    }
+    match e {
+        LifecycleError::NotInstalled(m) => LifecycleError::NotInstalled(m + &tail),
+        LifecycleError::NotConfigured(m) => LifecycleError::NotConfigured(m + &tail),
+        LifecycleError::Privilege(m) => LifecycleError::Privilege(m + &tail),
+        LifecycleError::NotRunning(m) => LifecycleError::NotRunning(m + &tail),
+        LifecycleError::Unimplemented(m) => LifecycleError::Unimplemented(m + &tail),
+        LifecycleError::InvalidArgs(m) => LifecycleError::InvalidArgs(m + &tail),
+        LifecycleError::Failed(m) => LifecycleError::Failed(m + &tail),
+    }
+}
+
+/// The last lines of a log, formatted for an error message (control characters made `?`).
+fn log_tail(path: Option<&Path>) -> String {
+    let Some(path) = path else {
+        return String::new();
+    };
+    let Ok(mut f) = File::open(path) else {
+        return String::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    if f.seek(SeekFrom::Start(len.saturating_sub(4096))).is_err() {
+        return String::new();
+    }
+    let mut buf = Vec::new();
+    let _ = f.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf);
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail = &lines[lines.len().saturating_sub(LOG_TAIL_LINES)..];
+    if tail.is_empty() {
+        return String::new();
+    }
+    let mut out = format!("; last lines of {}:", path.display());
+    for l in tail {
+        out.push_str("\n    ");
+        out.extend(
+            l.chars()
+                .map(|c| if c.is_control() && c != '\t' { '?' } else { c }),
+        );
+    }
+    out
+}
+
+/// For a `script:` definition: checks the script (exists, regular file, executable) and reads
+/// its `INIT INFO` block; `requires` (Required-Start), `wants` (Should-Start), `runlevels`
+/// (Default-Start) and `description` (Short-Description) the definition does not give itself
+/// are filled from it. `$` facilities are left out; names in the script's own `Provides` and
+/// the service's own name are left out (no self-dependency). A script without any block (a
+/// pre-LSB script) adds nothing. Problems name the definition's `script:` line, or the
+/// script's file and line for a malformed block. `text` is the definition's YAML.
+pub fn fill_from_header(def: &mut Definition, text: &str) -> Result<(), Vec<Problem>> {
+    let Some(script) = script_of(def).map(Path::to_path_buf) else {
+        return Ok(());
+    };
+    let at_script_key = |message: String| Problem {
+        file: def.file.clone(),
+        line: key_line(text, "script"),
+        column: None,
+        message,
+    };
+    let meta = match std::fs::metadata(&script) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(vec![at_script_key(format!(
+                "`script`: {} does not exist: expected an LSB init script",
+                script.display()
+            ))])
+        }
+        Err(e) => {
+            return Err(vec![at_script_key(format!(
+                "`script`: cannot inspect {}: {e}",
+                script.display()
+            ))])
+        }
+    };
+    if !meta.is_file() {
+        return Err(vec![at_script_key(format!(
+            "`script`: {} is not a regular file: expected an executable LSB init script",
+            script.display()
+        ))]);
+    }
+    if meta.permissions().mode() & 0o111 == 0 {
+        return Err(vec![at_script_key(format!(
+            "`script`: {} is not executable",
+            script.display()
+        ))]);
+    }
+    let info = match InitInfo::read(&script) {
+        Ok(i) => i,
+        Err(e) => match e.cause {
+            ReadCause::Parse(LsbError::NoBlock) => return Ok(()),
+            ReadCause::Io(io) => {
+                return Err(vec![at_script_key(format!(
+                    "`script`: cannot read {}: {io}",
+                    script.display()
+                ))])
+            }
+            ReadCause::Parse(p) => return Err(vec![header_problem(def, &script, &p)]),
+        },
+    };
+    let given = given_keys(text);
+    let mut problems = Vec::new();
+    let mut names = |words: Vec<&str>, keyword: &str| -> Vec<ServiceName> {
+        let mut out: Vec<ServiceName> = Vec::new();
+        for w in words {
+            if info.provides.iter().any(|p| p == w) || w == def.name.as_str() {
+                continue;
+            }
+            match ServiceName::new(w) {
+                Ok(n) if !out.contains(&n) => out.push(n),
+                Ok(_) => {}
+                Err(e) => problems.push(Problem {
+                    file: script.clone(),
+                    line: Some(info.begin_line),
+                    column: None,
+                    message: format!(
+                        "`{keyword}`: {w:?} cannot be a service name ({e}) (the LSB header of the script of {})",
+                        def.file.display()
+                    ),
+                }),
+            }
+        }
+        out
+    };
+    let requires = names(info.required_services().collect(), "Required-Start");
+    let wants = names(info.wanted_services().collect(), "Should-Start");
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    if !given.iter().any(|k| k == "requires") {
+        def.requires = requires;
+    }
+    if !given.iter().any(|k| k == "wants") {
+        def.wants = wants;
+    }
+    if !given.iter().any(|k| k == "runlevels") {
+        def.runlevels = info.runlevels().to_vec();
+    }
+    if def.description.is_none() {
+        def.description = info.short_description.clone();
+    }
+    Ok(())
+}
+
+/// A malformed `INIT INFO` block: the script's file and line, what was expected, and which
+/// definition names the script.
+fn header_problem(def: &Definition, script: &Path, e: &LsbError) -> Problem {
+    let line = match e {
+        LsbError::NoBlock => None,
+        LsbError::Unterminated { begin_line } => Some(*begin_line),
+        LsbError::Line { line, .. }
+        | LsbError::Duplicate { line, .. }
+        | LsbError::Runlevel { line, .. } => Some(*line),
+    };
+    let text = e.to_string();
+    let message = match text.split_once(": ") {
+        Some((head, rest)) if head.starts_with("line ") => rest.to_string(),
+        _ => text,
+    };
+    Problem {
+        file: script.to_path_buf(),
+        line,
+        column: None,
+        message: format!(
+            "{message} (LSB header of the script named by {})",
+            def.file.display()
+        ),
+    }
+}
+
+/// Top-level keys of a definition's YAML (empty when it does not parse; it did, to get here).
+fn given_keys(text: &str) -> Vec<String> {
+    match yaml::parse(text.strip_prefix('\u{feff}').unwrap_or(text)) {
+        Ok(yaml::Node::Map(m)) => m.into_iter().map(|(k, _)| k).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The 1-based line of top-level `key:` in a definition's text.
+fn key_line(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            l.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+        })
+        .map(|i| i + 1)
+}
+
+/// The script a definition names, for messages and tests.
+pub fn script_path(def: &Definition) -> Option<PathBuf> {
+    script_of(def).map(Path::to_path_buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_codes_map_like_lsb() {
+        assert_eq!(ScriptStatus::from_ran(&Ran::Exited(0)), ScriptStatus::Running);
+        assert_eq!(ScriptStatus::from_ran(&Ran::Exited(1)), ScriptStatus::Dead(1));
+        assert_eq!(ScriptStatus::from_ran(&Ran::Exited(2)), ScriptStatus::Dead(2));
+        assert_eq!(ScriptStatus::from_ran(&Ran::Exited(3)), ScriptStatus::Stopped);
+        for c in [4, 5, 100, 255] {
+            assert!(matches!(
+                ScriptStatus::from_ran(&Ran::Exited(c)),
+                ScriptStatus::Unknown(_)
+            ));
+        }
+        assert!(matches!(
+            ScriptStatus::from_ran(&Ran::TimedOut(Duration::from_secs(1))),
+            ScriptStatus::Unknown(_)
+        ));
+    }
+
+    #[test]
+    fn key_lines() {
+        let text = "description: x\nscript : /etc/init.d/a\n  script: nested\n";
+        assert_eq!(key_line(text, "script"), Some(2));
+        assert_eq!(key_line(text, "requires"), None);
+        assert_eq!(given_keys(text), ["description", "script"]);
+    }
+}

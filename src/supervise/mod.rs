@@ -1,0 +1,847 @@
+//! Supervised services (SPEC §3.6): the small supervisor process that stays with a `respawn:`
+//! service, and how `start`, `stop` and `status` deal with it.
+//!
+//! `svc start` launches the supervisor — the svc binary itself (`/proc/self/exe`, the hidden
+//! command `supervise`) — through the same record-before-exec handshake as any program: its
+//! identity is written to `<state>/NAME.supervisor` before it may run. The supervisor reads the
+//! definition once, launches the service (identity record and PID file as for any service, so
+//! `status`, `stop` and `reload` work the same, and keep working if the supervisor is killed),
+//! waits for readiness the first time, and reports the outcome to `svc start` over a pipe (its
+//! fd 3). From then on it sleeps in poll(2) on a signalfd and the service's output pipe —
+//! nothing is polled on a timer — and:
+//! - when the service exits on its own, records the exit status, ends what is left of its
+//!   process group and launches it again: at once when it had run for at least
+//!   [`STABLE_AFTER`], else after `backoff`, doubling on each quick exit (at most
+//!   [`MAX_BACKOFF`]); after `max` restarts within `window` it gives up, leaves the state
+//!   `failed` in its state file and exits;
+//! - copies the service's stdout/stderr from the pipe into the log, rotating it by size
+//!   ([`logsink`]); the service also holds the pipe's read end (as fd 3), so its writes never
+//!   fail while no supervisor reads — they wait in the pipe for the next one;
+//! - on SIGTERM (sent by `svc stop`) stops the service the way `svc stop` does (stop signal,
+//!   KILL after stop_timeout, the whole process group), removes its records and exits.
+//!
+//! The supervisor's own messages go to its stderr: the container log when svc runs under
+//! `svc init` (SVC_INIT_PID in the environment), else `<state>/NAME.supervisor.log`.
+
+pub mod logsink;
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use serde::{Deserialize, Serialize};
+
+use crate::definition::{Definition, Respawn};
+use crate::exit::Code;
+use crate::lifecycle::{self, Lifecycle, LifecycleError, Started};
+use crate::process::handle::ProcHandle;
+use crate::process::launch::{self, Launch};
+use crate::process::pidfile::{self, PidFile};
+use crate::process::record::{Record, Verdict};
+use logsink::LogSink;
+
+/// An instance that ran at least this long is restarted at once, and resets the backoff.
+pub const STABLE_AFTER: Duration = Duration::from_secs(1);
+/// The backoff never grows beyond this.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// The fd on which a supervisor reports its first launch to `svc start`.
+pub const REPORT_FD: i32 = 3;
+
+/// What a supervisor is doing, as its state file says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// Launching the first instance (`svc start` is waiting).
+    Starting,
+    Running,
+    /// Waiting before the next restart.
+    Backoff,
+    /// Gave up: too many restarts within the window. The supervisor has exited.
+    Failed,
+}
+
+/// How the last instance ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastExit {
+    /// Exit status, when it exited.
+    pub code: Option<i32>,
+    /// Signal name, when a signal killed it.
+    pub signal: Option<String>,
+    /// Why it could not be launched at all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl LastExit {
+    fn from_status(status: std::process::ExitStatus) -> LastExit {
+        use std::os::unix::process::ExitStatusExt;
+        LastExit {
+            code: status.code(),
+            signal: status.signal().map(|s| {
+                Signal::try_from(s)
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_else(|_| s.to_string())
+            }),
+            error: None,
+        }
+    }
+
+    /// "exited with status 1", "killed by SIGKILL", "not launched: …".
+    pub fn describe(&self) -> String {
+        match (&self.code, &self.signal, &self.error) {
+            (_, _, Some(e)) => format!("not launched: {e}"),
+            (Some(c), _, _) => format!("exited with status {c}"),
+            (None, Some(s), _) => format!("killed by {s}"),
+            _ => "exited".into(),
+        }
+    }
+}
+
+/// `<state>/NAME.supervisor`: the supervisor's identity and what it has seen.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SuperState {
+    /// The supervisor process itself.
+    pub supervisor: Record,
+    pub phase: Phase,
+    /// Restarts since `svc start`.
+    pub restarts: u32,
+    pub last_exit: Option<LastExit>,
+    /// Unix time in milliseconds of the next restart (in `backoff`).
+    #[serde(default)]
+    pub retry_at_ms: Option<u64>,
+}
+
+impl SuperState {
+    pub fn load(path: &Path) -> Option<SuperState> {
+        serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+    }
+
+    fn save(&self, path: &Path) -> io::Result<()> {
+        let text = serde_json::to_vec_pretty(self).map_err(io::Error::other)?;
+        pidfile::write_atomic(path, &text, 0o644)
+    }
+}
+
+/// A service's supervisor, as found from its state file.
+pub enum Found {
+    Alive {
+        handle: ProcHandle,
+        state: SuperState,
+    },
+    /// No live supervisor; the state file (if any) says how the last one ended.
+    Gone(Option<SuperState>),
+}
+
+/// `<state>/NAME.supervisor`.
+pub fn state_path(life: &Lifecycle, def: &Definition) -> PathBuf {
+    life.dirs.state.join(format!("{}.supervisor", def.name))
+}
+
+/// `<state>/NAME.supervisor.log`.
+pub fn stderr_path(life: &Lifecycle, def: &Definition) -> PathBuf {
+    life.dirs.state.join(format!("{}.supervisor.log", def.name))
+}
+
+/// Finds the service's supervisor, checking its identity like any service's.
+pub fn find(life: &Lifecycle, def: &Definition) -> Found {
+    let Some(state) = SuperState::load(&state_path(life, def)) else {
+        return Found::Gone(None);
+    };
+    let pid = state.supervisor.pid;
+    match ProcHandle::open(pid, &life.procfs) {
+        Ok(h) if state.supervisor.verify(&h, &life.procfs) == Verdict::Same => {
+            Found::Alive { handle: h, state }
+        }
+        _ => Found::Gone(Some(state)),
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// `svc start` of a supervised service, under the service lock, after stale files are gone:
+/// launches the supervisor and waits for its report on the first launch.
+pub fn spawn(life: &Lifecycle, def: &Definition) -> Result<Started, LifecycleError> {
+    let state_file = state_path(life, def);
+    let _ = pidfile::remove(&state_file);
+    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let args: Vec<String> = [
+        "--config-dir".into(),
+        abs(&life.dirs.config).to_string_lossy().into_owned(),
+        "--state-dir".into(),
+        abs(&life.dirs.state).to_string_lossy().into_owned(),
+        "--log-dir".into(),
+        abs(&life.dirs.log).to_string_lossy().into_owned(),
+        "supervise".into(),
+        def.name.as_str().into(),
+    ]
+    .into();
+    let mut env = vec![
+        ("PATH".to_string(), launch::DEFAULT_PATH.to_string()),
+        ("LANG".to_string(), "C.UTF-8".to_string()),
+    ];
+    let under_init = std::env::var("SVC_INIT_PID").ok();
+    let output = match &under_init {
+        Some(pid) => {
+            env.push(("SVC_INIT_PID".into(), pid.clone()));
+            io::stderr()
+                .as_fd()
+                .try_clone_to_owned()
+                .map(File::from)
+                .map_err(lifecycle::failed)?
+        }
+        None => logsink::open_append(&stderr_path(life, def)).map_err(|e| {
+            lifecycle::failed(format!(
+                "cannot open {}: {e}",
+                stderr_path(life, def).display()
+            ))
+        })?,
+    };
+    let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| lifecycle::failed(io::Error::from(e)))?;
+    let launch = Launch {
+        program: PathBuf::from("/proc/self/exe"),
+        args,
+        workdir: PathBuf::from("/"),
+        env,
+        creds: None,
+        umask: 0o022,
+        limits: Vec::new(),
+        nice: None,
+        output: Some(output),
+        connection: None,
+        fd3: Some(report_w),
+    };
+    let pending = launch.fork()?;
+    let pid = pending.pid();
+    // Recorded before it may run: a supervisor svc does not know about never exists.
+    let recorded = ProcHandle::open(pid, &life.procfs).and_then(|h| {
+        let mut r = Record::capture(&h, &life.procfs, &state_file)?;
+        r.pgid = pid;
+        SuperState {
+            supervisor: r,
+            phase: Phase::Starting,
+            restarts: 0,
+            last_exit: None,
+            retry_at_ms: None,
+        }
+        .save(&state_file)
+    });
+    if let Err(e) = recorded {
+        pending.abort();
+        let _ = pidfile::remove(&state_file);
+        return Err(lifecycle::failed(format!(
+            "{}: cannot record the supervisor ({e}); nothing was started",
+            def.name
+        )));
+    }
+    pending.release()?;
+    // The supervisor waits for readiness itself; allow for that and for undoing a failure.
+    let deadline = Instant::now() + def.ready_timeout + def.stop_timeout + Duration::from_secs(10);
+    let report = read_report(report_r, deadline);
+    match report {
+        Some(line) => parse_report(def, &line, pid),
+        None => {
+            // Died (or hung) before reporting: make sure it is gone, then say so.
+            if let Ok(h) = ProcHandle::open(pid, &life.procfs) {
+                let _ = h.signal(Signal::SIGKILL);
+            }
+            launch::reap(pid);
+            let _ = pidfile::remove(&state_file);
+            Err(lifecycle::failed(format!(
+                "{}: the supervisor ended without reporting the launch; see {}",
+                def.name,
+                stderr_path(life, def).display()
+            )))
+        }
+    }
+}
+
+fn read_report(fd: OwnedFd, deadline: Instant) -> Option<String> {
+    let mut file = File::from(fd);
+    let mut buf = Vec::new();
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            return None;
+        }
+        match crate::process::handle::poll_fds(&[file.as_fd()], Some(deadline - now)) {
+            Ok(true) => {}
+            Ok(false) => return None,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return None,
+        }
+        let mut chunk = [0u8; 4096];
+        match file.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    (!text.is_empty()).then_some(text)
+}
+
+/// `ok PID` or `err CODE MESSAGE`.
+fn parse_report(def: &Definition, line: &str, supervisor: i32) -> Result<Started, LifecycleError> {
+    let line = line.trim_end_matches('\n');
+    if let Some(pid) = line.strip_prefix("ok ") {
+        return pid
+            .trim()
+            .parse()
+            .map(Started::Launched)
+            .map_err(|_| lifecycle::failed(format!("{}: garbled supervisor report", def.name)));
+    }
+    if let Some(rest) = line.strip_prefix("err ") {
+        // The supervisor has exited after undoing everything; reap it.
+        launch::reap(supervisor);
+        let (code, msg) = rest.split_once(' ').unwrap_or((rest, ""));
+        let msg = msg.to_string();
+        return Err(match code.parse::<i32>().ok() {
+            Some(5) => LifecycleError::NotInstalled(msg),
+            Some(6) => LifecycleError::NotConfigured(msg),
+            Some(4) => LifecycleError::Privilege(msg),
+            Some(3) => LifecycleError::Unimplemented(msg),
+            _ => LifecycleError::Failed(msg),
+        });
+    }
+    Err(lifecycle::failed(format!(
+        "{}: garbled supervisor report: {line}",
+        def.name
+    )))
+}
+
+/// `svc stop` of a supervised service, under the service lock: asks a live supervisor to stop
+/// the service and waits for it to exit (SIGKILL after the stop timeout and a grace period);
+/// clears a dead one's state. Returns the service PID the supervisor stopped, if any. The
+/// caller then stops whatever still runs as for any service.
+pub fn stop(life: &Lifecycle, def: &Definition) -> Result<Option<i32>, LifecycleError> {
+    let state_file = state_path(life, def);
+    let found = find(life, def);
+    let Found::Alive { handle, .. } = found else {
+        let _ = pidfile::remove(&state_file);
+        return Ok(None);
+    };
+    let running = match life.probe(def) {
+        lifecycle::Liveness::Running { handle, .. } => Some(handle.pid()),
+        _ => None,
+    };
+    handle
+        .signal(Signal::SIGTERM)
+        .map_err(|e| signal_error(def, handle.pid(), e))?;
+    let deadline = Instant::now() + def.stop_timeout + Duration::from_secs(10);
+    if !handle.wait_exit(deadline) {
+        let _ = handle.signal(Signal::SIGKILL);
+        handle.wait_exit(Instant::now() + Duration::from_secs(5));
+    }
+    // Ours only when this very process started it (svc restart in one run).
+    launch::reap_nohang(handle.pid());
+    let _ = pidfile::remove(&state_file);
+    Ok(running)
+}
+
+fn signal_error(def: &Definition, pid: i32, e: io::Error) -> LifecycleError {
+    let msg = format!("{}: cannot signal its supervisor {pid}: {e}", def.name);
+    if e.raw_os_error() == Some(libc::EPERM) {
+        LifecycleError::Privilege(msg)
+    } else {
+        lifecycle::failed(msg)
+    }
+}
+
+/// The supervisor's bookkeeping and loop (runs in the `svc supervise NAME` process).
+struct Supervisor<'a> {
+    life: &'a Lifecycle,
+    def: &'a Definition,
+    policy: Respawn,
+    state_file: PathBuf,
+    state: SuperState,
+    signals: SignalFd,
+    /// The service's output pipe (read end, write end); `None` with `log: none`.
+    pipe: Option<(File, File)>,
+    sink: Option<LogSink>,
+    /// The running instance: its handle, process group, PID and launch time.
+    child: Option<(ProcHandle, i32, Instant)>,
+    restarts: VecDeque<Instant>,
+    backoff: Duration,
+    retry_at: Option<Instant>,
+    stopping: bool,
+}
+
+/// Writes a line on the supervisor's stderr: `svc supervise NAME: message`.
+fn say(name: &str, msg: &str) {
+    let mut err = io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "{} svc supervise {name}: {msg}",
+        crate::securelog::rfc3339(SystemTime::now())
+    );
+}
+
+/// The `svc supervise NAME` process. Returns its exit code.
+pub fn run(life: &Lifecycle, def: &Definition) -> Code {
+    // SAFETY: fd 3 was placed there by `spawn` (the launcher's fd3); nobody else owns it. If
+    // it is not open (run by hand), writes to it fail harmlessly.
+    let report = unsafe { File::from_raw_fd(REPORT_FD) };
+    let valid_report = nix::fcntl::fcntl(report.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFD).is_ok();
+    let mut report = if valid_report {
+        let _ = nix::fcntl::fcntl(
+            report.as_raw_fd(),
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+        );
+        Some(report)
+    } else {
+        std::mem::forget(report);
+        None
+    };
+    let mut tell = |line: &str| {
+        if let Some(mut r) = report.take() {
+            let _ = r.write_all(line.as_bytes());
+        }
+    };
+    let fail = |tell: &mut dyn FnMut(&str), e: &LifecycleError| {
+        say(def.name.as_str(), &e.to_string());
+        let code = crate::exit::HasCode::code(e).as_i32();
+        tell(&format!("err {code} {e}\n"));
+    };
+    let mut sup = match Supervisor::new(life, def) {
+        Ok(s) => s,
+        Err(e) => {
+            fail(&mut tell, &e);
+            let _ = pidfile::remove(&state_path(life, def));
+            return Code::Failure;
+        }
+    };
+    match sup.first_launch() {
+        Ok(pid) => {
+            tell(&format!("ok {pid}\n"));
+            shed_startup_pages();
+        }
+        Err(e) => {
+            fail(&mut tell, &e);
+            sup.drain_pipe();
+            let _ = pidfile::remove(&sup.state_file);
+            return Code::Failure;
+        }
+    }
+    sup.run_loop()
+}
+
+impl<'a> Supervisor<'a> {
+    fn new(life: &'a Lifecycle, def: &'a Definition) -> Result<Supervisor<'a>, LifecycleError> {
+        let policy = def.respawn.unwrap_or_default();
+        let state_file = state_path(life, def);
+        let state = SuperState::load(&state_file)
+            .filter(|s| s.supervisor.pid == std::process::id() as i32)
+            .ok_or_else(|| {
+                lifecycle::failed(format!(
+                    "{}: no supervisor record for this process in {}; start the service with `svc start`",
+                    def.name,
+                    state_file.display()
+                ))
+            })?;
+        let mut mask = SigSet::empty();
+        for s in [
+            Signal::SIGTERM,
+            Signal::SIGINT,
+            Signal::SIGHUP,
+            Signal::SIGCHLD,
+            Signal::SIGPIPE,
+        ] {
+            mask.add(s);
+        }
+        mask.thread_block()
+            .map_err(|e| lifecycle::failed(io::Error::from(e)))?;
+        let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+            .map_err(|e| lifecycle::failed(io::Error::from(e)))?;
+        set_name(def.name.as_str());
+        let (pipe, sink) = match def.log_path(&life.dirs) {
+            Some(path) => {
+                if path.parent() == Some(life.dirs.log.as_path()) {
+                    // Created now if possible; if not, the sink holds output and retries.
+                    let _ = life.dirs.ensure_log();
+                }
+                let (r, w) = nix::unistd::pipe2(
+                    nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK,
+                )
+                .map_err(|e| lifecycle::failed(io::Error::from(e)))?;
+                // The write end blocks (the service's writes wait rather than fail); a bigger
+                // pipe rides out a slow disk or a stop.
+                let _ = nix::fcntl::fcntl(
+                    w.as_raw_fd(),
+                    nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()),
+                );
+                let _ =
+                    nix::fcntl::fcntl(r.as_raw_fd(), nix::fcntl::FcntlArg::F_SETPIPE_SZ(1 << 20));
+                let name = def.name.to_string();
+                let sink = LogSink::new(
+                    path,
+                    def.log_max_size,
+                    def.log_keep,
+                    Box::new(move |m| say(&name, m)),
+                );
+                (Some((File::from(r), File::from(w))), Some(sink))
+            }
+            None => (None, None),
+        };
+        Ok(Supervisor {
+            life,
+            def,
+            policy,
+            state_file,
+            state,
+            signals,
+            pipe,
+            sink,
+            child: None,
+            restarts: VecDeque::new(),
+            backoff: policy.backoff,
+            retry_at: None,
+            stopping: false,
+        })
+    }
+
+    fn save(&self) {
+        if let Err(e) = self.state.save(&self.state_file) {
+            say(
+                self.def.name.as_str(),
+                &format!("cannot write {}: {e}", self.state_file.display()),
+            );
+        }
+    }
+
+    /// Prepares and launches one instance (identity record and PID file written before exec).
+    fn launch(
+        &mut self,
+    ) -> Result<(lifecycle::Launched, Option<crate::ready::NotifySocket>), LifecycleError> {
+        let exec = lifecycle::startable(self.def)?;
+        let piped = match &self.pipe {
+            Some((r, w)) => Some((
+                w.try_clone().map_err(lifecycle::failed)?,
+                OwnedFd::from(r.try_clone().map_err(lifecycle::failed)?),
+            )),
+            None => None,
+        };
+        let (launch, notify) = self.life.prepare(self.def, exec, piped)?;
+        let launched = self.life.launch_direct(self.def, launch)?;
+        Ok((launched, notify))
+    }
+
+    /// The first instance: launched and, with `ready:`, waited for — while a thread keeps the
+    /// log flowing — then reported to `svc start`.
+    fn first_launch(&mut self) -> Result<i32, LifecycleError> {
+        let (launched, notify) = self.launch()?;
+        let (handle, pgid, pid) = (
+            ProcHandle::open(launched.main.pid(), &self.life.procfs).map_err(lifecycle::failed)?,
+            launched.record.pgid,
+            launched.main.pid(),
+        );
+        let deadline = Instant::now() + self.def.ready_timeout;
+        let log = self.def.log_path(&self.life.dirs);
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let (life, def) = (self.life, self.def);
+        let result = std::thread::scope(|s| {
+            let pump = match (&self.pipe, self.sink.as_mut()) {
+                (Some((r, _)), Some(sink)) => {
+                    let stop = &stop;
+                    Some(s.spawn(move || {
+                        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                            let _ = crate::process::handle::poll_fds(
+                                &[r.as_fd()],
+                                Some(Duration::from_millis(50)),
+                            );
+                            pump(r, sink);
+                        }
+                    }))
+                }
+                _ => None,
+            };
+            let r = life.settle(def, launched, notify.as_ref(), deadline, log.as_deref());
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            if let Some(p) = pump {
+                let _ = p.join();
+            }
+            r
+        });
+        result?;
+        self.child = Some((handle, pgid, Instant::now()));
+        self.state.phase = Phase::Running;
+        self.save();
+        Ok(pid)
+    }
+
+    fn run_loop(&mut self) -> Code {
+        loop {
+            let now = Instant::now();
+            let mut timeout = self.retry_at.map(|t| t.saturating_duration_since(now));
+            if self.sink.as_ref().is_some_and(|s| s.is_failing()) {
+                let retry = Duration::from_secs(1);
+                timeout = Some(timeout.map_or(retry, |t| t.min(retry)));
+            }
+            let mut fds = vec![self.signals.as_fd()];
+            if let Some((r, _)) = &self.pipe {
+                fds.push(r.as_fd());
+            }
+            match crate::process::handle::poll_fds(&fds, timeout) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    say(self.def.name.as_str(), &format!("poll failed: {e}"));
+                    return Code::Failure;
+                }
+            }
+            let mut exited = false;
+            while let Ok(Some(si)) = self.signals.read_signal() {
+                match Signal::try_from(si.ssi_signo as i32) {
+                    Ok(Signal::SIGTERM) | Ok(Signal::SIGINT) => self.stopping = true,
+                    Ok(Signal::SIGCHLD) => exited = true,
+                    Ok(Signal::SIGHUP) => {
+                        if let Some(s) = &mut self.sink {
+                            s.reopen();
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            self.drain_pipe();
+            if let Some(s) = self.sink.as_mut() {
+                if s.is_failing() {
+                    s.flush();
+                }
+            }
+            if exited {
+                self.reap();
+            }
+            if self.stopping {
+                self.stop_service();
+                return Code::Success;
+            }
+            if self.state.phase == Phase::Failed {
+                self.drain_pipe();
+                return Code::Failure;
+            }
+            if self.child.is_none() && self.retry_at.is_some_and(|t| Instant::now() >= t) {
+                self.restart();
+            }
+        }
+    }
+
+    /// Reads everything the pipe holds into the log.
+    fn drain_pipe(&mut self) {
+        if let (Some((r, _)), Some(sink)) = (&self.pipe, self.sink.as_mut()) {
+            pump(r, sink);
+        }
+    }
+
+    /// Collects exited children; reacts when the service's instance is among them.
+    fn reap(&mut self) {
+        loop {
+            let mut status = 0;
+            // SAFETY: waitpid on any child with a valid status pointer, without blocking.
+            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            if pid <= 0 {
+                return;
+            }
+            if self.child.as_ref().is_some_and(|(h, _, _)| h.pid() == pid) {
+                use std::os::unix::process::ExitStatusExt;
+                let (_, pgid, started) = self.child.take().expect("checked");
+                self.exited(
+                    pid,
+                    pgid,
+                    started.elapsed(),
+                    LastExit::from_status(std::process::ExitStatus::from_raw(status)),
+                );
+            }
+        }
+    }
+
+    /// The instance ended on its own: clean up after it, then schedule a restart or give up.
+    fn exited(&mut self, pid: i32, pgid: i32, ran: Duration, how: LastExit) {
+        let name = self.def.name.as_str();
+        say(
+            name,
+            &format!("process {pid} {} after {ran:.1?}", how.describe()),
+        );
+        let pidfile_path = self.def.pidfile(&self.life.dirs);
+        if matches!(pidfile::read(&pidfile_path, self.life.procfs.pid_max()), PidFile::Pid(p) if p == pid)
+        {
+            let _ = pidfile::remove(&pidfile_path);
+        }
+        let _ = pidfile::remove(&self.life.dirs.record(&self.def.name));
+        if !self.stopping {
+            // What the instance left in its process group goes before the next one starts.
+            self.life.clear_group(pgid, self.def);
+        }
+        self.state.last_exit = Some(how);
+        self.schedule(ran);
+    }
+
+    /// After an exit or a failed launch: next restart time, or `failed`.
+    fn schedule(&mut self, ran: Duration) {
+        let now = Instant::now();
+        while self
+            .restarts
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > self.policy.window)
+        {
+            self.restarts.pop_front();
+        }
+        if self.restarts.len() >= self.policy.max as usize {
+            self.state.phase = Phase::Failed;
+            self.state.retry_at_ms = None;
+            self.save();
+            say(
+                self.def.name.as_str(),
+                &format!(
+                    "giving up: {} restarts within {:?}; the service is failed until the next start or stop",
+                    self.restarts.len(),
+                    self.policy.window
+                ),
+            );
+            let _ = pidfile::remove(&self.life.dirs.record(&self.def.name));
+            return;
+        }
+        let delay = if ran >= STABLE_AFTER {
+            self.backoff = self.policy.backoff;
+            Duration::ZERO
+        } else {
+            let d = self.backoff;
+            self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+            d
+        };
+        self.retry_at = Some(now + delay);
+        self.state.phase = Phase::Backoff;
+        self.state.retry_at_ms = Some(now_ms() + delay.as_millis() as u64);
+        self.save();
+        if delay.is_zero() {
+            self.restart();
+        }
+    }
+
+    fn restart(&mut self) {
+        self.retry_at = None;
+        self.restarts.push_back(Instant::now());
+        self.state.restarts += 1;
+        match self.launch() {
+            Ok((launched, _notify)) => {
+                let pid = launched.main.pid();
+                self.child = Some((launched.main, launched.record.pgid, Instant::now()));
+                self.state.phase = Phase::Running;
+                self.state.retry_at_ms = None;
+                self.save();
+                say(
+                    self.def.name.as_str(),
+                    &format!(
+                        "restarted as process {pid} (restart {})",
+                        self.state.restarts
+                    ),
+                );
+                shed_startup_pages();
+            }
+            Err(e) => {
+                self.state.last_exit = Some(LastExit {
+                    code: None,
+                    signal: None,
+                    error: Some(e.to_string()),
+                });
+                say(self.def.name.as_str(), &format!("restart failed: {e}"));
+                self.schedule(Duration::ZERO);
+            }
+        }
+    }
+
+    /// SIGTERM: stop the instance the way `svc stop` does, remove the records, keep the log.
+    fn stop_service(&mut self) {
+        if let Some((handle, pgid, _)) = self.child.take() {
+            let pid = handle.pid();
+            if let Err(e) = self.life.terminate(&handle, pgid, self.def) {
+                say(self.def.name.as_str(), &e.to_string());
+            }
+            launch::reap(pid);
+            let pidfile_path = self.def.pidfile(&self.life.dirs);
+            if matches!(pidfile::read(&pidfile_path, self.life.procfs.pid_max()), PidFile::Pid(p) if p == pid)
+            {
+                let _ = pidfile::remove(&pidfile_path);
+            }
+            let _ = pidfile::remove(&self.life.dirs.record(&self.def.name));
+        }
+        self.drain_pipe();
+        if let Some(s) = self.sink.as_mut() {
+            s.flush();
+        }
+        let _ = pidfile::remove(&self.state_file);
+    }
+}
+
+/// Moves what the (non-blocking) pipe holds into the sink.
+fn pump(mut r: &File, sink: &mut LogSink) {
+    let mut buf = [0u8; 65536];
+    loop {
+        match r.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => sink.write(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// Names the process `svc:NAME` in ps/top (15 bytes at most).
+fn set_name(name: &str) {
+    let mut title = format!("svc:{name}").into_bytes();
+    title.truncate(15);
+    title.push(0);
+    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes from a valid buffer.
+    unsafe { libc::prctl(libc::PR_SET_NAME, title.as_ptr() as libc::c_ulong, 0, 0, 0) };
+}
+
+/// Gives back what start-up left resident: unmaps (from this process only) the code pages of
+/// read-only executable file mappings — they are shared with the page cache and fault back in
+/// when the loop runs them — and returns free heap to the kernel. An idle supervisor then holds
+/// little more than the code of its poll loop. Only mappings without a private (written) page
+/// are touched (`Anonymous: 0 kB`), so no data can be lost.
+fn shed_startup_pages() {
+    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
+        return;
+    };
+    let mut candidate: Option<(usize, usize)> = None;
+    let mut ranges = Vec::new();
+    for line in smaps.lines() {
+        let mut f = line.split_whitespace();
+        let first = f.next().unwrap_or("");
+        if let Some((a, b)) = first.split_once('-') {
+            if let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) {
+                let perms = f.next().unwrap_or("");
+                let path = f.nth(3);
+                candidate = (perms == "r-xp" && path.is_some_and(|p| p.starts_with('/')))
+                    .then_some((a, b - a));
+                continue;
+            }
+        }
+        // Pages written in a private mapping become anonymous (copy-on-write).
+        if let (Some(c), Some(rest)) = (candidate, line.strip_prefix("Anonymous:")) {
+            if rest.trim() == "0 kB" {
+                ranges.push(c);
+            }
+            candidate = None;
+        }
+    }
+    for (start, len) in ranges {
+        // SAFETY: the range is a private, read-only, executable file mapping of this process
+        // with no written page: MADV_DONTNEED only drops page-table entries, and the next
+        // access maps the same file page again.
+        unsafe { libc::madvise(start as *mut libc::c_void, len, libc::MADV_DONTNEED) };
+    }
+    // SAFETY: malloc_trim only returns free heap memory to the kernel.
+    unsafe { libc::malloc_trim(0) };
+}

@@ -1,0 +1,543 @@
+//! Supervised services (SPEC §3.6, issue 5): restart after a crash with a new PID, the
+//! crash-loop limit (B14), stop for good, a supervisor killed with SIGKILL, log capture and
+//! rotation without losing a line, a log directory that cannot be written for a while, and svc
+//! killed in the middle of starting a supervised service (B11).
+
+use crate::lifecycle::procs_with_arg;
+use crate::util::*;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// `svc status --json NAME` as a JSON value (the first array element).
+fn status_json(sb: &Sandbox, name: &str) -> serde_json::Value {
+    let r = sb.svc(["status", "--json", name]);
+    r.no_panic();
+    let v: serde_json::Value = serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("status --json is not JSON ({e}): {}", r.stdout));
+    v[0].clone()
+}
+
+/// The supervisor's PID from `<state>/NAME.supervisor`.
+fn supervisor_pid(sb: &Sandbox, name: &str) -> Option<i32> {
+    let text = std::fs::read_to_string(sb.state.join(format!("{name}.supervisor"))).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v["supervisor"]["pid"].as_i64().map(|p| p as i32)
+}
+
+/// Lines of a file (empty when it does not exist).
+fn lines_of(p: &Path) -> Vec<String> {
+    std::fs::read_to_string(p)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// A supervised daemon that appends "start PID" to work/NAME.starts, then waits (TERM ends it).
+fn supervised(sb: &Sandbox, name: &str, respawn: &str) -> PathBuf {
+    let script = sb.script(
+        &format!("{name}.sh"),
+        &format!(
+            "#!/bin/sh\necho \"start $$\" >> {w}/{name}.starts\ntrap 'exit 0' TERM\nwhile :; do sleep 1 & wait $!; done\n",
+            w = sb.work.display()
+        ),
+    );
+    sb.service(
+        name,
+        &format!(
+            "exec: {}\nrespawn: {respawn}\nstop_timeout: 5\n",
+            script.display()
+        ),
+    );
+    script
+}
+
+/// Stops the service when the test ends, pass or fail (the sandbox guard then kills leftovers).
+struct StopOnDrop<'a>(&'a Sandbox, &'a str);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.cmd(["stop", self.1]).output();
+    }
+}
+
+#[test]
+fn kill9_brings_the_service_back_with_a_new_pid() {
+    let sb = Sandbox::new();
+    let script = supervised(&sb, "phoenix", "true");
+    let _stop = StopOnDrop(&sb, "phoenix");
+    sb.svc(["start", "phoenix"]).ok().no_panic();
+    let first = sb.pid("phoenix");
+    let sup = supervisor_pid(&sb, "phoenix").expect("supervisor recorded");
+    assert!(alive(sup));
+    assert_eq!(
+        proc_stat(first).map(|s| s.ppid),
+        Some(sup),
+        "the supervisor is the service's parent"
+    );
+    unsafe { libc::kill(first, libc::SIGKILL) };
+    let starts = sb.work.join("phoenix.starts");
+    wait_until(LIMIT, "a second start", || lines_of(&starts).len() == 2);
+    wait_until(LIMIT, "the pid file to name the new process", || {
+        std::fs::read_to_string(sb.pidfile("phoenix"))
+            .ok()
+            .and_then(|t| t.trim().parse::<i32>().ok())
+            .is_some_and(|p| p != first && alive(p))
+    });
+    let second = sb.pid("phoenix");
+    assert_eq!(lines_of(&starts)[1], format!("start {second}"));
+    assert!(!alive(first) || proc_stat(first).is_none_or(|s| s.state == 'Z'));
+    let st = status_json(&sb, "phoenix");
+    assert_eq!(st["state"], "running");
+    assert_eq!(st["pid"], second);
+    assert_eq!(st["restarts"], 1);
+    assert_eq!(st["last_exit"]["signal"], "SIGKILL");
+    assert!(st["last_exit"]["code"].is_null());
+    sb.svc(["status", "phoenix"])
+        .code(0)
+        .stdout_has("restarts: 1, last killed by SIGKILL");
+    // The same supervisor did it, and `svc start` now says it already runs.
+    assert_eq!(supervisor_pid(&sb, "phoenix"), Some(sup));
+    sb.svc(["start", "phoenix"]).ok();
+    assert_eq!(procs_with_arg(&script), vec![second]);
+}
+
+#[test]
+fn b14_crash_loop_backs_off_then_fails_and_stays_down() {
+    let sb = Sandbox::new();
+    let starts = sb.work.join("crash.starts");
+    let script = sb.script(
+        "crash.sh",
+        &format!(
+            "#!/bin/sh\ndate +%s.%N >> {}\nsleep 0.2\nexit 1\n",
+            starts.display()
+        ),
+    );
+    sb.service(
+        "crash",
+        &format!(
+            "exec: {}\nrespawn: {{ max: 3, window: 60, backoff: 100ms }}\n",
+            script.display()
+        ),
+    );
+    let _stop = StopOnDrop(&sb, "crash");
+    let t0 = Instant::now();
+    sb.svc(["start", "crash"]).ok();
+    let sup = supervisor_pid(&sb, "crash").expect("supervisor recorded");
+    wait_until(LIMIT, "state failed", || {
+        status_json(&sb, "crash")["state"] == "failed"
+    });
+    // B14: spawns within the bound: the first start plus `max` restarts, never more.
+    let times: Vec<f64> = lines_of(&starts)
+        .iter()
+        .map(|l| l.parse().expect("a timestamp"))
+        .collect();
+    assert_eq!(times.len(), 4, "1 start + 3 restarts, then it gives up");
+    assert!(t0.elapsed() < Duration::from_secs(10));
+    let gaps: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    // Each instance runs 0.2 s; the waits before restarts are 0.1, 0.2, 0.4 s.
+    assert!(gaps[0] >= 0.29, "first restart after the backoff: {gaps:?}");
+    assert!(
+        gaps[2] > gaps[0] + 0.2,
+        "the backoff grows between restarts: {gaps:?}"
+    );
+    // Gave up: the supervisor is gone, so nothing can start it again.
+    wait_until(LIMIT, "the supervisor to exit", || {
+        proc_stat(sup).is_none_or(|s| s.state == 'Z')
+    });
+    assert!(procs_with_arg(&script).is_empty());
+    let st = status_json(&sb, "crash");
+    assert_eq!(st["restarts"], 3);
+    assert_eq!(st["last_exit"]["code"], 1);
+    assert!(st["pid"].is_null());
+    sb.svc(["status", "crash"])
+        .code(3)
+        .stdout_has("crash has failed");
+    // `failed` lasts until the next start or stop.
+    sb.svc(["start", "crash"]).ok();
+    assert_eq!(lines_of(&starts).len(), 5);
+    sb.svc(["stop", "crash"]).ok();
+    let st = status_json(&sb, "crash");
+    assert_eq!(st["state"], "stopped");
+}
+
+#[test]
+fn stop_ends_service_and_supervisor_for_good() {
+    let sb = Sandbox::new();
+    let script = supervised(&sb, "calm", "{ backoff: 0 }");
+    let _stop = StopOnDrop(&sb, "calm");
+    sb.svc(["start", "calm"]).ok();
+    let pid = sb.pid("calm");
+    let sup = supervisor_pid(&sb, "calm").unwrap();
+    sb.svc(["stop", "calm"])
+        .ok()
+        .stdout_has("Stopping calm")
+        .no_panic();
+    // stop returns once both are gone — no wait needed.
+    assert!(
+        proc_stat(pid).is_none_or(|s| s.state == 'Z'),
+        "service left"
+    );
+    assert!(
+        proc_stat(sup).is_none_or(|s| s.state == 'Z'),
+        "supervisor left"
+    );
+    assert!(procs_with_arg(&script).is_empty());
+    assert!(!sb.pidfile("calm").exists());
+    assert!(!sb.state.join("calm.supervisor").exists());
+    assert_eq!(
+        lines_of(&sb.work.join("calm.starts")).len(),
+        1,
+        "no restart"
+    );
+    sb.svc(["status", "calm"])
+        .code(3)
+        .stdout_has("calm is stopped");
+    sb.svc(["stop", "calm"]).ok();
+}
+
+#[test]
+fn supervisor_killed_leaves_the_service_running_and_manageable() {
+    let sb = Sandbox::new();
+    let count = sb.work.join("chatty.count");
+    // Writes a line to stdout (the pipe to the supervisor) and a counter to a file, often.
+    let script = sb.script(
+        "chatty.sh",
+        &format!(
+            "#!/bin/sh\ni=0\nwhile :; do i=$((i+1)); echo \"line $i\"; echo $i > {c}; sleep 0.005; done\n",
+            c = count.display()
+        ),
+    );
+    sb.service(
+        "chatty",
+        &format!(
+            "exec: {}\nrespawn: true\nstop_timeout: 5\n",
+            script.display()
+        ),
+    );
+    let _stop = StopOnDrop(&sb, "chatty");
+    sb.svc(["start", "chatty"]).ok();
+    let pid = sb.pid("chatty");
+    let sup = supervisor_pid(&sb, "chatty").unwrap();
+    let counter = || {
+        std::fs::read_to_string(&count)
+            .ok()
+            .and_then(|t| t.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    wait_until(LIMIT, "output in the log", || {
+        lines_of(&sb.logfile("chatty")).len() > 10
+    });
+    unsafe { libc::kill(sup, libc::SIGKILL) };
+    wait_until(LIMIT, "the supervisor to die", || {
+        proc_stat(sup).is_none_or(|s| s.state == 'Z')
+    });
+    // Still writing: output after the supervisor's death neither kills it (SIGPIPE) nor
+    // blocks it (the pipe has room).
+    let at_kill = counter();
+    wait_until(LIMIT, "200 more lines written", || {
+        counter() > at_kill + 200
+    });
+    assert!(alive(pid));
+    assert_eq!(sb.pid("chatty"), pid);
+    sb.svc(["status", "chatty"])
+        .code(0)
+        .stdout_has(&format!("pid {pid}"))
+        .stderr_has("its supervisor is not running");
+    sb.svc(["stop", "chatty"]).ok();
+    assert!(proc_stat(pid).is_none_or(|s| s.state == 'Z'));
+    assert!(procs_with_arg(&script).is_empty());
+    sb.svc(["status", "chatty"]).code(3);
+}
+
+/// A service that prints `count` numbered lines, then waits.
+fn printer(sb: &Sandbox, name: &str, count: u32, extra: &str) {
+    let script = sb.script(
+        &format!("{name}.sh"),
+        &format!(
+            "#!/bin/sh\nseq 1 {count} | sed 's/^/line number /'\ntouch {w}/{name}.done\ntrap 'exit 0' TERM\nwhile :; do sleep 1 & wait $!; done\n",
+            w = sb.work.display()
+        ),
+    );
+    sb.service(
+        name,
+        &format!("exec: {}\nrespawn: true\n{extra}", script.display()),
+    );
+}
+
+/// All lines of the current log and its rotated files, oldest first.
+fn rotated_lines(sb: &Sandbox, name: &str) -> (Vec<String>, Vec<PathBuf>) {
+    let base = sb.logfile(name);
+    let mut files = Vec::new();
+    for i in (1..1000).rev() {
+        let p = PathBuf::from(format!("{}.{i}", base.display()));
+        if p.exists() {
+            files.push(p);
+        }
+    }
+    files.push(base);
+    let lines = files.iter().flat_map(|f| lines_of(f)).collect();
+    (lines, files)
+}
+
+#[test]
+fn log_rotation_loses_no_line_and_splits_none() {
+    let sb = Sandbox::new();
+    let n = 20_000;
+    printer(&sb, "verbose", n, "log_max_size: 16K\nlog_keep: 100\n");
+    let _stop = StopOnDrop(&sb, "verbose");
+    sb.svc(["start", "verbose"]).ok();
+    wait_until(LIMIT, "every line in the logs", || {
+        lines_of(&sb.logfile("verbose"))
+            .last()
+            .is_some_and(|l| l == &format!("line number {n}"))
+    });
+    let (lines, files) = rotated_lines(&sb, "verbose");
+    let expected: Vec<String> = (1..=n).map(|i| format!("line number {i}")).collect();
+    assert_eq!(
+        lines.len(),
+        expected.len(),
+        "line count across {} files",
+        files.len()
+    );
+    assert!(lines == expected, "every line once, in order");
+    // ~ 18 bytes per line: about 20 files of 16 KiB.
+    assert!(files.len() > 15, "rotated {} times", files.len() - 1);
+    for f in &files {
+        let text = std::fs::read(f).unwrap();
+        assert!(
+            text.len() <= 16 * 1024,
+            "{} is {} bytes",
+            f.display(),
+            text.len()
+        );
+        assert!(text.ends_with(b"\n"), "{} ends inside a line", f.display());
+    }
+}
+
+#[test]
+fn log_rotation_keeps_log_keep_files() {
+    let sb = Sandbox::new();
+    let n = 10_000;
+    printer(&sb, "keeper", n, "log_max_size: 8K\nlog_keep: 3\n");
+    let _stop = StopOnDrop(&sb, "keeper");
+    sb.svc(["start", "keeper"]).ok();
+    wait_until(LIMIT, "the last line in the log", || {
+        lines_of(&sb.logfile("keeper"))
+            .last()
+            .is_some_and(|l| l == &format!("line number {n}"))
+    });
+    let base = sb.logfile("keeper").display().to_string();
+    for i in 1..=3 {
+        assert!(Path::new(&format!("{base}.{i}")).exists(), "{base}.{i}");
+    }
+    assert!(!Path::new(&format!("{base}.4")).exists());
+    // What is kept is the newest output, contiguous and in order.
+    let (lines, _) = rotated_lines(&sb, "keeper");
+    let first: u32 = lines[0]
+        .strip_prefix("line number ")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let expected: Vec<String> = (first..=n).map(|i| format!("line number {i}")).collect();
+    assert!(lines == expected, "kept lines are contiguous from {first}");
+    // `svc logs -n` reads the same log.
+    sb.svc(["logs", "-n", "2", "keeper"])
+        .ok()
+        .stdout_has(&format!("line number {}\nline number {n}\n", n - 1));
+}
+
+/// A tmpfs mounted over the sandbox's log directory, unmounted on drop.
+struct Tmpfs(PathBuf);
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn log_dir_full_for_a_while_loses_nothing_and_keeps_the_service() {
+    if skip_unless_root("log_dir_full_for_a_while_loses_nothing_and_keeps_the_service") {
+        return;
+    }
+    let sb = Sandbox::new();
+    std::fs::create_dir_all(&sb.log).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+        .arg(&sb.log)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("SKIP log_dir_full…: cannot mount a tmpfs here");
+        return;
+    }
+    let _mount = Tmpfs(sb.log.clone());
+    let filler = sb.log.join("filler");
+    // Fill the file system to the last byte.
+    let _ = Command::new("dd")
+        .args(["if=/dev/zero", "bs=4k"])
+        .arg(format!("of={}", filler.display()))
+        .stderr(Stdio::null())
+        .status();
+    let n = 3000;
+    let go = sb.work.join("go");
+    let script = sb.script(
+        "patient.sh",
+        &format!(
+            "#!/bin/sh\nwhile [ ! -e {go} ]; do sleep 0.01; done\nseq 1 {n} | sed 's/^/entry /'\ntouch {w}/patient.done\ntrap 'exit 0' TERM\nwhile :; do sleep 1 & wait $!; done\n",
+            go = go.display(),
+            w = sb.work.display()
+        ),
+    );
+    sb.service(
+        "patient",
+        &format!("exec: {}\nrespawn: true\n", script.display()),
+    );
+    let _stop = StopOnDrop(&sb, "patient");
+    sb.svc(["start", "patient"]).ok();
+    let pid = sb.pid("patient");
+    std::fs::write(&go, "").unwrap();
+    let sup_log = sb.state.join("patient.supervisor.log");
+    wait_until(LIMIT, "the supervisor to report the full disk", || {
+        std::fs::read_to_string(&sup_log).is_ok_and(|t| t.contains("cannot write log"))
+    });
+    wait_for_file(&sb.work.join("patient.done"), LIMIT);
+    assert!(
+        alive(pid),
+        "the service keeps running while its log cannot be written"
+    );
+    std::fs::remove_file(&filler).unwrap();
+    wait_until(LIMIT, "the held output in the log", || {
+        lines_of(&sb.logfile("patient")).len() == n as usize
+    });
+    let expected: Vec<String> = (1..=n).map(|i| format!("entry {i}")).collect();
+    assert!(lines_of(&sb.logfile("patient")) == expected);
+    let report = std::fs::read_to_string(&sup_log).unwrap();
+    assert!(
+        report.contains("writable again; nothing was lost"),
+        "{report}"
+    );
+    assert_eq!(
+        report.matches("cannot write log").count(),
+        1,
+        "reported once: {report}"
+    );
+    assert_eq!(sb.pid("patient"), pid);
+    sb.svc(["stop", "patient"]).ok();
+}
+
+#[test]
+fn b11_svc_killed_while_starting_a_supervised_service_converges() {
+    let sb = Sandbox::new();
+    let script = supervised(&sb, "fragile", "true");
+    let starts = sb.work.join("fragile.starts");
+    for round in 0..12 {
+        let point = round % 3;
+        let _ = std::fs::remove_file(&starts);
+        let mut child = sb
+            .cmd(["start", "fragile"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        match point {
+            0 => {}
+            1 => wait_until(LIMIT, "svc to record a supervisor", || {
+                sb.state.join("fragile.supervisor").exists()
+                    || child.try_wait().ok().flatten().is_some()
+            }),
+            _ => wait_for_file(&starts, LIMIT),
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        let status = sb.svc(["status", "fragile"]);
+        status.no_panic();
+        assert!(
+            [0, 3].contains(&status.code),
+            "round {round}: status after svc was killed: {}\n{}{}",
+            status.code,
+            status.stdout,
+            status.stderr
+        );
+        sb.svc(["stop", "fragile"]).ok().no_panic();
+        assert!(
+            procs_with_arg(&script).is_empty(),
+            "round {round}: service left after stop"
+        );
+        let supervisors: Vec<i32> = all_pids()
+            .into_iter()
+            .filter(|&p| {
+                std::fs::read(format!("/proc/{p}/cmdline"))
+                    .map(|c| {
+                        String::from_utf8_lossy(&c).contains(&*sb.state.to_string_lossy())
+                            && String::from_utf8_lossy(&c).contains("supervise")
+                    })
+                    .unwrap_or(false)
+                    && proc_stat(p).is_some_and(|s| s.state != 'Z')
+            })
+            .collect();
+        assert!(
+            supervisors.is_empty(),
+            "round {round}: supervisor {supervisors:?} left"
+        );
+        sb.svc(["status", "fragile"]).code(3);
+    }
+}
+
+#[test]
+fn restart_gives_a_new_instance_and_resets_the_count() {
+    let sb = Sandbox::new();
+    supervised(&sb, "again", "true");
+    let _stop = StopOnDrop(&sb, "again");
+    sb.svc(["start", "again"]).ok();
+    let first = sb.pid("again");
+    unsafe { libc::kill(first, libc::SIGKILL) };
+    wait_until(LIMIT, "a restart", || {
+        status_json(&sb, "again")["restarts"] == 1
+            && status_json(&sb, "again")["state"] == "running"
+    });
+    sb.svc(["restart", "again"]).ok();
+    let st = status_json(&sb, "again");
+    assert_eq!(st["state"], "running");
+    assert_eq!(st["restarts"], 0);
+    assert!(st["last_exit"].is_null());
+    assert_ne!(st["pid"], first);
+}
+
+#[test]
+fn respawn_with_forking_or_socket_is_a_definition_error() {
+    let sb = Sandbox::new();
+    sb.service(
+        "both",
+        "exec: /bin/true\nforking: true\npidfile: /tmp/x.pid\nrespawn: true\n",
+    );
+    sb.svc(["check"])
+        .code(6)
+        .stderr_has("both.yaml")
+        .stderr_has("`respawn` needs a program that stays in the foreground");
+    sb.svc(["start", "both"]).code(6);
+    sb.service(
+        "both",
+        "exec: /bin/cat\nsocket: { port: 7999 }\nrespawn: true\nlog_max_size: 10 apples\n",
+    );
+    sb.svc(["check"])
+        .code(6)
+        .stderr_has("`respawn` and `socket` exclude each other")
+        .stderr_has("log_max_size");
+}
+
+#[test]
+fn exec_failure_of_a_supervised_service_is_reported_by_start() {
+    let sb = Sandbox::new();
+    sb.service("ghost", "exec: /nonexistent/daemon\nrespawn: true\n");
+    sb.svc(["start", "ghost"])
+        .code(5)
+        .stderr_has("/nonexistent/daemon");
+    assert!(!sb.state.join("ghost.supervisor").exists());
+    sb.svc(["status", "ghost"]).code(3);
+}
