@@ -557,6 +557,16 @@ impl Lifecycle {
             ("HOME".to_string(), home_of(creds.as_ref())),
             ("LANG".to_string(), "C.UTF-8".to_string()),
         ];
+        // The directories of the svc that launched it: a service that runs svc itself (the
+        // super daemon, a script calling `svc status`) addresses the same configuration.
+        for (k, dir) in [
+            ("SVC_CONFIG_DIR", &self.dirs.config),
+            ("SVC_STATE_DIR", &self.dirs.state),
+            ("SVC_LOG_DIR", &self.dirs.log),
+        ] {
+            let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+            env.push((k.to_string(), abs.to_string_lossy().into_owned()));
+        }
         for (k, v) in &def.env {
             env.retain(|(ek, _)| ek != k);
             env.push((k.clone(), v.clone()));

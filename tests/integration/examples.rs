@@ -183,3 +183,78 @@ fn examples_run_as_an_ordinary_user() {
     let (code, out, _) = svc(&["status", "httpd"]);
     assert_eq!(code, 3, "{out}");
 }
+
+/// Copies the example configuration into `sb`, moving its fixed ports to free ones and pointing
+/// the inetd service at this svc (the example expects an installed svc in PATH).
+fn example_copy(sb: &Sandbox) -> (u16, u16) {
+    let (http, echo, daytime) = (free_port(), free_port(), free_port());
+    for entry in std::fs::read_dir(repo().join("init.d")).unwrap() {
+        let p = entry.unwrap().path();
+        let text = std::fs::read_to_string(&p)
+            .unwrap()
+            .replace("8080", &http.to_string())
+            .replace("port: 7007", &format!("port: {echo}"))
+            .replace("port: 7013", &format!("port: {daytime}"))
+            .replace("exec: svc\n", &format!("exec: {SVC}\n"));
+        std::fs::write(sb.config.join("init.d").join(p.file_name().unwrap()), text).unwrap();
+    }
+    for f in ["hosts.allow", "hosts.deny"] {
+        std::fs::copy(repo().join(f), sb.config.join(f)).unwrap();
+    }
+    for level in ["0", "1", "2", "3", "4", "5", "6", "S"] {
+        let dir = repo().join(format!("runlevels/rc{level}.d"));
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let name = entry.unwrap().file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('S') || name.starts_with('K') {
+                let service = &name[3..];
+                std::os::unix::fs::symlink(
+                    format!("../../init.d/{service}.yaml"),
+                    sb.config.join(format!("runlevels/rc{level}.d/{name}")),
+                )
+                .unwrap();
+            }
+        }
+    }
+    (http, echo)
+}
+
+/// The example init.d boots a small real set in runlevel 3 — httpd, the supervised ticker,
+/// notifier, and the super daemon with its on-demand echo service — and runlevel 0 stops it.
+#[test]
+fn example_configuration_boots_and_halts() {
+    let sb = Sandbox::new();
+    let (http, echo) = example_copy(&sb);
+    let _guard = StopAll(&sb.state);
+    sb.svc(["boot", "3"]).ok().no_panic();
+    assert!(http_get(http).starts_with("HTTP/1.0 200"));
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", echo)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"ping\n").unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).unwrap();
+    assert_eq!(reply, "ping\n", "echo through the super daemon");
+    let status = sb.svc(["status", "--json"]);
+    let rows: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    let state = |n: &str| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == n)
+            .map(|r| r["state"].as_str().unwrap_or("").to_string())
+            .unwrap_or_default()
+    };
+    for n in ["httpd", "ticker", "notifier", "inetd"] {
+        assert_eq!(state(n), "running", "{n}: {}", status.stdout);
+    }
+    assert!(
+        sb.state.join("ticker.supervisor").exists(),
+        "ticker is supervised"
+    );
+    sb.svc(["switch", "0"]).ok();
+    for n in ["httpd", "ticker", "notifier", "inetd"] {
+        sb.svc(["status", n]).code(3);
+    }
+    assert!(std::net::TcpStream::connect(("127.0.0.1", echo)).is_err());
+}

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -281,12 +282,35 @@ fn b12_dirty_caller_state_does_not_reach_the_daemon() {
 
         let env = environ(pid);
         let keys: Vec<&str> = env.keys().map(String::as_str).collect();
+        // Besides the minimal environment, a service learns svc's own directories.
         let want: &[&str] = if name == "clean" {
-            &["HOME", "LANG", "PATH", "SVC_TEST_VAR"]
+            &[
+                "HOME",
+                "LANG",
+                "PATH",
+                "SVC_CONFIG_DIR",
+                "SVC_LOG_DIR",
+                "SVC_STATE_DIR",
+                "SVC_TEST_VAR",
+            ]
         } else {
-            &["HOME", "LANG", "PATH"]
+            &[
+                "HOME",
+                "LANG",
+                "PATH",
+                "SVC_CONFIG_DIR",
+                "SVC_LOG_DIR",
+                "SVC_STATE_DIR",
+            ]
         };
         assert_eq!(keys, want, "{name}: environment {env:?}");
+        assert_eq!(
+            Path::new(&env["SVC_CONFIG_DIR"]),
+            sb.config.as_path(),
+            "{name}: SVC_CONFIG_DIR"
+        );
+        assert_eq!(Path::new(&env["SVC_STATE_DIR"]), sb.state.as_path());
+        assert_eq!(Path::new(&env["SVC_LOG_DIR"]), sb.log.as_path());
         assert_eq!(env["PATH"], DAEMON_PATH, "{name}: PATH");
         let home = env["HOME"].as_str();
         let user_home = nix::unistd::User::from_uid(nix::unistd::geteuid())
