@@ -16,8 +16,9 @@ Each benchmark is one function registered with @bench; `--only NAME` picks some,
 sets the rounds (`--big-rounds N` those of the 200-service runlevel benchmarks boot200,
 boot200ready, halt200, which start 200 daemons a round). `inetd` compares svc inetd with
 Debian's xinetd (skipped without /usr/sbin/xinetd; as root it temporarily replaces
-/etc/hosts.allow and /etc/hosts.deny for xinetd's libwrap and restores them). Later
-benchmarks (respawn) are added the same way.
+/etc/hosts.allow and /etc/hosts.deny for xinetd's libwrap and restores them). `supervise`
+compares svc's respawn supervisor with runit (runsv) and supervisord: restart latency after a
+kill -9, and the idle memory of the supervising processes (each tool measured only if installed).
 """
 
 import argparse
@@ -1418,6 +1419,514 @@ def bench_inetd(c):
                       "svc checks the rules in its single loop, before the fork: the walk "
                       f"through {INETD_RULES:,} rules per connection costs more than 10% of "
                       "a connection")
+
+
+# ---------------------------------------------------------------------------------------------
+# supervision: svc's respawn supervisor versus runit (runsv) and supervisord
+
+RUNSV, RUNSVDIR, SV = "/usr/bin/runsv", "/usr/bin/runsvdir", "/usr/bin/sv"
+SUPERVISORD = "/usr/bin/supervisord"
+SUP_UPTIME = 1.25   # s an instance has run (since its "up") before it is killed: over the 1 s
+                    # after which svc, runsv and supervisord (startsecs=1) all restart at once
+SUP_TIMEOUT = 10.0  # s to wait for an "up"
+SUP_N = 10          # services in the memory measurement
+SUP_IDLE = 2.0      # s the supervisors sit idle before their memory is read
+SUP_BOOT = 2000     # bootstrap resamples for the noise interval of the latency ratio
+SUP_LABEL = {"svc": "svc (svc supervise)", "runit": "runit (runsv)",
+             "supervisord": "supervisord", "floor": "floor (spawn by the harness)"}
+
+
+class Announcer:
+    """The FIFO every supervised program writes its "up" line to (`NAME PID`, one write of less
+    than PIPE_BUF bytes, so lines never mix). Opened read-write, so it never reports EOF and a
+    writer never blocks; the harness notes the time each line arrives (poll, no timer)."""
+
+    def __init__(self, path):
+        self.path = path
+        os.mkfifo(path, 0o644)
+        self.fd = os.open(path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+        self.buf = b""
+        self.seen = {}  # name -> [(pid, perf_counter when read)], in order
+
+    def close(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def _pump(self, timeout):
+        p = select.poll()
+        p.register(self.fd, select.POLLIN)
+        if not p.poll(max(0, timeout) * 1000):
+            return
+        t = time.perf_counter()
+        try:
+            self.buf += os.read(self.fd, 65536)
+        except BlockingIOError:
+            return
+        *lines, self.buf = self.buf.split(b"\n")
+        for ln in lines:
+            name, _, pid = ln.decode(errors="replace").partition(" ")
+            if pid.isdigit():
+                self.seen.setdefault(name, []).append((int(pid), t))
+
+    def wait(self, name, count, timeout=SUP_TIMEOUT):
+        """Waits until `name` has announced itself `count` times; returns its last (pid, time)."""
+        deadline = time.perf_counter() + timeout
+        while len(self.seen.get(name, ())) < count:
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                raise BenchError(f"no \"up\" from {name} within {timeout:.0f} s "
+                                 f"({len(self.seen.get(name, ()))} of {count})")
+            self._pump(left)
+        return self.seen[name][-1]
+
+    def count(self, name):
+        return len(self.seen.get(name, ()))
+
+
+def sup_program(d, name, fifo):
+    """The supervised program, one file per service, the same text but for its name: announce
+    "up" on the FIFO, then become a long sleep."""
+    path = os.path.join(d, name)
+    with open(path, "w") as f:
+        f.write(f"#!/bin/sh\necho \"{name} $$\" > {fifo}\nexec {SLEEP} 100000\n")
+    os.chmod(path, 0o755)
+    return path
+
+
+def smaps_rollup(pid):
+    """(Pss, USS = Private_Clean + Private_Dirty) in KiB from /proc/PID/smaps_rollup."""
+    v = {}
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                k, _, rest = line.partition(":")
+                if k in ("Pss", "Private_Clean", "Private_Dirty"):
+                    v[k] = int(rest.split()[0])
+    except (OSError, ValueError, IndexError):
+        return None, None
+    if "Pss" not in v:
+        return None, None
+    return v["Pss"], v.get("Private_Clean", 0) + v.get("Private_Dirty", 0)
+
+
+def proc_minflt(pid):
+    """The process's own minor page faults so far, from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[7])
+
+
+def proc_cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().split(b"\0")
+    except OSError:
+        return []
+
+
+class SvcSupervised:
+    """svc: `respawn: {max: 1000, window: 60}` (backoff at its default; an instance that ran
+    >= 1 s is restarted at once); `svc start`/`svc stop`. Its supervisors are found from
+    <state>/NAME.supervisor, `supervisor.pid`."""
+
+    tool = "svc"
+
+    def __init__(self, c, names, progs):
+        self.c, self.names = c, names
+        for n in names:
+            c.svc.define_yaml(n, f"exec: {progs[n]}\nrespawn: {{max: 1000, window: 60}}\n"
+                                 "stop_timeout: 10\n")
+        self.started = False
+
+    def start(self):
+        self.started = True
+        self.c.svc.run("start", *self.names)
+
+    def supervisors(self):
+        pids = []
+        for n in self.names:
+            path = os.path.join(self.c.svc.state, n + ".supervisor")
+            try:
+                with open(path) as f:
+                    pid = int(json.load(f)["supervisor"]["pid"])
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                raise BenchError(f"cannot read the supervisor's PID from {path}: {e}")
+            if not proc_alive(pid) or b"supervise" not in proc_cmdline(pid):
+                raise BenchError(f"{path} names PID {pid}, which is not a running svc supervise "
+                                 f"({proc_cmdline(pid)})")
+            pids.append(pid)
+        return {"svc supervise": pids}
+
+    def stop(self):
+        if self.started:
+            self.started = False
+            self.c.svc.run("stop", *self.names, expect=None)
+
+
+class RunitSupervised:
+    """runit: one service directory per service, `run` a symlink to the program, no log
+    service, under one `runsvdir DIR` (which starts one runsv per directory). Directories on the
+    runtime tmpfs (Debian keeps runsv's supervise/ in /run/runit)."""
+
+    tool = "runit"
+
+    def __init__(self, c, base, names, progs):
+        self.c, self.names = c, names
+        self.dir = os.path.join(base, "service")
+        os.makedirs(self.dir)
+        for n in names:
+            os.makedirs(os.path.join(self.dir, n))
+            os.symlink(progs[n], os.path.join(self.dir, n, "run"))
+        self.out = os.path.join(c.tmp, f"runsvdir-{names[0]}.out")
+        self.proc = None
+
+    def start(self):
+        with open(self.out, "ab") as f:
+            self.proc = subprocess.Popen([RUNSVDIR, self.dir], stdin=subprocess.DEVNULL, stdout=f,
+                                         stderr=f, start_new_session=True)
+
+    def supervisors(self):
+        kids = [k for k in children_of(self.proc.pid) if proc_exe(k) == RUNSV]
+        if len(kids) != len(self.names):
+            raise BenchError(f"runsvdir has {len(kids)} runsv children, not {len(self.names)}")
+        res = self.c.r.run([SV, "status", *[os.path.join(self.dir, n) for n in self.names]])
+        if res.stdout.count("run: ") != len(self.names):
+            raise BenchError(f"sv status does not show every service running:\n{res.describe()}")
+        return {"runsv": kids, "runsvdir": [self.proc.pid]}
+
+    def stop(self):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        runsvs = [k for k in children_of(self.proc.pid) if proc_exe(k) == RUNSV]
+        try:
+            self.c.r.run([SV, "-w", "10", "force-stop",
+                          *[os.path.join(self.dir, n) for n in self.names]],
+                         expect=None, timeout=30)
+        finally:
+            # runsvdir on SIGHUP sends TERM to each runsv (which then exits) and exits itself.
+            self.proc.send_signal(signal.SIGHUP)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+            try:
+                wait_until(lambda: not any(proc_alive(k) for k in runsvs), "runsv to exit")
+            except BenchError:
+                for k in runsvs:
+                    if proc_alive(k) and proc_exe(k) == RUNSV:
+                        os.kill(k, signal.SIGKILL)
+
+
+class SupervisordSupervised:
+    """supervisord in the foreground (-n) with its own configuration: one [program:NAME] per
+    service, autorestart=true, startsecs=1, startretries=1000; no [unix_http_server] (so no
+    supervisorctl: the leanest supervisord). stopwaitsecs=2 only shortens the cleanup: a TERM
+    that reaches a program between supervisord's fork and exec is caught by the child's copy of
+    supervisord's Python handler and lost, and supervisord then waits stopwaitsecs to KILL."""
+
+    tool = "supervisord"
+
+    def __init__(self, c, base, names, progs):
+        self.c, self.names = c, names
+        os.makedirs(base)
+        self.conf = os.path.join(base, "supervisord.conf")
+        logs = os.path.join(base, "log")
+        os.makedirs(logs)
+        with open(self.conf, "w") as f:
+            f.write(f"[supervisord]\nnodaemon=true\n"
+                    f"logfile={os.path.join(logs, 'supervisord.log')}\n"
+                    f"pidfile={os.path.join(base, 'supervisord.pid')}\nchildlogdir={logs}\n"
+                    + ("user=root\n" if os.geteuid() == 0 else ""))
+            for n in names:
+                f.write(f"\n[program:{n}]\ncommand={progs[n]}\nautostart=true\nautorestart=true\n"
+                        "startsecs=1\nstartretries=1000\nstopwaitsecs=2\n")
+        self.out = os.path.join(base, "supervisord.out")
+        self.proc = None
+
+    def start(self):
+        with open(self.out, "ab") as f:
+            self.proc = subprocess.Popen([SUPERVISORD, "-n", "-c", self.conf],
+                                         stdin=subprocess.DEVNULL, stdout=f, stderr=f,
+                                         start_new_session=True)
+
+    def supervisors(self):
+        if self.proc.poll() is not None:
+            raise BenchError(f"supervisord exited with {self.proc.returncode}")
+        return {"supervisord": [self.proc.pid]}
+
+    def stop(self):
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)  # stops its programs, then exits
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            print("warning: supervisord ignored SIGTERM for 20 s; killed", file=sys.stderr)
+            self.proc.kill()
+            self.proc.wait()
+
+
+def sup_tools(c):
+    """The tools there are; notes what is missing."""
+    tools = ["svc"]
+    if all(os.access(p, os.X_OK) for p in (RUNSV, RUNSVDIR, SV)):
+        tools.append("runit")
+    else:
+        c.report.notes.append("supervise: runit is not installed (apt-get install runit): no "
+                              "runsv comparison")
+    if os.access(SUPERVISORD, os.X_OK):
+        tools.append("supervisord")
+    else:
+        c.report.notes.append("supervise: supervisord is not installed (apt-get install "
+                              "supervisor): no supervisord comparison")
+    return tools
+
+
+def sup_make(c, tool, base, names, progs):
+    if tool == "svc":
+        return SvcSupervised(c, names, progs)
+    if tool == "runit":
+        return RunitSupervised(c, os.path.join(base, "runit-" + names[0]), names, progs)
+    return SupervisordSupervised(c, os.path.join(base, "supervisord-" + names[0]), names, progs)
+
+
+def foreign_supervisors():
+    """runsvdir, runsv and supervisord processes that this benchmark did not start."""
+    me = os.getpid()
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit() or int(d) == me:
+            continue
+        argv = proc_cmdline(int(d))
+        exe = proc_exe(int(d))
+        if exe in (RUNSV, RUNSVDIR) or any(a.endswith(b"/supervisord") for a in argv[:2]):
+            out.append(f"{d} ({b' '.join(argv[:3]).decode(errors='replace')})")
+    return out
+
+
+def ratio_interval(a, b, n=SUP_BOOT):
+    """95% bootstrap interval of median(a) / median(b), resampling the rounds (fixed seed)."""
+    import random
+    rng = random.Random(1)
+    rs = sorted(statistics.median(rng.choices(a, k=len(a))) /
+                statistics.median(rng.choices(b, k=len(b))) for _ in range(n))
+    return rs[int(0.025 * n)], rs[int(0.975 * n) - 1]
+
+
+@bench("supervise", "svc respawn vs runit (runsv) and supervisord: restart latency after a "
+                    "kill -9 (median, p90) and idle memory of the supervisors of 10 services")
+def bench_supervise(c):
+    tools = sup_tools(c)
+    foreign = foreign_supervisors()
+    if foreign:
+        c.report.notes.append("supervise: supervisors not started by the benchmark were running: "
+                              + ", ".join(foreign[:5]))
+    base = os.path.join(c.ssd.dir, "..", "supervise")
+    base = os.path.realpath(base)
+    progdir = os.path.join(c.tmp, "supervise-prog")
+    os.makedirs(base)
+    os.makedirs(progdir)
+    ann = Announcer(os.path.join(base, "up.fifo"))
+    running = []  # what is started, stopped in the finally
+    lat = {t: Series(t) for t in tools + ["floor"]}
+    mem = {}      # tool -> {process kind: [(pid, rss, pss, uss)]}
+    faults = {}   # tool -> the supervisor's minor page faults per restart
+    try:
+        # --- restart latency: one service per tool, all three up at once; each round kills
+        # each tool's instance in turn (the order turning), after >= SUP_UPTIME of uptime.
+        names = {t: f"lat-{t}" for t in tools + ["floor"]}
+        progs = {names[t]: sup_program(progdir, names[t], ann.path) for t in names}
+        sup = {}
+        for t in tools:
+            sup[t] = sup_make(c, t, base, [names[t]], progs)
+            running.append(sup[t])
+            t0 = time.perf_counter()
+            sup[t].start()
+            ann.wait(names[t], 1)
+            c.log(f"supervise: {t} up in {time.perf_counter() - t0:.2f} s")
+        # The supervisor itself (svc supervise, runsv, supervisord): its minor page faults per
+        # restart, counted over the measured rounds.
+        main = {t: next(iter(sup[t].supervisors().values()))[0] for t in tools}
+        for i in range(c.warmup + c.rounds):
+            warm = i < c.warmup
+            k = i % len(tools)
+            for t in tools[k:] + tools[:k] + ["floor"]:
+                if t == "floor":
+                    # The physical limit: the harness spawns the program itself and waits for
+                    # its "up" (fork, exec of sh, echo to the FIFO).
+                    n0 = ann.count(names[t])
+                    t0 = time.perf_counter()
+                    p = subprocess.Popen([progs[names[t]]], stdin=subprocess.DEVNULL)
+                    try:
+                        _, t1 = ann.wait(names[t], n0 + 1)
+                    finally:
+                        p.kill()
+                        p.wait()
+                    if not warm:
+                        lat[t].add_time(t1 - t0)
+                    continue
+                pid, up = ann.seen[names[t]][-1]
+                wait = up + SUP_UPTIME - time.perf_counter()
+                if wait > 0:
+                    time.sleep(wait)  # the instance must have run > 1 s: restart at once
+                if proc_exe(pid) != SLEEP:
+                    raise BenchError(f"{t}: PID {pid} of {names[t]} is not a running {SLEEP}")
+                if i == c.warmup:
+                    faults[t] = proc_minflt(main[t])
+                n0 = ann.count(names[t])
+                t0 = time.perf_counter()
+                os.kill(pid, signal.SIGKILL)
+                newpid, t1 = ann.wait(names[t], n0 + 1)
+                if newpid == pid:
+                    raise BenchError(f"{t}: the replacement announced the killed PID {pid}")
+                if not warm:
+                    lat[t].add_time(t1 - t0)
+        for t in tools:
+            if ann.count(names[t]) != 1 + c.warmup + c.rounds:
+                raise BenchError(f"{t}: {ann.count(names[t])} starts of {names[t]}, expected "
+                                 f"{1 + c.warmup + c.rounds} (an extra restart?)")
+        c.log("supervise: latency rounds done")
+        time.sleep(0.2)  # the last restart's own bookkeeping after the "up"
+        for t in tools:
+            faults[t] = (proc_minflt(main[t]) - faults[t]) / c.rounds
+        for t in reversed(tools):
+            t0 = time.perf_counter()
+            sup[t].stop()
+            running.remove(sup[t])
+            c.log(f"supervise: {t} stopped in {time.perf_counter() - t0:.2f} s")
+
+        # --- idle memory: SUP_N services under each tool, one tool at a time.
+        for t in tools:
+            mnames = [f"m{t[:2]}{j}" for j in range(SUP_N)]
+            mprogs = {n: sup_program(progdir, n, ann.path) for n in mnames}
+            s = sup_make(c, t, base, mnames, mprogs)
+            running.append(s)
+            s.start()
+            for n in mnames:
+                ann.wait(n, 1)
+            time.sleep(SUP_IDLE)  # idle: what the supervisors hold once start-up is over
+            procs = s.supervisors()
+            mem[t] = {kind: [(p, vm_rss_kb(p), *smaps_rollup(p)) for p in pids]
+                      for kind, pids in procs.items()}
+            for kind, rows in mem[t].items():
+                if any(r[1] is None or r[2] is None for r in rows):
+                    raise BenchError(f"{t}: cannot read the memory of {kind} {rows}")
+            for n in mnames:
+                if ann.count(n) != 1:
+                    raise BenchError(f"{t}: {n} restarted while idle ({ann.count(n)} starts)")
+            t0 = time.perf_counter()
+            s.stop()
+            running.remove(s)
+            c.log(f"supervise: {t}, {SUP_N} services measured; stopped in "
+                  f"{time.perf_counter() - t0:.2f} s")
+    finally:
+        for s in reversed(running):
+            t0 = time.perf_counter()
+            try:
+                s.stop()
+            except Exception as e:  # the subreaper kills what is left anyway
+                print(f"warning: supervise cleanup ({s.tool}): {e}", file=sys.stderr)
+            c.log(f"supervise: cleanup: {s.tool} stopped in {time.perf_counter() - t0:.2f} s")
+        # The programs of the supervisors that were stopped must be gone too.
+        for name, seen in ann.seen.items():
+            for pid, _ in seen:
+                if proc_alive(pid) and proc_exe(pid) == SLEEP and \
+                        proc_cmdline(pid)[1:2] == [b"100000"]:
+                    print(f"cleanup: killing left-over {name} PID {pid}", file=sys.stderr)
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+        ann.close()
+
+    # --- report
+    rows = [t for t in tools + ["floor"] if lat[t].seconds]
+    lines = [f"{'tool':<30} {'median':>8} {'p90':>8} {'min':>8} {'max':>8}  {'faults':>6}   (ms, "
+             f"kill -9 to the replacement's \"up\"; faults: the supervisor's minor page faults "
+             f"per restart)", "-" * 110]
+    for t in rows:
+        s = sorted(lat[t].seconds)
+        note = ""
+        if t == "floor":
+            note = "   spawn of the program to its \"up\": the physical limit"
+        elif t == "supervisord":
+            note = "   restarts on the next pass of its main loop, after poll(timeout=1 s)"
+        flt = f"{faults[t]:6.0f}" if t in faults else f"{'-':>6}"
+        lines.append(f"{SUP_LABEL[t]:<30} {ms(lat[t].median)} {ms(lat[t].p90)} {ms(s[0])} "
+                     f"{ms(s[-1])}  {flt}{note}")
+    lo = hi = None
+    if "runit" in tools:
+        a, b = lat["svc"], lat["runit"]
+        lo, hi = ratio_interval(a.seconds, b.seconds)
+        lines.append(f"{'svc/runsv (median)':<30} {a.median / b.median:8.3f}   95% bootstrap "
+                     f"interval {lo:.3f} .. {hi:.3f}; p90 ratio {a.p90 / b.p90:.3f}")
+    if "supervisord" in tools:
+        lines.append(f"{'svc/supervisord (median)':<30} "
+                     f"{lat['svc'].median / lat['supervisord'].median:8.3f}")
+    c.report.table(f"supervise: restart latency, {c.rounds} rounds (+{c.warmup} warm-up), each "
+                   f"instance killed (SIGKILL) after >= {SUP_UPTIME} s up; the program "
+                   f"`/bin/sh` announcing \"up\" on a FIFO, then `exec {SLEEP} 100000`", lines)
+
+    def tot(rows, i):
+        return sum(r[i] for r in rows)
+    mlines = [f"{'processes':<30} {'count':>5}  {'RSS total':>9} {'/service':>8}  "
+              f"{'PSS total':>9} {'/service':>8}  {'USS total':>9} {'/service':>8}   (KiB)",
+              "-" * 104]
+    per = {}  # tool -> (rss, pss, uss) per service, of the supervising processes that decide
+    for t in tools:
+        if t not in mem:
+            continue
+        for kind, prs in mem[t].items():
+            r, p, u = tot(prs, 1), tot(prs, 2), tot(prs, 3)
+            mlines.append(f"{t + ': ' + kind:<30} {len(prs):>5}  {r:>9} {r / SUP_N:>8.0f}  "
+                          f"{p:>9} {p / SUP_N:>8.0f}  {u:>9} {u / SUP_N:>8.0f}")
+            if kind != "runsvdir":
+                per[t] = (r / SUP_N, p / SUP_N, u / SUP_N, r, p, u)
+    mlines.append(f"(per service = total / {SUP_N} services; runsvdir reported apart; VmRSS from "
+                  "/proc/PID/status, Pss and Private_Clean+Private_Dirty from smaps_rollup)")
+    c.report.table(f"supervise: idle memory of the supervising processes only, {SUP_N} services "
+                   f"per tool (one tool at a time), read after {SUP_IDLE:.0f} s idle", mlines)
+
+    # --- goals
+    if "runit" in tools:
+        a, b = lat["svc"], lat["runit"]
+        ratio = a.median / b.median
+        ok = ratio <= 1.0 or lo <= 1.0
+        c.report.goal("supervise", "restart latency svc/runsv median <= 1.0 within noise (noise: "
+                      "the 95% bootstrap interval of the ratio reaches 1.0)",
+                      f"{ratio:.3f} ({a.median * 1000:.2f} against {b.median * 1000:.2f} ms; "
+                      f"interval {lo:.3f} .. {hi:.3f})", ok,
+                      f"svc's supervisor takes {(a.median - b.median) * 1000:.2f} ms more per "
+                      "restart than runsv: between the reap and the exec it removes the PID file "
+                      "and identity record, checks the process group, saves its state file, "
+                      "re-checks the program and resolves the user, then records the new "
+                      "instance's identity and PID file before it may exec, where runsv only "
+                      f"forks and execs ./run; it also takes {faults.get('svc', 0):.0f} minor "
+                      f"page faults per restart against runsv's {faults.get('runit', 0):.0f} "
+                      "(when idle it drops its code pages from its page tables, "
+                      "shed_startup_pages, so each restart faults them back in)")
+    if "svc" in per and "runit" in per:
+        sr, rr = per["svc"][0], per["runit"][0]
+        c.report.goal("supervise", "idle supervisor memory per service <= 2x runsv's (RSS "
+                      "decides; PSS and USS shown)",
+                      f"RSS {sr:.0f} against {rr:.0f} KiB = {sr / rr:.2f}x (PSS "
+                      f"{per['svc'][1]:.0f} against {per['runit'][1]:.0f} KiB = "
+                      f"{per['svc'][1] / per['runit'][1]:.2f}x; "
+                      f"USS {per['svc'][2]:.0f} against {per['runit'][2]:.0f} KiB = "
+                      f"{per['svc'][2] / per['runit'][2]:.2f}x)", sr <= 2 * rr,
+                      "each svc supervise is the whole svc binary (one executable for every "
+                      "command, 2.6 MB): its resident code and heap exceed those of runsv, a "
+                      "31 KB program on libc")
+    if "svc" in per and "supervisord" in per:
+        sr, dt = per["svc"][0], per["supervisord"][3]
+        c.report.goal("supervise", f"idle supervisor memory per service < a tenth of "
+                      f"supervisord's total ({SUP_N} services; RSS decides)",
+                      f"RSS {sr:.0f} against {dt / 10:.0f} KiB ({per['svc'][3]} KiB for "
+                      f"{SUP_N} svc supervisors, {dt} KiB for one supervisord; PSS "
+                      f"{per['svc'][1]:.0f} against {per['supervisord'][4] / 10:.0f} KiB)",
+                      sr < dt / 10,
+                      "ten svc supervisors hold more resident memory than one Python supervisord")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -50,6 +50,26 @@ pub struct Launch {
     pub fd3: Option<std::os::fd::OwnedFd>,
 }
 
+impl Launch {
+    /// The same launch without its descriptors (output, connection, fd 3), for launching the
+    /// same program again without preparing it again.
+    pub fn without_fds(&self) -> Launch {
+        Launch {
+            program: self.program.clone(),
+            args: self.args.clone(),
+            workdir: self.workdir.clone(),
+            env: self.env.clone(),
+            creds: self.creds.clone(),
+            umask: self.umask,
+            limits: self.limits.clone(),
+            nice: self.nice,
+            output: None,
+            connection: None,
+            fd3: None,
+        }
+    }
+}
+
 /// Why a launch failed.
 #[derive(Debug)]
 pub enum LaunchError {

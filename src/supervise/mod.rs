@@ -49,6 +49,8 @@ use logsink::LogSink;
 pub const STABLE_AFTER: Duration = Duration::from_secs(1);
 /// The backoff never grows beyond this.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// A supervisor quiet for this long after a restart gives back its start-up pages again.
+pub const SHED_AFTER: Duration = Duration::from_secs(10);
 /// The fd on which a supervisor reports its first launch to `svc start`.
 pub const REPORT_FD: i32 = 3;
 
@@ -376,6 +378,10 @@ struct Supervisor<'a> {
     backoff: Duration,
     retry_at: Option<Instant>,
     stopping: bool,
+    /// The prepared launch, reused by restarts.
+    template: Option<Launch>,
+    /// When an idle supervisor gives back its pages again after a restart.
+    shed_at: Option<Instant>,
 }
 
 /// Writes a line on the supervisor's stderr: `svc supervise NAME: message`.
@@ -508,6 +514,8 @@ impl<'a> Supervisor<'a> {
             backoff: policy.backoff,
             retry_at: None,
             stopping: false,
+            template: None,
+            shed_at: None,
         })
     }
 
@@ -520,11 +528,12 @@ impl<'a> Supervisor<'a> {
         }
     }
 
-    /// Prepares and launches one instance (identity record and PID file written before exec).
+    /// Launches one instance (identity record and PID file written before exec). The first
+    /// launch prepares it (program, credentials, environment); restarts reuse that, so a
+    /// restart costs a fork, the records and an exec.
     fn launch(
         &mut self,
     ) -> Result<(lifecycle::Launched, Option<crate::ready::NotifySocket>), LifecycleError> {
-        let exec = lifecycle::startable(self.def)?;
         let piped = match &self.pipe {
             Some((r, w)) => Some((
                 w.try_clone().map_err(lifecycle::failed)?,
@@ -532,7 +541,24 @@ impl<'a> Supervisor<'a> {
             )),
             None => None,
         };
-        let (launch, notify) = self.life.prepare(self.def, exec, piped)?;
+        let (launch, notify) = match &self.template {
+            Some(t) => {
+                let mut l = t.without_fds();
+                if let Some((w, r)) = piped {
+                    l.output = Some(w);
+                    l.fd3 = Some(r);
+                } else if let Some(p) = self.def.log_path(&self.life.dirs) {
+                    l.output = Some(logsink::open_append(&p).map_err(lifecycle::failed)?);
+                }
+                (l, None)
+            }
+            None => {
+                let exec = lifecycle::startable(self.def)?;
+                let (l, notify) = self.life.prepare(self.def, exec, piped)?;
+                self.template = Some(l.without_fds());
+                (l, notify)
+            }
+        };
         let launched = self.life.launch_direct(self.def, launch)?;
         Ok((launched, notify))
     }
@@ -583,7 +609,11 @@ impl<'a> Supervisor<'a> {
     fn run_loop(&mut self) -> Code {
         loop {
             let now = Instant::now();
-            let mut timeout = self.retry_at.map(|t| t.saturating_duration_since(now));
+            let mut timeout = [self.retry_at, self.shed_at]
+                .into_iter()
+                .flatten()
+                .min()
+                .map(|t| t.saturating_duration_since(now));
             if self.sink.as_ref().is_some_and(|s| s.is_failing()) {
                 let retry = Duration::from_secs(1);
                 timeout = Some(timeout.map_or(retry, |t| t.min(retry)));
@@ -631,7 +661,11 @@ impl<'a> Supervisor<'a> {
                 return Code::Failure;
             }
             if self.child.is_none() && self.retry_at.is_some_and(|t| Instant::now() >= t) {
-                self.restart();
+                self.restart(None);
+            }
+            if self.shed_at.is_some_and(|t| Instant::now() >= t) {
+                self.shed_at = None;
+                shed_startup_pages();
             }
         }
     }
@@ -665,29 +699,36 @@ impl<'a> Supervisor<'a> {
         }
     }
 
-    /// The instance ended on its own: clean up after it, then schedule a restart or give up.
+    /// The instance ended on its own: clean up after it, then restart it, schedule a restart
+    /// or give up. An immediate restart comes first and the bookkeeping after it, so the
+    /// service is back as soon as possible (its new record and PID file replace the old ones).
     fn exited(&mut self, pid: i32, pgid: i32, ran: Duration, how: LastExit) {
         let name = self.def.name.as_str();
-        say(
-            name,
-            &format!("process {pid} {} after {ran:.1?}", how.describe()),
-        );
-        let pidfile_path = self.def.pidfile(&self.life.dirs);
-        if matches!(pidfile::read(&pidfile_path, self.life.procfs.pid_max()), PidFile::Pid(p) if p == pid)
-        {
-            let _ = pidfile::remove(&pidfile_path);
-        }
-        let _ = pidfile::remove(&self.life.dirs.record(&self.def.name));
+        let what = format!("process {pid} {} after {ran:.1?}", how.describe());
+        self.state.last_exit = Some(how);
         if !self.stopping {
             // What the instance left in its process group goes before the next one starts.
             self.life.clear_group(pgid, self.def);
         }
-        self.state.last_exit = Some(how);
-        self.schedule(ran);
+        match (self.stopping, self.next_delay(ran)) {
+            (false, Some(d)) if d.is_zero() => self.restart(Some(what)),
+            (stopping, delay) => {
+                say(name, &what);
+                let pidfile_path = self.def.pidfile(&self.life.dirs);
+                if matches!(pidfile::read(&pidfile_path, self.life.procfs.pid_max()), PidFile::Pid(p) if p == pid)
+                {
+                    let _ = pidfile::remove(&pidfile_path);
+                }
+                let _ = pidfile::remove(&self.life.dirs.record(&self.def.name));
+                if !stopping {
+                    self.wait_or_give_up(delay);
+                }
+            }
+        }
     }
 
-    /// After an exit or a failed launch: next restart time, or `failed`.
-    fn schedule(&mut self, ran: Duration) {
+    /// How long to wait before the next restart; `None`: too many restarts, give up.
+    fn next_delay(&mut self, ran: Duration) -> Option<Duration> {
         let now = Instant::now();
         while self
             .restarts
@@ -697,6 +738,21 @@ impl<'a> Supervisor<'a> {
             self.restarts.pop_front();
         }
         if self.restarts.len() >= self.policy.max as usize {
+            return None;
+        }
+        Some(if ran >= STABLE_AFTER {
+            self.backoff = self.policy.backoff;
+            Duration::ZERO
+        } else {
+            let d = self.backoff;
+            self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
+            d
+        })
+    }
+
+    /// Enters the backoff wait (a zero delay restarts at once) or the failed state.
+    fn wait_or_give_up(&mut self, delay: Option<Duration>) {
+        let Some(delay) = delay else {
             self.state.phase = Phase::Failed;
             self.state.retry_at_ms = None;
             self.save();
@@ -708,27 +764,21 @@ impl<'a> Supervisor<'a> {
                     self.policy.window
                 ),
             );
-            let _ = pidfile::remove(&self.life.dirs.record(&self.def.name));
+            return;
+        };
+        if delay.is_zero() {
+            self.restart(None);
             return;
         }
-        let delay = if ran >= STABLE_AFTER {
-            self.backoff = self.policy.backoff;
-            Duration::ZERO
-        } else {
-            let d = self.backoff;
-            self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
-            d
-        };
-        self.retry_at = Some(now + delay);
+        self.retry_at = Some(Instant::now() + delay);
         self.state.phase = Phase::Backoff;
         self.state.retry_at_ms = Some(now_ms() + delay.as_millis() as u64);
         self.save();
-        if delay.is_zero() {
-            self.restart();
-        }
     }
 
-    fn restart(&mut self) {
+    /// Launches the next instance; `why` (how the last one ended) goes into the same message,
+    /// written after the launch.
+    fn restart(&mut self, why: Option<String>) {
         self.retry_at = None;
         self.restarts.push_back(Instant::now());
         self.state.restarts += 1;
@@ -742,20 +792,28 @@ impl<'a> Supervisor<'a> {
                 say(
                     self.def.name.as_str(),
                     &format!(
-                        "restarted as process {pid} (restart {})",
+                        "{}restarted as process {pid} (restart {})",
+                        why.map(|w| w + "; ").unwrap_or_default(),
                         self.state.restarts
                     ),
                 );
-                shed_startup_pages();
+                // Keep the restart path's pages while restarts may follow; give them back
+                // once the service has been quiet for a while.
+                self.shed_at = Some(Instant::now() + SHED_AFTER);
             }
             Err(e) => {
+                if let Some(w) = why {
+                    say(self.def.name.as_str(), &w);
+                }
                 self.state.last_exit = Some(LastExit {
                     code: None,
                     signal: None,
                     error: Some(e.to_string()),
                 });
                 say(self.def.name.as_str(), &format!("restart failed: {e}"));
-                self.schedule(Duration::ZERO);
+                self.life.forget(self.def);
+                let delay = self.next_delay(Duration::ZERO);
+                self.wait_or_give_up(delay);
             }
         }
     }

@@ -80,7 +80,11 @@ fn kill9_brings_the_service_back_with_a_new_pid() {
     );
     unsafe { libc::kill(first, libc::SIGKILL) };
     let starts = sb.work.join("phoenix.starts");
-    wait_until(LIMIT, "a second start", || lines_of(&starts).len() == 2);
+    wait_until(LIMIT, "a second start", || {
+        let n = lines_of(&starts).len();
+        assert!(n <= 2, "started {n} times: {:?}", lines_of(&starts));
+        n == 2
+    });
     wait_until(LIMIT, "the pid file to name the new process", || {
         std::fs::read_to_string(sb.pidfile("phoenix"))
             .ok()
@@ -158,7 +162,7 @@ fn b14_crash_loop_backs_off_then_fails_and_stays_down() {
         .stdout_has("crash has failed");
     // `failed` lasts until the next start or stop.
     sb.svc(["start", "crash"]).ok();
-    assert_eq!(lines_of(&starts).len(), 5);
+    wait_until(LIMIT, "a fifth start", || lines_of(&starts).len() == 5);
     sb.svc(["stop", "crash"]).ok();
     let st = status_json(&sb, "crash");
     assert_eq!(st["state"], "stopped");
@@ -297,6 +301,21 @@ fn log_rotation_loses_no_line_and_splits_none() {
     });
     let (lines, files) = rotated_lines(&sb, "verbose");
     let expected: Vec<String> = (1..=n).map(|i| format!("line number {i}")).collect();
+    if lines != expected {
+        let mut seen = std::collections::HashMap::new();
+        for (i, l) in lines.iter().enumerate() {
+            if let Some(prev) = seen.insert(l.clone(), i) {
+                eprintln!("duplicate {l:?} at {prev} and {i}");
+            }
+        }
+        for f in &files {
+            eprintln!("{}: {} lines", f.display(), lines_of(f).len());
+        }
+        eprintln!(
+            "supervisor log:\n{}",
+            std::fs::read_to_string(sb.state.join("verbose.supervisor.log")).unwrap_or_default()
+        );
+    }
     assert_eq!(
         lines.len(),
         expected.len(),
