@@ -53,15 +53,31 @@ struct Canary {
 
 impl Canary {
     fn spawn(sb: &Sandbox, exe: &Path, args: &[&str]) -> Canary {
-        let child = Command::new(exe)
-            .args(args)
-            .current_dir(&sb.work)
-            .process_group(0)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn canary");
+        // A script the test just wrote can be "busy" (ETXTBSY) for a moment: another test
+        // thread's fork may still hold the writing descriptor until its exec.
+        let spawn = || {
+            Command::new(exe)
+                .args(args)
+                .current_dir(&sb.work)
+                .process_group(0)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+        };
+        let mut result = spawn();
+        wait_until(
+            Duration::from_secs(5),
+            "the canary to spawn",
+            || match &result {
+                Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                    result = spawn();
+                    false
+                }
+                _ => true,
+            },
+        );
+        let child = result.expect("spawn canary");
         let pid = child.id() as i32;
         let starttime = proc_stat(pid).expect("canary stat").starttime;
         Canary {
