@@ -38,7 +38,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -148,8 +148,6 @@ fn meaning(code: i32) -> &'static str {
 
 /// Maps a non-zero run of an action to the error carrying its LSB code.
 fn action_error(def: &Definition, script: &Path, action: Action, ran: &Ran) -> LifecycleError {
-    let log = def.log_path(&crate::paths::Dirs::resolve(&Default::default()));
-    let _ = log; // the real log path is added by the caller, which knows the directories
     let what = format!("{}: `{} {}`", def.name, script.display(), action.as_str());
     match ran {
         Ran::Exited(c) => {
@@ -317,10 +315,16 @@ pub fn status(life: &Lifecycle, def: &Definition) -> Status {
     let (st, pid) = script_status(life, def);
     let (state, note) = match st {
         ScriptStatus::Running => (State::Running, None),
-        ScriptStatus::Dead(1) => (State::Dead, Some("the script reports: dead but pid file exists".to_string())),
-        ScriptStatus::Dead(_) => (State::Dead, Some("the script reports: dead but lock file exists".to_string())),
+        ScriptStatus::Dead(1) => (
+            State::Dead,
+            Some("the script reports: dead but pid file exists".to_string()),
+        ),
+        ScriptStatus::Dead(_) => (
+            State::Dead,
+            Some("the script reports: dead but lock file exists".to_string()),
+        ),
         ScriptStatus::Stopped => (State::Stopped, None),
-        ScriptStatus::Unknown(why) => (State::Failed, Some(format!("status unknown: {why}"))),
+        ScriptStatus::Unknown(why) => (State::Unknown, Some(format!("status unknown: {why}"))),
     };
     let uptime_s = pid.and_then(|pid| {
         let s = life.procfs.stat(pid)?;
@@ -381,7 +385,11 @@ pub fn start(life: &Lifecycle, def: &Definition) -> Result<Started, LifecycleErr
     }
     match run(life, def, Action::Start)? {
         Ran::Exited(0) => Ok(Started::Launched(pid_of(life, def).unwrap_or(0))),
-        ran => Err(with_log(life, def, action_error(def, script, Action::Start, &ran))),
+        ran => Err(with_log(
+            life,
+            def,
+            action_error(def, script, Action::Start, &ran),
+        )),
     }
 }
 
@@ -404,7 +412,11 @@ pub fn stop(life: &Lifecycle, def: &Definition) -> Result<Stopped, LifecycleErro
             if was_stopped && script_status(life, def).0 == ScriptStatus::Stopped {
                 return Ok(Stopped::NotRunning);
             }
-            Err(with_log(life, def, action_error(def, script, Action::Stop, &ran)))
+            Err(with_log(
+                life,
+                def,
+                action_error(def, script, Action::Stop, &ran),
+            ))
         }
     }
 }
@@ -415,7 +427,11 @@ pub fn reload(life: &Lifecycle, def: &Definition) -> Result<i32, LifecycleError>
     let script = script_of(def).unwrap_or(Path::new(""));
     match run(life, def, Action::Reload)? {
         Ran::Exited(0) => Ok(pid_of(life, def).unwrap_or(0)),
-        ran => Err(with_log(life, def, action_error(def, script, Action::Reload, &ran))),
+        ran => Err(with_log(
+            life,
+            def,
+            action_error(def, script, Action::Reload, &ran),
+        )),
     }
 }
 
@@ -612,21 +628,28 @@ fn key_line(text: &str, key: &str) -> Option<usize> {
         .map(|i| i + 1)
 }
 
-/// The script a definition names, for messages and tests.
-pub fn script_path(def: &Definition) -> Option<PathBuf> {
-    script_of(def).map(Path::to_path_buf)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn status_codes_map_like_lsb() {
-        assert_eq!(ScriptStatus::from_ran(&Ran::Exited(0)), ScriptStatus::Running);
-        assert_eq!(ScriptStatus::from_ran(&Ran::Exited(1)), ScriptStatus::Dead(1));
-        assert_eq!(ScriptStatus::from_ran(&Ran::Exited(2)), ScriptStatus::Dead(2));
-        assert_eq!(ScriptStatus::from_ran(&Ran::Exited(3)), ScriptStatus::Stopped);
+        assert_eq!(
+            ScriptStatus::from_ran(&Ran::Exited(0)),
+            ScriptStatus::Running
+        );
+        assert_eq!(
+            ScriptStatus::from_ran(&Ran::Exited(1)),
+            ScriptStatus::Dead(1)
+        );
+        assert_eq!(
+            ScriptStatus::from_ran(&Ran::Exited(2)),
+            ScriptStatus::Dead(2)
+        );
+        assert_eq!(
+            ScriptStatus::from_ran(&Ran::Exited(3)),
+            ScriptStatus::Stopped
+        );
         for c in [4, 5, 100, 255] {
             assert!(matches!(
                 ScriptStatus::from_ran(&Ran::Exited(c)),
@@ -641,9 +664,9 @@ mod tests {
 
     #[test]
     fn key_lines() {
-        let text = "description: x\nscript : /etc/init.d/a\n  script: nested\n";
+        let text = "description: x\nscript : /etc/init.d/a\nenv:\n  script: nested\n";
         assert_eq!(key_line(text, "script"), Some(2));
         assert_eq!(key_line(text, "requires"), None);
-        assert_eq!(given_keys(text), ["description", "script"]);
+        assert_eq!(given_keys(text), ["description", "script", "env"]);
     }
 }

@@ -25,6 +25,7 @@
 //!   commented `unsafe`: the pre_exec that gives the main program the terminal).
 //! - [`exit`]: the LSB exit codes.
 //! - [`lsb`]: the LSB init-script format: INIT INFO headers read, shims for `svc lsb-script` written.
+//! - [`legacy`]: LSB init scripts run as services (`script: /etc/init.d/foo`).
 
 pub mod access;
 pub mod cli;
@@ -34,6 +35,7 @@ pub mod docgen;
 pub mod exit;
 pub mod inetd;
 pub mod init;
+pub mod legacy;
 pub mod lifecycle;
 pub mod lock;
 pub mod logview;

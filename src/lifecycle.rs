@@ -41,6 +41,8 @@ pub enum LifecycleError {
     NotRunning(String),
     Unimplemented(String),
     Failed(String),
+    /// LSB 2, passed through from an LSB script's action (crate::legacy).
+    InvalidArgs(String),
 }
 
 impl std::fmt::Display for LifecycleError {
@@ -48,7 +50,7 @@ impl std::fmt::Display for LifecycleError {
         use LifecycleError::*;
         match self {
             NotInstalled(m) | NotConfigured(m) | Privilege(m) | NotRunning(m)
-            | Unimplemented(m) | Failed(m) => f.write_str(m),
+            | Unimplemented(m) | Failed(m) | InvalidArgs(m) => f.write_str(m),
         }
     }
 }
@@ -64,6 +66,7 @@ impl HasCode for LifecycleError {
             LifecycleError::NotRunning(_) => Code::NotRunning,
             LifecycleError::Unimplemented(_) => Code::Unimplemented,
             LifecycleError::Failed(_) => Code::Failure,
+            LifecycleError::InvalidArgs(_) => Code::InvalidArgs,
         }
     }
 }
@@ -98,6 +101,8 @@ pub enum State {
     Stopped,
     Dead,
     Failed,
+    /// An LSB script's `status` could not tell (its exit 4, or another code).
+    Unknown,
 }
 
 impl State {
@@ -108,6 +113,7 @@ impl State {
             State::Stopped => "stopped",
             State::Dead => "dead",
             State::Failed => "failed",
+            State::Unknown => "unknown",
         }
     }
 
@@ -117,6 +123,7 @@ impl State {
             State::Running | State::Starting => Code::STATUS_RUNNING,
             State::Dead => Code::STATUS_DEAD,
             State::Stopped | State::Failed => Code::STATUS_STOPPED,
+            State::Unknown => Code::STATUS_UNKNOWN,
         }
     }
 }
@@ -172,8 +179,8 @@ pub(crate) struct Launched {
     pub(crate) child: Option<i32>,
 }
 
-/// The program of a service `start` can launch: on-demand (`socket:`) and LSB `script:`
-/// services are not started this way (yet).
+/// The program of a service `start` can launch: on-demand (`socket:`) services are not
+/// started this way; an LSB `script:` service is run by crate::legacy (`start` hands it over).
 pub(crate) fn startable(def: &Definition) -> Result<&str> {
     if def.socket.is_some() {
         return Err(LifecycleError::Unimplemented(format!(
@@ -183,11 +190,9 @@ pub(crate) fn startable(def: &Definition) -> Result<&str> {
     }
     match &def.program {
         Program::Exec(e) => Ok(e),
-        Program::Script(s) => Err(LifecycleError::Unimplemented(format!(
-            "{}: LSB script definitions (script: {}) are not supported yet",
-            def.name,
-            s.display()
-        ))),
+        Program::Script(s) => s.to_str().ok_or_else(|| {
+            LifecycleError::NotConfigured(format!("{}: script path is not UTF-8", def.name))
+        }),
     }
 }
 
@@ -232,6 +237,9 @@ impl Lifecycle {
 
     /// Decides whether the service runs (SPEC §3.5).
     pub fn probe(&self, def: &Definition) -> Liveness {
+        if let Program::Script(_) = def.program {
+            return crate::legacy::probe(self, def);
+        }
         let pidfile_path = def.pidfile(&self.dirs);
         let record =
             Record::load(&self.dirs.record(&def.name)).filter(|r| r.pidfile == pidfile_path);
@@ -331,6 +339,9 @@ impl Lifecycle {
     /// `status` of one service; a supervised one's supervisor adds restarts, the last exit and
     /// the `failed` and restarting (`starting`) states.
     pub fn status(&self, def: &Definition) -> Status {
+        if let Program::Script(_) = def.program {
+            return crate::legacy::status(self, def);
+        }
         let mut st = self.plain_status(def);
         if def.respawn.is_none() {
             return st;
@@ -450,6 +461,10 @@ impl Lifecycle {
 
     /// Starts one service (its `requires` are the caller's business).
     pub fn start(&self, def: &Definition) -> Result<Started> {
+        if let Program::Script(_) = def.program {
+            let _lock = self.lock(def)?;
+            return crate::legacy::start(self, def);
+        }
         let exec = startable(def)?;
         let _lock = self.lock(def)?;
         if def.respawn.is_some() {
@@ -824,6 +839,9 @@ impl Lifecycle {
     /// Stops one service (SPEC §3.2).
     pub fn stop(&self, def: &Definition) -> Result<Stopped> {
         let _lock = self.lock(def)?;
+        if let Program::Script(_) = def.program {
+            return crate::legacy::stop(self, def);
+        }
         // A supervisor stops its service itself (and must not restart it); whatever still runs
         // afterwards (its supervisor was killed) is stopped below like any service.
         let supervised = if def.respawn.is_some() {
@@ -997,6 +1015,9 @@ impl Lifecycle {
 
     /// Sends `reload_signal` (SPEC §3.3).
     pub fn reload(&self, def: &Definition) -> Result<i32> {
+        if let Program::Script(_) = def.program {
+            return crate::legacy::reload(self, def);
+        }
         let Some(sig) = def.reload_signal else {
             return Err(LifecycleError::Unimplemented(format!(
                 "{} defines no reload_signal",

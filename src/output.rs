@@ -113,6 +113,7 @@ impl Output {
             State::Stopped => format!("{name} is stopped"),
             State::Dead => format!("{name} is {}", "dead but pid file exists".red()),
             State::Failed => format!("{name} has {}", "failed".red()),
+            State::Unknown => format!("{name}: status {}", "unknown".red()),
         };
         self.line(&text);
         if let Some(n) = status

@@ -307,7 +307,10 @@ pub fn load_file(path: &Path, name: &ServiceName) -> Result<Definition, Definiti
             why,
         },
     })?;
-    parse(path, name, &text).map_err(DefinitionError::Invalid)
+    let mut def = parse(path, name, &text).map_err(DefinitionError::Invalid)?;
+    // `script:`: dependencies and runlevels the file does not give come from the INIT INFO.
+    crate::legacy::fill_from_header(&mut def, &text).map_err(DefinitionError::Invalid)?;
+    Ok(def)
 }
 
 enum ReadError {
@@ -661,6 +664,17 @@ impl Validator<'_> {
                     &["respawn"],
                     "`respawn` and `socket` exclude each other: `svc inetd` starts on-demand services per connection",
                 );
+            }
+        }
+        if matches!(program, Some(Program::Script(_))) {
+            for (key, set) in [
+                ("forking", forking),
+                ("respawn", respawn.is_some()),
+                ("socket", socket.is_some()),
+            ] {
+                if set {
+                    self.problem(&[key], format!("`{key}` cannot be used with `script`: the LSB script starts and stops its daemon itself"));
+                }
             }
         }
 

@@ -14,6 +14,7 @@ mod hygiene;
 mod identity;
 mod inetd;
 mod init;
+mod legacy;
 mod lifecycle;
 mod links;
 mod logs;
