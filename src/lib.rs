@@ -9,23 +9,27 @@
 //!   module that knows about YAML.
 //! - [`process`]: everything that touches PIDs: /proc parsing, pidfds, PID files, identity
 //!   records and the launcher, whose child runs only async-signal-safe syscalls between fork
-//!   and exec.
+//!   and exec; and the start-up memory long-running processes give back.
 //! - [`users`], [`trust`], [`lock`]: strict user/group resolution, who may write a file, flocks.
 //! - [`ready`]: readiness checks; [`timeline`]: the boot timeline behind `svc analyze`.
+//! - [`lifecycle`]: start, stop, status and reload of one service (SPEC §3), built on `process`.
+//! - [`supervise`]: the supervisor of a `respawn:` service and its log rotation (SPEC §3.6).
+//! - [`legacy`]: LSB init scripts run as services (`script: /etc/init.d/foo`).
+//! - [`lsb`]: the LSB init-script format: INIT INFO headers read, shims for `svc lsb-script`
+//!   written.
+//! - [`runlevel`]: rcN.d entries, S/K links and the pure plan of a switch (SPEC §4).
+//! - [`access`], [`inetd`], [`securelog`]: the super daemon and its access control (SPEC §5).
+//! - [`init`]: svc as PID 1: reaps zombies, forwards signals, boots and shuts down.
+//! - [`logview`]: reading and following a service's log through its rotations (`svc logs`).
+//! - [`output`]: every line svc prints, colour rules and JSON (SPEC §6).
 //! - [`docgen`]: the svc(8) page and shell completions, generated from [`cli`].
+//! - [`cmd`]: one function per command, the only layer combining the others.
+//! - [`exit`]: the LSB exit codes.
 //!
 //! `unsafe` is confined to small commented places: the launcher, pidfd and poll syscalls
-//! (`process::handle`), flock (`lock`), and the fork of a switch's worker processes.
-//! - [`lifecycle`]: start, stop, status and reload of one service (SPEC §3), built on `process`.
-//! - [`runlevel`]: rcN.d entries, S/K links and the pure plan of a switch (SPEC §4).
-//! - [`output`]: every line svc prints, colour rules and JSON (SPEC §6).
-//! - [`logview`]: reading and following a service's log through its rotations (`svc logs`).
-//! - [`cmd`]: one function per command, the only layer combining the others.
-//! - [`init`]: svc as PID 1: reaps zombies, forwards signals, boots and shuts down (one
-//!   commented `unsafe`: the pre_exec that gives the main program the terminal).
-//! - [`exit`]: the LSB exit codes.
-//! - [`lsb`]: the LSB init-script format: INIT INFO headers read, shims for `svc lsb-script` written.
-//! - [`legacy`]: LSB init scripts run as services (`script: /etc/init.d/foo`).
+//! (`process::handle`), madvise/malloc_trim (`process::memory`), flock (`lock`), waitpid and
+//! prctl in the supervisor, the fork of a switch's worker processes, and the pre_exec of
+//! `svc init` that gives the main program an empty signal mask and the terminal.
 
 pub mod access;
 pub mod cli;

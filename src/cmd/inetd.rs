@@ -61,6 +61,8 @@ pub fn run(ctx: &Context, daemon: bool) -> Code {
                 .line(&format!("svc inetd: serving {served} service(s)"));
             notify_ready();
         }
+        // Listening: what parsing and setting up needed can go.
+        crate::process::memory::shed_startup_pages();
     };
     let result = crate::inetd::serve(&ctx.life, &mut on_ready);
     if wrote_pidfile {

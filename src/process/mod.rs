@@ -4,6 +4,7 @@
 
 pub mod handle;
 pub mod launch;
+pub mod memory;
 pub mod pidfile;
 pub mod procfs;
 pub mod record;

@@ -431,7 +431,7 @@ pub fn run(life: &Lifecycle, def: &Definition) -> Code {
     match sup.first_launch() {
         Ok(pid) => {
             tell(&format!("ok {pid}\n"));
-            shed_startup_pages();
+            crate::process::memory::shed_startup_pages();
         }
         Err(e) => {
             fail(&mut tell, &e);
@@ -665,7 +665,7 @@ impl<'a> Supervisor<'a> {
             }
             if self.shed_at.is_some_and(|t| Instant::now() >= t) {
                 self.shed_at = None;
-                shed_startup_pages();
+                crate::process::memory::shed_startup_pages();
             }
         }
     }
@@ -861,45 +861,4 @@ fn set_name(name: &str) {
     title.push(0);
     // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes from a valid buffer.
     unsafe { libc::prctl(libc::PR_SET_NAME, title.as_ptr() as libc::c_ulong, 0, 0, 0) };
-}
-
-/// Gives back what start-up left resident: unmaps (from this process only) the code pages of
-/// read-only executable file mappings — they are shared with the page cache and fault back in
-/// when the loop runs them — and returns free heap to the kernel. An idle supervisor then holds
-/// little more than the code of its poll loop. Only mappings without a private (written) page
-/// are touched (`Anonymous: 0 kB`), so no data can be lost.
-fn shed_startup_pages() {
-    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
-        return;
-    };
-    let mut candidate: Option<(usize, usize)> = None;
-    let mut ranges = Vec::new();
-    for line in smaps.lines() {
-        let mut f = line.split_whitespace();
-        let first = f.next().unwrap_or("");
-        if let Some((a, b)) = first.split_once('-') {
-            if let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) {
-                let perms = f.next().unwrap_or("");
-                let path = f.nth(3);
-                candidate = (perms == "r-xp" && path.is_some_and(|p| p.starts_with('/')))
-                    .then_some((a, b - a));
-                continue;
-            }
-        }
-        // Pages written in a private mapping become anonymous (copy-on-write).
-        if let (Some(c), Some(rest)) = (candidate, line.strip_prefix("Anonymous:")) {
-            if rest.trim() == "0 kB" {
-                ranges.push(c);
-            }
-            candidate = None;
-        }
-    }
-    for (start, len) in ranges {
-        // SAFETY: the range is a private, read-only, executable file mapping of this process
-        // with no written page: MADV_DONTNEED only drops page-table entries, and the next
-        // access maps the same file page again.
-        unsafe { libc::madvise(start as *mut libc::c_void, len, libc::MADV_DONTNEED) };
-    }
-    // SAFETY: malloc_trim only returns free heap memory to the kernel.
-    unsafe { libc::malloc_trim(0) };
 }
