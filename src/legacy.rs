@@ -34,9 +34,8 @@
 //! The script must be an executable regular file (else LSB 5, "not installed"); when svc runs
 //! as root the same trust checks as for `exec` apply (else 6).
 
-use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::io;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -58,8 +57,6 @@ use crate::trust;
 
 /// Added to `stop_timeout` for `stop`, `status` and `reload`.
 pub const GRACE: Duration = Duration::from_secs(5);
-/// Lines of the log quoted when an action fails.
-const LOG_TAIL_LINES: usize = 5;
 
 /// The script actions svc runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,19 +208,6 @@ pub fn check_script(def: &Definition, script: &Path) -> Result<(), LifecycleErro
     Ok(())
 }
 
-fn open_log(life: &Lifecycle, path: &Path) -> io::Result<File> {
-    if path.parent() == Some(life.dirs.log.as_path()) {
-        life.dirs.ensure_log()?;
-    }
-    std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o640)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NOCTTY)
-        .open(path)
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot open log {}: {e}", path.display())))
-}
-
 /// Runs `SCRIPT ACTION` (see the module documentation) and waits for it, at most
 /// [`Action::timeout`]; on timeout its process group is killed.
 pub fn run(life: &Lifecycle, def: &Definition, action: Action) -> Result<Ran, LifecycleError> {
@@ -233,7 +217,8 @@ pub fn run(life: &Lifecycle, def: &Definition, action: Action) -> Result<Ran, Li
     check_script(def, script)?;
     let (out, err) = match def.log_path(&life.dirs) {
         Some(p) => {
-            let f = open_log(life, &p).map_err(crate::lifecycle::io_error)?;
+            let f =
+                crate::lifecycle::open_log(&life.dirs, &p).map_err(crate::lifecycle::io_error)?;
             let g = f.try_clone().map_err(failed)?;
             (Stdio::from(f), Stdio::from(g))
         }
@@ -437,7 +422,7 @@ pub fn reload(life: &Lifecycle, def: &Definition) -> Result<i32, LifecycleError>
 
 /// Adds the last lines of the service's log to an error message.
 fn with_log(life: &Lifecycle, def: &Definition, e: LifecycleError) -> LifecycleError {
-    let tail = log_tail(def.log_path(&life.dirs).as_deref());
+    let tail = crate::lifecycle::log_tail(def.log_path(&life.dirs).as_deref());
     if tail.is_empty() {
         return e;
     }
@@ -450,37 +435,6 @@ fn with_log(life: &Lifecycle, def: &Definition, e: LifecycleError) -> LifecycleE
         LifecycleError::InvalidArgs(m) => LifecycleError::InvalidArgs(m + &tail),
         LifecycleError::Failed(m) => LifecycleError::Failed(m + &tail),
     }
-}
-
-/// The last lines of a log, formatted for an error message (control characters made `?`).
-fn log_tail(path: Option<&Path>) -> String {
-    let Some(path) = path else {
-        return String::new();
-    };
-    let Ok(mut f) = File::open(path) else {
-        return String::new();
-    };
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    if f.seek(SeekFrom::Start(len.saturating_sub(4096))).is_err() {
-        return String::new();
-    }
-    let mut buf = Vec::new();
-    let _ = f.read_to_end(&mut buf);
-    let text = String::from_utf8_lossy(&buf);
-    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-    let tail = &lines[lines.len().saturating_sub(LOG_TAIL_LINES)..];
-    if tail.is_empty() {
-        return String::new();
-    }
-    let mut out = format!("; last lines of {}:", path.display());
-    for l in tail {
-        out.push_str("\n    ");
-        out.extend(
-            l.chars()
-                .map(|c| if c.is_control() && c != '\t' { '?' } else { c }),
-        );
-    }
-    out
 }
 
 /// For a `script:` definition: checks the script (exists, regular file, executable) and reads

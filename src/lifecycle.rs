@@ -8,7 +8,7 @@
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -923,7 +923,7 @@ impl Lifecycle {
         // A process svc may not signal (another user's) is reported at once, not after the
         // whole timeout.
         main.signal(def.stop_signal)
-            .map_err(|e| signal_error(def, main.pid(), e))?;
+            .map_err(|e| signal_error(def, "process", main.pid(), e))?;
         let _ = main.signal(Signal::SIGCONT);
         if !main.wait_exit(soft) {
             let _ = main.signal(Signal::SIGKILL);
@@ -1028,7 +1028,7 @@ impl Lifecycle {
             Liveness::Running { handle, .. } => {
                 if handle
                     .signal(sig)
-                    .map_err(|e| signal_error(def, handle.pid(), e))?
+                    .map_err(|e| signal_error(def, "process", handle.pid(), e))?
                 {
                     Ok(handle.pid())
                 } else {
@@ -1071,9 +1071,10 @@ pub(crate) fn io_error(e: io::Error) -> LifecycleError {
     }
 }
 
-/// A signal that could not be sent: EPERM is a privilege problem (LSB 4).
-fn signal_error(def: &Definition, pid: i32, e: io::Error) -> LifecycleError {
-    let msg = format!("{}: cannot signal process {pid}: {e}", def.name);
+/// A signal that could not be sent to `what` (a process, its supervisor): EPERM is a privilege
+/// problem (LSB 4).
+pub(crate) fn signal_error(def: &Definition, what: &str, pid: i32, e: io::Error) -> LifecycleError {
+    let msg = format!("{}: cannot signal {what} {pid}: {e}", def.name);
     if e.raw_os_error() == Some(libc::EPERM) {
         LifecycleError::Privilege(msg)
     } else {
@@ -1090,16 +1091,12 @@ pub(crate) fn env_path(def: &Definition) -> String {
         .unwrap_or_else(|| launch::DEFAULT_PATH.to_string())
 }
 
-fn open_log(dirs: &Dirs, path: &Path) -> io::Result<File> {
+/// Opens a service's log for appending (creating svc's log directory when it is the one).
+pub(crate) fn open_log(dirs: &Dirs, path: &Path) -> io::Result<File> {
     if path.parent() == Some(dirs.log.as_path()) {
         dirs.ensure_log()?;
     }
-    std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o640)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NOCTTY)
-        .open(path)
+    supervise::logsink::open_append(path)
         .map_err(|e| io::Error::new(e.kind(), format!("cannot open log {}: {e}", path.display())))
 }
 
@@ -1117,8 +1114,8 @@ pub(crate) fn describe_exit(status: std::process::ExitStatus) -> String {
     }
 }
 
-/// The last lines of a log, formatted for an error message.
-fn log_tail(path: Option<&Path>) -> String {
+/// The last lines of a log, formatted for an error message (control characters made `?`).
+pub(crate) fn log_tail(path: Option<&Path>) -> String {
     let Some(path) = path else {
         return String::new();
     };

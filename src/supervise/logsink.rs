@@ -3,8 +3,9 @@
 //!
 //! Rotation renames `NAME.log` → `NAME.log.1` → … → `NAME.log.K` (`log_keep` = K; the oldest
 //! falls off) and starts a new `NAME.log`. A rotation happens at a line boundary: the last line
-//! that fits goes to the old file, so a line is never split across two files (a single line
-//! longer than `log_max_size` is written whole). When the file cannot be written (directory
+//! that fits goes to the old file, and a line the file already ends in (it arrived in pieces) is
+//! finished there, so a line is never split across two files; a file can exceed
+//! `log_max_size` by its last line (a single line longer than the limit is written whole). When the file cannot be written (directory
 //! unwritable or gone, disk full) nothing read from the pipe is dropped: it is held — up to
 //! [`HOLD_MAX`] bytes, beyond which the oldest held lines are dropped and counted — the problem
 //! is reported once on the supervisor's own stderr, and the next flush tries again.
@@ -24,6 +25,8 @@ pub struct LogSink {
     keep: u32,
     file: Option<File>,
     size: u64,
+    /// The file ends inside a line: the rest of that line goes to the same file.
+    mid_line: bool,
     held: VecDeque<u8>,
     dropped: u64,
     /// The error being reported, so it is reported once, not per write.
@@ -45,6 +48,7 @@ impl LogSink {
             keep,
             file: None,
             size: 0,
+            mid_line: false,
             held: VecDeque::new(),
             dropped: 0,
             failing: None,
@@ -116,7 +120,10 @@ impl LogSink {
         }
         let room = self.max_size.saturating_sub(self.size) as usize;
         let (front, back) = self.held.as_slices();
-        let n = if self.held.len() <= room {
+        let n = if self.mid_line {
+            // Finish the line the file ends in, whatever the room: never split a line.
+            first_newline(front, back).map_or(self.held.len(), |i| i + 1)
+        } else if self.held.len() <= room {
             self.held.len()
         } else {
             // Up to the last line end that still fits; a file that is empty takes at least one
@@ -147,6 +154,9 @@ impl LogSink {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => 0,
             Err(e) => return Err(e),
         };
+        if written > 0 {
+            self.mid_line = piece[written - 1] != b'\n';
+        }
         self.held.drain(..written);
         self.size += written as u64;
         Ok(())
@@ -156,6 +166,7 @@ impl LogSink {
     /// write. With `log_keep: 0` the old file is simply removed.
     fn rotate(&mut self) -> io::Result<()> {
         self.file = None;
+        self.mid_line = false;
         let numbered = |i: u32| {
             let mut p = self.path.clone().into_os_string();
             p.push(format!(".{i}"));
@@ -313,6 +324,17 @@ mod tests {
         assert!(!s.is_failing());
         assert_eq!(read(&logdir.join("x.log")), "two\nthree\n");
         assert!(msgs.lock().unwrap()[1].contains("nothing was lost"));
+    }
+
+    #[test]
+    fn a_line_that_arrives_in_pieces_is_not_split_by_a_rotation() {
+        let d = tempfile::tempdir().unwrap();
+        let (mut s, _) = sink(d.path(), 10, 2);
+        // The first piece fills the file exactly, ending inside a line.
+        s.write(b"12345\n6789");
+        s.write(b"0ab\nnext\n");
+        assert_eq!(read(&d.path().join("x.log.1")), "12345\n67890ab\n");
+        assert_eq!(read(&d.path().join("x.log")), "next\n");
     }
 
     #[test]

@@ -340,7 +340,7 @@ pub fn stop(life: &Lifecycle, def: &Definition) -> Result<Option<i32>, Lifecycle
     };
     handle
         .signal(Signal::SIGTERM)
-        .map_err(|e| signal_error(def, handle.pid(), e))?;
+        .map_err(|e| lifecycle::signal_error(def, "its supervisor", handle.pid(), e))?;
     let deadline = Instant::now() + def.stop_timeout + Duration::from_secs(10);
     if !handle.wait_exit(deadline) {
         let _ = handle.signal(Signal::SIGKILL);
@@ -350,15 +350,6 @@ pub fn stop(life: &Lifecycle, def: &Definition) -> Result<Option<i32>, Lifecycle
     launch::reap_nohang(handle.pid());
     let _ = pidfile::remove(&state_file);
     Ok(running)
-}
-
-fn signal_error(def: &Definition, pid: i32, e: io::Error) -> LifecycleError {
-    let msg = format!("{}: cannot signal its supervisor {pid}: {e}", def.name);
-    if e.raw_os_error() == Some(libc::EPERM) {
-        LifecycleError::Privilege(msg)
-    } else {
-        lifecycle::failed(msg)
-    }
 }
 
 /// The supervisor's bookkeeping and loop (runs in the `svc supervise NAME` process).
