@@ -14,7 +14,7 @@ use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The decision a line records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,6 +186,13 @@ pub fn rfc3339(t: SystemTime) -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+/// RFC 3339 UTC with microseconds: `2026-11-25T01:56:16.123456Z`.
+pub fn rfc3339_micros(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let whole = rfc3339(UNIX_EPOCH + Duration::from_secs(d.as_secs()));
+    format!("{}.{:06}Z", whole.trim_end_matches('Z'), d.subsec_micros())
 }
 
 /// (year, month, day) of a day count since 1970-01-01 in the proleptic Gregorian calendar

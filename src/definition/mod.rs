@@ -194,6 +194,8 @@ pub struct Definition {
     pub log_max_size: u64,
     /// Rotated log files kept besides the current one (`NAME.log.1` is the newest).
     pub log_keep: u32,
+    /// A supervised service's log lines start with the time the supervisor read them.
+    pub log_timestamps: bool,
     pub socket: Option<Socket>,
 }
 
@@ -428,6 +430,7 @@ const KEYS: &[&str] = &[
     "log",
     "log_max_size",
     "log_keep",
+    "log_timestamps",
     "socket",
 ];
 
@@ -651,7 +654,16 @@ impl Validator<'_> {
             .and_then(|n| self.int_in(&["log_keep"], n, 0, 1000))
             .map(|v| v as u32)
             .unwrap_or(DEFAULT_LOG_KEEP);
+        let log_timestamps = get("log_timestamps")
+            .and_then(|n| self.boolean(&["log_timestamps"], n))
+            .unwrap_or(false);
         let socket = get("socket").and_then(|n| self.socket(n));
+        if log_timestamps && respawn.is_none() {
+            self.problem(
+                &["log_timestamps"],
+                "`log_timestamps` needs `respawn`: the supervisor adds the times (an unsupervised program writes its log itself)",
+            );
+        }
         if respawn.is_some() {
             if forking {
                 self.problem(
@@ -707,6 +719,7 @@ impl Validator<'_> {
             log,
             log_max_size,
             log_keep,
+            log_timestamps,
             socket,
         })
     }

@@ -27,6 +27,10 @@ pub struct LogSink {
     size: u64,
     /// The file ends inside a line: the rest of that line goes to the same file.
     mid_line: bool,
+    /// Start each line with the time it was read (`log_timestamps`).
+    timestamps: bool,
+    /// The next byte taken starts a line (for timestamps).
+    line_start: bool,
     held: VecDeque<u8>,
     dropped: u64,
     /// The error being reported, so it is reported once, not per write.
@@ -49,11 +53,19 @@ impl LogSink {
             file: None,
             size: 0,
             mid_line: false,
+            timestamps: false,
+            line_start: true,
             held: VecDeque::new(),
             dropped: 0,
             failing: None,
             report,
         }
+    }
+
+    /// Lines will start with an RFC 3339 time (UTC, microseconds) and a space.
+    pub fn with_timestamps(mut self, on: bool) -> LogSink {
+        self.timestamps = on;
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -67,7 +79,19 @@ impl LogSink {
 
     /// Takes `data` and writes out as much as the file accepts.
     pub fn write(&mut self, data: &[u8]) {
-        self.held.extend(data);
+        if self.timestamps {
+            let stamp = crate::securelog::rfc3339_micros(std::time::SystemTime::now());
+            for &b in data {
+                if self.line_start {
+                    self.held.extend(stamp.as_bytes());
+                    self.held.push_back(b' ');
+                }
+                self.held.push_back(b);
+                self.line_start = b == b'\n';
+            }
+        } else {
+            self.held.extend(data);
+        }
         if self.held.len() > HOLD_MAX {
             self.drop_oldest();
         }
@@ -335,6 +359,24 @@ mod tests {
         s.write(b"0ab\nnext\n");
         assert_eq!(read(&d.path().join("x.log.1")), "12345\n67890ab\n");
         assert_eq!(read(&d.path().join("x.log")), "next\n");
+    }
+
+    #[test]
+    fn timestamps_start_every_line_even_across_pieces() {
+        let d = tempfile::tempdir().unwrap();
+        let (s, _) = sink(d.path(), 1 << 20, 1);
+        let mut s = s.with_timestamps(true);
+        s.write(b"one\ntw");
+        s.write(b"o\nthree\n");
+        let text = read(&d.path().join("x.log"));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        for (l, want) in lines.iter().zip(["one", "two", "three"]) {
+            let (stamp, rest) = l.split_once(' ').unwrap();
+            assert_eq!(rest, want);
+            assert_eq!(stamp.len(), "2026-11-25T01:56:16.123456Z".len(), "{stamp}");
+            assert!(stamp.starts_with("20") && stamp.ends_with('Z'), "{stamp}");
+        }
     }
 
     #[test]

@@ -486,7 +486,8 @@ impl<'a> Supervisor<'a> {
                     def.log_max_size,
                     def.log_keep,
                     Box::new(move |m| say(&name, m)),
-                );
+                )
+                .with_timestamps(def.log_timestamps);
                 (Some((File::from(r), File::from(w))), Some(sink))
             }
             None => (None, None),

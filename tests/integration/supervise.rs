@@ -565,3 +565,30 @@ fn exec_failure_of_a_supervised_service_is_reported_by_start() {
     assert!(!sb.state.join("ghost.supervisor").exists());
     sb.svc(["status", "ghost"]).code(3);
 }
+
+#[test]
+fn log_timestamps_prefix_every_line_when_asked() {
+    let sb = Sandbox::new();
+    printer(&sb, "stamped", 50, "log_timestamps: true\n");
+    let _stop = StopOnDrop(&sb, "stamped");
+    sb.svc(["start", "stamped"]).ok();
+    wait_until(LIMIT, "50 lines in the log", || {
+        lines_of(&sb.logfile("stamped")).len() == 50
+    });
+    for (i, line) in lines_of(&sb.logfile("stamped")).iter().enumerate() {
+        let (stamp, rest) = line.split_once(' ').expect("a time, a space, the line");
+        assert_eq!(rest, format!("line number {}", i + 1));
+        // 2026-11-25T01:56:16.123456Z
+        assert_eq!(stamp.len(), 27, "{stamp}");
+        assert!(
+            stamp.ends_with('Z') && stamp.as_bytes()[10] == b'T',
+            "{stamp}"
+        );
+    }
+    // Only a supervisor can add them.
+    sb.service("plain", "exec: /bin/cat\nlog_timestamps: true\n");
+    sb.svc(["check"])
+        .code(6)
+        .stderr_has("plain.yaml")
+        .stderr_has("`log_timestamps` needs `respawn`");
+}
