@@ -395,12 +395,17 @@ fn install_writes_one_script_per_service() {
     assert!(!dir.join("nope").exists());
 }
 
-/// Debian's insserv, if installed.
+/// Debian's insserv: installed, or the private copy `.ci/run` unpacks into target/insserv.
 fn insserv() -> Option<PathBuf> {
-    ["/usr/sbin/insserv", "/sbin/insserv"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_file())
+    let private = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/insserv");
+    [
+        PathBuf::from("/usr/sbin/insserv"),
+        PathBuf::from("/sbin/insserv"),
+        private.join("usr/sbin/insserv"),
+        private.join("sbin/insserv"),
+    ]
+    .into_iter()
+    .find(|p| p.is_file())
 }
 
 /// insserv in a scratch directory (`-p` init.d, `-c` config, `-o` overrides, `-i` its own
