@@ -144,11 +144,24 @@ pub struct Status {
     pub supervisor: Option<i32>,
 }
 
+impl Status {
+    /// The LSB status exit code: the state's, except that a supervised service waiting to be
+    /// restarted (starting, but no process) is not running (3).
+    pub fn code(&self) -> Code {
+        match (self.state, self.pid) {
+            (State::Starting, None) => Code::STATUS_STOPPED,
+            (state, _) => state.code(),
+        }
+    }
+}
+
 /// How a start ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Started {
     Launched(i32),
     AlreadyRunning(i32),
+    /// Supervised, and its supervisor (this PID) is waiting to restart it.
+    Restarting(i32),
 }
 
 /// How a stop ended.
@@ -470,10 +483,10 @@ impl Lifecycle {
         if def.respawn.is_some() {
             if let supervise::Found::Alive { handle, .. } = supervise::find(self, def) {
                 // Supervised already (running, or waiting to restart it).
-                return Ok(Started::AlreadyRunning(match self.probe(def) {
-                    Liveness::Running { handle, .. } => handle.pid(),
-                    _ => handle.pid(),
-                }));
+                return Ok(match self.probe(def) {
+                    Liveness::Running { handle, .. } => Started::AlreadyRunning(handle.pid()),
+                    _ => Started::Restarting(handle.pid()),
+                });
             }
         }
         match self.probe(def) {

@@ -66,6 +66,13 @@ fn launch(ctx: &Context, def: &Definition) -> Code {
                 .line(&format!("{} is already running (pid {pid})", def.name));
             Code::Success
         }
+        Ok(Started::Restarting(supervisor)) => {
+            ctx.out.line(&format!(
+                "{} is supervised and waiting to be restarted (supervisor pid {supervisor}); `svc restart` starts it now",
+                def.name
+            ));
+            Code::Success
+        }
         Err(e) => {
             ctx.out
                 .action_failed("Starting", def.name.as_str(), &e.to_string());

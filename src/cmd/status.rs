@@ -20,7 +20,7 @@ pub fn run(ctx: &Context, names: &[ServiceName], json: bool) -> Code {
                 if !json {
                     ctx.out.status_line(name.as_str(), &st);
                 }
-                codes.push(st.state.code());
+                codes.push(st.code());
                 rows.push(StatusRow::new(
                     name.as_str(),
                     &st,

@@ -592,3 +592,45 @@ fn log_timestamps_prefix_every_line_when_asked() {
         .stderr_has("plain.yaml")
         .stderr_has("`log_timestamps` needs `respawn`");
 }
+
+#[test]
+fn waiting_to_restart_shows_as_starting_and_restart_ends_the_wait() {
+    let sb = Sandbox::new();
+    let starts = sb.work.join("slowpoke.starts");
+    let script = sb.script(
+        "slowpoke.sh",
+        &format!(
+            "#!/bin/sh\necho $$ >> {}\nsleep 0.2\nexit 2\n",
+            starts.display()
+        ),
+    );
+    sb.service(
+        "slowpoke",
+        &format!(
+            "exec: {}\nrespawn: {{ max: 3, window: 60, backoff: 30 }}\n",
+            script.display()
+        ),
+    );
+    let _stop = StopOnDrop(&sb, "slowpoke");
+    sb.svc(["start", "slowpoke"]).ok();
+    wait_until(LIMIT, "the 30 s backoff", || {
+        status_json(&sb, "slowpoke")["state"] == "starting"
+    });
+    // LSB: no process runs, so status says "not running" (3) while the state is `starting`.
+    sb.svc(["status", "slowpoke"])
+        .code(3)
+        .stdout_has("slowpoke is starting (restarting)")
+        .stderr_has("restarting in")
+        .stderr_has("last exited with status 2");
+    sb.svc(["start", "slowpoke"])
+        .ok()
+        .stdout_has("waiting to be restarted");
+    assert_eq!(
+        lines_of(&starts).len(),
+        1,
+        "start does not cut the backoff short"
+    );
+    sb.svc(["restart", "slowpoke"]).ok();
+    wait_until(LIMIT, "a second instance", || lines_of(&starts).len() == 2);
+    sb.svc(["stop", "slowpoke"]).ok();
+}
