@@ -239,6 +239,15 @@ pub fn run(life: &Lifecycle, def: &Definition, action: Action) -> Result<Ran, Li
         .stdout(out)
         .stderr(err)
         .process_group(0);
+    // SAFETY: the closure runs between fork and exec and only makes async-signal-safe syscalls
+    // (see reset_inherited_state): the script starts with default signals, an empty mask and
+    // no descriptor of svc's caller beyond 0-2, like any launched program (SPEC §3.7).
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            crate::process::launch::reset_inherited_state();
+            Ok(())
+        });
+    }
     let mut child = cmd.spawn().map_err(|e| {
         failed(format!(
             "{}: cannot run {} {}: {e}",

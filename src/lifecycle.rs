@@ -374,8 +374,8 @@ impl Lifecycle {
         match (st.state, alive, state.as_ref().map(|s| s.phase)) {
             (State::Running | State::Starting, None, _) => {
                 st.note = Some(
-                    "its supervisor is not running: it will not be restarted if it exits \
-                     (svc restart starts a new one)"
+                    "its supervisor is not running: it will not be restarted and its output is \
+                     not collected (svc start or svc restart gives it a new supervisor)"
                         .into(),
                 )
             }
@@ -487,6 +487,13 @@ impl Lifecycle {
                     Liveness::Running { handle, .. } => Started::AlreadyRunning(handle.pid()),
                     _ => Started::Restarting(handle.pid()),
                 });
+            }
+            if let Liveness::Running { handle, record } = self.probe(def) {
+                // Running, but its supervisor is gone: nobody would restart it or read its
+                // output (it would block once the pipe is full). Start it again under a new one.
+                let pgid = record.map_or(handle.pid(), |r| r.pgid);
+                self.terminate(&handle, pgid, def)?;
+                self.forget(def);
             }
         }
         match self.probe(def) {

@@ -572,6 +572,41 @@ pub fn reap(pid: i32) -> Option<std::process::ExitStatus> {
     }
 }
 
+/// For a child started another way (std's `Command`, in `pre_exec`): default disposition for
+/// every signal, an empty signal mask, and every descriptor above stderr close-on-exec — the
+/// clean state SPEC §3.7 asks for, whatever the caller's.
+///
+/// # Safety
+/// Only between fork and exec: it makes async-signal-safe syscalls only.
+pub unsafe fn reset_inherited_state() {
+    let dfl = [0u64; 4];
+    for sig in 1..65 {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                dfl.as_ptr(),
+                std::ptr::null_mut::<u64>(),
+                8usize,
+            );
+        }
+    }
+    let empty = 0u64;
+    libc::syscall(
+        libc::SYS_rt_sigprocmask,
+        libc::SIG_SETMASK,
+        &empty as *const u64,
+        std::ptr::null_mut::<u64>(),
+        8usize,
+    );
+    libc::syscall(
+        libc::SYS_close_range,
+        3u32,
+        u32::MAX,
+        4u32, /* CLOEXEC */
+    );
+}
+
 /// Reaps `pid` if it is an exited child of ours; never blocks.
 pub fn reap_nohang(pid: i32) {
     let mut status = 0;

@@ -27,6 +27,9 @@ pub struct LogSink {
     size: u64,
     /// The file ends inside a line: the rest of that line goes to the same file.
     mid_line: bool,
+    /// Renaming failed (directory not writable, a bind-mounted file): keep appending to the
+    /// current file past the limit rather than lose output; tried again after a reopen.
+    rotation_broken: bool,
     /// Start each line with the time it was read (`log_timestamps`).
     timestamps: bool,
     /// The next byte taken starts a line (for timestamps).
@@ -53,6 +56,7 @@ impl LogSink {
             file: None,
             size: 0,
             mid_line: false,
+            rotation_broken: false,
             timestamps: false,
             line_start: true,
             held: VecDeque::new(),
@@ -101,6 +105,7 @@ impl LogSink {
     /// Closes the file so the next write opens the path again (after an outside rotation).
     pub fn reopen(&mut self) {
         self.file = None;
+        self.rotation_broken = false;
     }
 
     /// Writes held output; on failure keeps it and reports the problem once.
@@ -144,9 +149,17 @@ impl LogSink {
         }
         let room = self.max_size.saturating_sub(self.size) as usize;
         let (front, back) = self.held.as_slices();
-        let n = if self.mid_line {
-            // Finish the line the file ends in, whatever the room: never split a line.
+        // A line may run past the limit to its end, but not without bound (a program that
+        // never writes a newline): beyond twice the limit (at least 64 KiB more) it is split.
+        let line_cap = self.max_size.saturating_mul(2).max(self.max_size + 65536);
+        let n = if self.rotation_broken {
+            self.held.len()
+        } else if self.mid_line && self.size < line_cap {
+            // Finish the line the file ends in: never split a line.
             first_newline(front, back).map_or(self.held.len(), |i| i + 1)
+        } else if self.mid_line {
+            self.rotate_or_keep()?;
+            return Ok(());
         } else if self.held.len() <= room {
             self.held.len()
         } else {
@@ -156,7 +169,7 @@ impl LogSink {
             match within {
                 Some(i) => i + 1,
                 None if self.size > 0 => {
-                    self.rotate()?;
+                    self.rotate_or_keep()?;
                     return Ok(());
                 }
                 None => first_newline(front, back).map_or(self.held.len(), |i| i + 1),
@@ -183,6 +196,24 @@ impl LogSink {
         }
         self.held.drain(..written);
         self.size += written as u64;
+        Ok(())
+    }
+
+    /// Rotates; when renaming is impossible, says so once and keeps appending to the current
+    /// file (only a failure to write is a reason to hold output back).
+    fn rotate_or_keep(&mut self) -> io::Result<()> {
+        if let Err(e) = self.rotate() {
+            (self.report)(&format!(
+                "cannot rotate log {}: {e}; appending to it past log_max_size (SIGHUP retries)",
+                self.path.display()
+            ));
+            self.rotation_broken = true;
+            if self.file.is_none() {
+                let f = open_append(&self.path)?;
+                self.size = f.metadata()?.len();
+                self.file = Some(f);
+            }
+        }
         Ok(())
     }
 
@@ -377,6 +408,41 @@ mod tests {
             assert_eq!(stamp.len(), "2026-11-25T01:56:16.123456Z".len(), "{stamp}");
             assert!(stamp.starts_with("20") && stamp.ends_with('Z'), "{stamp}");
         }
+    }
+
+    #[test]
+    fn output_without_newlines_is_split_at_twice_the_limit_plus() {
+        let d = tempfile::tempdir().unwrap();
+        let (mut s, _) = sink(d.path(), 100, 50);
+        for _ in 0..20_000 {
+            s.write(b"yyyyyyyyyy");
+        }
+        let cap = 100 + 65536;
+        for i in 1..50 {
+            let p = d.path().join(format!("x.log.{i}"));
+            if p.exists() {
+                let len = std::fs::metadata(&p).unwrap().len();
+                assert!(len <= cap + 10, "{} has {len} bytes", p.display());
+            }
+        }
+        assert!(d.path().join("x.log.1").exists(), "rotated at all");
+    }
+
+    #[test]
+    fn a_rotation_that_cannot_rename_keeps_appending() {
+        let d = tempfile::tempdir().unwrap();
+        // x.log.1 is a directory that is not empty: renaming x.log over it fails (EISDIR).
+        std::fs::create_dir(d.path().join("x.log.1")).unwrap();
+        std::fs::write(d.path().join("x.log.1/keep"), "").unwrap();
+        let (mut s, msgs) = sink(d.path(), 10, 1);
+        s.write(b"123456789\n");
+        s.write(b"abc\n");
+        s.write(b"def\n");
+        assert_eq!(read(&d.path().join("x.log")), "123456789\nabc\ndef\n");
+        assert!(!s.is_failing(), "writing works, so nothing is held");
+        let msgs = msgs.lock().unwrap();
+        assert_eq!(msgs.len(), 1, "{msgs:?}");
+        assert!(msgs[0].contains("cannot rotate"), "{msgs:?}");
     }
 
     #[test]

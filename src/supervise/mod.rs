@@ -698,10 +698,9 @@ impl<'a> Supervisor<'a> {
         let name = self.def.name.as_str();
         let what = format!("process {pid} {} after {ran:.1?}", how.describe());
         self.state.last_exit = Some(how);
-        if !self.stopping {
-            // What the instance left in its process group goes before the next one starts.
-            self.life.clear_group(pgid, self.def);
-        }
+        // What the instance left in its process group goes, before the next one starts and also
+        // when a stop arrived together with the exit (the stop then finds no child to end).
+        self.life.clear_group(pgid, self.def);
         match (self.stopping, self.next_delay(ran)) {
             (false, Some(d)) if d.is_zero() => self.restart(Some(what)),
             (stopping, delay) => {

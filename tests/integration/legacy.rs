@@ -540,3 +540,50 @@ fn real_init_scripts_headers_pass_check() {
         }
     }
 }
+
+/// SPEC §3.7 for scripts too: svc's caller's ignored signals, blocked signals and open
+/// descriptors do not reach the script or the daemon it starts.
+#[test]
+fn the_script_starts_clean_whatever_the_caller_had() {
+    let sb = Sandbox::new();
+    lsb_service(&sb, "tidy", "# Provides: tidy\n");
+    sb.service(
+        "tidy",
+        &format!(
+            "script: {}\npidfile: {}\n",
+            sb.work.join("tidy.init").display(),
+            sb.work.join("tidy.pid").display()
+        ),
+    );
+    let leak = sb.work.join("leak.txt");
+    // The caller ignores INT and HUP and holds fd 7 open (like `nohup` or `flock FILE svc ...`).
+    let out = sb
+        .wrapped(
+            "/bin/sh",
+            &[
+                "-c",
+                &format!("trap '' INT HUP; exec 7>{}; exec \"$@\"", leak.display()),
+                "sh",
+            ],
+        )
+        .args(["start", "tidy"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let ready = sb.work.join("tidy.ready");
+    wait_until(Duration::from_secs(10), "the daemon's pid", || {
+        pid_in(&ready) > 0
+    });
+    let daemon = pid_in(&ready);
+    let fds: Vec<String> = std::fs::read_dir(format!("/proc/{daemon}/fd"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!fds.contains(&"7".to_string()), "fd 7 leaked: {fds:?}");
+    let ign = proc_status_field(daemon, "SigIgn").unwrap();
+    let ign = u64::from_str_radix(ign.trim(), 16).unwrap();
+    // Only HUP is the caller's to leak: sh itself ignores INT and QUIT in a background job.
+    let hup = 1u64 << (libc::SIGHUP - 1);
+    assert_eq!(ign & hup, 0, "HUP ignored in the daemon: {ign:x}");
+    sb.svc(["stop", "tidy"]).ok();
+}

@@ -251,8 +251,24 @@ fn supervisor_killed_leaves_the_service_running_and_manageable() {
         .code(0)
         .stdout_has(&format!("pid {pid}"))
         .stderr_has("its supervisor is not running");
+    // svc start gives it a new supervisor (the old instance is stopped and started again:
+    // nobody reads its output any more, and it would block once the pipe is full).
+    sb.svc(["start", "chatty"]).ok();
+    let new_sup = supervisor_pid(&sb, "chatty").unwrap();
+    assert_ne!(new_sup, sup);
+    assert!(alive(new_sup));
+    let new_pid = sb.pid("chatty");
+    assert_ne!(new_pid, pid);
+    assert!(
+        proc_stat(pid).is_none_or(|s| s.state == 'Z'),
+        "old instance left"
+    );
+    assert_eq!(proc_stat(new_pid).map(|s| s.ppid), Some(new_sup));
+    sb.svc(["status", "chatty"])
+        .code(0)
+        .stdout_has("supervisor pid");
     sb.svc(["stop", "chatty"]).ok();
-    assert!(proc_stat(pid).is_none_or(|s| s.state == 'Z'));
+    assert!(proc_stat(new_pid).is_none_or(|s| s.state == 'Z'));
     assert!(procs_with_arg(&script).is_empty());
     sb.svc(["status", "chatty"]).code(3);
 }
