@@ -566,30 +566,9 @@ impl<'a> Supervisor<'a> {
         );
         let deadline = Instant::now() + self.def.ready_timeout;
         let log = self.def.log_path(&self.life.dirs);
-        let stop = std::sync::atomic::AtomicBool::new(false);
         let (life, def) = (self.life, self.def);
-        let result = std::thread::scope(|s| {
-            let pump = match (&self.pipe, self.sink.as_mut()) {
-                (Some((r, _)), Some(sink)) => {
-                    let stop = &stop;
-                    Some(s.spawn(move || {
-                        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                            let _ = crate::process::handle::poll_fds(
-                                &[r.as_fd()],
-                                Some(Duration::from_millis(50)),
-                            );
-                            pump(r, sink);
-                        }
-                    }))
-                }
-                _ => None,
-            };
-            let r = life.settle(def, launched, notify.as_ref(), deadline, log.as_deref());
-            stop.store(true, std::sync::atomic::Ordering::Relaxed);
-            if let Some(p) = pump {
-                let _ = p.join();
-            }
-            r
+        let result = with_pump(&self.pipe, self.sink.as_mut(), || {
+            life.settle(def, launched, notify.as_ref(), deadline, log.as_deref())
         });
         result?;
         self.child = Some((handle, pgid, Instant::now()));
@@ -813,7 +792,13 @@ impl<'a> Supervisor<'a> {
     fn stop_service(&mut self) {
         if let Some((handle, pgid, _)) = self.child.take() {
             let pid = handle.pid();
-            if let Err(e) = self.life.terminate(&handle, pgid, self.def) {
+            // The log keeps flowing while the service shuts down: what it writes then must
+            // neither be lost nor block it.
+            let (life, def) = (self.life, self.def);
+            let stopped = with_pump(&self.pipe, self.sink.as_mut(), || {
+                life.terminate(&handle, pgid, def)
+            });
+            if let Err(e) = stopped {
                 say(self.def.name.as_str(), &e.to_string());
             }
             launch::reap(pid);
@@ -830,6 +815,34 @@ impl<'a> Supervisor<'a> {
         }
         let _ = pidfile::remove(&self.state_file);
     }
+}
+
+/// Runs `work` while a thread moves the service's output into the log (for the waits of the
+/// first launch and of a stop, which would otherwise leave the pipe unread).
+fn with_pump<T>(
+    pipe: &Option<(File, File)>,
+    sink: Option<&mut LogSink>,
+    work: impl FnOnce() -> T,
+) -> T {
+    let (Some((r, _)), Some(sink)) = (pipe, sink) else {
+        return work();
+    };
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let stop = &stop;
+        let pumping = s.spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ =
+                    crate::process::handle::poll_fds(&[r.as_fd()], Some(Duration::from_millis(50)));
+                pump(r, sink);
+            }
+            pump(r, sink);
+        });
+        let out = work();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = pumping.join();
+        out
+    })
 }
 
 /// Moves what the (non-blocking) pipe holds into the sink.

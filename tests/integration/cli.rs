@@ -644,7 +644,10 @@ fn directories_flag_beats_environment() {
 
     // Environment only: everything in the A directories, created on demand.
     bare_svc(&sb, &env, &["start", "x"]).ok();
-    wait_for_file(&which, Duration::from_secs(5));
+    // The daemon writes the file with `echo`: wait for the whole line, not just the file.
+    wait_until(Duration::from_secs(5), "x.which", || {
+        std::fs::read_to_string(&which).is_ok_and(|t| t.ends_with('\n'))
+    });
     assert_eq!(std::fs::read_to_string(&which).unwrap().trim(), "A");
     assert!(
         state_a.join("x.pid").exists(),
@@ -670,7 +673,10 @@ fn directories_flag_beats_environment() {
     let mut args: Vec<&str> = flags.to_vec();
     args.extend(["start", "x"]);
     bare_svc(&sb, &env, &args).ok();
-    wait_for_file(&which, Duration::from_secs(5));
+    // The daemon writes the file with `echo`: wait for the whole line, not just the file.
+    wait_until(Duration::from_secs(5), "x.which", || {
+        std::fs::read_to_string(&which).is_ok_and(|t| t.ends_with('\n'))
+    });
     assert_eq!(
         std::fs::read_to_string(&which).unwrap().trim(),
         "B",

@@ -650,3 +650,37 @@ fn waiting_to_restart_shows_as_starting_and_restart_ends_the_wait() {
     wait_until(LIMIT, "a second instance", || lines_of(&starts).len() == 2);
     sb.svc(["stop", "slowpoke"]).ok();
 }
+
+#[test]
+fn output_written_while_stopping_reaches_the_log() {
+    let sb = Sandbox::new();
+    // On TERM it writes 3 MiB (three times the pipe) and then a last line, and exits.
+    let script = sb.script(
+        "verbose-exit.sh",
+        "#!/bin/sh\ntrap 'head -c 3000000 /dev/zero | tr \"\\\\0\" x; echo; echo goodbye; exit 0' TERM\necho up\nwhile :; do sleep 1 & wait $!; done\n",
+    );
+    sb.service(
+        "talker",
+        &format!(
+            "exec: {}\nrespawn: true\nstop_timeout: 10\nlog_max_size: 100M\n",
+            script.display()
+        ),
+    );
+    let _stop = StopOnDrop(&sb, "talker");
+    sb.svc(["start", "talker"]).ok();
+    wait_until(LIMIT, "up in the log", || {
+        lines_of(&sb.logfile("talker"))
+            .first()
+            .is_some_and(|l| l == "up")
+    });
+    sb.svc(["stop", "talker"]).ok();
+    // Not killed half-way for want of a reader: the farewell is in the log.
+    let lines = lines_of(&sb.logfile("talker"));
+    let tail: Vec<String> = lines.iter().map(|l| l.chars().take(40).collect()).collect();
+    assert!(
+        lines.last().is_some_and(|l| l == "goodbye"),
+        "the last line is not the farewell (lines shortened): {tail:?}"
+    );
+    assert_eq!(lines.len(), 3, "{tail:?}");
+    assert_eq!(lines[1].len(), 3_000_000);
+}
