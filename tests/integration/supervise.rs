@@ -78,13 +78,30 @@ fn kill9_brings_the_service_back_with_a_new_pid() {
         Some(sup),
         "the supervisor is the service's parent"
     );
-    unsafe { libc::kill(first, libc::SIGKILL) };
     let starts = sb.work.join("phoenix.starts");
-    wait_until(LIMIT, "a second start", || {
+    // start does not wait for the script's first line: kill it once it has run.
+    wait_until(LIMIT, "the first start line", || {
+        lines_of(&starts).len() == 1
+    });
+    unsafe { libc::kill(first, libc::SIGKILL) };
+    let deadline = std::time::Instant::now() + LIMIT;
+    loop {
         let n = lines_of(&starts).len();
         assert!(n <= 2, "started {n} times: {:?}", lines_of(&starts));
-        n == 2
-    });
+        if n == 2 {
+            break;
+        }
+        if std::time::Instant::now() >= deadline {
+            panic!(
+                "no restart within {LIMIT:?}; supervisor {sup} state {:?} alive {}\nstate file: {}\nsupervisor log: {}",
+                proc_stat(sup).map(|s| s.state),
+                alive(sup),
+                std::fs::read_to_string(sb.state.join("phoenix.supervisor")).unwrap_or_default(),
+                std::fs::read_to_string(sb.state.join("phoenix.supervisor.log")).unwrap_or_default()
+            );
+        }
+        std::thread::park_timeout(Duration::from_millis(20));
+    }
     wait_until(LIMIT, "the pid file to name the new process", || {
         std::fs::read_to_string(sb.pidfile("phoenix"))
             .ok()
