@@ -248,11 +248,18 @@ impl LogView {
             }
         }
         if need > 0 {
-            for i in 1..=MAX_ROTATED {
+            // A file seen already (the supervisor rotated while this reads: the current file is
+            // now NAME.log.1, and every older one moved up by one) is skipped, not printed twice.
+            let mut seen: Vec<(u64, u64)> = current.iter().map(|t| t.id).collect();
+            for i in 1..=MAX_ROTATED + 1 {
                 let path = self.rotated(i);
                 let Some(t) = Tracked::open(&path)? else {
                     break;
                 };
+                if seen.contains(&t.id) {
+                    continue;
+                }
+                seen.push(t.id);
                 let len = t.len()?;
                 let found = scan_back(&t.file, &path, len, &mut need, &mut at_end)?;
                 older.push((t.file, path, found.unwrap_or(0), len));
@@ -412,6 +419,16 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let v = view(d.path(), &[("x.log", b"a\n\n\nb\n")]);
         assert_eq!(last(&v, 3), "\n\nb\n");
+    }
+
+    #[test]
+    fn a_file_seen_under_two_names_is_printed_once() {
+        // As if the supervisor rotated between opening NAME.log and NAME.log.1: the same file
+        // under both names, the older ones one number up.
+        let d = tempfile::tempdir().unwrap();
+        let v = view(d.path(), &[("x.log", b"3\n4\n"), ("x.log.2", b"1\n2\n")]);
+        std::fs::hard_link(d.path().join("x.log"), d.path().join("x.log.1")).unwrap();
+        assert_eq!(last(&v, 10), "1\n2\n3\n4\n");
     }
 
     #[test]
