@@ -395,6 +395,48 @@ fn sigterm_is_forwarded_to_the_main_program() {
     );
 }
 
+/// HUP, USR1, USR2, QUIT and WINCH reach the main program too (and do not shut anything down).
+#[test]
+fn other_signals_are_forwarded_to_the_main_program() {
+    if skip_without_pidns("other_signals_are_forwarded_to_the_main_program") {
+        return;
+    }
+    let sb = Sandbox::new();
+    one_service(&sb);
+    let ev = events_file(&sb);
+    let main = sb.script(
+        "main.sh",
+        &format!(
+            "#!/bin/sh\nfor s in HUP USR1 USR2 QUIT WINCH; do trap \"echo main $s >> {ev}\" $s; done\ntrap 'kill $child; exit 0' TERM\nsleep 100000 &\nchild=$!\necho \"main ready\" >> {ev}\nwhile :; do wait $child && break; done\n",
+            ev = ev.display()
+        ),
+    );
+    let mut init = Init::start(&sb, &["--", main.to_str().unwrap()]);
+    wait_until(LONG, "the main program to be ready", || {
+        events(&sb).iter().any(|l| l == "main ready")
+    });
+    for (sig, name) in [
+        (Signal::SIGHUP, "HUP"),
+        (Signal::SIGUSR1, "USR1"),
+        (Signal::SIGUSR2, "USR2"),
+        (Signal::SIGQUIT, "QUIT"),
+        (Signal::SIGWINCH, "WINCH"),
+    ] {
+        init.signal(sig);
+        let line = format!("main {name}");
+        wait_until(LONG, &line, || events(&sb).contains(&line));
+    }
+    // Still up: none of them shut anything down.
+    assert!(
+        !events(&sb).iter().any(|l| l == "stop svc1"),
+        "{:?}",
+        events(&sb)
+    );
+    init.signal(Signal::SIGTERM);
+    assert_eq!(init.exit_code(), 0, "{}", init.output());
+    assert_eq!(events(&sb).last().map(String::as_str), Some("stop svc1"));
+}
+
 /// A runlevel that is not one is refused before anything boots.
 #[test]
 fn invalid_runlevel_exits_2() {
