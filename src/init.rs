@@ -398,11 +398,13 @@ impl Init<'_> {
     }
 }
 
-/// Makes the child start with an empty signal mask (std does not reset it, and init blocks the
-/// signals it reads from its signalfd), and, with `take_tty`, in the terminal's foreground.
+/// Makes the child start with default signal dispositions and an empty mask (std resets
+/// neither, and init blocks the signals it reads from its signalfd), and, with `take_tty`, in
+/// the terminal's foreground.
 fn unblock_in_child(c: &mut Command, take_tty: bool) {
     // SAFETY: the closure runs in the child between fork and exec and makes only
-    // async-signal-safe syscalls (sigprocmask, getpid, tcsetpgrp) on plain stack values: no
+    // async-signal-safe syscalls (rt_sigaction, rt_sigprocmask, getpid, tcsetpgrp) on plain
+    // stack values: no
     // allocation, no locks, no unwinding. For the terminal: std has already put the child in
     // its own process group (`process_group(0)` runs before the closures); SIGTTOU is still
     // blocked then, as tcsetpgrp from the background needs. The parent calls tcsetpgrp too
@@ -412,9 +414,7 @@ fn unblock_in_child(c: &mut Command, take_tty: bool) {
             if take_tty {
                 libc::tcsetpgrp(0, libc::getpid());
             }
-            let mut empty: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut empty);
-            libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            crate::process::launch::reset_signals();
             Ok(())
         });
     }

@@ -380,29 +380,7 @@ impl ChildSetup<'_> {
     unsafe fn run(&self) -> ! {
         libc::close(self.go_w);
         libc::close(self.err_r);
-        // Default disposition for every signal and an empty mask, whatever the caller had.
-        // The raw syscall also resets 32 and 33, which glibc's sigaction refuses to touch.
-        let dfl = [0u64; 4];
-        for sig in 1..65 {
-            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                libc::syscall(
-                    libc::SYS_rt_sigaction,
-                    sig,
-                    dfl.as_ptr(),
-                    std::ptr::null_mut::<u64>(),
-                    8usize,
-                );
-            }
-        }
-        let empty = 0u64;
-        if libc::syscall(
-            libc::SYS_rt_sigprocmask,
-            libc::SIG_SETMASK,
-            &empty as *const u64,
-            std::ptr::null_mut::<u64>(),
-            8usize,
-        ) != 0
-        {
+        if !reset_signals() {
             self.die(0);
         }
         // A new session: no controlling terminal, its own process group.
@@ -572,13 +550,13 @@ pub fn reap(pid: i32) -> Option<std::process::ExitStatus> {
     }
 }
 
-/// For a child started another way (std's `Command`, in `pre_exec`): default disposition for
-/// every signal, an empty signal mask, and every descriptor above stderr close-on-exec — the
-/// clean state SPEC §3.7 asks for, whatever the caller's.
+/// Default disposition for every signal and an empty mask, whatever the caller had; false if
+/// the mask could not be set. The raw syscall also resets 32 and 33, which glibc's sigaction
+/// refuses to touch.
 ///
 /// # Safety
 /// Only between fork and exec: it makes async-signal-safe syscalls only.
-pub unsafe fn reset_inherited_state() {
+pub unsafe fn reset_signals() -> bool {
     let dfl = [0u64; 4];
     for sig in 1..65 {
         if sig != libc::SIGKILL && sig != libc::SIGSTOP {
@@ -598,7 +576,17 @@ pub unsafe fn reset_inherited_state() {
         &empty as *const u64,
         std::ptr::null_mut::<u64>(),
         8usize,
-    );
+    ) == 0
+}
+
+/// For a child started another way (std's `Command`, in `pre_exec`): [`reset_signals`], and
+/// every descriptor above stderr close-on-exec — the clean state SPEC §3.7 asks for, whatever
+/// the caller's.
+///
+/// # Safety
+/// Only between fork and exec: it makes async-signal-safe syscalls only.
+pub unsafe fn reset_inherited_state() {
+    reset_signals();
     libc::syscall(
         libc::SYS_close_range,
         3u32,
