@@ -313,7 +313,10 @@ struct Case {
 #[test]
 fn g1_differential_against_tcpdmatch() {
     let Some(tool) = tcpdmatch() else {
-        eprintln!("SKIPPED g1_differential_against_tcpdmatch: tcpdmatch not installed (apt-get install tcpd; .ci/run installs it)");
+        skip(
+            "g1_differential_against_tcpdmatch",
+            "tcpdmatch not installed (apt-get install tcpd; .ci/run installs it)",
+        );
         return;
     };
     const RULE_SETS: usize = 1500;

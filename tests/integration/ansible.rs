@@ -31,11 +31,14 @@ fn ansible_playbook(test: &str) -> Option<PathBuf> {
     if path.is_file() {
         Some(path)
     } else {
-        eprintln!(
-            "SKIP {test}: no ansible-playbook at {} ({from}); create it with \
-             `python3 -m venv target/ansible-venv && target/ansible-venv/bin/pip install \
-             ansible-core` (.ci/run does), or set SVC_TEST_ANSIBLE_PLAYBOOK",
-            path.display()
+        skip(
+            test,
+            &format!(
+                "no ansible-playbook at {} ({from}); create it with \
+                 `python3 -m venv target/ansible-venv && target/ansible-venv/bin/pip install \
+                 ansible-core` (.ci/run does), or set SVC_TEST_ANSIBLE_PLAYBOOK",
+                path.display()
+            ),
         );
         None
     }

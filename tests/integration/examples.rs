@@ -87,7 +87,10 @@ fn http_get(port: u16) -> String {
 #[test]
 fn examples_run_as_an_ordinary_user() {
     if std::net::TcpListener::bind("127.0.0.1:8080").is_err() {
-        eprintln!("SKIP examples_run_as_an_ordinary_user: 127.0.0.1:8080 is in use");
+        skip(
+            "examples_run_as_an_ordinary_user",
+            "127.0.0.1:8080 is in use",
+        );
         return;
     }
     let sb = Sandbox::new();

@@ -54,7 +54,10 @@ fn children_of(pid: i32) -> Vec<i32> {
 #[test]
 fn nginx_forking_start_status_reload_stop() {
     if !Path::new(NGINX).exists() {
-        eprintln!("SKIP nginx_forking_start_status_reload_stop: {NGINX} is not installed");
+        skip(
+            "nginx_forking_start_status_reload_stop",
+            &format!("{NGINX} is not installed"),
+        );
         return;
     }
     if skip_unless_root("nginx_forking_start_status_reload_stop") {

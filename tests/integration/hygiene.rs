@@ -399,7 +399,10 @@ fn c1_user_switch_gives_the_users_supplementary_groups() {
             !m.is_empty() && m != "root" && matches!(nix::unistd::User::from_name(m), Ok(Some(_)))
         });
     let Some(member) = member else {
-        eprintln!("SKIP user_switch_gives_the_users_supplementary_groups: no user with supplementary groups");
+        skip(
+            "user_switch_gives_the_users_supplementary_groups",
+            "no user with supplementary groups",
+        );
         return;
     };
     let user = nix::unistd::User::from_name(&member).unwrap().unwrap();
@@ -580,24 +583,46 @@ fn c6_limits_apply_to_a_switched_user() {
     limits_for_nobody("capped", "{ nofile: 200, core: 0 }", false, "200", "0");
 }
 
-/// C6: limits are set before the privilege drop, so a hard limit above the caller's can be
-/// granted to an unprivileged user.
+/// C6: limits and priority are set before the privilege drop, so what only root may grant
+/// reaches an unprivileged user: a negative nice (CAP_SYS_NICE) always, and a hard limit above
+/// the caller's where this root also has CAP_SYS_RESOURCE (containers often drop it; the nice
+/// part proves the same ordering without it).
 #[test]
 fn c6_limits_are_applied_before_dropping_privileges() {
     if skip_unless_root("limits_are_applied_before_dropping_privileges") {
         return;
     }
-    if !can_raise_hard_limits() {
-        eprintln!("SKIP limits_are_applied_before_dropping_privileges: no CAP_SYS_RESOURCE here");
-        return;
-    }
-    limits_for_nobody(
-        "limited",
-        "{ nofile: 4096, core: unlimited }",
-        true,
-        "4096",
-        "unlimited",
+    let sb = Sandbox::new();
+    open_sandbox(&sb);
+    sb.service(
+        "niced",
+        &sleep_def(&sb, "user: nobody\nnice: -7\nlimits: { core: 0 }\n"),
     );
+    run(&sb, &["start", "niced"]).ok().no_panic();
+    let pid = sb.pid("niced");
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    // Field 19 of /proc/PID/stat, the 17th after the command name.
+    assert_eq!(fields[16], "-7", "nice of the daemon: {stat}");
+    assert_eq!(status_ids(pid, "Uid")[0], nobody_uid(), "Uid of the daemon");
+    run(&sb, &["stop", "niced"]).ok();
+    if can_raise_hard_limits() {
+        limits_for_nobody(
+            "limited",
+            "{ nofile: 4096, core: unlimited }",
+            true,
+            "4096",
+            "unlimited",
+        );
+    }
+}
+
+fn nobody_uid() -> u32 {
+    nix::unistd::User::from_name("nobody")
+        .unwrap()
+        .unwrap()
+        .uid
+        .as_raw()
 }
 
 /// C7: as root, an `exec` that another user could replace — the file writable by others, or in a

@@ -254,9 +254,9 @@ fn pid_ns_available(test: &str) -> bool {
         .stderr(Stdio::piped());
     let r = run_timeout(c, vec!["unshare probe".into()], T);
     if r.code != 0 {
-        eprintln!(
-            "SKIP {test}: unshare --pid not permitted: {}",
-            r.stderr.trim()
+        skip(
+            test,
+            &format!("unshare --pid not permitted: {}", r.stderr.trim()),
         );
         return false;
     }
@@ -341,9 +341,9 @@ fn ns_reuse(test: &str, same_tick: bool, envs: &[(&str, &str)], canary: &str) {
     let r = in_pid_ns(&sb, &all, &format!("{NS_PRELUDE}{NS_REUSE}"));
     let out = r.stdout.clone();
     if out.contains("no-ns_last_pid") {
-        eprintln!(
-            "SKIP {test}: /proc/sys/kernel/ns_last_pid is not writable: {}",
-            r.stderr
+        skip(
+            test,
+            &format!("/proc/sys/kernel/ns_last_pid is not writable: {}", r.stderr),
         );
         return;
     }
@@ -1013,7 +1013,10 @@ fn a9_service_process_left_as_zombie_without_pidfd() {
 fn a10_pid_2_kernel_thread_is_not_the_service() {
     let comm = std::fs::read_to_string("/proc/2/comm").unwrap_or_default();
     if comm.trim() != "kthreadd" {
-        eprintln!("SKIP a10_pid_2_kernel_thread_is_not_the_service: PID 2 is {comm:?}");
+        skip(
+            "a10_pid_2_kernel_thread_is_not_the_service",
+            &format!("PID 2 is {comm:?}"),
+        );
         return;
     }
     let sb = Sandbox::new();

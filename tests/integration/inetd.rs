@@ -669,7 +669,7 @@ fn f2_server_has_only_fds_0_to_2_and_its_user() {
         let uid = proc_status_field(pid, "Uid").unwrap();
         assert!(uid.starts_with("65534"), "runs as {uid}");
     } else {
-        eprintln!("SKIP the user switch part of f2: needs root");
+        skip("the user switch part of f2", "needs root");
     }
 }
 
@@ -812,7 +812,7 @@ fn f8_signal_storm() {
 #[test]
 fn f10_ipv4_mapped_client_matches_ipv4_rule() {
     if std::net::TcpListener::bind("[::]:0").is_err() {
-        eprintln!("SKIP f10_ipv4_mapped_client_matches_ipv4_rule: no IPv6");
+        skip("f10_ipv4_mapped_client_matches_ipv4_rule", "no IPv6");
         return;
     }
     let sb = Sandbox::new();
@@ -1136,7 +1136,10 @@ fn h3_full_log_disk_changes_no_verdict() {
         .status()
         .unwrap();
     if !st.success() {
-        eprintln!("SKIP h3_full_log_disk_changes_no_verdict: cannot mount a tmpfs");
+        skip(
+            "h3_full_log_disk_changes_no_verdict",
+            "cannot mount a tmpfs",
+        );
         return;
     }
     let _mount = Mount(sb.log.clone());

@@ -34,7 +34,10 @@ fn skip_without_pidns(test: &str) -> bool {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        eprintln!("SKIP {test}: `unshare --pid --fork --mount-proc` is not available or not permitted here");
+        skip(
+            test,
+            "`unshare --pid --fork --mount-proc` is not available or not permitted here",
+        );
     }
     !ok
 }

@@ -498,7 +498,10 @@ fn real_init_scripts_headers_pass_check() {
         })
         .collect();
     if with_header.is_empty() {
-        eprintln!("SKIP real_init_scripts_headers_pass_check: no LSB scripts under /etc/init.d");
+        skip(
+            "real_init_scripts_headers_pass_check",
+            "no LSB scripts under /etc/init.d",
+        );
         return;
     }
     let sb = Sandbox::new();

@@ -732,9 +732,12 @@ fn b10_full_state_disk_fails_start_without_leaving_a_daemon() {
         .output()
         .unwrap();
     if !mounted.status.success() {
-        eprintln!(
-            "SKIP full_state_disk_fails_start_without_leaving_a_daemon: mount not permitted: {}",
-            String::from_utf8_lossy(&mounted.stderr)
+        skip(
+            "full_state_disk_fails_start_without_leaving_a_daemon",
+            &format!(
+                "mount not permitted: {}",
+                String::from_utf8_lossy(&mounted.stderr)
+            ),
         );
         return;
     }

@@ -414,7 +414,10 @@ fn insserv() -> Option<PathBuf> {
 #[test]
 fn insserv_accepts_and_orders_the_headers() {
     let Some(insserv) = insserv() else {
-        eprintln!("SKIP insserv_accepts_and_orders_the_headers: insserv is not installed");
+        skip(
+            "insserv_accepts_and_orders_the_headers",
+            "insserv is not installed",
+        );
         return;
     };
     let sb = Sandbox::new();
@@ -513,7 +516,7 @@ fn insserv_accepts_and_orders_the_headers() {
 fn parses_every_script_in_etc_init_d() {
     let dir = Path::new("/etc/init.d");
     let Ok(rd) = std::fs::read_dir(dir) else {
-        eprintln!("SKIP parses_every_script_in_etc_init_d: no /etc/init.d");
+        skip("parses_every_script_in_etc_init_d", "no /etc/init.d");
         return;
     };
     let mut parsed = 0;
@@ -542,7 +545,10 @@ fn parses_every_script_in_etc_init_d() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     if parsed == 0 {
-        eprintln!("SKIP parses_every_script_in_etc_init_d: no script with a header in /etc/init.d");
+        skip(
+            "parses_every_script_in_etc_init_d",
+            "no script with a header in /etc/init.d",
+        );
     } else {
         eprintln!("parsed {parsed} headers under /etc/init.d");
     }

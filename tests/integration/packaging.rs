@@ -404,8 +404,9 @@ fn completions_are_generated_and_parse() {
             _ => &["--no-execute"],
         };
         if shell != "bash" && !installed(shell) {
-            eprintln!(
-                "SKIP {shell} syntax check of the {shell} completion: {shell} is not installed"
+            skip(
+                &format!("{shell} syntax check of the {shell} completion"),
+                &format!("{shell} is not installed"),
             );
             continue;
         }

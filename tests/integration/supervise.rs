@@ -430,7 +430,7 @@ fn log_dir_full_for_a_while_loses_nothing_and_keeps_the_service() {
         .status()
         .is_ok_and(|s| s.success());
     if !mounted {
-        eprintln!("SKIP log_dir_full…: cannot mount a tmpfs here");
+        skip("log_dir_full…", "cannot mount a tmpfs here");
         return;
     }
     let _mount = Tmpfs(sb.log.clone());

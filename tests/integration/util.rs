@@ -356,13 +356,30 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// Skips a test that cannot run here: prints `SKIP test: why` and returns true, so the caller
+/// returns. With `SVC_TEST_STRICT=1` (CI) a skip is a failure instead: a green strict run never
+/// hides an untested area.
+#[track_caller]
+pub fn skip(test: &str, why: &str) -> bool {
+    if strict() {
+        panic!("SKIP {test}: {why} (SVC_TEST_STRICT=1: a skip fails)");
+    }
+    eprintln!("SKIP {test}: {why}");
+    true
+}
+
+/// Whether skips fail (`SVC_TEST_STRICT=1`, as `.ci/run` sets it).
+pub fn strict() -> bool {
+    std::env::var_os("SVC_TEST_STRICT").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
 /// Prints why a test is skipped; returns true when it must be.
+#[track_caller]
 pub fn skip_unless_root(test: &str) -> bool {
     if is_root() {
         false
     } else {
-        eprintln!("SKIP {test}: needs root");
-        true
+        skip(test, "needs root")
     }
 }
 
