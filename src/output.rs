@@ -91,10 +91,16 @@ impl Output {
         self.line(&format!("{verb} {name} ... [{}]", " OK ".green().bold()));
     }
 
-    /// `Starting httpd ... [FAILED]` on stdout, the reason on stderr.
+    /// `Starting httpd ... [FAILED]` on stdout, the reason on stderr. With `--quiet` that line
+    /// is not printed, so the reason names the service itself (`svc: httpd: reason`) unless
+    /// it already does.
     pub fn action_failed(&self, verb: &str, name: &str, reason: &str) {
         self.line(&format!("{verb} {name} ... [{}]", "FAILED".red().bold()));
-        self.error(reason);
+        if self.quiet && !names_service(reason, name) {
+            self.error(&format!("{name}: {reason}"));
+        } else {
+            self.error(reason);
+        }
     }
 
     /// One `status NAME` line.
@@ -174,6 +180,13 @@ impl Output {
     }
 }
 
+/// Whether an error text already starts by naming the service (`httpd: ...`).
+fn names_service(reason: &str, name: &str) -> bool {
+    reason
+        .strip_prefix(name)
+        .is_some_and(|rest| rest.starts_with(':'))
+}
+
 /// `42s`, `3m12s`, `2h03m`, `1d04h`.
 pub fn uptime(s: u64) -> String {
     match s {
@@ -194,5 +207,15 @@ mod tests {
         assert_eq!(uptime(192), "3m12s");
         assert_eq!(uptime(7380), "2h03m");
         assert_eq!(uptime(100_800), "1d04h");
+    }
+
+    #[test]
+    fn a_reason_naming_the_service_is_recognised() {
+        assert!(names_service(
+            "httpd: required service x did not start",
+            "httpd"
+        ));
+        assert!(!names_service("/usr/sbin/httpd: not found", "httpd"));
+        assert!(!names_service("httpd2: x", "httpd"));
     }
 }

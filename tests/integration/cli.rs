@@ -468,6 +468,62 @@ fn quiet_prints_nothing_on_stdout() {
     assert_eq!(r.stdout, "");
 }
 
+/// Issue 10 item 18: with --quiet the `Starting X ... [FAILED]` line is gone, so the error line
+/// itself names the service that failed (`svc: X: reason`), once; without --quiet the output
+/// is unchanged.
+#[test]
+fn quiet_failure_names_the_service() {
+    let sb = Sandbox::new();
+    sb.service("good", &sb.sleeper("good"));
+    let missing = sb.work.join("no-such-program");
+    sb.service("broken", &format!("exec: {}\n", missing.display()));
+    sb.service(
+        "needy",
+        &format!("{}requires: [broken]\n", sb.sleeper("needy")),
+    );
+
+    let r = sb.svc(["-q", "start", "good", "broken"]);
+    r.code(5);
+    assert_eq!(r.stdout, "");
+    let line = r
+        .stderr
+        .lines()
+        .find(|l| l.contains("no-such-program"))
+        .unwrap_or_else(|| panic!("no reason on stderr:\n{}", r.stderr));
+    assert!(
+        line.starts_with("svc: broken: "),
+        "the failure does not name the service: {line:?}\n{}",
+        r.stderr
+    );
+
+    // A reason that already names the service is not prefixed twice.
+    let r = sb.svc(["--quiet", "start", "needy"]);
+    r.code(1);
+    assert!(
+        r.stderr
+            .lines()
+            .any(|l| l == "svc: needy: required service broken did not start"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("needy: needy:"), "{}", r.stderr);
+    assert!(
+        r.stderr.lines().any(|l| l.starts_with("svc: broken: ")),
+        "{}",
+        r.stderr
+    );
+
+    // Without --quiet: the result line names it and the reason is printed as before.
+    let r = sb.svc(["start", "broken"]);
+    r.code(5).stdout_has("Starting broken ... [FAILED]");
+    assert!(
+        r.stderr.starts_with(&format!("svc: {}", missing.display())),
+        "{}",
+        r.stderr
+    );
+    sb.svc(["stop", "good"]).ok();
+}
+
 #[test]
 fn no_ansi_escapes_when_not_a_terminal() {
     let sb = Sandbox::new();
