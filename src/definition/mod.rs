@@ -7,6 +7,7 @@
 
 pub mod duration;
 pub mod yaml;
+mod yaml_hint;
 
 use std::fmt;
 use std::net::IpAddr;

@@ -42,6 +42,7 @@ pub struct YamlError {
 }
 
 /// Parses one YAML document. Several documents, tags and non-string mapping keys are errors.
+/// A syntax error's words are the plain ones of [`super::yaml_hint::explain`].
 pub fn parse(text: &str) -> Result<Node, YamlError> {
     let value: yaml_impl::Value = yaml_impl::from_str(text).map_err(|e| {
         let loc = e.location();
@@ -50,10 +51,14 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
         if let Some(i) = message.find(" at line ") {
             message.truncate(i);
         }
+        let (line, column) = (
+            loc.as_ref().map(|l| l.line()),
+            loc.as_ref().map(|l| l.column()),
+        );
         YamlError {
-            line: loc.as_ref().map(|l| l.line()),
-            column: loc.as_ref().map(|l| l.column()),
-            message,
+            line,
+            column,
+            message: super::yaml_hint::explain(&message, text, line, column),
         }
     })?;
     convert(value)

@@ -685,3 +685,60 @@ fn d7_yaml_scalar_traps_are_errors() {
     let r = check(&sb);
     assert_eq!(r.code, 6, "exec: ~ accepted:\n{}", r.stderr);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Issue 10 item 17: tabs and bad indentation are explained in plain words, with file, line and
+// column, saying what was expected, instead of the YAML parser's own words.
+
+#[test]
+fn tab_and_bad_indentation_are_explained() {
+    let sb = Sandbox::new();
+    let exec = sb.sleeper("x");
+    // (definition after the exec line, position, words that must be there)
+    let cases: [(&str, &str, &[&str]); 5] = [
+        (
+            "env:\n\tA: b\n",
+            "x.yaml:3:1:",
+            &["tab character: YAML indents with spaces", "expected"],
+        ),
+        (
+            "env:\n  A: b\n\t B: c\n",
+            "x.yaml:4:1:",
+            &["tab character: YAML indents with spaces", "expected"],
+        ),
+        (
+            " description: indented by one\n",
+            "x.yaml:2:",
+            &["indent", "expected", "column 1"],
+        ),
+        (
+            "env:\n  A: b\n B: c\n",
+            "x.yaml:4:",
+            &["indent", "expected", "2 spaces"],
+        ),
+        ("args: a: b\n", "x.yaml:2:", &["quote", "expected"]),
+    ];
+    let mut failures = Vec::new();
+    for (rest, at, words) in cases {
+        sb.service("x", &format!("{exec}{rest}"));
+        let r = check(&sb);
+        let line = r.stderr.lines().find(|l| l.contains(at)).unwrap_or("");
+        let raw = [
+            "cannot start any token",
+            "violates indentation",
+            "did not find expected key",
+            "mapping values are not allowed",
+        ];
+        if r.code != 6
+            || !words.iter().all(|w| line.contains(w))
+            || raw.iter().any(|w| line.contains(w))
+        {
+            failures.push(format!(
+                "{rest:?}: want {at} with {words:?}, got exit {}:\n{}",
+                r.code, r.stderr
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    start_refused(&sb, "tab");
+}
