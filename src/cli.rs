@@ -91,7 +91,13 @@ pub enum Command {
         follow: bool,
     },
     /// Validate every definition and runlevel directory and report all problems at once
-    Check,
+    Check {
+        /// Leave out what depends on this host: whether the programs, working and log
+        /// directories exist and svc may switch to the `user:` (for a configuration meant for
+        /// another machine or an image)
+        #[arg(long)]
+        no_host_checks: bool,
+    },
     /// Create S/K links for a service in runlevels/rcN.d
     Enable {
         #[arg(value_name = "NAME")]

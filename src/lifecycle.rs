@@ -549,29 +549,8 @@ impl Lifecycle {
         exec: &str,
         piped: Option<(File, std::os::fd::OwnedFd)>,
     ) -> Result<(Launch, Option<NotifySocket>)> {
-        let program = launch::resolve_program(exec, &env_path(def))?;
-        if trust::running_as_root() {
-            let meta = std::fs::metadata(&program).map_err(failed)?;
-            trust::check_config_file(&program, &meta).map_err(LifecycleError::NotConfigured)?;
-        }
-        let creds = users::resolve(def.user.as_ref(), def.group.as_ref())
-            .map_err(|e| LifecycleError::NotConfigured(format!("{}: {e}", def.file.display())))?;
-        if let Some(c) = &creds {
-            let me = (
-                nix::unistd::geteuid().as_raw(),
-                nix::unistd::getegid().as_raw(),
-            );
-            if !trust::running_as_root() && (c.uid, c.gid) != me {
-                return Err(LifecycleError::Privilege(format!(
-                    "running {} as user {} needs root",
-                    def.name,
-                    def.user
-                        .as_ref()
-                        .map(|u| u.to_string())
-                        .unwrap_or_else(|| c.uid.to_string())
-                )));
-            }
-        }
+        let program = program(def, exec)?;
+        let creds = credentials(def)?;
         let (output, fd3) = match (piped, def.log_path(&self.dirs)) {
             (Some((w, r)), _) => (Some(w), Some(r)),
             (None, Some(p)) => (Some(open_log(&self.dirs, &p).map_err(failed)?), None),
@@ -1109,6 +1088,42 @@ pub(crate) fn env_path(def: &Definition) -> String {
         .find(|(k, _)| k == "PATH")
         .map(|(_, v)| v.clone())
         .unwrap_or_else(|| launch::DEFAULT_PATH.to_string())
+}
+
+/// The program a launch of `def` runs: `exec` found like at launch (PATH of the service's
+/// environment), an executable file, and as root one that only root can write (SPEC §3.7).
+/// `start` and `svc inetd` check it before anything is forked; `svc check` reports it.
+pub(crate) fn program(def: &Definition, exec: &str) -> Result<std::path::PathBuf> {
+    let program = launch::resolve_program(exec, &env_path(def))?;
+    if trust::running_as_root() {
+        let meta = std::fs::metadata(&program).map_err(failed)?;
+        trust::check_config_file(&program, &meta).map_err(LifecycleError::NotConfigured)?;
+    }
+    Ok(program)
+}
+
+/// The credentials a launch of `def` switches to; another user or group than svc's own needs
+/// root (LSB 4 otherwise). Checked before anything is forked; `svc check` reports it.
+pub(crate) fn credentials(def: &Definition) -> Result<Option<users::Credentials>> {
+    let creds = users::resolve(def.user.as_ref(), def.group.as_ref())
+        .map_err(|e| LifecycleError::NotConfigured(format!("{}: {e}", def.file.display())))?;
+    if let Some(c) = &creds {
+        let me = (
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        );
+        if !trust::running_as_root() && (c.uid, c.gid) != me {
+            return Err(LifecycleError::Privilege(format!(
+                "running {} as user {} needs root",
+                def.name,
+                def.user
+                    .as_ref()
+                    .map(|u| u.to_string())
+                    .unwrap_or_else(|| c.uid.to_string())
+            )));
+        }
+    }
+    Ok(creds)
 }
 
 /// Opens a service's log for appending (creating svc's log directory when it is the one).

@@ -5,17 +5,25 @@
 //! `svc.yaml`; and every runlevel directory (SPEC §4): badly formed entries, entries naming a
 //! missing definition, a service with both S and K entries in one directory. Problems go to
 //! stderr as `FILE:LINE[:COL]: message` (`FILE: message` for runlevel entries); a summary to
-//! stdout. Also the access rule files, hosts.allow and hosts.deny (SPEC §5.2).
+//! stdout. Also the access rule files, hosts.allow and hosts.deny (SPEC §5.2); `.yml` files in
+//! init.d/ (never read); and, unless `--no-host-checks`, what `start` would refuse on this host
+//! (a missing program, a `user:` that needs root, a missing working directory).
 
 use std::collections::BTreeMap;
 
+use std::path::Path;
+
 use super::Context;
-use crate::definition::{self, Definition, DefinitionError, Problem};
-use crate::exit::Code;
+use crate::definition::{self, Definition, DefinitionError, LogTarget, Problem, Program};
+use crate::exit::{Code, HasCode};
+use crate::legacy;
+use crate::lifecycle::{self, LifecycleError};
 use crate::name::ServiceName;
 use crate::runlevel::{self, Kind};
 
-pub fn run(ctx: &Context) -> Code {
+/// `svc check`; `host_checks`: also what `start` would refuse on this host (see
+/// [`host_problems`]), left out with `--no-host-checks`.
+pub fn run(ctx: &Context, host_checks: bool) -> Code {
     let mut problems: Vec<Problem> = Vec::new();
     let mut warnings: Vec<Problem> = Vec::new();
     let files = match definition::list_files(&ctx.dirs) {
@@ -57,12 +65,6 @@ pub fn run(ctx: &Context) -> Code {
     if let Err(p) = definition::load_settings(&ctx.dirs) {
         problems.extend(p);
     }
-    let line_of = |d: &Definition, key: &str| -> Option<usize> {
-        let text = std::fs::read_to_string(&d.file).ok()?;
-        text.lines()
-            .position(|l| l.starts_with(key) && l[key.len()..].trim_start().starts_with(':'))
-            .map(|i| i + 1)
-    };
     for d in defs.values() {
         for dep in &d.requires {
             if !defs.contains_key(dep) {
@@ -97,6 +99,10 @@ pub fn run(ctx: &Context) -> Code {
             message: format!("dependency cycle: {} -> {}", names.join(" -> "), names[0]),
         });
     }
+    if host_checks {
+        host_problems(ctx, &defs, &mut problems);
+    }
+    stray_files(ctx, &mut problems, &mut warnings);
     let dirs_checked = runlevel_problems(ctx, &mut problems, &mut warnings);
     access_problems(ctx, &mut problems, &mut warnings);
     for w in &warnings {
@@ -119,6 +125,110 @@ pub fn run(ctx: &Context) -> Code {
             if problems.len() == 1 { "" } else { "s" }
         ));
         Code::NotConfigured
+    }
+}
+
+/// The line of top-level `key` in a definition's file.
+fn line_of(d: &Definition, key: &str) -> Option<usize> {
+    let text = std::fs::read_to_string(&d.file).ok()?;
+    text.lines()
+        .position(|l| l.starts_with(key) && l[key.len()..].trim_start().starts_with(':'))
+        .map(|i| i + 1)
+}
+
+/// What `start` (or `svc inetd`, for a `socket:` service) would refuse on this host although
+/// the definition is valid, found with the very checks they make before forking: the program
+/// ([`lifecycle::program`]: found, executable, a binary or `#!` script, as root writable by
+/// root only; [`legacy::check_script`] for `script:`) and the credentials
+/// ([`lifecycle::credentials`]: another user needs root). Plus what only the launched child
+/// would find out: a working directory that is not a directory, and a `log:` file whose
+/// directory does not exist (svc creates only its own log directory).
+fn host_problems(
+    ctx: &Context,
+    defs: &BTreeMap<ServiceName, Definition>,
+    problems: &mut Vec<Problem>,
+) {
+    for d in defs.values() {
+        let mut at = |key: &str, message: String| {
+            problems.push(Problem {
+                file: d.file.clone(),
+                line: line_of(d, key),
+                column: None,
+                message: format!("`{key}`: {message}"),
+            })
+        };
+        let would_fail = |e: &LifecycleError| {
+            format!("{e} (svc start would fail with exit {})", e.code().as_i32())
+        };
+        let program = match &d.program {
+            Program::Exec(exec) => lifecycle::program(d, exec).err().map(|e| ("exec", e)),
+            Program::Script(s) => legacy::check_script(d, s).err().map(|e| ("script", e)),
+        };
+        if let Some((key, e)) = program {
+            at(key, would_fail(&e));
+        }
+        if let Err(e) = lifecycle::credentials(d) {
+            let key = if d.user.is_some() { "user" } else { "group" };
+            at(key, would_fail(&e));
+        }
+        if matches!(d.program, Program::Script(_)) {
+            // The script's own business.
+            continue;
+        }
+        match std::fs::metadata(&d.workdir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => at(
+                "workdir",
+                format!("{} is not a directory", d.workdir.display()),
+            ),
+            Err(e) => at("workdir", format!("{}: {e}", d.workdir.display())),
+        }
+        if let LogTarget::Path(log) = &d.log {
+            let dir = log.parent().unwrap_or(Path::new("/"));
+            if dir != ctx.dirs.log && !dir.is_dir() {
+                at(
+                    "log",
+                    format!(
+                        "the directory of {} does not exist: expected {} to be a directory",
+                        log.display(),
+                        dir.display()
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// `init.d/NAME.yml`: svc reads only `NAME.yaml`, so such a file is never a service. A problem,
+/// or a warning when `NAME.yaml` is there too (a leftover copy).
+fn stray_files(ctx: &Context, problems: &mut Vec<Problem>, warnings: &mut Vec<Problem>) {
+    let Ok(rd) = std::fs::read_dir(ctx.dirs.init_d()) else {
+        return;
+    };
+    let mut found: Vec<std::path::PathBuf> = rd
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yml"))
+        .collect();
+    found.sort();
+    for path in found {
+        let yaml = path.with_extension("yaml");
+        let stem = yaml.file_name().unwrap_or_default().to_string_lossy();
+        let p = |message: String| Problem {
+            file: path.clone(),
+            line: None,
+            column: None,
+            message,
+        };
+        if yaml.exists() {
+            warnings.push(p(format!(
+                "warning: ignored: svc reads only NAME.yaml files ({stem} is the one it reads)"
+            )));
+        } else {
+            problems.push(p(format!(
+                "ignored: svc reads only NAME.yaml files: expected {stem} (rename it)"
+            )));
+        }
     }
 }
 

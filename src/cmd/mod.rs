@@ -91,7 +91,7 @@ pub fn run(cli: Cli) -> Code {
         Command::Reload { names } => with_names(names, &action::reload),
         Command::ForceReload { names } => with_names(names, &action::force_reload),
         Command::Status { json, names } => with_names(names, &|ctx, n| status::run(ctx, n, *json)),
-        Command::Check => check::run(&ctx),
+        Command::Check { no_host_checks } => check::run(&ctx, !no_host_checks),
         Command::Enable {
             name,
             levels,

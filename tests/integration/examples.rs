@@ -25,6 +25,8 @@ fn every_shipped_definition_passes_check() {
         .arg("--log-dir")
         .arg(&sb.log)
         .arg("check")
+        // inetd.yaml runs `svc` from PATH, which a checkout need not have installed.
+        .arg("--no-host-checks")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

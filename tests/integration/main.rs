@@ -7,6 +7,7 @@ mod access;
 mod analyze;
 mod ansible;
 mod check;
+mod check_host;
 mod cli;
 mod examples;
 mod forking;
