@@ -186,6 +186,12 @@ pub enum Command {
         /// Print the timeline as JSON
         #[arg(long)]
         json: bool,
+        /// Show an earlier transition: 1 is the one before the last, up to 4 (see --list)
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        transition: usize,
+        /// List the recorded transitions, the last first, numbered for --transition
+        #[arg(long, conflicts_with_all = ["svg", "transition"])]
+        list: bool,
     },
     /// Print an LSB init script that runs svc for a service (--install DIR: write one per service)
     LsbScript {

@@ -272,7 +272,8 @@ given none (else 3).
 .TP
 .I /run/svc/
 Runtime state: \fINAME.pid\fR, the identity records \fINAME.state\fR, locks, the current
-runlevel record \fIrunlevel\fR, \fItimeline.json\fR for \fBsvc analyze\fR, and \fIinetd.pid\fR.
+runlevel record \fIrunlevel\fR, \fItimeline.json\fR (and \fItimeline.1.json\fR \(en
+\fItimeline.4.json\fR, the transitions before it) for \fBsvc analyze\fR, and \fIinetd.pid\fR.
 .TP
 .I /var/log/svc/NAME.log
 A service's standard output and standard error, appended.

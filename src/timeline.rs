@@ -1,10 +1,22 @@
 //! The boot timeline: when each service of a runlevel transition began to start (or stop) and
-//! when it was ready, kept as `<state>/timeline.json` for `svc analyze`. Nothing in the SysV
-//! world shows one; this is svc's `systemd-analyze blame`.
+//! when it was ready (or failed), kept for `svc analyze`. Nothing in the SysV world shows one;
+//! this is svc's `systemd-analyze blame`.
+//!
+//! The latest transition is `<state>/timeline.json`; the [`KEEP`]` - 1` before it are kept as
+//! `timeline.1.json` (the one before the latest) … `timeline.4.json`, so a `switch 0` does not
+//! replace the boot's record. Each file holds one transition, in the same format as always, so
+//! records written by earlier versions are read as they are. The picture is drawn in [`svg`].
 
-use std::path::Path;
+mod svg;
+
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+pub use svg::{to_svg, xml_escape};
+
+/// How many transitions are kept, the latest included.
+pub const KEEP: usize = 5;
 
 /// One runlevel transition.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,6 +43,10 @@ pub struct Step {
     pub begin_ms: Option<u64>,
     /// When it was ready (start) or gone (stop); `None` if it failed or was skipped.
     pub ready_ms: Option<u64>,
+    /// When svc was done with it: ready or gone, or failed. Absent in records of earlier
+    /// versions and for skipped steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_ms: Option<u64>,
     /// `"ok"`, `"failed"`, `"skipped"` (a dependency failed or was left out) or `"already"`
     /// (already running / already stopped: nothing was done).
     pub outcome: String,
@@ -42,18 +58,49 @@ pub struct Step {
 }
 
 impl Timeline {
-    /// Reads `<state>/timeline.json`.
+    /// Reads one record (`<state>/timeline.json`, or an earlier one: see [`nth_path`]).
     pub fn load(path: &Path) -> std::io::Result<Timeline> {
         let text = std::fs::read(path)?;
         serde_json::from_slice(&text)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
     }
 
-    /// Writes it atomically.
+    /// Records it as the latest transition at `path` (`<state>/timeline.json`), written
+    /// atomically, keeping the [`KEEP`]` - 1` records before it: `timeline.1.json` … move one
+    /// place back (the oldest is dropped), the previous latest becomes `timeline.1.json` (a
+    /// hard link, so `path` never goes missing), then `path` is replaced. The caller holds
+    /// the switch lock, so two records never interleave.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         let text = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        for n in (1..KEEP - 1).rev() {
+            match std::fs::rename(nth_path(path, n), nth_path(path, n + 1)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        let previous = nth_path(path, 1);
+        let _ = std::fs::remove_file(&previous);
+        match std::fs::hard_link(path, &previous) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            // A file system without hard links: moved instead, for a moment there is none.
+            Err(_) => std::fs::rename(path, &previous)?,
+            Ok(()) => {}
+        }
         crate::process::pidfile::write_atomic(path, &text, 0o644)
     }
+}
+
+/// The record `n` transitions before the latest: `path` itself for 0, else
+/// `timeline.N.json` beside it.
+pub fn nth_path(path: &Path, n: usize) -> PathBuf {
+    if n == 0 {
+        return path.to_path_buf();
+    }
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "timeline".into());
+    path.with_file_name(format!("{stem}.{n}.json"))
 }
 
 impl Step {
@@ -163,55 +210,8 @@ pub fn format_ms(ms: u64) -> String {
     }
 }
 
-/// An axis label: `250ms`, `2s`, `1.5s`.
-fn tick_label(ms: u64) -> String {
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else if ms % 1000 == 0 {
-        format!("{}s", ms / 1000)
-    } else {
-        format!(
-            "{}s",
-            format_ms(ms).trim_end_matches('s').trim_end_matches('0')
-        )
-    }
-}
-
-/// The smallest 1-2-5 step that gives at most ten intervals over `span` milliseconds.
-fn tick_step(span: u64) -> u64 {
-    let mut magnitude = 1u64;
-    loop {
-        for m in [1, 2, 5] {
-            let step = m * magnitude;
-            if span / step <= 10 {
-                return step;
-            }
-        }
-        magnitude *= 10;
-    }
-}
-
-/// Text for XML content and attribute values: `&<>"'` escaped, characters XML 1.0 does not
-/// allow replaced by U+FFFD.
-pub fn xml_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => out.push('\u{fffd}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// `2024-05-01 12:00:00 UTC` for Unix milliseconds (civil-from-days, proleptic Gregorian).
-fn utc(unix_ms: u64) -> String {
+pub fn utc(unix_ms: u64) -> String {
     let secs = unix_ms / 1000;
     let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
     let z = days + 719_468;
@@ -231,232 +231,11 @@ fn utc(unix_ms: u64) -> String {
     )
 }
 
-const SVG_STYLE: &str = "
-text { font-family: sans-serif; font-size: 12px; fill: #222; }
-.heading { font-size: 15px; font-weight: bold; }
-.sub { fill: #555; }
-.tick { font-size: 10px; fill: #666; }
-.grid { stroke: #ddd; stroke-width: 1; }
-.background { fill: #fff; }
-.bar.ok, .swatch.ok { fill: #4a90d9; }
-.bar.already, .swatch.already { fill: #b8c7d9; }
-.bar.stop, .swatch.stop { fill: #9b9b9b; }
-.bar.failed, .swatch.failed { fill: #e06060; fill-opacity: 0.5; stroke: #c00; stroke-dasharray: 4 2; }
-.skipped { fill: #999; font-style: italic; }
-.dep { stroke: #888; stroke-width: 1; fill: none; }
-.arrowhead { fill: #888; }
-";
-
-/// The timeline as a standalone SVG picture: one `<rect class=\"bar OUTCOME\">` per step that
-/// began (`ok`, `failed`, `stop` for stops, `already` for services that were already in the
-/// wanted state), rows sorted by when they began, each labelled with name and duration and
-/// carrying a `<title>` tooltip; an x axis in milliseconds with ticks; an arrow from the end of
-/// each dependency's bar to the start of its dependant's bar. A failed step has no end: its
-/// (dashed) bar runs to the end of the transition. Skipped steps get a row with text and no bar.
-pub fn to_svg(t: &Timeline) -> String {
-    const LEFT: f64 = 10.0;
-    const TOP: f64 = 70.0;
-    const ROW: f64 = 22.0;
-    const BAR_H: f64 = 14.0;
-    const CHART_W: f64 = 800.0;
-
-    let steps = &t.services;
-    let span = steps
-        .iter()
-        .flat_map(|s| [s.begin_ms, s.ready_ms])
-        .flatten()
-        .chain([t.total_ms, 1])
-        .max()
-        .unwrap_or(1);
-    let scale = CHART_W / span as f64;
-    let x_of = |ms: u64| LEFT + ms as f64 * scale;
-
-    // Rows: steps that began, by begin time (then as recorded), then the rest.
-    let mut rows: Vec<usize> = (0..steps.len()).collect();
-    rows.sort_by_key(|&i| (steps[i].begin_ms.is_none(), steps[i].begin_ms, i));
-    let mut row_of = vec![0usize; steps.len()];
-    for (r, &i) in rows.iter().enumerate() {
-        row_of[i] = r;
-    }
-    let y_of = |i: usize| TOP + row_of[i] as f64 * ROW;
-    let bar_end = |s: &Step| s.ready_ms.unwrap_or(span).max(s.begin_ms.unwrap_or(0));
-
-    let label = |s: &Step| -> String {
-        let stop = if s.action == "stop" { " (stop)" } else { "" };
-        let what = match (s.outcome.as_str(), s.duration_ms()) {
-            ("failed", _) => "failed".to_string(),
-            ("skipped", _) => "skipped".to_string(),
-            ("already", Some(0)) => "already".to_string(),
-            (_, Some(d)) => format_ms(d),
-            (o, None) => o.to_string(),
-        };
-        let why = s
-            .error
-            .as_deref()
-            .map(|e| format!(": {e}"))
-            .unwrap_or_default();
-        format!("{}{stop} {what}{why}", s.name)
-    };
-
-    let labels: Vec<String> = steps.iter().map(label).collect();
-    let label_w = labels
-        .iter()
-        .map(|l| l.chars().count())
-        .max()
-        .unwrap_or(0)
-        .max(60) as f64
-        * 7.0;
-    let width = (LEFT + CHART_W + 10.0 + label_w + 10.0).ceil();
-    let chart_bottom = TOP + steps.len() as f64 * ROW;
-    let height = (chart_bottom + 40.0).ceil();
-
-    let mut svg = String::new();
-    svg.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    svg.push_str(&format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" \
-         viewBox=\"0 0 {width} {height}\">\n"
-    ));
-    let heading = format!(
-        "svc: transition to runlevel {}, {} services, total {}",
-        t.target,
-        steps.len(),
-        format_ms(t.total_ms)
-    );
-    svg.push_str(&format!("<title>{}</title>\n", xml_escape(&heading)));
-    svg.push_str(&format!("<style>{SVG_STYLE}</style>\n"));
-    svg.push_str(
-        "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" \
-         markerWidth=\"6\" markerHeight=\"6\" orient=\"auto\">\
-         <path class=\"arrowhead\" d=\"M0,0 L10,5 L0,10 z\"/></marker></defs>\n",
-    );
-    svg.push_str(&format!(
-        "<rect class=\"background\" x=\"0\" y=\"0\" width=\"{width}\" height=\"{height}\"/>\n"
-    ));
-    svg.push_str(&format!(
-        "<text class=\"heading\" x=\"{LEFT}\" y=\"20\">{}</text>\n",
-        xml_escape(&heading)
-    ));
-    svg.push_str(&format!(
-        "<text class=\"sub\" x=\"{LEFT}\" y=\"38\">began {}</text>\n",
-        xml_escape(&utc(t.started_at_unix_ms))
-    ));
-
-    // The axis: a grid line and a label per tick.
-    let step = tick_step(span);
-    let mut ms = 0;
-    while ms <= span {
-        let x = x_of(ms);
-        svg.push_str(&format!(
-            "<line class=\"grid\" x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{chart_bottom:.1}\"/>\n",
-            TOP - 8.0
-        ));
-        svg.push_str(&format!(
-            "<text class=\"tick\" x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>\n",
-            TOP - 12.0,
-            tick_label(ms)
-        ));
-        ms += step;
-    }
-
-    // Dependencies first, so the bars are drawn over them.
-    for (si, s) in steps.iter().enumerate() {
-        let Some(begin) = s.begin_ms else { continue };
-        for dep in &s.after {
-            let d = steps
-                .iter()
-                .enumerate()
-                .filter(|(di, d)| d.name == *dep && *di != si && d.begin_ms.is_some())
-                .min_by_key(|(di, d)| (d.action != s.action, *di > si, si.abs_diff(*di)));
-            let Some((di, d)) = d else { continue };
-            let (x1, y1) = (x_of(bar_end(d)), y_of(di) + BAR_H / 2.0);
-            // To the near edge of the dependant's bar, so the arrowhead stays visible.
-            let y2 = if y_of(si) >= y_of(di) {
-                y_of(si)
-            } else {
-                y_of(si) + BAR_H
-            };
-            let x2 = x_of(begin);
-            svg.push_str(&format!(
-                "<path class=\"dep\" d=\"M{x1:.1},{y1:.1} L{x2:.1},{y2:.1}\" \
-                 marker-end=\"url(#arrow)\"><title>{} waited for {}</title></path>\n",
-                xml_escape(&s.name),
-                xml_escape(&d.name)
-            ));
-        }
-    }
-
-    for (i, s) in steps.iter().enumerate() {
-        let y = y_of(i);
-        let text_y = y + BAR_H - 3.0;
-        let label = xml_escape(&labels[i]);
-        let Some(begin) = s.begin_ms else {
-            svg.push_str(&format!(
-                "<text class=\"skipped\" x=\"{:.1}\" y=\"{text_y:.1}\">{label}<title>{label}</title></text>\n",
-                LEFT
-            ));
-            continue;
-        };
-        let class = match (s.action.as_str(), s.outcome.as_str()) {
-            (_, "failed") => "failed",
-            ("stop", _) => "stop",
-            (_, "already") => "already",
-            _ => "ok",
-        };
-        let x = x_of(begin);
-        let w = (x_of(bar_end(s)) - x).max(1.0);
-        let tip = match s.ready_ms {
-            Some(r) => format!(
-                "{}: {} @{} +{} (ready at {})",
-                labels[i],
-                s.action,
-                format_ms(begin),
-                format_ms(r.saturating_sub(begin)),
-                format_ms(r)
-            ),
-            None => format!(
-                "{}: {} @{}, never ready",
-                labels[i],
-                s.action,
-                format_ms(begin)
-            ),
-        };
-        svg.push_str(&format!(
-            "<rect class=\"bar {class}\" x=\"{x:.1}\" y=\"{y:.1}\" width=\"{w:.1}\" height=\"{BAR_H}\">\
-             <title>{}</title></rect>\n",
-            xml_escape(&tip)
-        ));
-        svg.push_str(&format!(
-            "<text x=\"{:.1}\" y=\"{text_y:.1}\">{label}</text>\n",
-            x + w + 5.0
-        ));
-    }
-
-    // The legend.
-    let ly = chart_bottom + 18.0;
-    let mut lx = LEFT;
-    for (class, text) in [
-        ("ok", "started"),
-        ("stop", "stopped"),
-        ("already", "already in place"),
-        ("failed", "failed"),
-    ] {
-        svg.push_str(&format!(
-            "<rect class=\"swatch {class}\" x=\"{lx:.1}\" y=\"{:.1}\" width=\"12\" height=\"12\"/>\
-             <text x=\"{:.1}\" y=\"{ly:.1}\">{text}</text>\n",
-            ly - 10.0,
-            lx + 16.0
-        ));
-        lx += 130.0;
-    }
-    svg.push_str("</svg>\n");
-    svg
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn step(
+    pub(crate) fn step(
         name: &str,
         number: u8,
         begin: Option<u64>,
@@ -474,13 +253,14 @@ mod tests {
             number,
             begin_ms: begin,
             ready_ms: ready,
+            end_ms: ready.or(begin.map(|b| b + 2)),
             outcome: outcome.into(),
             after: after.iter().map(|a| a.to_string()).collect(),
             error: None,
         }
     }
 
-    fn timeline(services: Vec<Step>) -> Timeline {
+    pub(crate) fn timeline(services: Vec<Step>) -> Timeline {
         Timeline {
             target: "3".into(),
             started_at_unix_ms: 1_714_564_800_000,
@@ -495,7 +275,7 @@ mod tests {
 
     /// net (S10, 0..100); db (S20, after net, 100..400) and cache (S20, 100..150) in parallel;
     /// httpd (S30, wants cache, 400..460): it waited for db as a barrier.
-    fn sample() -> Timeline {
+    pub(crate) fn sample() -> Timeline {
         let mut stop = step("old", 50, Some(0), Some(5), &[]);
         stop.action = "stop".into();
         let mut failed = step("mail", 30, Some(400), None, &[]);
@@ -564,42 +344,35 @@ mod tests {
     }
 
     #[test]
-    fn durations_and_ticks() {
+    fn durations_and_dates() {
         assert_eq!(format_ms(340), "340ms");
         assert_eq!(format_ms(1234), "1.234s");
         assert_eq!(format_ms(2000), "2.000s");
-        assert_eq!(tick_label(1500), "1.5s");
-        assert_eq!(tick_label(2000), "2s");
-        assert_eq!(tick_step(1), 1);
-        assert_eq!(tick_step(1000), 100);
-        assert_eq!(tick_step(1100), 200);
-        assert_eq!(tick_step(45_000), 5000);
         assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(utc(1_714_564_800_000), "2024-05-01 12:00:00 UTC");
     }
 
     #[test]
-    fn escaping() {
-        assert_eq!(
-            xml_escape("a&b<c>\"d'\u{1}"),
-            "a&amp;b&lt;c&gt;&quot;d&apos;\u{fffd}"
-        );
-    }
-
-    #[test]
-    fn svg_has_one_bar_per_step_that_began() {
-        let mut t = sample();
-        t.services[5].error = Some("<bad> & \"quoted\"".into());
-        let svg = to_svg(&t);
-        assert!(svg.starts_with("<?xml"));
-        assert_eq!(svg.matches("<rect class=\"bar ").count(), 6);
-        assert_eq!(svg.matches("class=\"bar failed\"").count(), 1);
-        assert_eq!(svg.matches("class=\"bar stop\"").count(), 1);
-        assert!(svg.contains("class=\"skipped\""));
-        // net->db, net->cache, cache->httpd; web2 never began, so no arrow to it.
-        assert_eq!(svg.matches("class=\"dep\"").count(), 3);
-        assert!(svg.contains("&lt;bad&gt; &amp; &quot;quoted&quot;"));
-        assert!(!svg.contains("<bad>"));
-        assert!(svg.trim_end().ends_with("</svg>"));
+    fn earlier_records_are_kept_up_to_keep() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("timeline.json");
+        assert_eq!(nth_path(&path, 0), path);
+        assert_eq!(nth_path(&path, 2), dir.path().join("timeline.2.json"));
+        for i in 0..KEEP + 2 {
+            let mut t = sample();
+            t.target = i.to_string();
+            t.save(&path).unwrap();
+        }
+        let kept: Vec<String> = (0..KEEP + 2)
+            .filter_map(|n| Timeline::load(&nth_path(&path, n)).ok())
+            .map(|t| t.target)
+            .collect();
+        assert_eq!(kept, ["6", "5", "4", "3", "2"]);
+        // Records of earlier versions have no end_ms.
+        let old = r#"{"target":"3","started_at_unix_ms":0,"total_ms":1,"services":[
+            {"name":"a","action":"start","number":1,"begin_ms":0,"ready_ms":null,
+             "outcome":"failed","after":[]}]}"#;
+        std::fs::write(&path, old).unwrap();
+        assert_eq!(Timeline::load(&path).unwrap().services[0].end_ms, None);
     }
 }

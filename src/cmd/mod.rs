@@ -116,7 +116,15 @@ pub fn run(cli: Cli) -> Code {
         }),
         Command::Completions { shell } => completions::completions(&ctx, *shell),
         Command::Manpage => completions::manpage(&ctx),
-        Command::Analyze { svg, json } => analyze::run(&ctx, svg.as_deref(), *json),
+        Command::Analyze {
+            svg,
+            json,
+            transition,
+            list,
+        } => match list {
+            true => analyze::list(&ctx, *json),
+            false => analyze::run(&ctx, svg.as_deref(), *json, *transition),
+        },
         Command::Inetd { daemon } => inetd::run(&ctx, *daemon),
         Command::Supervise { name } => with_names(std::slice::from_ref(name), &|ctx, n| match ctx
             .load(&n[0])

@@ -272,3 +272,216 @@ fn real_switch_then_svg_has_one_bar_per_service() {
     }
     sb.svc(["stop", "a", "b", "c"]).ok();
 }
+
+// ---------------------------------------------------------------------------------------------
+// Issue 10 item 20: the picture of a real transition with a fast failure and a long reason, and
+// a history of transitions.
+
+/// The geometry of an SVG file (parsed by python3's minidom): its width, every bar (class, x,
+/// width), every text (x, anchor, class, content, estimated left and right edges) and every
+/// dependency arrow's x range. Text widths are estimated with DejaVu Sans' advance widths (the
+/// usual sans-serif on Linux), generously for characters not in the table.
+fn svg_geometry(path: &Path) -> serde_json::Value {
+    let script = r#"
+import sys, json, re, xml.dom.minidom
+doc = xml.dom.minidom.parse(sys.argv[1])
+root = doc.documentElement
+W = {c: 0.636 for c in "0123456789"}
+W.update({"m": 0.974, "w": 0.818, "M": 0.863, "W": 0.989, " ": 0.318, ".": 0.318, "i": 0.278,
+          "l": 0.278, "s": 0.521, "t": 0.392, "r": 0.411, "f": 0.352, "j": 0.278, "(": 0.39,
+          ")": 0.39, ":": 0.337, ",": 0.318, "-": 0.361})
+def own_text(n):
+    return "".join(c.data for c in n.childNodes if c.nodeType == c.TEXT_NODE)
+def size(cls):
+    return 10 if "tick" in cls else 15 if "heading" in cls else 12
+out = {"width": float(root.getAttribute("width")), "bars": [], "texts": [], "arrows": []}
+for r in doc.getElementsByTagName("rect"):
+    cls = r.getAttribute("class").split()
+    if "bar" in cls:
+        out["bars"].append({"class": cls, "x": float(r.getAttribute("x")),
+                            "width": float(r.getAttribute("width"))})
+for t in doc.getElementsByTagName("text"):
+    s = own_text(t)
+    cls = t.getAttribute("class")
+    w = sum(W.get(c, 0.7) for c in s) * size(cls)
+    x = float(t.getAttribute("x"))
+    anchor = t.getAttribute("text-anchor") or "start"
+    left = x - w / 2 if anchor == "middle" else x - w if anchor == "end" else x
+    out["texts"].append({"text": s, "class": cls, "x": x, "y": float(t.getAttribute("y")),
+                         "left": left, "right": left + w})
+for p in doc.getElementsByTagName("path"):
+    if "dep" in p.getAttribute("class").split():
+        xs = [float(v) for v in re.findall(r"[ML]\s*(-?[0-9.]+)", p.getAttribute("d"))]
+        out["arrows"].append([min(xs), max(xs)])
+print(json.dumps(out))
+"#;
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(path)
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("geometry JSON")
+}
+
+#[test]
+fn a_fast_failure_is_drawn_short_and_a_long_reason_does_not_widen_the_picture() {
+    let sb = Sandbox::new();
+    // slow: ready 300 ms after it started (its own sleep); bad: its program does not exist
+    // under a long path, so it fails at once with a long reason.
+    let ready = sb.work.join("slow.ready");
+    let slow = sb.script(
+        "slow.sh",
+        &format!(
+            "#!/bin/sh\nsleep 0.3\ntouch {}\nexec sleep 100\n",
+            ready.display()
+        ),
+    );
+    sb.service(
+        "slow",
+        &format!(
+            "exec: {}\nready: {{ file: {} }}\nready_timeout: 20\n",
+            slow.display(),
+            ready.display()
+        ),
+    );
+    let long = sb.work.join("a-program-with-a-very-long-name-".repeat(8));
+    sb.service("bad", &format!("exec: {}\n", long.display()));
+    let rc3 = sb.config.join("runlevels/rc3.d");
+    symlink("../../init.d/slow.yaml", rc3.join("S10slow")).unwrap();
+    symlink("../../init.d/bad.yaml", rc3.join("S10bad")).unwrap();
+    sb.svc(["switch", "3"]).code(1);
+
+    let file = sb.work.join("t.svg");
+    sb.svc(["analyze".as_ref(), "--svg".as_ref(), file.as_os_str()])
+        .ok();
+    let g = svg_geometry(&file);
+    let svg = std::fs::read_to_string(&file).unwrap();
+    let bar = |class: &str| -> f64 {
+        let b = g["bars"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["class"].as_array().unwrap().iter().any(|c| c == class))
+            .unwrap_or_else(|| panic!("no {class} bar in\n{svg}"));
+        b["width"].as_f64().unwrap()
+    };
+    // The failure took a few ms against slow's 300+: its bar is a sliver, not the whole run.
+    let (failed, ok) = (bar("failed"), bar("ok"));
+    assert!(
+        failed < ok / 4.0,
+        "failed bar {failed} px against slow's {ok} px\n{svg}"
+    );
+    // The JSON records when it failed.
+    let run = sb.svc(["analyze", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let bad = v["timeline"]["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "bad")
+        .unwrap()
+        .clone();
+    assert_eq!(bad["outcome"], "failed");
+    assert!(
+        bad["end_ms"]
+            .as_u64()
+            .is_some_and(|e| e >= bad["begin_ms"].as_u64().unwrap()),
+        "{bad}"
+    );
+    // The reason (over 250 characters) is shortened in the picture, whole in its tooltip.
+    let reason = bad["error"].as_str().unwrap();
+    assert!(reason.chars().count() > 250, "{reason}");
+    let width = g["width"].as_f64().unwrap();
+    assert!(width <= 1400.0, "the picture is {width} px wide\n{svg}");
+    // Every text starts inside the picture and ends inside it (the 0ms tick included).
+    for t in g["texts"].as_array().unwrap() {
+        let (l, r) = (t["left"].as_f64().unwrap(), t["right"].as_f64().unwrap());
+        assert!(
+            l >= 0.0 && r <= width,
+            "text outside the picture: {t}\n{svg}"
+        );
+    }
+    assert!(
+        g["texts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["text"] == "0ms"),
+        "{svg}"
+    );
+    sb.svc(["stop", "slow"]).ok();
+}
+
+#[test]
+fn earlier_transitions_are_kept_and_can_be_shown() {
+    // A timeline in the format of earlier versions is there first.
+    let sb = with_timeline(TIMELINE);
+    sb.service("a", &sb.sleeper("a"));
+    symlink(
+        "../../init.d/a.yaml",
+        sb.config.join("runlevels/rc3.d/S10a"),
+    )
+    .unwrap();
+    symlink(
+        "../../init.d/a.yaml",
+        sb.config.join("runlevels/rc0.d/K10a"),
+    )
+    .unwrap();
+    sb.svc(["boot", "3"]).ok();
+    sb.svc(["switch", "0"]).ok();
+
+    sb.svc(["analyze"])
+        .ok()
+        .stdout_has("Last transition: to runlevel 0, 1 services");
+    sb.svc(["analyze", "--transition", "1"])
+        .ok()
+        .stdout_has("to runlevel S+3, 1 services");
+    // The old record is the third from the end, read as it was written.
+    sb.svc(["analyze", "--transition", "2"])
+        .ok()
+        .stdout_has("to runlevel 3, 7 services, total 1.300s");
+    let list = sb.svc(["analyze", "--list"]);
+    list.ok();
+    let lines: Vec<&str> = list.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", list.stdout);
+    for (line, (n, target)) in lines.iter().zip([(0, "0"), (1, "S+3"), (2, "3")]) {
+        assert!(
+            line.trim_start().starts_with(&format!("{n} "))
+                && line.contains(&format!("to runlevel {target} ")),
+            "{}",
+            list.stdout
+        );
+    }
+    let v: serde_json::Value =
+        serde_json::from_str(&sb.svc(["analyze", "--transition", "1", "--json"]).stdout).unwrap();
+    assert_eq!(v["timeline"]["target"], "S+3");
+    let file = sb.work.join("boot.svg");
+    sb.svc([
+        "analyze".as_ref(),
+        "--transition".as_ref(),
+        "1".as_ref(),
+        "--svg".as_ref(),
+        file.as_os_str(),
+    ])
+    .ok();
+    assert_eq!(parse_svg(&file).0, 1);
+
+    // At most five are kept: the oldest go.
+    for level in ["3", "0", "3"] {
+        sb.svc(["switch", level]).ok();
+    }
+    let list = sb.svc(["analyze", "--list"]);
+    assert_eq!(list.stdout.lines().count(), 5, "{}", list.stdout);
+    assert!(!list.stdout.contains("to runlevel 3, 7"), "{}", list.stdout);
+    sb.svc(["analyze", "--transition", "5"])
+        .code(1)
+        .stderr_has("no transition 5");
+    sb.svc(["stop", "a"]).ok();
+}
