@@ -169,6 +169,13 @@ pub enum Command {
     /// Print the svc(8) manual page (roff) on stdout, generated from this command line
     #[command(hide = true)]
     Manpage,
+    /// Print completion candidates, one a line: the service names of the configuration, or
+    /// the runlevels (called by the completion scripts)
+    #[command(name = "__complete", hide = true)]
+    Complete {
+        #[arg(value_name = "KIND")]
+        kind: crate::docgen::Candidates,
+    },
     /// Run as PID 1: boot, reap zombies, forward signals, switch to runlevel 0 on SIGTERM/SIGINT
     Init {
         /// Runlevel to boot into (default: default_runlevel from svc.yaml, else 3)

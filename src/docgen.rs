@@ -1,5 +1,6 @@
 //! What svc generates about itself from its clap definitions ([`crate::cli`]): the svc(8)
-//! manual page and the bash, zsh and fish completion scripts.
+//! manual page and the bash, zsh and fish completion scripts (which also complete service
+//! names and runlevels: [`values`]).
 //!
 //! Both are built from the same `Command` that parses the command line, so they never drift from
 //! `--help`: a new flag appears in the page and the completions without anyone editing them.
@@ -15,12 +16,23 @@ use clap_mangen::Man;
 
 use crate::cli::Cli;
 
+mod values;
+
 /// The shells `svc completions` writes for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Shell {
     Bash,
     Zsh,
     Fish,
+}
+
+/// What `svc __complete` lists for the completion scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Candidates {
+    /// The service names of `init.d/`.
+    Services,
+    /// 0 to 6 and S.
+    Runlevels,
 }
 
 /// The completion script for `shell`.
@@ -33,7 +45,7 @@ pub fn completions(shell: Shell) -> Vec<u8> {
     let mut cmd = without_hidden_commands(Cli::command());
     let mut buf = Vec::new();
     clap_complete::generate(generator, &mut cmd, "svc", &mut buf);
-    buf
+    values::extend(shell, &String::from_utf8_lossy(&buf), &cmd).into_bytes()
 }
 
 /// The command line less its hidden commands, which clap_complete would otherwise offer.

@@ -1,10 +1,34 @@
-//! `completions SHELL` and the hidden `manpage`: print what [`crate::docgen`] generates.
+//! `completions SHELL` and the hidden `manpage`: print what [`crate::docgen`] generates; the
+//! hidden `__complete KIND`: the candidates the completion scripts offer.
 
 use std::io::Write;
 
 use super::Context;
-use crate::docgen::{self, Shell};
+use crate::docgen::{self, Candidates, Shell};
 use crate::exit::Code;
+
+/// `svc __complete services|runlevels`: one candidate a line — the names of the definitions in
+/// `init.d/` (files whose name is not a service name left out), or the runlevels. Quiet and
+/// exit 0 whatever happens: a completion must never print errors into the command line.
+pub fn candidates(ctx: &Context, kind: Candidates) -> Code {
+    let list: Vec<String> = match kind {
+        Candidates::Services => crate::definition::list_files(&ctx.dirs)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(name, _)| name.ok().map(|n| n.to_string()))
+            .collect(),
+        Candidates::Runlevels => crate::runlevel::LEVELS
+            .iter()
+            .map(|l| l.to_string())
+            .collect(),
+    };
+    let mut text = list.join("\n");
+    if !text.is_empty() {
+        text.push('\n');
+    }
+    print(ctx, text.as_bytes());
+    Code::Success
+}
 
 pub fn completions(ctx: &Context, shell: Shell) -> Code {
     print(ctx, &docgen::completions(shell))

@@ -116,6 +116,7 @@ pub fn run(cli: Cli) -> Code {
         }),
         Command::Completions { shell } => completions::completions(&ctx, *shell),
         Command::Manpage => completions::manpage(&ctx),
+        Command::Complete { kind } => completions::candidates(&ctx, *kind),
         Command::Analyze {
             svg,
             json,

@@ -221,6 +221,14 @@ fn deb_lists_every_file_with_fields_and_conffiles() {
     arch.ok();
     assert_eq!(field("Architecture"), arch.stdout.trim());
     assert!(!field("Maintainer").is_empty(), "Maintainer field");
+    // The bash completion needs bash-completion to be loaded on demand (issue 10 item 19).
+    let recommends = field("Recommends");
+    for p in ["logrotate", "bash-completion"] {
+        assert!(
+            recommends.split(',').any(|r| r.trim() == p),
+            "Recommends: {recommends}"
+        );
+    }
     assert!(
         field("Description").starts_with("SysV init-script style service manager\n"),
         "Description: {}",
@@ -473,4 +481,300 @@ fn inittab_snippet_is_well_formed_and_its_commands_run() {
     assert_eq!(sysinit, 1, "one sysinit line");
     let want: BTreeSet<String> = (0..=6).map(|l| l.to_string()).collect();
     assert_eq!(levels, want, "one wait line per runlevel 0-6");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 10 item 19: the completion scripts complete service names (of the configuration the
+// line names) and runlevels, in bash, zsh and fish, run for real.
+
+/// A configuration with services alpha-svc and beta-svc, and a directory holding `svc` (the
+/// test binary) for the scripts to run, as an installed svc would be found in PATH. Returns
+/// (sandbox, the completion scripts written into work/, PATH with the svc directory first).
+fn completion_world() -> (Sandbox, String) {
+    let sb = Sandbox::new();
+    sb.service("alpha-svc", "exec: /bin/true\n");
+    sb.service("beta-svc", "exec: /bin/true\n");
+    // Not a service: ignored.
+    std::fs::write(sb.config.join("init.d/README"), "x\n").unwrap();
+    let bin = sb.work.join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::os::unix::fs::symlink(SVC, bin.join("svc")).unwrap();
+    for shell in ["bash", "zsh", "fish"] {
+        let run = tool(SVC, &["completions", shell], &[]);
+        run.ok();
+        let name = if shell == "zsh" {
+            "zfunc/_svc".to_string()
+        } else {
+            format!("svc.{shell}")
+        };
+        let path = sb.work.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, run.stdout).unwrap();
+    }
+    let path = format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display());
+    (sb, path)
+}
+
+/// What completing each line offers, one `[LABEL] candidates...` line per case.
+fn offered(out: &str, label: &str) -> Vec<String> {
+    let prefix = format!("[{label}]");
+    let line = out
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no {prefix} in\n{out}"));
+    line[prefix.len()..]
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+const LEVELS: [&str; 8] = ["0", "1", "2", "3", "4", "5", "6", "S"];
+
+#[test]
+fn bash_completes_service_names_and_runlevels() {
+    let (sb, path) = completion_world();
+    let cfg = sb.config.display().to_string();
+    // Each case: a label, COMP_LINE, and COMP_WORDS as bash splits the line (at
+    // COMP_WORDBREAKS, `=` included; assignments before the command are not words). The
+    // function is the one `complete -p svc` names, called as bash-completion calls it.
+    let cases: Vec<(&str, String, Vec<String>)> = vec![
+        (
+            "flag",
+            format!("svc --config-dir {cfg} start "),
+            vec![
+                "svc".into(),
+                "--config-dir".into(),
+                cfg.clone(),
+                "start".into(),
+                "".into(),
+            ],
+        ),
+        (
+            "prefix",
+            format!("svc --config-dir={cfg} restart a"),
+            vec![
+                "svc".into(),
+                "--config-dir".into(),
+                "=".into(),
+                cfg.clone(),
+                "restart".into(),
+                "a".into(),
+            ],
+        ),
+        (
+            "second",
+            format!("svc stop --config-dir {cfg} alpha-svc "),
+            vec![
+                "svc".into(),
+                "stop".into(),
+                "--config-dir".into(),
+                cfg.clone(),
+                "alpha-svc".into(),
+                "".into(),
+            ],
+        ),
+        (
+            "assignment",
+            format!("SVC_CONFIG_DIR={cfg} svc status "),
+            vec!["svc".into(), "status".into(), "".into()],
+        ),
+        (
+            "environment",
+            "svc enable ".into(),
+            vec!["svc".into(), "enable".into(), "".into()],
+        ),
+        (
+            "switch",
+            "svc switch ".into(),
+            vec!["svc".into(), "switch".into(), "".into()],
+        ),
+        (
+            "telinit",
+            "svc -q telinit ".into(),
+            vec!["svc".into(), "-q".into(), "telinit".into(), "".into()],
+        ),
+        (
+            "address",
+            format!("svc --config-dir {cfg} access-check alpha-svc "),
+            vec![
+                "svc".into(),
+                "--config-dir".into(),
+                cfg.clone(),
+                "access-check".into(),
+                "alpha-svc".into(),
+                "".into(),
+            ],
+        ),
+        (
+            "option",
+            format!("svc --config-dir {cfg} start --q"),
+            vec![
+                "svc".into(),
+                "--config-dir".into(),
+                cfg.clone(),
+                "start".into(),
+                "--q".into(),
+            ],
+        ),
+        (
+            "command",
+            "svc swi".into(),
+            vec!["svc".into(), "swi".into()],
+        ),
+    ];
+    let mut script = String::from(
+        "source \"$1\"\n\
+         f=$(complete -p svc | sed -E 's/.* -F ([^ ]+) .*/\\1/')\n\
+         try() {\n\
+             local label=$1; COMP_LINE=$2; COMP_POINT=${#COMP_LINE}; shift 2\n\
+             COMP_WORDS=(\"$@\"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); COMPREPLY=()\n\
+             \"$f\" svc \"${COMP_WORDS[COMP_CWORD]}\" \"${COMP_WORDS[COMP_CWORD-1]}\"\n\
+             echo \"[$label] ${COMPREPLY[*]}\"\n\
+         }\n",
+    );
+    let q = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+    for (label, line, words) in &cases {
+        let words: Vec<String> = words.iter().map(|w| q(w)).collect();
+        script.push_str(&format!("try {label} {} {}\n", q(line), words.join(" ")));
+    }
+    let file = sb.work.join("svc.bash");
+    let run = tool(
+        "bash",
+        &["--norc", "--noprofile", "-c", &script, "bash", s(&file)],
+        &[("PATH", &path)],
+    );
+    run.ok();
+    let out = &run.stdout;
+    assert_eq!(offered(out, "flag"), ["alpha-svc", "beta-svc"], "{out}");
+    assert_eq!(offered(out, "prefix"), ["alpha-svc"], "{out}");
+    assert_eq!(offered(out, "second"), ["alpha-svc", "beta-svc"], "{out}");
+    assert_eq!(
+        offered(out, "assignment"),
+        ["alpha-svc", "beta-svc"],
+        "{out}"
+    );
+    assert_eq!(offered(out, "switch"), LEVELS, "{out}");
+    assert_eq!(offered(out, "telinit"), LEVELS, "{out}");
+    // The second argument of access-check is an address: no names there.
+    let address = offered(out, "address");
+    assert!(!address.iter().any(|w| w.ends_with("-svc")), "{out}");
+    assert_eq!(offered(out, "option"), ["--quiet"], "{out}");
+    assert_eq!(offered(out, "command"), ["switch"], "{out}");
+
+    // SVC_CONFIG_DIR in the environment of the shell.
+    let run = tool(
+        "bash",
+        &["--norc", "--noprofile", "-c", &script, "bash", s(&file)],
+        &[("PATH", &path), ("SVC_CONFIG_DIR", &cfg)],
+    );
+    run.ok();
+    assert_eq!(
+        offered(&run.stdout, "environment"),
+        ["alpha-svc", "beta-svc"],
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn fish_completes_service_names_and_runlevels() {
+    if !installed("fish") {
+        skip(
+            "fish_completes_service_names_and_runlevels",
+            "fish is not installed",
+        );
+        return;
+    }
+    let (sb, path) = completion_world();
+    let cfg = sb.config.display().to_string();
+    let cases = [
+        ("flag", format!("svc --config-dir {cfg} start ")),
+        ("assignment", format!("SVC_CONFIG_DIR={cfg} svc stop b")),
+        ("switch", "svc switch ".to_string()),
+        (
+            "address",
+            format!("svc --config-dir {cfg} access-check alpha-svc "),
+        ),
+    ];
+    let mut script = format!("source {}\n", sb.work.join("svc.fish").display());
+    for (label, line) in &cases {
+        script.push_str(&format!(
+            "echo [{label}] (complete -C '{line}' | string replace -r '\\t.*' '')\n"
+        ));
+    }
+    let home = sb.work.display().to_string();
+    let run = tool(
+        "fish",
+        &["--no-config", "-c", &script],
+        &[("PATH", &path), ("HOME", &home), ("XDG_CONFIG_HOME", &home)],
+    );
+    run.ok();
+    let out = &run.stdout;
+    assert_eq!(offered(out, "flag"), ["alpha-svc", "beta-svc"], "{out}");
+    assert_eq!(offered(out, "assignment"), ["beta-svc"], "{out}");
+    assert_eq!(offered(out, "switch"), LEVELS, "{out}");
+    assert!(
+        !offered(out, "address").iter().any(|w| w.ends_with("-svc")),
+        "{out}"
+    );
+}
+
+/// zsh, interactive in a pseudo-terminal (zsh's own zpty module): compinit loads `_svc` from
+/// fpath as an installed completion is loaded, and Tab lists the candidates.
+#[test]
+fn zsh_completes_service_names_and_runlevels() {
+    if !installed("zsh") {
+        skip(
+            "zsh_completes_service_names_and_runlevels",
+            "zsh is not installed",
+        );
+        return;
+    }
+    let (sb, path) = completion_world();
+    let cfg = sb.config.display().to_string();
+    // read_until waits for the terminal to be readable (zselect, 0.5 s at a time) until what it
+    // read matches, at most 20 s: no fixed sleeps.
+    let script = format!(
+        r#"zmodload zsh/zpty zsh/zselect zsh/datetime
+zpty z 'TERM=dumb zsh -f -i'
+fd=$REPLY
+read_until() {{
+    local deadline=$(( EPOCHREALTIME + 20 )) chunk
+    out=
+    while (( EPOCHREALTIME < deadline )); do
+        zselect -t 50 -r $fd
+        while zpty -r -t z chunk; do out+=$chunk; done
+        [[ $out == $~1 ]] && return 0
+    done
+    print -r -- "TIMEOUT waiting for $1: ${{(q)out}}"
+    return 1
+}}
+zpty -w z 'PS1="%% "; fpath=({zfunc} $fpath); autoload -U compinit; compinit -u -D; print READY'
+read_until '*READY*' || exit 1
+zpty -w -n z 'svc --config-dir {cfg} start '$'\t'
+read_until '*alpha-svc*beta-svc*' && print '[names] ok'
+zpty -w -n z $'\C-u'
+zpty -w -n z 'SVC_CONFIG_DIR={cfg} svc restart '$'\t'
+read_until '*alpha-svc*beta-svc*' && print '[assignment] ok'
+zpty -w -n z $'\C-u'
+zpty -w -n z 'svc switch '$'\t'
+read_until '*5*6*S*' && print '[levels] ok'
+zpty -d z
+"#,
+        zfunc = sb.work.join("zfunc").display()
+    );
+    let home = sb.work.display().to_string();
+    let run = tool(
+        "zsh",
+        &["-f", "-c", &script],
+        &[("PATH", &path), ("HOME", &home), ("ZDOTDIR", &home)],
+    );
+    run.ok();
+    for label in ["names", "assignment", "levels"] {
+        assert!(
+            run.stdout.contains(&format!("[{label}] ok")),
+            "{label}:\n{}",
+            run.stdout
+        );
+    }
 }
