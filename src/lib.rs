@@ -11,6 +11,8 @@
 //!   records and the launcher, whose child runs only async-signal-safe syscalls between fork
 //!   and exec; and the start-up memory long-running processes give back.
 //! - [`users`], [`trust`], [`lock`]: strict user/group resolution, who may write a file, flocks.
+//! - [`regular`]: opening files another user may control (logs, rule files, definitions)
+//!   without blocking on a FIFO, regular files only, symlinks refused or followed as asked.
 //! - [`ready`]: readiness checks; [`timeline`]: the boot timeline behind `svc analyze`.
 //! - [`lifecycle`]: start, stop, status and reload of one service (SPEC §3), built on `process`.
 //! - [`supervise`]: the supervisor of a `respawn:` service and its log rotation (SPEC §3.6).
@@ -49,6 +51,7 @@ pub mod output;
 pub mod paths;
 pub mod process;
 pub mod ready;
+pub mod regular;
 pub mod runlevel;
 pub mod securelog;
 pub mod supervise;
