@@ -323,8 +323,8 @@ fn rotated_lines(sb: &Sandbox, name: &str) -> (Vec<String>, Vec<PathBuf>) {
 #[test]
 fn log_rotation_loses_no_line_and_splits_none() {
     let sb = Sandbox::new();
-    let n = 20_000;
-    printer(&sb, "verbose", n, "log_max_size: 16K\nlog_keep: 100\n");
+    let n = 80_000;
+    printer(&sb, "verbose", n, "log_max_size: 64K\nlog_keep: 100\n");
     let _stop = StopOnDrop(&sb, "verbose");
     sb.svc(["start", "verbose"]).ok();
     wait_until(LIMIT, "every line in the logs", || {
@@ -356,7 +356,7 @@ fn log_rotation_loses_no_line_and_splits_none() {
         files.len()
     );
     assert!(lines == expected, "every line once, in order");
-    // ~ 18 bytes per line: about 20 files of 16 KiB.
+    // ~ 18 bytes per line: about 22 files of 64 KiB.
     assert!(files.len() > 15, "rotated {} times", files.len() - 1);
     for f in &files {
         let text = std::fs::read(f).unwrap();
@@ -367,7 +367,7 @@ fn log_rotation_loses_no_line_and_splits_none() {
             .rposition(|&b| b == b'\n')
             .map_or(0, |i| i + 1);
         assert!(
-            last <= 16 * 1024,
+            last <= 64 * 1024,
             "{} holds {last} bytes before its last line",
             f.display()
         );
@@ -378,8 +378,8 @@ fn log_rotation_loses_no_line_and_splits_none() {
 #[test]
 fn log_rotation_keeps_log_keep_files() {
     let sb = Sandbox::new();
-    let n = 10_000;
-    printer(&sb, "keeper", n, "log_max_size: 8K\nlog_keep: 3\n");
+    let n = 40_000;
+    printer(&sb, "keeper", n, "log_max_size: 64K\nlog_keep: 3\n");
     let _stop = StopOnDrop(&sb, "keeper");
     sb.svc(["start", "keeper"]).ok();
     wait_until(LIMIT, "the last line in the log", || {
@@ -700,4 +700,50 @@ fn output_written_while_stopping_reaches_the_log() {
     );
     assert_eq!(lines.len(), 3, "{tail:?}");
     assert_eq!(lines[1].len(), 3_000_000);
+}
+
+/// Issue 10 item 14: `log_max_size` has a floor (64K: `log_max_size: 1` with `log_keep: 1000`
+/// meant a thousand renames per line) and a ceiling, `log_keep` at most 1000; out of range is a
+/// definition error naming file, line and the range.
+#[test]
+fn log_size_and_keep_out_of_range_are_definition_errors() {
+    let sb = Sandbox::new();
+    let file = sb.config.join("init.d/tiny.yaml");
+    for (extra, line, says) in [
+        (
+            "log_max_size: 1\nlog_keep: 1000\n",
+            4,
+            "`log_max_size`: 1 byte is out of range, expected 64K (65536 bytes) to 1024G",
+        ),
+        (
+            "log_max_size: 65535\n",
+            4,
+            "`log_max_size`: 65535 bytes is out of range, expected 64K",
+        ),
+        (
+            "log_max_size: 2000G\n",
+            4,
+            "`log_max_size`: 2147483648000 bytes is out of range, expected 64K (65536 bytes) to 1024G",
+        ),
+        ("log_keep: 1001\n", 4, "`log_keep`: 1001 is out of range, expected 0 to 1000"),
+    ] {
+        sb.service(
+            "tiny",
+            &format!("exec: /bin/sleep\nargs: [\"100\"]\nrespawn: true\n{extra}"),
+        );
+        let want = format!("{}:{line}: {says}", file.display());
+        sb.svc(["check"]).code(6).stderr_has(&want);
+        sb.svc(["start", "tiny"]).code(6).stderr_has(says);
+    }
+    // The bounds themselves are accepted.
+    sb.service(
+        "tiny",
+        "exec: /bin/sleep\nargs: [\"100\"]\nrespawn: true\nlog_max_size: 64K\nlog_keep: 1000\n",
+    );
+    sb.svc(["check"]).ok();
+    sb.service(
+        "tiny",
+        "exec: /bin/sleep\nargs: [\"100\"]\nrespawn: true\nlog_max_size: 1024G\nlog_keep: 0\n",
+    );
+    sb.svc(["check"]).ok();
 }
