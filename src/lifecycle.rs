@@ -1134,12 +1134,13 @@ pub(crate) fn describe_exit(status: std::process::ExitStatus) -> String {
     }
 }
 
-/// The last lines of a log, formatted for an error message (control characters made `?`).
+/// The last lines of a log, formatted for an error message (control characters made `?`). The
+/// log is read as `svc logs` reads it: no symlink, no FIFO ([`crate::regular`]).
 pub(crate) fn log_tail(path: Option<&Path>) -> String {
     let Some(path) = path else {
         return String::new();
     };
-    let Ok(mut f) = File::open(path) else {
+    let Ok(mut f) = crate::regular::open_read(path, crate::regular::Links::Refuse) else {
         return String::new();
     };
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);

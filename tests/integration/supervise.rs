@@ -747,3 +747,34 @@ fn log_size_and_keep_out_of_range_are_definition_errors() {
     );
     sb.svc(["check"]).ok();
 }
+
+/// Issue 10 item 7: a FIFO at a supervised service's log path: the supervisor never blocks on
+/// it — start and stop finish at once, the output is held (as for an unwritable log directory)
+/// and the problem is reported in the supervisor's log.
+#[test]
+fn a_fifo_at_the_log_path_never_blocks_the_supervisor() {
+    let sb = Sandbox::new();
+    printer(&sb, "piped", 10, "");
+    let _stop = StopOnDrop(&sb, "piped");
+    std::fs::create_dir_all(&sb.log).unwrap();
+    let log = sb.logfile("piped");
+    let c = std::ffi::CString::new(log.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo(3) with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    let limit = Duration::from_secs(10);
+    let run = |args: &[&str]| {
+        crate::lifecycle::finish(crate::lifecycle::spawn_svc(&sb, args), args, limit)
+    };
+    run(&["start", "piped"]).ok();
+    let sup_log = sb.state.join("piped.supervisor.log");
+    wait_until(LIMIT, "the supervisor to report the FIFO", || {
+        std::fs::read_to_string(&sup_log)
+            .unwrap_or_default()
+            .contains(&format!(
+                "cannot write log {}: not a regular file (it is a FIFO)",
+                log.display()
+            ))
+    });
+    run(&["logs", "piped"]).code(1).stderr_has("FIFO");
+    run(&["stop", "piped"]).ok();
+}
