@@ -161,7 +161,7 @@ fn detach(ctx: &Context) -> Code {
 
 /// What the detached copy wrote to its log, from `offset` on (at most 64 KiB).
 fn print_from(path: &Path, offset: u64) {
-    let Ok(mut f) = std::fs::File::open(path) else {
+    let Ok(mut f) = crate::regular::open_read(path, crate::regular::Links::Refuse) else {
         return;
     };
     if f.seek(SeekFrom::Start(offset)).is_err() {

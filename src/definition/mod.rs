@@ -327,9 +327,11 @@ enum ReadError {
     Other(String),
 }
 
+/// Reads a configuration file without ever blocking on it (a FIFO is refused, see
+/// [`crate::regular`]), then checks it may be trusted.
 fn read_trusted(path: &Path) -> Result<String, ReadError> {
     use std::io::Read;
-    let mut f = match std::fs::File::open(path) {
+    let mut f = match crate::regular::open_read(path, crate::regular::Links::Follow) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ReadError::Missing),
         Err(e) => return Err(ReadError::Other(e.to_string())),

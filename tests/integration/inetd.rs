@@ -1218,3 +1218,101 @@ fn h4_many_denied_attempts_keep_memory_flat() {
     assert_eq!(denied, 5_000);
     assert!(alive(d.pid()));
 }
+
+fn mkfifo(p: &std::path::Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap();
+    // SAFETY: mkfifo(3) with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+}
+
+/// Issue 10 item 9: SIGHUP with a FIFO as hosts.allow used to hang the daemon for good (and
+/// with it SIGTERM). The file "cannot be read" (SPEC §5.2): every connection is denied and
+/// logged so, the daemon says why, and stays responsive to signals.
+#[test]
+fn sighup_with_a_fifo_rule_file_fails_closed_and_stays_responsive() {
+    let sb = Sandbox::new();
+    let port = free_port();
+    cat_service(&sb, "echo", port, "");
+    let mut d = Inetd::start(&sb);
+    echo(&mut connect_from("127.0.0.2", port), "before");
+    mkfifo(&sb.config.join("hosts.allow"));
+    d.reload();
+    assert!(
+        d.errors().contains(&format!(
+            "{}: cannot read: not a regular file (it is a FIFO)",
+            sb.config.join("hosts.allow").display()
+        )),
+        "{}",
+        d.errors()
+    );
+    let mut denied = connect_from("127.0.0.2", port);
+    assert_closed(&mut denied);
+    let lines = wait_lines(&sb, 2);
+    expect_line(
+        &lines[1],
+        d.pid(),
+        "DENY",
+        "echo",
+        &client_of(&denied),
+        "hosts.allow:unreadable",
+    );
+    d.signal(libc::SIGTERM);
+    assert_eq!(d.wait_exit(), 0, "{}", d.errors());
+}
+
+/// Issue 10 item 7 for the secure log: a FIFO at `<log>/secure` is refused (said once on
+/// stderr) and never blocks the daemon; verdicts are unchanged.
+#[test]
+fn a_fifo_as_the_secure_log_never_blocks_the_daemon() {
+    let sb = Sandbox::new();
+    let port = free_port();
+    cat_service(&sb, "echo", port, "");
+    std::fs::create_dir_all(&sb.log).unwrap();
+    mkfifo(&sb.log.join("secure"));
+    let d = Inetd::start(&sb);
+    for i in 0..3 {
+        echo(&mut connect_from("127.0.0.2", port), &format!("served {i}"));
+    }
+    std::fs::write(sb.config.join("hosts.deny"), "echo: 127.0.0.3\n").unwrap();
+    d.reload();
+    assert_closed(&mut connect_from("127.0.0.3", port));
+    let errors = d.errors();
+    assert!(
+        errors.contains("cannot write the secure log") && errors.contains("FIFO"),
+        "{errors}"
+    );
+}
+
+/// Issue 10 item 9, the other configuration files: a FIFO among the definitions or as svc.yaml
+/// is "cannot be read" at once — for inetd's SIGHUP, `check` and `start` alike.
+#[test]
+fn a_fifo_definition_or_settings_file_never_blocks() {
+    let sb = Sandbox::new();
+    let port = free_port();
+    cat_service(&sb, "echo", port, "");
+    let d = Inetd::start(&sb);
+    let odd = sb.config.join("init.d/odd.yaml");
+    mkfifo(&odd);
+    d.reload();
+    let errors = d.errors();
+    assert!(
+        errors.contains("odd") && errors.contains("not a regular file (it is a FIFO)"),
+        "{errors}"
+    );
+    echo(&mut connect_from("127.0.0.2", port), "still served");
+    let prompt = |args: &[&str]| {
+        crate::lifecycle::finish(crate::lifecycle::spawn_svc(&sb, args), args, T)
+    };
+    prompt(&["check"])
+        .code(6)
+        .stderr_has(&format!("{}", odd.display()))
+        .stderr_has("not a regular file (it is a FIFO)");
+    prompt(&["start", "odd"]).code(6).stderr_has("FIFO");
+    std::fs::remove_file(&odd).unwrap();
+    mkfifo(&sb.config.join("svc.yaml"));
+    prompt(&["check"])
+        .code(6)
+        .stderr_has("svc.yaml")
+        .stderr_has("not a regular file (it is a FIFO)");
+}
