@@ -5,7 +5,10 @@
 //!   (`cps`), the access check ([`crate::access`]), then the `instances` and `per_source`
 //!   limits; a refused connection is closed at once, an allowed one is handed to a fresh
 //!   process of the service ([`Lifecycle::connection_launch`]) as stdin and stdout. Every
-//!   decision is one line of the secure log ([`crate::securelog`]).
+//!   decision is one line of the secure log ([`crate::securelog`]). The limits count live
+//!   servers ([`servers`]): a connection kept out only by servers that have already let go of
+//!   their own connection waits (parked, not blocking the loop) up to [`FINISH_GRACE`] for
+//!   their exit.
 //! - `wait: true` (TCP or UDP): the socket itself is handed to one process and svc stops
 //!   polling it until that process exits. For UDP, svc first peeks at the waking datagram's
 //!   source and applies the access check to it (a denied datagram is dropped); a TCP wait
@@ -22,6 +25,7 @@
 pub mod limits;
 pub mod listen;
 pub mod lookup;
+pub mod servers;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr, TcpStream};
@@ -32,10 +36,8 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{kill, SigSet, Signal};
+use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::Pid;
 
 use crate::access::{Rules, Verdict};
 use crate::definition::{self, Definition, DefinitionError, Protocol};
@@ -45,6 +47,7 @@ use crate::securelog::{Decision, SecureLog};
 use limits::Rates;
 use listen::Listener;
 use lookup::{Checks, NoLookup, MAX_PENDING};
+use servers::{signal_server, Child, Servers};
 
 /// Connections accepted from one listener before the loop looks at the others again.
 const ACCEPT_BATCH: usize = 32;
@@ -56,6 +59,9 @@ const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 const RESERVE_FDS: usize = 8;
 /// After SIGKILL, how long svc waits for the servers to be gone.
 const KILL_GRACE: Duration = Duration::from_secs(5);
+/// How long a connection kept out of a limit only by finishing servers (see [`servers`]) waits
+/// for them to exit before it is refused after all.
+const FINISH_GRACE: Duration = Duration::from_secs(1);
 
 /// One served service.
 #[derive(Debug)]
@@ -83,15 +89,26 @@ struct Pending {
     socket_id: u64,
 }
 
-/// A process svc started and will reap.
+/// An allowed connection that only finishing servers keep out of a limit: it waits for their
+/// exit (their SIGCHLD), at most until `until`.
 #[derive(Debug)]
-struct Child {
-    /// The service it serves; `None` for a `spawn` command of an access rule.
-    service: Option<String>,
-    /// The client address it serves (`wait: false`).
-    source: Option<IpAddr>,
-    /// The wait-mode socket it holds.
-    holds: Option<u64>,
+struct Parked {
+    service: String,
+    client: SocketAddr,
+    conn: TcpStream,
+    /// The access rule that allowed it, for the ALLOW line.
+    rule: String,
+    until: Instant,
+}
+
+/// Whether a connection fits the `instances` and `per_source` limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Room {
+    Free,
+    /// Over this limit only because of servers that are finishing.
+    Finishing(&'static str),
+    /// Over this limit.
+    Full(&'static str),
 }
 
 /// What the configuration directory holds for one name.
@@ -105,7 +122,8 @@ enum Loaded {
 pub struct Daemon<'a> {
     life: &'a Lifecycle,
     services: BTreeMap<String, Service>,
-    children: HashMap<i32, Child>,
+    children: Servers,
+    parked: Vec<Parked>,
     rules: Arc<Rules>,
     /// Checks running on threads, and the clients waiting for them.
     checks: Checks,
@@ -155,7 +173,8 @@ pub fn serve(life: &Lifecycle, on_ready: &mut dyn FnMut(usize)) -> Result<(), St
     let mut d = Daemon {
         life,
         services: BTreeMap::new(),
-        children: HashMap::new(),
+        children: Servers::default(),
+        parked: Vec::new(),
         rules: Arc::new(load_rules(&life.dirs.config)),
         checks: Checks::new().map_err(|e| format!("cannot create a pipe: {e}"))?,
         pending: HashMap::new(),
@@ -267,38 +286,54 @@ impl Daemon<'_> {
             .count()
     }
 
-    /// Whether a server holds the wait-mode socket `id`.
-    fn busy(&self, id: u64) -> bool {
-        self.children.values().any(|c| c.holds == Some(id))
-    }
-
-    /// Running servers of `service` (from `source`, if given), and connections waiting for
-    /// their access check: a flood of slow lookups is capped like running servers.
+    /// Running servers of `service` (from `source`, if given), connections waiting for their
+    /// access check — a flood of slow lookups is capped like running servers — and connections
+    /// waiting for finishing servers.
     fn count(&self, service: &str, source: Option<IpAddr>) -> u32 {
-        let running = self
-            .children
-            .values()
-            .filter(|c| c.service.as_deref() == Some(service))
-            .filter(|c| source.is_none() || c.source == source)
-            .count();
+        let running = self.children.running(service, source);
         let waiting = self
             .pending
             .values()
             .filter(|p| p.conn.is_some() && p.service == service)
             .filter(|p| source.is_none_or(|ip| p.client.ip() == ip))
             .count();
-        (running + waiting) as u32
+        let parked = self
+            .parked
+            .iter()
+            .filter(|p| p.service == service)
+            .filter(|p| source.is_none_or(|ip| p.client.ip() == ip))
+            .count();
+        (running + waiting + parked) as u32
     }
 
-    /// [`Daemon::count`], reaping first when the count is at `max`: a server that has just
-    /// exited (its SIGCHLD not read yet) must not refuse a client.
-    fn count_fresh(&mut self, service: &str, source: Option<IpAddr>, max: u32) -> u32 {
-        let n = self.count(service, source);
-        if n < max {
-            return n;
+    /// Whether one more connection of `service` from `client` fits `instances` and
+    /// `per_source`. At a limit, exited servers are reaped first (their SIGCHLD may not have
+    /// been read yet), then servers that have let go of their connection are told apart: a
+    /// client that saw its last connection end must not be refused for it.
+    fn room(&mut self, service: &str, sock: &crate::definition::Socket, client: IpAddr) -> Room {
+        let mut room = Room::Free;
+        for (max, source, limit) in [
+            (sock.instances, None, "instances"),
+            (sock.per_source, Some(client), "per_source"),
+        ] {
+            let Some(max) = max else { continue };
+            if self.count(service, source) < max {
+                continue;
+            }
+            self.children.reap();
+            let n = self.count(service, source);
+            if n < max {
+                continue;
+            }
+            let finishing = self.children.finishing(service, source) as u32;
+            if n - finishing >= max {
+                return Room::Full(limit);
+            }
+            if room == Room::Free {
+                room = Room::Finishing(limit);
+            }
         }
-        self.reap();
-        self.count(service, source)
+        room
     }
 
     /// Reads the definitions and brings the services in line: new ones listen, removed ones
@@ -406,11 +441,16 @@ impl Daemon<'_> {
                         continue;
                     }
                 }
-                if s.def.socket.as_ref().is_some_and(|k| k.wait) && self.busy(s.socket_id) {
+                if s.def.socket.as_ref().is_some_and(|k| k.wait) && self.children.busy(s.socket_id)
+                {
                     continue;
                 }
                 names.push(name);
                 fds.push(PollFd::new(l.fd(), PollFlags::POLLIN));
+            }
+            if let Some(until) = self.parked.iter().map(|p| p.until).min() {
+                let left = until.saturating_duration_since(now);
+                timeout = Some(timeout.map_or(left, |t| t.min(left)));
             }
             match poll(&mut fds, poll_timeout(timeout)) {
                 Ok(_) | Err(Errno::EINTR) => {}
@@ -430,6 +470,8 @@ impl Daemon<'_> {
                 self.shutdown();
                 return Ok(());
             }
+            // After the signals (a finishing server's SIGCHLD) and before new connections.
+            self.retry_parked();
             if checked {
                 self.checked();
             }
@@ -457,7 +499,7 @@ impl Daemon<'_> {
                 }
             }
         }
-        self.reap();
+        self.children.reap();
         if stop {
             return true;
         }
@@ -465,22 +507,6 @@ impl Daemon<'_> {
             self.apply(true);
         }
         false
-    }
-
-    /// Reaps every child that has exited.
-    fn reap(&mut self) {
-        loop {
-            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::StillAlive) => break,
-                Ok(st) => {
-                    if let Some(pid) = st.pid() {
-                        self.children.remove(&pid.as_raw());
-                    }
-                }
-                Err(Errno::EINTR) => continue,
-                Err(_) => break,
-            }
-        }
     }
 
     /// A polled socket is readable.
@@ -600,11 +626,55 @@ impl Daemon<'_> {
         let Some(rule) = self.access(name, client, verdict) else {
             return;
         };
-        if !self.under_limits(name, &sock, client) {
+        let until = Instant::now() + FINISH_GRACE;
+        self.admit(name, &sock, stream, client, rule, until);
+    }
+
+    /// An allowed connection: its server starts when the limits leave room; it waits (parked,
+    /// until `until`) when only finishing servers are in the way; else it is refused.
+    fn admit(
+        &mut self,
+        name: &str,
+        sock: &crate::definition::Socket,
+        stream: TcpStream,
+        client: SocketAddr,
+        rule: String,
+        until: Instant,
+    ) {
+        match self.room(name, sock, client.ip()) {
+            Room::Free => {
+                self.record(Decision::Allow, name, client, &rule);
+                self.launch(name, OwnedFd::from(stream), Some(client.ip()), None);
+            }
+            Room::Finishing(_) if Instant::now() < until => self.parked.push(Parked {
+                service: name.to_string(),
+                client,
+                conn: stream,
+                rule,
+                until,
+            }),
+            Room::Finishing(limit) | Room::Full(limit) => {
+                self.record(Decision::Limit, name, client, limit);
+            }
+        }
+    }
+
+    /// Parked connections, oldest first: admitted, parked again, or refused (their wait is
+    /// over); dropped (closed) when their service is no longer served.
+    fn retry_parked(&mut self) {
+        if self.parked.is_empty() {
             return;
         }
-        self.record(Decision::Allow, name, client, &rule);
-        self.launch(name, OwnedFd::from(stream), Some(client.ip()), None);
+        for p in std::mem::take(&mut self.parked) {
+            let Some(sock) = self
+                .services
+                .get(&p.service)
+                .and_then(|s| s.def.socket.clone())
+            else {
+                continue;
+            };
+            self.admit(&p.service, &sock, p.conn, p.client, p.rule, p.until);
+        }
     }
 
     /// Verdicts of the checks that ran on threads.
@@ -629,26 +699,22 @@ impl Daemon<'_> {
         }
     }
 
-    /// `instances` and `per_source` (a refusal is logged); true when under both.
+    /// Before a lookup: false (the refusal logged) when the connection is over `instances` or
+    /// `per_source` even once finishing servers are gone; the final word comes with the
+    /// verdict ([`Daemon::admit`]).
     fn under_limits(
         &mut self,
         name: &str,
         sock: &crate::definition::Socket,
         client: SocketAddr,
     ) -> bool {
-        if let Some(max) = sock.instances {
-            if self.count_fresh(name, None, max) >= max {
-                self.record(Decision::Limit, name, client, "instances");
-                return false;
+        match self.room(name, sock, client.ip()) {
+            Room::Full(limit) => {
+                self.record(Decision::Limit, name, client, limit);
+                false
             }
+            Room::Free | Room::Finishing(_) => true,
         }
-        if let Some(max) = sock.per_source {
-            if self.count_fresh(name, Some(client.ip()), max) >= max {
-                self.record(Decision::Limit, name, client, "per_source");
-                return false;
-            }
-        }
-        true
     }
 
     /// Acts on an access verdict (SPEC §5.2): runs the rule's `spawn` command, logs a denial;
@@ -745,6 +811,7 @@ impl Daemon<'_> {
         let Some(svc) = self.services.get(name) else {
             return;
         };
+        let socket_inode = servers::inode_of(&fd);
         self.reserve.clear();
         let started = self
             .life
@@ -763,6 +830,7 @@ impl Daemon<'_> {
                         service: Some(name.to_string()),
                         source,
                         holds,
+                        socket_inode,
                     },
                 );
             }
@@ -802,6 +870,7 @@ impl Daemon<'_> {
                         service: None,
                         source: None,
                         holds: None,
+                        socket_inode: None,
                     },
                 );
             }
@@ -815,8 +884,9 @@ impl Daemon<'_> {
         for s in self.services.values_mut() {
             s.listener = None;
         }
+        self.parked.clear();
         let mut timeout = Duration::ZERO;
-        for (pid, c) in &self.children {
+        for (pid, c) in self.children.iter() {
             let def = c
                 .service
                 .as_ref()
@@ -833,7 +903,7 @@ impl Daemon<'_> {
                 "{} server(s) still running after {timeout:?}: sending SIGKILL",
                 self.children.len()
             ));
-            for pid in self.children.keys() {
+            for (pid, _) in self.children.iter() {
                 signal_server(*pid, Signal::SIGKILL);
             }
             self.wait_children(Instant::now() + KILL_GRACE);
@@ -842,7 +912,7 @@ impl Daemon<'_> {
 
     fn wait_children(&mut self, deadline: Instant) {
         loop {
-            self.reap();
+            self.children.reap();
             let now = Instant::now();
             if self.children.is_empty() || now >= deadline {
                 return;
@@ -852,11 +922,4 @@ impl Daemon<'_> {
             while let Ok(Some(_)) = self.signals.read_signal() {}
         }
     }
-}
-
-/// Signals a server and its process group (it leads one: the launcher calls setsid). The PID
-/// is a child svc has not reaped yet, so it cannot have been reused.
-fn signal_server(pid: i32, sig: Signal) {
-    let _ = kill(Pid::from_raw(-pid), sig);
-    let _ = kill(Pid::from_raw(pid), sig);
 }

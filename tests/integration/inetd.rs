@@ -1219,6 +1219,38 @@ fn h4_many_denied_attempts_keep_memory_flat() {
     assert!(alive(d.pid()));
 }
 
+/// Issue 10 item 15: a client that waits for each connection's end (EOF) and reconnects at once
+/// is never over `per_source` or `instances`, even at 1: the server it saw end is not counted,
+/// whether svc has not read its SIGCHLD yet or it has closed the connection and not finished
+/// exiting (cat closes stdout in an exit handler). Before the fix one of the first few dozen
+/// rounds was refused (`LIMIT rule=instances`); the issue saw it with `per_source: 2` under load.
+#[test]
+fn sequential_reconnects_are_never_over_a_limit() {
+    let sb = Sandbox::new();
+    let port = free_port();
+    cat_service(&sb, "echo", port, ", per_source: 1, instances: 1");
+    let _d = Inetd::start(&sb);
+    let rounds = 300;
+    for i in 0..rounds {
+        let mut s = connect_from("127.0.0.2", port);
+        s.write_all(format!("round {i}\n").as_bytes()).unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut got = Vec::new();
+        let _ = s.read_to_end(&mut got);
+        if got.is_empty() {
+            let limited: Vec<String> = secure(&sb)
+                .into_iter()
+                .filter(|l| l.decision == "LIMIT")
+                .map(|l| format!("{l:?}"))
+                .collect();
+            panic!("round {i}: refused; LIMIT lines: {limited:?}");
+        }
+    }
+    let lines = wait_lines(&sb, rounds);
+    let limited = lines.iter().filter(|l| l.decision == "LIMIT").count();
+    assert_eq!(limited, 0, "{limited} LIMIT lines in {rounds} sequential rounds");
+}
+
 fn mkfifo(p: &std::path::Path) {
     use std::os::unix::ffi::OsStrExt;
     let c = std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap();
@@ -1301,9 +1333,8 @@ fn a_fifo_definition_or_settings_file_never_blocks() {
         "{errors}"
     );
     echo(&mut connect_from("127.0.0.2", port), "still served");
-    let prompt = |args: &[&str]| {
-        crate::lifecycle::finish(crate::lifecycle::spawn_svc(&sb, args), args, T)
-    };
+    let prompt =
+        |args: &[&str]| crate::lifecycle::finish(crate::lifecycle::spawn_svc(&sb, args), args, T);
     prompt(&["check"])
         .code(6)
         .stderr_has(&format!("{}", odd.display()))
