@@ -648,9 +648,9 @@ fn g6_a_fifo_rule_file_fails_closed_at_once() {
                 "{}: cannot read: not a regular file (it is a FIFO)",
                 sb.config.join(file).display()
             ));
-        prompt(&sb, &["check"])
-            .code(6)
-            .stderr_has(&format!("{file}: cannot read: not a regular file (it is a FIFO)"));
+        prompt(&sb, &["check"]).code(6).stderr_has(&format!(
+            "{file}: cannot read: not a regular file (it is a FIFO)"
+        ));
         std::fs::remove_file(sb.config.join(file)).unwrap();
     }
 }
@@ -686,8 +686,7 @@ fn g6_a_rule_file_others_can_write_fails_closed_as_root() {
     rules(&sb, "sshd: 10.0.0.1\n", "");
     let allow = sb.config.join("hosts.allow");
     std::fs::set_permissions(&allow, std::fs::Permissions::from_mode(0o666)).unwrap();
-    verdict(&sb, "sshd", "10.0.0.1", false, "hosts.allow:unreadable")
-        .stderr_has("world-writable");
+    verdict(&sb, "sshd", "10.0.0.1", false, "hosts.allow:unreadable").stderr_has("world-writable");
     sb.svc(["check"]).code(6).stderr_has("world-writable");
     std::fs::set_permissions(&allow, std::fs::Permissions::from_mode(0o644)).unwrap();
     std::os::unix::fs::chown(&allow, Some(65534), None).unwrap();

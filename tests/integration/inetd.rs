@@ -1248,7 +1248,10 @@ fn sequential_reconnects_are_never_over_a_limit() {
     }
     let lines = wait_lines(&sb, rounds);
     let limited = lines.iter().filter(|l| l.decision == "LIMIT").count();
-    assert_eq!(limited, 0, "{limited} LIMIT lines in {rounds} sequential rounds");
+    assert_eq!(
+        limited, 0,
+        "{limited} LIMIT lines in {rounds} sequential rounds"
+    );
 }
 
 fn mkfifo(p: &std::path::Path) {

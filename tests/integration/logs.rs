@@ -460,7 +460,11 @@ fn logs_of_a_fifo_fail_at_once() {
     sb.service("f", &sb.sleeper("f"));
     std::fs::create_dir_all(&sb.log).unwrap();
     mkfifo(&sb.logfile("f"));
-    for args in [&["logs", "f"][..], &["logs", "f", "-n", "3"], &["logs", "f", "-f"]] {
+    for args in [
+        &["logs", "f"][..],
+        &["logs", "f", "-n", "3"],
+        &["logs", "f", "-f"],
+    ] {
         prompt(&sb, args)
             .code(1)
             .stderr_has(&sb.logfile("f").display().to_string())
@@ -485,10 +489,17 @@ fn logs_never_follow_a_symlink() {
     std::fs::write(&secret, "root:SECRET:19000::::::\n").unwrap();
     std::fs::create_dir_all(&sb.log).unwrap();
     std::os::unix::fs::symlink(&secret, sb.logfile("s")).unwrap();
-    for args in [&["logs", "s"][..], &["logs", "s", "-n", "5"], &["logs", "s", "-f"]] {
+    for args in [
+        &["logs", "s"][..],
+        &["logs", "s", "-n", "5"],
+        &["logs", "s", "-f"],
+    ] {
         let r = prompt(&sb, args);
         r.code(1).stderr_has("symbolic link");
-        assert!(!r.stdout.contains("SECRET"), "svc {args:?} printed the target");
+        assert!(
+            !r.stdout.contains("SECRET"),
+            "svc {args:?} printed the target"
+        );
     }
     // A rotated file that is a symlink.
     std::fs::remove_file(sb.logfile("s")).unwrap();
