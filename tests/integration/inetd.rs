@@ -916,12 +916,31 @@ fn daemon_mode_detaches_with_a_pid_file() {
     let pid = sb.pid("inetd");
     let st = proc_stat(pid).unwrap();
     assert_eq!(st.session, pid, "the daemon leads its own session");
+    // Issue 10 item 6: named in ps, top and `ss -p` — not `exe` (it is /proc/self/exe run again).
+    assert_eq!(comm(pid), "svc-inetd");
     echo(&mut connect_from("127.0.0.1", port), "detached");
     unsafe {
         libc::kill(pid, libc::SIGTERM);
     }
     wait_until(T, "the daemon to exit", || !alive(pid));
     wait_until(T, "the pid file to go", || !sb.pidfile("inetd").exists());
+}
+
+/// The process name (`/proc/PID/comm`), as ps, top and `ss -p` show it.
+fn comm(pid: i32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim_end()
+        .to_string()
+}
+
+/// The foreground daemon has the same name as the detached one.
+#[test]
+fn the_daemon_is_named_svc_inetd() {
+    let sb = Sandbox::new();
+    cat_service(&sb, "echo", free_port(), "");
+    let d = Inetd::start(&sb);
+    assert_eq!(comm(d.pid()), "svc-inetd");
 }
 
 /// svc inetd as an ordinary svc service (as init.d/inetd.yaml runs it): start returns once it
