@@ -382,13 +382,11 @@ impl Lifecycle {
             (State::Stopped | State::Dead, Some(_), _) => {
                 st.state = State::Starting;
                 st.note = state.as_ref().map(|s| {
-                    let wait = s
-                        .retry_at_ms
-                        .map(|t| t.saturating_sub(supervise_now_ms()))
-                        .unwrap_or(0);
+                    // On the supervisor's own clock, not the wall clock (which may jump).
+                    let wait = s.retry_in().unwrap_or_default();
                     format!(
                         "restarting in {:.1}s (restart {}){}",
-                        wait as f64 / 1000.0,
+                        wait.as_secs_f64(),
                         s.restarts + 1,
                         s.last_exit
                             .as_ref()
@@ -1165,11 +1163,4 @@ pub(crate) fn log_tail(path: Option<&Path>) -> String {
         );
     }
     out
-}
-
-fn supervise_now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }

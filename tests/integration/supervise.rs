@@ -778,3 +778,63 @@ fn a_fifo_at_the_log_path_never_blocks_the_supervisor() {
     run(&["logs", "piped"]).code(1).stderr_has("FIFO");
     run(&["stop", "piped"]).ok();
 }
+
+/// Seconds in the "restarting in N.Ns" note of `svc status NAME`.
+fn restarting_in(sb: &Sandbox, name: &str) -> f64 {
+    let r = sb.svc(["status", name]);
+    let text = format!("{}{}", r.stdout, r.stderr);
+    let at = text
+        .find("restarting in ")
+        .unwrap_or_else(|| panic!("no restart note in:\n{text}"));
+    let rest = &text[at + "restarting in ".len()..];
+    rest[..rest.find('s').unwrap()]
+        .parse()
+        .unwrap_or_else(|_| panic!("unreadable restart note in:\n{text}"))
+}
+
+/// Issue 10 item 14: the supervisor waits on the monotonic clock, and `status` must count down
+/// on the same clock: a wall clock that jumped (here: the state file's wall-clock time moved an
+/// hour ahead, exactly what a clock set back by an hour looks like) does not turn a 30 s
+/// backoff into "restarting in 3630s". A state file written by an older svc (wall-clock time
+/// only) is still read.
+#[test]
+fn restart_countdown_ignores_wall_clock_jumps() {
+    let sb = Sandbox::new();
+    let script = sb.script("jumpy.sh", "#!/bin/sh\nsleep 0.2\nexit 3\n");
+    sb.service(
+        "jumpy",
+        &format!(
+            "exec: {}\nrespawn: {{ max: 3, window: 60, backoff: 30 }}\n",
+            script.display()
+        ),
+    );
+    let _stop = StopOnDrop(&sb, "jumpy");
+    sb.svc(["start", "jumpy"]).ok();
+    wait_until(LIMIT, "the 30 s backoff", || {
+        status_json(&sb, "jumpy")["state"] == "starting"
+    });
+    let left = restarting_in(&sb, "jumpy");
+    assert!(left > 0.0 && left <= 30.0, "{left}");
+
+    let state_file = sb.state.join("jumpy.supervisor");
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state_file).unwrap()).unwrap();
+    let wall = state["retry_at_ms"].as_u64().expect("retry_at_ms written");
+    state["retry_at_ms"] = (wall + 3_600_000).into();
+    std::fs::write(&state_file, serde_json::to_vec(&state).unwrap()).unwrap();
+    let left = restarting_in(&sb, "jumpy");
+    assert!(left > 0.0 && left <= 30.0, "after the jump: {left}");
+
+    // An older svc's state file: only the wall-clock time.
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let obj = state.as_object_mut().unwrap();
+    obj.retain(|k, _| k != "retry_at_mono_ms");
+    obj.insert("retry_at_ms".into(), (now_ms + 20_000).into());
+    std::fs::write(&state_file, serde_json::to_vec(&state).unwrap()).unwrap();
+    let left = restarting_in(&sb, "jumpy");
+    assert!(left > 10.0 && left <= 20.0, "old state file: {left}");
+    sb.svc(["stop", "jumpy"]).ok();
+}
