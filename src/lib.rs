@@ -29,9 +29,9 @@
 //! - [`exit`]: the LSB exit codes.
 //!
 //! `unsafe` is confined to small commented places: the launcher, pidfd and poll syscalls
-//! (`process::handle`), madvise/malloc_trim (`process::memory`), flock (`lock`), waitpid and
-//! prctl in the supervisor, the fork of a switch's worker processes, and the pre_exec of
-//! `svc init` that gives the main program an empty signal mask and the terminal.
+//! (`process::handle`), madvise/malloc_trim (`process::memory`), flock (`lock`), waitpid, prctl
+//! and clock_gettime in the supervisor, the fork of a switch's worker processes, and the
+//! pre_exec of `svc init` that gives the main program an empty signal mask and the terminal.
 
 pub mod access;
 pub mod cli;
