@@ -90,7 +90,6 @@ impl Daemon<'_> {
         room
     }
 
-    /// Reads the definitions and brings the services in line: new ones listen, removed ones
     /// One accepted connection of a `wait: false` service.
     pub(super) fn connection(&mut self, name: &str, stream: TcpStream, peer: SocketAddr) {
         let client = SocketAddr::new(peer.ip().to_canonical(), peer.port());
@@ -202,7 +201,6 @@ impl Daemon<'_> {
         }
     }
 
-    /// Verdicts of the checks that ran on threads.
     /// Before a lookup: false (the refusal logged) when the connection is over `instances` or
     /// `per_source` even once finishing servers are gone; the final word comes with the
     /// verdict ([`Daemon::admit`]).

@@ -263,6 +263,7 @@ impl Daemon<'_> {
             .count()
     }
 
+    /// Reads the definitions and brings the services in line: new ones listen, removed ones
     /// stop listening, a broken one keeps its last good definition. Running servers are left
     /// alone. `reload`: this is a SIGHUP (rules are re-read, the log reopened).
     fn apply(&mut self, reload: bool) {
@@ -498,6 +499,7 @@ impl Daemon<'_> {
         }
     }
 
+    /// Verdicts of the checks that ran on threads.
     fn checked(&mut self) {
         for (id, verdict) in self.checks.take() {
             let Some(p) = self.pending.remove(&id) else {
