@@ -11,6 +11,8 @@
 //!   records and the launcher, whose child runs only async-signal-safe syscalls between fork
 //!   and exec; and the start-up memory long-running processes give back.
 //! - [`users`], [`trust`], [`lock`]: strict user/group resolution, who may write a file, flocks.
+//! - [`regular`]: opening files another user may control (logs, rule files, definitions)
+//!   without blocking on a FIFO, regular files only, symlinks refused or followed as asked.
 //! - [`ready`]: readiness checks; [`timeline`]: the boot timeline behind `svc analyze`.
 //! - [`lifecycle`]: start, stop, status and reload of one service (SPEC §3), built on `process`.
 //! - [`supervise`]: the supervisor of a `respawn:` service and its log rotation (SPEC §3.6).
@@ -27,9 +29,9 @@
 //! - [`exit`]: the LSB exit codes.
 //!
 //! `unsafe` is confined to small commented places: the launcher, pidfd and poll syscalls
-//! (`process::handle`), madvise/malloc_trim (`process::memory`), flock (`lock`), waitpid and
-//! prctl in the supervisor, the fork of a switch's worker processes, and the pre_exec of
-//! `svc init` that gives the main program an empty signal mask and the terminal.
+//! (`process::handle`), madvise/malloc_trim (`process::memory`), flock (`lock`), waitpid, prctl
+//! and clock_gettime in the supervisor, the fork of a switch's worker processes, and the
+//! pre_exec of `svc init` that gives the main program an empty signal mask and the terminal.
 
 pub mod access;
 pub mod cli;
@@ -49,6 +51,7 @@ pub mod output;
 pub mod paths;
 pub mod process;
 pub mod ready;
+pub mod regular;
 pub mod runlevel;
 pub mod securelog;
 pub mod supervise;

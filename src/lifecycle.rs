@@ -382,13 +382,11 @@ impl Lifecycle {
             (State::Stopped | State::Dead, Some(_), _) => {
                 st.state = State::Starting;
                 st.note = state.as_ref().map(|s| {
-                    let wait = s
-                        .retry_at_ms
-                        .map(|t| t.saturating_sub(supervise_now_ms()))
-                        .unwrap_or(0);
+                    // On the supervisor's own clock, not the wall clock (which may jump).
+                    let wait = s.retry_in().unwrap_or_default();
                     format!(
                         "restarting in {:.1}s (restart {}){}",
-                        wait as f64 / 1000.0,
+                        wait.as_secs_f64(),
                         s.restarts + 1,
                         s.last_exit
                             .as_ref()
@@ -1149,12 +1147,13 @@ pub(crate) fn describe_exit(status: std::process::ExitStatus) -> String {
     }
 }
 
-/// The last lines of a log, formatted for an error message (control characters made `?`).
+/// The last lines of a log, formatted for an error message (control characters made `?`). The
+/// log is read as `svc logs` reads it: no symlink, no FIFO ([`crate::regular`]).
 pub(crate) fn log_tail(path: Option<&Path>) -> String {
     let Some(path) = path else {
         return String::new();
     };
-    let Ok(mut f) = File::open(path) else {
+    let Ok(mut f) = crate::regular::open_read(path, crate::regular::Links::Refuse) else {
         return String::new();
     };
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
@@ -1179,11 +1178,4 @@ pub(crate) fn log_tail(path: Option<&Path>) -> String {
         );
     }
     out
-}
-
-fn supervise_now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }

@@ -20,6 +20,10 @@
 //! - Waiting is inotify on the log's directory (the file itself may not exist yet, or be
 //!   replaced), with a one-second poll timeout as a safety net; the caller's stdout can be
 //!   watched too, so a closed pipe ends the follow at once rather than at the next write.
+//! - Files are opened with the writers' rules ([`crate::regular`]): a symlink at `NAME.log` or
+//!   at a rotated file's name is never followed, and a FIFO or anything else that is not a
+//!   regular file is an error naming it, never a read that blocks. The service's user may write
+//!   the log directory; root's `svc logs` must print neither another file nor hang.
 //! - Nothing here prints on its own: output goes to the `Write` the caller passes.
 
 use std::ffi::OsString;
@@ -36,8 +40,8 @@ use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 
 /// Bytes read per `pread`.
 const CHUNK: usize = 64 * 1024;
-/// Most rotated files looked at (`log_keep` allows up to 1000).
-const MAX_ROTATED: u32 = 1000;
+/// Most rotated files looked at: as many as `log_keep` allows.
+const MAX_ROTATED: u32 = crate::definition::MAX_LOG_KEEP;
 /// The follow loop re-checks the files at least this often, whatever inotify says.
 const SAFETY_TIMEOUT_MS: u16 = 1000;
 
@@ -94,9 +98,10 @@ struct Tracked {
 }
 
 impl Tracked {
-    /// Opens `path`; `None` when it does not exist.
+    /// Opens `path` as the writers do ([`crate::regular`]): never through a symlink, never a
+    /// FIFO or anything else but a regular file; `None` when it does not exist.
     fn open(path: &Path) -> Result<Option<Tracked>, LogError> {
-        let file = match File::open(path) {
+        let file = match crate::regular::open_read(path, crate::regular::Links::Refuse) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(read_err(path)(e)),
@@ -320,7 +325,9 @@ impl LogView {
                     previous = None;
                 }
             }
-            let replaced = match std::fs::metadata(&self.path) {
+            // Looked at without following a symlink: one put there is a replacement, which
+            // the open below then refuses.
+            let replaced = match std::fs::symlink_metadata(&self.path) {
                 Ok(m) => current.as_ref().is_none_or(|t| t.id != (m.dev(), m.ino())),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => false,
                 Err(e) => return Err(read_err(&self.path)(e)),

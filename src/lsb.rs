@@ -380,7 +380,11 @@ impl InitInfo {
             path: path.to_path_buf(),
             cause,
         };
-        let bytes = std::fs::read(path).map_err(|e| err(ReadCause::Io(e)))?;
+        // Never blocking on a FIFO put where the script was (see `crate::regular`).
+        let mut bytes = Vec::new();
+        crate::regular::open_read(path, crate::regular::Links::Follow)
+            .and_then(|mut f| std::io::Read::read_to_end(&mut f, &mut bytes))
+            .map_err(|e| err(ReadCause::Io(e)))?;
         // Scripts are not always UTF-8 (Latin-1 comments); the header is ASCII in practice.
         let text = String::from_utf8_lossy(&bytes);
         InitInfo::parse(&text).map_err(|e| err(ReadCause::Parse(e)))

@@ -3,16 +3,16 @@
 //! `<RFC 3339 time> svc-inetd[<pid>]: <ALLOW|DENY|LIMIT> service=<NAME> client=<ADDR>:<PORT> rule=<RULE>`
 //!
 //! Each line is built in memory and appended with a single `write(2)` on a descriptor opened
-//! `O_APPEND|O_NOFOLLOW|O_CLOEXEC` (mode 0640), so concurrent writers never interleave and a
-//! symlink planted in place of the log is never followed. Every field is escaped: a control
+//! `O_APPEND|O_NOFOLLOW|O_NONBLOCK|O_CLOEXEC` (mode 0640; [`crate::regular`]), so concurrent
+//! writers never interleave, a symlink planted in place of the log is never followed and a FIFO
+//! is refused instead of blocking the daemon. Every field is escaped: a control
 //! character, a backslash or a space becomes `\xNN` (`\u{NNNN}` beyond Latin-1), so one event is
 //! always exactly one line. A log that cannot be written never changes a verdict: the failure is
 //! reported once on stderr and the daemon carries on.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::net::SocketAddr;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -105,24 +105,10 @@ impl SecureLog {
     }
 }
 
-/// Opens (creating, mode 0640) the log for appending, never through a symlink.
+/// Opens (creating, mode 0640) the log for appending: never through a symlink or a second
+/// hard link, never blocking on a FIFO ([`crate::regular::open_append`]).
 pub fn open(path: &Path) -> io::Result<File> {
-    let f = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o640)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(path)?;
-    let meta = f.metadata()?;
-    if !meta.is_file() {
-        return Err(io::Error::other("not a regular file"));
-    }
-    if std::os::unix::fs::MetadataExt::nlink(&meta) > 1 {
-        return Err(io::Error::other(
-            "the file has several hard links; refusing to write through it",
-        ));
-    }
-    Ok(f)
+    crate::regular::open_append(path, 0o640)
 }
 
 /// One complete line, newline included.

@@ -7,7 +7,9 @@
 //! matching line decides; `a EXCEPT b EXCEPT c` is `a EXCEPT (b EXCEPT c)`. Where tcp_wrappers
 //! fails open svc fails closed: a malformed line never matches in hosts.allow and denies every
 //! client of the daemons it names in hosts.deny; a file that exists but cannot be read denies
-//! everything. Deliberate differences from tcpdmatch are listed in the README.
+//! everything. "Cannot be read" includes a FIFO or anything else that is not a regular file
+//! (opened without blocking, so svc never waits on one) and, as root, a file another user can
+//! write (SPEC §3.7). Deliberate differences from tcpdmatch are listed in the README.
 
 mod expand;
 mod parse;
@@ -110,11 +112,12 @@ impl RuleFile {
     }
 
     /// Reads `dir/hosts.allow` or `dir/hosts.deny`. Missing = empty; anything else that stops
-    /// the read (a directory, no permission, an I/O error, a dangling symlink) = unreadable.
+    /// the read (a directory, a FIFO or anything but a regular file, no permission, an I/O
+    /// error, a dangling symlink, and as root a file others can write) = unreadable.
     pub fn load(kind: Kind, dir: &Path) -> RuleFile {
         let path = dir.join(Self::name_of(kind));
         let label = path.display().to_string();
-        match std::fs::read(&path) {
+        match read_rule_file(&path) {
             Ok(bytes) => Self::parse(kind, &label, &String::from_utf8_lossy(&bytes)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if path.symlink_metadata().is_ok() {
@@ -179,6 +182,19 @@ impl RuleFile {
         }
         None
     }
+}
+
+/// A rule file's bytes, read without ever blocking (a FIFO is refused, not waited on) and, as
+/// root, only when no other user can write it or its directory (SPEC §3.7). A symlink is
+/// followed, as for definitions: the trust check looks at where it leads.
+fn read_rule_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f = crate::regular::open_read(path, crate::regular::Links::Follow)?;
+    let meta = f.metadata()?;
+    crate::trust::check_config_file(path, &meta).map_err(std::io::Error::other)?;
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// Parses a file's text, telling hosts.deny from hosts.allow by `file_label`'s file name.

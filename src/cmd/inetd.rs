@@ -7,6 +7,10 @@
 //! directory `/`; the copy writes `<state>/inetd.pid` (atomically) once it listens, and only
 //! then does the command exit 0. If the copy cannot serve anything, the command prints what it
 //! said and exits 1.
+//!
+//! Either way the daemon names itself `svc-inetd` (`/proc/PID/comm`, what ps, top and `ss -p`
+//! show; its secure-log lines say `svc-inetd[PID]` too): run again as `/proc/self/exe`, the
+//! detached copy would otherwise be called `exe`. Its command line stays svc's.
 
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::os::fd::AsRawFd;
@@ -26,6 +30,9 @@ pub fn run(ctx: &Context, daemon: bool) -> Code {
     if daemon && !detached {
         return detach(ctx);
     }
+    // The thread's name is the process's while it is the main thread; threads started later
+    // (access checks that need host names) inherit it.
+    let _ = nix::sys::prctl::set_name(c"svc-inetd");
     if detached {
         std::env::remove_var(DETACHED);
         if let Err(e) = nix::unistd::setsid() {
@@ -161,7 +168,7 @@ fn detach(ctx: &Context) -> Code {
 
 /// What the detached copy wrote to its log, from `offset` on (at most 64 KiB).
 fn print_from(path: &Path, offset: u64) {
-    let Ok(mut f) = std::fs::File::open(path) else {
+    let Ok(mut f) = crate::regular::open_read(path, crate::regular::Links::Refuse) else {
         return;
     };
     if f.seek(SeekFrom::Start(offset)).is_err() {

@@ -204,6 +204,13 @@ pub struct Definition {
 pub const DEFAULT_LOG_MAX_SIZE: u64 = 10 << 20;
 /// Default `log_keep`.
 pub const DEFAULT_LOG_KEEP: u32 = 5;
+/// The smallest `log_max_size`: below it rotation (up to `log_keep` renames each time) would
+/// throttle the service (`log_max_size: 1` meant one rotation per line).
+pub const MIN_LOG_MAX_SIZE: u64 = 64 << 10;
+/// The largest `log_max_size` (1024 GiB).
+pub const MAX_LOG_MAX_SIZE: u64 = 1 << 40;
+/// The most rotated files `log_keep` may ask for.
+pub const MAX_LOG_KEEP: u32 = 1000;
 
 impl Definition {
     /// The PID file: the definition's own, else `<state>/NAME.pid`.
@@ -321,9 +328,11 @@ enum ReadError {
     Other(String),
 }
 
+/// Reads a configuration file without ever blocking on it (a FIFO is refused, see
+/// [`crate::regular`]), then checks it may be trusted.
 fn read_trusted(path: &Path) -> Result<String, ReadError> {
     use std::io::Read;
-    let mut f = match std::fs::File::open(path) {
+    let mut f = match crate::regular::open_read(path, crate::regular::Links::Follow) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ReadError::Missing),
         Err(e) => return Err(ReadError::Other(e.to_string())),
@@ -650,9 +659,10 @@ impl Validator<'_> {
             .unwrap_or(LogTarget::Default);
         let log_max_size = get("log_max_size")
             .and_then(|n| self.size(&["log_max_size"], n))
+            .and_then(|v| self.log_max_size_in_range(v))
             .unwrap_or(DEFAULT_LOG_MAX_SIZE);
         let log_keep = get("log_keep")
-            .and_then(|n| self.int_in(&["log_keep"], n, 0, 1000))
+            .and_then(|n| self.int_in(&["log_keep"], n, 0, MAX_LOG_KEEP.into()))
             .map(|v| v as u32)
             .unwrap_or(DEFAULT_LOG_KEEP);
         let log_timestamps = get("log_timestamps")
@@ -1221,6 +1231,22 @@ impl Validator<'_> {
                 None
             }
         }
+    }
+
+    /// `log_max_size` within [`MIN_LOG_MAX_SIZE`]..=[`MAX_LOG_MAX_SIZE`], else a problem
+    /// saying the range.
+    fn log_max_size_in_range(&mut self, v: u64) -> Option<u64> {
+        if (MIN_LOG_MAX_SIZE..=MAX_LOG_MAX_SIZE).contains(&v) {
+            return Some(v);
+        }
+        self.problem(
+            &["log_max_size"],
+            format!(
+                "`log_max_size`: {v} byte{} is out of range, expected 64K ({MIN_LOG_MAX_SIZE} bytes) to 1024G",
+                if v == 1 { "" } else { "s" }
+            ),
+        );
+        None
     }
 
     fn log(&mut self, n: &Node) -> LogTarget {

@@ -5,7 +5,10 @@
 //!   (`cps`), the access check ([`crate::access`]), then the `instances` and `per_source`
 //!   limits; a refused connection is closed at once, an allowed one is handed to a fresh
 //!   process of the service ([`Lifecycle::connection_launch`]) as stdin and stdout. Every
-//!   decision is one line of the secure log ([`crate::securelog`]).
+//!   decision is one line of the secure log ([`crate::securelog`]). The limits count live
+//!   servers ([`servers`]): a connection kept out only by servers that have already let go of
+//!   their own connection waits (parked, not blocking the loop) up to [`admit::FINISH_GRACE`] for
+//!   their exit.
 //! - `wait: true` (TCP or UDP): the socket itself is handed to one process and svc stops
 //!   polling it until that process exits. For UDP, svc first peeks at the waking datagram's
 //!   source and applies the access check to it (a denied datagram is dropped); a TCP wait
@@ -19,9 +22,11 @@
 //! like the servers. Nor on a resolver: a check that needs host names runs on a thread with
 //! bounded lookups ([`lookup`]) while the connection waits, counted by the limits.
 
+mod admit;
 pub mod limits;
 pub mod listen;
 pub mod lookup;
+pub mod servers;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr, TcpStream};
@@ -32,19 +37,19 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{kill, SigSet, Signal};
+use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::Pid;
 
 use crate::access::{Rules, Verdict};
 use crate::definition::{self, Definition, DefinitionError, Protocol};
 use crate::lifecycle::Lifecycle;
 use crate::process::launch::{self, Launch};
 use crate::securelog::{Decision, SecureLog};
+use admit::Parked;
 use limits::Rates;
 use listen::Listener;
 use lookup::{Checks, NoLookup, MAX_PENDING};
+use servers::{signal_server, Child, Servers};
 
 /// Connections accepted from one listener before the loop looks at the others again.
 const ACCEPT_BATCH: usize = 32;
@@ -83,17 +88,6 @@ struct Pending {
     socket_id: u64,
 }
 
-/// A process svc started and will reap.
-#[derive(Debug)]
-struct Child {
-    /// The service it serves; `None` for a `spawn` command of an access rule.
-    service: Option<String>,
-    /// The client address it serves (`wait: false`).
-    source: Option<IpAddr>,
-    /// The wait-mode socket it holds.
-    holds: Option<u64>,
-}
-
 /// What the configuration directory holds for one name.
 enum Loaded {
     Served(Box<Definition>),
@@ -105,7 +99,8 @@ enum Loaded {
 pub struct Daemon<'a> {
     life: &'a Lifecycle,
     services: BTreeMap<String, Service>,
-    children: HashMap<i32, Child>,
+    children: Servers,
+    parked: Vec<Parked>,
     rules: Arc<Rules>,
     /// Checks running on threads, and the clients waiting for them.
     checks: Checks,
@@ -155,7 +150,8 @@ pub fn serve(life: &Lifecycle, on_ready: &mut dyn FnMut(usize)) -> Result<(), St
     let mut d = Daemon {
         life,
         services: BTreeMap::new(),
-        children: HashMap::new(),
+        children: Servers::default(),
+        parked: Vec::new(),
         rules: Arc::new(load_rules(&life.dirs.config)),
         checks: Checks::new().map_err(|e| format!("cannot create a pipe: {e}"))?,
         pending: HashMap::new(),
@@ -267,40 +263,6 @@ impl Daemon<'_> {
             .count()
     }
 
-    /// Whether a server holds the wait-mode socket `id`.
-    fn busy(&self, id: u64) -> bool {
-        self.children.values().any(|c| c.holds == Some(id))
-    }
-
-    /// Running servers of `service` (from `source`, if given), and connections waiting for
-    /// their access check: a flood of slow lookups is capped like running servers.
-    fn count(&self, service: &str, source: Option<IpAddr>) -> u32 {
-        let running = self
-            .children
-            .values()
-            .filter(|c| c.service.as_deref() == Some(service))
-            .filter(|c| source.is_none() || c.source == source)
-            .count();
-        let waiting = self
-            .pending
-            .values()
-            .filter(|p| p.conn.is_some() && p.service == service)
-            .filter(|p| source.is_none_or(|ip| p.client.ip() == ip))
-            .count();
-        (running + waiting) as u32
-    }
-
-    /// [`Daemon::count`], reaping first when the count is at `max`: a server that has just
-    /// exited (its SIGCHLD not read yet) must not refuse a client.
-    fn count_fresh(&mut self, service: &str, source: Option<IpAddr>, max: u32) -> u32 {
-        let n = self.count(service, source);
-        if n < max {
-            return n;
-        }
-        self.reap();
-        self.count(service, source)
-    }
-
     /// Reads the definitions and brings the services in line: new ones listen, removed ones
     /// stop listening, a broken one keeps its last good definition. Running servers are left
     /// alone. `reload`: this is a SIGHUP (rules are re-read, the log reopened).
@@ -406,11 +368,16 @@ impl Daemon<'_> {
                         continue;
                     }
                 }
-                if s.def.socket.as_ref().is_some_and(|k| k.wait) && self.busy(s.socket_id) {
+                if s.def.socket.as_ref().is_some_and(|k| k.wait) && self.children.busy(s.socket_id)
+                {
                     continue;
                 }
                 names.push(name);
                 fds.push(PollFd::new(l.fd(), PollFlags::POLLIN));
+            }
+            if let Some(until) = self.parked.iter().map(|p| p.until).min() {
+                let left = until.saturating_duration_since(now);
+                timeout = Some(timeout.map_or(left, |t| t.min(left)));
             }
             match poll(&mut fds, poll_timeout(timeout)) {
                 Ok(_) | Err(Errno::EINTR) => {}
@@ -430,6 +397,8 @@ impl Daemon<'_> {
                 self.shutdown();
                 return Ok(());
             }
+            // After the signals (a finishing server's SIGCHLD) and before new connections.
+            self.retry_parked();
             if checked {
                 self.checked();
             }
@@ -457,7 +426,7 @@ impl Daemon<'_> {
                 }
             }
         }
-        self.reap();
+        self.children.reap();
         if stop {
             return true;
         }
@@ -465,22 +434,6 @@ impl Daemon<'_> {
             self.apply(true);
         }
         false
-    }
-
-    /// Reaps every child that has exited.
-    fn reap(&mut self) {
-        loop {
-            match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::StillAlive) => break,
-                Ok(st) => {
-                    if let Some(pid) = st.pid() {
-                        self.children.remove(&pid.as_raw());
-                    }
-                }
-                Err(Errno::EINTR) => continue,
-                Err(_) => break,
-            }
-        }
     }
 
     /// A polled socket is readable.
@@ -546,67 +499,6 @@ impl Daemon<'_> {
         }
     }
 
-    /// One accepted connection of a `wait: false` service.
-    fn connection(&mut self, name: &str, stream: TcpStream, peer: SocketAddr) {
-        let client = SocketAddr::new(peer.ip().to_canonical(), peer.port());
-        let Some(svc) = self.services.get_mut(name) else {
-            return;
-        };
-        let Some(sock) = svc.def.socket.clone() else {
-            return;
-        };
-        if let Some((per_second, wait)) = sock.cps {
-            if !svc
-                .rates
-                .admit(client.ip(), Instant::now(), per_second, wait)
-            {
-                self.record(Decision::Limit, name, client, "cps");
-                return;
-            }
-        }
-        let server = stream.local_addr().ok();
-        let probe = NoLookup::default();
-        let verdict = self.rules.check_with_server(name, client, server, &probe);
-        if probe.asked() && self.pending.len() < MAX_PENDING {
-            // Host names needed: the limits count this connection while it waits.
-            if !self.under_limits(name, &sock, client) {
-                return;
-            }
-            match self.checks.start(self.rules.clone(), name, client, server) {
-                Ok(id) => {
-                    let p = Pending {
-                        service: name.to_string(),
-                        client,
-                        conn: Some(stream),
-                        socket_id: 0,
-                    };
-                    self.pending.insert(id, p);
-                    return;
-                }
-                Err(e) => warn(format_args!(
-                    "{name}: cannot start a lookup thread: {e}; checking without host names"
-                )),
-            }
-        }
-        self.decided(name, stream, client, verdict);
-    }
-
-    /// The verdict of a `wait: false` connection is known: deny it, or apply the limits and
-    /// start its server.
-    fn decided(&mut self, name: &str, stream: TcpStream, client: SocketAddr, verdict: Verdict) {
-        let Some(sock) = self.services.get(name).and_then(|s| s.def.socket.clone()) else {
-            return;
-        };
-        let Some(rule) = self.access(name, client, verdict) else {
-            return;
-        };
-        if !self.under_limits(name, &sock, client) {
-            return;
-        }
-        self.record(Decision::Allow, name, client, &rule);
-        self.launch(name, OwnedFd::from(stream), Some(client.ip()), None);
-    }
-
     /// Verdicts of the checks that ran on threads.
     fn checked(&mut self) {
         for (id, verdict) in self.checks.take() {
@@ -627,28 +519,6 @@ impl Daemon<'_> {
                 }
             }
         }
-    }
-
-    /// `instances` and `per_source` (a refusal is logged); true when under both.
-    fn under_limits(
-        &mut self,
-        name: &str,
-        sock: &crate::definition::Socket,
-        client: SocketAddr,
-    ) -> bool {
-        if let Some(max) = sock.instances {
-            if self.count_fresh(name, None, max) >= max {
-                self.record(Decision::Limit, name, client, "instances");
-                return false;
-            }
-        }
-        if let Some(max) = sock.per_source {
-            if self.count_fresh(name, Some(client.ip()), max) >= max {
-                self.record(Decision::Limit, name, client, "per_source");
-                return false;
-            }
-        }
-        true
     }
 
     /// Acts on an access verdict (SPEC §5.2): runs the rule's `spawn` command, logs a denial;
@@ -745,6 +615,7 @@ impl Daemon<'_> {
         let Some(svc) = self.services.get(name) else {
             return;
         };
+        let socket_inode = servers::inode_of(&fd);
         self.reserve.clear();
         let started = self
             .life
@@ -763,6 +634,7 @@ impl Daemon<'_> {
                         service: Some(name.to_string()),
                         source,
                         holds,
+                        socket_inode,
                     },
                 );
             }
@@ -802,6 +674,7 @@ impl Daemon<'_> {
                         service: None,
                         source: None,
                         holds: None,
+                        socket_inode: None,
                     },
                 );
             }
@@ -815,8 +688,9 @@ impl Daemon<'_> {
         for s in self.services.values_mut() {
             s.listener = None;
         }
+        self.parked.clear();
         let mut timeout = Duration::ZERO;
-        for (pid, c) in &self.children {
+        for (pid, c) in self.children.iter() {
             let def = c
                 .service
                 .as_ref()
@@ -833,7 +707,7 @@ impl Daemon<'_> {
                 "{} server(s) still running after {timeout:?}: sending SIGKILL",
                 self.children.len()
             ));
-            for pid in self.children.keys() {
+            for (pid, _) in self.children.iter() {
                 signal_server(*pid, Signal::SIGKILL);
             }
             self.wait_children(Instant::now() + KILL_GRACE);
@@ -842,7 +716,7 @@ impl Daemon<'_> {
 
     fn wait_children(&mut self, deadline: Instant) {
         loop {
-            self.reap();
+            self.children.reap();
             let now = Instant::now();
             if self.children.is_empty() || now >= deadline {
                 return;
@@ -852,11 +726,4 @@ impl Daemon<'_> {
             while let Ok(Some(_)) = self.signals.read_signal() {}
         }
     }
-}
-
-/// Signals a server and its process group (it leads one: the launcher calls setsid). The PID
-/// is a child svc has not reaped yet, so it cannot have been reused.
-fn signal_server(pid: i32, sig: Signal) {
-    let _ = kill(Pid::from_raw(-pid), sig);
-    let _ = kill(Pid::from_raw(pid), sig);
 }

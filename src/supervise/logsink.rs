@@ -13,7 +13,6 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// Output held in memory while the log cannot be written.
@@ -279,14 +278,10 @@ fn first_newline(front: &[u8], back: &[u8]) -> Option<usize> {
     })
 }
 
-/// The log is appended to, created 0640, never through a symlink.
+/// The log is appended to, created 0640: never through a symlink or a second hard link, never
+/// blocking (a FIFO someone put there is refused, see [`crate::regular`]).
 pub fn open_append(path: &Path) -> io::Result<File> {
-    std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o640)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NOCTTY)
-        .open(path)
+    crate::regular::open_append(path, 0o640)
 }
 
 #[cfg(test)]

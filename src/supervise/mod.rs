@@ -113,14 +113,30 @@ pub struct SuperState {
     /// Restarts since `svc start`.
     pub restarts: u32,
     pub last_exit: Option<LastExit>,
-    /// Unix time in milliseconds of the next restart (in `backoff`).
+    /// Unix time in milliseconds of the next restart (in `backoff`): for people and older
+    /// svc versions; [`SuperState::retry_in`] goes by `retry_at_mono_ms`.
     #[serde(default)]
     pub retry_at_ms: Option<u64>,
+    /// The same moment on CLOCK_MONOTONIC (milliseconds), the clock the supervisor's wait runs
+    /// on: it is system-wide and never jumps, so `svc status` in another process can count down
+    /// to it whatever happens to the wall clock. Absent in state files of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_at_mono_ms: Option<u64>,
 }
 
 impl SuperState {
     pub fn load(path: &Path) -> Option<SuperState> {
         serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+    }
+
+    /// How long until the supervisor restarts the service, if it is waiting to.
+    pub fn retry_in(&self) -> Option<Duration> {
+        countdown(
+            self.retry_at_mono_ms,
+            self.retry_at_ms,
+            monotonic_ms(),
+            now_ms(),
+        )
     }
 
     fn save(&self, path: &Path) -> io::Result<()> {
@@ -168,6 +184,36 @@ fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+/// Time left until a restart due at `mono_at` (monotonic) or, in a state file of an older svc
+/// that has only it, `wall_at` (wall clock), given both clocks' readings now.
+fn countdown(
+    mono_at: Option<u64>,
+    wall_at: Option<u64>,
+    mono_now: u64,
+    wall_now: u64,
+) -> Option<Duration> {
+    let left = match (mono_at, wall_at) {
+        (Some(at), _) => at.saturating_sub(mono_now),
+        (None, Some(at)) => at.saturating_sub(wall_now),
+        (None, None) => return None,
+    };
+    Some(Duration::from_millis(left))
+}
+
+/// CLOCK_MONOTONIC in milliseconds: the clock of `Instant` and of poll(2) timeouts, shared by
+/// every process of the system (of a time namespace).
+fn monotonic_ms() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec into a valid, exclusively borrowed buffer.
+    if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) } != 0 {
+        return 0;
+    }
+    ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
 }
 
 /// `svc start` of a supervised service, under the service lock, after stale files are gone:
@@ -235,6 +281,7 @@ pub fn spawn(life: &Lifecycle, def: &Definition) -> Result<Started, LifecycleErr
             restarts: 0,
             last_exit: None,
             retry_at_ms: None,
+            retry_at_mono_ms: None,
         }
         .save(&state_file)
     });
@@ -725,6 +772,7 @@ impl<'a> Supervisor<'a> {
         let Some(delay) = delay else {
             self.state.phase = Phase::Failed;
             self.state.retry_at_ms = None;
+            self.state.retry_at_mono_ms = None;
             self.save();
             say(
                 self.def.name.as_str(),
@@ -743,6 +791,7 @@ impl<'a> Supervisor<'a> {
         self.retry_at = Some(Instant::now() + delay);
         self.state.phase = Phase::Backoff;
         self.state.retry_at_ms = Some(now_ms() + delay.as_millis() as u64);
+        self.state.retry_at_mono_ms = Some(monotonic_ms() + delay.as_millis() as u64);
         self.save();
     }
 
@@ -758,6 +807,7 @@ impl<'a> Supervisor<'a> {
                 self.child = Some((launched.main, launched.record.pgid, Instant::now()));
                 self.state.phase = Phase::Running;
                 self.state.retry_at_ms = None;
+                self.state.retry_at_mono_ms = None;
                 self.save();
                 say(
                     self.def.name.as_str(),
@@ -865,4 +915,35 @@ fn set_name(name: &str) {
     title.push(0);
     // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes from a valid buffer.
     unsafe { libc::prctl(libc::PR_SET_NAME, title.as_ptr() as libc::c_ulong, 0, 0, 0) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WALL: u64 = 1_800_000_000_000;
+
+    #[test]
+    fn the_countdown_runs_on_the_monotonic_clock() {
+        // Stored at wall WALL + 30 s and monotonic 530 s; the wall clock then went back an hour.
+        let (mono_at, wall_at) = (Some(530_000), Some(WALL + 30_000));
+        let wall_now = WALL - 3_600_000;
+        assert_eq!(
+            countdown(mono_at, wall_at, 500_000, wall_now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            countdown(mono_at, wall_at, 540_000, wall_now),
+            Some(Duration::ZERO)
+        );
+    }
+
+    #[test]
+    fn an_older_state_file_counts_down_on_the_wall_clock() {
+        assert_eq!(
+            countdown(None, Some(WALL + 30_000), 500_000, WALL + 10_000),
+            Some(Duration::from_secs(20))
+        );
+        assert_eq!(countdown(None, None, 1, 1), None);
+    }
 }

@@ -608,3 +608,89 @@ fn g9_rules_replaced_by_rename_are_seen_whole() {
         }
     });
 }
+
+// ---------------------------------------------------------------------------------------------
+// Issue 10 item 9: a rule file svc must not block on or trust.
+
+/// `svc ARGS`, failing the test (and killing svc) if it has not finished within 10 s.
+#[track_caller]
+fn prompt(sb: &Sandbox, args: &[&str]) -> Run {
+    crate::lifecycle::finish(
+        crate::lifecycle::spawn_svc(sb, args),
+        args,
+        std::time::Duration::from_secs(10),
+    )
+}
+
+fn mkfifo(p: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap();
+    // SAFETY: mkfifo(3) with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+}
+
+/// A FIFO as hosts.allow or hosts.deny "cannot be read" (SPEC §5.2): every connection is
+/// denied, at once, and `check` and `access-check` say why — nothing waits for a writer.
+#[test]
+fn g6_a_fifo_rule_file_fails_closed_at_once() {
+    let sb = Sandbox::new();
+    for (file, other) in [("hosts.allow", "hosts.deny"), ("hosts.deny", "hosts.allow")] {
+        let _ = std::fs::remove_file(sb.config.join(other));
+        std::fs::write(sb.config.join(other), "ALL: ALL\n").unwrap();
+        let _ = std::fs::remove_file(sb.config.join(file));
+        mkfifo(&sb.config.join(file));
+        let r = prompt(&sb, &["access-check", "sshd", "10.0.0.1"]);
+        r.code(1)
+            .stdout_has(&format!(
+                "access-check: sshd from 10.0.0.1: denied ({file}:unreadable)"
+            ))
+            .stderr_has(&format!(
+                "{}: cannot read: not a regular file (it is a FIFO)",
+                sb.config.join(file).display()
+            ));
+        prompt(&sb, &["check"]).code(6).stderr_has(&format!(
+            "{file}: cannot read: not a regular file (it is a FIFO)"
+        ));
+        std::fs::remove_file(sb.config.join(file)).unwrap();
+    }
+}
+
+/// A symlinked rule file (Debian's /etc/hosts.allow sometimes is one) is read where it points,
+/// as for definitions; a FIFO behind the link is refused all the same.
+#[test]
+fn g6_a_symlinked_rule_file_is_followed_but_never_to_a_fifo() {
+    let sb = Sandbox::new();
+    let real = sb.work.join("allow.real");
+    std::fs::write(&real, "sshd: 10.0.0.1\n").unwrap();
+    std::fs::write(sb.config.join("hosts.deny"), "ALL: ALL\n").unwrap();
+    std::os::unix::fs::symlink(&real, sb.config.join("hosts.allow")).unwrap();
+    verdict(&sb, "sshd", "10.0.0.1", true, "hosts.allow:1");
+    verdict(&sb, "sshd", "10.0.0.2", false, "hosts.deny:1");
+    std::fs::remove_file(&real).unwrap();
+    mkfifo(&real);
+    let r = prompt(&sb, &["access-check", "sshd", "10.0.0.1"]);
+    r.code(1)
+        .stdout_has("denied (hosts.allow:unreadable)")
+        .stderr_has("FIFO");
+}
+
+/// SPEC §3.7: as root, a rule file a non-root user can write is refused — it fails closed like
+/// an unreadable one.
+#[test]
+fn g6_a_rule_file_others_can_write_fails_closed_as_root() {
+    if skip_unless_root("g6_a_rule_file_others_can_write_fails_closed_as_root") {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    rules(&sb, "sshd: 10.0.0.1\n", "");
+    let allow = sb.config.join("hosts.allow");
+    std::fs::set_permissions(&allow, std::fs::Permissions::from_mode(0o666)).unwrap();
+    verdict(&sb, "sshd", "10.0.0.1", false, "hosts.allow:unreadable").stderr_has("world-writable");
+    sb.svc(["check"]).code(6).stderr_has("world-writable");
+    std::fs::set_permissions(&allow, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::os::unix::fs::chown(&allow, Some(65534), None).unwrap();
+    verdict(&sb, "sshd", "10.0.0.1", false, "hosts.allow:unreadable").stderr_has("uid 65534");
+    std::os::unix::fs::chown(&allow, Some(0), None).unwrap();
+    verdict(&sb, "sshd", "10.0.0.1", true, "hosts.allow:1");
+}

@@ -916,12 +916,31 @@ fn daemon_mode_detaches_with_a_pid_file() {
     let pid = sb.pid("inetd");
     let st = proc_stat(pid).unwrap();
     assert_eq!(st.session, pid, "the daemon leads its own session");
+    // Issue 10 item 6: named in ps, top and `ss -p` — not `exe` (it is /proc/self/exe run again).
+    assert_eq!(comm(pid), "svc-inetd");
     echo(&mut connect_from("127.0.0.1", port), "detached");
     unsafe {
         libc::kill(pid, libc::SIGTERM);
     }
     wait_until(T, "the daemon to exit", || !alive(pid));
     wait_until(T, "the pid file to go", || !sb.pidfile("inetd").exists());
+}
+
+/// The process name (`/proc/PID/comm`), as ps, top and `ss -p` show it.
+fn comm(pid: i32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .unwrap_or_default()
+        .trim_end()
+        .to_string()
+}
+
+/// The foreground daemon has the same name as the detached one.
+#[test]
+fn the_daemon_is_named_svc_inetd() {
+    let sb = Sandbox::new();
+    cat_service(&sb, "echo", free_port(), "");
+    let d = Inetd::start(&sb);
+    assert_eq!(comm(d.pid()), "svc-inetd");
 }
 
 /// svc inetd as an ordinary svc service (as init.d/inetd.yaml runs it): start returns once it
@@ -1217,4 +1236,136 @@ fn h4_many_denied_attempts_keep_memory_flat() {
         .count();
     assert_eq!(denied, 5_000);
     assert!(alive(d.pid()));
+}
+
+/// Issue 10 item 15: a client that waits for each connection's end (EOF) and reconnects at once
+/// is never over `per_source` or `instances`, even at 1: the server it saw end is not counted,
+/// whether svc has not read its SIGCHLD yet or it has closed the connection and not finished
+/// exiting (cat closes stdout in an exit handler). Before the fix one of the first few dozen
+/// rounds was refused (`LIMIT rule=instances`); the issue saw it with `per_source: 2` under load.
+#[test]
+fn sequential_reconnects_are_never_over_a_limit() {
+    let sb = Sandbox::new();
+    let port = free_port();
+    cat_service(&sb, "echo", port, ", per_source: 1, instances: 1");
+    let _d = Inetd::start(&sb);
+    let rounds = 300;
+    for i in 0..rounds {
+        let mut s = connect_from("127.0.0.2", port);
+        s.write_all(format!("round {i}\n").as_bytes()).unwrap();
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut got = Vec::new();
+        let _ = s.read_to_end(&mut got);
+        if got.is_empty() {
+            let limited: Vec<String> = secure(&sb)
+                .into_iter()
+                .filter(|l| l.decision == "LIMIT")
+                .map(|l| format!("{l:?}"))
+                .collect();
+            panic!("round {i}: refused; LIMIT lines: {limited:?}");
+        }
+    }
+    let lines = wait_lines(&sb, rounds);
+    let limited = lines.iter().filter(|l| l.decision == "LIMIT").count();
+    assert_eq!(
+        limited, 0,
+        "{limited} LIMIT lines in {rounds} sequential rounds"
+    );
+}
+
+fn mkfifo(p: &std::path::Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap();
+    // SAFETY: mkfifo(3) with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+}
+
+/// Issue 10 item 9: SIGHUP with a FIFO as hosts.allow used to hang the daemon for good (and
+/// with it SIGTERM). The file "cannot be read" (SPEC §5.2): every connection is denied and
+/// logged so, the daemon says why, and stays responsive to signals.
+#[test]
+fn sighup_with_a_fifo_rule_file_fails_closed_and_stays_responsive() {
+    let sb = Sandbox::new();
+    let port = free_port();
+    cat_service(&sb, "echo", port, "");
+    let mut d = Inetd::start(&sb);
+    echo(&mut connect_from("127.0.0.2", port), "before");
+    mkfifo(&sb.config.join("hosts.allow"));
+    d.reload();
+    assert!(
+        d.errors().contains(&format!(
+            "{}: cannot read: not a regular file (it is a FIFO)",
+            sb.config.join("hosts.allow").display()
+        )),
+        "{}",
+        d.errors()
+    );
+    let mut denied = connect_from("127.0.0.2", port);
+    assert_closed(&mut denied);
+    let lines = wait_lines(&sb, 2);
+    expect_line(
+        &lines[1],
+        d.pid(),
+        "DENY",
+        "echo",
+        &client_of(&denied),
+        "hosts.allow:unreadable",
+    );
+    d.signal(libc::SIGTERM);
+    assert_eq!(d.wait_exit(), 0, "{}", d.errors());
+}
+
+/// Issue 10 item 7 for the secure log: a FIFO at `<log>/secure` is refused (said once on
+/// stderr) and never blocks the daemon; verdicts are unchanged.
+#[test]
+fn a_fifo_as_the_secure_log_never_blocks_the_daemon() {
+    let sb = Sandbox::new();
+    let port = free_port();
+    cat_service(&sb, "echo", port, "");
+    std::fs::create_dir_all(&sb.log).unwrap();
+    mkfifo(&sb.log.join("secure"));
+    let d = Inetd::start(&sb);
+    for i in 0..3 {
+        echo(&mut connect_from("127.0.0.2", port), &format!("served {i}"));
+    }
+    std::fs::write(sb.config.join("hosts.deny"), "echo: 127.0.0.3\n").unwrap();
+    d.reload();
+    assert_closed(&mut connect_from("127.0.0.3", port));
+    let errors = d.errors();
+    assert!(
+        errors.contains("cannot write the secure log") && errors.contains("FIFO"),
+        "{errors}"
+    );
+}
+
+/// Issue 10 item 9, the other configuration files: a FIFO among the definitions or as svc.yaml
+/// is "cannot be read" at once — for inetd's SIGHUP, `check` and `start` alike.
+#[test]
+fn a_fifo_definition_or_settings_file_never_blocks() {
+    let sb = Sandbox::new();
+    let port = free_port();
+    cat_service(&sb, "echo", port, "");
+    let d = Inetd::start(&sb);
+    let odd = sb.config.join("init.d/odd.yaml");
+    mkfifo(&odd);
+    d.reload();
+    let errors = d.errors();
+    assert!(
+        errors.contains("odd") && errors.contains("not a regular file (it is a FIFO)"),
+        "{errors}"
+    );
+    echo(&mut connect_from("127.0.0.2", port), "still served");
+    let prompt =
+        |args: &[&str]| crate::lifecycle::finish(crate::lifecycle::spawn_svc(&sb, args), args, T);
+    prompt(&["check"])
+        .code(6)
+        .stderr_has(&format!("{}", odd.display()))
+        .stderr_has("not a regular file (it is a FIFO)");
+    prompt(&["start", "odd"]).code(6).stderr_has("FIFO");
+    std::fs::remove_file(&odd).unwrap();
+    mkfifo(&sb.config.join("svc.yaml"));
+    prompt(&["check"])
+        .code(6)
+        .stderr_has("svc.yaml")
+        .stderr_has("not a regular file (it is a FIFO)");
 }

@@ -384,3 +384,156 @@ fn follow_waits_for_the_log_and_survives_rename_rotation_and_truncation() {
         status.is_some()
     });
 }
+
+// ---------------------------------------------------------------------------------------------
+// Issue 10 items 7 and 8: what a service user who can write the log directory may put at the
+// log path — a FIFO, a symlink to a file it may not read — never hangs svc nor leaks a file.
+
+/// How long one svc command may take here: far longer than any of them needs, far shorter
+/// than a hang.
+const PROMPT: Duration = Duration::from_secs(10);
+
+/// `svc ARGS`, failing the test (and killing svc) if it has not finished within [`PROMPT`].
+#[track_caller]
+fn prompt(sb: &Sandbox, args: &[&str]) -> Run {
+    crate::lifecycle::finish(crate::lifecycle::spawn_svc(sb, args), args, PROMPT)
+}
+
+fn mkfifo(p: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap();
+    // SAFETY: mkfifo(3) with a valid NUL-terminated path.
+    let r = unsafe { libc::mkfifo(c.as_ptr(), 0o644) };
+    assert_eq!(r, 0, "mkfifo {}", p.display());
+}
+
+/// Item 7: `start` fails at once, naming the log and what it is; nothing is launched.
+#[test]
+fn a_fifo_at_the_log_path_fails_start_at_once() {
+    let sb = Sandbox::new();
+    sb.service("f", &sb.sleeper("f"));
+    std::fs::create_dir_all(&sb.log).unwrap();
+    mkfifo(&sb.logfile("f"));
+    prompt(&sb, &["start", "f"])
+        .code(1)
+        .stderr_has(&format!("cannot open log {}", sb.logfile("f").display()))
+        .stderr_has("not a regular file (it is a FIFO)");
+    sb.svc(["status", "f"]).code(3);
+    assert!(!sb.work.join("f.started").exists(), "nothing was launched");
+    // Once the log is a file again, the service starts.
+    std::fs::remove_file(sb.logfile("f")).unwrap();
+    prompt(&sb, &["start", "f"]).ok();
+    prompt(&sb, &["stop", "f"]).ok();
+}
+
+/// Item 7: one service's FIFO log does not stop a switch: the others start, the switch fails.
+#[test]
+fn a_fifo_log_fails_its_service_only_in_a_switch() {
+    let sb = Sandbox::new();
+    for name in ["a", "b"] {
+        sb.service(name, &sb.sleeper(name));
+        std::os::unix::fs::symlink(
+            format!("../../init.d/{name}.yaml"),
+            sb.config.join(format!("runlevels/rc3.d/S20{name}")),
+        )
+        .unwrap();
+    }
+    std::fs::create_dir_all(&sb.log).unwrap();
+    mkfifo(&sb.logfile("a"));
+    let r = prompt(&sb, &["switch", "3"]);
+    assert_ne!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        format!("{}{}", r.stdout, r.stderr).contains("FIFO"),
+        "the reason is given:\n{}{}",
+        r.stdout,
+        r.stderr
+    );
+    sb.svc(["status", "b"]).ok();
+    sb.svc(["status", "a"]).code(3);
+    prompt(&sb, &["stop", "b"]).ok();
+}
+
+/// Item 7: `svc logs` (whole, `-n`, `-f`) refuses a FIFO at once.
+#[test]
+fn logs_of_a_fifo_fail_at_once() {
+    let sb = Sandbox::new();
+    sb.service("f", &sb.sleeper("f"));
+    std::fs::create_dir_all(&sb.log).unwrap();
+    mkfifo(&sb.logfile("f"));
+    for args in [
+        &["logs", "f"][..],
+        &["logs", "f", "-n", "3"],
+        &["logs", "f", "-f"],
+    ] {
+        prompt(&sb, args)
+            .code(1)
+            .stderr_has(&sb.logfile("f").display().to_string())
+            .stderr_has("not a regular file (it is a FIFO)");
+    }
+    // A FIFO among the rotated files too.
+    std::fs::remove_file(sb.logfile("f")).unwrap();
+    hand_made(&sb, "f.log", b"current\n");
+    mkfifo(&sb.log.join("f.log.1"));
+    prompt(&sb, &["logs", "f", "-n", "5"])
+        .code(1)
+        .stderr_has("f.log.1");
+}
+
+/// Item 8: `svc logs` never reads through a symlink at the log path or at a rotated file's
+/// path: a service user must not make root's `svc logs` print a file it cannot read.
+#[test]
+fn logs_never_follow_a_symlink() {
+    let sb = Sandbox::new();
+    sb.service("s", &sb.sleeper("s"));
+    let secret = sb.work.join("shadow");
+    std::fs::write(&secret, "root:SECRET:19000::::::\n").unwrap();
+    std::fs::create_dir_all(&sb.log).unwrap();
+    std::os::unix::fs::symlink(&secret, sb.logfile("s")).unwrap();
+    for args in [
+        &["logs", "s"][..],
+        &["logs", "s", "-n", "5"],
+        &["logs", "s", "-f"],
+    ] {
+        let r = prompt(&sb, args);
+        r.code(1).stderr_has("symbolic link");
+        assert!(
+            !r.stdout.contains("SECRET"),
+            "svc {args:?} printed the target"
+        );
+    }
+    // A rotated file that is a symlink.
+    std::fs::remove_file(sb.logfile("s")).unwrap();
+    hand_made(&sb, "s.log", b"current\n");
+    std::os::unix::fs::symlink(&secret, sb.log.join("s.log.1")).unwrap();
+    let r = prompt(&sb, &["logs", "s", "-n", "5"]);
+    r.code(1).stderr_has("s.log.1").stderr_has("symbolic link");
+    assert!(!r.stdout.contains("SECRET"));
+    // Without -n only the current file is read: fine.
+    assert_eq!(prompt(&sb, &["logs", "s"]).ok().stdout, "current\n");
+
+    // While following: the log replaced by a symlink ends the follower with an error; the
+    // target is never printed.
+    std::fs::remove_file(sb.log.join("s.log.1")).unwrap();
+    let mut f = Follower::start(&sb, &["logs", "s", "-f"]);
+    f.wait_for("current", T);
+    std::fs::remove_file(sb.logfile("s")).unwrap();
+    std::os::unix::fs::symlink(&secret, sb.logfile("s")).unwrap();
+    let mut status = None;
+    wait_until(T, "svc logs -f to refuse the symlink", || {
+        status = f.child.try_wait().unwrap();
+        status.is_some()
+    });
+    while let Ok(l) = f.lines.recv_timeout(Duration::from_millis(100)) {
+        f.got.push(l);
+    }
+    assert!(!f.got.iter().any(|l| l.contains("SECRET")), "{:?}", f.got);
+    let mut err = String::new();
+    f.child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.unwrap().code(), Some(1), "{err}");
+    assert!(err.contains("symbolic link"), "{err}");
+}

@@ -323,8 +323,8 @@ fn rotated_lines(sb: &Sandbox, name: &str) -> (Vec<String>, Vec<PathBuf>) {
 #[test]
 fn log_rotation_loses_no_line_and_splits_none() {
     let sb = Sandbox::new();
-    let n = 20_000;
-    printer(&sb, "verbose", n, "log_max_size: 16K\nlog_keep: 100\n");
+    let n = 80_000;
+    printer(&sb, "verbose", n, "log_max_size: 64K\nlog_keep: 100\n");
     let _stop = StopOnDrop(&sb, "verbose");
     sb.svc(["start", "verbose"]).ok();
     wait_until(LIMIT, "every line in the logs", || {
@@ -356,7 +356,7 @@ fn log_rotation_loses_no_line_and_splits_none() {
         files.len()
     );
     assert!(lines == expected, "every line once, in order");
-    // ~ 18 bytes per line: about 20 files of 16 KiB.
+    // ~ 18 bytes per line: about 22 files of 64 KiB.
     assert!(files.len() > 15, "rotated {} times", files.len() - 1);
     for f in &files {
         let text = std::fs::read(f).unwrap();
@@ -367,7 +367,7 @@ fn log_rotation_loses_no_line_and_splits_none() {
             .rposition(|&b| b == b'\n')
             .map_or(0, |i| i + 1);
         assert!(
-            last <= 16 * 1024,
+            last <= 64 * 1024,
             "{} holds {last} bytes before its last line",
             f.display()
         );
@@ -378,8 +378,8 @@ fn log_rotation_loses_no_line_and_splits_none() {
 #[test]
 fn log_rotation_keeps_log_keep_files() {
     let sb = Sandbox::new();
-    let n = 10_000;
-    printer(&sb, "keeper", n, "log_max_size: 8K\nlog_keep: 3\n");
+    let n = 40_000;
+    printer(&sb, "keeper", n, "log_max_size: 64K\nlog_keep: 3\n");
     let _stop = StopOnDrop(&sb, "keeper");
     sb.svc(["start", "keeper"]).ok();
     wait_until(LIMIT, "the last line in the log", || {
@@ -700,4 +700,141 @@ fn output_written_while_stopping_reaches_the_log() {
     );
     assert_eq!(lines.len(), 3, "{tail:?}");
     assert_eq!(lines[1].len(), 3_000_000);
+}
+
+/// Issue 10 item 14: `log_max_size` has a floor (64K: `log_max_size: 1` with `log_keep: 1000`
+/// meant a thousand renames per line) and a ceiling, `log_keep` at most 1000; out of range is a
+/// definition error naming file, line and the range.
+#[test]
+fn log_size_and_keep_out_of_range_are_definition_errors() {
+    let sb = Sandbox::new();
+    let file = sb.config.join("init.d/tiny.yaml");
+    for (extra, line, says) in [
+        (
+            "log_max_size: 1\nlog_keep: 1000\n",
+            4,
+            "`log_max_size`: 1 byte is out of range, expected 64K (65536 bytes) to 1024G",
+        ),
+        (
+            "log_max_size: 65535\n",
+            4,
+            "`log_max_size`: 65535 bytes is out of range, expected 64K",
+        ),
+        (
+            "log_max_size: 2000G\n",
+            4,
+            "`log_max_size`: 2147483648000 bytes is out of range, expected 64K (65536 bytes) to 1024G",
+        ),
+        ("log_keep: 1001\n", 4, "`log_keep`: 1001 is out of range, expected 0 to 1000"),
+    ] {
+        sb.service(
+            "tiny",
+            &format!("exec: /bin/sleep\nargs: [\"100\"]\nrespawn: true\n{extra}"),
+        );
+        let want = format!("{}:{line}: {says}", file.display());
+        sb.svc(["check"]).code(6).stderr_has(&want);
+        sb.svc(["start", "tiny"]).code(6).stderr_has(says);
+    }
+    // The bounds themselves are accepted.
+    sb.service(
+        "tiny",
+        "exec: /bin/sleep\nargs: [\"100\"]\nrespawn: true\nlog_max_size: 64K\nlog_keep: 1000\n",
+    );
+    sb.svc(["check"]).ok();
+    sb.service(
+        "tiny",
+        "exec: /bin/sleep\nargs: [\"100\"]\nrespawn: true\nlog_max_size: 1024G\nlog_keep: 0\n",
+    );
+    sb.svc(["check"]).ok();
+}
+
+/// Issue 10 item 7: a FIFO at a supervised service's log path: the supervisor never blocks on
+/// it — start and stop finish at once, the output is held (as for an unwritable log directory)
+/// and the problem is reported in the supervisor's log.
+#[test]
+fn a_fifo_at_the_log_path_never_blocks_the_supervisor() {
+    let sb = Sandbox::new();
+    printer(&sb, "piped", 10, "");
+    let _stop = StopOnDrop(&sb, "piped");
+    std::fs::create_dir_all(&sb.log).unwrap();
+    let log = sb.logfile("piped");
+    let c = std::ffi::CString::new(log.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo(3) with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    let limit = Duration::from_secs(10);
+    let run = |args: &[&str]| {
+        crate::lifecycle::finish(crate::lifecycle::spawn_svc(&sb, args), args, limit)
+    };
+    run(&["start", "piped"]).ok();
+    let sup_log = sb.state.join("piped.supervisor.log");
+    wait_until(LIMIT, "the supervisor to report the FIFO", || {
+        std::fs::read_to_string(&sup_log)
+            .unwrap_or_default()
+            .contains(&format!(
+                "cannot write log {}: not a regular file (it is a FIFO)",
+                log.display()
+            ))
+    });
+    run(&["logs", "piped"]).code(1).stderr_has("FIFO");
+    run(&["stop", "piped"]).ok();
+}
+
+/// Seconds in the "restarting in N.Ns" note of `svc status NAME`.
+fn restarting_in(sb: &Sandbox, name: &str) -> f64 {
+    let r = sb.svc(["status", name]);
+    let text = format!("{}{}", r.stdout, r.stderr);
+    let at = text
+        .find("restarting in ")
+        .unwrap_or_else(|| panic!("no restart note in:\n{text}"));
+    let rest = &text[at + "restarting in ".len()..];
+    rest[..rest.find('s').unwrap()]
+        .parse()
+        .unwrap_or_else(|_| panic!("unreadable restart note in:\n{text}"))
+}
+
+/// Issue 10 item 14: the supervisor waits on the monotonic clock, and `status` must count down
+/// on the same clock: a wall clock that jumped (here: the state file's wall-clock time moved an
+/// hour ahead, exactly what a clock set back by an hour looks like) does not turn a 30 s
+/// backoff into "restarting in 3630s". A state file written by an older svc (wall-clock time
+/// only) is still read.
+#[test]
+fn restart_countdown_ignores_wall_clock_jumps() {
+    let sb = Sandbox::new();
+    let script = sb.script("jumpy.sh", "#!/bin/sh\nsleep 0.2\nexit 3\n");
+    sb.service(
+        "jumpy",
+        &format!(
+            "exec: {}\nrespawn: {{ max: 3, window: 60, backoff: 30 }}\n",
+            script.display()
+        ),
+    );
+    let _stop = StopOnDrop(&sb, "jumpy");
+    sb.svc(["start", "jumpy"]).ok();
+    wait_until(LIMIT, "the 30 s backoff", || {
+        status_json(&sb, "jumpy")["state"] == "starting"
+    });
+    let left = restarting_in(&sb, "jumpy");
+    assert!(left > 0.0 && left <= 30.0, "{left}");
+
+    let state_file = sb.state.join("jumpy.supervisor");
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state_file).unwrap()).unwrap();
+    let wall = state["retry_at_ms"].as_u64().expect("retry_at_ms written");
+    state["retry_at_ms"] = (wall + 3_600_000).into();
+    std::fs::write(&state_file, serde_json::to_vec(&state).unwrap()).unwrap();
+    let left = restarting_in(&sb, "jumpy");
+    assert!(left > 0.0 && left <= 30.0, "after the jump: {left}");
+
+    // An older svc's state file: only the wall-clock time.
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let obj = state.as_object_mut().unwrap();
+    obj.retain(|k, _| k != "retry_at_mono_ms");
+    obj.insert("retry_at_ms".into(), (now_ms + 20_000).into());
+    std::fs::write(&state_file, serde_json::to_vec(&state).unwrap()).unwrap();
+    let left = restarting_in(&sb, "jumpy");
+    assert!(left > 10.0 && left <= 20.0, "old state file: {left}");
+    sb.svc(["stop", "jumpy"]).ok();
 }

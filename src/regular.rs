@@ -1,0 +1,214 @@
+//! Opening files that another user may control — a service's log (its user may write the log
+//! directory), a rule file, a definition — so that nothing svc does can block on them or be led
+//! elsewhere (SPEC §3.7; issue 10 items 7–9).
+//!
+//! Every open is `O_NONBLOCK`: a FIFO put where a file was expected would otherwise block
+//! `open(2)` until a peer appears — forever, while svc holds a service's lock. The descriptor
+//! is then examined (`fstat`, never the path again) and anything but a regular file is refused
+//! with an error saying what it is; for a regular file `O_NONBLOCK` is cleared again, so writes
+//! keep their ordinary blocking meaning. `O_NOCTTY` keeps a terminal from becoming svc's
+//! controlling terminal. Whether a symlink at the last component is followed is the caller's
+//! choice ([`Links`]): logs never (writers and readers alike), configuration files as the trust
+//! rules of [`crate::trust`] allow (they check where a link leads).
+
+use std::fs::{File, Metadata, OpenOptions};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::path::Path;
+
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
+
+/// What to do with a symbolic link at the path's last component.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Links {
+    /// Open what it points to (configuration files; the caller checks trust).
+    Follow,
+    /// Refuse it (`O_NOFOLLOW`): logs, whose directory a service user may write.
+    Refuse,
+}
+
+/// Opens `path` for reading: never blocking, regular files only, a last-component symlink
+/// followed or refused as `links` says. A missing file is `ErrorKind::NotFound`.
+pub fn open_read(path: &Path, links: Links) -> io::Result<File> {
+    let mut flags = libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY;
+    if links == Links::Refuse {
+        flags |= libc::O_NOFOLLOW;
+    }
+    let f = OpenOptions::new()
+        .read(true)
+        .custom_flags(flags)
+        .open(path)
+        .map_err(|e| open_error(path, links, e))?;
+    settle(f).map(|(f, _)| f)
+}
+
+/// Opens `path` for appending, creating it with `mode`: never through a symlink, never
+/// blocking, a regular file with a single link only (writing through a hard link would write
+/// into another file).
+pub fn open_append(path: &Path, mode: u32) -> io::Result<File> {
+    let f = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| open_error(path, Links::Refuse, e))?;
+    let (f, meta) = settle(f)?;
+    if meta.nlink() > 1 {
+        return Err(io::Error::other(format!(
+            "it has {} hard links; refusing to write through it",
+            meta.nlink()
+        )));
+    }
+    Ok(f)
+}
+
+/// What kind of file `meta` describes, for messages ("a FIFO").
+pub fn describe(meta: &Metadata) -> &'static str {
+    let ft = meta.file_type();
+    if ft.is_file() {
+        "a regular file"
+    } else if ft.is_dir() {
+        "a directory"
+    } else if ft.is_fifo() {
+        "a FIFO"
+    } else if ft.is_socket() {
+        "a socket"
+    } else if ft.is_char_device() {
+        "a character device"
+    } else if ft.is_block_device() {
+        "a block device"
+    } else if ft.is_symlink() {
+        "a symbolic link"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Refuses a descriptor that is not a regular file; clears `O_NONBLOCK` on one that is.
+fn settle(f: File) -> io::Result<(File, Metadata)> {
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        return Err(not_regular(&meta));
+    }
+    let fl = OFlag::from_bits_retain(fcntl(f.as_raw_fd(), FcntlArg::F_GETFL)?);
+    fcntl(f.as_raw_fd(), FcntlArg::F_SETFL(fl - OFlag::O_NONBLOCK))?;
+    Ok((f, meta))
+}
+
+fn not_regular(meta: &Metadata) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("not a regular file (it is {})", describe(meta)),
+    )
+}
+
+/// Says what the file is where the bare errno would puzzle: `O_NOFOLLOW` reports a symlink as
+/// ELOOP ("too many levels of symbolic links"), and a FIFO without a reader or a socket opened
+/// for writing as ENXIO ("no such device or address").
+fn open_error(path: &Path, links: Links, e: io::Error) -> io::Error {
+    let meta = match e.raw_os_error() {
+        Some(libc::ELOOP) if links == Links::Refuse => std::fs::symlink_metadata(path),
+        Some(libc::ENXIO) if links == Links::Follow => std::fs::metadata(path),
+        Some(libc::ENXIO) => std::fs::symlink_metadata(path),
+        _ => return e,
+    };
+    match meta {
+        Ok(m) if m.file_type().is_symlink() => io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "it is a symbolic link (not followed)",
+        ),
+        Ok(m) if !m.is_file() => not_regular(&m),
+        _ => e,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+
+    fn fifo(path: &Path) {
+        nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    }
+
+    #[test]
+    fn a_fifo_is_refused_at_once_for_reading_and_appending() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x.log");
+        fifo(&p);
+        let t = Instant::now();
+        for links in [Links::Follow, Links::Refuse] {
+            let e = open_read(&p, links).unwrap_err();
+            assert!(e.to_string().contains("a FIFO"), "{e}");
+        }
+        // No reader: O_NONBLOCK makes the open fail (ENXIO) rather than wait for one.
+        let e = open_append(&p, 0o640).unwrap_err();
+        assert!(e.to_string().contains("a FIFO"), "{e}");
+        assert!(t.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_fifo_with_a_reader_is_refused_for_appending() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x.log");
+        fifo(&p);
+        let _reader = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&p)
+            .unwrap();
+        let e = open_append(&p, 0o640).unwrap_err();
+        assert!(e.to_string().contains("a FIFO"), "{e}");
+    }
+
+    #[test]
+    fn symlinks_are_refused_or_followed_as_asked() {
+        let d = tempfile::tempdir().unwrap();
+        let target = d.path().join("target");
+        std::fs::write(&target, "secret\n").unwrap();
+        let link = d.path().join("x.log");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let e = open_read(&link, Links::Refuse).unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        let e = open_append(&link, 0o640).unwrap_err();
+        assert!(e.to_string().contains("symbolic link"), "{e}");
+        let mut s = String::new();
+        open_read(&link, Links::Follow)
+            .unwrap()
+            .read_to_string(&mut s)
+            .unwrap();
+        assert_eq!(s, "secret\n");
+    }
+
+    #[test]
+    fn directories_and_hard_links() {
+        let d = tempfile::tempdir().unwrap();
+        let e = open_read(d.path(), Links::Follow).unwrap_err();
+        assert!(e.to_string().contains("a directory"), "{e}");
+        let a = d.path().join("a");
+        std::fs::write(&a, "").unwrap();
+        std::fs::hard_link(&a, d.path().join("b")).unwrap();
+        let e = open_append(&a, 0o640).unwrap_err();
+        assert!(e.to_string().contains("hard links"), "{e}");
+        // Reading through a second name is harmless (a rotation seen under two names).
+        assert!(open_read(&a, Links::Refuse).is_ok());
+    }
+
+    #[test]
+    fn a_regular_file_is_appended_to_blocking() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x.log");
+        let mut f = open_append(&p, 0o640).unwrap();
+        f.write_all(b"one\n").unwrap();
+        let fl = fcntl(f.as_raw_fd(), FcntlArg::F_GETFL).unwrap();
+        assert_eq!(fl & libc::O_NONBLOCK, 0);
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "one\n");
+        assert!(matches!(
+            open_read(&d.path().join("none"), Links::Refuse),
+            Err(e) if e.kind() == io::ErrorKind::NotFound
+        ));
+    }
+}
