@@ -81,7 +81,9 @@ pub(crate) fn failed(e: impl std::fmt::Display) -> LifecycleError {
 #[derive(Debug)]
 pub enum Liveness {
     Running {
-        handle: ProcHandle,
+        /// The service's main process; `None` when svc knows only that it runs (an LSB
+        /// script's `status` says so, but svc has no PID for it).
+        handle: Option<ProcHandle>,
         record: Option<Record>,
     },
     Stopped,
@@ -267,7 +269,7 @@ impl Lifecycle {
                     if let Ok(h) = ProcHandle::open(r.pid, &self.procfs) {
                         if r.verify(&h, &self.procfs) == Verdict::Same {
                             return Liveness::Running {
-                                handle: h,
+                                handle: Some(h),
                                 record: Some(r),
                             };
                         }
@@ -299,7 +301,7 @@ impl Lifecycle {
                 match record {
                     Some(r) => match r.verify(&handle, &self.procfs) {
                         Verdict::Same => Liveness::Running {
-                            handle,
+                            handle: Some(handle),
                             record: Some(r),
                         },
                         Verdict::Different(why) => dead(why),
@@ -308,7 +310,7 @@ impl Lifecycle {
                         // Written outside svc: it counts only if the process runs `exec`.
                         if self.runs_exec(def, pid) {
                             Liveness::Running {
-                                handle,
+                                handle: Some(handle),
                                 record: None,
                             }
                         } else {
@@ -418,9 +420,9 @@ impl Lifecycle {
     fn plain_status(&self, def: &Definition) -> Status {
         match self.probe(def) {
             Liveness::Running { handle, record } => {
-                let pid = handle.pid();
+                let pid = handle.as_ref().map(ProcHandle::pid);
                 let starting = matches!(&record, Some(r) if !r.ready) && self.lock_held(def);
-                let uptime_s = self.procfs.stat(pid).and_then(|s| {
+                let uptime_s = pid.and_then(|pid| self.procfs.stat(pid)).and_then(|s| {
                     let up = self.procfs.uptime()?;
                     let started = s.start_ticks as f64 / clock_ticks() as f64;
                     Some((up - started).max(0.0) as u64)
@@ -431,9 +433,9 @@ impl Lifecycle {
                     } else {
                         State::Running
                     },
-                    pid: Some(pid),
+                    pid,
                     uptime_s,
-                    rss_kib: self.procfs.rss_kib(pid),
+                    rss_kib: pid.and_then(|pid| self.procfs.rss_kib(pid)),
                     note: None,
                     restarts: None,
                     last_exit: None,
@@ -484,11 +486,17 @@ impl Lifecycle {
             if let supervise::Found::Alive { handle, .. } = supervise::find(self, def) {
                 // Supervised already (running, or waiting to restart it).
                 return Ok(match self.probe(def) {
-                    Liveness::Running { handle, .. } => Started::AlreadyRunning(handle.pid()),
+                    Liveness::Running {
+                        handle: Some(main), ..
+                    } => Started::AlreadyRunning(main.pid()),
                     _ => Started::Restarting(handle.pid()),
                 });
             }
-            if let Liveness::Running { handle, record } = self.probe(def) {
+            if let Liveness::Running {
+                handle: Some(handle),
+                record,
+            } = self.probe(def)
+            {
                 // Running, but its supervisor is gone: nobody would restart it or read its
                 // output (it would block once the pipe is full). Start it again under a new one.
                 let pgid = record.map_or(handle.pid(), |r| r.pgid);
@@ -497,7 +505,11 @@ impl Lifecycle {
             }
         }
         match self.probe(def) {
-            Liveness::Running { handle, .. } => return Ok(Started::AlreadyRunning(handle.pid())),
+            Liveness::Running {
+                handle: Some(handle),
+                ..
+            } => return Ok(Started::AlreadyRunning(handle.pid())),
+            Liveness::Running { handle: None, .. } => return Err(pid_unknown(def)),
             Liveness::Dead { .. } => self.clear_stale(def)?,
             Liveness::Stopped => {
                 let _ = pidfile::remove(&self.dirs.record(&def.name));
@@ -892,7 +904,11 @@ impl Lifecycle {
                 self.clear_stale(def)?;
                 Ok(Stopped::NotRunning)
             }
-            Liveness::Running { handle, record } => {
+            Liveness::Running { handle: None, .. } => Err(pid_unknown(def)),
+            Liveness::Running {
+                handle: Some(handle),
+                record,
+            } => {
                 let pid = handle.pid();
                 let pgid = match &record {
                     Some(r) => r.pgid,
@@ -1045,7 +1061,11 @@ impl Lifecycle {
             )));
         };
         match self.probe(def) {
-            Liveness::Running { handle, .. } => {
+            Liveness::Running { handle: None, .. } => Err(pid_unknown(def)),
+            Liveness::Running {
+                handle: Some(handle),
+                ..
+            } => {
                 if handle
                     .signal(sig)
                     .map_err(|e| signal_error(def, "process", handle.pid(), e))?
@@ -1064,6 +1084,15 @@ impl Lifecycle {
             ))),
         }
     }
+}
+
+/// A service that runs but whose process svc does not know: only an LSB script's `status`
+/// can say so, and script services never reach the code that needs the process.
+fn pid_unknown(def: &Definition) -> LifecycleError {
+    failed(format!(
+        "{} runs, but svc does not know its PID; nothing was signalled",
+        def.name
+    ))
 }
 
 /// HOME of the launched program: the service user's home, else that of the user svc runs as,

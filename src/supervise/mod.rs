@@ -335,7 +335,7 @@ pub fn stop(life: &Lifecycle, def: &Definition) -> Result<Option<i32>, Lifecycle
         return Ok(None);
     };
     let running = match life.probe(def) {
-        lifecycle::Liveness::Running { handle, .. } => Some(handle.pid()),
+        lifecycle::Liveness::Running { handle, .. } => handle.map(|h| h.pid()),
         _ => None,
     };
     handle
