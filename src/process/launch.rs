@@ -127,21 +127,44 @@ pub fn resolve_program(exec: &str, path_var: &str) -> Result<PathBuf, LaunchErro
             why: "not executable".into(),
         });
     }
-    let mut head = [0u8; 4];
-    let n = {
-        use std::io::Read;
-        File::open(&candidate)
-            .and_then(|mut f| f.read(&mut head))
-            .unwrap_or(4)
-    };
-    if n >= 2 && &head[..2] != b"#!" && !(n == 4 && &head == b"\x7fELF") {
-        return Err(LaunchError::Failed {
-            path: candidate,
-            step: "exec",
-            err: io::Error::from_raw_os_error(libc::ENOEXEC),
-        });
-    }
+    check_header(read_head(&candidate)).map_err(|(step, err)| LaunchError::Failed {
+        path: candidate.clone(),
+        step,
+        err,
+    })?;
     Ok(candidate)
+}
+
+/// The first (up to) four bytes of a file and how many there were.
+fn read_head(path: &Path) -> io::Result<([u8; 4], usize)> {
+    use std::io::Read;
+    let mut f = File::open(path)?;
+    let mut head = [0u8; 4];
+    let mut n = 0;
+    while n < head.len() {
+        match f.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((head, n))
+}
+
+/// Judges a program by its first bytes: a `#!` script or an ELF binary, else ENOEXEC (the
+/// kernel would refuse it, and svc never falls back to a shell). A file svc may execute but
+/// not read (mode 0111, svc not root) is left to execve; any other read error is reported as
+/// itself, with the step that failed.
+fn check_header(head: io::Result<([u8; 4], usize)>) -> Result<(), (&'static str, io::Error)> {
+    match head {
+        Ok((head, n)) if n >= 2 && &head[..2] != b"#!" && !(n == 4 && &head == b"\x7fELF") => {
+            Err(("exec", io::Error::from_raw_os_error(libc::ENOEXEC)))
+        }
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Ok(()),
+        Err(e) => Err(("reading its first bytes", e)),
+    }
 }
 
 fn is_executable_file(p: &Path) -> bool {
@@ -600,4 +623,24 @@ pub fn reap_nohang(pid: i32) {
     let mut status = 0;
     // SAFETY: waitpid on a specific PID with a valid status pointer, without blocking.
     unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_read_errors_are_reported_as_themselves() {
+        let emfile = check_header(Err(io::Error::from_raw_os_error(libc::EMFILE))).unwrap_err();
+        assert_eq!(emfile.1.raw_os_error(), Some(libc::EMFILE));
+        let eio = check_header(Err(io::Error::from_raw_os_error(libc::EIO))).unwrap_err();
+        assert_eq!(eio.1.raw_os_error(), Some(libc::EIO));
+        // Execute-only: execve decides.
+        assert!(check_header(Err(io::Error::from_raw_os_error(libc::EACCES))).is_ok());
+        assert!(check_header(Ok((*b"\x7fELF", 4))).is_ok());
+        assert!(check_header(Ok((*b"#!/b", 4))).is_ok());
+        assert!(check_header(Ok((*b"#!\0\0", 2))).is_ok());
+        let junk = check_header(Ok((*b"echo", 4))).unwrap_err();
+        assert_eq!(junk.1.raw_os_error(), Some(libc::ENOEXEC));
+    }
 }
