@@ -6,10 +6,11 @@
 //! concurrent commands on one service cannot interleave; the lock dies with the process, so a
 //! killed svc never leaves it stale.
 
+use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
@@ -599,10 +600,10 @@ impl Lifecycle {
             ),
             _ => None,
         };
-        let mut env = vec![
-            ("PATH".to_string(), launch::DEFAULT_PATH.to_string()),
-            ("HOME".to_string(), home_of(creds.as_ref())),
-            ("LANG".to_string(), "C.UTF-8".to_string()),
+        let mut env: Vec<(OsString, OsString)> = vec![
+            ("PATH".into(), launch::DEFAULT_PATH.into()),
+            ("HOME".into(), home_of(creds.as_ref())),
+            ("LANG".into(), "C.UTF-8".into()),
         ];
         // The directories of the svc that launched it: a service that runs svc itself (the
         // super daemon, a script calling `svc status`) addresses the same configuration.
@@ -611,22 +612,20 @@ impl Lifecycle {
             ("SVC_STATE_DIR", &self.dirs.state),
             ("SVC_LOG_DIR", &self.dirs.log),
         ] {
+            // Bytes as they are: a directory that is not UTF-8 reaches the service unchanged.
             let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
-            env.push((k.to_string(), abs.to_string_lossy().into_owned()));
+            env.push((k.into(), abs.into_os_string()));
         }
         for (k, v) in &def.env {
-            env.retain(|(ek, _)| ek != k);
-            env.push((k.clone(), v.clone()));
+            env.retain(|(ek, _)| ek.as_os_str() != k.as_str());
+            env.push((k.into(), v.into()));
         }
         if let Some(ns) = &notify {
-            env.push((
-                "NOTIFY_SOCKET".into(),
-                ns.path().to_string_lossy().into_owned(),
-            ));
+            env.push(("NOTIFY_SOCKET".into(), ns.env_value()));
         }
         let launch = Launch {
             program,
-            args: def.args.clone(),
+            args: def.args.iter().map(OsString::from).collect(),
             workdir: def.workdir.clone(),
             env,
             creds,
@@ -770,8 +769,14 @@ impl Lifecycle {
         deadline: Instant,
         log: Option<&Path>,
     ) -> Result<Started> {
+        let service = ready::Service {
+            main: &l.main,
+            pgid: l.record.pgid,
+            launch_root: None,
+            procfs: &self.procfs,
+        };
         let outcome = match &def.ready {
-            Some(check) => ready::wait(check, &l.main, notify, deadline),
+            Some(check) => ready::wait(check, &service, notify, deadline),
             None if l.main.exited() => ready::Outcome::Died,
             None => ready::Outcome::Ready,
         };
@@ -806,6 +811,13 @@ impl Lifecycle {
                     def.ready_timeout,
                     log_tail(log)
                 ))
+            }
+            ready::Outcome::Refused(why) => {
+                let _ = self.terminate(&l.main, l.record.pgid, def);
+                if let Some(pid) = l.child {
+                    launch::reap(pid);
+                }
+                failed(format!("{}: {why}; stopped it{}", def.name, log_tail(log)))
             }
         };
         self.clear_group(l.record.pgid, def);
@@ -1097,7 +1109,7 @@ fn pid_unknown(def: &Definition) -> LifecycleError {
 
 /// HOME of the launched program: the service user's home, else that of the user svc runs as,
 /// else `/` — never the caller's environment.
-fn home_of(creds: Option<&users::Credentials>) -> String {
+fn home_of(creds: Option<&users::Credentials>) -> OsString {
     let home = match creds {
         Some(c) => c.home.clone(),
         None => nix::unistd::User::from_uid(nix::unistd::geteuid())
@@ -1105,7 +1117,7 @@ fn home_of(creds: Option<&users::Credentials>) -> String {
             .flatten()
             .map(|u| u.dir),
     };
-    home.map(|h| h.to_string_lossy().into_owned())
+    home.map(PathBuf::into_os_string)
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "/".into())
 }

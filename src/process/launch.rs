@@ -14,7 +14,7 @@
 //! leaves a daemon it did not record. A second close-on-exec pipe carries the errno of a failed
 //! step or exec back to the parent, so `start` reports it at once, without sleeping.
 
-use std::ffi::CString;
+use std::ffi::{CString, OsString};
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -31,10 +31,12 @@ pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
 #[derive(Debug)]
 pub struct Launch {
     pub program: PathBuf,
-    pub args: Vec<String>,
+    /// Arguments and environment are bytes, as the kernel takes them: a path that is not UTF-8
+    /// (a state directory with byte 0xff) reaches the program unchanged.
+    pub args: Vec<OsString>,
     pub workdir: PathBuf,
     /// The complete environment.
-    pub env: Vec<(String, String)>,
+    pub env: Vec<(OsString, OsString)>,
     pub creds: Option<Credentials>,
     pub umask: u32,
     pub limits: Vec<Limit>,
@@ -261,7 +263,12 @@ impl Launch {
         let envp_c: Vec<CString> = self
             .env
             .iter()
-            .map(|(k, v)| cstring(format!("{k}={v}").as_bytes(), "the environment"))
+            .map(|(k, v)| {
+                let mut kv = k.as_bytes().to_vec();
+                kv.push(b'=');
+                kv.extend_from_slice(v.as_bytes());
+                cstring(&kv, "the environment")
+            })
             .collect::<io::Result<_>>()
             .map_err(|e| fail("exec", e))?;
         let argv: Vec<*const libc::c_char> = argv_c

@@ -488,6 +488,79 @@ fn unreadable_program_header_reports_the_real_error() {
     assert!(saw_emfile, "no limit made svc run out of descriptors");
 }
 
+/// Issue 10 item 14b: a state directory whose path is not UTF-8 (byte 0xff) works like any
+/// other: start records the daemon, the daemon gets the exact bytes in `SVC_STATE_DIR` and
+/// `NOTIFY_SOCKET`, status and stop find it; a supervised service too.
+#[test]
+fn state_directory_with_non_utf8_bytes_works() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let sb = Sandbox::new();
+    let state = sb.path().join(OsStr::from_bytes(b"state-\xff"));
+    let seen = sb.work.join("env.seen");
+    let script = sb.script(
+        "bytes.py",
+        &format!(
+            "#!/usr/bin/python3\nimport os, signal, socket\nopen('{s}', 'wb').write(os.environb[b'SVC_STATE_DIR'])\naddr = os.environb[b'NOTIFY_SOCKET']\nif addr.startswith(b'@'):\n    addr = b'\\0' + addr[1:]\nsocket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b'READY=1', addr)\nwhile True:\n    signal.pause()\n",
+            s = seen.display()
+        ),
+    );
+    sb.service(
+        "bytes",
+        &format!(
+            "exec: {}\nready: {{ notify: true }}\nready_timeout: 10\n",
+            script.display()
+        ),
+    );
+    sb.service(
+        "kept",
+        &format!("{}respawn: true\nstop_timeout: 3\n", sb.sleeper("kept")),
+    );
+    let svc = |args: &[&str]| -> Run {
+        let out = Command::new(SVC)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .arg("--config-dir")
+            .arg(&sb.config)
+            .arg("--state-dir")
+            .arg(&state)
+            .arg("--log-dir")
+            .arg(&sb.log)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+        }
+    };
+    svc(&["check"]).ok();
+    svc(&["start", "bytes"]).ok().stdout_has("[ OK ]");
+    let pid = read_pid(&state.join("bytes.pid"));
+    assert_eq!(
+        std::fs::read(&seen).unwrap(),
+        state.as_os_str().as_bytes(),
+        "SVC_STATE_DIR lost bytes"
+    );
+    svc(&["status", "bytes"])
+        .ok()
+        .stdout_has(&format!("bytes is running (pid {pid}"));
+    svc(&["stop", "bytes"]).ok();
+    assert!(!alive(pid));
+    svc(&["status", "bytes"]).code(3);
+
+    svc(&["start", "kept"]).ok();
+    let kept = read_pid(&sb.work.join("kept.started"));
+    svc(&["status", "kept"])
+        .ok()
+        .stdout_has(&format!("kept is running (pid {kept}"));
+    svc(&["stop", "kept"]).ok();
+    assert!(!alive(kept));
+}
+
 // ---------------------------------------------------------------------------------------------
 // B3: the process group
 
