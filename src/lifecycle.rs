@@ -19,6 +19,7 @@ use crate::definition::{Definition, Program};
 use crate::exit::{Code, HasCode};
 use crate::paths::Dirs;
 use crate::process::handle::{wait_any_exit, ProcHandle};
+use crate::process::keeper::{Keeper, LauncherEnd};
 use crate::process::launch::{self, Launch, LaunchError};
 use crate::process::pidfile::{self, PidFile};
 use crate::process::procfs::{clock_ticks, Procfs};
@@ -78,8 +79,10 @@ pub(crate) fn failed(e: impl std::fmt::Display) -> LifecycleError {
     LifecycleError::Failed(e.to_string())
 }
 
-/// What a probe found.
+/// What a probe found. (A short-lived answer, never stored in bulk: the size of the record it
+/// carries does not matter.)
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum Liveness {
     Running {
         /// The service's main process; `None` when svc knows only that it runs (an LSB
@@ -193,6 +196,9 @@ pub(crate) struct Launched {
     pub(crate) main: ProcHandle,
     pub(crate) record: Record,
     pub(crate) child: Option<i32>,
+    /// A forking launch's keeper: released once the start succeeds; dropped (killing what the
+    /// launch created) when it fails.
+    pub(crate) keeper: Option<Keeper>,
 }
 
 /// The program of a service `start` can launch: on-demand (`socket:`) services are not
@@ -263,7 +269,7 @@ impl Lifecycle {
             why,
             untrusted: false,
         };
-        match pidfile::read(&pidfile_path, self.procfs.pid_max()) {
+        match self.read_pidfile(&pidfile_path, record.as_ref()) {
             PidFile::Missing => {
                 // svc's own record may still name a live process whose PID file was deleted.
                 if let Some(r) = record {
@@ -320,6 +326,26 @@ impl Lifecycle {
                     }
                 }
             }
+        }
+    }
+
+    /// The service's PID file as svc may follow it (SPEC §3.5). A forking daemon's own file that
+    /// its user wrote counts when svc's record vouches for it: the file still belongs to the
+    /// uid it had when the launch proved its process, and names the recorded PID (whose
+    /// identity the caller then checks as always). Otherwise the strict rules hold.
+    fn read_pidfile(&self, path: &Path, record: Option<&Record>) -> PidFile {
+        let strict = pidfile::read(path, self.procfs.pid_max());
+        let (PidFile::Untrusted(_), Some(r)) = (&strict, record) else {
+            return strict;
+        };
+        if r.pidfile_owner.is_none() {
+            return strict;
+        }
+        match pidfile::read_foreign(path, self.procfs.pid_max()) {
+            (PidFile::Pid(pid), owner) if owner == r.pidfile_owner && pid == r.pid => {
+                PidFile::Pid(pid)
+            }
+            _ => strict,
         }
     }
 
@@ -692,11 +718,14 @@ impl Lifecycle {
             main,
             record,
             child: Some(pid),
+            keeper: None,
         })
     }
 
-    /// A program that daemonizes itself: its launcher must exit with 0, then its PID file must
-    /// name a live process that started no earlier than the launcher; that one is recorded.
+    /// A program that daemonizes itself, launched under a keeper (crate::process::keeper):
+    /// its launcher must exit with 0, then its PID file must name a live process that this
+    /// launch created; that one is recorded. Whatever fails after the launch, everything the
+    /// launch created is stopped (the keeper's descendants, and nothing else).
     fn launch_forking(
         &self,
         def: &Definition,
@@ -704,58 +733,70 @@ impl Lifecycle {
         deadline: Instant,
         log: Option<&Path>,
     ) -> Result<Launched> {
-        let pending = launch.fork()?;
-        let pid = pending.pid();
-        let launcher = match ProcHandle::open(pid, &self.procfs) {
-            Ok(h) => h,
-            Err(e) => {
-                pending.abort();
-                return Err(failed(format!("cannot watch process {pid}: {e}")));
-            }
-        };
-        let launcher_start = self.procfs.stat(pid).map(|s| s.start_ticks).unwrap_or(0);
+        let (pending, mut keeper) = launch.fork_kept()?;
+        // Everything of the launch starts after its keeper.
+        let launch_start = self
+            .procfs
+            .stat(keeper.pid())
+            .map(|s| s.start_ticks)
+            .unwrap_or(0);
         pending.release()?;
-        if !launcher.wait_exit(deadline) {
-            let _ = self.terminate(&launcher, pid, def);
-            launch::reap(pid);
-            return Err(failed(format!(
-                "{}: the launcher did not exit within ready_timeout ({:?}); stopped it",
-                def.name, def.ready_timeout
-            )));
-        }
-        if let Some(status) = launch::reap(pid) {
-            if !status.success() {
-                return Err(failed(format!(
-                    "{}: the launcher {}{}",
-                    def.name,
-                    describe_exit(status),
-                    log_tail(log)
-                )));
-            }
+        let launcher_failed = match keeper.wait_launcher(deadline) {
+            LauncherEnd::Exited(status) if status.success() => None,
+            LauncherEnd::Exited(status) => Some(format!(
+                "the launcher {}{}",
+                describe_exit(status),
+                log_tail(log)
+            )),
+            LauncherEnd::TimedOut => Some(format!(
+                "the launcher did not exit within ready_timeout ({:?}); stopped it",
+                def.ready_timeout
+            )),
+            LauncherEnd::Lost => Some("svc lost track of the launcher".into()),
+        };
+        if let Some(why) = launcher_failed {
+            self.stop_launch(def, keeper);
+            return Err(failed(format!("{}: {why}", def.name)));
         }
         let pidfile_path = def.pidfile(&self.dirs);
-        let main = self.wait_forked(def, &pidfile_path, launcher_start, deadline, log)?;
-        let mut record = Record::capture(&main, &self.procfs, &pidfile_path).map_err(|e| {
-            failed(format!(
-                "{}: cannot record process {}: {e}",
-                def.name,
-                main.pid()
-            ))
-        })?;
-        record.ready = def.ready.is_none();
-        if let Err(e) = record.save(&self.dirs.record(&def.name)) {
-            let _ = self.terminate(&main, record.pgid, def);
-            let _ = pidfile::remove(&self.dirs.record(&def.name));
-            return Err(failed(format!(
-                "{}: cannot record the launched process ({e}); stopped it",
-                def.name
-            )));
+        let (main, owner) =
+            match self.wait_forked(def, &pidfile_path, launch_start, deadline, log, &keeper) {
+                Ok(found) => found,
+                Err(e) => {
+                    self.stop_launch(def, keeper);
+                    return Err(e);
+                }
+            };
+        let recorded = Record::capture(&main, &self.procfs, &pidfile_path).and_then(|mut r| {
+            r.ready = def.ready.is_none();
+            r.pidfile_owner = owner;
+            r.save(&self.dirs.record(&def.name))?;
+            Ok(r)
+        });
+        match recorded {
+            Ok(record) => Ok(Launched {
+                main,
+                record,
+                child: None,
+                keeper: Some(keeper),
+            }),
+            Err(e) => {
+                self.stop_launch(def, keeper);
+                let _ = pidfile::remove(&self.dirs.record(&def.name));
+                Err(failed(format!(
+                    "{}: cannot record process {} ({e}); stopped what it launched",
+                    def.name,
+                    main.pid()
+                )))
+            }
         }
-        Ok(Launched {
-            main,
-            record,
-            child: None,
-        })
+    }
+
+    /// Stops everything a failed forking launch created: stop_signal, then KILL after
+    /// stop_timeout.
+    fn stop_launch(&self, def: &Definition, keeper: Keeper) {
+        let soft = Instant::now() + def.stop_timeout;
+        let _ = keeper.stop_all(def.stop_signal, soft, soft + KILL_GRACE);
     }
 
     /// Waits for readiness (if any), and undoes the launch when the program dies or is not
@@ -769,10 +810,11 @@ impl Lifecycle {
         deadline: Instant,
         log: Option<&Path>,
     ) -> Result<Started> {
+        let keeper = l.keeper.take();
         let service = ready::Service {
             main: &l.main,
             pgid: l.record.pgid,
-            launch_root: None,
+            launch_root: keeper.as_ref().map(Keeper::pid),
             procfs: &self.procfs,
         };
         let outcome = match &def.ready {
@@ -785,6 +827,10 @@ impl Lifecycle {
                 if !l.record.ready {
                     l.record.ready = true;
                     let _ = l.record.save(&self.dirs.record(&def.name));
+                }
+                // The daemon lives on; its keeper goes (the daemon moves to init).
+                if let Some(k) = keeper {
+                    k.release();
                 }
                 return Ok(Started::Launched(l.main.pid()));
             }
@@ -821,6 +867,9 @@ impl Lifecycle {
             }
         };
         self.clear_group(l.record.pgid, def);
+        if let Some(k) = keeper {
+            self.stop_launch(def, k);
+        }
         self.forget(def);
         Err(err)
     }
@@ -831,31 +880,46 @@ impl Lifecycle {
         let _ = pidfile::remove(&def.pidfile(&self.dirs));
     }
 
-    /// Waits for a forking daemon's PID file to name a process started after the launch.
+    /// Waits for a forking daemon's PID file to name a live process this launch created (a
+    /// descendant of its keeper, started after it). With `user:`, a file that is refused only
+    /// for its writer (the daemon wrote it after dropping privileges) counts on that proof
+    /// alone; the owner's uid is returned then. A file that names another process may be a
+    /// stale one the daemon has yet to replace: waited on, until the deadline or until nothing
+    /// of the launch is left.
     fn wait_forked(
         &self,
         def: &Definition,
         path: &Path,
-        launcher_start: u64,
+        launch_start: u64,
         deadline: Instant,
         log: Option<&Path>,
-    ) -> Result<ProcHandle> {
+        keeper: &Keeper,
+    ) -> Result<(ProcHandle, Option<u32>)> {
         let mut pause = Duration::from_millis(1);
         let mut last = String::from("no pid file");
         loop {
-            match pidfile::read(path, self.procfs.pid_max()) {
-                PidFile::Pid(pid) if pid != 1 && !self.ancestors().contains(&pid) => {
-                    if let Ok(h) = ProcHandle::open(pid, &self.procfs) {
-                        match self.procfs.stat(pid) {
-                            Some(s) if !s.is_zombie() && s.start_ticks >= launcher_start => {
-                                return Ok(h)
-                            }
-                            Some(s) if s.is_zombie() => last = format!("process {pid} is a zombie"),
-                            Some(_) => last = format!("process {pid} started before the launch"),
-                            None => last = format!("process {pid} does not exist"),
+            let (found, owner) = match pidfile::read(path, self.procfs.pid_max()) {
+                PidFile::Untrusted(why) if def.user.is_some() => {
+                    match pidfile::read_foreign(path, self.procfs.pid_max()) {
+                        (PidFile::Pid(pid), Some(uid)) => {
+                            last = format!("refusing pid file: {why}");
+                            (PidFile::Pid(pid), Some(uid))
                         }
-                    } else {
-                        last = format!("process {pid} does not exist");
+                        (other, _) => (other, None),
+                    }
+                }
+                other => (other, None),
+            };
+            match found {
+                PidFile::Pid(pid) if pid != 1 && !self.ancestors().contains(&pid) => {
+                    match self.launched_process(pid, launch_start, keeper) {
+                        Ok(h) => return Ok((h, owner)),
+                        Err(why) => {
+                            last = match owner {
+                                Some(_) => format!("{last}, and {why}"),
+                                None => why,
+                            }
+                        }
                     }
                 }
                 PidFile::Pid(pid) => last = format!("pid file names {pid}"),
@@ -865,10 +929,18 @@ impl Lifecycle {
                 PidFile::Garbage(why) => last = format!("pid file {why}"),
                 PidFile::Missing => {}
             }
+            if keeper.members().is_empty() {
+                // Nothing of the launch runs: no file can name its daemon any more.
+                return Err(failed(format!(
+                    "{}: the launcher exited and left no process running ({last}){}",
+                    def.name,
+                    log_tail(log)
+                )));
+            }
             let now = Instant::now();
             if now >= deadline {
                 return Err(failed(format!(
-                    "{}: {} did not name a live process within ready_timeout ({:?}): {last}{}",
+                    "{}: {} did not name a process of this launch within ready_timeout ({:?}): {last}; stopped what it launched{}",
                     def.name,
                     path.display(),
                     def.ready_timeout,
@@ -877,6 +949,29 @@ impl Lifecycle {
             }
             std::thread::sleep(pause.min(deadline - now));
             pause = (pause * 2).min(Duration::from_millis(20));
+        }
+    }
+
+    /// A handle on `pid` when it is a live process the launch created; else why not.
+    fn launched_process(
+        &self,
+        pid: i32,
+        launch_start: u64,
+        keeper: &Keeper,
+    ) -> std::result::Result<ProcHandle, String> {
+        // The handle first: the checks below are then about the process it holds.
+        let h = ProcHandle::open(pid, &self.procfs)
+            .map_err(|_| format!("process {pid} does not exist"))?;
+        match self.procfs.stat(pid) {
+            None => Err(format!("process {pid} does not exist")),
+            Some(s) if s.is_zombie() => Err(format!("process {pid} is a zombie")),
+            Some(s) if s.start_ticks < launch_start => {
+                Err(format!("process {pid} started before the launch"))
+            }
+            Some(_) if !keeper.created(pid) => {
+                Err(format!("process {pid} was not created by this launch"))
+            }
+            Some(_) => Ok(h),
         }
     }
 
@@ -946,7 +1041,7 @@ impl Lifecycle {
                 // The PID file goes once the process is gone (a forking daemon may have
                 // removed its own already).
                 let p = def.pidfile(&self.dirs);
-                if matches!(pidfile::read(&p, self.procfs.pid_max()), PidFile::Pid(x) if x == pid) {
+                if matches!(self.read_pidfile(&p, record.as_ref()), PidFile::Pid(x) if x == pid) {
                     let _ = pidfile::remove(&p);
                 }
                 let _ = pidfile::remove(&self.dirs.record(&def.name));

@@ -21,6 +21,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use super::keeper::Keeper;
 use crate::definition::Limit;
 use crate::users::Credentials;
 
@@ -179,7 +180,7 @@ fn is_executable_file(p: &Path) -> bool {
 }
 
 /// The steps the child reports failures of, by index in the error pipe.
-const STEPS: [&str; 12] = [
+const STEPS: [&str; 14] = [
     "resetting signals",
     "setsid",
     "redirecting stdin/stdout/stderr",
@@ -192,6 +193,8 @@ const STEPS: [&str; 12] = [
     "dropping privileges for good",
     "waiting for svc",
     "exec",
+    "becoming the launch's subreaper",
+    "forking the launcher",
 ];
 
 /// A forked child, set up and waiting for [`Pending::release`] before it execs.
@@ -201,6 +204,8 @@ pub struct Pending {
     go: Option<OwnedFd>,
     errors: OwnedFd,
     program: PathBuf,
+    /// The child is a keeper: its [`Keeper`] reaps it, never this.
+    kept: bool,
 }
 
 /// An `OwnedFd` duplicated above 3, close-on-exec, so a caller whose fds 0-3 are closed can't
@@ -247,6 +252,18 @@ fn cstring(s: &[u8], what: &str) -> io::Result<CString> {
 impl Launch {
     /// Forks a child that prepares itself and waits for [`Pending::release`].
     pub fn fork(self) -> Result<Pending, LaunchError> {
+        self.fork_inner(false).map(|(p, _)| p)
+    }
+
+    /// For a program that daemonizes itself: forks a [`Keeper`] — the launch's child
+    /// subreaper — which forks the program's launcher, prepared as by [`Launch::fork`]. The
+    /// [`Pending`] is the keeper's; [`Pending::release`] lets the launcher exec.
+    pub fn fork_kept(self) -> Result<(Pending, Keeper), LaunchError> {
+        self.fork_inner(true)
+            .map(|(p, k)| (p, k.expect("a kept launch has a keeper")))
+    }
+
+    fn fork_inner(self, kept: bool) -> Result<(Pending, Option<Keeper>), LaunchError> {
         let program = self.program.clone();
         let fail = |step: &'static str, err: io::Error| LaunchError::Failed {
             path: program.clone(),
@@ -323,6 +340,10 @@ impl Launch {
             .map(|c| (c.uid, c.gid, c.groups.clone()));
         let (go_r, go_w) = pipe().map_err(|e| fail("creating a pipe", e))?;
         let (err_r, err_w) = pipe().map_err(|e| fail("creating a pipe", e))?;
+        let keeper_pipe = match kept {
+            true => Some(pipe().map_err(|e| fail("creating a pipe", e))?),
+            false => None,
+        };
 
         let child = ChildSetup {
             path: &path,
@@ -345,6 +366,12 @@ impl Launch {
             go_w: go_w.as_raw_fd(),
             err_r: err_r.as_raw_fd(),
             err_w: err_w.as_raw_fd(),
+            keeper: keeper_pipe.as_ref().map(|(r, w)| KeeperSetup {
+                status_r: r.as_raw_fd(),
+                status_w: w.as_raw_fd(),
+                // SAFETY: getpid has no preconditions.
+                parent: unsafe { libc::getpid() },
+            }),
         };
         // SAFETY: fork in a process that may have other threads is sound as long as the child
         // only calls async-signal-safe functions before exec, which `ChildSetup::run` does.
@@ -358,13 +385,28 @@ impl Launch {
         }
         drop(go_r);
         drop(err_w);
-        Ok(Pending {
-            pid,
-            go: Some(go_w),
-            errors: err_r,
-            program: self.program,
-        })
+        let keeper = keeper_pipe.map(|(r, w)| {
+            drop(w);
+            Keeper::new(pid, r)
+        });
+        Ok((
+            Pending {
+                pid,
+                go: Some(go_w),
+                errors: err_r,
+                program: self.program,
+                kept,
+            },
+            keeper,
+        ))
     }
+}
+
+/// What the keeper of a kept launch needs: its status pipe and svc's PID.
+struct KeeperSetup {
+    status_r: RawFd,
+    status_w: RawFd,
+    parent: libc::pid_t,
 }
 
 /// What the child needs, as raw pointers and numbers prepared by the parent.
@@ -387,6 +429,8 @@ struct ChildSetup<'a> {
     go_w: RawFd,
     err_r: RawFd,
     err_w: RawFd,
+    /// Set for a kept launch: this child becomes the keeper and forks the launcher.
+    keeper: Option<KeeperSetup>,
 }
 
 impl ChildSetup<'_> {
@@ -412,6 +456,28 @@ impl ChildSetup<'_> {
         libc::close(self.err_r);
         if !reset_signals() {
             self.die(0);
+        }
+        if let Some(k) = &self.keeper {
+            libc::close(k.status_r);
+            // The keeper dies with svc (then the launch's processes go to init, as they would
+            // have without it); if svc is already gone, it must not start anything.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+            if libc::getppid() != k.parent {
+                libc::_exit(126);
+            }
+            if libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong) != 0 {
+                self.die(12);
+            }
+            // fork is async-signal-safe; this process has one thread.
+            match libc::fork() {
+                -1 => self.die(13),
+                0 => {
+                    // The launcher: it goes on below (the death signal and the subreaper
+                    // flag are not inherited).
+                    libc::close(k.status_w);
+                }
+                launcher => super::keeper::keep(launcher, k.status_w),
+            }
         }
         // A new session: no controlling terminal, its own process group.
         if libc::setsid() < 0 {
@@ -533,7 +599,9 @@ impl Pending {
         }
         let step = u32::from_ne_bytes([msg[0], msg[1], msg[2], msg[3]]) as usize;
         let errno = i32::from_ne_bytes([msg[4], msg[5], msg[6], msg[7]]);
-        reap(self.pid);
+        if !self.kept {
+            reap(self.pid);
+        }
         let step_name = STEPS.get(step).copied().unwrap_or("setup");
         let err = io::Error::from_raw_os_error(errno);
         if step_name == "exec" && matches!(errno, libc::ENOENT | libc::EACCES) {
@@ -552,7 +620,9 @@ impl Pending {
     /// Gives up on the child: it exits without running the program.
     pub fn abort(mut self) {
         self.go.take();
-        reap(self.pid);
+        if !self.kept {
+            reap(self.pid);
+        }
     }
 }
 

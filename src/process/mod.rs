@@ -3,6 +3,7 @@
 //! holds a TCP port ([`sockets`]) and the launcher ([`launch`]).
 
 pub mod handle;
+pub mod keeper;
 pub mod launch;
 pub mod memory;
 pub mod pidfile;

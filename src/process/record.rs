@@ -36,6 +36,11 @@ pub struct Record {
     /// False while `start` still waits for readiness.
     #[serde(default = "yes")]
     pub ready: bool,
+    /// Set when the PID file is a forking daemon's own, written by another user (its `user:`)
+    /// and accepted because the launch created the process it names (SPEC §3.5): that user's
+    /// uid. Later reads accept the file while it is still that user's and names this process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pidfile_owner: Option<u32>,
 }
 
 fn yes() -> bool {
@@ -76,6 +81,7 @@ impl Record {
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
             ready: true,
+            pidfile_owner: None,
         })
     }
 
