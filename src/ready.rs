@@ -11,9 +11,9 @@
 //! the service's network namespace) whose inode one of the service's processes holds (their
 //! `/proc/PID/fd`). A port held by another process fails the start at once, naming it — a
 //! connect would have reached that other server and called the start a success, and a probe
-//! connection makes forking servers (sshd) start a child for nothing. An address that is not
-//! one of this host's cannot be the service's: refused at once too. Only where /proc cannot
-//! tell (no `net/tcp`) does svc fall back to a plain connect.
+//! connection makes forking servers (sshd) start a child for nothing. Only this host's
+//! addresses can hold the service's socket: a name whose addresses are all elsewhere is refused
+//! at once too. Only where /proc cannot tell (no `net/tcp`) does svc fall back to a connect.
 //!
 //! The notify socket is `<state>/NAME.notify`, which only the service's user (and root) may
 //! write. When that path is longer than a socket address holds (108 bytes), svc binds an
@@ -364,15 +364,18 @@ impl<'a> TcpProbe<'a> {
             let Ok(addrs) = (host.as_str(), port).to_socket_addrs() else {
                 return Check::NotYet;
             };
-            let addrs: Vec<SocketAddr> = addrs.collect();
-            if let Some(remote) = addrs.iter().find(|a| !is_local(a.ip())) {
+            // Only this host's addresses can hold the service's socket.
+            let (local, remote): (Vec<SocketAddr>, Vec<SocketAddr>) =
+                addrs.partition(|a| is_local(a.ip()));
+            if local.is_empty() {
+                let remote: Vec<String> = remote.iter().map(|a| a.ip().to_string()).collect();
                 return Check::Refused(format!(
                     "ready: tcp {}: {} is not an address of this host, so no process of the service can listen there",
                     self.spec,
-                    remote.ip()
+                    remote.join(", ")
                 ));
             }
-            self.targets = Some(addrs);
+            self.targets = Some(local);
         }
         let targets = self.targets.as_deref().unwrap_or_default();
         let listeners = match service.procfs.tcp_listeners(service.main.pid()) {
