@@ -12,7 +12,8 @@
 //!   and exec; and the start-up memory long-running processes give back.
 //! - [`users`], [`trust`], [`lock`]: strict user/group resolution, who may write a file, flocks.
 //! - [`ready`]: readiness checks; [`timeline`]: the boot timeline behind `svc analyze`.
-//! - [`lifecycle`]: start, stop, status and reload of one service (SPEC §3), built on `process`.
+//! - [`lifecycle`]: start, stop, status and reload of one service (SPEC §3), built on `process`;
+//!   [`forking`]: the launch of a daemon that forks itself, under its keeper.
 //! - [`supervise`]: the supervisor of a `respawn:` service and its log rotation (SPEC §3.6).
 //! - [`legacy`]: LSB init scripts run as services (`script: /etc/init.d/foo`).
 //! - [`lsb`]: the LSB init-script format: INIT INFO headers read, shims for `svc lsb-script`
@@ -26,7 +27,8 @@
 //! - [`cmd`]: one function per command, the only layer combining the others.
 //! - [`exit`]: the LSB exit codes.
 //!
-//! `unsafe` is confined to small commented places: the launcher, pidfd and poll syscalls
+//! `unsafe` is confined to small commented places: the launcher and its keeper (the child
+//! subreaper of a forking launch), pidfd and poll syscalls
 //! (`process::handle`), madvise/malloc_trim (`process::memory`), flock (`lock`), waitpid and
 //! prctl in the supervisor, the fork of a switch's worker processes, and the pre_exec of
 //! `svc init` that gives the main program an empty signal mask and the terminal.
@@ -37,6 +39,7 @@ pub mod cmd;
 pub mod definition;
 pub mod docgen;
 pub mod exit;
+pub mod forking;
 pub mod inetd;
 pub mod init;
 pub mod legacy;

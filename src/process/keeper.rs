@@ -17,7 +17,7 @@
 //! never a subreaper and never inherits a zombie. Dropping a keeper that was not released
 //! kills what the launch created: a start that fails leaves nothing running.
 //!
-//! [`keep`] is the keeper's whole life after fork: plain syscalls only (waitpid, write, close,
+//! `keep` is the keeper's whole life after fork: plain syscalls only (waitpid, write, close,
 //! _exit), like the rest of the child side of [`super::launch`].
 
 use std::io;
