@@ -13,6 +13,10 @@
 //! terminal), the pipe closes and the child exits without ever running the program: svc never
 //! leaves a daemon it did not record. A second close-on-exec pipe carries the errno of a failed
 //! step or exec back to the parent, so `start` reports it at once, without sleeping.
+//!
+//! A program that daemonizes itself is launched with [`Launch::fork_kept`]: the child becomes
+//! the launch's keeper (the child subreaper, [`super::keeper`]) and forks the launcher, which
+//! then goes through the same steps.
 
 use std::ffi::{CString, OsString};
 use std::fs::File;
