@@ -4,8 +4,9 @@
 //! Everything the child needs — program path, argv, environment, descriptors, credentials,
 //! limits — is prepared before the fork. Between fork and exec the child makes plain syscalls
 //! only (`rt_sigaction`, `sigprocmask`, `setsid`, `dup2`, `chdir`, `umask`, `setrlimit`,
-//! `setpriority`, `setgroups`, `setgid`, `setuid`, `read`, `write`, `close_range`, `execve`):
-//! no allocation, no formatting, no locks.
+//! `setpriority`, `setgroups`, `setgid`, `setuid`, `read`, `write`, `close_range`, `execve`;
+//! a keeper also `prctl`, `getppid`, `fork`, `waitpid`, `close`, `_exit`): no allocation, no
+//! formatting, no locks.
 //!
 //! The launch has two halves. [`Launch::fork`] forks a child that sets itself up and then
 //! waits on a pipe; the parent records the child's PID and identity; only then does
