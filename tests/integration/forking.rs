@@ -167,10 +167,12 @@ fn b3_forking_shell_daemon_is_followed_through_its_pid_file() {
 
     run(&sb, &["start", "bg"]).ok().stdout_has("[ OK ]");
     let pid = read_pid(&pidfile);
-    assert_eq!(
-        procs_with_arg(&daemon),
-        vec![pid],
-        "the daemon the PID file names"
+    // The PID is the launcher's fork, which may not have exec'd the daemon script yet when
+    // start returns (the launcher exits right after `&`).
+    wait_until(
+        Duration::from_secs(10),
+        "the daemon the PID file names",
+        || procs_with_arg(&daemon) == vec![pid],
     );
     run(&sb, &["status", "bg"])
         .ok()
