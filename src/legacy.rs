@@ -338,9 +338,8 @@ pub fn status(life: &Lifecycle, def: &Definition) -> Status {
 }
 
 /// Liveness of a script service, from its `status`. A running script service whose PID is
-/// unknown is given a handle on svc itself, only so that callers can tell "running": every
-/// action on a script service (start, stop, reload, status) comes here and never uses that
-/// handle, so it is never signalled.
+/// unknown (no `pidfile:`, or one naming no live process) has no handle: svc knows only that
+/// the script says it runs.
 pub fn probe(life: &Lifecycle, def: &Definition) -> Liveness {
     let (st, pid) = script_status(life, def);
     let dead = |why: String| Liveness::Dead {
@@ -348,18 +347,10 @@ pub fn probe(life: &Lifecycle, def: &Definition) -> Liveness {
         untrusted: false,
     };
     match st {
-        ScriptStatus::Running => {
-            let handle = pid
-                .and_then(|p| ProcHandle::open(p, &life.procfs).ok())
-                .or_else(|| ProcHandle::open(std::process::id() as i32, &life.procfs).ok());
-            match handle {
-                Some(handle) => Liveness::Running {
-                    handle,
-                    record: None,
-                },
-                None => dead("cannot watch the service's process".into()),
-            }
-        }
+        ScriptStatus::Running => Liveness::Running {
+            handle: pid.and_then(|p| ProcHandle::open(p, &life.procfs).ok()),
+            record: None,
+        },
         ScriptStatus::Dead(c) => dead(format!("the script's status exited {c}")),
         ScriptStatus::Stopped => Liveness::Stopped,
         ScriptStatus::Unknown(why) => dead(why),

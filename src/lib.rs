@@ -14,7 +14,8 @@
 //! - [`regular`]: opening files another user may control (logs, rule files, definitions)
 //!   without blocking on a FIFO, regular files only, symlinks refused or followed as asked.
 //! - [`ready`]: readiness checks; [`timeline`]: the boot timeline behind `svc analyze`.
-//! - [`lifecycle`]: start, stop, status and reload of one service (SPEC §3), built on `process`.
+//! - [`lifecycle`]: start, stop, status and reload of one service (SPEC §3), built on `process`;
+//!   [`forking`]: the launch of a daemon that forks itself, under its keeper.
 //! - [`supervise`]: the supervisor of a `respawn:` service and its log rotation (SPEC §3.6).
 //! - [`legacy`]: LSB init scripts run as services (`script: /etc/init.d/foo`).
 //! - [`lsb`]: the LSB init-script format: INIT INFO headers read, shims for `svc lsb-script`
@@ -28,10 +29,11 @@
 //! - [`cmd`]: one function per command, the only layer combining the others.
 //! - [`exit`]: the LSB exit codes.
 //!
-//! `unsafe` is confined to small commented places: the launcher, pidfd and poll syscalls
-//! (`process::handle`), madvise/malloc_trim (`process::memory`), flock (`lock`), waitpid, prctl
-//! and clock_gettime in the supervisor, the fork of a switch's worker processes, and the
-//! pre_exec of `svc init` that gives the main program an empty signal mask and the terminal.
+//! `unsafe` is confined to small commented places: the launcher and its keeper (the child
+//! subreaper of a forking launch), pidfd and poll syscalls (`process::handle`),
+//! madvise/malloc_trim (`process::memory`), flock (`lock`), waitpid, prctl and clock_gettime in
+//! the supervisor, the fork of a switch's worker processes, and the pre_exec of `svc init` that
+//! gives the main program an empty signal mask and the terminal.
 
 pub mod access;
 pub mod cli;
@@ -39,6 +41,7 @@ pub mod cmd;
 pub mod definition;
 pub mod docgen;
 pub mod exit;
+pub mod forking;
 pub mod inetd;
 pub mod init;
 pub mod legacy;

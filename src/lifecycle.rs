@@ -6,10 +6,11 @@
 //! concurrent commands on one service cannot interleave; the lock dies with the process, so a
 //! killed svc never leaves it stale.
 
+use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
@@ -18,6 +19,7 @@ use crate::definition::{Definition, Program};
 use crate::exit::{Code, HasCode};
 use crate::paths::Dirs;
 use crate::process::handle::{wait_any_exit, ProcHandle};
+use crate::process::keeper::Keeper;
 use crate::process::launch::{self, Launch, LaunchError};
 use crate::process::pidfile::{self, PidFile};
 use crate::process::procfs::{clock_ticks, Procfs};
@@ -28,7 +30,7 @@ use crate::trust;
 use crate::users;
 
 /// After KILL, how long svc waits for the kernel to take the processes away.
-const KILL_GRACE: Duration = Duration::from_secs(5);
+pub(crate) const KILL_GRACE: Duration = Duration::from_secs(5);
 /// Lines of the log quoted when a program dies during start.
 const LOG_TAIL_LINES: usize = 5;
 
@@ -77,11 +79,15 @@ pub(crate) fn failed(e: impl std::fmt::Display) -> LifecycleError {
     LifecycleError::Failed(e.to_string())
 }
 
-/// What a probe found.
+/// What a probe found. (A short-lived answer, never stored in bulk: the size of the record it
+/// carries does not matter.)
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum Liveness {
     Running {
-        handle: ProcHandle,
+        /// The service's main process; `None` when svc knows only that it runs (an LSB
+        /// script's `status` says so, but svc has no PID for it).
+        handle: Option<ProcHandle>,
         record: Option<Record>,
     },
     Stopped,
@@ -190,6 +196,9 @@ pub(crate) struct Launched {
     pub(crate) main: ProcHandle,
     pub(crate) record: Record,
     pub(crate) child: Option<i32>,
+    /// A forking launch's keeper: released once the start succeeds; dropped (killing what the
+    /// launch created) when it fails.
+    pub(crate) keeper: Option<Keeper>,
 }
 
 /// The program of a service `start` can launch: on-demand (`socket:`) services are not
@@ -260,14 +269,14 @@ impl Lifecycle {
             why,
             untrusted: false,
         };
-        match pidfile::read(&pidfile_path, self.procfs.pid_max()) {
+        match self.read_pidfile(&pidfile_path, record.as_ref()) {
             PidFile::Missing => {
                 // svc's own record may still name a live process whose PID file was deleted.
                 if let Some(r) = record {
                     if let Ok(h) = ProcHandle::open(r.pid, &self.procfs) {
                         if r.verify(&h, &self.procfs) == Verdict::Same {
                             return Liveness::Running {
-                                handle: h,
+                                handle: Some(h),
                                 record: Some(r),
                             };
                         }
@@ -299,7 +308,7 @@ impl Lifecycle {
                 match record {
                     Some(r) => match r.verify(&handle, &self.procfs) {
                         Verdict::Same => Liveness::Running {
-                            handle,
+                            handle: Some(handle),
                             record: Some(r),
                         },
                         Verdict::Different(why) => dead(why),
@@ -308,7 +317,7 @@ impl Lifecycle {
                         // Written outside svc: it counts only if the process runs `exec`.
                         if self.runs_exec(def, pid) {
                             Liveness::Running {
-                                handle,
+                                handle: Some(handle),
                                 record: None,
                             }
                         } else {
@@ -320,8 +329,28 @@ impl Lifecycle {
         }
     }
 
+    /// The service's PID file as svc may follow it (SPEC §3.5). A forking daemon's own file that
+    /// its user wrote counts when svc's record vouches for it: the file still belongs to the
+    /// uid it had when the launch proved its process, and names the recorded PID (whose
+    /// identity the caller then checks as always). Otherwise the strict rules hold.
+    fn read_pidfile(&self, path: &Path, record: Option<&Record>) -> PidFile {
+        let strict = pidfile::read(path, self.procfs.pid_max());
+        let (PidFile::Untrusted(_), Some(r)) = (&strict, record) else {
+            return strict;
+        };
+        if r.pidfile_owner.is_none() {
+            return strict;
+        }
+        match pidfile::read_foreign(path, self.procfs.pid_max()) {
+            (PidFile::Pid(pid), owner) if owner == r.pidfile_owner && pid == r.pid => {
+                PidFile::Pid(pid)
+            }
+            _ => strict,
+        }
+    }
+
     /// svc itself and its ancestors: never a service.
-    fn ancestors(&self) -> &[i32] {
+    pub(crate) fn ancestors(&self) -> &[i32] {
         self.ancestors.get_or_init(|| {
             let mut out = vec![std::process::id() as i32];
             let mut cur = nix::unistd::getppid().as_raw();
@@ -416,9 +445,9 @@ impl Lifecycle {
     fn plain_status(&self, def: &Definition) -> Status {
         match self.probe(def) {
             Liveness::Running { handle, record } => {
-                let pid = handle.pid();
+                let pid = handle.as_ref().map(ProcHandle::pid);
                 let starting = matches!(&record, Some(r) if !r.ready) && self.lock_held(def);
-                let uptime_s = self.procfs.stat(pid).and_then(|s| {
+                let uptime_s = pid.and_then(|pid| self.procfs.stat(pid)).and_then(|s| {
                     let up = self.procfs.uptime()?;
                     let started = s.start_ticks as f64 / clock_ticks() as f64;
                     Some((up - started).max(0.0) as u64)
@@ -429,9 +458,9 @@ impl Lifecycle {
                     } else {
                         State::Running
                     },
-                    pid: Some(pid),
+                    pid,
                     uptime_s,
-                    rss_kib: self.procfs.rss_kib(pid),
+                    rss_kib: pid.and_then(|pid| self.procfs.rss_kib(pid)),
                     note: None,
                     restarts: None,
                     last_exit: None,
@@ -482,11 +511,17 @@ impl Lifecycle {
             if let supervise::Found::Alive { handle, .. } = supervise::find(self, def) {
                 // Supervised already (running, or waiting to restart it).
                 return Ok(match self.probe(def) {
-                    Liveness::Running { handle, .. } => Started::AlreadyRunning(handle.pid()),
+                    Liveness::Running {
+                        handle: Some(main), ..
+                    } => Started::AlreadyRunning(main.pid()),
                     _ => Started::Restarting(handle.pid()),
                 });
             }
-            if let Liveness::Running { handle, record } = self.probe(def) {
+            if let Liveness::Running {
+                handle: Some(handle),
+                record,
+            } = self.probe(def)
+            {
                 // Running, but its supervisor is gone: nobody would restart it or read its
                 // output (it would block once the pipe is full). Start it again under a new one.
                 let pgid = record.map_or(handle.pid(), |r| r.pgid);
@@ -495,7 +530,11 @@ impl Lifecycle {
             }
         }
         match self.probe(def) {
-            Liveness::Running { handle, .. } => return Ok(Started::AlreadyRunning(handle.pid())),
+            Liveness::Running {
+                handle: Some(handle),
+                ..
+            } => return Ok(Started::AlreadyRunning(handle.pid())),
+            Liveness::Running { handle: None, .. } => return Err(pid_unknown(def)),
             Liveness::Dead { .. } => self.clear_stale(def)?,
             Liveness::Stopped => {
                 let _ = pidfile::remove(&self.dirs.record(&def.name));
@@ -564,10 +603,10 @@ impl Lifecycle {
             ),
             _ => None,
         };
-        let mut env = vec![
-            ("PATH".to_string(), launch::DEFAULT_PATH.to_string()),
-            ("HOME".to_string(), home_of(creds.as_ref())),
-            ("LANG".to_string(), "C.UTF-8".to_string()),
+        let mut env: Vec<(OsString, OsString)> = vec![
+            ("PATH".into(), launch::DEFAULT_PATH.into()),
+            ("HOME".into(), home_of(creds.as_ref())),
+            ("LANG".into(), "C.UTF-8".into()),
         ];
         // The directories of the svc that launched it: a service that runs svc itself (the
         // super daemon, a script calling `svc status`) addresses the same configuration.
@@ -576,22 +615,20 @@ impl Lifecycle {
             ("SVC_STATE_DIR", &self.dirs.state),
             ("SVC_LOG_DIR", &self.dirs.log),
         ] {
+            // Bytes as they are: a directory that is not UTF-8 reaches the service unchanged.
             let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
-            env.push((k.to_string(), abs.to_string_lossy().into_owned()));
+            env.push((k.into(), abs.into_os_string()));
         }
         for (k, v) in &def.env {
-            env.retain(|(ek, _)| ek != k);
-            env.push((k.clone(), v.clone()));
+            env.retain(|(ek, _)| ek.as_os_str() != k.as_str());
+            env.push((k.into(), v.into()));
         }
         if let Some(ns) = &notify {
-            env.push((
-                "NOTIFY_SOCKET".into(),
-                ns.path().to_string_lossy().into_owned(),
-            ));
+            env.push(("NOTIFY_SOCKET".into(), ns.env_value()));
         }
         let launch = Launch {
             program,
-            args: def.args.clone(),
+            args: def.args.iter().map(OsString::from).collect(),
             workdir: def.workdir.clone(),
             env,
             creds,
@@ -658,69 +695,7 @@ impl Lifecycle {
             main,
             record,
             child: Some(pid),
-        })
-    }
-
-    /// A program that daemonizes itself: its launcher must exit with 0, then its PID file must
-    /// name a live process that started no earlier than the launcher; that one is recorded.
-    fn launch_forking(
-        &self,
-        def: &Definition,
-        launch: Launch,
-        deadline: Instant,
-        log: Option<&Path>,
-    ) -> Result<Launched> {
-        let pending = launch.fork()?;
-        let pid = pending.pid();
-        let launcher = match ProcHandle::open(pid, &self.procfs) {
-            Ok(h) => h,
-            Err(e) => {
-                pending.abort();
-                return Err(failed(format!("cannot watch process {pid}: {e}")));
-            }
-        };
-        let launcher_start = self.procfs.stat(pid).map(|s| s.start_ticks).unwrap_or(0);
-        pending.release()?;
-        if !launcher.wait_exit(deadline) {
-            let _ = self.terminate(&launcher, pid, def);
-            launch::reap(pid);
-            return Err(failed(format!(
-                "{}: the launcher did not exit within ready_timeout ({:?}); stopped it",
-                def.name, def.ready_timeout
-            )));
-        }
-        if let Some(status) = launch::reap(pid) {
-            if !status.success() {
-                return Err(failed(format!(
-                    "{}: the launcher {}{}",
-                    def.name,
-                    describe_exit(status),
-                    log_tail(log)
-                )));
-            }
-        }
-        let pidfile_path = def.pidfile(&self.dirs);
-        let main = self.wait_forked(def, &pidfile_path, launcher_start, deadline, log)?;
-        let mut record = Record::capture(&main, &self.procfs, &pidfile_path).map_err(|e| {
-            failed(format!(
-                "{}: cannot record process {}: {e}",
-                def.name,
-                main.pid()
-            ))
-        })?;
-        record.ready = def.ready.is_none();
-        if let Err(e) = record.save(&self.dirs.record(&def.name)) {
-            let _ = self.terminate(&main, record.pgid, def);
-            let _ = pidfile::remove(&self.dirs.record(&def.name));
-            return Err(failed(format!(
-                "{}: cannot record the launched process ({e}); stopped it",
-                def.name
-            )));
-        }
-        Ok(Launched {
-            main,
-            record,
-            child: None,
+            keeper: None,
         })
     }
 
@@ -735,8 +710,15 @@ impl Lifecycle {
         deadline: Instant,
         log: Option<&Path>,
     ) -> Result<Started> {
+        let keeper = l.keeper.take();
+        let service = ready::Service {
+            main: &l.main,
+            pgid: l.record.pgid,
+            launch_root: keeper.as_ref().map(Keeper::pid),
+            procfs: &self.procfs,
+        };
         let outcome = match &def.ready {
-            Some(check) => ready::wait(check, &l.main, notify, deadline),
+            Some(check) => ready::wait(check, &service, notify, deadline),
             None if l.main.exited() => ready::Outcome::Died,
             None => ready::Outcome::Ready,
         };
@@ -745,6 +727,10 @@ impl Lifecycle {
                 if !l.record.ready {
                     l.record.ready = true;
                     let _ = l.record.save(&self.dirs.record(&def.name));
+                }
+                // The daemon lives on; its keeper goes (the daemon moves to init).
+                if let Some(k) = keeper {
+                    k.release();
                 }
                 return Ok(Started::Launched(l.main.pid()));
             }
@@ -772,8 +758,18 @@ impl Lifecycle {
                     log_tail(log)
                 ))
             }
+            ready::Outcome::Refused(why) => {
+                let _ = self.terminate(&l.main, l.record.pgid, def);
+                if let Some(pid) = l.child {
+                    launch::reap(pid);
+                }
+                failed(format!("{}: {why}; stopped it{}", def.name, log_tail(log)))
+            }
         };
         self.clear_group(l.record.pgid, def);
+        if let Some(k) = keeper {
+            self.stop_launch(def, k);
+        }
         self.forget(def);
         Err(err)
     }
@@ -782,55 +778,6 @@ impl Lifecycle {
     pub(crate) fn forget(&self, def: &Definition) {
         let _ = pidfile::remove(&self.dirs.record(&def.name));
         let _ = pidfile::remove(&def.pidfile(&self.dirs));
-    }
-
-    /// Waits for a forking daemon's PID file to name a process started after the launch.
-    fn wait_forked(
-        &self,
-        def: &Definition,
-        path: &Path,
-        launcher_start: u64,
-        deadline: Instant,
-        log: Option<&Path>,
-    ) -> Result<ProcHandle> {
-        let mut pause = Duration::from_millis(1);
-        let mut last = String::from("no pid file");
-        loop {
-            match pidfile::read(path, self.procfs.pid_max()) {
-                PidFile::Pid(pid) if pid != 1 && !self.ancestors().contains(&pid) => {
-                    if let Ok(h) = ProcHandle::open(pid, &self.procfs) {
-                        match self.procfs.stat(pid) {
-                            Some(s) if !s.is_zombie() && s.start_ticks >= launcher_start => {
-                                return Ok(h)
-                            }
-                            Some(s) if s.is_zombie() => last = format!("process {pid} is a zombie"),
-                            Some(_) => last = format!("process {pid} started before the launch"),
-                            None => last = format!("process {pid} does not exist"),
-                        }
-                    } else {
-                        last = format!("process {pid} does not exist");
-                    }
-                }
-                PidFile::Pid(pid) => last = format!("pid file names {pid}"),
-                PidFile::Untrusted(why) => {
-                    return Err(failed(format!("{}: refusing pid file: {why}", def.name)))
-                }
-                PidFile::Garbage(why) => last = format!("pid file {why}"),
-                PidFile::Missing => {}
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(failed(format!(
-                    "{}: {} did not name a live process within ready_timeout ({:?}): {last}{}",
-                    def.name,
-                    path.display(),
-                    def.ready_timeout,
-                    log_tail(log)
-                )));
-            }
-            std::thread::sleep(pause.min(deadline - now));
-            pause = (pause * 2).min(Duration::from_millis(20));
-        }
     }
 
     /// Stops one service (SPEC §3.2).
@@ -869,7 +816,11 @@ impl Lifecycle {
                 self.clear_stale(def)?;
                 Ok(Stopped::NotRunning)
             }
-            Liveness::Running { handle, record } => {
+            Liveness::Running { handle: None, .. } => Err(pid_unknown(def)),
+            Liveness::Running {
+                handle: Some(handle),
+                record,
+            } => {
                 let pid = handle.pid();
                 let pgid = match &record {
                     Some(r) => r.pgid,
@@ -895,7 +846,7 @@ impl Lifecycle {
                 // The PID file goes once the process is gone (a forking daemon may have
                 // removed its own already).
                 let p = def.pidfile(&self.dirs);
-                if matches!(pidfile::read(&p, self.procfs.pid_max()), PidFile::Pid(x) if x == pid) {
+                if matches!(self.read_pidfile(&p, record.as_ref()), PidFile::Pid(x) if x == pid) {
                     let _ = pidfile::remove(&p);
                 }
                 let _ = pidfile::remove(&self.dirs.record(&def.name));
@@ -1022,7 +973,11 @@ impl Lifecycle {
             )));
         };
         match self.probe(def) {
-            Liveness::Running { handle, .. } => {
+            Liveness::Running { handle: None, .. } => Err(pid_unknown(def)),
+            Liveness::Running {
+                handle: Some(handle),
+                ..
+            } => {
                 if handle
                     .signal(sig)
                     .map_err(|e| signal_error(def, "process", handle.pid(), e))?
@@ -1043,9 +998,18 @@ impl Lifecycle {
     }
 }
 
+/// A service that runs but whose process svc does not know: only an LSB script's `status`
+/// can say so, and script services never reach the code that needs the process.
+fn pid_unknown(def: &Definition) -> LifecycleError {
+    failed(format!(
+        "{} runs, but svc does not know its PID; nothing was signalled",
+        def.name
+    ))
+}
+
 /// HOME of the launched program: the service user's home, else that of the user svc runs as,
 /// else `/` — never the caller's environment.
-fn home_of(creds: Option<&users::Credentials>) -> String {
+fn home_of(creds: Option<&users::Credentials>) -> OsString {
     let home = match creds {
         Some(c) => c.home.clone(),
         None => nix::unistd::User::from_uid(nix::unistd::geteuid())
@@ -1053,7 +1017,7 @@ fn home_of(creds: Option<&users::Credentials>) -> String {
             .flatten()
             .map(|u| u.dir),
     };
-    home.map(|h| h.to_string_lossy().into_owned())
+    home.map(PathBuf::into_os_string)
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "/".into())
 }

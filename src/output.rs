@@ -106,12 +106,15 @@ impl Output {
     /// One `status NAME` line.
     pub fn status_line(&self, name: &str, status: &Status) {
         let text = match status.state {
-            State::Running => format!(
-                "{name} is {} (pid {}, up {})",
-                "running".green(),
-                status.pid.unwrap_or(0),
-                uptime(status.uptime_s.unwrap_or(0))
-            ),
+            State::Running => match status.pid {
+                Some(pid) => format!(
+                    "{name} is {} (pid {pid}, up {})",
+                    "running".green(),
+                    uptime(status.uptime_s.unwrap_or(0))
+                ),
+                // An LSB script says it runs, but svc does not know the PID.
+                None => format!("{name} is {} (no PID)", "running".green()),
+            },
             State::Starting => match status.pid {
                 Some(pid) => format!("{name} is {} (pid {pid})", "starting".yellow()),
                 None => format!("{name} is {} (restarting)", "starting".yellow()),

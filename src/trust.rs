@@ -91,6 +91,21 @@ pub fn check_config_file(path: &Path, meta: &Metadata) -> Result<(), String> {
 /// A PID file may be followed only when it is a regular file with one link, not a symlink, and
 /// writable by no one but the caller or root (and, as root, in a directory only root can write).
 pub fn check_pidfile(path: &Path, meta: &Metadata) -> Result<(), String> {
+    check_pidfile_shape(path, meta)?;
+    if let Some(why) = foreign_writer(meta) {
+        return Err(format!("{} {why}", path.display()));
+    }
+    if running_as_root() {
+        if let Some(parent) = path.parent() {
+            check_dir(parent)?;
+        }
+    }
+    Ok(())
+}
+
+/// The part of the PID file rule that holds whoever wrote the file: a regular file with one
+/// link, not a symlink.
+pub fn check_pidfile_shape(path: &Path, meta: &Metadata) -> Result<(), String> {
     let ft = meta.file_type();
     if ft.is_symlink() {
         return Err(format!("{} is a symbolic link", path.display()));
@@ -105,14 +120,6 @@ pub fn check_pidfile(path: &Path, meta: &Metadata) -> Result<(), String> {
             path.display(),
             meta.nlink()
         ));
-    }
-    if let Some(why) = foreign_writer(meta) {
-        return Err(format!("{} {why}", path.display()));
-    }
-    if running_as_root() {
-        if let Some(parent) = path.parent() {
-            check_dir(parent)?;
-        }
     }
     Ok(())
 }

@@ -4,8 +4,9 @@
 //! Everything the child needs — program path, argv, environment, descriptors, credentials,
 //! limits — is prepared before the fork. Between fork and exec the child makes plain syscalls
 //! only (`rt_sigaction`, `sigprocmask`, `setsid`, `dup2`, `chdir`, `umask`, `setrlimit`,
-//! `setpriority`, `setgroups`, `setgid`, `setuid`, `read`, `write`, `close_range`, `execve`):
-//! no allocation, no formatting, no locks.
+//! `setpriority`, `setgroups`, `setgid`, `setuid`, `read`, `write`, `close_range`, `execve`;
+//! a keeper also `prctl`, `getppid`, `fork`, `waitpid`, `close`, `_exit`): no allocation, no
+//! formatting, no locks.
 //!
 //! The launch has two halves. [`Launch::fork`] forks a child that sets itself up and then
 //! waits on a pipe; the parent records the child's PID and identity; only then does
@@ -13,14 +14,19 @@
 //! terminal), the pipe closes and the child exits without ever running the program: svc never
 //! leaves a daemon it did not record. A second close-on-exec pipe carries the errno of a failed
 //! step or exec back to the parent, so `start` reports it at once, without sleeping.
+//!
+//! A program that daemonizes itself is launched with [`Launch::fork_kept`]: the child becomes
+//! the launch's keeper (the child subreaper, [`super::keeper`]) and forks the launcher, which
+//! then goes through the same steps.
 
-use std::ffi::CString;
+use std::ffi::{CString, OsString};
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use super::keeper::Keeper;
 use crate::definition::Limit;
 use crate::users::Credentials;
 
@@ -31,10 +37,12 @@ pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
 #[derive(Debug)]
 pub struct Launch {
     pub program: PathBuf,
-    pub args: Vec<String>,
+    /// Arguments and environment are bytes, as the kernel takes them: a path that is not UTF-8
+    /// (a state directory with byte 0xff) reaches the program unchanged.
+    pub args: Vec<OsString>,
     pub workdir: PathBuf,
     /// The complete environment.
-    pub env: Vec<(String, String)>,
+    pub env: Vec<(OsString, OsString)>,
     pub creds: Option<Credentials>,
     pub umask: u32,
     pub limits: Vec<Limit>,
@@ -127,21 +135,44 @@ pub fn resolve_program(exec: &str, path_var: &str) -> Result<PathBuf, LaunchErro
             why: "not executable".into(),
         });
     }
-    let mut head = [0u8; 4];
-    let n = {
-        use std::io::Read;
-        File::open(&candidate)
-            .and_then(|mut f| f.read(&mut head))
-            .unwrap_or(4)
-    };
-    if n >= 2 && &head[..2] != b"#!" && !(n == 4 && &head == b"\x7fELF") {
-        return Err(LaunchError::Failed {
-            path: candidate,
-            step: "exec",
-            err: io::Error::from_raw_os_error(libc::ENOEXEC),
-        });
-    }
+    check_header(read_head(&candidate)).map_err(|(step, err)| LaunchError::Failed {
+        path: candidate.clone(),
+        step,
+        err,
+    })?;
     Ok(candidate)
+}
+
+/// The first (up to) four bytes of a file and how many there were.
+fn read_head(path: &Path) -> io::Result<([u8; 4], usize)> {
+    use std::io::Read;
+    let mut f = File::open(path)?;
+    let mut head = [0u8; 4];
+    let mut n = 0;
+    while n < head.len() {
+        match f.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((head, n))
+}
+
+/// Judges a program by its first bytes: a `#!` script or an ELF binary, else ENOEXEC (the
+/// kernel would refuse it, and svc never falls back to a shell). A file svc may execute but
+/// not read (mode 0111, svc not root) is left to execve; any other read error is reported as
+/// itself, with the step that failed.
+fn check_header(head: io::Result<([u8; 4], usize)>) -> Result<(), (&'static str, io::Error)> {
+    match head {
+        Ok((head, n)) if n >= 2 && &head[..2] != b"#!" && !(n == 4 && &head == b"\x7fELF") => {
+            Err(("exec", io::Error::from_raw_os_error(libc::ENOEXEC)))
+        }
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Ok(()),
+        Err(e) => Err(("reading its first bytes", e)),
+    }
 }
 
 fn is_executable_file(p: &Path) -> bool {
@@ -154,7 +185,7 @@ fn is_executable_file(p: &Path) -> bool {
 }
 
 /// The steps the child reports failures of, by index in the error pipe.
-const STEPS: [&str; 12] = [
+const STEPS: [&str; 14] = [
     "resetting signals",
     "setsid",
     "redirecting stdin/stdout/stderr",
@@ -167,6 +198,8 @@ const STEPS: [&str; 12] = [
     "dropping privileges for good",
     "waiting for svc",
     "exec",
+    "becoming the launch's subreaper",
+    "forking the launcher",
 ];
 
 /// A forked child, set up and waiting for [`Pending::release`] before it execs.
@@ -176,6 +209,8 @@ pub struct Pending {
     go: Option<OwnedFd>,
     errors: OwnedFd,
     program: PathBuf,
+    /// The child is a keeper: its [`Keeper`] reaps it, never this.
+    kept: bool,
 }
 
 /// An `OwnedFd` duplicated above 3, close-on-exec, so a caller whose fds 0-3 are closed can't
@@ -222,6 +257,18 @@ fn cstring(s: &[u8], what: &str) -> io::Result<CString> {
 impl Launch {
     /// Forks a child that prepares itself and waits for [`Pending::release`].
     pub fn fork(self) -> Result<Pending, LaunchError> {
+        self.fork_inner(false).map(|(p, _)| p)
+    }
+
+    /// For a program that daemonizes itself: forks a [`Keeper`] — the launch's child
+    /// subreaper — which forks the program's launcher, prepared as by [`Launch::fork`]. The
+    /// [`Pending`] is the keeper's; [`Pending::release`] lets the launcher exec.
+    pub fn fork_kept(self) -> Result<(Pending, Keeper), LaunchError> {
+        self.fork_inner(true)
+            .map(|(p, k)| (p, k.expect("a kept launch has a keeper")))
+    }
+
+    fn fork_inner(self, kept: bool) -> Result<(Pending, Option<Keeper>), LaunchError> {
         let program = self.program.clone();
         let fail = |step: &'static str, err: io::Error| LaunchError::Failed {
             path: program.clone(),
@@ -238,7 +285,12 @@ impl Launch {
         let envp_c: Vec<CString> = self
             .env
             .iter()
-            .map(|(k, v)| cstring(format!("{k}={v}").as_bytes(), "the environment"))
+            .map(|(k, v)| {
+                let mut kv = k.as_bytes().to_vec();
+                kv.push(b'=');
+                kv.extend_from_slice(v.as_bytes());
+                cstring(&kv, "the environment")
+            })
             .collect::<io::Result<_>>()
             .map_err(|e| fail("exec", e))?;
         let argv: Vec<*const libc::c_char> = argv_c
@@ -293,6 +345,10 @@ impl Launch {
             .map(|c| (c.uid, c.gid, c.groups.clone()));
         let (go_r, go_w) = pipe().map_err(|e| fail("creating a pipe", e))?;
         let (err_r, err_w) = pipe().map_err(|e| fail("creating a pipe", e))?;
+        let keeper_pipe = match kept {
+            true => Some(pipe().map_err(|e| fail("creating a pipe", e))?),
+            false => None,
+        };
 
         let child = ChildSetup {
             path: &path,
@@ -315,6 +371,12 @@ impl Launch {
             go_w: go_w.as_raw_fd(),
             err_r: err_r.as_raw_fd(),
             err_w: err_w.as_raw_fd(),
+            keeper: keeper_pipe.as_ref().map(|(r, w)| KeeperSetup {
+                status_r: r.as_raw_fd(),
+                status_w: w.as_raw_fd(),
+                // SAFETY: getpid has no preconditions.
+                parent: unsafe { libc::getpid() },
+            }),
         };
         // SAFETY: fork in a process that may have other threads is sound as long as the child
         // only calls async-signal-safe functions before exec, which `ChildSetup::run` does.
@@ -328,13 +390,28 @@ impl Launch {
         }
         drop(go_r);
         drop(err_w);
-        Ok(Pending {
-            pid,
-            go: Some(go_w),
-            errors: err_r,
-            program: self.program,
-        })
+        let keeper = keeper_pipe.map(|(r, w)| {
+            drop(w);
+            Keeper::new(pid, r)
+        });
+        Ok((
+            Pending {
+                pid,
+                go: Some(go_w),
+                errors: err_r,
+                program: self.program,
+                kept,
+            },
+            keeper,
+        ))
     }
+}
+
+/// What the keeper of a kept launch needs: its status pipe and svc's PID.
+struct KeeperSetup {
+    status_r: RawFd,
+    status_w: RawFd,
+    parent: libc::pid_t,
 }
 
 /// What the child needs, as raw pointers and numbers prepared by the parent.
@@ -357,6 +434,8 @@ struct ChildSetup<'a> {
     go_w: RawFd,
     err_r: RawFd,
     err_w: RawFd,
+    /// Set for a kept launch: this child becomes the keeper and forks the launcher.
+    keeper: Option<KeeperSetup>,
 }
 
 impl ChildSetup<'_> {
@@ -382,6 +461,28 @@ impl ChildSetup<'_> {
         libc::close(self.err_r);
         if !reset_signals() {
             self.die(0);
+        }
+        if let Some(k) = &self.keeper {
+            libc::close(k.status_r);
+            // The keeper dies with svc (then the launch's processes go to init, as they would
+            // have without it); if svc is already gone, it must not start anything.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+            if libc::getppid() != k.parent {
+                libc::_exit(126);
+            }
+            if libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong) != 0 {
+                self.die(12);
+            }
+            // fork is async-signal-safe; this process has one thread.
+            match libc::fork() {
+                -1 => self.die(13),
+                0 => {
+                    // The launcher: it goes on below (the death signal and the subreaper
+                    // flag are not inherited).
+                    libc::close(k.status_w);
+                }
+                launcher => super::keeper::keep(launcher, k.status_w),
+            }
         }
         // A new session: no controlling terminal, its own process group.
         if libc::setsid() < 0 {
@@ -503,7 +604,9 @@ impl Pending {
         }
         let step = u32::from_ne_bytes([msg[0], msg[1], msg[2], msg[3]]) as usize;
         let errno = i32::from_ne_bytes([msg[4], msg[5], msg[6], msg[7]]);
-        reap(self.pid);
+        if !self.kept {
+            reap(self.pid);
+        }
         let step_name = STEPS.get(step).copied().unwrap_or("setup");
         let err = io::Error::from_raw_os_error(errno);
         if step_name == "exec" && matches!(errno, libc::ENOENT | libc::EACCES) {
@@ -522,7 +625,9 @@ impl Pending {
     /// Gives up on the child: it exits without running the program.
     pub fn abort(mut self) {
         self.go.take();
-        reap(self.pid);
+        if !self.kept {
+            reap(self.pid);
+        }
     }
 }
 
@@ -600,4 +705,24 @@ pub fn reap_nohang(pid: i32) {
     let mut status = 0;
     // SAFETY: waitpid on a specific PID with a valid status pointer, without blocking.
     unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_read_errors_are_reported_as_themselves() {
+        let emfile = check_header(Err(io::Error::from_raw_os_error(libc::EMFILE))).unwrap_err();
+        assert_eq!(emfile.1.raw_os_error(), Some(libc::EMFILE));
+        let eio = check_header(Err(io::Error::from_raw_os_error(libc::EIO))).unwrap_err();
+        assert_eq!(eio.1.raw_os_error(), Some(libc::EIO));
+        // Execute-only: execve decides.
+        assert!(check_header(Err(io::Error::from_raw_os_error(libc::EACCES))).is_ok());
+        assert!(check_header(Ok((*b"\x7fELF", 4))).is_ok());
+        assert!(check_header(Ok((*b"#!/b", 4))).is_ok());
+        assert!(check_header(Ok((*b"#!\0\0", 2))).is_ok());
+        let junk = check_header(Ok((*b"echo", 4))).unwrap_err();
+        assert_eq!(junk.1.raw_os_error(), Some(libc::ENOEXEC));
+    }
 }

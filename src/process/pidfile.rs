@@ -62,6 +62,37 @@ pub fn parse(bytes: &[u8], pid_max: i64) -> Result<i32, String> {
 
 /// Reads a PID file without following links and without blocking on a FIFO.
 pub fn read(path: &Path, pid_max: i64) -> PidFile {
+    read_checked(path, pid_max, trust::check_pidfile).0
+}
+
+/// Reads a PID file that another user may have written (a daemon's own, written after it
+/// dropped privileges): as [`read`], except that the file's owner and writers, and its
+/// directory's, are not held against it — the caller must prove the PID another way (SPEC
+/// §3.5). A symlink, a hard link or anything but a regular file is still refused. Returns the
+/// file's owner with what it says.
+pub fn read_foreign(path: &Path, pid_max: i64) -> (PidFile, Option<u32>) {
+    read_checked(path, pid_max, trust::check_pidfile_shape)
+}
+
+fn read_checked(
+    path: &Path,
+    pid_max: i64,
+    check: fn(&Path, &std::fs::Metadata) -> Result<(), String>,
+) -> (PidFile, Option<u32>) {
+    use std::os::unix::fs::MetadataExt;
+    let mut owner = None;
+    let found = read_with(path, pid_max, |meta| {
+        owner = Some(meta.uid());
+        check(path, meta)
+    });
+    (found, owner)
+}
+
+fn read_with(
+    path: &Path,
+    pid_max: i64,
+    mut check: impl FnMut(&std::fs::Metadata) -> Result<(), String>,
+) -> PidFile {
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY)
@@ -78,7 +109,7 @@ pub fn read(path: &Path, pid_max: i64) -> PidFile {
         Ok(m) => m,
         Err(e) => return PidFile::Untrusted(format!("cannot inspect {}: {e}", path.display())),
     };
-    if let Err(why) = trust::check_pidfile(path, &meta) {
+    if let Err(why) = check(&meta) {
         return PidFile::Untrusted(why);
     }
     let mut buf = Vec::new();
@@ -224,6 +255,29 @@ mod tests {
         let f = dir.path().join("fifo.pid");
         nix::unistd::mkfifo(&f, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
         assert!(matches!(read(&f, 32768), PidFile::Untrusted(_)));
+    }
+
+    #[test]
+    fn foreign_reading_waives_the_writer_never_the_shape() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.pid");
+        std::fs::write(&p, "42\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
+        assert!(matches!(read(&p, 32768), PidFile::Untrusted(_)));
+        let me = nix::unistd::geteuid().as_raw();
+        assert_eq!(read_foreign(&p, 32768), (PidFile::Pid(42), Some(me)));
+        let link = dir.path().join("link.pid");
+        std::os::unix::fs::symlink(&p, &link).unwrap();
+        assert!(matches!(
+            read_foreign(&link, 32768).0,
+            PidFile::Untrusted(_)
+        ));
+        let hard = dir.path().join("hard.pid");
+        std::fs::hard_link(&p, &hard).unwrap();
+        assert!(matches!(
+            read_foreign(&hard, 32768).0,
+            PidFile::Untrusted(_)
+        ));
     }
 
     #[test]

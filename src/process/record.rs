@@ -28,13 +28,19 @@ pub struct Record {
     pub exe_dev: Option<u64>,
     #[serde(default)]
     pub exe_ino: Option<u64>,
-    /// The PID file this record goes with.
+    /// The PID file this record goes with (a path that is not UTF-8 is kept as bytes).
+    #[serde(with = "path_bytes")]
     pub pidfile: PathBuf,
     /// Unix time (seconds) of the launch.
     pub launched_at: u64,
     /// False while `start` still waits for readiness.
     #[serde(default = "yes")]
     pub ready: bool,
+    /// Set when the PID file is a forking daemon's own, written by another user (its `user:`)
+    /// and accepted because the launch created the process it names (SPEC §3.5): that user's
+    /// uid. Later reads accept the file while it is still that user's and names this process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pidfile_owner: Option<u32>,
 }
 
 fn yes() -> bool {
@@ -75,6 +81,7 @@ impl Record {
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
             ready: true,
+            pidfile_owner: None,
         })
     }
 
@@ -142,5 +149,36 @@ impl Record {
     pub fn save(&self, path: &Path) -> io::Result<()> {
         let text = serde_json::to_vec_pretty(self).map_err(io::Error::other)?;
         pidfile::write_atomic(path, &text, 0o644)
+    }
+}
+
+/// A path in JSON: a string when it is UTF-8 (every record svc ever wrote), else its bytes as an
+/// array of numbers, so a state directory with byte 0xff in its name can still be recorded.
+mod path_bytes {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    use std::path::{Path, PathBuf};
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(path: &Path, s: S) -> Result<S::Ok, S::Error> {
+        match path.to_str() {
+            Some(text) => s.serialize_str(text),
+            None => s.collect_seq(path.as_os_str().as_bytes()),
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Form {
+        Text(String),
+        Bytes(Vec<u8>),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<PathBuf, D::Error> {
+        Ok(match Form::deserialize(d)? {
+            Form::Text(t) => PathBuf::from(t),
+            Form::Bytes(b) => PathBuf::from(OsString::from_vec(b)),
+        })
     }
 }

@@ -222,25 +222,25 @@ pub fn spawn(life: &Lifecycle, def: &Definition) -> Result<Started, LifecycleErr
     let state_file = state_path(life, def);
     let _ = pidfile::remove(&state_file);
     let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    let args: Vec<String> = [
+    let args: Vec<std::ffi::OsString> = [
         "--config-dir".into(),
-        abs(&life.dirs.config).to_string_lossy().into_owned(),
+        abs(&life.dirs.config).into_os_string(),
         "--state-dir".into(),
-        abs(&life.dirs.state).to_string_lossy().into_owned(),
+        abs(&life.dirs.state).into_os_string(),
         "--log-dir".into(),
-        abs(&life.dirs.log).to_string_lossy().into_owned(),
+        abs(&life.dirs.log).into_os_string(),
         "supervise".into(),
         def.name.as_str().into(),
     ]
     .into();
-    let mut env = vec![
-        ("PATH".to_string(), launch::DEFAULT_PATH.to_string()),
-        ("LANG".to_string(), "C.UTF-8".to_string()),
+    let mut env: Vec<(std::ffi::OsString, std::ffi::OsString)> = vec![
+        ("PATH".into(), launch::DEFAULT_PATH.into()),
+        ("LANG".into(), "C.UTF-8".into()),
     ];
     let under_init = std::env::var("SVC_INIT_PID").ok();
     let output = match &under_init {
         Some(pid) => {
-            env.push(("SVC_INIT_PID".into(), pid.clone()));
+            env.push(("SVC_INIT_PID".into(), pid.into()));
             io::stderr()
                 .as_fd()
                 .try_clone_to_owned()
@@ -382,7 +382,7 @@ pub fn stop(life: &Lifecycle, def: &Definition) -> Result<Option<i32>, Lifecycle
         return Ok(None);
     };
     let running = match life.probe(def) {
-        lifecycle::Liveness::Running { handle, .. } => Some(handle.pid()),
+        lifecycle::Liveness::Running { handle, .. } => handle.map(|h| h.pid()),
         _ => None,
     };
     handle

@@ -280,6 +280,38 @@ fn exit_codes_pass_through_and_status_maps() {
     }
 }
 
+/// Issue 10 item 4: a script service that runs while svc cannot know its PID (no `pidfile:`)
+/// is "running (no PID)" — never "pid 0, up 0s" — and its JSON pid and uptime are null.
+#[test]
+fn running_script_service_without_pid_says_no_pid() {
+    let sb = Sandbox::new();
+    let script = coded_script(&sb, "nopid");
+    sb.service("nopid", &format!("script: {}\n", script.display()));
+    set_code(&sb, "nopid", "status", 0);
+
+    let r = sb.svc(["status", "nopid"]);
+    r.ok().stdout_has("nopid is running (no PID)");
+    assert!(!r.stdout.contains("pid 0"), "{}", r.stdout);
+    let r = sb.svc(["status", "--json", "nopid"]);
+    r.ok();
+    assert_eq!(json_field(&r.stdout, "state"), "running", "{}", r.stdout);
+    assert!(json_field(&r.stdout, "pid").is_null(), "{}", r.stdout);
+    assert!(json_field(&r.stdout, "uptime_s").is_null(), "{}", r.stdout);
+    // The table shows no PID either.
+    let r = sb.svc(["status"]);
+    r.ok();
+    let row = r
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("nopid "))
+        .unwrap_or_else(|| panic!("no row for nopid:\n{}", r.stdout));
+    let cols: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cols[..4], ["nopid", "running", "-", "-"], "{row}");
+    // Whatever svc holds for it, stop runs the script's stop and touches nothing else.
+    set_code(&sb, "nopid", "stop", 0);
+    sb.svc(["stop", "nopid"]).ok();
+}
+
 #[test]
 fn a_hanging_start_is_killed_with_its_group_after_ready_timeout() {
     let sb = Sandbox::new();

@@ -397,6 +397,170 @@ fn b2_script_without_shebang_fails_with_exec_format_error() {
     assert!(!marker.exists(), "the script was run by a shell anyway");
 }
 
+/// Issue 10 item 11: an execute-only program (mode 0111) that svc, not being root, cannot
+/// read is no "Exec format error": svc lets execve decide, and the program runs. As root svc
+/// could read it anyway, so the test runs svc as nobody then.
+#[test]
+fn execute_only_program_runs_for_a_non_root_svc() {
+    let sb = Sandbox::new();
+    let as_nobody = is_root();
+    let (state, log) = (sb.path().join("user-state"), sb.path().join("user-log"));
+    let prog = sb.work.join("xonly-sleep");
+    std::fs::copy("/bin/sleep", &prog).unwrap();
+    std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o111)).unwrap();
+    if as_nobody {
+        // The sandbox is private to root: let nobody through to its own directories only.
+        for d in [sb.path(), &sb.config, &sb.work] {
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        for d in [&state, &log] {
+            std::fs::create_dir(d).unwrap();
+            std::os::unix::fs::chown(d, Some(65534), Some(65534)).unwrap();
+        }
+    }
+    sb.service(
+        "xonly",
+        &format!("exec: {}\nargs: [\"300\"]\n", prog.display()),
+    );
+    let svc = |args: &[&str]| -> Run {
+        let mut c = if as_nobody {
+            let mut c = Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+                .arg(SVC);
+            c
+        } else {
+            Command::new(SVC)
+        };
+        c.env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", "/nonexistent")
+            .arg("--config-dir")
+            .arg(&sb.config)
+            .arg("--state-dir")
+            .arg(&state)
+            .arg("--log-dir")
+            .arg(&log)
+            .args(args)
+            .stdin(Stdio::null());
+        let out = c.output().unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+        }
+    };
+    let r = svc(&["start", "xonly"]);
+    r.ok().stdout_has("[ OK ]");
+    let pid = read_pid(&state.join("xonly.pid"));
+    assert_eq!(procs_with_arg(&prog), vec![pid], "the program does not run");
+    svc(&["status", "xonly"])
+        .ok()
+        .stdout_has(&format!("xonly is running (pid {pid}"));
+    svc(&["stop", "xonly"]).ok();
+    assert!(!alive(pid));
+}
+
+/// Issue 10 item 11: a failure to read the program's first bytes (here EMFILE, provoked with a
+/// tiny descriptor limit) is reported as itself, never as a false "Exec format error".
+#[test]
+fn unreadable_program_header_reports_the_real_error() {
+    let sb = Sandbox::new();
+    sb.service("lim", "exec: /bin/sleep\nargs: [\"300\"]\n");
+    // Which step runs out of descriptors first depends on how many svc holds by then: try a
+    // few limits; none may blame the program's format.
+    let mut saw_emfile = false;
+    for n in 4..=8 {
+        let limit = format!("ulimit -n {n}; exec \"$@\"");
+        let out = sb
+            .wrapped("sh", &["-c", &limit, "sh"])
+            .args(["start", "lim"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !stderr.to_lowercase().contains("exec format error"),
+            "ulimit -n {n}: a false ENOEXEC:\n{stderr}"
+        );
+        saw_emfile |= stderr.contains("Too many open files");
+        sb.svc(["stop", "lim"]);
+    }
+    assert!(saw_emfile, "no limit made svc run out of descriptors");
+}
+
+/// Issue 10 item 14b: a state directory whose path is not UTF-8 (byte 0xff) works like any
+/// other: start records the daemon, the daemon gets the exact bytes in `SVC_STATE_DIR` and
+/// `NOTIFY_SOCKET`, status and stop find it; a supervised service too.
+#[test]
+fn state_directory_with_non_utf8_bytes_works() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let sb = Sandbox::new();
+    let state = sb.path().join(OsStr::from_bytes(b"state-\xff"));
+    let seen = sb.work.join("env.seen");
+    let script = sb.script(
+        "bytes.py",
+        &format!(
+            "#!/usr/bin/python3\nimport os, signal, socket\nopen('{s}', 'wb').write(os.environb[b'SVC_STATE_DIR'])\naddr = os.environb[b'NOTIFY_SOCKET']\nif addr.startswith(b'@'):\n    addr = b'\\0' + addr[1:]\nsocket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b'READY=1', addr)\nwhile True:\n    signal.pause()\n",
+            s = seen.display()
+        ),
+    );
+    sb.service(
+        "bytes",
+        &format!(
+            "exec: {}\nready: {{ notify: true }}\nready_timeout: 10\n",
+            script.display()
+        ),
+    );
+    sb.service(
+        "kept",
+        &format!("{}respawn: true\nstop_timeout: 3\n", sb.sleeper("kept")),
+    );
+    let svc = |args: &[&str]| -> Run {
+        let out = Command::new(SVC)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .arg("--config-dir")
+            .arg(&sb.config)
+            .arg("--state-dir")
+            .arg(&state)
+            .arg("--log-dir")
+            .arg(&sb.log)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+        }
+    };
+    svc(&["check"]).ok();
+    svc(&["start", "bytes"]).ok().stdout_has("[ OK ]");
+    let pid = read_pid(&state.join("bytes.pid"));
+    assert_eq!(
+        std::fs::read(&seen).unwrap(),
+        state.as_os_str().as_bytes(),
+        "SVC_STATE_DIR lost bytes"
+    );
+    svc(&["status", "bytes"])
+        .ok()
+        .stdout_has(&format!("bytes is running (pid {pid}"));
+    svc(&["stop", "bytes"]).ok();
+    assert!(!alive(pid));
+    svc(&["status", "bytes"]).code(3);
+
+    svc(&["start", "kept"]).ok();
+    let kept = read_pid(&sb.work.join("kept.started"));
+    svc(&["status", "kept"])
+        .ok()
+        .stdout_has(&format!("kept is running (pid {kept}"));
+    svc(&["stop", "kept"]).ok();
+    assert!(!alive(kept));
+}
+
 // ---------------------------------------------------------------------------------------------
 // B3: the process group
 

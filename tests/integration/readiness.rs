@@ -233,3 +233,249 @@ fn daemon_dying_while_waiting_fails_start_at_once() {
         status.stdout
     );
 }
+
+/// A `svc` command with the sandbox's configuration and logs but another state directory.
+fn svc_with_state(sb: &Sandbox, state: &std::path::Path, args: &[&str]) -> Run {
+    let out = std::process::Command::new(SVC)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .arg("--config-dir")
+        .arg(&sb.config)
+        .arg("--state-dir")
+        .arg(state)
+        .arg("--log-dir")
+        .arg(&sb.log)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        args: args.iter().map(|a| a.to_string()).collect(),
+    }
+}
+
+/// Issue 10 item 14a: a state directory so deep that `<state>/NAME.notify` exceeds the 108
+/// bytes of a socket address: `ready: {notify}` still works (svc falls back to an abstract
+/// socket, `NOTIFY_SOCKET=@...`).
+#[test]
+fn notify_works_with_a_state_directory_too_long_for_a_socket_path() {
+    let sb = Sandbox::new();
+    let state = sb.path().join("s".repeat(60)).join("t".repeat(60));
+    assert!(state.join("longnote.notify").as_os_str().len() > 108);
+    let script = python(
+        &sb,
+        "longnote",
+        &format!(
+            "import signal\n{}while True:\n    signal.pause()\n",
+            notify_sender("[b'READY=1']")
+        ),
+    );
+    sb.service(
+        "longnote",
+        &format!(
+            "exec: {}\nready: {{ notify: true }}\nready_timeout: 10\n",
+            script.display()
+        ),
+    );
+    svc_with_state(&sb, &state, &["check"]).ok();
+    svc_with_state(&sb, &state, &["start", "longnote"])
+        .ok()
+        .stdout_has("[ OK ]");
+    let pid = read_pid(&state.join("longnote.pid"));
+    svc_with_state(&sb, &state, &["status", "longnote"])
+        .ok()
+        .stdout_has(&format!("longnote is running (pid {pid}"));
+    svc_with_state(&sb, &state, &["stop", "longnote"]).ok();
+    assert!(procs_with_arg(&script).is_empty());
+}
+
+/// Issue 10 item 14a: the abstract notify socket has no file permissions to guard it, so svc
+/// counts only datagrams sent by the service's own processes: a READY=1 from another process
+/// (this test) is ignored, and the start fails after ready_timeout.
+#[test]
+fn abstract_notify_socket_ignores_other_senders() {
+    let sb = Sandbox::new();
+    let state = sb.path().join("s".repeat(60)).join("t".repeat(60));
+    let addr_file = sb.work.join("mute.addr");
+    let script = python(
+        &sb,
+        "mutenote",
+        &format!(
+            "import os, signal\nopen('{a}.tmp', 'w').write(os.environ['NOTIFY_SOCKET'])\nos.rename('{a}.tmp', '{a}')\nwhile True:\n    signal.pause()\n",
+            a = addr_file.display()
+        ),
+    );
+    sb.service(
+        "mutenote",
+        &format!(
+            "exec: {}\nready: {{ notify: true }}\nready_timeout: 2\nstop_timeout: 2\n",
+            script.display()
+        ),
+    );
+    let child = std::process::Command::new(SVC)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .arg("--config-dir")
+        .arg(&sb.config)
+        .arg("--state-dir")
+        .arg(&state)
+        .arg("--log-dir")
+        .arg(&sb.log)
+        .args(["start", "mutenote"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_file(&addr_file, Duration::from_secs(10));
+    let addr = std::fs::read_to_string(&addr_file).unwrap();
+    let name = addr
+        .strip_prefix('@')
+        .unwrap_or_else(|| panic!("NOTIFY_SOCKET is not abstract: {addr:?}"));
+    {
+        use std::os::linux::net::SocketAddrExt;
+        let to = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+        let s = std::os::unix::net::UnixDatagram::unbound().unwrap();
+        s.send_to_addr(b"READY=1\n", &to).unwrap();
+    }
+    let r = crate::lifecycle::finish(child, &["start", "mutenote"], Duration::from_secs(30));
+    assert_ne!(r.code, 0, "a stranger's READY=1 counted:\n{}", r.stdout);
+    r.stdout_has("[FAILED]").stderr_has("not ready");
+    assert!(
+        procs_with_arg(&script).is_empty(),
+        "the daemon was left running"
+    );
+}
+
+/// Issue 10 item 5: `ready: {tcp}` on a port another process already holds (here this test's
+/// own listener) is not the service's: start fails at once, naming the holder — where svc used
+/// to connect to the stranger, say `[ OK ]`, and leave a daemon that failed a moment later.
+#[test]
+fn tcp_port_held_by_another_process_fails_start_at_once() {
+    let sb = Sandbox::new();
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port();
+    // A daemon that takes its time before it would bind (and never gets to).
+    let script = python(
+        &sb,
+        "late",
+        "import signal\nwhile True:\n    signal.pause()\n",
+    );
+    sb.service(
+        "late",
+        &format!(
+            "exec: {}\nready: {{ tcp: \"127.0.0.1:{port}\" }}\nready_timeout: 30\nstop_timeout: 2\n",
+            script.display()
+        ),
+    );
+    let (r, took) = timed(&sb, &["start", "late"]);
+    assert_ne!(r.code, 0, "start counted a stranger's port:\n{}", r.stdout);
+    r.no_panic()
+        .stdout_has("[FAILED]")
+        .stderr_has(&format!("held by process {}", std::process::id()));
+    assert!(
+        took < Duration::from_secs(10),
+        "start took {took:?}: not at once"
+    );
+    assert!(procs_with_arg(&script).is_empty(), "the daemon was left");
+    assert!(!sb.pidfile("late").exists());
+    drop(holder);
+}
+
+/// Issue 10 item 5: the service's own listener counts, also on the wildcard address when the
+/// check names `localhost`. (A wildcard bind also collides with the client sockets of tests
+/// running alongside: a port taken meanwhile is retried with another.)
+#[test]
+fn tcp_readiness_counts_the_services_own_wildcard_listener() {
+    let sb = Sandbox::new();
+    let script = python(
+        &sb,
+        "wild",
+        "import socket, signal, sys\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(('0.0.0.0', int(sys.argv[1])))\ns.listen(4)\nwhile True:\n    signal.pause()\n",
+    );
+    for attempt in 0.. {
+        let port = free_port();
+        sb.service(
+            "wild",
+            &format!(
+                "exec: {}\nargs: [\"{port}\"]\nready: {{ tcp: \"localhost:{port}\" }}\nready_timeout: 10\n",
+                script.display()
+            ),
+        );
+        let r = run(&sb, &["start", "wild"]);
+        let taken = r.stderr.contains("Address already in use") || r.stderr.contains("is held by");
+        if r.code != 0 && taken && attempt < 5 {
+            continue;
+        }
+        r.ok().stdout_has("[ OK ]");
+        break;
+    }
+    run(&sb, &["stop", "wild"]).ok();
+    assert!(procs_with_arg(&script).is_empty());
+}
+
+/// Issue 10 item 5 (and 6b): the tcp check does not connect, so a server that forks a child
+/// per connection (as sshd does) starts none for the probe — and stop has no stray child to
+/// warn about. The server records each connection it accepts; after start, the only one
+/// recorded is the test's own.
+#[test]
+fn tcp_readiness_probe_makes_no_connection() {
+    let sb = Sandbox::new();
+    let port = free_port();
+    let conns = sb.work.join("forky.conns");
+    let script = python(
+        &sb,
+        "forky",
+        &format!(
+            "import os, socket, signal\nsignal.signal(signal.SIGCHLD, signal.SIG_IGN)\ns = socket.socket()\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(('127.0.0.1', {port}))\ns.listen(16)\nwhile True:\n    c, peer = s.accept()\n    if os.fork() == 0:\n        with open('{c}', 'a') as f:\n            f.write('%d\\n' % peer[1])\n        os._exit(0)\n    c.close()\n",
+            c = conns.display()
+        ),
+    );
+    sb.service(
+        "forky",
+        &format!(
+            "exec: {}\nready: {{ tcp: \"127.0.0.1:{port}\" }}\nready_timeout: 10\nstop_timeout: 3\n",
+            script.display()
+        ),
+    );
+    run(&sb, &["start", "forky"]).ok().stdout_has("[ OK ]");
+    // Our own connection, accepted after anything svc may have sent before it.
+    let mine = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let my_port = mine.local_addr().unwrap().port();
+    wait_until(
+        Duration::from_secs(10),
+        "the server to record our connection",
+        || std::fs::read_to_string(&conns).is_ok_and(|t| t.contains(&format!("{my_port}\n"))),
+    );
+    drop(mine);
+    let seen = std::fs::read_to_string(&conns).unwrap();
+    assert_eq!(
+        seen.lines().count(),
+        1,
+        "the readiness probe made the server fork for it: {seen:?}"
+    );
+    let r = run(&sb, &["stop", "forky"]);
+    r.ok();
+    assert!(!r.stderr.contains("warning"), "{}", r.stderr);
+}
+
+/// Issue 10 item 5: an address that is not this host's can never hold the service's socket:
+/// start fails at once saying so, rather than waiting for someone else's server.
+#[test]
+fn tcp_readiness_on_a_foreign_address_is_refused() {
+    let sb = Sandbox::new();
+    sb.service(
+        "far",
+        &format!(
+            "{}ready: {{ tcp: \"192.0.2.1:80\" }}\nready_timeout: 15\nstop_timeout: 2\n",
+            sb.sleeper("far")
+        ),
+    );
+    let (r, took) = timed(&sb, &["start", "far"]);
+    r.code(1).stderr_has("not an address of this host");
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    assert!(procs_with_arg(&sb.work.join("far.sh")).is_empty());
+}

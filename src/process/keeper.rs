@@ -1,0 +1,238 @@
+//! The keeper of a forking launch (SPEC §3.5): a small forked copy of svc that is the child
+//! subreaper of the launch while svc waits for it.
+//!
+//! A daemonizing program forks and lets its launcher exit; the daemon would be reparented to
+//! init, and svc could no longer tell it from any other process. The keeper sits between svc
+//! and the launcher with `PR_SET_CHILD_SUBREAPER` set, so every process the launch creates stays
+//! its descendant however often it forks and whoever its parent was: "created by this launch"
+//! is "a descendant of the keeper" ([`Keeper::created`]), a fact the daemon cannot forge —
+//! unlike a PID file it writes after dropping privileges. The keeper holds nothing but its
+//! children: svc's other children (services launched earlier in the same command, switch
+//! workers, other threads' launches) are never among them, so ending "everything the launch
+//! created" ([`Keeper::stop_all`]) can never touch them.
+//!
+//! The keeper reaps its children, reports the launcher's wait status on a pipe, exits once it
+//! has no child left, and dies with svc (`PR_SET_PDEATHSIG`). When the start succeeds svc ends
+//! it ([`Keeper::release`]) and the daemon moves on to init, as any daemon does; svc itself is
+//! never a subreaper and never inherits a zombie. Dropping a keeper that was not released
+//! kills what the launch created: a start that fails leaves nothing running.
+//!
+//! `keep` is the keeper's whole life after fork: plain syscalls only (waitpid, write, close,
+//! _exit), like the rest of the child side of [`super::launch`].
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+
+use super::handle::{poll_fds, wait_any_exit, ProcHandle};
+use super::procfs::Procfs;
+
+/// After KILL, how long svc waits for the kernel to take the processes away.
+const KILL_GRACE: Duration = Duration::from_secs(5);
+
+/// How the launcher ended, as the keeper saw it.
+#[derive(Debug)]
+pub enum LauncherEnd {
+    Exited(std::process::ExitStatus),
+    /// Still running at the deadline.
+    TimedOut,
+    /// The keeper died without saying (killed).
+    Lost,
+}
+
+/// svc's side of a keeper: its PID (svc's own child, so never reused while svc holds it) and
+/// the pipe the launcher's status arrives on.
+#[derive(Debug)]
+pub struct Keeper {
+    pid: i32,
+    status: Option<OwnedFd>,
+    procfs: Procfs,
+    /// Reaped: nothing left to do on drop.
+    done: bool,
+}
+
+impl Keeper {
+    pub(super) fn new(pid: i32, status: OwnedFd) -> Keeper {
+        Keeper {
+            pid,
+            status: Some(status),
+            procfs: Procfs::system(),
+            done: false,
+        }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Waits until the launcher exits (at most until `deadline`).
+    pub fn wait_launcher(&mut self, deadline: Instant) -> LauncherEnd {
+        let Some(fd) = self.status.take() else {
+            return LauncherEnd::Lost;
+        };
+        let mut buf = [0u8; 4];
+        let mut got = 0;
+        while got < buf.len() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match poll_fds(&[fd.as_fd()], Some(left)) {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.status = Some(fd);
+                    return LauncherEnd::TimedOut;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return LauncherEnd::Lost,
+            }
+            // SAFETY: reading into the unfilled tail of a buffer we own.
+            let r = unsafe {
+                libc::read(
+                    fd.as_raw_fd(),
+                    buf[got..].as_mut_ptr().cast(),
+                    buf.len() - got,
+                )
+            };
+            if r < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            if r <= 0 {
+                return LauncherEnd::Lost;
+            }
+            got += r as usize;
+        }
+        use std::os::unix::process::ExitStatusExt;
+        LauncherEnd::Exited(std::process::ExitStatus::from_raw(i32::from_ne_bytes(buf)))
+    }
+
+    /// Whether `pid` is a process this launch created: the keeper is among its ancestors.
+    /// (Parents are always live processes — an orphan is reparented at once — and the keeper,
+    /// svc's unreaped child, keeps its PID: the walk cannot be fooled by a reused PID.)
+    pub fn created(&self, pid: i32) -> bool {
+        let mut cur = pid;
+        for _ in 0..4096 {
+            match self.procfs.stat(cur) {
+                Some(s) if s.ppid == self.pid => return true,
+                Some(s) if s.ppid > 1 && s.ppid != cur => cur = s.ppid,
+                _ => return false,
+            }
+        }
+        false
+    }
+
+    /// The live processes the launch created, now.
+    pub fn members(&self) -> Vec<i32> {
+        self.procfs
+            .descendants(self.pid)
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect()
+    }
+
+    /// Ends every process the launch created: `sig` and SIGCONT to each, SIGKILL to what is
+    /// left at `soft`; returns the processes still there at `hard`. Then ends the keeper.
+    pub fn stop_all(mut self, sig: Signal, soft: Instant, hard: Instant) -> Result<(), Vec<i32>> {
+        let result = self.end_members(sig, soft, hard);
+        self.finish();
+        result
+    }
+
+    fn end_members(&self, sig: Signal, soft: Instant, hard: Instant) -> Result<(), Vec<i32>> {
+        let mut signalled: Vec<i32> = Vec::new();
+        loop {
+            let members = self.members();
+            if members.is_empty() {
+                return Ok(());
+            }
+            let now = Instant::now();
+            if now >= hard {
+                return Err(members);
+            }
+            let killing = now >= soft;
+            // A handle first, then the check that it is still ours: the pidfd pins the process,
+            // so the signal cannot reach a PID reused in between.
+            let handles: Vec<ProcHandle> = members
+                .iter()
+                .filter_map(|&p| ProcHandle::open(p, &self.procfs).ok())
+                .filter(|h| self.created(h.pid()))
+                .collect();
+            for h in &handles {
+                if killing {
+                    let _ = h.signal(Signal::SIGKILL);
+                } else if !signalled.contains(&h.pid()) {
+                    let _ = h.signal(sig);
+                    let _ = h.signal(Signal::SIGCONT);
+                    signalled.push(h.pid());
+                }
+            }
+            let until = if killing { hard } else { soft };
+            // Look again now and then: a member may fork while we wait.
+            let until = until.min(Instant::now() + Duration::from_millis(100));
+            let refs: Vec<&ProcHandle> = handles.iter().collect();
+            if refs.is_empty() {
+                std::thread::sleep(Duration::from_millis(1));
+            } else {
+                wait_any_exit(&refs, until);
+            }
+        }
+    }
+
+    /// Ends the keeper and leaves what the launch created running (the daemon moves to init).
+    pub fn release(mut self) {
+        self.finish();
+    }
+
+    fn finish(&mut self) {
+        if self.done {
+            return;
+        }
+        // SAFETY: kill of our own unreaped child: its PID cannot have been reused.
+        unsafe { libc::kill(self.pid, libc::SIGKILL) };
+        super::launch::reap(self.pid);
+        self.done = true;
+    }
+}
+
+impl Drop for Keeper {
+    fn drop(&mut self) {
+        if !self.done {
+            let now = Instant::now();
+            let _ = self.end_members(Signal::SIGKILL, now, now + KILL_GRACE);
+            self.finish();
+        }
+    }
+}
+
+/// The keeper's life after fork: reap every child, report the launcher's wait status on
+/// `status`, exit once no child is left (then nothing of the launch is left either: every
+/// orphan of the launch is reparented here).
+///
+/// # Safety
+/// Only in the forked keeper, between fork and _exit: plain syscalls only.
+pub(super) unsafe fn keep(launcher: libc::pid_t, status: RawFd) -> ! {
+    // Nothing but the status pipe: the keeper must not hold svc's output or the launch's pipes.
+    let below =
+        status <= 0 || libc::syscall(libc::SYS_close_range, 0u32, (status - 1) as u32, 0u32) == 0;
+    let above = libc::syscall(libc::SYS_close_range, (status + 1) as u32, u32::MAX, 0u32) == 0;
+    if !(below && above) {
+        // No close_range (Linux < 5.9): a bounded loop.
+        for fd in 0..4096 {
+            if fd != status {
+                libc::close(fd);
+            }
+        }
+    }
+    let mut status = status;
+    loop {
+        let mut st: libc::c_int = 0;
+        let r = libc::waitpid(-1, &mut st, 0);
+        if r == launcher && status >= 0 {
+            let bytes = st.to_ne_bytes();
+            libc::write(status, bytes.as_ptr().cast(), bytes.len());
+            libc::close(status);
+            status = -1;
+        } else if r < 0 && *libc::__errno_location() != libc::EINTR {
+            libc::_exit(0);
+        }
+    }
+}
