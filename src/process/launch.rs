@@ -146,7 +146,9 @@ pub fn resolve_program(exec: &str, path_var: &str) -> Result<PathBuf, LaunchErro
 /// The first (up to) four bytes of a file and how many there were.
 fn read_head(path: &Path) -> io::Result<([u8; 4], usize)> {
     use std::io::Read;
-    let mut f = File::open(path)?;
+    // Never blocks: whatever replaced the program since its metadata was read (a FIFO) is
+    // refused, not waited on.
+    let mut f = crate::regular::open_read(path, crate::regular::Links::Follow)?;
     let mut head = [0u8; 4];
     let mut n = 0;
     while n < head.len() {
