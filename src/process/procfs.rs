@@ -29,6 +29,13 @@ impl Stat {
     }
 }
 
+/// Parses the bytes of `/proc/PID/stat` as read. The command name is whatever the process set
+/// (prctl `PR_SET_NAME` takes any bytes), so it need not be UTF-8: invalid bytes become U+FFFD
+/// rather than making the process look gone.
+pub fn parse_stat_bytes(bytes: &[u8]) -> Result<Stat, String> {
+    parse_stat(&String::from_utf8_lossy(bytes))
+}
+
 /// Parses the text of `/proc/PID/stat`.
 pub fn parse_stat(text: &str) -> Result<Stat, String> {
     let open = text.find('(').ok_or("no '(' in stat")?;
@@ -102,8 +109,8 @@ impl Procfs {
 
     /// `/proc/PID/stat`, or `None` when the process does not exist.
     pub fn stat(&self, pid: i32) -> Option<Stat> {
-        let text = std::fs::read_to_string(self.pid_path(pid, "stat")).ok()?;
-        parse_stat(&text).ok()
+        let bytes = std::fs::read(self.pid_path(pid, "stat")).ok()?;
+        parse_stat_bytes(&bytes).ok()
     }
 
     /// The running kernel's boot id.
@@ -290,6 +297,25 @@ mod tests {
         assert_eq!(p.uptime(), Some(123.45));
         assert_eq!(p.pids(), vec![4242]);
         assert_eq!(p.group_members(4242), vec![4242]);
+    }
+
+    /// Regression: a process may name itself with any bytes (prctl PR_SET_NAME) and the
+    /// kernel writes them raw into /proc/PID/stat; such a process must not look gone (a
+    /// daemon svc could not see, reported dead and left running at stop).
+    #[test]
+    fn non_utf8_comm_is_still_a_process() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("4242")).unwrap();
+        let raw: Vec<u8> = SAMPLE
+            .replacen("(a) b (c)", "(d~mon ~)", 1)
+            .bytes()
+            .map(|b| if b == b'~' { 0xe6 } else { b })
+            .collect();
+        std::fs::write(dir.path().join("4242/stat"), raw).unwrap();
+        let p = Procfs::at(dir.path());
+        let s = p.stat(4242).expect("a process with a non-UTF-8 name is still there");
+        assert_eq!((s.pid, s.pgrp, s.start_ticks), (4242, 4242, 123456));
+        assert_eq!(s.comm, "d\u{fffd}mon \u{fffd}");
     }
 
     #[test]
