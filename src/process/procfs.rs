@@ -313,7 +313,9 @@ mod tests {
             .collect();
         std::fs::write(dir.path().join("4242/stat"), raw).unwrap();
         let p = Procfs::at(dir.path());
-        let s = p.stat(4242).expect("a process with a non-UTF-8 name is still there");
+        let s = p
+            .stat(4242)
+            .expect("a process with a non-UTF-8 name is still there");
         assert_eq!((s.pid, s.pgrp, s.start_ticks), (4242, 4242, 123456));
         assert_eq!(s.comm, "d\u{fffd}mon \u{fffd}");
     }
