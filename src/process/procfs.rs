@@ -153,8 +153,10 @@ impl Procfs {
 
     /// Resident memory in KiB (`VmRSS`), if the process has any.
     pub fn rss_kib(&self, pid: i32) -> Option<u64> {
-        let text = std::fs::read_to_string(self.pid_path(pid, "status")).ok()?;
-        text.lines()
+        // Bytes: the `Name:` line is whatever the process set, not necessarily UTF-8.
+        let bytes = std::fs::read(self.pid_path(pid, "status")).ok()?;
+        String::from_utf8_lossy(&bytes)
+            .lines()
             .find_map(|l| l.strip_prefix("VmRSS:"))?
             .split_whitespace()
             .next()?
@@ -318,6 +320,20 @@ mod tests {
             .expect("a process with a non-UTF-8 name is still there");
         assert_eq!((s.pid, s.pgrp, s.start_ticks), (4242, 4242, 123456));
         assert_eq!(s.comm, "d\u{fffd}mon \u{fffd}");
+    }
+
+    /// The same for `/proc/PID/status`, whose `Name:` line is raw bytes too: the memory
+    /// figure of `svc status` must not vanish for such a daemon.
+    #[test]
+    fn non_utf8_name_keeps_the_memory_figure() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("4242")).unwrap();
+        std::fs::write(
+            dir.path().join("4242/status"),
+            b"Name:\td\xe6mon\nUmask:\t0022\nVmRSS:\t    1234 kB\n",
+        )
+        .unwrap();
+        assert_eq!(Procfs::at(dir.path()).rss_kib(4242), Some(1234));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 /// Regression: svc read /proc/PID/stat as UTF-8, so a daemon that renamed itself with a
 /// non-UTF-8 name looked gone: `status` said dead while it ran, and `stop` signalled nothing
-/// and left it running.
+/// and left it running; `status --json` gave no `rss_kib`.
 #[test]
 fn a_daemon_with_a_non_utf8_name_is_seen_and_stopped() {
     let sb = Sandbox::new();
@@ -27,6 +27,10 @@ fn a_daemon_with_a_non_utf8_name_is_seen_and_stopped() {
     let comm = std::fs::read(format!("/proc/{pid}/comm")).unwrap();
     assert_eq!(comm, b"d\xe6mon\n", "the daemon renamed itself");
     sb.svc(["status", "weird"]).ok().stdout_has("running");
+    let json: serde_json::Value =
+        serde_json::from_str(&sb.svc(["status", "--json", "weird"]).ok().stdout).unwrap();
+    let row = &json.as_array().expect("a list")[0];
+    assert!(row["rss_kib"].as_u64().is_some_and(|k| k > 0), "{row}");
     sb.svc(["stop", "weird"]).ok();
     wait_until(Duration::from_secs(10), "the daemon to be gone", || {
         !alive(pid)
