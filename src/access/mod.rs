@@ -307,3 +307,18 @@ impl Rules {
             })
     }
 }
+
+/// Expands one `spawn` command for `client` connecting to `daemon`, exactly as a matching rule
+/// does (every `%` value sanitised, see [`sanitise`]). The narrow entry point of the
+/// `spawn_expand` fuzz target, which checks SPEC §5.2's character rule on it; svc itself
+/// expands through [`Rules::check_with_server`].
+pub fn expand_spawn(
+    template: &str,
+    daemon: &str,
+    client: SocketAddr,
+    server: Option<SocketAddr>,
+    resolver: &dyn Resolver,
+) -> String {
+    let c = Client::new(client.ip(), client.port(), resolver);
+    expand::expand(template, &c, daemon, server)
+}

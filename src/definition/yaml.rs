@@ -51,10 +51,7 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
         if let Some(i) = message.find(" at line ") {
             message.truncate(i);
         }
-        let (line, column) = (
-            loc.as_ref().map(|l| l.line()),
-            loc.as_ref().map(|l| l.column()),
-        );
+        let (line, column) = loc.map(|l| position(text, l.index())).unzip();
         YamlError {
             line,
             column,
@@ -62,6 +59,24 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
         }
     })?;
     convert(value)
+}
+
+/// 1-based line and column (in characters) of byte `index`, counting `\n` line ends only, as
+/// editors, `grep -n` and `wc -l` do: YAML also breaks lines at a lone CR, NEL and U+2028/9,
+/// so its own line numbers can point past the end of the file.
+fn position(text: &str, index: usize) -> (usize, usize) {
+    let before = &text.as_bytes()[..index.min(text.len())];
+    let start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
+    // Characters, not bytes: count the bytes that start a UTF-8 sequence.
+    let column = 1 + before[start..]
+        .iter()
+        .filter(|&&b| b & 0xC0 != 0x80)
+        .count();
+    (line, column)
 }
 
 fn convert(v: yaml_impl::Value) -> Result<Node, YamlError> {
@@ -133,6 +148,19 @@ mod tests {
     fn syntax_error_has_a_position() {
         let e = parse("exec: /bin/true\nargs: [a, b\n").unwrap_err();
         assert!(e.line.is_some(), "{e:?}");
+    }
+
+    /// Regression (found by the `definition` fuzz target): YAML also breaks lines at a lone
+    /// CR, NEL (U+0085) and U+2028/U+2029, so its own line numbers ran past the end of the
+    /// file as an editor, grep -n or wc -l count it. Positions count `\n` line ends only.
+    #[test]
+    fn positions_count_newlines_only() {
+        let e = parse("# notes\r\r\rx: y: z\nexec: /bin/true\n").unwrap_err();
+        assert_eq!((e.line, e.column), (Some(1), Some(15)), "{e:?}");
+        let e = parse("a: b\r\nc: d: e\r\n").unwrap_err();
+        assert_eq!((e.line, e.column), (Some(2), Some(5)), "{e:?}");
+        let e = parse("a: \u{e9}\u{2028}c: d: e\n").unwrap_err();
+        assert_eq!(e.line, Some(1), "{e:?}");
     }
 
     #[test]

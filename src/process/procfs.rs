@@ -29,6 +29,13 @@ impl Stat {
     }
 }
 
+/// Parses the bytes of `/proc/PID/stat` as read. The command name is whatever the process set
+/// (prctl `PR_SET_NAME` takes any bytes), so it need not be UTF-8: invalid bytes become U+FFFD
+/// rather than making the process look gone.
+pub fn parse_stat_bytes(bytes: &[u8]) -> Result<Stat, String> {
+    parse_stat(&String::from_utf8_lossy(bytes))
+}
+
 /// Parses the text of `/proc/PID/stat`.
 pub fn parse_stat(text: &str) -> Result<Stat, String> {
     let open = text.find('(').ok_or("no '(' in stat")?;
@@ -102,8 +109,8 @@ impl Procfs {
 
     /// `/proc/PID/stat`, or `None` when the process does not exist.
     pub fn stat(&self, pid: i32) -> Option<Stat> {
-        let text = std::fs::read_to_string(self.pid_path(pid, "stat")).ok()?;
-        parse_stat(&text).ok()
+        let bytes = std::fs::read(self.pid_path(pid, "stat")).ok()?;
+        parse_stat_bytes(&bytes).ok()
     }
 
     /// The running kernel's boot id.
@@ -146,8 +153,10 @@ impl Procfs {
 
     /// Resident memory in KiB (`VmRSS`), if the process has any.
     pub fn rss_kib(&self, pid: i32) -> Option<u64> {
-        let text = std::fs::read_to_string(self.pid_path(pid, "status")).ok()?;
-        text.lines()
+        // Bytes: the `Name:` line is whatever the process set, not necessarily UTF-8.
+        let bytes = std::fs::read(self.pid_path(pid, "status")).ok()?;
+        String::from_utf8_lossy(&bytes)
+            .lines()
             .find_map(|l| l.strip_prefix("VmRSS:"))?
             .split_whitespace()
             .next()?
@@ -290,6 +299,41 @@ mod tests {
         assert_eq!(p.uptime(), Some(123.45));
         assert_eq!(p.pids(), vec![4242]);
         assert_eq!(p.group_members(4242), vec![4242]);
+    }
+
+    /// Regression: a process may name itself with any bytes (prctl PR_SET_NAME) and the
+    /// kernel writes them raw into /proc/PID/stat; such a process must not look gone (a
+    /// daemon svc could not see, reported dead and left running at stop).
+    #[test]
+    fn non_utf8_comm_is_still_a_process() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("4242")).unwrap();
+        let raw: Vec<u8> = SAMPLE
+            .replacen("(a) b (c)", "(d~mon ~)", 1)
+            .bytes()
+            .map(|b| if b == b'~' { 0xe6 } else { b })
+            .collect();
+        std::fs::write(dir.path().join("4242/stat"), raw).unwrap();
+        let p = Procfs::at(dir.path());
+        let s = p
+            .stat(4242)
+            .expect("a process with a non-UTF-8 name is still there");
+        assert_eq!((s.pid, s.pgrp, s.start_ticks), (4242, 4242, 123456));
+        assert_eq!(s.comm, "d\u{fffd}mon \u{fffd}");
+    }
+
+    /// The same for `/proc/PID/status`, whose `Name:` line is raw bytes too: the memory
+    /// figure of `svc status` must not vanish for such a daemon.
+    #[test]
+    fn non_utf8_name_keeps_the_memory_figure() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("4242")).unwrap();
+        std::fs::write(
+            dir.path().join("4242/status"),
+            b"Name:\td\xe6mon\nUmask:\t0022\nVmRSS:\t    1234 kB\n",
+        )
+        .unwrap();
+        assert_eq!(Procfs::at(dir.path()).rss_kib(4242), Some(1234));
     }
 
     #[test]

@@ -21,6 +21,7 @@ mod links;
 mod logs;
 mod lsb;
 mod packaging;
+mod procname;
 mod readiness;
 mod status;
 mod supervise;
