@@ -184,11 +184,20 @@ fn recorder(sb: &Sandbox, name: &str) {
     let script = sb.script(
         &format!("{name}.sh"),
         &format!(
-            "#!/bin/sh\ntrap 'echo \"stop {name}\" >> {ev}; kill $child; exit 0' TERM\necho \"start {name}\" >> {ev}\nsleep 100000 &\nchild=$!\nwait $child\n",
-            ev = events_file(sb).display()
+            "#!/bin/sh\ntrap 'echo \"stop {name}\" >> {ev}; kill $child; exit 0' TERM\necho \"start {name}\" >> {ev}\n: > {ready}\nsleep 100000 &\nchild=$!\nwait $child\n",
+            ev = events_file(sb).display(),
+            ready = sb.work.join(format!("{name}.ready")).display()
         ),
     );
-    sb.service(name, &format!("exec: {}\n", script.display()));
+    // Ready once its start is recorded: what the boot runs next comes after it in the events.
+    sb.service(
+        name,
+        &format!(
+            "exec: {}\nready: {{ file: {} }}\n",
+            script.display(),
+            sb.work.join(format!("{name}.ready")).display()
+        ),
+    );
 }
 
 /// One service `svc1` started in runlevel 3 and stopped in runlevel 0.
