@@ -1,7 +1,8 @@
 //! The S/K links of `svc enable`, `disable` and `list` (SPEC §4).
 //!
 //! `enable` puts `S<NN>NAME` into the runlevels that start the service and `K<NN>NAME` into the
-//! other levels 0–6 (never into rcS.d), as relative symlinks `../../init.d/NAME.yaml`, each
+//! other levels 0–6 (never into rcS.d) — for a service started in rcS.d only into 0 and 6, as
+//! sysv-rc and insserv do (see [`kill_levels`]) — as relative symlinks `../../init.d/NAME.yaml`, each
 //! created under a temporary name and renamed into place. Numbers come from the command line,
 //! else from the definition (`start_priority`, `stop_priority`), else they are computed as
 //! insserv does for LSB headers: one more than the highest start number of the service's
@@ -76,13 +77,9 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The levels 0–6 that get a `K` entry: all that do not start the service.
+    /// The levels 0–6 that get a `K` entry (see [`kill_levels`]).
     pub fn kill_levels(&self) -> Vec<char> {
-        LEVELS
-            .iter()
-            .copied()
-            .filter(|l| *l != 'S' && !self.start_levels.contains(l))
-            .collect()
+        kill_levels(&self.start_levels)
     }
 
     /// Every entry the plan wants: (level, file name).
@@ -99,6 +96,24 @@ impl Plan {
         );
         out
     }
+}
+
+/// The levels 0–6 that stop a service started in `start`: every one that does not start it;
+/// for a service started in rcS.d only 0 and 6 (halt and reboot) that do not start it. An rcS.d
+/// service runs once at boot and then for the whole uptime, as sysv-rc and insserv treat
+/// rcS.d (`Default-Stop: 0 6`): a `K` entry in 1–5 would stop it again on entering that level.
+/// The one copy of this rule: `enable` and the INIT INFO header of `svc lsb-script` use it.
+pub fn kill_levels(start: &[char]) -> Vec<char> {
+    let candidates: &[char] = if start.contains(&'S') {
+        &['0', '6']
+    } else {
+        &['0', '1', '2', '3', '4', '5', '6']
+    };
+    candidates
+        .iter()
+        .copied()
+        .filter(|l| !start.contains(l))
+        .collect()
 }
 
 /// The link target of every entry of `name`: `../../init.d/NAME.yaml`.
@@ -466,6 +481,18 @@ mod tests {
     }
 
     #[test]
+    fn rcs_services_are_stopped_only_at_halt_and_reboot() {
+        assert_eq!(kill_levels(&['2', '3', '4', '5']), ['0', '1', '6']);
+        assert_eq!(kill_levels(&['S']), ['0', '6']);
+        assert_eq!(kill_levels(&['2', 'S']), ['0', '6']);
+        assert_eq!(kill_levels(&['0', 'S']), ['6']);
+        assert_eq!(
+            kill_levels(&['0', '1', '2', '3', '4', '5', '6']),
+            Vec::<char>::new()
+        );
+    }
+
+    #[test]
     fn computed_numbers_follow_dependencies() {
         let t = tempfile::tempdir().unwrap();
         let d = dirs(t.path());
@@ -502,7 +529,8 @@ mod tests {
         std::fs::write(level_dir(&d, '3').join("S10xy"), "").unwrap();
         let p = plan(&d, &x, None, None, None).unwrap();
         assert_eq!(p.start_levels, ['3', 'S']);
-        assert_eq!(p.kill_levels(), ['0', '1', '2', '4', '5', '6']);
+        // Started in rcS.d: stopped only at halt and reboot.
+        assert_eq!(p.kill_levels(), ['0', '6']);
         assert!(apply(&d, &x.name, &p).unwrap());
         assert!(
             !apply(&d, &x.name, &p).unwrap(),
