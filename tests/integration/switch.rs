@@ -998,3 +998,40 @@ fn switch_writes_a_timeline_of_every_service() {
     assert!(bad.ready_ms.is_none());
     assert!(bad.error.is_some(), "no reason for the failure: {bad:?}");
 }
+
+/// Issue 10 item 3: `base` has a K entry and `app`, which requires it, an S entry in the same
+/// rcN.d. The K entry wins: base is stopped; app is left out with a problem line (never started
+/// on top of a stopped requirement), the switch exits 1; a running app is stopped before base.
+#[test]
+fn a_service_is_never_started_on_a_requirement_the_level_stops() {
+    let sb = Sandbox::new();
+    daemon(&sb, "base", "");
+    daemon(&sb, "app", "requires: [base]\n");
+    daemon(&sb, "other", "");
+    link(&sb, "3", "K20", "base");
+    link(&sb, "3", "S30", "app");
+    link(&sb, "3", "S40", "other");
+    // Nothing runs: base is not pulled in for app, app is not started.
+    let r = run(&sb, &["switch", "3"]);
+    r.code(1)
+        .stderr_has(
+            "app: left out of runlevel 3: requires base, which this runlevel stops (K20base)",
+        )
+        .stdout_has("left out: app: requires base, which this runlevel stops (K20base)");
+    assert_never_started(&sb, "base");
+    assert_never_started(&sb, "app");
+    assert!(running(&sb, "other"), "{}{}", r.stdout, r.stderr);
+    // Both run: base stops as its K entry says, app with it and first.
+    run(&sb, &["start", "app"]).ok();
+    assert!(running(&sb, "base") && running(&sb, "app"));
+    let r = run(&sb, &["switch", "3"]);
+    r.code(1).stdout_has("left out: app:");
+    assert!(
+        !running(&sb, "base") && !running(&sb, "app"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(stopped(&sb), ["app", "base"]);
+    assert!(running(&sb, "other"));
+    run(&sb, &["stop", "other"]).ok();
+}
