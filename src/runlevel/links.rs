@@ -168,7 +168,16 @@ fn in_order(levels: Vec<char>) -> Vec<char> {
 /// The S/K entries of `name` in every runlevel directory (missing directories have none), in
 /// [`LEVELS`] order, then kind and number. Directories are never entries.
 pub fn links_of(dirs: &Dirs, name: &ServiceName) -> Result<Vec<Link>, LinkError> {
-    let mut out = Vec::new();
+    scan_links(dirs, Some(name)).map(|mut all| all.remove(name.as_str()).unwrap_or_default())
+}
+
+/// The S/K entries of every service (or of `only`), by name, each list as in [`links_of`]:
+/// every runlevel directory is read once, whatever the number of services.
+fn scan_links(
+    dirs: &Dirs,
+    only: Option<&ServiceName>,
+) -> Result<BTreeMap<String, Vec<Link>>, LinkError> {
+    let mut out: BTreeMap<String, Vec<Link>> = BTreeMap::new();
     for level in LEVELS {
         let dir = level_dir(dirs, level);
         let rd = match std::fs::read_dir(&dir) {
@@ -181,28 +190,30 @@ pub fn links_of(dirs: &Dirs, name: &ServiceName) -> Result<Vec<Link>, LinkError>
                 ))
             }
         };
-        let mut here = Vec::new();
+        let mut here: BTreeMap<String, Vec<Link>> = BTreeMap::new();
         for e in rd.flatten() {
             let fname = e.file_name();
             let Some((k, number, n)) = fname.to_str().and_then(parse_entry) else {
                 continue;
             };
-            if n != name.as_str() {
+            if only.is_some_and(|o| o.as_str() != n) {
                 continue;
             }
-            let path = e.path();
-            if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+            // The entry itself, never what a symlink points to.
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
                 continue;
             }
-            here.push(Link {
+            here.entry(n.to_string()).or_default().push(Link {
                 level,
                 kind: if k == 'S' { Kind::Start } else { Kind::Kill },
                 number,
-                path,
+                path: e.path(),
             });
         }
-        here.sort_by_key(|l| (l.kind, l.number));
-        out.extend(here);
+        for (n, mut links) in here {
+            links.sort_by_key(|l| (l.kind, l.number));
+            out.entry(n).or_default().extend(links);
+        }
     }
     Ok(out)
 }
@@ -410,8 +421,21 @@ pub struct LevelState {
 
 /// The S/K state of `name` in every runlevel.
 pub fn state(dirs: &Dirs, name: &ServiceName) -> Result<LevelState, LinkError> {
+    Ok(state_of(links_of(dirs, name)?))
+}
+
+/// The S/K state of every service that has entries, by name, reading each runlevel directory
+/// once (`svc list` of thousands of services). Services without entries are absent.
+pub fn states(dirs: &Dirs) -> Result<BTreeMap<String, LevelState>, LinkError> {
+    Ok(scan_links(dirs, None)?
+        .into_iter()
+        .map(|(n, links)| (n, state_of(links)))
+        .collect())
+}
+
+fn state_of(links: Vec<Link>) -> LevelState {
     let mut st = LevelState::default();
-    for l in links_of(dirs, name)? {
+    for l in links {
         let map = match l.kind {
             Kind::Start => {
                 if !st.on.contains(&l.level) {
@@ -423,7 +447,7 @@ pub fn state(dirs: &Dirs, name: &ServiceName) -> Result<LevelState, LinkError> {
         };
         map.entry(l.level).or_insert(l.number);
     }
-    Ok(st)
+    st
 }
 
 #[cfg(test)]
