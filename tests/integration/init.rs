@@ -22,7 +22,7 @@ use std::time::Duration;
 const LONG: Duration = Duration::from_secs(30);
 
 /// True (after saying why) when a PID namespace cannot be made here.
-fn skip_without_pidns(test: &str) -> bool {
+pub(crate) fn skip_without_pidns(test: &str) -> bool {
     if skip_unless_root(test) {
         return true;
     }

@@ -511,55 +511,25 @@ fn check_reports_every_bad_runlevel_entry_by_file() {
     r.stdout_has("and 8 runlevel directories: 6 problems");
 }
 
-/// Runs `svc ARGS` (through `prefix`, e.g. `unshare ...`, when not empty) under `strace -f`,
-/// recording its `openat` calls; returns the run and the paths it opened, one per call. None
-/// (after saying why) when strace is missing, which strict mode (CI) turns into a failure.
-pub(crate) fn traced_opens(
-    sb: &Sandbox,
-    test: &str,
-    prefix: &[&str],
-    args: &[&str],
-) -> Option<(Run, Vec<String>)> {
-    let strace = ["/usr/bin/strace", "/bin/strace"]
+/// The strace binary; None (after saying why) when it is missing, which strict mode (CI)
+/// turns into a failure.
+pub(crate) fn strace(test: &str) -> Option<&'static str> {
+    let found = ["/usr/bin/strace", "/bin/strace"]
         .into_iter()
         .find(|p| Path::new(p).exists());
-    let Some(strace) = strace else {
+    if found.is_none() {
         skip(test, "strace is not installed (apt-get install strace)");
-        return None;
-    };
-    let trace = sb.work.join(format!("strace.{}", std::process::id()));
-    let _ = std::fs::remove_file(&trace);
-    let mut wrapper_args: Vec<String> = prefix.iter().skip(1).map(|s| s.to_string()).collect();
-    let (wrapper, mut tail) = if prefix.is_empty() {
-        (strace.to_string(), Vec::new())
-    } else {
-        (prefix[0].to_string(), vec![strace.to_string()])
-    };
-    tail.extend(
-        ["-f", "-qq", "-e", "trace=openat", "-o"]
-            .iter()
-            .map(|s| s.to_string()),
-    );
-    tail.push(trace.display().to_string());
-    wrapper_args.extend(tail);
-    let refs: Vec<&str> = wrapper_args.iter().map(String::as_str).collect();
-    let out = sb
-        .wrapped(&wrapper, &refs)
-        .args(args)
-        .output()
-        .expect("run svc under strace");
-    let run = Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        args: args.iter().map(|s| s.to_string()).collect(),
-    };
-    let opened = std::fs::read_to_string(&trace)
+    }
+    found
+}
+
+/// The paths of the `openat` calls recorded by `strace -o trace`, one per call.
+pub(crate) fn opened(trace: &Path) -> Vec<String> {
+    std::fs::read_to_string(trace)
         .unwrap_or_default()
         .lines()
         .filter_map(|l| Some(l.split('"').nth(1)?.to_string()))
-        .collect();
-    Some((run, opened))
+        .collect()
 }
 
 /// Issue 10 item 12: `svc list` reads every runlevel directory a constant number of times,
@@ -580,16 +550,30 @@ fn list_reads_each_runlevel_directory_once_whatever_the_number_of_services() {
         }
     }
     let test = "list_reads_each_runlevel_directory_once_whatever_the_number_of_services";
-    let Some((r, opened)) = traced_opens(&sb, test, &[], &["list"]) else {
+    let Some(strace) = strace(test) else {
         return;
     };
-    r.ok();
-    assert_eq!(r.stdout.lines().count(), N, "{}", r.stdout);
-    assert!(
-        r.stdout.contains("s07 0:off 1:off 2:off 3:on"),
-        "{}",
-        r.stdout
-    );
+    let trace = sb.work.join("list.trace");
+    let out = sb
+        .wrapped(
+            strace,
+            &[
+                "-f",
+                "-qq",
+                "-e",
+                "trace=openat",
+                "-o",
+                trace.to_str().unwrap(),
+            ],
+        )
+        .arg("list")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let opened = opened(&trace);
+    assert_eq!(stdout.lines().count(), N, "{stdout}");
+    assert!(stdout.contains("s07 0:off 1:off 2:off 3:on"), "{stdout}");
     for level in ["0", "3", "S"] {
         let dir = rc(&sb, level).display().to_string();
         let n = opened.iter().filter(|p| **p == dir).count();
