@@ -125,21 +125,14 @@ impl Table {
 }
 
 /// The last table read, shared by the clones of one [`Procfs`] (each command has one).
-#[derive(Debug, Default)]
-struct TableCache(Mutex<Option<Arc<Table>>>);
-
-impl Clone for TableCache {
-    fn clone(&self) -> Self {
-        TableCache(Mutex::new(
-            self.0.lock().unwrap_or_else(|e| e.into_inner()).clone(),
-        ))
-    }
-}
+#[derive(Debug, Default, Clone)]
+struct TableCache(Arc<Mutex<Option<Arc<Table>>>>);
 
 /// A /proc tree. Facts that cannot change while svc runs (boot id, pid_max) are read once.
 #[derive(Debug, Clone)]
 pub struct Procfs {
-    root: PathBuf,
+    /// Shared by the clones (every process handle holds one): kept small.
+    root: Arc<Path>,
     boot_id: std::sync::OnceLock<String>,
     pid_max: std::sync::OnceLock<i64>,
     table: TableCache,
@@ -160,7 +153,7 @@ impl Procfs {
     /// A /proc tree rooted elsewhere (fixtures in tests).
     pub fn at(root: impl Into<PathBuf>) -> Procfs {
         Procfs {
-            root: root.into(),
+            root: Arc::from(root.into()),
             boot_id: std::sync::OnceLock::new(),
             pid_max: std::sync::OnceLock::new(),
             table: TableCache::default(),
