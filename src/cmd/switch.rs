@@ -21,7 +21,7 @@ use crate::definition::{self, Definition};
 use crate::exit::Code;
 use crate::lifecycle::{Liveness, Started, Stopped};
 use crate::name::ServiceName;
-use crate::process::pidfile;
+use crate::process::{fdlimit, pidfile};
 use crate::runlevel::plan::{self, Deps, LeftOut, Plan, Step};
 use crate::runlevel::{self, Kind};
 use crate::timeline::{self, Timeline};
@@ -164,7 +164,7 @@ fn run(ctx: &Context, levels: &[char], opts: &SwitchOpts) -> Code {
             }
         }
     };
-    let jobs = opts
+    let requested = opts
         .jobs
         .unwrap_or_else(|| {
             // Most of a start is waiting (exec, readiness), not CPU: 16 per core.
@@ -173,6 +173,7 @@ fn run(ctx: &Context, levels: &[char], opts: &SwitchOpts) -> Code {
                 .unwrap_or(1)
         })
         .max(1);
+    let jobs = fit_jobs(ctx, requested, opts.jobs.is_some());
     let t0 = Instant::now();
     let started_at_unix_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -227,6 +228,24 @@ fn run(ctx: &Context, levels: &[char], opts: &SwitchOpts) -> Code {
     }
     drop(lock);
     code
+}
+
+/// The parallelism the open-file limit affords: svc's soft limit is raised to the hard one
+/// first (the programs it launches keep the original, see `process::fdlimit`), then `--jobs` is
+/// bounded by the descriptors left, so that no start fails for svc's own descriptors. An
+/// explicit `--jobs` that had to be lowered is reported.
+fn fit_jobs(ctx: &Context, requested: usize, explicit: bool) -> usize {
+    let soft = match fdlimit::raise() {
+        Ok(soft) => soft,
+        Err(_) => fdlimit::current().map_or(1024, |(soft, _)| soft),
+    };
+    let jobs = fdlimit::fit_jobs(requested, soft, fdlimit::open_now());
+    if explicit && jobs < requested {
+        ctx.out.error(&format!(
+            "--jobs {requested}: running {jobs} at a time, as many as the open-file limit ({soft}) allows"
+        ));
+    }
+    jobs
 }
 
 /// Plans and runs one level; appends its steps to the timeline.

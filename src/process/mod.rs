@@ -1,7 +1,8 @@
 //! Everything that touches processes: /proc parsing ([`procfs`]), handles that signal and wait
-//! through pidfds ([`handle`]), PID files ([`pidfile`]), identity records ([`record`]) and the
-//! launcher ([`launch`]).
+//! through pidfds ([`handle`]), PID files ([`pidfile`]), identity records ([`record`]), the
+//! launcher ([`launch`]) and svc's own open-file limit ([`fdlimit`]).
 
+pub mod fdlimit;
 pub mod handle;
 pub mod launch;
 pub mod memory;
