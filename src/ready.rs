@@ -23,6 +23,8 @@ pub enum Outcome {
     /// The process exited while svc waited.
     Died,
     TimedOut,
+    /// svc was asked to stop (SIGTERM to a switch, see `process::cancel`).
+    Cancelled,
 }
 
 /// The receiving end of the notify protocol, removed from the file system on drop.
@@ -134,7 +136,11 @@ fn until_ready(
         if Instant::now() >= deadline {
             return Outcome::TimedOut;
         }
-        pause(deadline);
+        if crate::process::cancel::requested() {
+            return Outcome::Cancelled;
+        }
+        // Look again for a cancellation at least every 100 ms.
+        pause(deadline.min(Instant::now() + Duration::from_millis(100)));
     }
 }
 

@@ -21,7 +21,7 @@ use crate::definition::{self, Definition};
 use crate::exit::Code;
 use crate::lifecycle::{Liveness, Started, Stopped};
 use crate::name::ServiceName;
-use crate::process::{fdlimit, pidfile};
+use crate::process::{cancel, fdlimit, pidfile};
 use crate::runlevel::plan::{self, Deps, LeftOut, Plan, Step};
 use crate::runlevel::{self, Kind};
 use crate::timeline::{self, Timeline};
@@ -189,8 +189,17 @@ fn run(ctx: &Context, levels: &[char], opts: &SwitchOpts) -> Code {
     let final_level = *levels.last().unwrap_or(&'S');
     if !opts.dry_run {
         let _ = pidfile::write_atomic(&marker(ctx), format!("{final_level}\n").as_bytes(), 0o644);
+        // SIGTERM/SIGINT from now on cancel the switch instead of killing it.
+        if let Err(e) = cancel::install() {
+            ctx.out.error(&format!(
+                "cannot make the switch cancellable by SIGTERM: {e}"
+            ));
+        }
     }
     for &level in levels {
+        if cancel::requested() {
+            break;
+        }
         let c = run_level(ctx, level, opts, jobs, t0, &mut steps);
         if code == Code::Success {
             code = c;
@@ -198,6 +207,21 @@ fn run(ctx: &Context, levels: &[char], opts: &SwitchOpts) -> Code {
     }
     if opts.dry_run {
         return code;
+    }
+    if cancel::requested() {
+        // Not reached: no record; the marker stays, so `svc runlevel` says it was interrupted.
+        ctx.out.error(&format!(
+            "switch to runlevel {final_level} cancelled (SIGTERM or SIGINT): nothing more was started"
+        ));
+        let tl = Timeline {
+            target,
+            started_at_unix_ms,
+            total_ms: t0.elapsed().as_millis() as u64,
+            services: steps,
+        };
+        let _ = tl.save(&ctx.dirs.timeline());
+        drop(lock);
+        return Code::Failure;
     }
     // The record: PREVIOUS CURRENT. A boot starts from N, like runlevel(8).
     let previous = if levels.len() > 1 {
@@ -425,6 +449,12 @@ fn execute(
     // `Some(None)` to wait for a running step, `None` when everything is finished. Only the
     // lowest rank that is not finished can have runnable steps.
     let next = |st: &mut Vec<Outcome>| -> Option<Option<usize>> {
+        // Cancelled: nothing more starts (or stops); what runs finishes.
+        if cancel::requested() {
+            for o in st.iter_mut().filter(|o| **o == Outcome::Pending) {
+                *o = Outcome::Skipped("cancelled: svc was asked to stop".into());
+            }
+        }
         // A group that only had skips left is finished: look at the next one.
         let (from, to) = loop {
             let &(from, to) = groups
@@ -635,6 +665,8 @@ impl Worker {
                 drop(req_w);
                 drop(res_r);
                 others.clear();
+                // Only the switch holds the cancellation pipe's write end (see process::cancel).
+                cancel::forget_writer();
                 let mut requests = std::io::BufReader::new(File::from(req_r));
                 let mut results = File::from(res_w);
                 let mut line = String::new();

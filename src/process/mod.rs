@@ -1,7 +1,9 @@
 //! Everything that touches processes: /proc parsing ([`procfs`]), handles that signal and wait
 //! through pidfds ([`handle`]), PID files ([`pidfile`]), identity records ([`record`]), the
-//! launcher ([`launch`]) and svc's own open-file limit ([`fdlimit`]).
+//! launcher ([`launch`]), svc's own open-file limit ([`fdlimit`]) and the cancellation of a
+//! switch by SIGTERM ([`cancel`]).
 
+pub mod cancel;
 pub mod fdlimit;
 pub mod handle;
 pub mod launch;

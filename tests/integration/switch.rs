@@ -1202,3 +1202,36 @@ fn a_boot_fits_its_parallelism_to_the_open_file_limit() {
         r.stdout.lines().last().unwrap_or_default()
     );
 }
+
+/// Issue 10 item 13: SIGTERM to a switch cancels it: nothing more starts, the readiness wait
+/// (30 s here) is given up and what it launched stopped, the switch exits 1 at once without
+/// recording the runlevel, and `svc runlevel` says it was interrupted.
+#[test]
+fn sigterm_cancels_a_switch_at_once() {
+    let sb = Sandbox::new();
+    daemon(&sb, "first", "");
+    daemon_with(&sb, "slow", "sleep 100000 & wait $!", "ready_timeout: 30\n");
+    daemon(&sb, "late", "");
+    link(&sb, "3", "S10", "first");
+    link(&sb, "3", "S20", "slow");
+    link(&sb, "3", "S30", "late");
+    let child = spawn_svc(&sb, &["switch", "3"]);
+    wait_for_file(&sb.work.join("slow.pids"), Duration::from_secs(10));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let r = finish(child, &["switch", "3"], Duration::from_secs(10));
+    r.code(1)
+        .stderr_has("switch to runlevel 3 cancelled")
+        .stdout_has("slow: start cancelled before it was ready");
+    assert_eq!(started(&sb), ["first"]);
+    assert_eq!(stopped(&sb), ["slow"]);
+    assert_never_started(&sb, "late");
+    assert!(running(&sb, "first"));
+    assert!(!running(&sb, "slow"));
+    assert!(record(&sb).is_none(), "{:?}", record(&sb));
+    run(&sb, &["runlevel"]).stderr_has("was interrupted");
+    run(&sb, &["stop", "first"]).ok();
+}
