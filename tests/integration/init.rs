@@ -796,13 +796,10 @@ fn sigterm_during_boot_cancels_it_and_halts_within_seconds() {
     assert!(!ev.contains(&"start late".to_string()), "{ev:?}\n{out}");
     assert!(out.contains("cancelling it"), "{out}");
     assert!(
-        !all_pids()
-            .into_iter()
-            .any(|p| {
-                std::fs::read(format!("/proc/{p}/cmdline")).is_ok_and(|c| {
-                    String::from_utf8_lossy(&c).contains(&*sb.path().to_string_lossy())
-                })
-            }),
+        !all_pids().into_iter().any(|p| {
+            std::fs::read(format!("/proc/{p}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&*sb.path().to_string_lossy()))
+        }),
         "a process of the sandbox is left\n{out}"
     );
 }
