@@ -878,6 +878,62 @@ def bench_halt200(c):
                   f"svc would have to stop 200 services in {b.median / 5 * 1000:.0f} ms")
 
 
+@bench("scale", "svc list, switch 3 and switch 0 of N services (--scale N, default 1000) and of "
+                "N/2: linear in the number of services")
+def bench_scale(c):
+    full = max(2, c.args.scale)
+    sizes = [full // 2, full]
+    times = {}  # size -> (list, switch 3, switch 0) seconds
+    for n in sizes:
+        # A configuration of its own: `svc list` shows these services and no others.
+        root = os.path.join(c.tmp, f"scale{n}")
+        runtime = os.path.join(os.path.dirname(c.svc.state), f"scale{n}")
+        os.makedirs(root)
+        os.makedirs(runtime)
+        s = Svc(c.svc.bin, root, runtime, c.r)
+        names = [f"sc{i:05d}" for i in range(n)]
+        rc3 = os.path.join(s.conf, "runlevels", "rc3.d")
+        rc0 = os.path.join(s.conf, "runlevels", "rc0.d")
+        os.makedirs(rc3)
+        os.makedirs(rc0)
+        for i, name in enumerate(names):
+            s.define(name, [str(40000 + i)])
+            num = 5 + 10 * (i * 10 // n)
+            os.symlink(f"../../init.d/{name}.yaml", os.path.join(rc3, f"S{num:02d}{name}"))
+            os.symlink(f"../../init.d/{name}.yaml", os.path.join(rc0, f"K{100 - num:02d}{name}"))
+        c.log(f"scale: {n} services")
+        try:
+            lst = s.run("list")
+            if len(lst.stdout.splitlines()) != n:
+                raise BenchError(f"svc list printed {len(lst.stdout.splitlines())} lines, not {n}")
+            sw3 = c.r.run(s.argv("switch", "3"), timeout=max(CMD_TIMEOUT, n / 50))
+            pids = all_running([s.pidfile(x) for x in names], timeout=max(10.0, n / 100))
+            sw0 = c.r.run(s.argv("switch", "0"), timeout=max(CMD_TIMEOUT, n / 50))
+            none_alive(pids, "svc switch 0")
+        finally:
+            c.r.run(s.argv("stop", *names), expect=None, timeout=max(CMD_TIMEOUT, n / 50))
+        times[n] = (lst.seconds, sw3.seconds, sw0.seconds)
+    for n in sizes:
+        for i, what in enumerate(("list", "switch 3", "switch 0")):
+            ser = Series(what)
+            ser.add_time(times[n][i])
+            c.report.row(f"scale: {what}, {n} services", ser, None, "1 run")
+    half, fullt = times[sizes[0]], times[full]
+    budget = full / 10000  # the goal: 1 s for 10,000 services, proportionally less for fewer
+    c.report.goal("scale", f"svc list of {full} services < {budget:.2f} s (1 s per 10,000)",
+                  f"{fullt[0] * 1000:.0f} ms", fullt[0] < budget,
+                  "svc list reads each definition; its time grows with the services")
+    c.report.goal("scale", f"svc switch 0 of {full} services within 2x switch 3",
+                  f"{fullt[2] / fullt[1]:.2f}x ({fullt[2] * 1000:.0f} against "
+                  f"{fullt[1] * 1000:.0f} ms)", fullt[2] <= 2 * fullt[1],
+                  "stopping costs more than starting per service")
+    growth = [fullt[i] / half[i] for i in range(3)]
+    c.report.goal("scale", f"linear: {sizes[0]} -> {full} services at most 2.5x the time "
+                  "(list, switch 3, switch 0)",
+                  ", ".join(f"{g:.2f}x" for g in growth), all(g <= 2.5 for g in growth),
+                  "something grows faster than the number of services")
+
+
 # ---------------------------------------------------------------------------------------------
 # the super daemon: svc inetd versus Debian's xinetd, serving the same nowait TCP service
 
@@ -2110,6 +2166,8 @@ def main():
     ap.add_argument("--big-rounds", type=int, metavar="N",
                     help="measured rounds of the 200-service runlevel benchmarks (boot200, "
                          "boot200ready, halt200; default: 5, or --rounds if smaller)")
+    ap.add_argument("--scale", type=int, default=1000, metavar="N",
+                    help="services of the scale benchmark (default 1000; the goals are for 10000)")
     ap.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON to FILE")
     ap.add_argument("--strict", action="store_true", help="exit 1 if a goal is missed")

@@ -11,6 +11,10 @@
 //! 3. `svc switch 0` — the shutdown, started when the main program exits, or on SIGTERM/SIGINT
 //!    when there is none; then init returns the exit status (see [`Init::status`]).
 //!
+//! SIGTERM/SIGINT during boot cancels the boot: init passes the signal on to `svc boot`, which
+//! starts nothing more, gives up its readiness waits and exits (see `process::cancel`); the
+//! shutdown follows at once, well within a container engine's grace period.
+//!
 //! All real work (definitions, PID files, runlevels) is done by those svc children; init only
 //! knows PIDs and statuses, so it stays small enough to trust as PID 1. It never prints: it
 //! reports [`Event`]s to the caller (`cmd::init`), which turns them into lines.
@@ -108,7 +112,8 @@ pub enum Event {
     ShutdownFailed(Exit),
     /// SIGTERM/SIGINT while the shutdown runs: noted, the shutdown goes on.
     AlreadyShuttingDown(Signal),
-    /// SIGTERM/SIGINT during boot: the shutdown starts once boot is done.
+    /// SIGTERM/SIGINT during boot: the boot is cancelled (the signal passed on to it), then
+    /// the shutdown starts.
     ShutdownAfterBoot(Signal),
 }
 
@@ -142,7 +147,10 @@ impl fmt::Display for Event {
                 write!(f, "init: {s} received, already shutting down")
             }
             Event::ShutdownAfterBoot(s) => {
-                write!(f, "init: {s} received, shutting down once boot is done")
+                write!(
+                    f,
+                    "init: {s} received during boot: cancelling it, then shutting down"
+                )
             }
         }
     }
@@ -331,10 +339,15 @@ impl Init<'_> {
         match sig {
             Signal::SIGCHLD => self.reap(),
             Signal::SIGTERM | Signal::SIGINT => match (self.phase, self.main) {
-                (Phase::Boot(_), _) => {
+                (Phase::Boot(boot), _) => {
                     if self.stop_after_boot.is_none() {
                         (self.report)(Event::ShutdownAfterBoot(sig));
                         self.stop_after_boot = Some(sig);
+                        // `svc boot` is our unreaped child: its PID cannot have been reused.
+                        // SIGTERM cancels it (whatever init got): it starts nothing more.
+                        if let Some(pid) = boot {
+                            let _ = kill(pid, Signal::SIGTERM);
+                        }
                     }
                 }
                 (Phase::Up, Some(pid)) => self.forward(sig, pid),

@@ -746,17 +746,24 @@ impl Lifecycle {
                     log_tail(log)
                 ))
             }
-            ready::Outcome::TimedOut => {
+            ready::Outcome::TimedOut | ready::Outcome::Cancelled => {
                 let _ = self.terminate(&l.main, l.record.pgid, def);
                 if let Some(pid) = l.child {
                     launch::reap(pid);
                 }
-                failed(format!(
-                    "{}: not ready after {:?} (ready_timeout); stopped it{}",
-                    def.name,
-                    def.ready_timeout,
-                    log_tail(log)
-                ))
+                if outcome == ready::Outcome::Cancelled {
+                    failed(format!(
+                        "{}: start cancelled before it was ready (svc was asked to stop); stopped it",
+                        def.name
+                    ))
+                } else {
+                    failed(format!(
+                        "{}: not ready after {:?} (ready_timeout); stopped it{}",
+                        def.name,
+                        def.ready_timeout,
+                        log_tail(log)
+                    ))
+                }
             }
             ready::Outcome::Refused(why) => {
                 let _ = self.terminate(&l.main, l.record.pgid, def);

@@ -546,14 +546,7 @@ impl InitInfo {
         if start.is_empty() {
             start = vec!['2', '3', '4', '5'];
         }
-        let stop: Vec<char> = if start.contains(&'S') {
-            ['0', '6']
-                .into_iter()
-                .filter(|c| !start.contains(c))
-                .collect()
-        } else {
-            ('0'..='6').filter(|c| !start.contains(c)).collect()
-        };
+        let stop = crate::runlevel::links::kill_levels(&start);
         let short = def
             .description
             .as_deref()

@@ -43,6 +43,8 @@ pub enum Outcome {
     TimedOut,
     /// The check can never succeed (a port another process holds): why.
     Refused(String),
+    /// svc was asked to stop (SIGTERM to a switch, see `process::cancel`).
+    Cancelled,
 }
 
 /// The processes that make up a service while svc waits for it: its main process, that
@@ -323,7 +325,11 @@ fn until_ready(
         if Instant::now() >= deadline {
             return Outcome::TimedOut;
         }
-        pause(deadline);
+        if crate::process::cancel::requested() {
+            return Outcome::Cancelled;
+        }
+        // Look again for a cancellation at least every 100 ms.
+        pause(deadline.min(Instant::now() + Duration::from_millis(100)));
     }
 }
 

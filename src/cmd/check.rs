@@ -3,7 +3,8 @@
 //! Besides each file's own problems: file names that are not service names, `requires` on
 //! services that have no definition, dependency cycles (naming every service in the cycle), and
 //! `svc.yaml`; and every runlevel directory (SPEC §4): badly formed entries, entries naming a
-//! missing definition, a service with both S and K entries in one directory. Problems go to
+//! missing definition, a service with both S and K entries in one directory, a service started
+//! in a directory that stops one it requires. Problems go to
 //! stderr as `FILE:LINE[:COL]: message` (`FILE: message` for runlevel entries); a summary to
 //! stdout. Also the access rule files, hosts.allow and hosts.deny (SPEC §5.2); `.yml` files in
 //! init.d/ (never read); and, unless `--no-host-checks`, what `start` would refuse on this host
@@ -104,6 +105,7 @@ pub fn run(ctx: &Context, host_checks: bool) -> Code {
     }
     stray_files(ctx, &mut problems, &mut warnings);
     let dirs_checked = runlevel_problems(ctx, &mut problems, &mut warnings);
+    runlevel_contradictions(ctx, &defs, &mut problems);
     access_problems(ctx, &mut problems, &mut warnings);
     for w in &warnings {
         ctx.out.problem(&w.to_string());
@@ -299,6 +301,46 @@ fn runlevel_problems(
         }
     }
     found
+}
+
+/// A runlevel that starts a service and stops one it requires (SPEC §4, the rule of
+/// [`runlevel::plan::contradictions`]): one problem per dependant and stopped requirement,
+/// naming both and their entries. rc0.d and rc6.d start nothing, so they cannot contradict.
+fn runlevel_contradictions(
+    ctx: &Context,
+    defs: &BTreeMap<ServiceName, Definition>,
+    problems: &mut Vec<Problem>,
+) {
+    let deps = |n: &ServiceName| {
+        defs.get(n).map(|d| runlevel::plan::Deps {
+            requires: d.requires.clone(),
+            wants: d.wants.clone(),
+        })
+    };
+    for level in runlevel::LEVELS {
+        if matches!(level, '0' | '6') {
+            continue;
+        }
+        let (entries, _) = runlevel::scan(&ctx.dirs, level);
+        for c in runlevel::plan::contradictions(&entries, &deps) {
+            let entry = c
+                .start_entry
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            problems.push(Problem {
+                file: runlevel::level_dir(&ctx.dirs, level),
+                line: None,
+                column: None,
+                message: format!(
+                    "{} ({entry}) {}: `svc switch {level}` leaves {} out",
+                    c.dependant,
+                    c.why(),
+                    c.dependant
+                ),
+            });
+        }
+    }
 }
 
 /// hosts.allow and hosts.deny (SPEC §5.2): lines that fail closed are errors, suspicious

@@ -162,6 +162,11 @@ pub fn list(ctx: &Context, names: &[ServiceName], json: bool) -> Code {
     } else {
         wanted = names.to_vec();
     }
+    // Every rcN.d is read once for all services (not once per service).
+    let states = match links::states(&ctx.dirs) {
+        Ok(s) => s,
+        Err(e) => return fail(ctx, e),
+    };
     let mut rows = Vec::new();
     for name in &wanted {
         match definition::load(&ctx.dirs, name) {
@@ -178,10 +183,8 @@ pub fn list(ctx: &Context, names: &[ServiceName], json: bool) -> Code {
                 continue;
             }
         }
-        match links::state(&ctx.dirs, name) {
-            Ok(st) => rows.push(Row::new(name, &st)),
-            Err(e) => codes.push(fail(ctx, e)),
-        }
+        let st = states.get(name.as_str()).cloned().unwrap_or_default();
+        rows.push(Row::new(name, &st));
     }
     if json {
         ctx.out.json(&rows);

@@ -9,7 +9,6 @@
 //! progress lets `svc runlevel` say when one was interrupted.
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::sync::{Condvar, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -21,10 +20,13 @@ use crate::definition::{self, Definition};
 use crate::exit::Code;
 use crate::lifecycle::{Liveness, Started, Stopped};
 use crate::name::ServiceName;
-use crate::process::pidfile;
+use crate::process::{cancel, fdlimit, pidfile};
 use crate::runlevel::plan::{self, Deps, LeftOut, Plan, Step};
 use crate::runlevel::{self, Kind};
 use crate::timeline::{self, Timeline};
+
+mod worker;
+use worker::Worker;
 
 pub fn switch(ctx: &Context, level: &str, opts: &SwitchOpts) -> Code {
     match runlevel::parse_level(level) {
@@ -164,7 +166,7 @@ fn run(ctx: &Context, levels: &[char], opts: &SwitchOpts) -> Code {
             }
         }
     };
-    let jobs = opts
+    let requested = opts
         .jobs
         .unwrap_or_else(|| {
             // Most of a start is waiting (exec, readiness), not CPU: 16 per core.
@@ -173,6 +175,7 @@ fn run(ctx: &Context, levels: &[char], opts: &SwitchOpts) -> Code {
                 .unwrap_or(1)
         })
         .max(1);
+    let jobs = fit_jobs(ctx, requested, opts.jobs.is_some());
     let t0 = Instant::now();
     let started_at_unix_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -188,8 +191,17 @@ fn run(ctx: &Context, levels: &[char], opts: &SwitchOpts) -> Code {
     let final_level = *levels.last().unwrap_or(&'S');
     if !opts.dry_run {
         let _ = pidfile::write_atomic(&marker(ctx), format!("{final_level}\n").as_bytes(), 0o644);
+        // SIGTERM/SIGINT from now on cancel the switch instead of killing it.
+        if let Err(e) = cancel::install() {
+            ctx.out.error(&format!(
+                "cannot make the switch cancellable by SIGTERM: {e}"
+            ));
+        }
     }
     for &level in levels {
+        if cancel::requested() {
+            break;
+        }
         let c = run_level(ctx, level, opts, jobs, t0, &mut steps);
         if code == Code::Success {
             code = c;
@@ -197,6 +209,21 @@ fn run(ctx: &Context, levels: &[char], opts: &SwitchOpts) -> Code {
     }
     if opts.dry_run {
         return code;
+    }
+    if cancel::requested() {
+        // Not reached: no record; the marker stays, so `svc runlevel` says it was interrupted.
+        ctx.out.error(&format!(
+            "switch to runlevel {final_level} cancelled (SIGTERM or SIGINT): nothing more was started"
+        ));
+        let tl = Timeline {
+            target,
+            started_at_unix_ms,
+            total_ms: t0.elapsed().as_millis() as u64,
+            services: steps,
+        };
+        let _ = tl.save(&ctx.dirs.timeline());
+        drop(lock);
+        return Code::Failure;
     }
     // The record: PREVIOUS CURRENT. A boot starts from N, like runlevel(8).
     let previous = if levels.len() > 1 {
@@ -227,6 +254,24 @@ fn run(ctx: &Context, levels: &[char], opts: &SwitchOpts) -> Code {
     }
     drop(lock);
     code
+}
+
+/// The parallelism the open-file limit affords: svc's soft limit is raised to the hard one
+/// first (the programs it launches keep the original, see `process::fdlimit`), then `--jobs` is
+/// bounded by the descriptors left, so that no start fails for svc's own descriptors. An
+/// explicit `--jobs` that had to be lowered is reported.
+fn fit_jobs(ctx: &Context, requested: usize, explicit: bool) -> usize {
+    let soft = match fdlimit::raise() {
+        Ok(soft) => soft,
+        Err(_) => fdlimit::current().map_or(1024, |(soft, _)| soft),
+    };
+    let jobs = fdlimit::fit_jobs(requested, soft, fdlimit::open_now());
+    if explicit && jobs < requested {
+        ctx.out.error(&format!(
+            "--jobs {requested}: running {jobs} at a time, as many as the open-file limit ({soft}) allows"
+        ));
+    }
+    jobs
 }
 
 /// Plans and runs one level; appends its steps to the timeline.
@@ -407,6 +452,12 @@ fn execute(
     // `Some(None)` to wait for a running step, `None` when everything is finished. Only the
     // lowest rank that is not finished can have runnable steps.
     let next = |st: &mut Vec<Outcome>| -> Option<Option<usize>> {
+        // Cancelled: nothing more starts (or stops); what runs finishes.
+        if cancel::requested() {
+            for o in st.iter_mut().filter(|o| **o == Outcome::Pending) {
+                *o = Outcome::Skipped("cancelled: svc was asked to stop".into());
+            }
+        }
         // A group that only had skips left is finished: look at the next one.
         let (from, to) = loop {
             let &(from, to) = groups
@@ -579,102 +630,6 @@ fn run_step(ctx: &Context, def: &Definition, stopping: bool) -> Outcome {
                 Outcome::Failed(e.to_string())
             }
         }
-    }
-}
-
-/// A forked copy of svc that starts or stops the services it is sent, one at a time: a
-/// service name and a newline in, an outcome out (kind byte, length, message).
-struct Worker {
-    pid: i32,
-    requests: File,
-    results: File,
-}
-
-impl Worker {
-    /// Forks a worker. Must be called while this process has a single thread. `others` are
-    /// the workers made so far: the new one closes its copies of their pipes, so each worker
-    /// sees the end of its own requests.
-    fn spawn(
-        ctx: &Context,
-        defs: &BTreeMap<ServiceName, Definition>,
-        stopping: bool,
-        others: &mut Vec<Option<Worker>>,
-    ) -> std::io::Result<Worker> {
-        let (req_r, req_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
-        let (res_r, res_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
-        let parent = std::process::id() as i32;
-        // SAFETY: the process has one thread here (workers are made before any scheduler
-        // thread), so the child may run ordinary code after fork.
-        match unsafe { libc::fork() } {
-            -1 => Err(std::io::Error::last_os_error()),
-            0 => {
-                // A worker never outlives the switch that made it (a killed switch must not
-                // leave workers holding its output pipes or waiting on readiness).
-                // SAFETY: prctl with integer arguments only.
-                unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
-                if nix::unistd::getppid().as_raw() != parent {
-                    std::process::exit(1);
-                }
-                drop(req_w);
-                drop(res_r);
-                others.clear();
-                let mut requests = std::io::BufReader::new(File::from(req_r));
-                let mut results = File::from(res_w);
-                let mut line = String::new();
-                loop {
-                    line.clear();
-                    match std::io::BufRead::read_line(&mut requests, &mut line) {
-                        Ok(n) if n > 0 => {}
-                        _ => std::process::exit(0),
-                    }
-                    let outcome = ServiceName::new(line.trim_end())
-                        .ok()
-                        .and_then(|n| defs.get(&n))
-                        .map(|d| run_step(ctx, d, stopping))
-                        .unwrap_or_else(|| Outcome::Failed("unknown service".into()));
-                    let (kind, msg) = match &outcome {
-                        Outcome::Ok => (b'o', ""),
-                        Outcome::Already => (b'a', ""),
-                        Outcome::Failed(m) => (b'f', m.as_str()),
-                        _ => (b'f', "unexpected outcome"),
-                    };
-                    let mut buf = vec![kind];
-                    buf.extend_from_slice(&(msg.len() as u32).to_ne_bytes());
-                    buf.extend_from_slice(msg.as_bytes());
-                    if std::io::Write::write_all(&mut results, &buf).is_err() {
-                        std::process::exit(1);
-                    }
-                }
-            }
-            pid => Ok(Worker {
-                pid,
-                requests: File::from(req_w),
-                results: File::from(res_r),
-            }),
-        }
-    }
-
-    /// Has the worker start or stop `name`; waits for the outcome.
-    fn run(&mut self, name: &ServiceName) -> std::io::Result<Outcome> {
-        use std::io::{Read, Write};
-        self.requests.write_all(format!("{name}\n").as_bytes())?;
-        let mut head = [0u8; 5];
-        self.results.read_exact(&mut head)?;
-        let len = u32::from_ne_bytes([head[1], head[2], head[3], head[4]]) as usize;
-        let mut msg = vec![0u8; len];
-        self.results.read_exact(&mut msg)?;
-        let msg = String::from_utf8_lossy(&msg).into_owned();
-        Ok(match head[0] {
-            b'o' => Outcome::Ok,
-            b'a' => Outcome::Already,
-            _ => Outcome::Failed(msg),
-        })
-    }
-
-    /// Ends the worker and reaps it.
-    fn finish(self) {
-        drop(self.requests);
-        crate::process::launch::reap(self.pid);
     }
 }
 

@@ -324,7 +324,7 @@ impl Launch {
         };
         let umask = self.umask as libc::mode_t;
         let nice = self.nice;
-        let limits: Vec<(libc::__rlimit_resource_t, libc::rlimit)> = self
+        let mut limits: Vec<(libc::__rlimit_resource_t, libc::rlimit)> = self
             .limits
             .iter()
             .map(|l| {
@@ -338,6 +338,13 @@ impl Launch {
                 )
             })
             .collect();
+        // A switch raises svc's own open-file limit; the program gets the one svc was started
+        // with, unless its definition sets one.
+        if let Some(nofile) = super::fdlimit::inherited() {
+            if !limits.iter().any(|(r, _)| *r == libc::RLIMIT_NOFILE) {
+                limits.insert(0, (libc::RLIMIT_NOFILE, nofile));
+            }
+        }
         // SAFETY (all three): plain getters without arguments.
         let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
         let drop_to: Option<(libc::uid_t, libc::gid_t, Vec<libc::gid_t>)> = self
@@ -686,14 +693,16 @@ pub unsafe fn reset_signals() -> bool {
     ) == 0
 }
 
-/// For a child started another way (std's `Command`, in `pre_exec`): [`reset_signals`], and
-/// every descriptor above stderr close-on-exec — the clean state SPEC §3.7 asks for, whatever
+/// For a child started another way (std's `Command`, in `pre_exec`): [`reset_signals`], the
+/// open-file limit svc was started with (see `fdlimit`), and every descriptor above stderr
+/// close-on-exec — the clean state SPEC §3.7 asks for, whatever
 /// the caller's.
 ///
 /// # Safety
 /// Only between fork and exec: it makes async-signal-safe syscalls only.
 pub unsafe fn reset_inherited_state() {
     reset_signals();
+    super::fdlimit::restore_in_child();
     libc::syscall(
         libc::SYS_close_range,
         3u32,

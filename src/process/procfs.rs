@@ -1,12 +1,20 @@
-//! Reading /proc: process status, boot id, executable identity.
+//! Reading /proc: process status, boot id, executable identity, and the process table.
 //!
 //! The parser is rooted (`Procfs::at`) so liveness rules can be tested on fixture trees.
 //! `/proc/PID/stat` is parsed after the *last* `)`: the command name may contain spaces and
 //! parentheses.
+//!
+//! Scanning all of /proc costs a read per process. Stopping many services (a switch to
+//! runlevel 0 of 10,000) must not scan once per service, so a scan ([`Table`]) is kept and
+//! reused as long as the kernel has handed out no PID since it began (the last PID of
+//! `/proc/loadavg`): then no process can have appeared that the table lacks. Facts that change
+//! without a new PID (a process's group, its exit) are re-read from each candidate's own stat.
 
+use std::collections::BTreeSet;
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 /// The fields of `/proc/PID/stat` svc uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,12 +82,67 @@ pub fn parse_stat(text: &str) -> Result<Stat, String> {
     })
 }
 
+/// One scan of the process table: the stat of every process (zombies included), and the last
+/// PID the kernel had handed out when the scan began (`None` when unknown).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Table {
+    pub last_pid: Option<i32>,
+    pub procs: Vec<Stat>,
+}
+
+impl Table {
+    /// Every live descendant of `pid` in the table (children, their children, ...), with its
+    /// start time. Linear in the size of the table.
+    pub fn descendants(&self, pid: i32) -> Vec<(i32, u64)> {
+        let mut children: std::collections::HashMap<i32, Vec<&Stat>> =
+            std::collections::HashMap::new();
+        for s in self.procs.iter().filter(|s| !s.is_zombie()) {
+            children.entry(s.ppid).or_default().push(s);
+        }
+        let mut out: Vec<(i32, u64)> = Vec::new();
+        let mut seen: BTreeSet<i32> = BTreeSet::new();
+        let mut frontier = vec![pid];
+        while let Some(parent) = frontier.pop() {
+            for s in children.get(&parent).map(Vec::as_slice).unwrap_or_default() {
+                if s.pid != pid && seen.insert(s.pid) {
+                    out.push((s.pid, s.start_ticks));
+                    frontier.push(s.pid);
+                }
+            }
+        }
+        out
+    }
+
+    /// The processes that may be in process group `pgid` now, if no process was created since
+    /// the scan: its members then, every process of their sessions (only those can join the
+    /// group, setpgid(2)), and the process whose PID is `pgid`.
+    pub fn group_candidates(&self, pgid: i32) -> Vec<i32> {
+        let sessions: BTreeSet<i32> = self
+            .procs
+            .iter()
+            .filter(|s| s.pgrp == pgid)
+            .map(|s| s.session)
+            .collect();
+        self.procs
+            .iter()
+            .filter(|s| s.pgrp == pgid || s.pid == pgid || sessions.contains(&s.session))
+            .map(|s| s.pid)
+            .collect()
+    }
+}
+
+/// The last table read, shared by the clones of one [`Procfs`] (each command has one).
+#[derive(Debug, Default, Clone)]
+struct TableCache(Arc<Mutex<Option<Arc<Table>>>>);
+
 /// A /proc tree. Facts that cannot change while svc runs (boot id, pid_max) are read once.
 #[derive(Debug, Clone)]
 pub struct Procfs {
-    root: PathBuf,
+    /// Shared by the clones (every process handle holds one): kept small.
+    root: Arc<Path>,
     boot_id: std::sync::OnceLock<String>,
     pid_max: std::sync::OnceLock<i64>,
+    table: TableCache,
 }
 
 impl Default for Procfs {
@@ -97,9 +160,10 @@ impl Procfs {
     /// A /proc tree rooted elsewhere (fixtures in tests).
     pub fn at(root: impl Into<PathBuf>) -> Procfs {
         Procfs {
-            root: root.into(),
+            root: Arc::from(root.into()),
             boot_id: std::sync::OnceLock::new(),
             pid_max: std::sync::OnceLock::new(),
+            table: TableCache::default(),
         }
     }
 
@@ -174,10 +238,43 @@ impl Procfs {
             .unwrap_or_default()
     }
 
-    /// Live (non-zombie) processes whose process group is `pgid`. Scans /proc: used only when
-    /// stopping, after the cheap `kill(-pgid, 0)` said the group is not empty.
+    /// The last PID the kernel handed out in this PID namespace (the fifth field of
+    /// `/proc/loadavg`); `None` when unknown.
+    pub fn last_pid(&self) -> Option<i32> {
+        let text = std::fs::read_to_string(self.root.join("loadavg")).ok()?;
+        text.split_whitespace().nth(4)?.parse().ok()
+    }
+
+    /// The process table: the last one read when the kernel has handed out no PID since (no
+    /// process can be missing from it), else a new scan of /proc.
+    pub fn table(&self) -> Arc<Table> {
+        let now = self.last_pid();
+        let mut cache = self.table.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(t) = cache.as_ref() {
+            if now.is_some() && t.last_pid == now {
+                return t.clone();
+            }
+        }
+        // The last PID first: a process made during the scan makes the next call scan again.
+        let t = Arc::new(Table {
+            last_pid: now,
+            procs: self
+                .pids()
+                .into_iter()
+                .filter_map(|p| self.stat(p))
+                .collect(),
+        });
+        *cache = Some(t.clone());
+        t
+    }
+
+    /// Live (non-zombie) processes whose process group is `pgid`, each checked in its own stat
+    /// now. Used only when stopping, after the cheap `kill(-pgid, 0)` said the group is not
+    /// empty; the candidates come from [`Procfs::table`], so stopping many services does not
+    /// scan /proc once per service.
     pub fn group_members(&self, pgid: i32) -> Vec<i32> {
-        self.pids()
+        self.table()
+            .group_candidates(pgid)
             .into_iter()
             .filter(|p| matches!(self.stat(*p), Some(s) if s.pgrp == pgid && !s.is_zombie()))
             .collect()
@@ -199,7 +296,8 @@ impl Procfs {
     }
 
     /// Every live descendant of `pid` (children, their children, ...), with its start time.
-    /// Used by stop, to notice processes that left the service's group.
+    /// Used by stop, to notice processes that left the service's group. From the children
+    /// files where the kernel has them, else from [`Procfs::table`] (no scan per service).
     pub fn descendants(&self, pid: i32) -> Vec<(i32, u64)> {
         let mut out: Vec<(i32, u64)> = Vec::new();
         if self.children(pid).is_some() {
@@ -216,23 +314,7 @@ impl Procfs {
             }
             return out;
         }
-        // Without the children files: one scan of /proc.
-        let all: Vec<Stat> = self
-            .pids()
-            .into_iter()
-            .filter_map(|p| self.stat(p))
-            .filter(|s| !s.is_zombie())
-            .collect();
-        let mut frontier = vec![pid];
-        while let Some(parent) = frontier.pop() {
-            for s in all.iter().filter(|s| s.ppid == parent) {
-                if !out.iter().any(|(p, _)| *p == s.pid) {
-                    out.push((s.pid, s.start_ticks));
-                    frontier.push(s.pid);
-                }
-            }
-        }
-        out
+        self.table().descendants(pid)
     }
 
     pub fn root(&self) -> &Path {
@@ -334,6 +416,66 @@ mod tests {
         )
         .unwrap();
         assert_eq!(Procfs::at(dir.path()).rss_kib(4242), Some(1234));
+    }
+
+    /// `/proc/PID/stat` of a fixture process.
+    fn proc_at(root: &Path, pid: i32, ppid: i32, pgrp: i32, session: i32, state: char) {
+        let text = format!(
+            "{pid} (p{pid}) {state} {ppid} {pgrp} {session} 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 {} 1 1\n",
+            1000 + pid
+        );
+        std::fs::create_dir_all(root.join(pid.to_string())).unwrap();
+        std::fs::write(root.join(format!("{pid}/stat")), text).unwrap();
+    }
+
+    #[test]
+    fn descendants_and_group_members_from_one_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        // 10 leads its session and group; 11 is its child, 12 a grandchild that left the group
+        // (setsid), 13 a zombie child, 14 an orphan of the group (parent 1), 20 unrelated.
+        proc_at(r, 1, 0, 1, 1, 'S');
+        proc_at(r, 10, 1, 10, 10, 'S');
+        proc_at(r, 11, 10, 10, 10, 'S');
+        proc_at(r, 12, 11, 12, 12, 'S');
+        proc_at(r, 13, 10, 10, 10, 'Z');
+        proc_at(r, 14, 1, 10, 10, 'S');
+        proc_at(r, 20, 1, 20, 20, 'S');
+        let p = Procfs::at(r);
+        let t = p.table();
+        let mut d = t.descendants(10);
+        d.sort();
+        assert_eq!(d, [(11, 1011), (12, 1012)]);
+        let mut g = p.group_members(10);
+        g.sort();
+        assert_eq!(g, [10, 11, 14]);
+        // Without the children files (a fixture has none) descendants come from the table.
+        let mut d = p.descendants(10);
+        d.sort();
+        assert_eq!(d, [(11, 1011), (12, 1012)]);
+    }
+
+    #[test]
+    fn the_table_is_read_again_only_after_a_new_pid() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        proc_at(r, 10, 1, 10, 10, 'S');
+        let p = Procfs::at(r);
+        // Without /proc/loadavg every call scans.
+        assert!(!Arc::ptr_eq(&p.table(), &p.table()));
+        std::fs::write(r.join("loadavg"), "0.00 0.01 0.05 1/90 10\n").unwrap();
+        assert_eq!(p.last_pid(), Some(10));
+        let first = p.table();
+        assert!(Arc::ptr_eq(&first, &p.table()));
+        // A member exits without a new PID: seen in its own stat, no new scan.
+        proc_at(r, 10, 1, 10, 10, 'Z');
+        assert!(p.group_members(10).is_empty());
+        assert!(Arc::ptr_eq(&first, &p.table()));
+        // A new PID: scanned again.
+        proc_at(r, 11, 10, 10, 10, 'S');
+        std::fs::write(r.join("loadavg"), "0.00 0.01 0.05 1/90 11\n").unwrap();
+        assert_eq!(p.group_members(10), [11]);
+        assert!(!Arc::ptr_eq(&first, &p.table()));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The S/K links of `svc enable`, `disable` and `list` (SPEC §4).
 //!
 //! `enable` puts `S<NN>NAME` into the runlevels that start the service and `K<NN>NAME` into the
-//! other levels 0–6 (never into rcS.d), as relative symlinks `../../init.d/NAME.yaml`, each
+//! other levels 0–6 (never into rcS.d) — for a service started in rcS.d only into 0 and 6, as
+//! sysv-rc and insserv do (see [`kill_levels`]) — as relative symlinks `../../init.d/NAME.yaml`, each
 //! created under a temporary name and renamed into place. Numbers come from the command line,
 //! else from the definition (`start_priority`, `stop_priority`), else they are computed as
 //! insserv does for LSB headers: one more than the highest start number of the service's
@@ -76,13 +77,9 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The levels 0–6 that get a `K` entry: all that do not start the service.
+    /// The levels 0–6 that get a `K` entry (see [`kill_levels`]).
     pub fn kill_levels(&self) -> Vec<char> {
-        LEVELS
-            .iter()
-            .copied()
-            .filter(|l| *l != 'S' && !self.start_levels.contains(l))
-            .collect()
+        kill_levels(&self.start_levels)
     }
 
     /// Every entry the plan wants: (level, file name).
@@ -99,6 +96,24 @@ impl Plan {
         );
         out
     }
+}
+
+/// The levels 0–6 that stop a service started in `start`: every one that does not start it;
+/// for a service started in rcS.d only 0 and 6 (halt and reboot) that do not start it. An rcS.d
+/// service runs once at boot and then for the whole uptime, as sysv-rc and insserv treat
+/// rcS.d (`Default-Stop: 0 6`): a `K` entry in 1–5 would stop it again on entering that level.
+/// The one copy of this rule: `enable` and the INIT INFO header of `svc lsb-script` use it.
+pub fn kill_levels(start: &[char]) -> Vec<char> {
+    let candidates: &[char] = if start.contains(&'S') {
+        &['0', '6']
+    } else {
+        &['0', '1', '2', '3', '4', '5', '6']
+    };
+    candidates
+        .iter()
+        .copied()
+        .filter(|l| !start.contains(l))
+        .collect()
 }
 
 /// The link target of every entry of `name`: `../../init.d/NAME.yaml`.
@@ -153,7 +168,16 @@ fn in_order(levels: Vec<char>) -> Vec<char> {
 /// The S/K entries of `name` in every runlevel directory (missing directories have none), in
 /// [`LEVELS`] order, then kind and number. Directories are never entries.
 pub fn links_of(dirs: &Dirs, name: &ServiceName) -> Result<Vec<Link>, LinkError> {
-    let mut out = Vec::new();
+    scan_links(dirs, Some(name)).map(|mut all| all.remove(name.as_str()).unwrap_or_default())
+}
+
+/// The S/K entries of every service (or of `only`), by name, each list as in [`links_of`]:
+/// every runlevel directory is read once, whatever the number of services.
+fn scan_links(
+    dirs: &Dirs,
+    only: Option<&ServiceName>,
+) -> Result<BTreeMap<String, Vec<Link>>, LinkError> {
+    let mut out: BTreeMap<String, Vec<Link>> = BTreeMap::new();
     for level in LEVELS {
         let dir = level_dir(dirs, level);
         let rd = match std::fs::read_dir(&dir) {
@@ -166,28 +190,30 @@ pub fn links_of(dirs: &Dirs, name: &ServiceName) -> Result<Vec<Link>, LinkError>
                 ))
             }
         };
-        let mut here = Vec::new();
+        let mut here: BTreeMap<String, Vec<Link>> = BTreeMap::new();
         for e in rd.flatten() {
             let fname = e.file_name();
             let Some((k, number, n)) = fname.to_str().and_then(parse_entry) else {
                 continue;
             };
-            if n != name.as_str() {
+            if only.is_some_and(|o| o.as_str() != n) {
                 continue;
             }
-            let path = e.path();
-            if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+            // The entry itself, never what a symlink points to.
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
                 continue;
             }
-            here.push(Link {
+            here.entry(n.to_string()).or_default().push(Link {
                 level,
                 kind: if k == 'S' { Kind::Start } else { Kind::Kill },
                 number,
-                path,
+                path: e.path(),
             });
         }
-        here.sort_by_key(|l| (l.kind, l.number));
-        out.extend(here);
+        for (n, mut links) in here {
+            links.sort_by_key(|l| (l.kind, l.number));
+            out.entry(n).or_default().extend(links);
+        }
     }
     Ok(out)
 }
@@ -395,8 +421,21 @@ pub struct LevelState {
 
 /// The S/K state of `name` in every runlevel.
 pub fn state(dirs: &Dirs, name: &ServiceName) -> Result<LevelState, LinkError> {
+    Ok(state_of(links_of(dirs, name)?))
+}
+
+/// The S/K state of every service that has entries, by name, reading each runlevel directory
+/// once (`svc list` of thousands of services). Services without entries are absent.
+pub fn states(dirs: &Dirs) -> Result<BTreeMap<String, LevelState>, LinkError> {
+    Ok(scan_links(dirs, None)?
+        .into_iter()
+        .map(|(n, links)| (n, state_of(links)))
+        .collect())
+}
+
+fn state_of(links: Vec<Link>) -> LevelState {
     let mut st = LevelState::default();
-    for l in links_of(dirs, name)? {
+    for l in links {
         let map = match l.kind {
             Kind::Start => {
                 if !st.on.contains(&l.level) {
@@ -408,7 +447,7 @@ pub fn state(dirs: &Dirs, name: &ServiceName) -> Result<LevelState, LinkError> {
         };
         map.entry(l.level).or_insert(l.number);
     }
-    Ok(st)
+    st
 }
 
 #[cfg(test)]
@@ -466,6 +505,18 @@ mod tests {
     }
 
     #[test]
+    fn rcs_services_are_stopped_only_at_halt_and_reboot() {
+        assert_eq!(kill_levels(&['2', '3', '4', '5']), ['0', '1', '6']);
+        assert_eq!(kill_levels(&['S']), ['0', '6']);
+        assert_eq!(kill_levels(&['2', 'S']), ['0', '6']);
+        assert_eq!(kill_levels(&['0', 'S']), ['6']);
+        assert_eq!(
+            kill_levels(&['0', '1', '2', '3', '4', '5', '6']),
+            Vec::<char>::new()
+        );
+    }
+
+    #[test]
     fn computed_numbers_follow_dependencies() {
         let t = tempfile::tempdir().unwrap();
         let d = dirs(t.path());
@@ -502,7 +553,8 @@ mod tests {
         std::fs::write(level_dir(&d, '3').join("S10xy"), "").unwrap();
         let p = plan(&d, &x, None, None, None).unwrap();
         assert_eq!(p.start_levels, ['3', 'S']);
-        assert_eq!(p.kill_levels(), ['0', '1', '2', '4', '5', '6']);
+        // Started in rcS.d: stopped only at halt and reboot.
+        assert_eq!(p.kill_levels(), ['0', '6']);
         assert!(apply(&d, &x.name, &p).unwrap());
         assert!(
             !apply(&d, &x.name, &p).unwrap(),

@@ -9,8 +9,16 @@
 //! are started too (as `svc start` would); `wants` only order what is part of the switch.
 //! Left out before anything runs: entries whose definition is missing or broken, services that
 //! require an unknown or left-out service, and every service of a dependency cycle.
+//!
+//! A level that starts a service and stops one it requires contradicts itself (an S entry
+//! whose `requires`, directly or through other requirements, reach a service with a K entry of
+//! the same directory): [`contradictions`] finds them, for `svc check` and for the plan. The
+//! K entry wins — the requirement is stopped (when it runs) and never pulled in — and the
+//! dependant is left out: not started, and stopped before its requirement when it runs,
+//! since `requires` are always respected.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -57,6 +65,99 @@ pub struct Plan {
     pub left_out: Vec<LeftOut>,
 }
 
+/// A service started by a level (its S entry) that requires, directly or through other
+/// requirements, a service the same level stops (its K entry).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Contradiction {
+    pub dependant: ServiceName,
+    /// The dependant's S entry.
+    pub start_entry: PathBuf,
+    pub required: ServiceName,
+    /// The requirement's K entry.
+    pub kill_entry: PathBuf,
+    /// The requirements between them (`app` requires `mid` requires `base`: `[mid]`).
+    pub through: Vec<ServiceName>,
+}
+
+impl Contradiction {
+    /// `requires base, which this level stops (K20base)` (with `through mid` when indirect).
+    pub fn why(&self) -> String {
+        let through = if self.through.is_empty() {
+            String::new()
+        } else {
+            let names: Vec<&str> = self.through.iter().map(|n| n.as_str()).collect();
+            format!(" (through {})", names.join(", "))
+        };
+        format!(
+            "requires {}{through}, which this runlevel stops ({})",
+            self.required,
+            file_name(&self.kill_entry)
+        )
+    }
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Every S entry of `entries` (one directory) whose service requires, directly or through other
+/// requirements, a service with a K entry there: one per dependant and stopped requirement, in
+/// entry order. The walk does not go on through a stopped requirement (its own requirements
+/// are its problem) nor through services without a definition.
+pub fn contradictions(
+    entries: &[Entry],
+    deps: &dyn Fn(&ServiceName) -> Option<Deps>,
+) -> Vec<Contradiction> {
+    let mut kills: BTreeMap<&ServiceName, &Entry> = BTreeMap::new();
+    for e in entries.iter().filter(|e| e.kind == Kind::Kill) {
+        kills.entry(&e.name).or_insert(e);
+    }
+    let mut out = Vec::new();
+    if kills.is_empty() {
+        return out;
+    }
+    let mut seen_dependants: BTreeSet<&ServiceName> = BTreeSet::new();
+    for e in entries.iter().filter(|e| e.kind == Kind::Start) {
+        if !seen_dependants.insert(&e.name) {
+            continue;
+        }
+        // Breadth first, so the shortest chain to each stopped requirement is the one named.
+        let mut via: BTreeMap<ServiceName, Option<ServiceName>> = BTreeMap::new();
+        via.insert(e.name.clone(), None);
+        let mut queue = std::collections::VecDeque::from([e.name.clone()]);
+        while let Some(n) = queue.pop_front() {
+            let Some(d) = deps(&n) else { continue };
+            for r in &d.requires {
+                if via.contains_key(r) {
+                    continue;
+                }
+                via.insert(r.clone(), Some(n.clone()));
+                if let Some(k) = kills.get(r) {
+                    let mut through = Vec::new();
+                    let mut cur = n.clone();
+                    while cur != e.name {
+                        through.push(cur.clone());
+                        cur = via[&cur].clone().unwrap_or_else(|| e.name.clone());
+                    }
+                    through.reverse();
+                    out.push(Contradiction {
+                        dependant: e.name.clone(),
+                        start_entry: e.path.clone(),
+                        required: r.clone(),
+                        kill_entry: k.path.clone(),
+                        through,
+                    });
+                } else {
+                    queue.push_back(r.clone());
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Computes the plan. `deps` knows every service that has a valid definition (`None` for
 /// names without one); `running` says which run now; `broken` lists entries left out already
 /// (missing or invalid definitions) with the reason.
@@ -71,11 +172,27 @@ pub fn plan(
         ..Plan::default()
     };
     let bad: BTreeSet<ServiceName> = broken.iter().map(|l| l.name.clone()).collect();
+    // S entries that require a service this level stops: left out (the first reason counts);
+    // those that run are stopped before their requirement.
+    let found = contradictions(entries, deps);
+    let mut contradicted: BTreeMap<ServiceName, String> = BTreeMap::new();
+    for c in &found {
+        if !bad.contains(&c.dependant) {
+            contradicted
+                .entry(c.dependant.clone())
+                .or_insert_with(|| c.why());
+        }
+    }
+    let killed: BTreeSet<&ServiceName> = entries
+        .iter()
+        .filter(|e| e.kind == Kind::Kill)
+        .map(|e| &e.name)
+        .collect();
 
     // --- starts -------------------------------------------------------------------------
     let mut numbers: BTreeMap<ServiceName, u8> = BTreeMap::new();
     for e in entries.iter().filter(|e| e.kind == Kind::Start) {
-        if bad.contains(&e.name) {
+        if bad.contains(&e.name) || contradicted.contains_key(&e.name) {
             continue;
         }
         if running(&e.name) {
@@ -104,7 +221,8 @@ pub fn plan(
                 unknown.insert(r.clone(), format!("no definition for service {r}"));
                 continue;
             }
-            if running(r) || numbers.contains_key(r) {
+            // A service this level stops is never pulled in (its dependants are left out).
+            if running(r) || numbers.contains_key(r) || killed.contains(r) {
                 continue;
             }
             numbers.insert(r.clone(), here);
@@ -171,6 +289,13 @@ pub fn plan(
     }
     out.start = order(&graph, &numbers, false);
 
+    for (n, why) in &contradicted {
+        out.left_out.push(LeftOut {
+            name: n.clone(),
+            why: why.clone(),
+        });
+    }
+
     // --- stops --------------------------------------------------------------------------
     let mut stop_numbers: BTreeMap<ServiceName, u8> = BTreeMap::new();
     for e in entries.iter().filter(|e| e.kind == Kind::Kill) {
@@ -179,6 +304,17 @@ pub fn plan(
         }
         let n = stop_numbers.entry(e.name.clone()).or_insert(e.number);
         *n = (*n).min(e.number);
+    }
+    // A left-out dependant that runs stops with (before) its stopped requirement.
+    for c in &found {
+        if contradicted.contains_key(&c.dependant) && running(&c.dependant) {
+            let k = entries
+                .iter()
+                .find(|e| e.kind == Kind::Kill && e.name == c.required)
+                .map_or(0, |e| e.number);
+            let n = stop_numbers.entry(c.dependant.clone()).or_insert(k);
+            *n = (*n).min(k);
+        }
     }
     // Reverse edges: a service stops after the services that depend on it.
     let mut stop_graph: BTreeMap<ServiceName, (Vec<ServiceName>, Vec<ServiceName>)> = stop_numbers
@@ -191,6 +327,17 @@ pub fn plan(
             if let Some((after, _)) = stop_graph.get_mut(dep) {
                 if !after.contains(n) {
                     after.push(n.clone());
+                }
+            }
+        }
+    }
+    // A stopped requirement waits for the left-out dependants that stop with it, also those
+    // that require it only through services that keep running.
+    for c in &found {
+        if stop_numbers.contains_key(&c.dependant) {
+            if let Some((after, _)) = stop_graph.get_mut(&c.required) {
+                if !after.contains(&c.dependant) {
+                    after.push(c.dependant.clone());
                 }
             }
         }
@@ -477,5 +624,58 @@ mod tests {
         assert_eq!(names(&p.stop), ["web@10", "db@10"]);
         let db = p.stop.iter().find(|s| s.name == n("db")).unwrap();
         assert_eq!(db.after, vec![n("web")]);
+    }
+
+    #[test]
+    fn a_level_never_starts_a_service_that_requires_one_it_stops() {
+        let table: Table = &[
+            ("base", &[], &[]),
+            ("app", &["base"], &[]),
+            ("mid", &["base"], &[]),
+            ("top", &["mid"], &[]),
+            ("fan", &[], &["base"]),
+            ("other", &[], &[]),
+        ];
+        let d = deps_of(table);
+        let entries = [
+            s(10, "other"),
+            s(20, "app"),
+            s(30, "top"),
+            s(40, "fan"),
+            k(20, "base"),
+        ];
+        let c = contradictions(&entries, &d);
+        let found: Vec<String> = c
+            .iter()
+            .map(|c| format!("{}->{}:{}", c.dependant, c.required, c.why()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                "app->base:requires base, which this runlevel stops (K20base)",
+                "top->base:requires base (through mid), which this runlevel stops (K20base)",
+            ]
+        );
+        assert_eq!(c[0].start_entry, PathBuf::from("S20app"));
+        // Nothing runs: base is neither started nor pulled in, app and top are left out, a
+        // `wants` is no contradiction.
+        let p = plan(&entries, &d, &|_| false, &[]);
+        assert_eq!(names(&p.start), ["other@10", "fan@40"]);
+        assert!(p.stop.is_empty());
+        let why: BTreeMap<String, String> = p
+            .left_out
+            .iter()
+            .map(|l| (l.name.to_string(), l.why.clone()))
+            .collect();
+        assert_eq!(why.len(), 2, "{why:?}");
+        assert!(why["app"].contains("K20base"), "{why:?}");
+        assert!(why["top"].contains("through mid"), "{why:?}");
+        // Everything runs: base is stopped (its K entry wins), app with it and before it; the
+        // others are kept.
+        let p = plan(&entries, &d, &|_| true, &[]);
+        assert_eq!(names(&p.stop), ["app@20", "top@20", "base@20"]);
+        assert!(p.start.is_empty());
+        assert_eq!(p.kept, vec![n("other"), n("fan")]);
+        assert_eq!(p.left_out.len(), 2);
     }
 }

@@ -742,3 +742,51 @@ fn tab_and_bad_indentation_are_explained() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     start_refused(&sb, "tab");
 }
+
+/// Issue 10 item 3: a runlevel that starts `app` and stops `base`, which `app` requires
+/// (directly or through another requirement), contradicts itself: `svc check` names both, their
+/// entries and the directory. A `wants` is no contradiction, nor are rc0.d and rc6.d, which
+/// start nothing.
+#[test]
+fn check_reports_a_service_started_where_its_requirement_is_stopped() {
+    let sb = Sandbox::new();
+    for (name, extra) in [
+        ("base", ""),
+        ("app", "requires: [base]\n"),
+        ("mid", "requires: [base]\n"),
+        ("top", "requires: [mid]\n"),
+        ("fan", "wants: [base]\n"),
+    ] {
+        sb.service(name, &format!("exec: /bin/true\n{extra}"));
+    }
+    let link = |level: &str, entry: &str, name: &str| {
+        std::os::unix::fs::symlink(
+            format!("../../init.d/{name}.yaml"),
+            sb.config.join(format!("runlevels/rc{level}.d/{entry}")),
+        )
+        .unwrap();
+    };
+    link("3", "K20base", "base");
+    link("3", "S30app", "app");
+    link("3", "S40top", "top");
+    link("3", "S50fan", "fan");
+    link("0", "K20base", "base");
+    link("0", "S30app", "app");
+    let r = check(&sb);
+    assert_eq!(r.code, 6, "{}\n{}", r.stdout, r.stderr);
+    let rc3 = sb.config.join("runlevels/rc3.d");
+    for want in [
+        format!(
+            "{}: app (S30app) requires base, which this runlevel stops (K20base): `svc switch 3` leaves app out",
+            rc3.display()
+        ),
+        format!(
+            "{}: top (S40top) requires base (through mid), which this runlevel stops (K20base): `svc switch 3` leaves top out",
+            rc3.display()
+        ),
+    ] {
+        assert!(r.stderr.contains(&want), "missing {want:?}:\n{}", r.stderr);
+    }
+    assert_eq!(r.stderr.lines().count(), 2, "{}", r.stderr);
+    assert!(r.stdout.contains(": 2 problems"), "{}", r.stdout);
+}

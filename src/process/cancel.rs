@@ -1,0 +1,98 @@
+//! Cancelling a runlevel switch: SIGTERM or SIGINT to `svc switch`/`svc boot` (what `svc init`
+//! sends its boot when it is asked to stop) means "start nothing more, give up the waits, and
+//! finish", not "die in the middle".
+//!
+//! [`install`] sets handlers that only set a flag and close the write end of a pipe (both
+//! async-signal-safe, no `static mut`). The switch's worker processes, forked afterwards, close
+//! their copy of the write end ([`forget_writer`]) and keep the read end: once the switch has
+//! been signalled, every one of them sees the pipe hung up. So [`requested`] answers the same
+//! in the switch and in its workers, without the switch having to signal each worker. Both ends
+//! are close-on-exec: launched programs never see them. The handlers reset themselves
+//! (`SA_RESETHAND`): a second signal has its default effect. A signal ignored when svc started
+//! (`nohup`, a background job of a script) stays ignored.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+
+static CANCELLED: AtomicBool = AtomicBool::new(false);
+/// The pipe's ends, -1 when absent (not installed, or the write end closed).
+static READ_END: AtomicI32 = AtomicI32::new(-1);
+static WRITE_END: AtomicI32 = AtomicI32::new(-1);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    CANCELLED.store(true, Ordering::SeqCst);
+    let w = WRITE_END.swap(-1, Ordering::SeqCst);
+    if w >= 0 {
+        // SAFETY: close is async-signal-safe; the descriptor is ours and closed only here.
+        unsafe { libc::close(w) };
+    }
+}
+
+/// Makes SIGTERM and SIGINT request cancellation in this process and the workers it forks
+/// later. Once per process; a second call changes nothing.
+pub fn install() -> io::Result<()> {
+    if READ_END.load(Ordering::SeqCst) >= 0 {
+        return Ok(());
+    }
+    let mut fds = [-1; 2];
+    // SAFETY: pipe2 writes two descriptors into the array we pass.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    READ_END.store(fds[0], Ordering::SeqCst);
+    WRITE_END.store(fds[1], Ordering::SeqCst);
+    for sig in [libc::SIGTERM, libc::SIGINT] {
+        // SAFETY: sigaction with zeroed structs we own; the handler only touches atomics and
+        // calls close.
+        unsafe {
+            let mut old: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(sig, std::ptr::null(), &mut old) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if old.sa_sigaction == libc::SIG_IGN {
+                continue;
+            }
+            let mut act: libc::sigaction = std::mem::zeroed();
+            act.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            act.sa_flags = libc::SA_RESETHAND | libc::SA_RESTART;
+            libc::sigemptyset(&mut act.sa_mask);
+            if libc::sigaction(sig, &act, std::ptr::null_mut()) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// In a freshly forked worker: closes its copy of the write end, so that only the switch
+/// holds it and the worker sees the switch's cancellation.
+pub fn forget_writer() {
+    let w = WRITE_END.swap(-1, Ordering::SeqCst);
+    if w >= 0 {
+        // SAFETY: our own descriptor, inherited by fork; nobody else closes it in this process.
+        unsafe { libc::close(w) };
+    }
+}
+
+/// Whether this switch was asked to stop: here, or in the switch that forked this worker.
+pub fn requested() -> bool {
+    if CANCELLED.load(Ordering::SeqCst) {
+        return true;
+    }
+    let r = READ_END.load(Ordering::SeqCst);
+    if r < 0 || WRITE_END.load(Ordering::SeqCst) >= 0 {
+        // Not installed, or this process still holds the write end (it was not signalled).
+        return false;
+    }
+    let mut p = libc::pollfd {
+        fd: r,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: poll on one valid pollfd, without waiting.
+    let hung_up = unsafe { libc::poll(&mut p, 1, 0) } == 1 && p.revents & libc::POLLHUP != 0;
+    if hung_up {
+        CANCELLED.store(true, Ordering::SeqCst);
+    }
+    hung_up
+}
