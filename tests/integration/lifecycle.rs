@@ -516,27 +516,7 @@ fn state_directory_with_non_utf8_bytes_works() {
         "kept",
         &format!("{}respawn: true\nstop_timeout: 3\n", sb.sleeper("kept")),
     );
-    let svc = |args: &[&str]| -> Run {
-        let out = Command::new(SVC)
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .arg("--config-dir")
-            .arg(&sb.config)
-            .arg("--state-dir")
-            .arg(&state)
-            .arg("--log-dir")
-            .arg(&sb.log)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            args: args.iter().map(|a| a.to_string()).collect(),
-        }
-    };
+    let svc = |args: &[&str]| svc_in(&sb.config, &state, &sb.log, args);
     svc(&["check"]).ok();
     svc(&["start", "bytes"]).ok().stdout_has("[ OK ]");
     let pid = read_pid(&state.join("bytes.pid"));

@@ -218,27 +218,7 @@ fn hostile_directory_names_are_quoted() {
     let (config, state, log) = (base.join("config"), base.join("state"), base.join("log"));
     std::fs::create_dir_all(config.join("init.d")).unwrap();
     std::fs::write(config.join("init.d/plain.yaml"), daemon(&sb, "plain")).unwrap();
-    let svc = |args: &[&str]| {
-        let out = Command::new(SVC)
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .arg("--config-dir")
-            .arg(&config)
-            .arg("--state-dir")
-            .arg(&state)
-            .arg("--log-dir")
-            .arg(&log)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            args: args.iter().map(|a| a.to_string()).collect(),
-        }
-    };
+    let svc = |args: &[&str]| svc_in(&config, &state, &log, args);
     let r = svc(&["lsb-script", "plain"]);
     r.ok();
     let script = sb.work.join("plain.init");

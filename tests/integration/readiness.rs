@@ -236,25 +236,7 @@ fn daemon_dying_while_waiting_fails_start_at_once() {
 
 /// A `svc` command with the sandbox's configuration and logs but another state directory.
 fn svc_with_state(sb: &Sandbox, state: &std::path::Path, args: &[&str]) -> Run {
-    let out = std::process::Command::new(SVC)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .arg("--config-dir")
-        .arg(&sb.config)
-        .arg("--state-dir")
-        .arg(state)
-        .arg("--log-dir")
-        .arg(&sb.log)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        args: args.iter().map(|a| a.to_string()).collect(),
-    }
+    svc_in(&sb.config, state, &sb.log, args)
 }
 
 /// Issue 10 item 14a: a state directory so deep that `<state>/NAME.notify` exceeds the 108

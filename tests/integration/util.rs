@@ -353,6 +353,25 @@ pub fn wait_for_file(path: &Path, timeout: Duration) {
     wait_until(timeout, &format!("{}", path.display()), || path.exists());
 }
 
+/// Runs `svc` with the given configuration, state and log directories (for tests whose
+/// directories are not a sandbox's own: odd names, deep paths, non-UTF-8 bytes).
+pub fn svc_in(config: &Path, state: &Path, log: &Path, args: &[&str]) -> Run {
+    let out = Command::new(SVC)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .arg("--config-dir")
+        .arg(config)
+        .arg("--state-dir")
+        .arg(state)
+        .arg("--log-dir")
+        .arg(log)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    Run::from(args.iter().map(|a| a.to_string()).collect(), out)
+}
+
 /// True when running as root (tests of user switching and of root-only rules need it).
 pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
