@@ -384,7 +384,7 @@ impl<'a> TcpProbe<'a> {
             self.targets = Some(local);
         }
         let targets = self.targets.as_deref().unwrap_or_default();
-        let listeners = match service.procfs.tcp_listeners(service.main.pid()) {
+        let listeners = match listeners(service) {
             Ok(l) => l,
             // /proc cannot tell: the best left is a connect.
             Err(_) => return Check::from(connects(targets, deadline)),
@@ -433,6 +433,27 @@ impl<'a> TcpProbe<'a> {
             self.spec
         ))
     }
+}
+
+/// The listening sockets of the service's network namespace, read through its main process
+/// or, once that has exited (a zombie has no namespace left to read), through another of its
+/// processes; none when no process of the service is left. An error only when /proc cannot
+/// tell at all (not even for svc itself): never because the service died, which would turn a
+/// dead daemon into a connect that another server answers.
+fn listeners(service: &Service) -> io::Result<Vec<crate::process::sockets::Listener>> {
+    let procfs = service.procfs;
+    let main = service.main.pid();
+    if let Ok(l) = procfs.tcp_listeners(main) {
+        return Ok(l);
+    }
+    for p in service.pids().into_iter().filter(|&p| p != main) {
+        if let Ok(l) = procfs.tcp_listeners(p) {
+            return Ok(l);
+        }
+    }
+    procfs
+        .tcp_listeners(std::process::id() as i32)
+        .map(|_| Vec::new())
 }
 
 /// Whether `ip` is an address of this host: loopback, the wildcard, or one a socket can bind.

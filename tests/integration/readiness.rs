@@ -461,3 +461,37 @@ fn tcp_readiness_on_a_foreign_address_is_refused() {
     assert!(took < Duration::from_secs(10), "took {took:?}");
     assert!(procs_with_arg(&sb.work.join("far.sh")).is_empty());
 }
+
+/// Issue 10 item 5, as it was found: the daemon itself finds the port taken and dies with
+/// EADDRINUSE. Its death must fail the start — where svc, no longer able to read the network
+/// table of the dead (zombie) process, fell back to a connect, reached the other server and
+/// said `[ OK ]` for a daemon that was gone.
+#[test]
+fn tcp_port_held_by_another_process_and_the_daemon_dies_fails_start() {
+    let sb = Sandbox::new();
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port();
+    // A compiled daemon finds the port taken within a millisecond of its exec.
+    let script = sb.script(
+        "clash.sh",
+        "#!/bin/sh\necho 'bind: Address already in use' >&2\nexit 1\n",
+    );
+    sb.service(
+        "clash",
+        &format!(
+            "exec: {}\nready: {{ tcp: \"127.0.0.1:{port}\" }}\nready_timeout: 10\nstop_timeout: 2\n",
+            script.display()
+        ),
+    );
+    let r = run(&sb, &["start", "clash"]);
+    assert_ne!(
+        r.code, 0,
+        "a dead daemon was reported started:\n{}",
+        r.stdout
+    );
+    r.no_panic()
+        .stdout_has("[FAILED]")
+        .stderr_has("exited with status 1 while starting");
+    run(&sb, &["status", "clash"]).code(3);
+    drop(holder);
+}
