@@ -56,6 +56,10 @@ impl Lifecycle {
                 "the launcher did not exit within ready_timeout ({:?}); stopped it",
                 def.ready_timeout
             )),
+            LauncherEnd::Cancelled => Some(
+                "start cancelled before the launcher exited (svc was asked to stop); stopped it"
+                    .into(),
+            ),
             LauncherEnd::Lost => Some("svc lost track of the launcher".into()),
         };
         if let Some(why) = launcher_failed {
@@ -158,6 +162,13 @@ impl Lifecycle {
                     "{}: the launcher exited and left no process running ({last}){}",
                     def.name,
                     log_tail(log)
+                )));
+            }
+            if crate::process::cancel::requested() {
+                return Err(failed(format!(
+                    "{}: start cancelled before {} named a process of this launch (svc was asked to stop); stopped what it launched",
+                    def.name,
+                    path.display()
                 )));
             }
             let now = Instant::now();

@@ -38,6 +38,9 @@ pub enum LauncherEnd {
     Exited(std::process::ExitStatus),
     /// Still running at the deadline.
     TimedOut,
+    /// Still running when svc was asked to stop (SIGTERM to a switch, see
+    /// [`super::cancel`]).
+    Cancelled,
     /// The keeper died without saying (killed).
     Lost,
 }
@@ -67,7 +70,8 @@ impl Keeper {
         self.pid
     }
 
-    /// Waits until the launcher exits (at most until `deadline`).
+    /// Waits until the launcher exits (at most until `deadline`, and no longer than svc is
+    /// asked to stop: cancellation is looked for at least every 100 ms).
     pub fn wait_launcher(&mut self, deadline: Instant) -> LauncherEnd {
         let Some(fd) = self.status.take() else {
             return LauncherEnd::Lost;
@@ -76,11 +80,18 @@ impl Keeper {
         let mut got = 0;
         while got < buf.len() {
             let left = deadline.saturating_duration_since(Instant::now());
-            match poll_fds(&[fd.as_fd()], Some(left)) {
+            match poll_fds(&[fd.as_fd()], Some(left.min(Duration::from_millis(100)))) {
                 Ok(true) => {}
                 Ok(false) => {
+                    let end = if Instant::now() >= deadline {
+                        LauncherEnd::TimedOut
+                    } else if super::cancel::requested() {
+                        LauncherEnd::Cancelled
+                    } else {
+                        continue;
+                    };
                     self.status = Some(fd);
-                    return LauncherEnd::TimedOut;
+                    return end;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => return LauncherEnd::Lost,

@@ -1235,3 +1235,75 @@ fn sigterm_cancels_a_switch_at_once() {
     run(&sb, &["runlevel"]).stderr_has("was interrupted");
     run(&sb, &["stop", "first"]).ok();
 }
+
+/// Issue 10 item 13 for `forking: true`: SIGTERM also gives up the waits of a forking launch —
+/// for a launcher that does not exit (`hang`) and for a PID file that never comes (`nopid`,
+/// whose launcher left a daemon behind) — instead of waiting out their ready_timeout of 30 s.
+/// What those launches created is stopped; the switch exits 1 at once.
+#[test]
+fn sigterm_cancels_the_waits_of_a_forking_launch() {
+    let sb = Sandbox::new();
+    let w = sb.work.display().to_string();
+    let sleeper = sb.script(
+        "forked-daemon.sh",
+        "#!/bin/sh\ntrap 'exit 0' TERM\nwhile :; do sleep 1 & wait $!; done\n",
+    );
+    let launchers = [
+        (
+            "hang",
+            format!("#!/bin/sh\ntouch {w}/hang.waiting\nwhile :; do sleep 1 & wait $!; done\n"),
+        ),
+        (
+            "nopid",
+            format!(
+                "#!/bin/sh\n{d} </dev/null >/dev/null 2>&1 &\necho $! > {w}/nopid.daemon\ntouch {w}/nopid.waiting\nexit 0\n",
+                d = sleeper.display()
+            ),
+        ),
+    ];
+    let mut scripts = vec![sleeper.clone()];
+    for (name, body) in &launchers {
+        let script = sb.script(&format!("{name}.sh"), body);
+        sb.service(
+            name,
+            &format!(
+                "exec: {}\nforking: true\npidfile: {w}/{name}.pid\nready_timeout: 30\nstop_timeout: 2\n",
+                script.display()
+            ),
+        );
+        link(&sb, "3", "S20", name);
+        scripts.push(script);
+    }
+    daemon(&sb, "late", "");
+    link(&sb, "3", "S30", "late");
+    let child = spawn_svc(&sb, &["switch", "3"]);
+    for name in ["hang", "nopid"] {
+        wait_for_file(
+            &sb.work.join(format!("{name}.waiting")),
+            Duration::from_secs(10),
+        );
+    }
+    // The launcher of nopid has exited: svc waits for its PID file now.
+    let daemon_pid = read_pid(&sb.work.join("nopid.daemon"));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let r = finish(child, &["switch", "3"], Duration::from_secs(10));
+    r.code(1)
+        .stderr_has("switch to runlevel 3 cancelled")
+        .stdout_has("hang: start cancelled before the launcher exited")
+        .stdout_has("nopid: start cancelled before");
+    assert_never_started(&sb, "late");
+    assert!(!alive(daemon_pid), "nopid's daemon was left running");
+    for s in &scripts {
+        assert!(
+            procs_with_arg(s).is_empty(),
+            "{} left running\n{}{}",
+            s.display(),
+            r.stdout,
+            r.stderr
+        );
+    }
+}
