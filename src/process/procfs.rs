@@ -9,6 +9,13 @@
 //! reused as long as the kernel has handed out no PID since it began (the last PID of
 //! `/proc/loadavg`): then no process can have appeared that the table lacks. Facts that change
 //! without a new PID (a process's group, its exit) are re-read from each candidate's own stat.
+//! That last PID is the kernel's cursor for the *reader's* PID namespace, so it keys the cache
+//! only when it is this /proc's own file and this /proc shows svc's namespace (`self` is svc):
+//! not under LXCFS, which mounts its own `loadavg` over the kernel's in containers (its "last
+//! PID" is the largest PID of a cgroup, refreshed every few seconds), nor with a /proc mounted
+//! for another namespace. Otherwise every call scans. (A wraparound that brings the cursor back
+//! to exactly the same value between two reads of the table would go unnoticed: that takes
+//! about pid_max new processes in between, and then landing on that one value.)
 
 use std::collections::BTreeSet;
 use std::io;
@@ -239,10 +246,26 @@ impl Procfs {
     }
 
     /// The last PID the kernel handed out in this PID namespace (the fifth field of
-    /// `/proc/loadavg`); `None` when unknown.
+    /// `/proc/loadavg`); `None` when unknown, or when that file cannot say (see the module
+    /// docs).
     pub fn last_pid(&self) -> Option<i32> {
+        if !self.loadavg_is_own() {
+            return None;
+        }
         let text = std::fs::read_to_string(self.root.join("loadavg")).ok()?;
         text.split_whitespace().nth(4)?.parse().ok()
+    }
+
+    /// Whether `loadavg` is this /proc's own file (on its device: not a file mounted over it)
+    /// and this /proc is svc's PID namespace's (its `self` names svc).
+    fn loadavg_is_own(&self) -> bool {
+        let dev = |p: &Path| std::fs::metadata(p).map(|m| m.dev()).ok();
+        let own_file =
+            dev(&self.root).is_some() && dev(&self.root) == dev(&self.root.join("loadavg"));
+        let me = std::process::id().to_string();
+        let own_ns =
+            std::fs::read_link(self.root.join("self")).is_ok_and(|l| l.as_os_str() == me.as_str());
+        own_file && own_ns
     }
 
     /// The process table: the last one read when the kernel has handed out no PID since (no
@@ -455,11 +478,17 @@ mod tests {
         assert_eq!(d, [(11, 1011), (12, 1012)]);
     }
 
+    /// A fixture /proc of svc's own namespace: its `self` names this process.
+    fn own_self(root: &Path) {
+        std::os::unix::fs::symlink(std::process::id().to_string(), root.join("self")).unwrap();
+    }
+
     #[test]
     fn the_table_is_read_again_only_after_a_new_pid() {
         let dir = tempfile::tempdir().unwrap();
         let r = dir.path();
         proc_at(r, 10, 1, 10, 10, 'S');
+        own_self(r);
         let p = Procfs::at(r);
         // Without /proc/loadavg every call scans.
         assert!(!Arc::ptr_eq(&p.table(), &p.table()));
@@ -476,6 +505,57 @@ mod tests {
         std::fs::write(r.join("loadavg"), "0.00 0.01 0.05 1/90 11\n").unwrap();
         assert_eq!(p.group_members(10), [11]);
         assert!(!Arc::ptr_eq(&first, &p.table()));
+    }
+
+    /// A directory on another device than `than` (a file there stands for one mounted over
+    /// /proc's own, as LXCFS mounts its `loadavg`).
+    fn elsewhere(than: &Path) -> tempfile::TempDir {
+        let dev = |p: &Path| std::fs::metadata(p).unwrap().dev();
+        ["/dev/shm", "/run", "/var/tmp", "/tmp"]
+            .iter()
+            .filter_map(|d| tempfile::tempdir_in(d).ok())
+            .find(|d| dev(d.path()) != dev(than))
+            .expect("a writable directory on another device than the temporary directory")
+    }
+
+    /// Regression: LXCFS mounts its own `loadavg` over the kernel's in containers; its last
+    /// PID is the largest PID of a cgroup, refreshed every few seconds, so it stays the same
+    /// while processes come and go, and a cached table missed them (a stop that found its
+    /// group empty while a member lived). Such a file, and a /proc of another PID namespace
+    /// (whose `self` is not svc), never key the cache.
+    #[test]
+    fn a_loadavg_that_is_not_procs_own_never_keys_the_cache() {
+        // A loadavg mounted over /proc's own: here a symlink to a file on another device.
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        proc_at(r, 10, 1, 10, 10, 'S');
+        own_self(r);
+        let other = elsewhere(r);
+        std::fs::write(other.path().join("loadavg"), "0.00 0.01 0.05 1/90 10\n").unwrap();
+        std::os::unix::fs::symlink(other.path().join("loadavg"), r.join("loadavg")).unwrap();
+        let p = Procfs::at(r);
+        assert_eq!(p.last_pid(), None);
+        let first = p.table();
+        proc_at(r, 11, 10, 10, 10, 'S');
+        assert!(!Arc::ptr_eq(&first, &p.table()));
+        let mut g = p.group_members(10);
+        g.sort();
+        assert_eq!(g, [10, 11]);
+
+        // Another namespace's /proc: `self` is not this process.
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        proc_at(r, 10, 1, 10, 10, 'S');
+        std::os::unix::fs::symlink("1", r.join("self")).unwrap();
+        std::fs::write(r.join("loadavg"), "0.00 0.01 0.05 1/90 10\n").unwrap();
+        let p = Procfs::at(r);
+        assert_eq!(p.last_pid(), None);
+        assert!(!Arc::ptr_eq(&p.table(), &p.table()));
+    }
+
+    #[test]
+    fn the_real_proc_keys_the_cache() {
+        assert!(Procfs::system().last_pid().is_some());
     }
 
     #[test]
