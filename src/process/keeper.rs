@@ -11,14 +11,19 @@
 //! workers, other threads' launches) are never among them, so ending "everything the launch
 //! created" ([`Keeper::stop_all`]) can never touch them.
 //!
-//! The keeper reaps its children, reports the launcher's wait status on a pipe, exits once it
-//! has no child left, and dies with svc (`PR_SET_PDEATHSIG`). When the start succeeds svc ends
-//! it ([`Keeper::release`]) and the daemon moves on to init, as any daemon does; svc itself is
-//! never a subreaper and never inherits a zombie. Dropping a keeper that was not released
-//! kills what the launch created: a start that fails leaves nothing running.
+//! The keeper reaps its children, reports the launcher's wait status on a pipe, and exits once
+//! it has no child left. When the start succeeds svc ends it ([`Keeper::release`]) and the
+//! daemon moves on to init, as any daemon does; svc itself is never a subreaper and never
+//! inherits a zombie. Dropping a keeper that was not released kills what the launch created: a
+//! start that fails leaves nothing running. If svc itself dies before the start is over
+//! (killed, or a Ctrl-C, which reaches the keeper too: it ignores that), the keeper learns it
+//! from its death signal (`PR_SET_PDEATHSIG`) and kills everything the launch created before it
+//! goes: its children, and each orphan the kills reparent to it, until none is left. A daemon
+//! svc has not recorded never outlives svc.
 //!
-//! `keep` is the keeper's whole life after fork: plain syscalls only (waitpid, write, close,
-//! _exit), like the rest of the child side of [`super::launch`].
+//! `keep` is the keeper's whole life after fork: plain syscalls only (waitpid, sigwaitinfo,
+//! getppid, open, read, kill, write, close, _exit), like the rest of the child side of
+//! [`super::launch`].
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
@@ -214,13 +219,85 @@ impl Drop for Keeper {
     }
 }
 
-/// The keeper's life after fork: reap every child, report the launcher's wait status on
-/// `status`, exit once no child is left (then nothing of the launch is left either: every
-/// orphan of the launch is reparented here).
+/// The keeper's death signal, sent by the kernel when svc (the thread that forked it) exits.
+pub(super) const DEATH_SIGNAL: libc::c_int = libc::SIGTERM;
+
+/// The signals the keeper blocks and takes with sigwaitinfo: SIGCHLD, its death signal, those
+/// a terminal or a Ctrl-C sends svc's whole process group, and SIGPIPE (the launcher's status
+/// written after svc is gone).
 ///
 /// # Safety
-/// Only in the forked keeper, between fork and _exit: plain syscalls only.
-pub(super) unsafe fn keep(launcher: libc::pid_t, status: RawFd) -> ! {
+/// Async-signal-safe (sigemptyset, sigaddset on a stack value): callable after fork.
+pub(super) unsafe fn signals() -> libc::sigset_t {
+    let mut set: libc::sigset_t = std::mem::zeroed();
+    libc::sigemptyset(&mut set);
+    for sig in [
+        libc::SIGCHLD,
+        DEATH_SIGNAL,
+        libc::SIGINT,
+        libc::SIGQUIT,
+        libc::SIGHUP,
+        libc::SIGTERM,
+        libc::SIGPIPE,
+    ] {
+        libc::sigaddset(&mut set, sig);
+    }
+    set
+}
+
+/// SIGKILL to every child of the keeper, from `/proc/thread-self/children` (the keeper has one
+/// thread). Safe from PID reuse: an unreaped child keeps its PID, and the keeper reaps only
+/// in its own loop, never while this runs. Returns false when the file cannot be read.
+///
+/// # Safety
+/// Only in the forked keeper: open, read, kill and close on a stack buffer.
+unsafe fn kill_children() -> bool {
+    let fd = libc::open(
+        c"/proc/thread-self/children".as_ptr(),
+        libc::O_RDONLY | libc::O_CLOEXEC,
+    );
+    if fd < 0 {
+        return false;
+    }
+    let mut buf = [0u8; 512];
+    let mut pid: libc::pid_t = 0;
+    loop {
+        let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+        if n < 0 && *libc::__errno_location() == libc::EINTR {
+            continue;
+        }
+        if n <= 0 {
+            break;
+        }
+        for &b in &buf[..n as usize] {
+            if b.is_ascii_digit() {
+                pid = pid
+                    .saturating_mul(10)
+                    .saturating_add(libc::pid_t::from(b - b'0'));
+            } else {
+                if pid > 0 {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+                pid = 0;
+            }
+        }
+    }
+    if pid > 0 {
+        libc::kill(pid, libc::SIGKILL);
+    }
+    libc::close(fd);
+    true
+}
+
+/// The keeper's life after fork: reap every child, report the launcher's wait status on
+/// `status`, exit once no child is left (then nothing of the launch is left either: every
+/// orphan of the launch is reparented here). Once `svc` (its parent) is gone, kill every child
+/// first, again whenever a kill reparents more.
+///
+/// # Safety
+/// Only in the forked keeper, between fork and _exit, with [`signals`] blocked: plain
+/// syscalls only.
+pub(super) unsafe fn keep(launcher: libc::pid_t, status: RawFd, svc: libc::pid_t) -> ! {
     // Nothing but the status pipe: the keeper must not hold svc's output or the launch's pipes.
     let below =
         status <= 0 || libc::syscall(libc::SYS_close_range, 0u32, (status - 1) as u32, 0u32) == 0;
@@ -233,17 +310,39 @@ pub(super) unsafe fn keep(launcher: libc::pid_t, status: RawFd) -> ! {
             }
         }
     }
+    let set = signals();
     let mut status = status;
+    let mut launcher_reaped = false;
+    let mut orphaned = false;
     loop {
-        let mut st: libc::c_int = 0;
-        let r = libc::waitpid(-1, &mut st, 0);
-        if r == launcher && status >= 0 {
-            let bytes = st.to_ne_bytes();
-            libc::write(status, bytes.as_ptr().cast(), bytes.len());
-            libc::close(status);
-            status = -1;
-        } else if r < 0 && *libc::__errno_location() != libc::EINTR {
-            libc::_exit(0);
+        // Reap whatever has exited; with no child left, the launch is over.
+        loop {
+            let mut st: libc::c_int = 0;
+            let r = libc::waitpid(-1, &mut st, libc::WNOHANG);
+            if r == launcher {
+                launcher_reaped = true;
+                if status >= 0 {
+                    let bytes = st.to_ne_bytes();
+                    libc::write(status, bytes.as_ptr().cast(), bytes.len());
+                    libc::close(status);
+                    status = -1;
+                }
+            } else if r == 0 {
+                break;
+            } else if r < 0 && *libc::__errno_location() != libc::EINTR {
+                libc::_exit(0);
+            }
+        }
+        if orphaned && !kill_children() && !launcher_reaped {
+            // No children file (a kernel without CONFIG_PROC_CHILDREN): the launcher and its
+            // group at least (its PID cannot be reused while it is our unreaped child).
+            libc::kill(-launcher, libc::SIGKILL);
+            libc::kill(launcher, libc::SIGKILL);
+        }
+        // Sleep until a child exits or a signal says svc may be gone.
+        let sig = libc::sigwaitinfo(&set, std::ptr::null_mut());
+        if sig > 0 && sig != libc::SIGCHLD && libc::getppid() != svc {
+            orphaned = true;
         }
     }
 }

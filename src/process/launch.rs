@@ -5,8 +5,8 @@
 //! limits — is prepared before the fork. Between fork and exec the child makes plain syscalls
 //! only (`rt_sigaction`, `sigprocmask`, `setsid`, `dup2`, `chdir`, `umask`, `setrlimit`,
 //! `setpriority`, `setgroups`, `setgid`, `setuid`, `read`, `write`, `close_range`, `execve`;
-//! a keeper also `prctl`, `getppid`, `fork`, `waitpid`, `close`, `_exit`): no allocation, no
-//! formatting, no locks.
+//! a keeper also `sigprocmask`, `prctl`, `getppid`, `fork`, `waitpid`, `sigwaitinfo`, `open`,
+//! `kill`, `close`, `_exit`): no allocation, no formatting, no locks.
 //!
 //! The launch has two halves. [`Launch::fork`] forks a child that sets itself up and then
 //! waits on a pipe; the parent records the child's PID and identity; only then does
@@ -473,9 +473,18 @@ impl ChildSetup<'_> {
         }
         if let Some(k) = &self.keeper {
             libc::close(k.status_r);
-            // The keeper dies with svc (then the launch's processes go to init, as they would
-            // have without it); if svc is already gone, it must not start anything.
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+            // The keeper takes its signals with sigwaitinfo: blocked from here on, so that
+            // neither svc's death signal nor a Ctrl-C to svc's process group can end it before
+            // it has ended the launch (see `keeper::keep`).
+            let set = super::keeper::signals();
+            if libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+                self.die(0);
+            }
+            libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                super::keeper::DEATH_SIGNAL as libc::c_ulong,
+            );
+            // If svc is already gone, it must not start anything.
             if libc::getppid() != k.parent {
                 libc::_exit(126);
             }
@@ -487,10 +496,13 @@ impl ChildSetup<'_> {
                 -1 => self.die(13),
                 0 => {
                     // The launcher: it goes on below (the death signal and the subreaper
-                    // flag are not inherited).
+                    // flag are not inherited; the blocked signals are, and are unblocked).
                     libc::close(k.status_w);
+                    if !reset_signals() {
+                        self.die(0);
+                    }
                 }
-                launcher => super::keeper::keep(launcher, k.status_w),
+                launcher => super::keeper::keep(launcher, k.status_w, k.parent),
             }
         }
         // A new session: no controlling terminal, its own process group.

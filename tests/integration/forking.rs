@@ -513,3 +513,67 @@ fn failed_forking_launch_leaves_nothing_running() {
         );
     }
 }
+
+/// A forking service whose launcher starts a daemon in a session of its own, writes its PID to
+/// work/NAME.daemon and then never exits (svc waits on it). Returns the two scripts.
+fn hung_launch(sb: &Sandbox, name: &str) -> [PathBuf; 2] {
+    let w = sb.work.display();
+    let daemon = sb.script(
+        &format!("{name}-daemon.sh"),
+        "#!/bin/sh\ntrap 'exit 0' TERM\nwhile :; do sleep 1 & wait $!; done\n",
+    );
+    let launcher = sb.script(
+        &format!("{name}-launcher.sh"),
+        &format!(
+            "#!/bin/sh\nsetsid {d} </dev/null >/dev/null 2>&1 &\necho $! > {w}/{name}.daemon\nwhile :; do sleep 1 & wait $!; done\n",
+            d = daemon.display()
+        ),
+    );
+    sb.service(
+        name,
+        &format!(
+            "exec: {}\nforking: true\npidfile: {w}/{name}.pid\nready_timeout: 60\nstop_timeout: 2\n",
+            launcher.display()
+        ),
+    );
+    [launcher, daemon]
+}
+
+/// Issue 10 item 1 / SPEC §3.7: `svc start` of a forking service that dies while it waits for
+/// the launch — killed outright, or by a Ctrl-C (SIGINT to its whole process group, which the
+/// launch's keeper is in) — leaves nothing of the launch running. The keeper used to die with
+/// it and leave the daemon to init, running and recorded nowhere.
+#[test]
+fn a_forking_start_that_dies_leaves_nothing_running() {
+    use std::os::unix::process::CommandExt;
+    for (how, sig) in [
+        ("kill", nix::sys::signal::Signal::SIGKILL),
+        ("ctrlc", nix::sys::signal::Signal::SIGINT),
+    ] {
+        let sb = Sandbox::new();
+        let scripts = hung_launch(&sb, how);
+        // In a process group of its own, as a shell runs a command (Ctrl-C goes to the group).
+        let mut child = sb
+            .cmd(["start", how])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let daemon = read_pid(&sb.work.join(format!("{how}.daemon")));
+        let pgid = nix::unistd::Pid::from_raw(-(child.id() as i32));
+        let target = if sig == nix::sys::signal::Signal::SIGINT {
+            pgid
+        } else {
+            nix::unistd::Pid::from_raw(child.id() as i32)
+        };
+        nix::sys::signal::kill(target, sig).unwrap();
+        let status = child.wait().unwrap();
+        assert!(!status.success(), "({how}) svc start: {status:?}");
+        wait_until(
+            Duration::from_secs(10),
+            &format!("({how}) the launch's processes to be gone"),
+            || !alive(daemon) && scripts.iter().all(|s| procs_with_arg(s).is_empty()),
+        );
+    }
+}

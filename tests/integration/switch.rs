@@ -1307,3 +1307,57 @@ fn sigterm_cancels_the_waits_of_a_forking_launch() {
         );
     }
 }
+
+/// Issue 10 item 13: a Ctrl-C at the terminal sends SIGINT to the switch's whole process group
+/// — its workers, and the keeper of a forking launch under way, too. The switch cancels; the
+/// keeper must not die of it and leave that launch's daemon to init: everything the launch
+/// created is stopped.
+#[test]
+fn ctrl_c_cancels_a_switch_and_its_forking_launch_leaves_nothing() {
+    use std::os::unix::process::CommandExt;
+    let sb = Sandbox::new();
+    let w = sb.work.display().to_string();
+    let daemon = sb.script(
+        "cc-daemon.sh",
+        "#!/bin/sh\ntrap 'exit 0' TERM\nwhile :; do sleep 1 & wait $!; done\n",
+    );
+    let launcher = sb.script(
+        "cc.sh",
+        &format!(
+            "#!/bin/sh\nsetsid {d} </dev/null >/dev/null 2>&1 &\necho $! > {w}/cc.daemon\nwhile :; do sleep 1 & wait $!; done\n",
+            d = daemon.display()
+        ),
+    );
+    sb.service(
+        "cc",
+        &format!(
+            "exec: {}\nforking: true\npidfile: {w}/cc.pid\nready_timeout: 30\nstop_timeout: 2\n",
+            launcher.display()
+        ),
+    );
+    link(&sb, "3", "S20", "cc");
+    let child = sb
+        .cmd(["switch", "3"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let daemon_pid = read_pid(&sb.work.join("cc.daemon"));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(-(child.id() as i32)),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let r = finish(child, &["switch", "3"], Duration::from_secs(10));
+    r.code(1).stderr_has("switch to runlevel 3 cancelled");
+    wait_until(
+        Duration::from_secs(10),
+        "the launch's processes to be gone",
+        || {
+            !alive(daemon_pid)
+                && procs_with_arg(&launcher).is_empty()
+                && procs_with_arg(&daemon).is_empty()
+        },
+    );
+}
