@@ -18,8 +18,9 @@
 //! The notify socket is `<state>/NAME.notify`, which only the service's user (and root) may
 //! write. When that path is longer than a socket address holds (108 bytes), svc binds an
 //! abstract socket instead (`NOTIFY_SOCKET=@svc-notify/...`), which has no file permissions:
-//! it then counts only datagrams whose sender (`SO_PASSCRED`) is one of the service's
-//! processes.
+//! it then applies the same rule itself, from each sender's credentials (`SO_PASSCRED`): a
+//! datagram counts when its sender runs as the service's user or root — as through the file —
+//! or is one of the service's processes.
 
 use std::ffi::OsString;
 use std::io;
@@ -117,14 +118,17 @@ enum NotifyAddr {
 pub struct NotifySocket {
     sock: UnixDatagram,
     addr: NotifyAddr,
+    /// The user who may write to the socket (besides root): the service's.
+    user: u32,
 }
 
 impl NotifySocket {
     /// Binds a datagram socket at `path` (replacing a stale one) that `owner` may write to;
     /// a path too long for a socket address gets an abstract socket instead.
     pub fn bind(path: &Path, owner: Option<(u32, u32)>) -> io::Result<NotifySocket> {
+        let user = owner.map_or_else(|| nix::unistd::geteuid().as_raw(), |(uid, _)| uid);
         if path.as_os_str().len() > SUN_PATH_MAX {
-            return NotifySocket::bind_abstract();
+            return NotifySocket::bind_abstract(user);
         }
         let _ = std::fs::remove_file(path);
         let sock = UnixDatagram::bind(path).map_err(|e| {
@@ -140,12 +144,13 @@ impl NotifySocket {
         Ok(NotifySocket {
             sock,
             addr: NotifyAddr::Path(path.to_owned()),
+            user,
         })
     }
 
     /// An abstract socket with a name no one else has (`svc-notify/PID/N/NANOS`), passing the
-    /// credentials of each sender.
-    fn bind_abstract() -> io::Result<NotifySocket> {
+    /// credentials of each sender; `user` may write to it (besides root).
+    fn bind_abstract(user: u32) -> io::Result<NotifySocket> {
         use std::os::linux::net::SocketAddrExt;
         use std::sync::atomic::{AtomicU32, Ordering};
         static SEQ: AtomicU32 = AtomicU32::new(0);
@@ -169,6 +174,7 @@ impl NotifySocket {
                     return Ok(NotifySocket {
                         sock,
                         addr: NotifyAddr::Abstract(name.into_bytes()),
+                        user,
                     });
                 }
                 // Someone took the name (another svc, or a squatter): try another.
@@ -195,7 +201,7 @@ impl NotifySocket {
     }
 
     /// Drains pending datagrams; true once one of them holds a `READY=1` line (sent, for an
-    /// abstract socket, by one of the service's processes).
+    /// abstract socket, by the service's user, root, or one of the service's processes).
     fn ready_received(&self, service: &Service) -> bool {
         use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags, UnixAddr};
         let checked = matches!(self.addr, NotifyAddr::Abstract(_));
@@ -213,7 +219,7 @@ impl NotifySocket {
                 Ok(msg) => {
                     let sender = msg.cmsgs().ok().and_then(|mut c| {
                         c.find_map(|m| match m {
-                            ControlMessageOwned::ScmCredentials(c) => Some(c.pid()),
+                            ControlMessageOwned::ScmCredentials(c) => Some((c.pid(), c.uid())),
                             _ => None,
                         })
                     });
@@ -222,7 +228,12 @@ impl NotifySocket {
                 Err(nix::errno::Errno::EINTR) => continue,
                 Err(_) => return ready,
             };
-            if checked && !sender.is_some_and(|pid| service.contains(pid)) {
+            // Who may write to the socket file may send here: the service's user and root.
+            // (Checked by uid, not only by process: a short-lived sender such as
+            // `systemd-notify` has usually been reaped by the time svc reads its datagram.)
+            let allowed =
+                |(pid, uid): (i32, u32)| uid == self.user || uid == 0 || service.contains(pid);
+            if checked && !sender.is_some_and(allowed) {
                 continue;
             }
             // Zero-length or garbage datagrams are ignored, never fatal.

@@ -275,10 +275,13 @@ fn notify_works_with_a_state_directory_too_long_for_a_socket_path() {
 }
 
 /// Issue 10 item 14a: the abstract notify socket has no file permissions to guard it, so svc
-/// counts only datagrams sent by the service's own processes: a READY=1 from another process
-/// (this test) is ignored, and the start fails after ready_timeout.
+/// applies the file's rule itself: a READY=1 from a process of another user (here `nobody`,
+/// not the service's user, which is root) is ignored, and the start fails after ready_timeout.
 #[test]
 fn abstract_notify_socket_ignores_other_senders() {
+    if skip_unless_root("abstract_notify_socket_ignores_other_senders") {
+        return;
+    }
     let sb = Sandbox::new();
     let state = sb.path().join("s".repeat(60)).join("t".repeat(60));
     let addr_file = sb.work.join("mute.addr");
@@ -317,12 +320,18 @@ fn abstract_notify_socket_ignores_other_senders() {
     let name = addr
         .strip_prefix('@')
         .unwrap_or_else(|| panic!("NOTIFY_SOCKET is not abstract: {addr:?}"));
-    {
-        use std::os::linux::net::SocketAddrExt;
-        let to = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
-        let s = std::os::unix::net::UnixDatagram::unbound().unwrap();
-        s.send_to_addr(b"READY=1\n", &to).unwrap();
-    }
+    // A stranger: a process of user nobody.
+    use std::os::unix::process::CommandExt;
+    let sent = std::process::Command::new("/usr/bin/python3")
+        .arg("-c")
+        .arg(format!(
+            "import socket\ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\ns.sendto(b'READY=1\\n', '\\0' + {name:?})\n"
+        ))
+        .uid(65534)
+        .gid(65534)
+        .status()
+        .unwrap();
+    assert!(sent.success(), "the stranger could not send");
     let r = crate::lifecycle::finish(child, &["start", "mutenote"], Duration::from_secs(30));
     assert_ne!(r.code, 0, "a stranger's READY=1 counted:\n{}", r.stdout);
     r.stdout_has("[FAILED]").stderr_has("not ready");
@@ -494,4 +503,39 @@ fn tcp_port_held_by_another_process_and_the_daemon_dies_fails_start() {
         .stderr_has("exited with status 1 while starting");
     run(&sb, &["status", "clash"]).code(3);
     drop(holder);
+}
+
+/// Issue 10 item 14a: with the abstract notify socket, a `READY=1` that a process of the
+/// service's user sends from outside its process tree counts, as it would through the socket
+/// file (which that user owns). That is what makes `systemd-notify --ready` work there: its
+/// process has usually exited and been reaped by the time svc reads the datagram, so svc cannot
+/// find it among the service's processes. Here the sender is outside for certain: in a session
+/// of its own, and reparented away from the service (its parent exits first).
+#[test]
+fn abstract_notify_counts_a_ready_from_the_services_user_outside_its_tree() {
+    let sb = Sandbox::new();
+    let state = sb.path().join("s".repeat(60)).join("t".repeat(60));
+    let script = python(
+        &sb,
+        "detached",
+        &format!(
+            "import os, signal\nif os.fork() == 0:\n    middle = os.getpid()\n    if os.fork() != 0:\n        os._exit(0)\n    os.setsid()\n    while os.getppid() == middle:\n        signal.sigtimedwait([], 0.01)\n{}    os._exit(0)\nwhile True:\n    signal.pause()\n",
+            notify_sender("[b'READY=1']")
+                .lines()
+                .map(|l| format!("    {l}\n"))
+                .collect::<String>()
+        ),
+    );
+    sb.service(
+        "detached",
+        &format!(
+            "exec: {}\nready: {{ notify: true }}\nready_timeout: 10\nstop_timeout: 2\n",
+            script.display()
+        ),
+    );
+    svc_with_state(&sb, &state, &["start", "detached"])
+        .ok()
+        .stdout_has("[ OK ]");
+    svc_with_state(&sb, &state, &["stop", "detached"]).ok();
+    assert!(procs_with_arg(&script).is_empty());
 }
