@@ -131,12 +131,26 @@ impl NotifySocket {
             return NotifySocket::bind_abstract(user);
         }
         let _ = std::fs::remove_file(path);
-        let sock = UnixDatagram::bind(path).map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("cannot create notify socket {}: {e}", path.display()),
-            )
-        })?;
+        // Mode 0600 whatever svc's umask: only its owner (the service's user, below) and root
+        // may send. Set on the socket before bind, which creates the file with that mode (no
+        // moment with a wider one), and on the file again after.
+        let private = |sock: &UnixDatagram| -> io::Result<()> {
+            // SAFETY: fchmod on a descriptor we own.
+            if unsafe { libc::fchmod(sock.as_raw_fd(), 0o600) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let addr = nix::sys::socket::UnixAddr::new(path).map_err(io::Error::from)?;
+            nix::sys::socket::bind(sock.as_raw_fd(), &addr).map_err(io::Error::from)?;
+            std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        };
+        let sock = UnixDatagram::unbound()
+            .and_then(|sock| private(&sock).map(|()| sock))
+            .map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("cannot create notify socket {}: {e}", path.display()),
+                )
+            })?;
         if let Some((uid, gid)) = owner {
             std::os::unix::fs::chown(path, Some(uid), Some(gid))?;
         }

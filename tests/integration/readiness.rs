@@ -539,3 +539,42 @@ fn abstract_notify_counts_a_ready_from_the_services_user_outside_its_tree() {
     svc_with_state(&sb, &state, &["stop", "detached"]).ok();
     assert!(procs_with_arg(&script).is_empty());
 }
+
+/// The notify socket file is writable by the service's user only, whatever umask svc was run
+/// with: under `umask 000` it used to be created mode 0777, so any local user could send
+/// READY=1 for the service.
+#[test]
+fn notify_socket_file_is_private_whatever_the_umask() {
+    use std::os::unix::process::CommandExt;
+    let sb = Sandbox::new();
+    let mode_file = sb.work.join("sock.mode");
+    let script = python(
+        &sb,
+        "private",
+        &format!(
+            "import os, signal, stat\nm = stat.S_IMODE(os.stat(os.environ['NOTIFY_SOCKET']).st_mode)\nopen('{}', 'w').write('%o' % m)\n{}while True:\n    signal.pause()\n",
+            mode_file.display(),
+            notify_sender("[b'READY=1']")
+        ),
+    );
+    sb.service(
+        "private",
+        &format!(
+            "exec: {}\nready: {{ notify: true }}\nready_timeout: 10\n",
+            script.display()
+        ),
+    );
+    let mut c = sb.cmd(["start", "private"]);
+    // SAFETY: umask between fork and exec.
+    unsafe {
+        c.pre_exec(|| {
+            libc::umask(0);
+            Ok(())
+        });
+    }
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let mode = u32::from_str_radix(std::fs::read_to_string(&mode_file).unwrap().trim(), 8).unwrap();
+    assert_eq!(mode & 0o077, 0, "notify socket mode {mode:o}");
+    run(&sb, &["stop", "private"]).ok();
+}
