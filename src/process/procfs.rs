@@ -121,13 +121,13 @@ impl Table {
     }
 
     /// The processes that may be in process group `pgid` now, if no process was created since
-    /// the scan: its members then, every process of their sessions (only those can join the
-    /// group, setpgid(2)), and the process whose PID is `pgid`.
+    /// the scan: its members then, the process whose PID is `pgid` (it may make the group
+    /// anew), and every process of their sessions (only those can join the group, setpgid(2)).
     pub fn group_candidates(&self, pgid: i32) -> Vec<i32> {
         let sessions: BTreeSet<i32> = self
             .procs
             .iter()
-            .filter(|s| s.pgrp == pgid)
+            .filter(|s| s.pgrp == pgid || s.pid == pgid)
             .map(|s| s.session)
             .collect();
         self.procs
@@ -481,6 +481,28 @@ mod tests {
     /// A fixture /proc of svc's own namespace: its `self` names this process.
     fn own_self(root: &Path) {
         std::os::unix::fs::symlink(std::process::id().to_string(), root.join("self")).unwrap();
+    }
+
+    /// A group that is empty when the table is read can be made afterwards, without a new
+    /// PID, by the process whose PID it is, and joined by the others of that process's
+    /// session: those are candidates too.
+    #[test]
+    fn a_group_made_after_the_scan_is_seen_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        proc_at(r, 10, 1, 5, 5, 'S');
+        proc_at(r, 11, 1, 5, 5, 'S');
+        own_self(r);
+        std::fs::write(r.join("loadavg"), "0.00 0.01 0.05 1/90 11\n").unwrap();
+        let p = Procfs::at(r);
+        let first = p.table();
+        // 10 makes group 10 (setpgid(0, 0)) and 11 joins it: no new PID.
+        proc_at(r, 10, 1, 10, 5, 'S');
+        proc_at(r, 11, 1, 10, 5, 'S');
+        let mut g = p.group_members(10);
+        g.sort();
+        assert_eq!(g, [10, 11]);
+        assert!(Arc::ptr_eq(&first, &p.table()));
     }
 
     #[test]
