@@ -10,11 +10,17 @@
 //! are close-on-exec: launched programs never see them. The handlers reset themselves
 //! (`SA_RESETHAND`): a second signal has its default effect. A signal ignored when svc started
 //! (`nohup`, a background job of a script) stays ignored.
+//!
+//! A process that blocks SIGTERM and SIGINT to read them later (a supervisor reads them from a
+//! signalfd) asks for [`watch_pending`]: then one of them pending is a request to stop too, so
+//! the first launch's readiness wait ends when `svc stop` or a cancelled switch sends SIGTERM.
 
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 static CANCELLED: AtomicBool = AtomicBool::new(false);
+/// Set by [`watch_pending`]: a pending (blocked) SIGTERM or SIGINT counts as a request.
+static WATCH_PENDING: AtomicBool = AtomicBool::new(false);
 /// The pipe's ends, -1 when absent (not installed, or the write end closed).
 static READ_END: AtomicI32 = AtomicI32::new(-1);
 static WRITE_END: AtomicI32 = AtomicI32::new(-1);
@@ -74,9 +80,31 @@ pub fn forget_writer() {
     }
 }
 
-/// Whether this switch was asked to stop: here, or in the switch that forked this worker.
+/// In a process that blocks SIGTERM and SIGINT and reads them later: from now on one of them
+/// pending (not yet read) makes [`requested`] true. The signal stays pending for its reader.
+pub fn watch_pending() {
+    WATCH_PENDING.store(true, Ordering::SeqCst);
+}
+
+/// Whether a SIGTERM or SIGINT is pending (blocked and not yet read).
+fn stop_signal_pending() -> bool {
+    // SAFETY: sigpending fills the set we own; sigismember reads it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigpending(&mut set) == 0
+            && (libc::sigismember(&set, libc::SIGTERM) == 1
+                || libc::sigismember(&set, libc::SIGINT) == 1)
+    }
+}
+
+/// Whether this switch was asked to stop: here, or in the switch that forked this worker (or,
+/// after [`watch_pending`], by a pending SIGTERM or SIGINT).
 pub fn requested() -> bool {
     if CANCELLED.load(Ordering::SeqCst) {
+        return true;
+    }
+    if WATCH_PENDING.load(Ordering::SeqCst) && stop_signal_pending() {
         return true;
     }
     let r = READ_END.load(Ordering::SeqCst);

@@ -296,8 +296,23 @@ pub fn spawn(life: &Lifecycle, def: &Definition) -> Result<Started, LifecycleErr
     pending.release()?;
     // The supervisor waits for readiness itself; allow for that and for undoing a failure.
     let deadline = Instant::now() + def.ready_timeout + def.stop_timeout + Duration::from_secs(10);
-    let report = read_report(report_r, deadline);
+    let (report, told) = read_report(report_r, pid, deadline);
     match report {
+        Some(line) if told && line.starts_with("ok ") => {
+            // Ready just as the switch was cancelled: the supervisor got SIGTERM anyway and
+            // stops the service. Wait for that and say so, rather than report a start that
+            // is being undone.
+            if let Ok(h) = ProcHandle::open(pid, &life.procfs) {
+                if !h.wait_exit(Instant::now() + def.stop_timeout + Duration::from_secs(10)) {
+                    let _ = h.signal(Signal::SIGKILL);
+                }
+            }
+            launch::reap(pid);
+            Err(lifecycle::failed(format!(
+                "{}: start cancelled as it became ready (svc was asked to stop); stopped it",
+                def.name
+            )))
+        }
         Some(line) => parse_report(def, &line, pid),
         None => {
             // Died (or hung) before reporting: make sure it is gone, then say so.
@@ -315,19 +330,33 @@ pub fn spawn(life: &Lifecycle, def: &Definition) -> Result<Started, LifecycleErr
     }
 }
 
-fn read_report(fd: OwnedFd, deadline: Instant) -> Option<String> {
+/// The supervisor's report, read until it closes the pipe (or `deadline`), and whether the
+/// supervisor was told to stop: when the switch that waits for it is cancelled (SIGTERM, see
+/// `process::cancel`) while no report has come, the supervisor gets SIGTERM once — it then
+/// gives up its readiness wait, stops the instance and reports that — and the report is still
+/// read.
+fn read_report(fd: OwnedFd, supervisor: i32, deadline: Instant) -> (Option<String>, bool) {
     let mut file = File::from(fd);
     let mut buf = Vec::new();
+    let mut told = false;
     loop {
         let now = Instant::now();
         if now >= deadline {
-            return None;
+            return (None, told);
         }
-        match crate::process::handle::poll_fds(&[file.as_fd()], Some(deadline - now)) {
+        let step = (deadline - now).min(Duration::from_millis(100));
+        match crate::process::handle::poll_fds(&[file.as_fd()], Some(step)) {
             Ok(true) => {}
-            Ok(false) => return None,
+            Ok(false) => {
+                if !told && buf.is_empty() && crate::process::cancel::requested() {
+                    // SAFETY: kill of our own unreaped child: its PID cannot be reused.
+                    unsafe { libc::kill(supervisor, libc::SIGTERM) };
+                    told = true;
+                }
+                continue;
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(_) => return None,
+            Err(_) => return (None, told),
         }
         let mut chunk = [0u8; 4096];
         match file.read(&mut chunk) {
@@ -338,7 +367,7 @@ fn read_report(fd: OwnedFd, deadline: Instant) -> Option<String> {
         }
     }
     let text = String::from_utf8_lossy(&buf).into_owned();
-    (!text.is_empty()).then_some(text)
+    ((!text.is_empty()).then_some(text), told)
 }
 
 /// `ok PID` or `err CODE MESSAGE`.
@@ -466,6 +495,9 @@ pub fn run(life: &Lifecycle, def: &Definition) -> Code {
             return Code::Failure;
         }
     };
+    // SIGTERM (from `svc stop`, or a switch that was cancelled while it waits for the report)
+    // waits in the signalfd: it also ends the first launch's readiness wait.
+    crate::process::cancel::watch_pending();
     match sup.first_launch() {
         Ok(pid) => {
             tell(&format!("ok {pid}\n"));

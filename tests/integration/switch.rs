@@ -1361,3 +1361,37 @@ fn ctrl_c_cancels_a_switch_and_its_forking_launch_leaves_nothing() {
         },
     );
 }
+
+/// Issue 10 item 13 for a supervised service (`respawn`): its readiness wait runs in its
+/// supervisor, which must give it up too when the switch is cancelled, stopping the instance
+/// (and itself), rather than make the switch wait out ready_timeout (30 s here).
+#[test]
+fn sigterm_cancels_the_readiness_wait_of_a_supervised_service() {
+    let sb = Sandbox::new();
+    let script = daemon_with(
+        &sb,
+        "sup",
+        "sleep 100000 & wait $!",
+        "respawn: true\nready_timeout: 30\nstop_timeout: 2\n",
+    );
+    daemon(&sb, "late", "");
+    link(&sb, "3", "S20", "sup");
+    link(&sb, "3", "S30", "late");
+    let child = spawn_svc(&sb, &["switch", "3"]);
+    wait_for_file(&sb.work.join("sup.pids"), Duration::from_secs(10));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let r = finish(child, &["switch", "3"], Duration::from_secs(10));
+    r.code(1)
+        .stderr_has("switch to runlevel 3 cancelled")
+        .stdout_has("sup: start cancelled before it was ready");
+    assert_never_started(&sb, "late");
+    wait_until(
+        Duration::from_secs(10),
+        "sup and its supervisor to be gone",
+        || procs_with_arg(&script).is_empty() && run(&sb, &["status", "sup"]).code == 3,
+    );
+}
