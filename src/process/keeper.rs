@@ -121,19 +121,10 @@ impl Keeper {
         LauncherEnd::Exited(std::process::ExitStatus::from_raw(i32::from_ne_bytes(buf)))
     }
 
-    /// Whether `pid` is a process this launch created: the keeper is among its ancestors.
-    /// (Parents are always live processes — an orphan is reparented at once — and the keeper,
-    /// svc's unreaped child, keeps its PID: the walk cannot be fooled by a reused PID.)
+    /// Whether `pid` is a process this launch created: the keeper is among its ancestors
+    /// ([`Procfs::descends_from`]; the keeper, svc's unreaped child, keeps its PID).
     pub fn created(&self, pid: i32) -> bool {
-        let mut cur = pid;
-        for _ in 0..4096 {
-            match self.procfs.stat(cur) {
-                Some(s) if s.ppid == self.pid => return true,
-                Some(s) if s.ppid > 1 && s.ppid != cur => cur = s.ppid,
-                _ => return false,
-            }
-        }
-        false
+        self.procfs.descends_from(pid, self.pid)
     }
 
     /// The live processes the launch created, now.

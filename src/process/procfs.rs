@@ -303,6 +303,31 @@ impl Procfs {
             .collect()
     }
 
+    /// Whether `ancestor` is among the ancestors of `pid`, walking up the parents. Each parent
+    /// read must be at least as old as the child read before it: a parent is always a live
+    /// process (an orphan is reparented at once), so a younger one means that the parent
+    /// exited between the two reads and its PID went to a new process — which the walk must
+    /// not take for the child's ancestor. `ancestor` must be a PID that cannot be reused
+    /// meanwhile (an unreaped child of the caller).
+    pub fn descends_from(&self, pid: i32, ancestor: i32) -> bool {
+        let Some(mut cur) = self.stat(pid) else {
+            return false;
+        };
+        for _ in 0..4096 {
+            if cur.ppid == ancestor {
+                return true;
+            }
+            if cur.ppid <= 1 || cur.ppid == cur.pid {
+                return false;
+            }
+            match self.stat(cur.ppid) {
+                Some(parent) if parent.start_ticks <= cur.start_ticks => cur = parent,
+                _ => return false,
+            }
+        }
+        false
+    }
+
     /// Direct children of `pid`, from `/proc/PID/task/*/children`; `None` when the kernel does
     /// not offer that file.
     fn children(&self, pid: i32) -> Option<Vec<i32>> {
@@ -503,6 +528,37 @@ mod tests {
         g.sort();
         assert_eq!(g, [10, 11]);
         assert!(Arc::ptr_eq(&first, &p.table()));
+    }
+
+    /// `proc_at` with a given start time.
+    fn proc_started(root: &Path, pid: i32, ppid: i32, start: u64) {
+        let text = format!(
+            "{pid} (p{pid}) S {ppid} {pid} {pid} 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 {start} 1 1\n"
+        );
+        std::fs::create_dir_all(root.join(pid.to_string())).unwrap();
+        std::fs::write(root.join(format!("{pid}/stat")), text).unwrap();
+    }
+
+    /// The walk up the parents is not fooled by a parent that exited between two reads and
+    /// whose PID a process under the ancestor took: that one is younger than the child.
+    #[test]
+    fn descends_from_walks_real_parents_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        // 30 is the ancestor; 31 its child, 32 a grandchild.
+        proc_started(r, 30, 1, 100);
+        proc_started(r, 31, 30, 200);
+        proc_started(r, 32, 31, 300);
+        // 50 is another process; its parent 40 "is" now a new process under 30 that took the
+        // PID of 50's real parent, which exited: it started after 50.
+        proc_started(r, 40, 31, 900);
+        proc_started(r, 50, 40, 500);
+        let p = Procfs::at(r);
+        assert!(p.descends_from(31, 30));
+        assert!(p.descends_from(32, 30));
+        assert!(!p.descends_from(50, 30));
+        assert!(!p.descends_from(30, 30));
+        assert!(!p.descends_from(99, 30));
     }
 
     #[test]
