@@ -116,7 +116,12 @@ fn client_end(rest: &str) -> Option<usize> {
             b'[' => depth += 1,
             b']' => depth -= 1,
             b':' if depth <= 0 => {
-                let start = rest[..i].rfind(is_sep).map_or(0, |p| p + 1);
+                // Past the separator, whose UTF-8 length may exceed one byte (U+0085 NEL and
+                // other Unicode blanks count as blanks).
+                let start = rest[..i]
+                    .char_indices()
+                    .rfind(|&(_, c)| is_sep(c))
+                    .map_or(0, |(p, c)| p + c.len_utf8());
                 let end = rest[i..].find(is_sep).map_or(rest.len(), |p| i + p);
                 let run = &rest[start..end];
                 let addr = run.split_once('/').map_or(run, |(a, _)| a);

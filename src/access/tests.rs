@@ -501,3 +501,14 @@ fn parse_by_label() {
             .allowed
     );
 }
+
+/// Regression (found by the hosts_access fuzz target): a Unicode blank of two bytes (U+0085)
+/// before a client's `:` made the parser slice inside the character and panic — svc inetd
+/// would have died on such a rule file. Now the line parses, and the rule still decides.
+#[test]
+fn a_multibyte_blank_before_the_colon_does_not_panic() {
+    let allow = "echo: 10.0.0.\u{85}x:allow\nsshd: 10.0.0.1\u{85}:deny\n";
+    let r = Rules::from_text(allow, "ALL: ALL\n");
+    let v = r.check("echo", sa("10.0.0.7"), &StaticResolver::new());
+    assert!(!v.rule.is_empty());
+}
