@@ -49,6 +49,14 @@ pub fn open_read(path: &Path, links: Links) -> io::Result<File> {
     Ok(f)
 }
 
+/// The whole of `path`, opened as [`open_read`] does.
+pub fn read(path: &Path, links: Links) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    open_read(path, links)?.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
 /// Opens `path` for appending, creating it with `mode`: never through a symlink, never
 /// blocking, a regular file with a single link only (writing through a hard link would write
 /// into another file).

@@ -58,9 +58,12 @@ pub struct Step {
 }
 
 impl Timeline {
-    /// Reads one record (`<state>/timeline.json`, or an earlier one: see [`nth_path`]).
+    /// Reads one record (`<state>/timeline.json`, or an earlier one: see [`nth_path`]), never
+    /// blocking on it: a FIFO or anything else but a regular file is an error
+    /// ([`crate::regular`]). Not `Links::Refuse`: after a crash in [`Timeline::save`] a record
+    /// may have two names.
     pub fn load(path: &Path) -> std::io::Result<Timeline> {
-        let text = std::fs::read(path)?;
+        let text = crate::regular::read(path, crate::regular::Links::Follow)?;
         serde_json::from_slice(&text)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
     }
