@@ -845,7 +845,8 @@ fn restart_countdown_ignores_wall_clock_jumps() {
 #[test]
 fn a_fifo_as_the_supervisor_state_never_blocks() {
     let sb = Sandbox::new();
-    sb.service("sup", "exec: /bin/sleep\nargs: [\"100\"]\nrespawn: true\n");
+    // A sandbox script, so the sandbox guard finds it even if the test fails.
+    sb.service("sup", &format!("{}respawn: true\n", sb.sleeper("sup")));
     std::fs::create_dir_all(&sb.state).unwrap();
     let state = sb.state.join("sup.supervisor");
     let c = std::ffi::CString::new(state.to_str().unwrap()).unwrap();
