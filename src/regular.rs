@@ -24,7 +24,9 @@ use nix::fcntl::{fcntl, FcntlArg, OFlag};
 pub enum Links {
     /// Open what it points to (configuration files; the caller checks trust).
     Follow,
-    /// Refuse it (`O_NOFOLLOW`): logs, whose directory a service user may write.
+    /// Refuse it (`O_NOFOLLOW`), and a file with a second hard link, as the writers do
+    /// ([`open_append`]): logs, whose directory a service user may write — and where
+    /// protected_hardlinks is off, hard-link a file it cannot read into.
     Refuse,
 }
 
@@ -40,7 +42,19 @@ pub fn open_read(path: &Path, links: Links) -> io::Result<File> {
         .custom_flags(flags)
         .open(path)
         .map_err(|e| open_error(path, links, e))?;
-    settle(f).map(|(f, _)| f)
+    let (f, meta) = settle(f)?;
+    if links == Links::Refuse && meta.nlink() > 1 {
+        return Err(hard_linked(&meta, "read"));
+    }
+    Ok(f)
+}
+
+/// The whole of `path`, opened as [`open_read`] does.
+pub fn read(path: &Path, links: Links) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    open_read(path, links)?.read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// Opens `path` for appending, creating it with `mode`: never through a symlink, never
@@ -56,12 +70,18 @@ pub fn open_append(path: &Path, mode: u32) -> io::Result<File> {
         .map_err(|e| open_error(path, Links::Refuse, e))?;
     let (f, meta) = settle(f)?;
     if meta.nlink() > 1 {
-        return Err(io::Error::other(format!(
-            "it has {} hard links; refusing to write through it",
-            meta.nlink()
-        )));
+        return Err(hard_linked(&meta, "write"));
     }
     Ok(f)
+}
+
+/// A log with a second name may be another file altogether (a hard link made by whoever can
+/// write the directory): neither written through nor read.
+fn hard_linked(meta: &Metadata, what: &str) -> io::Error {
+    io::Error::other(format!(
+        "it has {} hard links; refusing to {what} through it",
+        meta.nlink()
+    ))
 }
 
 /// What kind of file `meta` describes, for messages ("a FIFO").
@@ -193,8 +213,10 @@ mod tests {
         std::fs::hard_link(&a, d.path().join("b")).unwrap();
         let e = open_append(&a, 0o640).unwrap_err();
         assert!(e.to_string().contains("hard links"), "{e}");
-        // Reading through a second name is harmless (a rotation seen under two names).
-        assert!(open_read(&a, Links::Refuse).is_ok());
+        // Logs are read by the same rule; configuration files may have several names.
+        let e = open_read(&a, Links::Refuse).unwrap_err();
+        assert!(e.to_string().contains("refusing to read"), "{e}");
+        assert!(open_read(&a, Links::Follow).is_ok());
     }
 
     #[test]

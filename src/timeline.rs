@@ -58,9 +58,12 @@ pub struct Step {
 }
 
 impl Timeline {
-    /// Reads one record (`<state>/timeline.json`, or an earlier one: see [`nth_path`]).
+    /// Reads one record (`<state>/timeline.json`, or an earlier one: see [`nth_path`]), never
+    /// blocking on it: a FIFO or anything else but a regular file is an error
+    /// ([`crate::regular`]). Not `Links::Refuse`: after a crash in [`Timeline::save`] a record
+    /// may have two names.
     pub fn load(path: &Path) -> std::io::Result<Timeline> {
-        let text = std::fs::read(path)?;
+        let text = crate::regular::read(path, crate::regular::Links::Follow)?;
         serde_json::from_slice(&text)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
     }
@@ -69,25 +72,44 @@ impl Timeline {
     /// atomically, keeping the [`KEEP`]` - 1` records before it: `timeline.1.json` … move one
     /// place back (the oldest is dropped), the previous latest becomes `timeline.1.json` (a
     /// hard link, so `path` never goes missing), then `path` is replaced. The caller holds
-    /// the switch lock, so two records never interleave.
+    /// the switch lock, so two records never interleave. A save cut short after that link
+    /// left the latest under both names: then it is only replaced, so no record is kept twice.
     pub fn save(&self, path: &Path) -> std::io::Result<()> {
         let text = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        for n in (1..KEEP - 1).rev() {
-            match std::fs::rename(nth_path(path, n), nth_path(path, n + 1)) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-                _ => {}
-            }
-        }
         let previous = nth_path(path, 1);
-        let _ = std::fs::remove_file(&previous);
-        match std::fs::hard_link(path, &previous) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            // A file system without hard links: moved instead, for a moment there is none.
-            Err(_) => std::fs::rename(path, &previous)?,
-            Ok(()) => {}
+        if !same_file(path, &previous) {
+            rotate(path)?;
         }
         crate::process::pidfile::write_atomic(path, &text, 0o644)
     }
+}
+
+/// Whether `a` and `b` are names of one file (neither followed if a symlink).
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::symlink_metadata(a), std::fs::symlink_metadata(b)) {
+        (Ok(x), Ok(y)) => (x.dev(), x.ino()) == (y.dev(), y.ino()),
+        _ => false,
+    }
+}
+
+/// Moves the records one place back, the latest (`path`) to `timeline.1.json` as a second name.
+fn rotate(path: &Path) -> std::io::Result<()> {
+    for n in (1..KEEP - 1).rev() {
+        match std::fs::rename(nth_path(path, n), nth_path(path, n + 1)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    let previous = nth_path(path, 1);
+    let _ = std::fs::remove_file(&previous);
+    match std::fs::hard_link(path, &previous) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        // A file system without hard links: moved instead, for a moment there is none.
+        Err(_) => std::fs::rename(path, &previous)?,
+        Ok(()) => {}
+    }
+    Ok(())
 }
 
 /// The record `n` transitions before the latest: `path` itself for 0, else
@@ -374,5 +396,30 @@ pub(crate) mod tests {
              "outcome":"failed","after":[]}]}"#;
         std::fs::write(&path, old).unwrap();
         assert_eq!(Timeline::load(&path).unwrap().services[0].end_ms, None);
+    }
+
+    /// A save cut short after the previous latest got its second name (`timeline.1.json`, a
+    /// hard link) but before the new one was written leaves that record under both names; the
+    /// next save must not keep it twice.
+    #[test]
+    fn a_save_cut_short_leaves_no_duplicate() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("timeline.json");
+        let save = |target: &str| {
+            let mut t = sample();
+            t.target = target.into();
+            t.save(&path).unwrap();
+        };
+        save("x");
+        save("a");
+        // The cut-short save of "b": the older records moved back, the latest linked as 1.
+        std::fs::rename(nth_path(&path, 1), nth_path(&path, 2)).unwrap();
+        std::fs::hard_link(&path, nth_path(&path, 1)).unwrap();
+        save("c");
+        let kept: Vec<String> = (0..KEEP)
+            .filter_map(|n| Timeline::load(&nth_path(&path, n)).ok())
+            .map(|t| t.target)
+            .collect();
+        assert_eq!(kept, ["c", "a", "x"]);
     }
 }

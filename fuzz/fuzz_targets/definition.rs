@@ -6,8 +6,9 @@
 //! the last line) and come sorted by line; a definition that parses satisfies the SPEC §2
 //! rules the validator promises (name, `exec` an absolute path or a bare name without NUL,
 //! absolute `script`/`workdir`/`pidfile`, ranges of `nice`, priorities, `umask`, `log_keep`,
-//! runlevels `0`-`6`/`S` without repeats, no self-dependency, the exclusive keys); and the
-//! INIT INFO header `svc lsb-script` writes for it reads back as written.
+//! runlevels `0`-`6`/`S` without repeats, no self-dependency, the exclusive keys); the INIT
+//! INFO header `svc lsb-script` writes for it reads back as written; and a YAML error that
+//! blames a tab points at one.
 #![no_main]
 
 use std::path::Path;
@@ -96,6 +97,14 @@ fuzz_target!(|data: &[u8]| {
                 assert!(!p.message.is_empty());
                 if let Some(l) = p.line {
                     assert!(l >= 1 && l <= lines + 1, "{p} (the text has {lines} lines)");
+                }
+                // A YAML error blames a tab only where the parser stopped at one (a tab
+                // elsewhere on the line, legal in a flow list, is not what is wrong).
+                if p.message.starts_with("invalid YAML: tab character") {
+                    let at = p.line.zip(p.column).and_then(|(l, c)| {
+                        text.split('\n').nth(l - 1)?.chars().nth(c.checked_sub(1)?)
+                    });
+                    assert_eq!(at, Some('\t'), "{p}");
                 }
                 let key = p.line.unwrap_or(0);
                 assert!(key >= last, "problems out of line order");

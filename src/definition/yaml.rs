@@ -150,6 +150,25 @@ mod tests {
         assert!(e.line.is_some(), "{e:?}");
     }
 
+    /// A tab is blamed only when the parser stopped at one: a tab inside a flow list is legal
+    /// YAML, so an error later on such a line is about something else.
+    #[test]
+    fn a_tab_is_named_only_where_the_parser_stopped_at_one() {
+        let e = parse("exec: x\nenv:\n\tA: b\n").unwrap_err();
+        assert!(e.message.starts_with("tab character"), "{e:?}");
+        let e = parse("exec: x\nenv:\n  A: b\n\t B: c\n").unwrap_err();
+        assert!(e.message.starts_with("tab character"), "{e:?}");
+        assert!(parse("args: [a,\n\tb]\n").is_ok());
+        for (text, want) in [
+            ("exec: x\nargs: [a,\n\tb,\n\t@c]\n", "`@` cannot start"),
+            ("exec: x\nargs: [a,\n\tb: c: d]\n", "expected `,`"),
+        ] {
+            let e = parse(text).unwrap_err();
+            assert!(!e.message.contains("tab"), "{text:?}: {e:?}");
+            assert!(e.message.contains(want), "{text:?}: {e:?}");
+        }
+    }
+
     /// Regression (found by the `definition` fuzz target): YAML also breaks lines at a lone
     /// CR, NEL (U+0085) and U+2028/U+2029, so its own line numbers ran past the end of the
     /// file as an editor, grep -n or wc -l count it. Positions count `\n` line ends only.

@@ -30,9 +30,13 @@ pub fn explain(raw: &str, text: &str, line: Option<usize>, column: Option<usize>
     let spaces = |n: usize| format!("{n} space{}", if n == 1 { "" } else { "s" });
     // A line that opens a nested block: `key:` with nothing after it but a comment.
     let opens = |l: &str| strip_comment(l).trim_end().ends_with(':');
-    let leading = &at[..at.len() - at.trim_start_matches([' ', '\t']).len()];
+    // A tab where the parser stopped: a tab elsewhere on the line (legal inside a flow
+    // list, `[a,<TAB>b]`) is not what is wrong.
+    let stopped_at_tab = column
+        .and_then(|c| at.chars().nth(c.saturating_sub(1)))
+        .is_some_and(|c| c == '\t');
 
-    if leading.contains('\t') || raw.contains("tab character") {
+    if stopped_at_tab || raw.contains("tab character") {
         let hint = match prev {
             Some(p) if opens(p) => format!(
                 ", e.g. {} to nest under `{}`",

@@ -146,29 +146,52 @@ impl Table {
         template
             .replace("@CASES@", self.cases(shell).trim_end_matches('\n'))
             .replace("@VALUE_OPTIONS@", &self.value_options.join(separator))
+            .replace("@DEQUOTE@", BASH_DEQUOTE)
     }
 }
 
 const HEADER: &str = "\
 # Service names and runlevels: where a command takes a NAME or a RUNLEVEL, the candidates are
 # what `svc __complete services|runlevels` prints for the configuration of the line being
-# completed (its --config-dir, or SVC_CONFIG_DIR=DIR written before svc, or the environment).
+# completed (its --config-dir, or SVC_CONFIG_DIR=DIR written before svc — not in bash, which
+# does not show a completion function the assignments before the command — or the environment).
 # Generated from svc's command line like the rest of this file.
 ";
 
-const BASH: &str = "
-@HEADER@_svc_values() {
-    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
-    local i w cmd= npos=0 dashes= kind= config= line_config=
-    local -a line
-    read -ra line <<<\"$COMP_LINE\"
-    for w in \"${line[@]}\"; do
-        case $w in
-            SVC_CONFIG_DIR=*) line_config=${w#*=} ;;
-            [A-Za-z_]*=*) ;;
-            *) break ;;
-        esac
+/// bash gives a completion function the words as typed, quotes and backslashes included
+/// (`"/srv/my conf"`, `/srv/my\ conf`): this undoes the quoting of one word without `eval`,
+/// so nothing on the line (`$(...)`, backquotes, variables) is ever expanded or run.
+const BASH_DEQUOTE: &str = r#"# One word as typed, without its quoting ('...', "...", backslashes), into REPLY. Nothing
+# is expanded or run: a `$` or a backquote stays as it is.
+_svc_dequote() {
+    local w=$1 c q= out=
+    local -i i
+    for ((i = 0; i < ${#w}; i++)); do
+        c=${w:i:1}
+        if [[ $q == "'" ]]; then
+            if [[ $c == "'" ]]; then q=; else out+=$c; fi
+        elif [[ $c == '\' ]]; then
+            ((i++))
+            c=${w:i:1}
+            [[ $q == '"' && $c != [\"\\\$\`] ]] && out+='\'
+            out+=$c
+        elif [[ -z $q && ( $c == "'" || $c == '"' ) ]]; then
+            q=$c
+        elif [[ $q == '"' && $c == '"' ]]; then
+            q=
+        else
+            out+=$c
+        fi
     done
+    REPLY=$out
+}
+"#;
+
+const BASH: &str = "
+@HEADER@@DEQUOTE@
+_svc_values() {
+    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
+    local i w cmd= npos=0 dashes= kind= config= REPLY
     for ((i = 1; i < COMP_CWORD; i++)); do
         w=${COMP_WORDS[i]}
         if [[ -n $dashes ]]; then
@@ -204,15 +227,16 @@ const BASH: &str = "
         _svc \"$@\"
         return
     fi
-    local svc=${COMP_WORDS[0]}
+    _svc_dequote \"${COMP_WORDS[0]}\"
+    local svc=$REPLY
+    _svc_dequote \"$config\"
+    config=$REPLY
     [[ $svc == \"~/\"* ]] && svc=$HOME/${svc#\"~/\"}
     [[ $config == \"~/\"* ]] && config=$HOME/${config#\"~/\"}
-    [[ $line_config == \"~/\"* ]] && line_config=$HOME/${line_config#\"~/\"}
-    local -a env=() args=()
-    [[ -n $line_config ]] && env=(\"SVC_CONFIG_DIR=$line_config\")
+    local -a args=()
     [[ -n $config ]] && args=(--config-dir \"$config\")
     compopt +o default +o bashdefault 2>/dev/null
-    COMPREPLY=($(compgen -W \"$(env \"${env[@]}\" \"$svc\" \"${args[@]}\" __complete \"$kind\" 2>/dev/null)\" -- \"$cur\"))
+    COMPREPLY=($(compgen -W \"$(\"$svc\" \"${args[@]}\" __complete \"$kind\" 2>/dev/null)\" -- \"$cur\"))
 }
 
 if [[ \"${BASH_VERSINFO[0]}\" -eq 4 && \"${BASH_VERSINFO[1]}\" -ge 4 || \"${BASH_VERSINFO[0]}\" -gt 4 ]]; then
@@ -404,7 +428,7 @@ mod tests {
         for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
             let text = String::from_utf8(crate::docgen::completions(shell)).unwrap();
             assert!(text.contains("__complete"), "{shell:?}");
-            for p in ["@CASES@", "@VALUE_OPTIONS@", "@HEADER@"] {
+            for p in ["@CASES@", "@VALUE_OPTIONS@", "@HEADER@", "@DEQUOTE@"] {
                 assert!(!text.contains(p), "{shell:?}: {p} is left");
             }
         }

@@ -349,6 +349,7 @@ impl Daemon<'_> {
     /// The loop: until SIGTERM/SIGINT.
     fn run(&mut self) -> Result<(), String> {
         loop {
+            self.children.new_round();
             let now = Instant::now();
             let mut timeout: Option<Duration> = None;
             let mut names: Vec<&str> = Vec::new();

@@ -11,6 +11,7 @@
 //! reached). The daemon lets a connection that only finishing servers keep out wait for their
 //! exit, briefly, instead of refusing it (issue 10 item 15).
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -37,6 +38,14 @@ pub struct Child {
 #[derive(Debug, Default)]
 pub struct Servers {
     children: HashMap<i32, Child>,
+    /// Whether a server still holds its connection, as looked up in `/proc` during this round
+    /// of the daemon's loop ([`Servers::new_round`]): a flood of connections refused at a limit
+    /// costs one look per server and round, not one per connection. A server seen without its
+    /// connection is finishing for good (it cannot get the connection back) and stays so.
+    holds: RefCell<HashMap<i32, bool>>,
+    /// How many times `/proc` was looked at (for the tests).
+    #[cfg(test)]
+    scans: std::cell::Cell<usize>,
 }
 
 impl Servers {
@@ -80,8 +89,25 @@ impl Servers {
     /// Of those, the ones that have let go of their connection: they are exiting, or about to.
     pub fn finishing(&self, service: &str, source: Option<IpAddr>) -> usize {
         self.of(service, source)
-            .filter(|(pid, c)| c.socket_inode.is_some_and(|ino| !holds_socket(**pid, ino)))
+            .filter(|(pid, c)| {
+                let Some(ino) = c.socket_inode else {
+                    return false;
+                };
+                let mut memo = self.holds.borrow_mut();
+                let holds = *memo.entry(**pid).or_insert_with(|| {
+                    #[cfg(test)]
+                    self.scans.set(self.scans.get() + 1);
+                    holds_socket(**pid, ino)
+                });
+                !holds
+            })
             .count()
+    }
+
+    /// A new round of the daemon's loop: servers seen holding their connection are looked at
+    /// again when it matters.
+    pub fn new_round(&mut self) {
+        self.holds.get_mut().retain(|_, holds| !*holds);
     }
 
     /// Reaps every child that has exited.
@@ -92,6 +118,7 @@ impl Servers {
                 Ok(st) => {
                     if let Some(pid) = st.pid() {
                         self.children.remove(&pid.as_raw());
+                        self.holds.get_mut().remove(&pid.as_raw());
                     }
                 }
                 Err(Errno::EINTR) => continue,
@@ -144,5 +171,36 @@ mod tests {
         assert!(!holds_socket(me, ino));
         // A process that does not exist holds nothing.
         assert!(!holds_socket(i32::MAX, ino));
+    }
+
+    /// A flood of connections at a limit looks at each server once per round of the loop, not
+    /// once per connection; a new round looks again at those that held their connection.
+    #[test]
+    fn servers_are_looked_at_once_per_round() {
+        let (a, _b) = UnixStream::pair().unwrap();
+        let fd = OwnedFd::from(a);
+        let ino = inode_of(&fd).unwrap();
+        let me = std::process::id() as i32;
+        let mut s = Servers::default();
+        let child = |inode| Child {
+            service: Some("echo".into()),
+            source: None,
+            holds: None,
+            socket_inode: Some(inode),
+        };
+        // This process holds `ino`, not `u64::MAX`; no real child is needed to look.
+        s.insert(me, child(ino));
+        s.insert(i32::MAX, child(ino));
+        for _ in 0..100 {
+            assert_eq!(s.finishing("echo", None), 1);
+        }
+        assert_eq!(s.scans.get(), 2);
+        s.new_round();
+        assert_eq!(s.finishing("echo", None), 1);
+        // Only the holder was looked at again.
+        assert_eq!(s.scans.get(), 3);
+        drop(fd);
+        s.new_round();
+        assert_eq!(s.finishing("echo", None), 2);
     }
 }

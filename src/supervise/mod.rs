@@ -126,7 +126,9 @@ pub struct SuperState {
 
 impl SuperState {
     pub fn load(path: &Path) -> Option<SuperState> {
-        serde_json::from_slice(&std::fs::read(path).ok()?).ok()
+        // Never blocking: a FIFO there is no state ([`crate::regular`]).
+        let bytes = crate::regular::read(path, crate::regular::Links::Follow).ok()?;
+        serde_json::from_slice(&bytes).ok()
     }
 
     /// How long until the supervisor restarts the service, if it is waiting to.

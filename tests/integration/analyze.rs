@@ -485,3 +485,27 @@ fn earlier_transitions_are_kept_and_can_be_shown() {
         .stderr_has("no transition 5");
     sb.svc(["stop", "a"]).ok();
 }
+
+fn mkfifo(p: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap();
+    // SAFETY: mkfifo(3) with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+}
+
+/// A FIFO where a timeline should be is refused at once, never waited on: an ordinary user's
+/// default state directory (`/tmp/svc-UID`) may be one another user made.
+#[test]
+fn a_fifo_timeline_is_refused_at_once() {
+    let sb = Sandbox::new();
+    std::fs::create_dir_all(&sb.state).unwrap();
+    let path = sb.state.join("timeline.json");
+    mkfifo(&path);
+    for args in [&["analyze"][..], &["analyze", "--list"]] {
+        let child = crate::lifecycle::spawn_svc(&sb, args);
+        crate::lifecycle::finish(child, args, Duration::from_secs(10))
+            .code(1)
+            .stderr_has(&path.display().to_string())
+            .stderr_has("not a regular file (it is a FIFO)");
+    }
+}

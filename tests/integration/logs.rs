@@ -537,3 +537,32 @@ fn logs_never_follow_a_symlink() {
     assert_eq!(status.unwrap().code(), Some(1), "{err}");
     assert!(err.contains("symbolic link"), "{err}");
 }
+
+/// Item 8, hard links: where protected_hardlinks is off, a service user who can write the log
+/// directory can hard-link a file it cannot read (same file system) as its log. The writers
+/// refuse a log with a second link; `svc logs` and the log tail of a failed start must not
+/// print it either.
+#[test]
+fn logs_never_read_a_hard_linked_file() {
+    let sb = Sandbox::new();
+    sb.service("s", &sb.sleeper("s"));
+    std::fs::create_dir_all(&sb.log).unwrap();
+    let secret = sb.log.join("shadow");
+    std::fs::write(&secret, "root:SECRET:19000::::::\n").unwrap();
+    std::fs::hard_link(&secret, sb.logfile("s")).unwrap();
+    for args in [&["logs", "s"][..], &["logs", "s", "-n", "5"]] {
+        let r = prompt(&sb, args);
+        assert!(
+            !r.stdout.contains("SECRET"),
+            "svc {args:?} printed the linked file"
+        );
+        r.code(1).stderr_has("hard links");
+    }
+    // A rotated file too.
+    std::fs::remove_file(sb.logfile("s")).unwrap();
+    hand_made(&sb, "s.log", b"current\n");
+    std::fs::hard_link(&secret, sb.log.join("s.log.1")).unwrap();
+    let r = prompt(&sb, &["logs", "s", "-n", "5"]);
+    assert!(!r.stdout.contains("SECRET"), "{}", r.stdout);
+    r.code(1).stderr_has("s.log.1").stderr_has("hard links");
+}

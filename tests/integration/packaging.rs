@@ -534,10 +534,67 @@ const LEVELS: [&str; 8] = ["0", "1", "2", "3", "4", "5", "6", "S"];
 fn bash_completes_service_names_and_runlevels() {
     let (sb, path) = completion_world();
     let cfg = sb.config.display().to_string();
-    // Each case: a label, COMP_LINE, and COMP_WORDS as bash splits the line (at
-    // COMP_WORDBREAKS, `=` included; assignments before the command are not words). The
-    // function is the one `complete -p svc` names, called as bash-completion calls it.
+    // A configuration whose path needs quoting on a command line.
+    let odd = sb.work.join("my conf 'x'");
+    std::fs::create_dir_all(odd.join("init.d")).unwrap();
+    std::fs::write(odd.join("init.d/gamma-svc.yaml"), "exec: /bin/true\n").unwrap();
+    let odd = odd.display().to_string();
+    let mark = sb.work.join("completion-ran-this");
+    // Each case: a label, COMP_LINE, and COMP_WORDS as bash gives them (checked with an
+    // interactive bash 5.2): the line split at COMP_WORDBREAKS (`=` included), each word as
+    // typed, quotes and backslashes kept; assignments before the command are in neither (so
+    // `SVC_CONFIG_DIR=DIR svc` cannot be seen). The function is the one `complete -p svc`
+    // names, called as bash calls it.
+    let double = format!("\"{odd}\"");
+    let escaped = odd.replace(' ', "\\ ").replace('\'', "\\'");
+    let single = format!("'{}'", odd.replace('\'', "'\\''"));
+    let subst = format!("\"$(touch {})\"", mark.display());
     let cases: Vec<(&str, String, Vec<String>)> = vec![
+        (
+            "double",
+            format!("svc --config-dir {double} start "),
+            vec![
+                "svc".into(),
+                "--config-dir".into(),
+                double.clone(),
+                "start".into(),
+                "".into(),
+            ],
+        ),
+        (
+            "escaped",
+            format!("svc stop --config-dir {escaped} "),
+            vec![
+                "svc".into(),
+                "stop".into(),
+                "--config-dir".into(),
+                escaped.clone(),
+                "".into(),
+            ],
+        ),
+        (
+            "single",
+            format!("svc --config-dir={single} restart g"),
+            vec![
+                "svc".into(),
+                "--config-dir".into(),
+                "=".into(),
+                single.clone(),
+                "restart".into(),
+                "g".into(),
+            ],
+        ),
+        (
+            "substitution",
+            format!("svc --config-dir {subst} start "),
+            vec![
+                "svc".into(),
+                "--config-dir".into(),
+                subst.clone(),
+                "start".into(),
+                "".into(),
+            ],
+        ),
         (
             "flag",
             format!("svc --config-dir {cfg} start "),
@@ -572,11 +629,6 @@ fn bash_completes_service_names_and_runlevels() {
                 "alpha-svc".into(),
                 "".into(),
             ],
-        ),
-        (
-            "assignment",
-            format!("SVC_CONFIG_DIR={cfg} svc status "),
-            vec!["svc".into(), "status".into(), "".into()],
         ),
         (
             "environment",
@@ -648,11 +700,12 @@ fn bash_completes_service_names_and_runlevels() {
     assert_eq!(offered(out, "flag"), ["alpha-svc", "beta-svc"], "{out}");
     assert_eq!(offered(out, "prefix"), ["alpha-svc"], "{out}");
     assert_eq!(offered(out, "second"), ["alpha-svc", "beta-svc"], "{out}");
-    assert_eq!(
-        offered(out, "assignment"),
-        ["alpha-svc", "beta-svc"],
-        "{out}"
-    );
+    assert_eq!(offered(out, "double"), ["gamma-svc"], "{out}");
+    assert_eq!(offered(out, "escaped"), ["gamma-svc"], "{out}");
+    assert_eq!(offered(out, "single"), ["gamma-svc"], "{out}");
+    // Text from the line is never run.
+    assert_eq!(offered(out, "substitution"), Vec::<String>::new(), "{out}");
+    assert!(!mark.exists(), "completion ran a command substitution");
     assert_eq!(offered(out, "switch"), LEVELS, "{out}");
     assert_eq!(offered(out, "telinit"), LEVELS, "{out}");
     // The second argument of access-check is an address: no names there.

@@ -838,3 +838,30 @@ fn restart_countdown_ignores_wall_clock_jumps() {
     assert!(left > 10.0 && left <= 20.0, "old state file: {left}");
     sb.svc(["stop", "jumpy"]).ok();
 }
+
+/// A FIFO where the supervisor's state file should be (whoever can write the state directory
+/// can put one there) is refused at once: `status`, `stop` and `start` never wait on it, and
+/// `start` replaces it with a proper file.
+#[test]
+fn a_fifo_as_the_supervisor_state_never_blocks() {
+    let sb = Sandbox::new();
+    // A sandbox script, so the sandbox guard finds it even if the test fails.
+    sb.service("sup", &format!("{}respawn: true\n", sb.sleeper("sup")));
+    std::fs::create_dir_all(&sb.state).unwrap();
+    let state = sb.state.join("sup.supervisor");
+    let c = std::ffi::CString::new(state.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo(3) with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    let run = |args: &[&str]| {
+        let child = crate::lifecycle::spawn_svc(&sb, args);
+        crate::lifecycle::finish(child, args, Duration::from_secs(10))
+    };
+    run(&["status", "sup"]).code(3);
+    run(&["stop", "sup"]).ok();
+    // Stopped on the way out from here on (before, a stop could itself wait on the FIFO).
+    let _stop = StopOnDrop(&sb, "sup");
+    run(&["start", "sup"]).ok();
+    assert!(std::fs::metadata(&state).unwrap().is_file());
+    run(&["status", "sup"]).ok();
+    run(&["stop", "sup"]).ok();
+}
