@@ -5,7 +5,6 @@
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// A held exclusive lock, released when dropped.
@@ -14,16 +13,10 @@ pub struct Lock {
     _file: File,
 }
 
-/// Opens (creating it, mode 0644, never through a symlink) the lock file at `path`.
+/// Opens (creating it, mode 0644, never through a symlink, never blocking, a regular file only)
+/// the lock file at `path`.
 pub fn open(path: &Path) -> io::Result<File> {
-    std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o644)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(path)
+    crate::regular::open_rw(path, 0o644)
 }
 
 /// Takes the exclusive lock of `file`, waiting for the holder to finish.
@@ -42,7 +35,8 @@ pub fn exclusive(file: File) -> io::Result<Lock> {
 
 /// Whether someone holds the lock at `path` right now (without creating the file).
 pub fn is_held(path: &Path) -> bool {
-    let Ok(f) = File::open(path) else {
+    // A FIFO or a symlink planted there is no lock anyone holds (and must not block us).
+    let Ok(f) = crate::regular::open_read(path, crate::regular::Links::Refuse) else {
         return false;
     };
     // SAFETY: flock on a descriptor we own; released when `f` is dropped.

@@ -57,6 +57,21 @@ pub fn read(path: &Path, links: Links) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// Opens (creating it with `mode`) a file to read and write in place, such as a lock file:
+/// never through a symlink, never blocking, a regular file only.
+pub fn open_rw(path: &Path, mode: u32) -> io::Result<File> {
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| open_error(path, Links::Refuse, e))?;
+    settle(f).map(|(f, _)| f)
+}
+
 /// Opens `path` for appending, creating it with `mode`: never through a symlink, never
 /// blocking, a regular file with a single link only (writing through a hard link would write
 /// into another file).

@@ -141,7 +141,8 @@ impl Record {
 
     /// Reads a record; a missing or unreadable one is `None` (treated as "no record").
     pub fn load(path: &Path) -> Option<Record> {
-        let text = std::fs::read(path).ok()?;
+        // Never blocks on what is planted there (a FIFO), never follows a symlink.
+        let text = crate::regular::read(path, crate::regular::Links::Refuse).ok()?;
         serde_json::from_slice(&text).ok()
     }
 

@@ -298,3 +298,35 @@ fn restart_when_stopped_starts_and_when_running_replaces() {
     sb.svc(["stop", "x"]).ok();
     assert!(!alive(second));
 }
+
+/// Issue 10 ("never block on what another user controls"): a FIFO planted at a service's
+/// identity record or lock file in the state directory never hangs `status`, `stop` or
+/// `start`: each answers at once, and the lock that is not a regular file is named.
+#[test]
+fn fifos_in_the_state_directory_never_block() {
+    let sb = Sandbox::new();
+    sb.service("x", &sb.sleeper("x"));
+    std::fs::create_dir_all(&sb.state).unwrap();
+    let fifo = |path: &std::path::Path| {
+        let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo(3) with a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    };
+    let run = |args: &[&str]| {
+        let child = crate::lifecycle::spawn_svc(&sb, args);
+        crate::lifecycle::finish(child, args, Duration::from_secs(10))
+    };
+    fifo(&sb.state.join("x.state"));
+    fifo(&sb.state.join("x.lock"));
+    run(&["status", "x"]).code(3);
+    run(&["start", "x"])
+        .code(1)
+        .stderr_has("x.lock")
+        .stderr_has("not a regular file");
+    assert!(!pidfile_exists(&sb, "x"), "nothing was started");
+    std::fs::remove_file(sb.state.join("x.lock")).unwrap();
+    // The record is no regular file either: start does not wait on it and replaces it.
+    run(&["start", "x"]).ok();
+    run(&["status", "x"]).ok();
+    run(&["stop", "x"]).ok();
+}
