@@ -88,6 +88,8 @@ fn http_get(port: u16) -> String {
 /// answers on 127.0.0.1:8080, and stop leaves nothing behind.
 #[test]
 fn examples_run_as_an_ordinary_user() {
+    // The example httpd's port is fixed: copies of the suite running at once take turns.
+    let _turn = machine_wide_turn("example-port-8080", Duration::from_secs(120));
     if std::net::TcpListener::bind("127.0.0.1:8080").is_err() {
         skip(
             "examples_run_as_an_ordinary_user",

@@ -372,6 +372,26 @@ pub fn svc_in(config: &Path, state: &Path, log: &Path, args: &[&str]) -> Run {
     Run::from(args.iter().map(|a| a.to_string()).collect(), out)
 }
 
+/// A lock shared by every copy of the suite on this machine (a flock on a file in the
+/// temporary directory), for the few tests that need a fixed resource such as the example
+/// configuration's port 8080: held until dropped; waits for it at most `timeout`.
+#[track_caller]
+pub fn machine_wide_turn(what: &str, timeout: Duration) -> std::fs::File {
+    use std::os::fd::AsRawFd;
+    let path = std::env::temp_dir().join(format!("svc-tests-{what}.lock"));
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    wait_until(timeout, &format!("the turn for {what}"), || {
+        // SAFETY: flock on a descriptor we own; released when the file is dropped.
+        unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+    });
+    f
+}
+
 /// True when running as root (tests of user switching and of root-only rules need it).
 pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
