@@ -51,7 +51,16 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
         if let Some(i) = message.find(" at line ") {
             message.truncate(i);
         }
-        let (line, column) = loc.map(|l| position(text, l.index())).unzip();
+        let mut index = loc.map(|l| l.index());
+        // The reader's errors (control characters, invalid UTF-8) carry no location of their
+        // own (serde_yaml says index 0) but end in " at position N", N the byte offset.
+        if let Some(i) = message.rfind(" at position ") {
+            if let Ok(n) = message[i + " at position ".len()..].parse::<usize>() {
+                index = Some(n);
+                message.truncate(i);
+            }
+        }
+        let (line, column) = index.map(|i| position(text, i)).unzip();
         YamlError {
             line,
             column,
@@ -180,6 +189,17 @@ mod tests {
         assert_eq!((e.line, e.column), (Some(2), Some(5)), "{e:?}");
         let e = parse("a: \u{e9}\u{2028}c: d: e\n").unwrap_err();
         assert_eq!(e.line, Some(1), "{e:?}");
+    }
+
+    /// Found by the definition fuzz target: a control character's error came with the
+    /// position of the start of the file, where a leading tab then took the blame.
+    #[test]
+    fn a_control_character_is_placed_where_it_is() {
+        let e = parse("\u{feff}\t\0\0").unwrap_err();
+        assert_eq!((e.line, e.column), (Some(1), Some(3)), "{e:?}");
+        assert!(!e.message.contains("tab"), "{e:?}");
+        let e = parse("a: b\nc: \u{1}\n").unwrap_err();
+        assert_eq!((e.line, e.column), (Some(2), Some(4)), "{e:?}");
     }
 
     #[test]
