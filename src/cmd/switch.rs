@@ -22,6 +22,7 @@ use crate::lifecycle::{Liveness, Started, Stopped};
 use crate::name::ServiceName;
 use crate::process::{cancel, fdlimit, pidfile};
 use crate::runlevel::plan::{self, Deps, LeftOut, Plan, Step};
+use crate::runlevel::schedule::{Next, Schedule};
 use crate::runlevel::{self, Kind};
 use crate::timeline::{self, Timeline};
 
@@ -114,21 +115,14 @@ struct DryRun<'a> {
     problems: Vec<String>,
 }
 
-/// What happened to one step.
+/// What happened to one step (`Pending`: it never ran — the schedule says why).
 #[derive(Debug, Clone, PartialEq)]
 enum Outcome {
     Pending,
-    Running,
     Ok,
     Already,
     Failed(String),
     Skipped(String),
-}
-
-impl Outcome {
-    fn finished(&self) -> bool {
-        !matches!(self, Outcome::Pending | Outcome::Running)
-    }
 }
 
 /// Runs the levels in order (boot: `S` then the target) under the global switch lock.
@@ -426,93 +420,18 @@ fn execute(
     if steps.is_empty() {
         return Vec::new();
     }
-    let index: BTreeMap<&ServiceName, usize> = steps
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (&s.name, i))
-        .collect();
-    let state = Mutex::new(vec![Outcome::Pending; steps.len()]);
+    let schedule = Mutex::new(Schedule::new(steps));
+    let outcomes = Mutex::new(vec![Outcome::Pending; steps.len()]);
     let times = Mutex::new(vec![(None::<u64>, None::<u64>); steps.len()]);
     let wake = Condvar::new();
     let ms = || t0.elapsed().as_millis() as u64;
-
-    // Steps are in plan order: by rank, so the steps of one rank form a contiguous group.
-    let groups: Vec<(usize, usize)> = {
-        let mut g = Vec::new();
-        let mut start = 0;
-        for i in 1..=steps.len() {
-            if i == steps.len() || steps[i].rank != steps[start].rank {
-                g.push((start, i));
-                start = i;
-            }
-        }
-        g
-    };
-    // The next step that may run now, marking skips on the way: `Some(Some(i))` to run step i,
-    // `Some(None)` to wait for a running step, `None` when everything is finished. Only the
-    // lowest rank that is not finished can have runnable steps.
-    let next = |st: &mut Vec<Outcome>| -> Option<Option<usize>> {
-        // Cancelled: nothing more starts (or stops); what runs finishes.
+    // The next step that may run now (`runlevel::schedule` keeps the order, the skips and the
+    // waits); a cancelled switch starts (or stops) nothing more, and what runs finishes.
+    let next = |sched: &mut Schedule| -> Next {
         if cancel::requested() {
-            for o in st.iter_mut().filter(|o| **o == Outcome::Pending) {
-                *o = Outcome::Skipped("cancelled: svc was asked to stop".into());
-            }
+            sched.cancel("cancelled: svc was asked to stop");
         }
-        // A group that only had skips left is finished: look at the next one.
-        let (from, to) = loop {
-            let &(from, to) = groups
-                .iter()
-                .find(|(a, b)| st[*a..*b].iter().any(|o| !o.finished()))?;
-            let mut skipped = false;
-            for i in from..to {
-                if st[i] == Outcome::Pending {
-                    if let Some(r) = steps[i].required.iter().find(|r| {
-                        index.get(r).is_some_and(|&j| {
-                            matches!(st[j], Outcome::Failed(_) | Outcome::Skipped(_))
-                        })
-                    }) {
-                        st[i] = Outcome::Skipped(format!("requires {r}, which did not start"));
-                        skipped = true;
-                    }
-                }
-            }
-            if !skipped || st[from..to].iter().any(|o| !o.finished()) {
-                break (from, to);
-            }
-        };
-        loop {
-            let mut skipped_any = false;
-            for i in from..to {
-                if st[i] != Outcome::Pending {
-                    continue;
-                }
-                let s = &steps[i];
-                if let Some(r) = s.required.iter().find(|r| {
-                    index
-                        .get(r)
-                        .is_some_and(|&j| matches!(st[j], Outcome::Failed(_) | Outcome::Skipped(_)))
-                }) {
-                    st[i] = Outcome::Skipped(format!("requires {r}, which did not start"));
-                    skipped_any = true;
-                    continue;
-                }
-                if s.after
-                    .iter()
-                    .all(|a| index.get(a).is_none_or(|&j| st[j].finished()))
-                {
-                    st[i] = Outcome::Running;
-                    return Some(Some(i));
-                }
-            }
-            if !skipped_any {
-                break;
-            }
-        }
-        if st.iter().all(Outcome::finished) {
-            None
-        } else {
-            Some(None)
-        }
+        sched.take()
     };
 
     // Each thread of a start phase drives one worker process, forked now while this process
@@ -533,13 +452,14 @@ fn execute(
 
     std::thread::scope(|scope| {
         for mut worker in workers.drain(..) {
-            let (state, times, wake, next) = (&state, &times, &wake, &next);
+            let (schedule, outcomes, times, wake, next) =
+                (&schedule, &outcomes, &times, &wake, &next);
             scope.spawn(move || loop {
                 let i = {
-                    let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+                    let mut sched = schedule.lock().unwrap_or_else(|e| e.into_inner());
                     loop {
-                        match next(&mut st) {
-                            None => {
+                        match next(&mut sched) {
+                            Next::Done => {
                                 // Everything is finished: let the others see it and leave.
                                 wake.notify_all();
                                 if let Some(w) = worker.take() {
@@ -547,9 +467,9 @@ fn execute(
                                 }
                                 return;
                             }
-                            Some(Some(i)) => break i,
-                            Some(None) => {
-                                st = wake.wait(st).unwrap_or_else(|e| e.into_inner());
+                            Next::Run(i) => break i,
+                            Next::Wait => {
+                                sched = wake.wait(sched).unwrap_or_else(|e| e.into_inner());
                             }
                         }
                     }
@@ -570,13 +490,24 @@ fn execute(
                 };
                 let end = ms();
                 times.lock().unwrap_or_else(|e| e.into_inner())[i] = (Some(begin), Some(end));
-                state.lock().unwrap_or_else(|e| e.into_inner())[i] = outcome;
+                let ok = matches!(outcome, Outcome::Ok | Outcome::Already);
+                outcomes.lock().unwrap_or_else(|e| e.into_inner())[i] = outcome;
+                schedule
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .finish(i, ok);
                 wake.notify_one();
             });
         }
     });
 
-    let st = state.into_inner().unwrap_or_else(|e| e.into_inner());
+    let sched = schedule.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut st = outcomes.into_inner().unwrap_or_else(|e| e.into_inner());
+    for (i, o) in st.iter_mut().enumerate() {
+        if let Some(why) = sched.skipped(i) {
+            *o = Outcome::Skipped(why.to_string());
+        }
+    }
     let times = times.into_inner().unwrap_or_else(|e| e.into_inner());
     for (i, s) in steps.iter().enumerate() {
         let (begin, end) = times[i];
@@ -585,7 +516,7 @@ fn execute(
             Outcome::Already => ("already", None, end),
             Outcome::Failed(e) => ("failed", Some(e.clone()), None),
             Outcome::Skipped(e) => ("skipped", Some(e.clone()), None),
-            Outcome::Pending | Outcome::Running => ("skipped", None, None),
+            Outcome::Pending => ("skipped", None, None),
         };
         timeline.push(timeline::Step {
             name: s.name.to_string(),

@@ -5,6 +5,7 @@
 
 pub mod links;
 pub mod plan;
+pub mod schedule;
 
 use std::path::{Path, PathBuf};
 
