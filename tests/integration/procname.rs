@@ -14,9 +14,9 @@ fn a_daemon_with_a_non_utf8_name_is_seen_and_stopped() {
     let script = sb.script(
         "rename.py",
         &format!(
-            "#!/usr/bin/python3\nimport ctypes, time\n\
+            "#!/usr/bin/python3\nimport ctypes, signal\n\
              ctypes.CDLL(None).prctl(15, b'd\\xe6mon', 0, 0, 0)\n\
-             open({:?}, 'w').write('x')\ntime.sleep(600)\n",
+             open({:?}, 'w').write('x')\nwhile True:\n    signal.pause()\n",
             named.display().to_string()
         ),
     );

@@ -1203,6 +1203,22 @@ fn a_boot_fits_its_parallelism_to_the_open_file_limit() {
     );
 }
 
+/// `svc switch 3`, sent SIGTERM once `name`'s daemon has started (its `NAME.pids` file); what
+/// the switch did, within 10 s.
+fn switch_3_sigtermed_once_started(sb: &Sandbox, name: &str) -> Run {
+    let child = spawn_svc(sb, &["switch", "3"]);
+    wait_for_file(
+        &sb.work.join(format!("{name}.pids")),
+        Duration::from_secs(10),
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    finish(child, &["switch", "3"], Duration::from_secs(10))
+}
+
 /// Issue 10 item 13: SIGTERM to a switch cancels it: nothing more starts, the readiness wait
 /// (30 s here) is given up and what it launched stopped, the switch exits 1 at once without
 /// recording the runlevel, and `svc runlevel` says it was interrupted.
@@ -1215,14 +1231,7 @@ fn sigterm_cancels_a_switch_at_once() {
     link(&sb, "3", "S10", "first");
     link(&sb, "3", "S20", "slow");
     link(&sb, "3", "S30", "late");
-    let child = spawn_svc(&sb, &["switch", "3"]);
-    wait_for_file(&sb.work.join("slow.pids"), Duration::from_secs(10));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let r = finish(child, &["switch", "3"], Duration::from_secs(10));
+    let r = switch_3_sigtermed_once_started(&sb, "slow");
     r.code(1)
         .stderr_has("switch to runlevel 3 cancelled")
         .stdout_has("slow: start cancelled before it was ready");
@@ -1377,14 +1386,7 @@ fn sigterm_cancels_the_readiness_wait_of_a_supervised_service() {
     daemon(&sb, "late", "");
     link(&sb, "3", "S20", "sup");
     link(&sb, "3", "S30", "late");
-    let child = spawn_svc(&sb, &["switch", "3"]);
-    wait_for_file(&sb.work.join("sup.pids"), Duration::from_secs(10));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .unwrap();
-    let r = finish(child, &["switch", "3"], Duration::from_secs(10));
+    let r = switch_3_sigtermed_once_started(&sb, "sup");
     r.code(1)
         .stderr_has("switch to runlevel 3 cancelled")
         .stdout_has("sup: start cancelled before it was ready");
