@@ -35,6 +35,20 @@ pub enum Program {
     Script(PathBuf),
 }
 
+/// The kind of service a definition describes, decided once by validation from its keys (they
+/// exclude each other); every lifecycle operation is one `match` on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `exec:` launched by svc (in the foreground or `forking:`) and watched by its PID file.
+    Exec,
+    /// `exec:` with `respawn:`: run as the child of svc's supervisor.
+    Supervised,
+    /// `script:`: an LSB init script starts, stops and reports its daemon.
+    Script,
+    /// `socket:`: launched per connection by `svc inetd`, never by `start`.
+    OnDemand,
+}
+
 /// A readiness check (SPEC §3.1 step 5).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Ready {
@@ -166,6 +180,8 @@ pub struct Socket {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Definition {
     pub name: ServiceName,
+    /// Decided once from `script:`, `socket:` and `respawn:`; see [`Kind`].
+    pub kind: Kind,
     pub file: PathBuf,
     pub description: Option<String>,
     pub program: Program,
@@ -701,11 +717,19 @@ impl Validator<'_> {
             }
         }
 
+        let program = program?;
+        let kind = match (&program, &socket, &respawn) {
+            (Program::Script(_), _, _) => Kind::Script,
+            (_, Some(_), _) => Kind::OnDemand,
+            (_, _, Some(_)) => Kind::Supervised,
+            _ => Kind::Exec,
+        };
         Some(Definition {
             name: name.clone(),
+            kind,
             file: self.file.to_owned(),
             description,
-            program: program?,
+            program,
             args,
             workdir,
             env,

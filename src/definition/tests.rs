@@ -284,3 +284,19 @@ fn host_port() {
         assert_eq!(parse_host_port(bad), None, "{bad}");
     }
 }
+
+#[test]
+fn kind_is_decided_once_from_the_keys() {
+    use super::Kind;
+    assert_eq!(ok("exec: /bin/true\n").kind, Kind::Exec);
+    assert_eq!(
+        ok("exec: /bin/true\nforking: true\npidfile: /run/x.pid\n").kind,
+        Kind::Exec
+    );
+    assert_eq!(ok("exec: /bin/true\nrespawn: {}\n").kind, Kind::Supervised);
+    assert_eq!(ok("script: /etc/init.d/x\n").kind, Kind::Script);
+    assert_eq!(
+        ok("exec: /bin/cat\nsocket: {port: 7000, protocol: tcp}\n").kind,
+        Kind::OnDemand
+    );
+}
