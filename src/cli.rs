@@ -1,8 +1,13 @@
-//! The command line (SPEC §6): commands, flags and their help text.
+//! The command line (docs/commands.md): commands, flags and their help text, and the value sets of
+//! its arguments ([`Shell`], [`Candidates`]).
+//!
+//! This module only declares; it imports nothing of the library. The svc(8) page and the
+//! completion scripts are generated from the `clap::Command` built here, which `crate::docgen`
+//! takes as its input (`Cli::command()`), so the two never drift and never import each other.
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 /// What `svc --version` prints after `svc `: the crate version and the git commit built from
 /// (set by build.rs; `unknown` outside a git checkout).
@@ -164,7 +169,7 @@ pub enum Command {
     /// Print a shell completion script (bash, zsh or fish) on stdout
     Completions {
         #[arg(value_name = "SHELL")]
-        shell: crate::docgen::Shell,
+        shell: Shell,
     },
     /// Print the svc(8) manual page (roff) on stdout, generated from this command line
     #[command(hide = true)]
@@ -174,7 +179,7 @@ pub enum Command {
     #[command(name = "__complete", hide = true)]
     Complete {
         #[arg(value_name = "KIND")]
-        kind: crate::docgen::Candidates,
+        kind: Candidates,
     },
     /// Run as PID 1: boot, reap zombies, forward signals, switch to runlevel 0 on SIGTERM/SIGINT
     Init {
@@ -222,4 +227,21 @@ pub struct SwitchOpts {
     /// Most services started or stopped at once (default: 16 per core)
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
+}
+
+/// The shells `svc completions` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+/// What `svc __complete` lists for the completion scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Candidates {
+    /// The service names of `init.d/`.
+    Services,
+    /// 0 to 6 and S.
+    Runlevels,
 }

@@ -1,48 +1,34 @@
-//! What svc generates about itself from its clap definitions ([`crate::cli`]): the svc(8)
-//! manual page and the bash, zsh and fish completion scripts (which also complete service
-//! names and runlevels: [`values`]).
+//! What svc generates about itself from a clap `Command`: the svc(8) manual page and the bash,
+//! zsh and fish completion scripts (which also complete service names and runlevels:
+//! [`values`]).
 //!
-//! Both are built from the same `Command` that parses the command line, so they never drift from
-//! `--help`: a new flag appears in the page and the completions without anyone editing them.
-//! The page is clap_mangen's NAME, SYNOPSIS and OPTIONS, then a COMMANDS section with
-//! one subsection per visible command (its synopsis, help text and options, rendered by
-//! clap_mangen too), then hand-written EXIT STATUS, ENVIRONMENT, FILES and SEE ALSO sections
+//! Both take the `Command` that parses the command line as their input (the binary passes
+//! `Cli::command()`), so they never drift from `--help`: a new flag appears in the page and the
+//! completions without anyone editing them, and this module needs nothing of `crate::cli` but
+//! the [`Shell`] value set. The page is clap_mangen's NAME, SYNOPSIS and OPTIONS, then a
+//! COMMANDS section with one subsection per visible command (its synopsis, help text and
+//! options, rendered by clap_mangen too), then EXIT STATUS rendered from the one table of LSB
+//! codes ([`crate::exit::TABLE`]), and hand-written ENVIRONMENT, FILES and SEE ALSO sections
 //! for what clap does not know. Everything here renders into a buffer; printing is the caller's.
 
+use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use clap::{CommandFactory, ValueEnum};
 use clap_mangen::Man;
 
-use crate::cli::Cli;
+pub use crate::cli::Shell;
+use crate::exit::TABLE;
 
 mod values;
 
-/// The shells `svc completions` writes for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Shell {
-    Bash,
-    Zsh,
-    Fish,
-}
-
-/// What `svc __complete` lists for the completion scripts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Candidates {
-    /// The service names of `init.d/`.
-    Services,
-    /// 0 to 6 and S.
-    Runlevels,
-}
-
-/// The completion script for `shell`.
-pub fn completions(shell: Shell) -> Vec<u8> {
+/// The completion script for `shell`, completing the commands and options of `cmd`.
+pub fn completions(cmd: &clap::Command, shell: Shell) -> Vec<u8> {
     let generator = match shell {
         Shell::Bash => clap_complete::Shell::Bash,
         Shell::Zsh => clap_complete::Shell::Zsh,
         Shell::Fish => clap_complete::Shell::Fish,
     };
-    let mut cmd = without_hidden_commands(Cli::command());
+    let mut cmd = without_hidden_commands(cmd);
     let mut buf = Vec::new();
     clap_complete::generate(generator, &mut cmd, "svc", &mut buf);
     values::extend(shell, &String::from_utf8_lossy(&buf), &cmd).into_bytes()
@@ -51,36 +37,40 @@ pub fn completions(shell: Shell) -> Vec<u8> {
 /// The command line less its hidden commands, which clap_complete would otherwise offer.
 /// clap cannot remove a subcommand, so the root is rebuilt from its parts (before `build`, its
 /// arguments are only the declared ones; `--help` and `--version` are added again).
-fn without_hidden_commands(cmd: clap::Command) -> clap::Command {
-    let mut root = clap::Command::new("svc")
-        .version(crate::cli::VERSION)
+fn without_hidden_commands(cmd: &clap::Command) -> clap::Command {
+    let mut root = clap::Command::new(cmd.get_name().to_owned())
         .args(cmd.get_arguments().cloned())
         .subcommands(cmd.get_subcommands().filter(|s| !s.is_hide_set()).cloned());
+    if let Some(version) = cmd.get_version() {
+        root = root.version(version.to_owned());
+    }
     if let Some(about) = cmd.get_about() {
         root = root.about(about.clone());
     }
     root
 }
 
-/// The svc(8) manual page, as roff.
-pub fn manpage() -> Vec<u8> {
+/// The svc(8) manual page of `cmd`, as roff.
+pub fn man_page(cmd: &clap::Command) -> Vec<u8> {
     let mut buf = Vec::new();
     // Writing into a Vec cannot fail.
-    write_manpage(&mut buf).expect("rendering into memory");
+    write_man_page(&mut buf, cmd).expect("rendering into memory");
     ascii_roff(&String::from_utf8_lossy(&buf)).into_bytes()
 }
 
-fn write_manpage(w: &mut Vec<u8>) -> io::Result<()> {
-    let mut cmd = Cli::command();
+fn write_man_page(w: &mut Vec<u8>, cmd: &clap::Command) -> io::Result<()> {
+    let mut cmd = cmd.clone();
     cmd.build();
     let man = Man::new(cmd.clone());
     // Written here rather than by clap_mangen, which leaves an empty date unquoted and so
     // shifts the footer fields.
     writeln!(
         w,
-        ".TH SVC 8 \"{}\" \"svc {}\" \"System Administration\"",
+        ".TH {} 8 \"{}\" \"{} {}\" \"System Administration\"",
+        escape_text(&cmd.get_name().to_uppercase()),
         env!("SVC_GIT_DATE"),
-        escape_text(crate::cli::VERSION)
+        escape_text(cmd.get_name()),
+        escape_text(cmd.get_version().unwrap_or_default())
     )?;
     man.render_name_section(w)?;
     man.render_synopsis_section(w)?;
@@ -95,8 +85,39 @@ fn write_manpage(w: &mut Vec<u8>) -> io::Result<()> {
     {
         write_command(w, sub)?;
     }
+    write_exit_status(w)?;
     w.write_all(STATIC_SECTIONS.as_bytes())?;
     Ok(())
+}
+
+/// EXIT STATUS: the `status` column, then the action column of [`TABLE`].
+fn write_exit_status(w: &mut Vec<u8>) -> io::Result<()> {
+    w.write_all(EXIT_STATUS_INTRO.as_bytes())?;
+    for m in TABLE.iter() {
+        if let Some(status) = m.status {
+            writeln!(w, ".TP\n.B {}\n{}", m.code.as_i32(), escape_text(status))?;
+        }
+    }
+    w.write_all(b".PP\nFor every other command:\n")?;
+    for m in TABLE.iter() {
+        writeln!(w, ".TP\n.B {}\n{}", m.code.as_i32(), escape_text(m.action))?;
+    }
+    Ok(())
+}
+
+/// The same table in Markdown, as `docs/commands.md` shows it (a unit test keeps the two equal).
+pub fn exit_status_markdown() -> String {
+    let mut out = String::from("| code | `status` | every other command |\n|---|---|---|\n");
+    for m in TABLE.iter() {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} |",
+            m.code.as_i32(),
+            m.status.unwrap_or("—"),
+            m.action
+        );
+    }
+    out
 }
 
 /// Replaces every character outside ASCII (help text may hold `…` or `—`) by groff's
@@ -202,53 +223,20 @@ Colour is used only on a terminal, never with \fBNO_COLOR\fR set or \fB\-\-no\-c
 No command prompts: every command is safe to run from a script or at boot.
 "#;
 
+const EXIT_STATUS_INTRO: &str = r#".SH EXIT STATUS
+Exit codes follow the LSB init script conventions.
+Where a command takes several names, the exit status is the first non\-zero one in argument
+order; every name is still acted on.
+.PP
+For \fBstatus\fR:
+"#;
+
 const COMMANDS_INTRO: &str = r#"Global options (above) are accepted before or after the command.
 Where a command takes several names, the exit status is the first non\-zero one in argument
 order.
 "#;
 
-const STATIC_SECTIONS: &str = r#".SH EXIT STATUS
-Exit codes follow the LSB init script conventions.
-For \fBstatus\fR:
-.TP
-.B 0
-running
-.TP
-.B 1
-dead, and the PID file exists
-.TP
-.B 3
-not running
-.TP
-.B 4
-unknown (for example, no such service)
-.PP
-For every other command:
-.TP
-.B 0
-success
-.TP
-.B 1
-generic failure (\fBaccess\-check\fR: the client is denied)
-.TP
-.B 2
-invalid arguments
-.TP
-.B 3
-unimplemented (\fBreload\fR of a service without \fBreload_signal\fR)
-.TP
-.B 4
-insufficient privilege
-.TP
-.B 5
-not installed: no such service, or its program is missing
-.TP
-.B 6
-not configured: an invalid definition or runlevel directory
-.TP
-.B 7
-not running (\fBreload\fR)
-.SH ENVIRONMENT
+const STATIC_SECTIONS: &str = r#".SH ENVIRONMENT
 .TP
 .B SVC_CONFIG_DIR
 Configuration directory, overridden by \fB\-\-config\-dir\fR.
@@ -296,3 +284,59 @@ One line per access decision of \fBsvc inetd\fR.
 \fBsvc.yaml\fR(5), \fBhosts_access\fR(5), \fBinittab\fR(5), \fBinit\fR(8),
 \fBstart\-stop\-daemon\fR(8), \fBlogrotate\fR(8)
 "#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A command line that is not svc's: docgen documents whatever it is given.
+    fn other() -> clap::Command {
+        clap::Command::new("demo")
+            .version("1.2")
+            .about("A demo")
+            .arg(clap::Arg::new("verbose").long("verbose").global(true))
+            .subcommand(clap::Command::new("run").about("Run it"))
+            .subcommand(clap::Command::new("secret").hide(true))
+    }
+
+    #[test]
+    fn the_page_documents_the_command_it_is_given() {
+        let page = String::from_utf8(man_page(&other())).unwrap();
+        assert!(page.contains("\"demo 1.2\""), "{page}");
+        assert!(page.contains(".SS \"run\""), "{page}");
+        assert!(!page.contains("secret"), "{page}");
+    }
+
+    #[test]
+    fn completions_leave_hidden_commands_out() {
+        let script = String::from_utf8(completions(&other(), Shell::Bash)).unwrap();
+        assert!(script.contains("run"), "{script}");
+        assert!(!script.contains("secret"), "{script}");
+    }
+
+    #[test]
+    fn exit_status_comes_from_the_table() {
+        let page = String::from_utf8(man_page(&other())).unwrap();
+        let section =
+            &page[page.find(".SH EXIT STATUS").unwrap()..page.find(".SH ENVIRONMENT").unwrap()];
+        for m in TABLE.iter() {
+            assert!(section.contains(&escape_text(m.action)), "{m:?}");
+            if let Some(status) = m.status {
+                assert!(section.contains(&escape_text(status)), "{m:?}");
+            }
+        }
+    }
+
+    /// docs/commands.md shows the exit codes as [`exit_status_markdown`] renders them, so the
+    /// table is written once (in `crate::exit`) and the documentation cannot drift from it.
+    #[test]
+    fn the_documented_exit_table_is_the_generated_one() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/commands.md");
+        let doc = std::fs::read_to_string(path).unwrap();
+        let table = exit_status_markdown();
+        assert!(
+            doc.contains(&table),
+            "{path} lacks the exit code table; paste this in its place:\n{table}"
+        );
+    }
+}

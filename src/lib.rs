@@ -25,9 +25,11 @@
 //! - [`init`]: svc as PID 1: reaps zombies, forwards signals, boots and shuts down.
 //! - [`logview`]: reading and following a service's log through its rotations (`svc logs`).
 //! - [`output`]: every line svc prints, colour rules and JSON (SPEC §6).
-//! - [`docgen`]: the svc(8) page and shell completions, generated from [`cli`].
+//! - [`cli`]: the command line (clap): commands, flags, help text; imports nothing of the crate.
+//! - [`docgen`]: the svc(8) page and shell completions, generated from the clap `Command` it is
+//!   given (the binary gives it [`cli`]'s) and from [`exit`]'s table.
 //! - [`cmd`]: one function per command, the only layer combining the others.
-//! - [`exit`]: the LSB exit codes.
+//! - [`exit`]: the LSB exit codes and the one table of what each means.
 //!
 //! `unsafe` is confined to small commented places: the launcher and its keeper (the child
 //! subreaper of a forking launch), pidfd and poll syscalls (`process::handle`),

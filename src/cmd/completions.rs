@@ -1,10 +1,14 @@
-//! `completions SHELL` and the hidden `manpage`: print what [`crate::docgen`] generates; the
-//! hidden `__complete KIND`: the candidates the completion scripts offer.
+//! `completions SHELL` and the hidden `manpage`: print what [`crate::docgen`] generates from
+//! the command line's own definition (`Cli::command()`); the hidden `__complete KIND`: the
+//! candidates the completion scripts offer.
 
 use std::io::Write;
 
+use clap::CommandFactory;
+
 use super::Context;
-use crate::docgen::{self, Candidates, Shell};
+use crate::cli::{Candidates, Cli, Shell};
+use crate::docgen;
 use crate::exit::Code;
 
 /// `svc __complete services|runlevels`: one candidate a line — the names of the definitions in
@@ -31,11 +35,11 @@ pub fn candidates(ctx: &Context, kind: Candidates) -> Code {
 }
 
 pub fn completions(ctx: &Context, shell: Shell) -> Code {
-    print(ctx, &docgen::completions(shell))
+    print(ctx, &docgen::completions(&Cli::command(), shell))
 }
 
 pub fn manpage(ctx: &Context) -> Code {
-    print(ctx, &docgen::manpage())
+    print(ctx, &docgen::man_page(&Cli::command()))
 }
 
 /// Writes the whole document to stdout, whatever `--quiet` says: it is the command's result.

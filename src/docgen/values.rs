@@ -426,13 +426,21 @@ mod tests {
     #[test]
     fn every_script_gets_its_function_and_zsh_registers_it() {
         for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
-            let text = String::from_utf8(crate::docgen::completions(shell)).unwrap();
+            let text = String::from_utf8(crate::docgen::completions(
+                &crate::cli::Cli::command(),
+                shell,
+            ))
+            .unwrap();
             assert!(text.contains("__complete"), "{shell:?}");
             for p in ["@CASES@", "@VALUE_OPTIONS@", "@HEADER@", "@DEQUOTE@"] {
                 assert!(!text.contains(p), "{shell:?}: {p} is left");
             }
         }
-        let zsh = String::from_utf8(crate::docgen::completions(Shell::Zsh)).unwrap();
+        let zsh = String::from_utf8(crate::docgen::completions(
+            &crate::cli::Cli::command(),
+            Shell::Zsh,
+        ))
+        .unwrap();
         assert_eq!(zsh.matches(ZSH_CLAP_TAIL).count(), 1);
         assert!(zsh.contains("compdef _svc_values svc"));
         assert!(!zsh.contains("compdef _svc svc"));
