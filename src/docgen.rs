@@ -21,6 +21,9 @@ use crate::exit::TABLE;
 
 mod values;
 
+#[cfg(test)]
+mod repo_docs;
+
 /// The completion script for `shell`, completing the commands and options of `cmd`.
 pub fn completions(cmd: &clap::Command, shell: Shell) -> Vec<u8> {
     let generator = match shell {
