@@ -3,9 +3,9 @@
 //! The binary (`src/main.rs`) only parses the command line and maps the outcome to an LSB exit
 //! code; everything else lives here, one module per concept:
 //!
-//! - [`paths`]: where configuration, state and logs live (SPEC §1).
+//! - [`paths`]: where configuration, state and logs live (docs/commands.md, "Files").
 //! - [`name`]: the `ServiceName` newtype; nothing joins a name to a path without it.
-//! - [`definition`]: the YAML service definitions and their validation (SPEC §2); the only
+//! - [`definition`]: the YAML service definitions and their validation (svc.yaml(5)); the only
 //!   module that knows about YAML.
 //! - [`process`]: everything that touches PIDs: /proc parsing, pidfds, PID files, identity
 //!   records and the launcher, whose child runs only async-signal-safe syscalls between fork
@@ -14,17 +14,17 @@
 //! - [`regular`]: opening files another user may control (logs, rule files, definitions)
 //!   without blocking on a FIFO, regular files only, symlinks refused or followed as asked.
 //! - [`ready`]: readiness checks; [`timeline`]: the boot timeline behind `svc analyze`.
-//! - [`lifecycle`]: start, stop, status and reload of one service (SPEC §3), built on `process`;
-//!   [`forking`]: the launch of a daemon that forks itself, under its keeper.
-//! - [`supervise`]: the supervisor of a `respawn:` service and its log rotation (SPEC §3.6).
+//! - [`lifecycle`]: start, stop, status and reload of one service (docs/commands.md), built on
+//!   `process`; [`forking`]: the launch of a daemon that forks itself, under its keeper.
+//! - [`supervise`]: the supervisor of a `respawn:` service and its log rotation (docs/services.md).
 //! - [`legacy`]: LSB init scripts run as services (`script: /etc/init.d/foo`).
 //! - [`lsb`]: the LSB init-script format: INIT INFO headers read, shims for `svc lsb-script`
 //!   written.
-//! - [`runlevel`]: rcN.d entries, S/K links and the pure plan of a switch (SPEC §4).
-//! - [`access`], [`inetd`], [`securelog`]: the super daemon and its access control (SPEC §5).
+//! - [`runlevel`]: rcN.d entries, S/K links and the pure plan of a switch (docs/commands.md).
+//! - [`access`], [`inetd`], [`securelog`]: the super daemon and its access control (docs/inetd.md).
 //! - [`init`]: svc as PID 1: reaps zombies, forwards signals, boots and shuts down.
 //! - [`logview`]: reading and following a service's log through its rotations (`svc logs`).
-//! - [`output`]: every line svc prints, colour rules and JSON (SPEC §6).
+//! - [`output`]: every line svc prints, colour rules and JSON.
 //! - [`cli`]: the command line (clap): commands, flags, help text; imports nothing of the crate.
 //! - [`docgen`]: the svc(8) page and shell completions, generated from the clap `Command` it is
 //!   given (the binary gives it [`cli`]'s) and from [`exit`]'s table.

@@ -43,7 +43,7 @@ pub fn manpage(ctx: &Context) -> Code {
 }
 
 /// Writes the whole document to stdout, whatever `--quiet` says: it is the command's result.
-/// A closed stdout is not an error (SPEC §6); any other write error is.
+/// A closed stdout is not an error; any other write error is.
 fn print(ctx: &Context, bytes: &[u8]) -> Code {
     let mut out = std::io::stdout().lock();
     match out.write_all(bytes).and_then(|()| out.flush()) {
