@@ -1,6 +1,6 @@
 //! What svc generates about itself from a clap `Command`: the svc(8) manual page and the bash,
 //! zsh and fish completion scripts (which also complete service names and runlevels:
-//! [`values`]).
+//! `values`).
 //!
 //! Both take the `Command` that parses the command line as their input (the binary passes
 //! `Cli::command()`), so they never drift from `--help`: a new flag appears in the page and the
