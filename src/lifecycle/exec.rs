@@ -5,7 +5,6 @@
 //! same functions; on-demand services share [`connection_launch`].
 
 use std::os::fd::OwnedFd;
-use std::path::Path;
 use std::time::Instant;
 
 use crate::definition::Definition;
@@ -39,14 +38,7 @@ pub(crate) fn start(life: &Lifecycle, def: &Definition, exec: &str) -> Result<St
     } else {
         launch_direct(life, def, launch)?
     };
-    settle(
-        life,
-        def,
-        launched,
-        notify.as_ref(),
-        deadline,
-        log.as_deref(),
-    )
+    settle(life, def, launched, notify.as_ref(), deadline)
 }
 
 /// Before a launch: a running service is reported as such; the files of a dead or stopped one
@@ -150,8 +142,9 @@ pub(crate) fn settle(
     mut l: Launched,
     notify: Option<&NotifySocket>,
     deadline: Instant,
-    log: Option<&Path>,
 ) -> Result<Started> {
+    let log = def.log_path(&life.dirs);
+    let log = log.as_deref();
     let keeper = l.keeper.take();
     let service = ready::Service {
         main: &l.main,

@@ -234,11 +234,12 @@ pub fn run(life: &Lifecycle, def: &Definition, action: Action) -> Result<Ran, Li
 }
 
 /// The live process the definition's `pidfile:` names, if any (never the default pid file:
-/// svc does not know where a script keeps its PID).
+/// svc does not know where a script keeps its PID). svc itself and its callers are never the
+/// service's process, whatever the file says: a handle on them would let `svc` signal itself.
 fn pid_of(life: &Lifecycle, def: &Definition) -> Option<i32> {
     let path = def.pidfile.as_ref()?;
     match pidfile::read(path, life.procfs.pid_max()) {
-        PidFile::Pid(pid) if pid > 1 => {
+        PidFile::Pid(pid) if pid > 1 && !life.ancestors().contains(&pid) => {
             let st = life.procfs.stat(pid)?;
             (!st.is_zombie()).then_some(pid)
         }
@@ -512,6 +513,27 @@ fn key_line(text: &str, key: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pid_file_naming_svc_or_its_caller_names_no_process_of_the_service() {
+        let dir = std::env::temp_dir().join(format!("svc-script-pid-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let life = Lifecycle::new(crate::paths::Dirs {
+            config: dir.join("config"),
+            state: dir.join("state"),
+            log: dir.join("log"),
+        });
+        let pidfile = dir.join("s.pid");
+        let name = ServiceName::new("s").unwrap();
+        let text = format!("script: /etc/init.d/s\npidfile: {}\n", pidfile.display());
+        let def = crate::definition::parse(&dir.join("s.yaml"), &name, &text).unwrap();
+        // This process is svc here; its parent is svc's caller.
+        for pid in [std::process::id() as i32, nix::unistd::getppid().as_raw()] {
+            std::fs::write(&pidfile, format!("{pid}\n")).unwrap();
+            assert_eq!(pid_of(&life, &def), None, "{pid}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn status_codes_map_like_lsb() {

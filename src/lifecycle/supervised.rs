@@ -366,15 +366,7 @@ impl Instances for ExecInstances<'_> {
             launched.record.pgid,
         );
         let deadline = Instant::now() + def.ready_timeout;
-        let log = def.log_path(&life.dirs);
-        settle(
-            life,
-            def,
-            launched,
-            notify.as_ref(),
-            deadline,
-            log.as_deref(),
-        )?;
+        settle(life, def, launched, notify.as_ref(), deadline)?;
         Ok((handle, pgid))
     }
 

@@ -235,6 +235,15 @@ impl<'a, I: Instances> Supervisor<'a, I> {
         let _ = pidfile::remove(&self.dirs.record(&self.def.name));
     }
 
+    /// Records the phase and when the next restart is due (in the state file, on both clocks).
+    fn enter(&mut self, phase: Phase, retry_in: Option<Duration>) {
+        let ms = |d: Duration| d.as_millis() as u64;
+        self.state.phase = phase;
+        self.state.retry_at_ms = retry_in.map(|d| now_ms() + ms(d));
+        self.state.retry_at_mono_ms = retry_in.map(|d| monotonic_ms() + ms(d));
+        self.save();
+    }
+
     fn save(&self) {
         if let Err(e) = self.state.save(&self.state_file) {
             say(
@@ -399,10 +408,7 @@ impl<'a, I: Instances> Supervisor<'a, I> {
     /// Enters the backoff wait (a zero delay restarts at once) or the failed state.
     fn wait_or_give_up(&mut self, delay: Option<Duration>) {
         let Some(delay) = delay else {
-            self.state.phase = Phase::Failed;
-            self.state.retry_at_ms = None;
-            self.state.retry_at_mono_ms = None;
-            self.save();
+            self.enter(Phase::Failed, None);
             say(
                 self.def.name.as_str(),
                 &format!(
@@ -418,10 +424,7 @@ impl<'a, I: Instances> Supervisor<'a, I> {
             return;
         }
         self.retry_at = Some(Instant::now() + delay);
-        self.state.phase = Phase::Backoff;
-        self.state.retry_at_ms = Some(now_ms() + delay.as_millis() as u64);
-        self.state.retry_at_mono_ms = Some(monotonic_ms() + delay.as_millis() as u64);
-        self.save();
+        self.enter(Phase::Backoff, Some(delay));
     }
 
     /// Launches the next instance; `why` (how the last one ended) goes into the same message,
@@ -434,10 +437,7 @@ impl<'a, I: Instances> Supervisor<'a, I> {
             Ok((main, pgid)) => {
                 let pid = main.pid();
                 self.child = Some((main, pgid, Instant::now()));
-                self.state.phase = Phase::Running;
-                self.state.retry_at_ms = None;
-                self.state.retry_at_mono_ms = None;
-                self.save();
+                self.enter(Phase::Running, None);
                 say(
                     self.def.name.as_str(),
                     &format!(
@@ -533,7 +533,8 @@ fn pump(mut r: &File, sink: &mut LogSink) {
 fn set_name(name: &str) {
     let mut title = format!("svc:{name}").into_bytes();
     title.truncate(15);
-    title.push(0);
-    // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes from a valid buffer.
-    unsafe { libc::prctl(libc::PR_SET_NAME, title.as_ptr() as libc::c_ulong, 0, 0, 0) };
+    // A service name holds no NUL byte; if one did, the process keeps its name.
+    if let Ok(title) = std::ffi::CString::new(title) {
+        let _ = nix::sys::prctl::set_name(&title);
+    }
 }
