@@ -56,8 +56,9 @@ struct Supervisor<'a, I: Instances> {
     procfs: &'a Procfs,
     def: &'a Definition,
     instances: I,
-    /// svc's own process and its ancestors: their groups are never signalled.
-    spared: Vec<i32>,
+    /// svc's own process and its ancestors when first needed: their groups are never
+    /// signalled.
+    spared: std::sync::OnceLock<Vec<i32>>,
     policy: Respawn,
     state_file: PathBuf,
     state: SuperState,
@@ -204,7 +205,7 @@ impl<'a, I: Instances> Supervisor<'a, I> {
             procfs,
             def,
             instances,
-            spared: group::ancestors(procfs),
+            spared: std::sync::OnceLock::new(),
             policy,
             state_file,
             state,
@@ -222,7 +223,7 @@ impl<'a, I: Instances> Supervisor<'a, I> {
 
     /// Signals process groups, sparing svc's own and its ancestors'.
     fn groups(&self) -> Groups<'_> {
-        Groups::new(self.procfs, &self.spared)
+        Groups::new(self.procfs, spared(&self.spared, self.procfs))
     }
 
     /// Removes the record of the instance `pid` and its PID file while it names it.
@@ -474,7 +475,8 @@ impl<'a, I: Instances> Supervisor<'a, I> {
             let pid = handle.pid();
             // The log keeps flowing while the service shuts down: what it writes then must
             // neither be lost nor block it.
-            let (groups, def) = (Groups::new(self.procfs, &self.spared), self.def);
+            let spared = spared(&self.spared, self.procfs);
+            let (groups, def) = (Groups::new(self.procfs, spared), self.def);
             let stopped = with_pump(&self.pipe, self.sink.as_mut(), || {
                 groups.terminate(&handle, pgid, def.stop_signal, def.stop_timeout)
             });
@@ -490,6 +492,12 @@ impl<'a, I: Instances> Supervisor<'a, I> {
         }
         let _ = pidfile::remove(&self.state_file);
     }
+}
+
+/// svc's own process and its ancestors, found the first time they are needed (as the
+/// lifecycle does).
+fn spared<'a>(cell: &'a std::sync::OnceLock<Vec<i32>>, procfs: &Procfs) -> &'a [i32] {
+    cell.get_or_init(|| group::ancestors(procfs))
 }
 
 /// Runs `work` while a thread moves the service's output into the log (for the waits of the
