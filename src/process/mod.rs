@@ -1,7 +1,8 @@
 //! Everything that touches processes: /proc parsing ([`procfs`]), handles that signal and wait
 //! through pidfds ([`handle`]), PID files ([`pidfile`]), identity records ([`record`]), who
 //! holds a TCP port ([`sockets`]), the launcher ([`launch`]) and the keeper of a forking
-//! launch ([`keeper`]), signalling a service's process group ([`group`]), svc's own open-file limit ([`fdlimit`]) and the cancellation of a
+//! launch ([`keeper`]), signalling a service's process group ([`group`]), svc's own open-file
+//! limit ([`fdlimit`]) and the cancellation of a
 //! switch by SIGTERM ([`cancel`]).
 
 pub mod cancel;
