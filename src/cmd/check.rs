@@ -17,7 +17,7 @@ use std::path::Path;
 use super::Context;
 use crate::definition::{self, Definition, DefinitionError, LogTarget, Problem, Program};
 use crate::exit::{Code, HasCode};
-use crate::legacy;
+use crate::lifecycle::script as legacy;
 use crate::lifecycle::{self, LifecycleError};
 use crate::name::ServiceName;
 use crate::runlevel::{self, Kind};

@@ -130,7 +130,7 @@ pub fn run(cli: Cli) -> Code {
         Command::Supervise { name } => with_names(std::slice::from_ref(name), &|ctx, n| match ctx
             .load(&n[0])
         {
-            Ok(def) => crate::supervise::run(&ctx.life, &def),
+            Ok(def) => ctx.life.supervise(&def),
             Err(c) => c,
         }),
         Command::Init { level, command } => init::run(&ctx, &init_flags, level.as_deref(), command),

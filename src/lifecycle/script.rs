@@ -5,8 +5,10 @@
 //! definition's `requires`, `wants` and `runlevels` from the script's `### BEGIN INIT INFO`
 //! block when the definition does not give them ([`fill_from_header`], called where
 //! definitions are loaded, so `switch`, `enable`, `list` and `check` all see them).
-//! [`crate::lifecycle`] hands `start`, `stop`, `status`, `reload` and its liveness probe of a
-//! script service here; `restart`, `try-restart` and `force-reload` are built on those.
+//! The lifecycle's one dispatch on [`Kind`](crate::definition::Kind) hands `start`, `stop`,
+//! `status`, `reload` and the liveness probe of a script service here; `restart`,
+//! `try-restart` and `force-reload` are built on those. Nothing here calls back into the
+//! lifecycle's operations.
 //!
 //! How a script is run, as sysvinit would run it:
 //! - `/bin/sh -c 'umask UMASK && exec "$0" "$@"' SCRIPT ACTION`: the script itself is exec'd
@@ -44,9 +46,11 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use crate::definition::{yaml, Definition, Problem, Program};
-use crate::lifecycle::{
-    describe_exit, failed, Lifecycle, LifecycleError, Liveness, Started, State, Status, Stopped,
-};
+use crate::lifecycle::error::{describe_exit, LifecycleError};
+use crate::lifecycle::prepare::{log_tail, open_log};
+pub use crate::lifecycle::state::{Action, Ran};
+use crate::lifecycle::state::{Liveness, Started, State, Status, Stopped};
+use crate::lifecycle::Lifecycle;
 use crate::lsb::{InitInfo, LsbError, ReadCause};
 use crate::name::ServiceName;
 use crate::process::handle::ProcHandle;
@@ -58,25 +62,7 @@ use crate::trust;
 /// Added to `stop_timeout` for `stop`, `status` and `reload`.
 pub const GRACE: Duration = Duration::from_secs(5);
 
-/// The script actions svc runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    Start,
-    Stop,
-    Status,
-    Reload,
-}
-
 impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Start => "start",
-            Action::Stop => "stop",
-            Action::Status => "status",
-            Action::Reload => "reload",
-        }
-    }
-
     /// How long the action may take.
     pub fn timeout(self, def: &Definition) -> Duration {
         match self {
@@ -84,17 +70,6 @@ impl Action {
             Action::Stop | Action::Status | Action::Reload => def.stop_timeout + GRACE,
         }
     }
-}
-
-/// How one run of the script ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ran {
-    /// Exited with this status.
-    Exited(i32),
-    /// Killed by a signal (described).
-    Killed(String),
-    /// Still running at the deadline: its process group was killed.
-    TimedOut(Duration),
 }
 
 /// What the script's `status` answered (LSB "Init Script Actions").
@@ -129,40 +104,21 @@ pub fn script_of(def: &Definition) -> Option<&Path> {
     }
 }
 
-/// The meaning of an LSB action exit code, for messages.
-fn meaning(code: i32) -> &'static str {
-    match code {
-        1 => "generic or unspecified error",
-        2 => "invalid or excess arguments",
-        3 => "unimplemented feature",
-        4 => "user had insufficient privilege",
-        5 => "program is not installed",
-        6 => "program is not configured",
-        7 => "program is not running",
-        _ => "not an LSB exit code",
-    }
-}
-
-/// Maps a non-zero run of an action to the error carrying its LSB code.
-fn action_error(def: &Definition, script: &Path, action: Action, ran: &Ran) -> LifecycleError {
-    let what = format!("{}: `{} {}`", def.name, script.display(), action.as_str());
-    match ran {
-        Ran::Exited(c) => {
-            let msg = format!("{what} exited {c} ({})", meaning(*c));
-            match c {
-                2 => LifecycleError::InvalidArgs(msg),
-                3 => LifecycleError::Unimplemented(msg),
-                4 => LifecycleError::Privilege(msg),
-                5 => LifecycleError::NotInstalled(msg),
-                6 => LifecycleError::NotConfigured(msg),
-                7 => LifecycleError::NotRunning(msg),
-                _ => LifecycleError::Failed(msg),
-            }
-        }
-        Ran::Killed(how) => failed(format!("{what} {how}")),
-        Ran::TimedOut(d) => failed(format!(
-            "{what} did not finish within {d:?}; its process group was killed"
-        )),
+/// A failed run of an action (its LSB code passed through), with the last lines of the
+/// service's log.
+fn action_error(
+    life: &Lifecycle,
+    def: &Definition,
+    script: &Path,
+    action: Action,
+    ran: Ran,
+) -> LifecycleError {
+    LifecycleError::ScriptAction {
+        service: def.name.clone(),
+        script: script.to_path_buf(),
+        action,
+        ran,
+        tail: log_tail(def.log_path(&life.dirs).as_deref()),
     }
 }
 
@@ -212,14 +168,16 @@ pub fn check_script(def: &Definition, script: &Path) -> Result<(), LifecycleErro
 /// [`Action::timeout`]; on timeout its process group is killed.
 pub fn run(life: &Lifecycle, def: &Definition, action: Action) -> Result<Ran, LifecycleError> {
     let Some(script) = script_of(def) else {
-        return Err(failed(format!("{} has no script", def.name)));
+        return Err(LifecycleError::NoScript {
+            service: def.name.clone(),
+        });
     };
     check_script(def, script)?;
     let (out, err) = match def.log_path(&life.dirs) {
-        Some(p) => {
-            let f =
-                crate::lifecycle::open_log(&life.dirs, &p).map_err(crate::lifecycle::io_error)?;
-            let g = f.try_clone().map_err(failed)?;
+        Some(path) => {
+            let f = open_log(&life.dirs, &path)
+                .map_err(|(step, source)| LifecycleError::OpenScriptLog { path, step, source })?;
+            let g = f.try_clone().map_err(LifecycleError::Io)?;
             (Stdio::from(f), Stdio::from(g))
         }
         None => (Stdio::null(), Stdio::null()),
@@ -248,13 +206,11 @@ pub fn run(life: &Lifecycle, def: &Definition, action: Action) -> Result<Ran, Li
             Ok(())
         });
     }
-    let mut child = cmd.spawn().map_err(|e| {
-        failed(format!(
-            "{}: cannot run {} {}: {e}",
-            def.name,
-            script.display(),
-            action.as_str()
-        ))
+    let mut child = cmd.spawn().map_err(|source| LifecycleError::ScriptSpawn {
+        service: def.name.clone(),
+        script: script.to_path_buf(),
+        action,
+        source,
     })?;
     let pid = child.id() as i32;
     let timeout = action.timeout(def);
@@ -270,7 +226,7 @@ pub fn run(life: &Lifecycle, def: &Definition, action: Action) -> Result<Ran, Li
         let _ = child.wait();
         return Ok(Ran::TimedOut(timeout));
     }
-    let status = child.wait().map_err(failed)?;
+    let status = child.wait().map_err(LifecycleError::Io)?;
     Ok(match status.code() {
         Some(c) => Ran::Exited(c),
         None => Ran::Killed(describe_exit(status)),
@@ -278,11 +234,12 @@ pub fn run(life: &Lifecycle, def: &Definition, action: Action) -> Result<Ran, Li
 }
 
 /// The live process the definition's `pidfile:` names, if any (never the default pid file:
-/// svc does not know where a script keeps its PID).
+/// svc does not know where a script keeps its PID). svc itself and its callers are never the
+/// service's process, whatever the file says: a handle on them would let `svc` signal itself.
 fn pid_of(life: &Lifecycle, def: &Definition) -> Option<i32> {
     let path = def.pidfile.as_ref()?;
     match pidfile::read(path, life.procfs.pid_max()) {
-        PidFile::Pid(pid) if pid > 1 => {
+        PidFile::Pid(pid) if pid > 1 && !life.ancestors().contains(&pid) => {
             let st = life.procfs.stat(pid)?;
             (!st.is_zombie()).then_some(pid)
         }
@@ -370,11 +327,7 @@ pub fn start(life: &Lifecycle, def: &Definition) -> Result<Started, LifecycleErr
     }
     match run(life, def, Action::Start)? {
         Ran::Exited(0) => Ok(Started::Launched(pid_of(life, def).unwrap_or(0))),
-        ran => Err(with_log(
-            life,
-            def,
-            action_error(def, script, Action::Start, &ran),
-        )),
+        ran => Err(action_error(life, def, script, Action::Start, ran)),
     }
 }
 
@@ -397,11 +350,7 @@ pub fn stop(life: &Lifecycle, def: &Definition) -> Result<Stopped, LifecycleErro
             if was_stopped && script_status(life, def).0 == ScriptStatus::Stopped {
                 return Ok(Stopped::NotRunning);
             }
-            Err(with_log(
-                life,
-                def,
-                action_error(def, script, Action::Stop, &ran),
-            ))
+            Err(action_error(life, def, script, Action::Stop, ran))
         }
     }
 }
@@ -412,28 +361,7 @@ pub fn reload(life: &Lifecycle, def: &Definition) -> Result<i32, LifecycleError>
     let script = script_of(def).unwrap_or(Path::new(""));
     match run(life, def, Action::Reload)? {
         Ran::Exited(0) => Ok(pid_of(life, def).unwrap_or(0)),
-        ran => Err(with_log(
-            life,
-            def,
-            action_error(def, script, Action::Reload, &ran),
-        )),
-    }
-}
-
-/// Adds the last lines of the service's log to an error message.
-fn with_log(life: &Lifecycle, def: &Definition, e: LifecycleError) -> LifecycleError {
-    let tail = crate::lifecycle::log_tail(def.log_path(&life.dirs).as_deref());
-    if tail.is_empty() {
-        return e;
-    }
-    match e {
-        LifecycleError::NotInstalled(m) => LifecycleError::NotInstalled(m + &tail),
-        LifecycleError::NotConfigured(m) => LifecycleError::NotConfigured(m + &tail),
-        LifecycleError::Privilege(m) => LifecycleError::Privilege(m + &tail),
-        LifecycleError::NotRunning(m) => LifecycleError::NotRunning(m + &tail),
-        LifecycleError::Unimplemented(m) => LifecycleError::Unimplemented(m + &tail),
-        LifecycleError::InvalidArgs(m) => LifecycleError::InvalidArgs(m + &tail),
-        LifecycleError::Failed(m) => LifecycleError::Failed(m + &tail),
+        ran => Err(action_error(life, def, script, Action::Reload, ran)),
     }
 }
 
@@ -585,6 +513,27 @@ fn key_line(text: &str, key: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pid_file_naming_svc_or_its_caller_names_no_process_of_the_service() {
+        let dir = std::env::temp_dir().join(format!("svc-script-pid-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let life = Lifecycle::new(crate::paths::Dirs {
+            config: dir.join("config"),
+            state: dir.join("state"),
+            log: dir.join("log"),
+        });
+        let pidfile = dir.join("s.pid");
+        let name = ServiceName::new("s").unwrap();
+        let text = format!("script: /etc/init.d/s\npidfile: {}\n", pidfile.display());
+        let def = crate::definition::parse(&dir.join("s.yaml"), &name, &text).unwrap();
+        // This process is svc here; its parent is svc's caller.
+        for pid in [std::process::id() as i32, nix::unistd::getppid().as_raw()] {
+            std::fs::write(&pidfile, format!("{pid}\n")).unwrap();
+            assert_eq!(pid_of(&life, &def), None, "{pid}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn status_codes_map_like_lsb() {

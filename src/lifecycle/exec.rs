@@ -1,0 +1,348 @@
+//! The exec kind: a program svc launches and watches by its PID file (SPEC §3.1–§3.3). Its
+//! start (in the foreground, or `forking:` under a keeper, see [`super::forking`]), the wait
+//! for readiness, its stop (the whole process group, [`crate::process::group`]) and its
+//! reload. The supervised kind launches its instances and stops what it leaves behind with the
+//! same functions; on-demand services share [`connection_launch`].
+
+use std::os::fd::OwnedFd;
+use std::time::Instant;
+
+use crate::definition::Definition;
+use crate::lifecycle::error::LifecycleError;
+use crate::lifecycle::forking;
+use crate::lifecycle::prepare::{log_tail, prepare, Launched};
+use crate::lifecycle::probe::{self, clear_stale, forget, read_pidfile};
+use crate::lifecycle::state::{Liveness, Started, Stopped};
+use crate::lifecycle::Lifecycle;
+use crate::process::group::SignalError;
+use crate::process::handle::ProcHandle;
+use crate::process::keeper::Keeper;
+use crate::process::launch::{self, Launch};
+use crate::process::pidfile::{self, PidFile};
+use crate::process::record::Record;
+use crate::ready::{self, NotifySocket};
+
+type Result<T> = std::result::Result<T, LifecycleError>;
+
+/// `start` of the exec kind (the caller holds the service's lock): stale files go, then the
+/// program `exec` is launched and, with `ready:`, waited for.
+pub(crate) fn start(life: &Lifecycle, def: &Definition, exec: &str) -> Result<Started> {
+    if let Some(running) = clear_for_start(life, def)? {
+        return Ok(running);
+    }
+    let (launch, notify) = prepare(life, def, exec, None)?;
+    let log = def.log_path(&life.dirs);
+    let deadline = Instant::now() + def.ready_timeout;
+    let launched = if def.forking {
+        forking::launch(life, def, launch, deadline, log.as_deref())?
+    } else {
+        launch_direct(life, def, launch)?
+    };
+    settle(life, def, launched, notify.as_ref(), deadline)
+}
+
+/// Before a launch: a running service is reported as such; the files of a dead or stopped one
+/// are removed.
+pub(crate) fn clear_for_start(life: &Lifecycle, def: &Definition) -> Result<Option<Started>> {
+    match probe::probe(life, def) {
+        Liveness::Running {
+            handle: Some(handle),
+            ..
+        } => return Ok(Some(Started::AlreadyRunning(handle.pid()))),
+        Liveness::Running { handle: None, .. } => return Err(pid_unknown(def)),
+        Liveness::Dead { .. } => clear_stale(life, def)?,
+        Liveness::Stopped => {
+            let _ = pidfile::remove(&life.dirs.record(&def.name));
+        }
+    }
+    Ok(None)
+}
+
+/// The launch of a super-daemon service for one connection (SPEC §5.1): the definition's
+/// program, user, environment, directory and limits, with the connection as stdin and stdout
+/// and the service log as stderr.
+pub(crate) fn connection_launch(
+    life: &Lifecycle,
+    def: &Definition,
+    exec: &str,
+    connection: OwnedFd,
+) -> Result<Launch> {
+    let (mut launch, _notify) = prepare(life, def, exec, None)?;
+    launch.connection = Some(connection);
+    Ok(launch)
+}
+
+/// A program that stays in the foreground: recorded (identity and PID file) before it may
+/// exec, so that if svc dies before `release` the child exits without running the program and
+/// nothing untracked is ever left.
+pub(crate) fn launch_direct(
+    life: &Lifecycle,
+    def: &Definition,
+    launch: Launch,
+) -> Result<Launched> {
+    let pending = launch.fork()?;
+    let pid = pending.pid();
+    let main = match ProcHandle::open(pid, &life.procfs) {
+        Ok(h) => h,
+        Err(source) => {
+            pending.abort();
+            return Err(LifecycleError::Watch { pid, source });
+        }
+    };
+    let pidfile_path = def.pidfile(&life.dirs);
+    let record_path = life.dirs.record(&def.name);
+    let recorded = Record::capture(&main, &life.procfs, &pidfile_path).and_then(|mut r| {
+        // The executable is still svc's own until exec; filled in below.
+        r.exe_dev = None;
+        r.exe_ino = None;
+        // The child may not have called setsid yet; it will lead its own group.
+        r.pgid = pid;
+        r.ready = def.ready.is_none();
+        r.save(&record_path)?;
+        pidfile::write(&pidfile_path, pid)?;
+        Ok(r)
+    });
+    let mut record = match recorded {
+        Ok(r) => r,
+        Err(source) => {
+            pending.abort();
+            forget(life, def);
+            return Err(LifecycleError::Record {
+                service: def.name.clone(),
+                source,
+            });
+        }
+    };
+    if let Err(e) = pending.release() {
+        forget(life, def);
+        return Err(e.into());
+    }
+    // The executable identifies the process only where pidfd inodes do not.
+    if record.pidfd_ino.is_none() {
+        if let Ok((dev, ino)) = life.procfs.exe_id(pid) {
+            record.exe_dev = Some(dev);
+            record.exe_ino = Some(ino);
+            let _ = record.save(&record_path);
+        }
+    }
+    Ok(Launched {
+        main,
+        record,
+        child: Some(pid),
+        keeper: None,
+    })
+}
+
+/// Waits for readiness (if any), and undoes the launch when the program dies or is not ready
+/// in time. Without a readiness check start does not wait; a program that has already died by
+/// now is still reported here rather than by a later `status`.
+pub(crate) fn settle(
+    life: &Lifecycle,
+    def: &Definition,
+    mut l: Launched,
+    notify: Option<&NotifySocket>,
+    deadline: Instant,
+) -> Result<Started> {
+    let log = def.log_path(&life.dirs);
+    let log = log.as_deref();
+    let keeper = l.keeper.take();
+    let service = ready::Service {
+        main: &l.main,
+        pgid: l.record.pgid,
+        launch_root: keeper.as_ref().map(Keeper::pid),
+        procfs: &life.procfs,
+    };
+    let outcome = match &def.ready {
+        Some(check) => ready::wait(check, &service, notify, deadline),
+        None if l.main.exited() => ready::Outcome::Died,
+        None => ready::Outcome::Ready,
+    };
+    let service = def.name.clone();
+    let err = match outcome {
+        ready::Outcome::Ready => {
+            if !l.record.ready {
+                l.record.ready = true;
+                let _ = l.record.save(&life.dirs.record(&def.name));
+            }
+            // The daemon lives on; its keeper goes (the daemon moves to init).
+            if let Some(k) = keeper {
+                k.release();
+            }
+            return Ok(Started::Launched(l.main.pid()));
+        }
+        ready::Outcome::Died => LifecycleError::DiedStarting {
+            service,
+            pid: l.main.pid(),
+            status: l.child.and_then(launch::reap),
+            tail: log_tail(log),
+        },
+        ready::Outcome::TimedOut | ready::Outcome::Cancelled => {
+            let _ = terminate(life, def, &l.main, l.record.pgid);
+            if let Some(pid) = l.child {
+                launch::reap(pid);
+            }
+            if outcome == ready::Outcome::Cancelled {
+                LifecycleError::Cancelled { service }
+            } else {
+                LifecycleError::NotReady {
+                    service,
+                    timeout: def.ready_timeout,
+                    tail: log_tail(log),
+                }
+            }
+        }
+        ready::Outcome::Refused(why) => {
+            let _ = terminate(life, def, &l.main, l.record.pgid);
+            if let Some(pid) = l.child {
+                launch::reap(pid);
+            }
+            LifecycleError::ReadyRefused {
+                service,
+                why,
+                tail: log_tail(log),
+            }
+        }
+    };
+    clear_group(life, def, l.record.pgid);
+    if let Some(k) = keeper {
+        forking::stop_launch(def, k);
+    }
+    forget(life, def);
+    Err(err)
+}
+
+/// `stop` of a service svc watches by its PID file (SPEC §3.2): its process group gets the
+/// stop signal, then KILL after `stop_timeout`; its files go once it is gone.
+pub(crate) fn stop(life: &Lifecycle, def: &Definition) -> Result<Stopped> {
+    stop_found(life, def, probe::probe(life, def))
+}
+
+/// `stop` of a service whose liveness was just probed.
+pub(crate) fn stop_found(life: &Lifecycle, def: &Definition, found: Liveness) -> Result<Stopped> {
+    match found {
+        Liveness::Stopped => {
+            let _ = pidfile::remove(&life.dirs.record(&def.name));
+            Ok(Stopped::NotRunning)
+        }
+        Liveness::Dead {
+            why,
+            untrusted: true,
+        } => Err(LifecycleError::Untrusted {
+            service: def.name.clone(),
+            why,
+        }),
+        Liveness::Dead { .. } => {
+            clear_stale(life, def)?;
+            Ok(Stopped::NotRunning)
+        }
+        Liveness::Running { handle: None, .. } => Err(pid_unknown(def)),
+        Liveness::Running {
+            handle: Some(handle),
+            record,
+        } => {
+            let pid = handle.pid();
+            let pgid = match &record {
+                Some(r) => r.pgid,
+                // Unrecorded: the group is the service's only if the process leads it.
+                None => match life.procfs.stat(pid) {
+                    Some(s) if s.pgrp == pid => pid,
+                    _ => 0,
+                },
+            };
+            // Descendants outside the group (a child that called setsid) are not the group's;
+            // note them now to warn about survivors afterwards.
+            let outside: Vec<(i32, u64)> = life
+                .procfs
+                .descendants(pid)
+                .into_iter()
+                .filter(|(p, _)| life.procfs.stat(*p).is_some_and(|s| s.pgrp != pgid))
+                .collect();
+            let result = terminate(life, def, &handle, pgid);
+            if result.is_err() && !handle.exited() {
+                // Still running (not ours to signal, or unkillable): keep its records.
+                return result.map(|()| Stopped::NotRunning);
+            }
+            // The PID file goes once the process is gone (a forking daemon may have removed
+            // its own already).
+            let p = def.pidfile(&life.dirs);
+            if matches!(read_pidfile(life, &p, record.as_ref()), PidFile::Pid(x) if x == pid) {
+                let _ = pidfile::remove(&p);
+            }
+            let _ = pidfile::remove(&life.dirs.record(&def.name));
+            result?;
+            let escaped = outside
+                .into_iter()
+                .filter_map(|(p, ticks)| {
+                    let s = life.procfs.stat(p)?;
+                    (s.start_ticks == ticks && !s.is_zombie()).then_some((p, s.comm))
+                })
+                .collect();
+            Ok(Stopped::Stopped { pid, escaped })
+        }
+    }
+}
+
+/// Sends `reload_signal` to the running service (SPEC §3.3).
+pub(crate) fn reload(life: &Lifecycle, def: &Definition) -> Result<i32> {
+    let Some(sig) = def.reload_signal else {
+        return Err(LifecycleError::NoReloadSignal {
+            service: def.name.clone(),
+        });
+    };
+    let not_running = || LifecycleError::NotRunning {
+        service: def.name.clone(),
+    };
+    match probe::probe(life, def) {
+        Liveness::Running { handle: None, .. } => Err(pid_unknown(def)),
+        Liveness::Running {
+            handle: Some(handle),
+            ..
+        } => {
+            let sent = handle
+                .signal(sig)
+                .map_err(|source| LifecycleError::Signal {
+                    service: def.name.clone(),
+                    cause: SignalError::Refused {
+                        target: crate::process::group::Target::Process,
+                        pid: handle.pid(),
+                        source,
+                    },
+                })?;
+            if sent {
+                Ok(handle.pid())
+            } else {
+                Err(not_running())
+            }
+        }
+        _ => Err(not_running()),
+    }
+}
+
+/// stop_signal, SIGCONT, a wait woken by the exit, then KILL to the whole group after
+/// stop_timeout; returns once no process of the group is left.
+pub(crate) fn terminate(
+    life: &Lifecycle,
+    def: &Definition,
+    main: &ProcHandle,
+    pgid: i32,
+) -> Result<()> {
+    life.groups()
+        .terminate(main, pgid, def.stop_signal, def.stop_timeout)
+        .map_err(|cause| LifecycleError::Signal {
+            service: def.name.clone(),
+            cause,
+        })
+}
+
+/// Ends what is left of a group whose leader is gone (after a failed start).
+fn clear_group(life: &Lifecycle, def: &Definition, pgid: i32) {
+    life.groups().clear(pgid, def.stop_signal, def.stop_timeout);
+}
+
+/// A service that runs but whose process svc does not know: only an LSB script's `status` can
+/// say so, and script services never reach the code that needs the process.
+fn pid_unknown(def: &Definition) -> LifecycleError {
+    LifecycleError::PidUnknown {
+        service: def.name.clone(),
+    }
+}

@@ -1,0 +1,254 @@
+//! Preparing a launch, before anything is forked (SPEC §3.1, §3.7): the program found and
+//! checked ([`program`]), the credentials ([`credentials`]), the log opened ([`open_log`]),
+//! the notify socket bound and the environment built ([`prepare`]). Also what a launch hands
+//! back ([`Launched`]) and the log lines quoted when it fails ([`log_tail`]).
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+use crate::definition::{Definition, Ready};
+use crate::lifecycle::error::{LifecycleError, LogStep, LogTail};
+use crate::lifecycle::Lifecycle;
+use crate::paths::Dirs;
+use crate::process::handle::ProcHandle;
+use crate::process::keeper::Keeper;
+use crate::process::launch::{self, Launch};
+use crate::process::record::Record;
+use crate::ready::NotifySocket;
+use crate::supervise::logsink;
+use crate::trust;
+use crate::users;
+
+type Result<T> = std::result::Result<T, LifecycleError>;
+
+/// Lines of the log quoted when a program dies during start.
+const LOG_TAIL_LINES: usize = 5;
+
+/// A launched program: the service's main process, its identity record, and — for a program
+/// svc forked itself — the child to reap if it dies during start.
+pub(crate) struct Launched {
+    pub(crate) main: ProcHandle,
+    pub(crate) record: Record,
+    pub(crate) child: Option<i32>,
+    /// A forking launch's keeper: released once the start succeeds; dropped (killing what the
+    /// launch created) when it fails.
+    pub(crate) keeper: Option<Keeper>,
+}
+
+/// Everything a launch needs, resolved before anything is forked: the program, the
+/// credentials, the log, the notify socket and the environment. `piped`: a supervised
+/// service's output pipe (write end for stdout/stderr, read end kept as fd 3) instead of the
+/// log file.
+pub(crate) fn prepare(
+    life: &Lifecycle,
+    def: &Definition,
+    exec: &str,
+    piped: Option<(File, OwnedFd)>,
+) -> Result<(Launch, Option<NotifySocket>)> {
+    let program = program(def, exec)?;
+    let creds = credentials(def)?;
+    let (output, fd3) = match (piped, def.log_path(&life.dirs)) {
+        (Some((w, r)), _) => (Some(w), Some(r)),
+        (None, Some(p)) => (
+            Some(
+                open_log(&life.dirs, &p).map_err(|(step, source)| LifecycleError::OpenLog {
+                    path: p,
+                    step,
+                    source,
+                })?,
+            ),
+            None,
+        ),
+        (None, None) => (None, None),
+    };
+    let notify = match &def.ready {
+        Some(Ready::Notify) => Some(
+            NotifySocket::bind(
+                &life.dirs.notify_socket(&def.name),
+                creds.as_ref().map(|c| (c.uid, c.gid)),
+            )
+            .map_err(LifecycleError::Notify)?,
+        ),
+        _ => None,
+    };
+    let mut env: Vec<(OsString, OsString)> = vec![
+        ("PATH".into(), launch::DEFAULT_PATH.into()),
+        ("HOME".into(), home_of(creds.as_ref())),
+        ("LANG".into(), "C.UTF-8".into()),
+    ];
+    // The directories of the svc that launched it: a service that runs svc itself (the
+    // super daemon, a script calling `svc status`) addresses the same configuration.
+    for (k, dir) in [
+        ("SVC_CONFIG_DIR", &life.dirs.config),
+        ("SVC_STATE_DIR", &life.dirs.state),
+        ("SVC_LOG_DIR", &life.dirs.log),
+    ] {
+        // Bytes as they are: a directory that is not UTF-8 reaches the service unchanged.
+        let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+        env.push((k.into(), abs.into_os_string()));
+    }
+    for (k, v) in &def.env {
+        env.retain(|(ek, _)| ek.as_os_str() != k.as_str());
+        env.push((k.into(), v.into()));
+    }
+    if let Some(ns) = &notify {
+        env.push(("NOTIFY_SOCKET".into(), ns.env_value()));
+    }
+    let launch = Launch {
+        program,
+        args: def.args.iter().map(OsString::from).collect(),
+        workdir: def.workdir.clone(),
+        env,
+        creds,
+        umask: def.umask,
+        limits: def.limits.clone(),
+        nice: def.nice,
+        output,
+        connection: None,
+        fd3,
+    };
+    Ok((launch, notify))
+}
+
+/// HOME of the launched program: the service user's home, else that of the user svc runs as,
+/// else `/` — never the caller's environment.
+fn home_of(creds: Option<&users::Credentials>) -> OsString {
+    let home = match creds {
+        Some(c) => c.home.clone(),
+        None => nix::unistd::User::from_uid(nix::unistd::geteuid())
+            .ok()
+            .flatten()
+            .map(|u| u.dir),
+    };
+    home.map(PathBuf::into_os_string)
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "/".into())
+}
+
+/// PATH for looking up a bare `exec`: the definition's own `env: PATH`, else the default.
+pub(crate) fn env_path(def: &Definition) -> String {
+    def.env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| launch::DEFAULT_PATH.to_string())
+}
+
+/// The program a launch of `def` runs: `exec` found like at launch (PATH of the service's
+/// environment), an executable file, and as root one that only root can write (SPEC §3.7).
+/// `start` and `svc inetd` check it before anything is forked; `svc check` reports it.
+pub(crate) fn program(def: &Definition, exec: &str) -> Result<PathBuf> {
+    let program = launch::resolve_program(exec, &env_path(def))?;
+    if trust::running_as_root() {
+        let meta = std::fs::metadata(&program).map_err(|source| LifecycleError::Inspect {
+            path: program.clone(),
+            source,
+        })?;
+        trust::check_config_file(&program, &meta).map_err(LifecycleError::NotConfigured)?;
+    }
+    Ok(program)
+}
+
+/// The credentials a launch of `def` switches to; another user or group than svc's own needs
+/// root (LSB 4 otherwise). Checked before anything is forked; `svc check` reports it.
+pub(crate) fn credentials(def: &Definition) -> Result<Option<users::Credentials>> {
+    let creds = users::resolve(def.user.as_ref(), def.group.as_ref()).map_err(|why| {
+        LifecycleError::Credentials {
+            file: def.file.clone(),
+            why,
+        }
+    })?;
+    if let Some(c) = &creds {
+        let me = (
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        );
+        if !trust::running_as_root() && (c.uid, c.gid) != me {
+            return Err(LifecycleError::NeedsRoot {
+                service: def.name.clone(),
+                user: def
+                    .user
+                    .as_ref()
+                    .map(|u| u.to_string())
+                    .unwrap_or_else(|| c.uid.to_string()),
+            });
+        }
+    }
+    Ok(creds)
+}
+
+/// Opens a service's log for appending (creating svc's log directory when it is the one);
+/// on failure, which step failed.
+pub(crate) fn open_log(
+    dirs: &Dirs,
+    path: &Path,
+) -> std::result::Result<File, (LogStep, io::Error)> {
+    if path.parent() == Some(dirs.log.as_path()) {
+        dirs.ensure_log().map_err(|e| (LogStep::Directory, e))?;
+    }
+    logsink::open_append(path).map_err(|e| (LogStep::File, e))
+}
+
+/// The last lines of a log, for an error message (control characters made `?`). The log is
+/// read as `svc logs` reads it: no symlink, no FIFO ([`crate::regular`]).
+pub(crate) fn log_tail(path: Option<&Path>) -> LogTail {
+    let none = LogTail::default();
+    let Some(path) = path else {
+        return none;
+    };
+    let Ok(mut f) = crate::regular::open_read(path, crate::regular::Links::Refuse) else {
+        return none;
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let start = len.saturating_sub(4096);
+    if f.seek(SeekFrom::Start(start)).is_err() {
+        return none;
+    }
+    let mut buf = Vec::new();
+    let _ = f.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf);
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail = &lines[lines.len().saturating_sub(LOG_TAIL_LINES)..];
+    if tail.is_empty() {
+        return none;
+    }
+    let quoted = tail
+        .iter()
+        .map(|l| {
+            l.chars()
+                .map(|c| if c.is_control() && c != '\t' { '?' } else { c })
+                .collect()
+        })
+        .collect();
+    LogTail {
+        quoted: Some(Box::new((path.to_path_buf(), quoted))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tail_quotes_the_last_lines_without_control_characters() {
+        let dir = std::env::temp_dir().join(format!("svc-tail-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("a.log");
+        let text: String = (1..=8).map(|i| format!("line {i}\n\n")).collect();
+        std::fs::write(&log, text + "bell\x07\tend\n").unwrap();
+        let tail = log_tail(Some(&log)).to_string();
+        assert_eq!(
+            tail,
+            format!(
+                "; last lines of {}:\n    line 5\n    line 6\n    line 7\n    line 8\n    bell?\tend",
+                log.display()
+            )
+        );
+        assert_eq!(log_tail(None).to_string(), "");
+        assert_eq!(log_tail(Some(&dir.join("missing"))).to_string(), "");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
