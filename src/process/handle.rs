@@ -42,7 +42,7 @@ fn raw_pidfd_open(pid: i32) -> io::Result<OwnedFd> {
 /// its own inode. Older kernels back every pidfd with one shared anonymous inode, useless for
 /// identity. Probed once, by the file system magic of a pidfd.
 pub fn pidfd_inodes_identify() -> bool {
-    const PIDFS_MAGIC: i64 = 0x5049_4446;
+    const PIDFS_MAGIC: libc::__fsword_t = 0x5049_4446;
     static UNIQUE: OnceLock<bool> = OnceLock::new();
     *UNIQUE.get_or_init(|| {
         if !pidfd_enabled() {
@@ -51,10 +51,7 @@ pub fn pidfd_inodes_identify() -> bool {
         let Ok(fd) = raw_pidfd_open(std::process::id() as i32) else {
             return false;
         };
-        // SAFETY: fstatfs fills the struct we pass for a descriptor we own.
-        let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-        let r = unsafe { libc::fstatfs(fd.as_raw_fd(), &mut st) };
-        r == 0 && st.f_type as i64 == PIDFS_MAGIC
+        nix::sys::statfs::fstatfs(&fd).is_ok_and(|st| st.filesystem_type().0 == PIDFS_MAGIC)
     })
 }
 

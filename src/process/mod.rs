@@ -5,6 +5,7 @@
 //! switch by SIGTERM ([`cancel`]).
 
 pub mod cancel;
+pub mod child;
 pub mod fdlimit;
 pub mod handle;
 pub mod keeper;
@@ -12,5 +13,6 @@ pub mod launch;
 pub mod memory;
 pub mod pidfile;
 pub mod procfs;
+pub mod reap;
 pub mod record;
 pub mod sockets;

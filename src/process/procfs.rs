@@ -372,8 +372,10 @@ impl Procfs {
 
 /// Clock ticks per second (`CLK_TCK`).
 pub fn clock_ticks() -> u64 {
-    // SAFETY: sysconf has no preconditions.
-    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let t = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(0);
     if t > 0 {
         t as u64
     } else {
