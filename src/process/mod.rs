@@ -1,7 +1,9 @@
 //! Everything that touches processes: /proc parsing ([`procfs`]), handles that signal and wait
 //! through pidfds ([`handle`]), PID files ([`pidfile`]), identity records ([`record`]), who
-//! holds a TCP port ([`sockets`]), the launcher ([`launch`]) and the keeper of a forking
-//! launch ([`keeper`]), svc's own open-file limit ([`fdlimit`]) and the cancellation of a
+//! holds a TCP port ([`sockets`]); the forks: the launcher ([`launch`], the parent's side, and
+//! [`child`], what the child runs until exec), the keeper of a forking launch ([`keeper`]) and
+//! the switch's worker processes ([`worker`]), and reaping them ([`reap`]); svc's own
+//! open-file limit ([`fdlimit`]), returning freed memory ([`memory`]) and the cancellation of a
 //! switch by SIGTERM ([`cancel`]).
 
 pub mod cancel;
@@ -16,3 +18,4 @@ pub mod procfs;
 pub mod reap;
 pub mod record;
 pub mod sockets;
+pub mod worker;
