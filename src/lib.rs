@@ -37,6 +37,7 @@
 
 pub mod access;
 pub mod cli;
+pub mod clock;
 pub mod cmd;
 pub mod definition;
 pub mod docgen;

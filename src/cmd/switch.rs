@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Condvar, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime};
 
 use serde::Serialize;
 
@@ -169,10 +169,7 @@ fn run(ctx: &Context, levels: &[char], opts: &SwitchOpts) -> Code {
         .max(1);
     let jobs = fit_jobs(ctx, requested, opts.jobs.is_some());
     let t0 = Instant::now();
-    let started_at_unix_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
+    let started_at_unix_ms = crate::clock::unix_ms(SystemTime::now());
     let mut steps: Vec<timeline::Step> = Vec::new();
     let mut code = Code::Success;
     let target: String = levels
