@@ -1,7 +1,7 @@
 //! The child side of a launch (see [`super::launch`]): everything a forked child runs between
 //! fork and exec, kept together in this one file so that it can be read as a whole for the one
 //! rule that governs it — only async-signal-safe syscalls on memory prepared before the fork
-//! (no allocation, formatting, locks or unwinding). [`ChildSetup::run`] is the launched child's
+//! (no allocation, formatting, locks or unwinding). `ChildSetup::run` is the launched child's
 //! whole life until exec; a kept launch's child becomes the keeper there and hands over to
 //! [`super::keeper`]. Also the reset of inherited signal state for children that std's
 //! `Command` starts ([`reset_inherited_state`], from its `pre_exec`).
