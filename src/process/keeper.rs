@@ -101,21 +101,11 @@ impl Keeper {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => return LauncherEnd::Lost,
             }
-            // SAFETY: reading into the unfilled tail of a buffer we own.
-            let r = unsafe {
-                libc::read(
-                    fd.as_raw_fd(),
-                    buf[got..].as_mut_ptr().cast(),
-                    buf.len() - got,
-                )
-            };
-            if r < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-                continue;
+            match nix::unistd::read(fd.as_raw_fd(), &mut buf[got..]) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                Ok(0) | Err(_) => return LauncherEnd::Lost,
+                Ok(n) => got += n,
             }
-            if r <= 0 {
-                return LauncherEnd::Lost;
-            }
-            got += r as usize;
         }
         use std::os::unix::process::ExitStatusExt;
         LauncherEnd::Exited(std::process::ExitStatus::from_raw(i32::from_ne_bytes(buf)))

@@ -426,21 +426,11 @@ impl Pending {
         let mut msg = [0u8; 8];
         let mut got = 0;
         while got < msg.len() {
-            // SAFETY: reading into the unfilled tail of a buffer we own.
-            let r = unsafe {
-                libc::read(
-                    self.errors.as_raw_fd(),
-                    msg[got..].as_mut_ptr().cast(),
-                    msg.len() - got,
-                )
-            };
-            if r < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-                continue;
+            match nix::unistd::read(self.errors.as_raw_fd(), &mut msg[got..]) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                Ok(0) | Err(_) => break,
+                Ok(n) => got += n,
             }
-            if r <= 0 {
-                break;
-            }
-            got += r as usize;
         }
         if got == 0 {
             return Ok(self.pid);
