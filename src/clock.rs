@@ -94,10 +94,11 @@ pub fn uptime(s: u64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn at(secs: u64) -> SystemTime {
+    /// The instant `secs` after the epoch.
+    pub(crate) fn at(secs: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(secs)
     }
 
@@ -161,12 +162,9 @@ mod tests {
         }
     }
 
+    // Moved from output.rs.
     #[test]
-    fn durations_for_people() {
-        assert_eq!(format_ms(0), "0ms");
-        assert_eq!(format_ms(340), "340ms");
-        assert_eq!(format_ms(1000), "1.000s");
-        assert_eq!(format_ms(61_234), "61.234s");
+    fn uptime_format() {
         assert_eq!(uptime(0), "0s");
         assert_eq!(uptime(192), "3m12s");
         assert_eq!(uptime(7380), "2h03m");
