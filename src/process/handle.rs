@@ -210,26 +210,20 @@ pub fn poll_fds(
     fds: &[std::os::fd::BorrowedFd<'_>],
     timeout: Option<Duration>,
 ) -> io::Result<bool> {
-    let mut pfds: Vec<libc::pollfd> = fds
+    use nix::poll::{PollFd, PollFlags, PollTimeout};
+    let mut pfds: Vec<PollFd> = fds
         .iter()
-        .map(|f| libc::pollfd {
-            fd: f.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        })
+        .map(|f| PollFd::new(*f, PollFlags::POLLIN))
         .collect();
-    let ms: libc::c_int = match timeout {
-        None => -1,
+    // Milliseconds, rounded up (a sub-millisecond rest never becomes a busy loop).
+    let timeout = match timeout {
+        None => PollTimeout::NONE,
         Some(d) => {
-            d.as_millis().min(i32::MAX as u128) as libc::c_int
-                + i32::from(d.subsec_nanos() % 1_000_000 != 0)
+            let ms = d.as_millis() + u128::from(d.subsec_nanos() % 1_000_000 != 0);
+            PollTimeout::try_from(ms.min(i32::MAX as u128) as i32).unwrap_or(PollTimeout::MAX)
         }
     };
-    // SAFETY: pfds is a valid array of pollfd of the given length for the whole call.
-    let r = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let r = nix::poll::poll(&mut pfds, timeout)?;
     Ok(r > 0)
 }
 
