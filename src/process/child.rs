@@ -46,7 +46,8 @@ impl ChildSetup<'_> {
     /// # Safety
     /// Only in the forked child: write and _exit are async-signal-safe.
     unsafe fn die(&self, step: usize) -> ! {
-        // SAFETY: the caller is the forked child (this function's contract); errno is this thread's, and `msg` lives on the stack for the write.
+        // SAFETY: the caller is the forked child (this function's contract); errno is this
+        // thread's, and `msg` lives on the stack for the write.
         unsafe {
             let errno = *libc::__errno_location();
             let mut msg = [0u8; 8];
@@ -64,7 +65,10 @@ impl ChildSetup<'_> {
     /// syscall on memory the parent prepared before forking; nothing allocates, formats, locks
     /// or unwinds.
     pub(super) unsafe fn run(&self) -> ! {
-        // SAFETY: the caller is a freshly forked child (this function's contract); every pointer handed to the kernel below points into memory the parent prepared before the fork (C strings, argv/envp arrays ending in NULL, rlimits, groups) or onto this stack, and every call is async-signal-safe.
+        // SAFETY: the caller is a freshly forked child (this function's contract); every pointer
+        // handed to the kernel below points into memory the parent prepared before the fork (C
+        // strings, argv/envp arrays ending in NULL, rlimits, groups) or onto this stack, and every
+        // call is async-signal-safe.
         unsafe {
             libc::close(self.go_w);
             libc::close(self.err_r);
@@ -196,7 +200,9 @@ impl ChildSetup<'_> {
 /// # Safety
 /// Only between fork and exec: it makes async-signal-safe syscalls only.
 pub unsafe fn reset_signals() -> bool {
-    // SAFETY: between fork and exec (this function's contract); rt_sigaction gets a zeroed (SIG_DFL) action and rt_sigprocmask an empty set, both on the stack, with the kernel's sigset size (8).
+    // SAFETY: between fork and exec (this function's contract); rt_sigaction gets a zeroed
+    // (SIG_DFL) action and rt_sigprocmask an empty set, both on the stack, with the kernel's sigset
+    // size (8).
     unsafe {
         let dfl = [0u64; 4];
         for sig in 1..65 {
@@ -229,7 +235,8 @@ pub unsafe fn reset_signals() -> bool {
 /// # Safety
 /// Only between fork and exec: it makes async-signal-safe syscalls only.
 pub unsafe fn reset_inherited_state() {
-    // SAFETY: between fork and exec (this function's contract, which the two callees share); close_range with CLOSE_RANGE_CLOEXEC takes only integers.
+    // SAFETY: between fork and exec (this function's contract, which the two callees share);
+    // close_range with CLOSE_RANGE_CLOEXEC takes only integers.
     unsafe {
         reset_signals();
         super::fdlimit::restore_in_child();

@@ -210,7 +210,8 @@ pub(super) const DEATH_SIGNAL: libc::c_int = libc::SIGTERM;
 /// # Safety
 /// Async-signal-safe (sigemptyset, sigaddset on a stack value): callable after fork.
 pub(super) unsafe fn signals() -> libc::sigset_t {
-    // SAFETY: a zeroed sigset_t is a valid argument for sigemptyset, which initialises it; sigaddset takes valid signal numbers. Both are async-signal-safe.
+    // SAFETY: a zeroed sigset_t is a valid argument for sigemptyset, which initialises it;
+    // sigaddset takes valid signal numbers. Both are async-signal-safe.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
@@ -236,7 +237,8 @@ pub(super) unsafe fn signals() -> libc::sigset_t {
 /// # Safety
 /// Only in the forked keeper: open, read, kill and close on a stack buffer.
 unsafe fn kill_children() -> bool {
-    // SAFETY: in the forked keeper (this function's contract): open takes a static C string, read a stack buffer of the length given, errno is this thread's; kill and close take integers.
+    // SAFETY: in the forked keeper (this function's contract): open takes a static C string, read a
+    // stack buffer of the length given, errno is this thread's; kill and close take integers.
     unsafe {
         let fd = libc::open(
             c"/proc/thread-self/children".as_ptr(),
@@ -285,7 +287,10 @@ unsafe fn kill_children() -> bool {
 /// Only in the forked keeper, between fork and _exit, with [`signals`] blocked: plain
 /// syscalls only.
 pub(super) unsafe fn keep(launcher: libc::pid_t, status: RawFd, svc: libc::pid_t) -> ! {
-    // SAFETY: in the forked keeper with `signals` blocked (this function's contract): close_range, close, kill, getppid and _exit take integers; waitpid and sigwaitinfo write to stack values; write reads a stack array of the length given; errno is this thread's. `signals` and `kill_children` are called where their contracts hold: in the keeper.
+    // SAFETY: in the forked keeper with `signals` blocked (this function's contract): close_range,
+    // close, kill, getppid and _exit take integers; waitpid and sigwaitinfo write to stack values;
+    // write reads a stack array of the length given; errno is this thread's. `signals` and
+    // `kill_children` are called where their contracts hold: in the keeper.
     unsafe {
         // Nothing but the status pipe: the keeper must not hold svc's output or the launch's pipes.
         let below = status <= 0
