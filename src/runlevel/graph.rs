@@ -180,8 +180,8 @@ impl Graph {
     }
 
     /// The execution order: by rank, then name bytewise, except that a node comes after what
-    /// it depends on (a stable topological order; a node on a cycle, which should have been
-    /// left out, takes its place by rank and name).
+    /// it depends on among the nodes (a stable topological order; a node on a cycle, which
+    /// should have been left out, takes its place by rank and name).
     pub fn order(&self, rank: &BTreeMap<ServiceName, u8>) -> Vec<ServiceName> {
         let mut done: BTreeSet<&ServiceName> = BTreeSet::new();
         let mut remaining: Vec<&ServiceName> = self.nodes().collect();
@@ -192,7 +192,11 @@ impl Graph {
         while !remaining.is_empty() {
             let pos = remaining
                 .iter()
-                .position(|n| self.edges(n).iter().all(|(a, _)| done.contains(a)))
+                .position(|n| {
+                    self.edges(n)
+                        .iter()
+                        .all(|(a, _)| done.contains(a) || !self.contains(a))
+                })
                 .unwrap_or(0);
             let n = remaining.remove(pos);
             done.insert(n);
@@ -360,6 +364,13 @@ mod tests {
         assert_eq!(rank[&n("db")], 10);
         assert_eq!(rank[&n("zz")], 5);
         assert_eq!(strs(&g.order(&rank)), ["zz", "cache", "disk", "db", "web"]);
+    }
+
+    #[test]
+    fn order_ignores_edges_to_services_that_are_no_node() {
+        let g = graph(&[("b", &["ghost"], &[]), ("a", &["b"], &["absent"])]);
+        let rank: BTreeMap<ServiceName, u8> = [(n("a"), 1), (n("b"), 1)].into_iter().collect();
+        assert_eq!(strs(&g.order(&rank)), ["b", "a"]);
     }
 
     #[test]
