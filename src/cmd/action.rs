@@ -5,7 +5,7 @@ use crate::definition::Definition;
 use crate::exit::{Code, HasCode};
 use crate::lifecycle::{Liveness, Started, Stopped};
 use crate::name::ServiceName;
-use crate::runlevel::graph::{Deps, Graph, Path};
+use crate::runlevel::graph::{Graph, Path};
 
 /// Runs `f` for each name in order; the exit code is the first non-zero one.
 fn each(ctx: &Context, names: &[ServiceName], f: impl Fn(&Context, &ServiceName) -> Code) -> Code {
@@ -125,18 +125,7 @@ fn all_definitions(ctx: &Context) -> Vec<Definition> {
 /// Running services that require `name`, directly or not, in the order they must stop
 /// (dependants before what they depend on: [`Graph::dependants`] reversed).
 fn running_dependents(ctx: &Context, defs: &[Definition], name: &ServiceName) -> Vec<Definition> {
-    let deps: Vec<(&ServiceName, Deps)> = defs
-        .iter()
-        .map(|d| {
-            let deps = Deps {
-                requires: d.requires.clone(),
-                wants: Vec::new(),
-            };
-            (&d.name, deps)
-        })
-        .collect();
-    let graph = Graph::from_deps(deps.iter().map(|(n, d)| (*n, d)));
-    graph
+    Graph::of_definitions(defs)
         .dependants(name)
         .iter()
         .rev()

@@ -90,20 +90,7 @@ pub fn run(ctx: &Context, host_checks: bool) -> Code {
             }
         }
     }
-    let deps: Vec<(&ServiceName, runlevel::graph::Deps)> = defs
-        .values()
-        .map(|d| {
-            (
-                &d.name,
-                runlevel::graph::Deps {
-                    requires: d.requires.clone(),
-                    wants: d.wants.clone(),
-                },
-            )
-        })
-        .collect();
-    let graph = runlevel::graph::Graph::from_deps(deps.iter().map(|(n, d)| (*n, d)));
-    for cycle in graph.cycles() {
+    for cycle in runlevel::graph::Graph::of_definitions(defs.values()).cycles() {
         let first = &defs[&cycle[0]];
         problems.push(Problem {
             file: first.file.clone(),

@@ -317,12 +317,7 @@ fn run_level(
             )
         })
         .collect();
-    let deps = |n: &ServiceName| {
-        defs.get(n).map(|d| Deps {
-            requires: d.requires.clone(),
-            wants: d.wants.clone(),
-        })
-    };
+    let deps = |n: &ServiceName| defs.get(n).map(Deps::of);
     let is_running = |n: &ServiceName| running.get(n).copied().unwrap_or(false);
     let p: Plan = plan::plan(&entries, &deps, &is_running, &broken);
 

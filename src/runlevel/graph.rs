@@ -16,6 +16,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use crate::definition::Definition;
 use crate::name::ServiceName;
 
 /// What a service declares it depends on.
@@ -23,6 +24,16 @@ use crate::name::ServiceName;
 pub struct Deps {
     pub requires: Vec<ServiceName>,
     pub wants: Vec<ServiceName>,
+}
+
+impl Deps {
+    /// The `requires` and `wants` of a definition.
+    pub fn of(def: &Definition) -> Deps {
+        Deps {
+            requires: def.requires.clone(),
+            wants: def.wants.clone(),
+        }
+    }
 }
 
 /// The strength of an edge: a failed requirement skips its dependant, a wanted service only
@@ -59,6 +70,13 @@ impl Graph {
             }
         }
         g
+    }
+
+    /// The graph of `defs` (in that order), as [`Graph::from_deps`].
+    pub fn of_definitions<'a>(defs: impl IntoIterator<Item = &'a Definition>) -> Graph {
+        let deps: Vec<(&ServiceName, Deps)> =
+            defs.into_iter().map(|d| (&d.name, Deps::of(d))).collect();
+        Graph::from_deps(deps.iter().map(|(n, d)| (*n, d)))
     }
 
     /// Adds `name` (no-op when it is there).
