@@ -427,7 +427,7 @@ fn unblock_in_child(c: &mut Command, take_tty: bool) {
             if take_tty {
                 libc::tcsetpgrp(0, libc::getpid());
             }
-            crate::process::launch::reset_signals();
+            crate::process::child::reset_signals();
             Ok(())
         });
     }

@@ -20,7 +20,9 @@
 //! - [`legacy`]: LSB init scripts run as services (`script: /etc/init.d/foo`).
 //! - [`lsb`]: the LSB init-script format: INIT INFO headers read, shims for `svc lsb-script`
 //!   written.
-//! - [`runlevel`]: rcN.d entries, S/K links and the pure plan of a switch (docs/commands.md).
+//! - [`runlevel`]: rcN.d entries, S/K links, the one dependency graph (`requires`/`wants`:
+//!   cycles, order) and the pure plan and schedule of a switch (docs/commands.md).
+//! - [`clock`]: every date, time and duration svc writes.
 //! - [`access`], [`inetd`], [`securelog`]: the super daemon and its access control (docs/inetd.md).
 //! - [`init`]: svc as PID 1: reaps zombies, forwards signals, boots and shuts down.
 //! - [`logview`]: reading and following a service's log through its rotations (`svc logs`).
@@ -31,14 +33,17 @@
 //! - [`cmd`]: one function per command, the only layer combining the others.
 //! - [`exit`]: the LSB exit codes and the one table of what each means.
 //!
-//! `unsafe` is confined to small commented places: the launcher and its keeper (the child
-//! subreaper of a forking launch), pidfd and poll syscalls (`process::handle`),
+//! `unsafe` is confined to small places, each with a `// SAFETY:` comment (the `[lints]` of
+//! Cargo.toml deny an undocumented one): the launcher, its child side and its keeper (the
+//! child subreaper of a forking launch), pidfd and poll syscalls (`process::handle`),
 //! madvise/malloc_trim (`process::memory`), flock (`lock`), waitpid, prctl and clock_gettime in
-//! the supervisor, the fork of a switch's worker processes, and the pre_exec of `svc init` that
-//! gives the main program an empty signal mask and the terminal.
+//! the supervisor, the fork of a switch's worker processes (`process::worker`), and the
+//! pre_exec of `svc init` that gives the main program an empty signal mask and the terminal.
+//! Plain syscalls that nix or std wrap go through the wrapper.
 
 pub mod access;
 pub mod cli;
+pub mod clock;
 pub mod cmd;
 pub mod definition;
 pub mod docgen;

@@ -4,13 +4,15 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
 use std::path::Path;
+
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
 
 /// A held exclusive lock, released when dropped.
 #[derive(Debug)]
 pub struct Lock {
-    _file: File,
+    _file: Flock<File>,
 }
 
 /// Opens (creating it, mode 0644, never through a symlink, never blocking, a regular file only)
@@ -21,14 +23,12 @@ pub fn open(path: &Path) -> io::Result<File> {
 
 /// Takes the exclusive lock of `file`, waiting for the holder to finish.
 pub fn exclusive(file: File) -> io::Result<Lock> {
+    let mut file = file;
     loop {
-        // SAFETY: flock on a descriptor we own.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
-            return Ok(Lock { _file: file });
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
+        match Flock::lock(file, FlockArg::LockExclusive) {
+            Ok(held) => return Ok(Lock { _file: held }),
+            Err((f, Errno::EINTR)) => file = f,
+            Err((_, e)) => return Err(e.into()),
         }
     }
 }
@@ -39,6 +39,6 @@ pub fn is_held(path: &Path) -> bool {
     let Ok(f) = crate::regular::open_read(path, crate::regular::Links::Refuse) else {
         return false;
     };
-    // SAFETY: flock on a descriptor we own; released when `f` is dropped.
-    unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) != 0 }
+    // A shared lock we get is released at once (when the `Flock` is dropped).
+    Flock::lock(f, FlockArg::LockSharedNonblock).is_err()
 }

@@ -110,7 +110,7 @@ impl Output {
                 Some(pid) => format!(
                     "{name} is {} (pid {pid}, up {})",
                     "running".green(),
-                    uptime(status.uptime_s.unwrap_or(0))
+                    crate::clock::uptime(status.uptime_s.unwrap_or(0))
                 ),
                 // An LSB script says it runs, but svc does not know the PID.
                 None => format!("{name} is {} (no PID)", "running".green()),
@@ -160,7 +160,10 @@ impl Output {
                 _ => format!("{:<8}", r.state).normal(),
             };
             let pid = r.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into());
-            let up = r.uptime_s.map(uptime).unwrap_or_else(|| "-".into());
+            let up = r
+                .uptime_s
+                .map(crate::clock::uptime)
+                .unwrap_or_else(|| "-".into());
             let levels = if r.runlevels.is_empty() {
                 "-".to_string()
             } else {
@@ -190,27 +193,9 @@ fn names_service(reason: &str, name: &str) -> bool {
         .is_some_and(|rest| rest.starts_with(':'))
 }
 
-/// `42s`, `3m12s`, `2h03m`, `1d04h`.
-pub fn uptime(s: u64) -> String {
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
-        3600..=86_399 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
-        _ => format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3600),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn uptime_format() {
-        assert_eq!(uptime(0), "0s");
-        assert_eq!(uptime(192), "3m12s");
-        assert_eq!(uptime(7380), "2h03m");
-        assert_eq!(uptime(100_800), "1d04h");
-    }
 
     #[test]
     fn a_reason_naming_the_service_is_recognised() {

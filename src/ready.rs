@@ -135,10 +135,11 @@ impl NotifySocket {
         // may send. Set on the socket before bind, which creates the file with that mode (no
         // moment with a wider one), and on the file again after.
         let private = |sock: &UnixDatagram| -> io::Result<()> {
-            // SAFETY: fchmod on a descriptor we own.
-            if unsafe { libc::fchmod(sock.as_raw_fd(), 0o600) } != 0 {
-                return Err(io::Error::last_os_error());
-            }
+            nix::sys::stat::fchmod(
+                sock.as_raw_fd(),
+                nix::sys::stat::Mode::S_IRUSR | nix::sys::stat::Mode::S_IWUSR,
+            )
+            .map_err(io::Error::from)?;
             let addr = nix::sys::socket::UnixAddr::new(path).map_err(io::Error::from)?;
             nix::sys::socket::bind(sock.as_raw_fd(), &addr).map_err(io::Error::from)?;
             std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))

@@ -8,13 +8,16 @@
 //! is refused instead of blocking the daemon. Every field is escaped: a control
 //! character, a backslash or a space becomes `\xNN` (`\u{NNNN}` beyond Latin-1), so one event is
 //! always exactly one line. A log that cannot be written never changes a verdict: the failure is
-//! reported once on stderr and the daemon carries on.
+//! reported once on stderr and the daemon carries on. The time is [`crate::clock::rfc3339`].
 
 use std::fs::File;
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
+
+// The supervisor (supervise/mod.rs) still names it here; it lives in `clock`.
+pub use crate::clock::rfc3339;
 
 /// The decision a line records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,81 +160,10 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` in UTC, to the second.
-pub fn rfc3339(t: SystemTime) -> String {
-    let secs = match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => d.as_secs() as i64,
-        Err(e) => -(e.duration().as_secs_f64().ceil() as i64),
-    };
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
-/// RFC 3339 UTC with microseconds: `2026-11-25T01:56:16.123456Z`.
-pub fn rfc3339_micros(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let whole = rfc3339(UNIX_EPOCH + Duration::from_secs(d.as_secs()));
-    format!("{}.{:06}Z", whole.trim_end_matches('Z'), d.subsec_micros())
-}
-
-/// (year, month, day) of a day count since 1970-01-01 in the proleptic Gregorian calendar
-/// (H. Hinnant's `civil_from_days`).
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097); // [0, 146096]
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
-    let mp = (5 * doy + 2) / 153; // [0, 11]
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32; // [1, 31]
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32; // [1, 12]
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
-
-    fn at(secs: u64) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(secs)
-    }
-
-    #[test]
-    fn rfc3339_known_instants() {
-        assert_eq!(rfc3339(at(0)), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(at(951_782_400)), "2000-02-29T00:00:00Z");
-        assert_eq!(rfc3339(at(1_709_164_799)), "2024-02-28T23:59:59Z");
-        assert_eq!(rfc3339(at(1_709_251_199)), "2024-02-29T23:59:59Z");
-        assert_eq!(rfc3339(at(1_795_564_799)), "2026-11-24T23:59:59Z");
-        assert_eq!(rfc3339(at(4_107_542_400)), "2100-03-01T00:00:00Z");
-        assert_eq!(
-            rfc3339(UNIX_EPOCH - Duration::from_secs(1)),
-            "1969-12-31T23:59:59Z"
-        );
-    }
-
-    #[test]
-    fn civil_from_days_round_trips_every_day_of_four_centuries() {
-        // Day numbers increase by one, dates by one calendar day.
-        let mut prev = civil_from_days(-1);
-        for z in 0..146_097 {
-            let (y, m, d) = civil_from_days(z);
-            let (py, pm, pd) = prev;
-            let next_day = (y, m, d) == (py, pm, pd + 1);
-            let next_month = d == 1 && ((y == py && m == pm + 1) || (y == py + 1 && m == 1));
-            assert!(next_day || next_month, "{prev:?} -> {:?}", (y, m, d));
-            prev = (y, m, d);
-        }
-    }
+    use crate::clock::tests::at;
 
     #[test]
     fn line_format_ipv4_and_ipv6() {

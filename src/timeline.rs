@@ -223,36 +223,6 @@ pub fn critical_chain(t: &Timeline) -> Vec<&Step> {
     chain
 }
 
-/// A duration for people: `340ms` below a second, else `1.234s`.
-pub fn format_ms(ms: u64) -> String {
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else {
-        format!("{}.{:03}s", ms / 1000, ms % 1000)
-    }
-}
-
-/// `2024-05-01 12:00:00 UTC` for Unix milliseconds (civil-from-days, proleptic Gregorian).
-pub fn utc(unix_ms: u64) -> String {
-    let secs = unix_ms / 1000;
-    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -363,15 +333,6 @@ pub(crate) mod tests {
             step("q", 10, Some(0), Some(0), &["p"]),
         ]);
         assert_eq!(critical_chain(&t).len(), 2);
-    }
-
-    #[test]
-    fn durations_and_dates() {
-        assert_eq!(format_ms(340), "340ms");
-        assert_eq!(format_ms(1234), "1.234s");
-        assert_eq!(format_ms(2000), "2.000s");
-        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(utc(1_714_564_800_000), "2024-05-01 12:00:00 UTC");
     }
 
     #[test]

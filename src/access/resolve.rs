@@ -23,8 +23,10 @@ pub struct SystemResolver;
 
 impl Resolver for SystemResolver {
     fn reverse(&self, ip: IpAddr) -> Option<String> {
-        // SAFETY (both): all-zero bytes are a valid sockaddr_in / sockaddr_in6.
+        // (nix's socket address types need its `net` feature; these are plain C structs.)
+        // SAFETY: all-zero bytes are a valid sockaddr_in.
         let mut v4: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+        // SAFETY: all-zero bytes are a valid sockaddr_in6.
         let mut v6: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
         let (ptr, len) = match ip {
             IpAddr::V4(a) => {

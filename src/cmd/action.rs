@@ -5,6 +5,7 @@ use crate::definition::Definition;
 use crate::exit::{Code, HasCode};
 use crate::lifecycle::{Liveness, Started, Stopped};
 use crate::name::ServiceName;
+use crate::runlevel::graph::{Graph, Path};
 
 /// Runs `f` for each name in order; the exit code is the first non-zero one.
 fn each(ctx: &Context, names: &[ServiceName], f: impl Fn(&Context, &ServiceName) -> Code) -> Code {
@@ -12,23 +13,23 @@ fn each(ctx: &Context, names: &[ServiceName], f: impl Fn(&Context, &ServiceName)
 }
 
 pub fn start(ctx: &Context, names: &[ServiceName]) -> Code {
-    each(ctx, names, |ctx, n| start_one(ctx, n, &mut Vec::new()))
+    each(ctx, names, |ctx, n| start_one(ctx, n, &mut Path::default()))
 }
 
 /// Starts `name` after its `requires` (recursively, dependencies first).
-fn start_one(ctx: &Context, name: &ServiceName, chain: &mut Vec<ServiceName>) -> Code {
+/// `chain` is the path from the service the user named; a requirement on it closes a cycle.
+fn start_one(ctx: &Context, name: &ServiceName, chain: &mut Path) -> Code {
     let def = match ctx.load(name) {
         Ok(d) => d,
         Err(c) => return c,
     };
-    chain.push(name.clone());
+    chain.push(name);
     for dep in &def.requires {
         if chain.contains(dep) {
-            let cycle: Vec<String> = chain.iter().map(|n| n.to_string()).collect();
             ctx.out.action_failed(
                 "Starting",
                 name.as_str(),
-                &format!("{name}: dependency cycle: {} -> {dep}", cycle.join(" -> ")),
+                &format!("{name}: dependency cycle: {}", chain.arrows_to(dep)),
             );
             chain.pop();
             return Code::NotConfigured;
@@ -122,23 +123,13 @@ fn all_definitions(ctx: &Context) -> Vec<Definition> {
 }
 
 /// Running services that require `name`, directly or not, in the order they must stop
-/// (dependants before what they depend on).
+/// (dependants before what they depend on: [`Graph::dependants`] reversed).
 fn running_dependents(ctx: &Context, defs: &[Definition], name: &ServiceName) -> Vec<Definition> {
-    // Breadth first from `name` over reversed `requires`; then reversed, so the farthest
-    // dependants stop first.
-    let mut order: Vec<&Definition> = Vec::new();
-    let mut frontier = vec![name.clone()];
-    while let Some(cur) = frontier.pop() {
-        for d in defs.iter().filter(|d| d.requires.contains(&cur)) {
-            if d.name != *name && !order.iter().any(|o| o.name == d.name) {
-                order.push(d);
-                frontier.push(d.name.clone());
-            }
-        }
-    }
-    order
-        .into_iter()
+    Graph::of_definitions(defs)
+        .dependants(name)
+        .iter()
         .rev()
+        .filter_map(|n| defs.iter().find(|d| d.name == *n))
         .filter(|d| matches!(ctx.life.probe(d), Liveness::Running { .. }))
         .cloned()
         .collect()
@@ -177,7 +168,7 @@ pub fn restart(ctx: &Context, names: &[ServiceName]) -> Code {
 
 fn restart_def(ctx: &Context, def: &Definition) -> Code {
     match stop_def(ctx, def) {
-        Code::Success => start_one(ctx, &def.name, &mut Vec::new()),
+        Code::Success => start_one(ctx, &def.name, &mut Path::default()),
         c => c,
     }
 }

@@ -4,8 +4,9 @@
 use std::path::Path;
 
 use super::Context;
+use crate::clock::{self, format_ms};
 use crate::exit::Code;
-use crate::timeline::{self, format_ms, Step, Timeline};
+use crate::timeline::{self, Step, Timeline};
 
 /// `svc analyze [--svg FILE] [--json] [--transition N]`: the report of the transition N before
 /// the last (0: the last); with `--svg`, only `wrote FILE` (and with `--json` too, only the
@@ -152,7 +153,7 @@ pub fn list(ctx: &Context, json: bool) -> Code {
             };
             format!(
                 "{n}  {}  to runlevel {:<w$}  {} services  total {}{f}",
-                timeline::utc(t.started_at_unix_ms),
+                clock::utc(t.started_at_unix_ms),
                 t.target,
                 t.services.len(),
                 format_ms(t.total_ms)

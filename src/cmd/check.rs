@@ -90,14 +90,16 @@ pub fn run(ctx: &Context, host_checks: bool) -> Code {
             }
         }
     }
-    for cycle in cycles(&defs) {
-        let names: Vec<String> = cycle.iter().map(|n| n.to_string()).collect();
+    for cycle in runlevel::graph::Graph::of_definitions(defs.values()).cycles() {
         let first = &defs[&cycle[0]];
         problems.push(Problem {
             file: first.file.clone(),
             line: line_of(first, "requires").or_else(|| line_of(first, "wants")),
             column: None,
-            message: format!("dependency cycle: {} -> {}", names.join(" -> "), names[0]),
+            message: format!(
+                "dependency cycle: {}",
+                runlevel::graph::cycle_arrows(&cycle)
+            ),
         });
     }
     if host_checks {
@@ -364,46 +366,4 @@ fn access_problems(ctx: &Context, problems: &mut Vec<Problem>, warnings: &mut Ve
             problems.push(converted);
         }
     }
-}
-
-/// Every dependency cycle (over `requires` and `wants`), each reported once.
-fn cycles(defs: &BTreeMap<ServiceName, Definition>) -> Vec<Vec<ServiceName>> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum Mark {
-        New,
-        Active,
-        Done,
-    }
-    fn visit(
-        n: &ServiceName,
-        defs: &BTreeMap<ServiceName, Definition>,
-        marks: &mut BTreeMap<ServiceName, Mark>,
-        stack: &mut Vec<ServiceName>,
-        out: &mut Vec<Vec<ServiceName>>,
-    ) {
-        marks.insert(n.clone(), Mark::Active);
-        stack.push(n.clone());
-        if let Some(d) = defs.get(n) {
-            for dep in d.requires.iter().chain(&d.wants) {
-                match marks.get(dep).copied().unwrap_or(Mark::New) {
-                    Mark::Active => {
-                        let at = stack.iter().position(|s| s == dep).unwrap_or(0);
-                        out.push(stack[at..].to_vec());
-                    }
-                    Mark::New if defs.contains_key(dep) => visit(dep, defs, marks, stack, out),
-                    _ => {}
-                }
-            }
-        }
-        stack.pop();
-        marks.insert(n.clone(), Mark::Done);
-    }
-    let mut marks = BTreeMap::new();
-    let mut out = Vec::new();
-    for n in defs.keys() {
-        if marks.get(n).copied().unwrap_or(Mark::New) == Mark::New {
-            visit(n, defs, &mut marks, &mut Vec::new(), &mut out);
-        }
-    }
-    out
 }

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Condvar, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime};
 
 use serde::Serialize;
 
@@ -20,14 +20,12 @@ use crate::definition::{self, Definition};
 use crate::exit::Code;
 use crate::lifecycle::{Liveness, Started, Stopped};
 use crate::name::ServiceName;
+use crate::process::worker::{Reply, Worker};
 use crate::process::{cancel, fdlimit, pidfile};
 use crate::runlevel::plan::{self, Deps, LeftOut, Plan, Step};
 use crate::runlevel::schedule::{Next, Schedule};
 use crate::runlevel::{self, Kind};
 use crate::timeline::{self, Timeline};
-
-mod worker;
-use worker::Worker;
 
 pub fn switch(ctx: &Context, level: &str, opts: &SwitchOpts) -> Code {
     match runlevel::parse_level(level) {
@@ -171,10 +169,7 @@ fn run(ctx: &Context, levels: &[char], opts: &SwitchOpts) -> Code {
         .max(1);
     let jobs = fit_jobs(ctx, requested, opts.jobs.is_some());
     let t0 = Instant::now();
-    let started_at_unix_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
+    let started_at_unix_ms = crate::clock::unix_ms(SystemTime::now());
     let mut steps: Vec<timeline::Step> = Vec::new();
     let mut code = Code::Success;
     let target: String = levels
@@ -322,12 +317,7 @@ fn run_level(
             )
         })
         .collect();
-    let deps = |n: &ServiceName| {
-        defs.get(n).map(|d| Deps {
-            requires: d.requires.clone(),
-            wants: d.wants.clone(),
-        })
-    };
+    let deps = |n: &ServiceName| defs.get(n).map(Deps::of);
     let is_running = |n: &ServiceName| running.get(n).copied().unwrap_or(false);
     let p: Plan = plan::plan(&entries, &deps, &is_running, &broken);
 
@@ -440,12 +430,19 @@ fn execute(
     // the threads of one process run one at a time; small single-threaded workers fork in
     // parallel. If a worker cannot be made, its thread does the work itself.
     // Stops fork nothing: their threads do the work themselves.
+    let serve = |name: &ServiceName| match defs.get(name).map(|d| run_step(ctx, d, stopping)) {
+        Some(Outcome::Ok) => Reply::Done,
+        Some(Outcome::Already) => Reply::Already,
+        Some(Outcome::Failed(m)) => Reply::Failed(m),
+        Some(_) => Reply::Failed("unexpected outcome".into()),
+        None => Reply::Failed("unknown service".into()),
+    };
     let mut workers: Vec<Option<Worker>> = Vec::new();
     for _ in 0..jobs.min(steps.len()) {
         let w = if stopping {
             None
         } else {
-            Worker::spawn(ctx, defs, stopping, &mut workers).ok()
+            Worker::spawn(&serve, &mut workers).ok()
         };
         workers.push(w);
     }
@@ -480,7 +477,9 @@ fn execute(
                 let begin = ms();
                 let def = &defs[&steps[i].name];
                 let outcome = match worker.as_mut().map(|w| w.run(&def.name)) {
-                    Some(Ok(o)) => o,
+                    Some(Ok(Reply::Done)) => Outcome::Ok,
+                    Some(Ok(Reply::Already)) => Outcome::Already,
+                    Some(Ok(Reply::Failed(m))) => Outcome::Failed(m),
                     Some(Err(_)) => {
                         // The worker died: this thread carries on by itself.
                         worker = None;

@@ -21,8 +21,13 @@
 //! `spawn` command of an access rule runs detached (stdin, stdout, stderr `/dev/null`), reaped
 //! like the servers. Nor on a resolver: a check that needs host names runs on a thread with
 //! bounded lookups ([`lookup`]) while the connection waits, counted by the limits.
+//!
+//! Here: the daemon's state, the loop, the signals, accepting and handing over connections,
+//! shutdown. Reading the configuration into it (at start and on SIGHUP) is `apply`; the
+//! admission of a connection the limits keep out for now is `admit`.
 
 mod admit;
+mod apply;
 pub mod limits;
 pub mod listen;
 pub mod lookup;
@@ -31,7 +36,7 @@ pub mod servers;
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -46,6 +51,7 @@ use crate::lifecycle::Lifecycle;
 use crate::process::launch::{self, Launch};
 use crate::securelog::{Decision, SecureLog};
 use admit::Parked;
+use apply::load_rules;
 use limits::Rates;
 use listen::Listener;
 use lookup::{Checks, NoLookup, MAX_PENDING};
@@ -178,14 +184,6 @@ pub fn serve(life: &Lifecycle, on_ready: &mut dyn FnMut(usize)) -> Result<(), St
     d.run()
 }
 
-fn load_rules(config: &Path) -> Rules {
-    let rules = Rules::load(config);
-    for p in rules.problems() {
-        eprintln!("{p}");
-    }
-    rules
-}
-
 /// Every definition in `init.d/`, by name; problems that have no name go to stderr.
 fn load_definitions(life: &Lifecycle) -> BTreeMap<String, Loaded> {
     let mut out = BTreeMap::new();
@@ -253,96 +251,6 @@ impl Daemon<'_> {
                 Ok(f) => self.reserve.push(f),
                 Err(_) => break,
             }
-        }
-    }
-
-    fn served(&self) -> usize {
-        self.services
-            .values()
-            .filter(|s| s.listener.is_some())
-            .count()
-    }
-
-    /// Reads the definitions and brings the services in line: new ones listen, removed ones
-    /// stop listening, a broken one keeps its last good definition. Running servers are left
-    /// alone. `reload`: this is a SIGHUP (rules are re-read, the log reopened).
-    fn apply(&mut self, reload: bool) {
-        if reload {
-            self.log.reopen();
-            self.rules = Arc::new(load_rules(&self.life.dirs.config));
-        }
-        let mut next: BTreeMap<String, Definition> = BTreeMap::new();
-        for (name, loaded) in load_definitions(self.life) {
-            match loaded {
-                Loaded::Served(def) => {
-                    next.insert(name, *def);
-                }
-                Loaded::NotOnDemand => {}
-                Loaded::Broken(why) => match self.services.get(&name) {
-                    Some(old) => {
-                        warn(format_args!(
-                            "{name}: invalid definition, keeping the last good one: {why}"
-                        ));
-                        next.insert(name, old.def.clone());
-                    }
-                    None => warn(format_args!(
-                        "{name}: invalid definition, not served: {why}"
-                    )),
-                },
-            }
-        }
-        // Removed and moved sockets are closed first, so a port can pass to another service.
-        let names: Vec<String> = self.services.keys().cloned().collect();
-        for name in names {
-            match next.get(&name) {
-                None => {
-                    self.services.remove(&name);
-                    warn(format_args!("{name}: no longer served"));
-                }
-                Some(def) => {
-                    let svc = self.services.get_mut(&name).expect("listed above");
-                    let (old, new) = (svc.def.socket.as_ref(), def.socket.as_ref());
-                    if old.map(listen::address) != new.map(listen::address) {
-                        svc.listener = None;
-                    }
-                }
-            }
-        }
-        for (name, def) in next {
-            let svc = self.services.entry(name).or_insert_with(|| Service {
-                def: def.clone(),
-                listener: None,
-                socket_id: 0,
-                rates: Rates::default(),
-                paused_until: None,
-                checking: false,
-            });
-            svc.def = def;
-            if svc.listener.is_none() {
-                let sock = svc
-                    .def
-                    .socket
-                    .as_ref()
-                    .expect("only socket services are kept");
-                match Listener::bind(sock) {
-                    Ok(l) => {
-                        svc.listener = Some(l);
-                        svc.socket_id = self.next_socket;
-                        self.next_socket += 1;
-                    }
-                    Err(e) => warn(format_args!(
-                        "{}: cannot listen on {}: {e}; not served",
-                        svc.def.name,
-                        listen::describe(sock)
-                    )),
-                }
-            }
-        }
-        if reload {
-            warn(format_args!(
-                "reloaded: {} service(s) served",
-                self.served()
-            ));
         }
     }
 

@@ -29,8 +29,8 @@ extern "C" fn on_signal(_: libc::c_int) {
     CANCELLED.store(true, Ordering::SeqCst);
     let w = WRITE_END.swap(-1, Ordering::SeqCst);
     if w >= 0 {
-        // SAFETY: close is async-signal-safe; the descriptor is ours and closed only here.
-        unsafe { libc::close(w) };
+        // close is async-signal-safe; the descriptor is ours and closed only here.
+        let _ = nix::unistd::close(w);
     }
 }
 
@@ -40,13 +40,12 @@ pub fn install() -> io::Result<()> {
     if READ_END.load(Ordering::SeqCst) >= 0 {
         return Ok(());
     }
-    let mut fds = [-1; 2];
-    // SAFETY: pipe2 writes two descriptors into the array we pass.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    READ_END.store(fds[0], Ordering::SeqCst);
-    WRITE_END.store(fds[1], Ordering::SeqCst);
+    use nix::fcntl::OFlag;
+    use std::os::fd::IntoRawFd;
+    let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?;
+    // Kept as raw numbers: the signal handler closes the write end.
+    READ_END.store(r.into_raw_fd(), Ordering::SeqCst);
+    WRITE_END.store(w.into_raw_fd(), Ordering::SeqCst);
     for sig in [libc::SIGTERM, libc::SIGINT] {
         // SAFETY: sigaction with zeroed structs we own; the handler only touches atomics and
         // calls close.
@@ -75,8 +74,8 @@ pub fn install() -> io::Result<()> {
 pub fn forget_writer() {
     let w = WRITE_END.swap(-1, Ordering::SeqCst);
     if w >= 0 {
-        // SAFETY: our own descriptor, inherited by fork; nobody else closes it in this process.
-        unsafe { libc::close(w) };
+        // Our own descriptor, inherited by fork; nobody else closes it in this process.
+        let _ = nix::unistd::close(w);
     }
 }
 

@@ -31,15 +31,9 @@ pub const RESERVE: usize = 24;
 
 /// The soft and hard `RLIMIT_NOFILE` now.
 pub fn current() -> io::Result<(u64, u64)> {
-    let mut rl = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes into the struct we pass.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok((rl.rlim_cur, rl.rlim_max))
+    Ok(nix::sys::resource::getrlimit(
+        nix::sys::resource::Resource::RLIMIT_NOFILE,
+    )?)
 }
 
 /// Raises the soft limit to the hard one, remembering the original for the children. Returns
@@ -53,14 +47,7 @@ pub fn raise() -> io::Result<u64> {
         ORIGINAL_SOFT.store(soft, Ordering::SeqCst);
         ORIGINAL_HARD.store(hard, Ordering::SeqCst);
     }
-    let rl = libc::rlimit {
-        rlim_cur: hard,
-        rlim_max: hard,
-    };
-    // SAFETY: setrlimit reads the struct we pass.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &rl) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
+    nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard)?;
     RAISED.store(true, Ordering::SeqCst);
     Ok(hard)
 }
@@ -84,7 +71,9 @@ pub unsafe fn restore_in_child() {
             rlim_cur: ORIGINAL_SOFT.load(Ordering::Relaxed),
             rlim_max: ORIGINAL_HARD.load(Ordering::Relaxed),
         };
-        libc::setrlimit(libc::RLIMIT_NOFILE, &rl);
+        // SAFETY: between fork and exec (this function's contract); setrlimit reads a stack
+        // value and is async-signal-safe.
+        unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &rl) };
     }
 }
 

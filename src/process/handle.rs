@@ -42,7 +42,7 @@ fn raw_pidfd_open(pid: i32) -> io::Result<OwnedFd> {
 /// its own inode. Older kernels back every pidfd with one shared anonymous inode, useless for
 /// identity. Probed once, by the file system magic of a pidfd.
 pub fn pidfd_inodes_identify() -> bool {
-    const PIDFS_MAGIC: i64 = 0x5049_4446;
+    const PIDFS_MAGIC: libc::__fsword_t = 0x5049_4446;
     static UNIQUE: OnceLock<bool> = OnceLock::new();
     *UNIQUE.get_or_init(|| {
         if !pidfd_enabled() {
@@ -51,10 +51,7 @@ pub fn pidfd_inodes_identify() -> bool {
         let Ok(fd) = raw_pidfd_open(std::process::id() as i32) else {
             return false;
         };
-        // SAFETY: fstatfs fills the struct we pass for a descriptor we own.
-        let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-        let r = unsafe { libc::fstatfs(fd.as_raw_fd(), &mut st) };
-        r == 0 && st.f_type as i64 == PIDFS_MAGIC
+        nix::sys::statfs::fstatfs(&fd).is_ok_and(|st| st.filesystem_type().0 == PIDFS_MAGIC)
     })
 }
 
@@ -213,26 +210,20 @@ pub fn poll_fds(
     fds: &[std::os::fd::BorrowedFd<'_>],
     timeout: Option<Duration>,
 ) -> io::Result<bool> {
-    let mut pfds: Vec<libc::pollfd> = fds
+    use nix::poll::{PollFd, PollFlags, PollTimeout};
+    let mut pfds: Vec<PollFd> = fds
         .iter()
-        .map(|f| libc::pollfd {
-            fd: f.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        })
+        .map(|f| PollFd::new(*f, PollFlags::POLLIN))
         .collect();
-    let ms: libc::c_int = match timeout {
-        None => -1,
+    // Milliseconds, rounded up (a sub-millisecond rest never becomes a busy loop).
+    let timeout = match timeout {
+        None => PollTimeout::NONE,
         Some(d) => {
-            d.as_millis().min(i32::MAX as u128) as libc::c_int
-                + i32::from(d.subsec_nanos() % 1_000_000 != 0)
+            let ms = d.as_millis() + u128::from(d.subsec_nanos() % 1_000_000 != 0);
+            PollTimeout::try_from(ms.min(i32::MAX as u128) as i32).unwrap_or(PollTimeout::MAX)
         }
     };
-    // SAFETY: pfds is a valid array of pollfd of the given length for the whole call.
-    let r = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let r = nix::poll::poll(&mut pfds, timeout)?;
     Ok(r > 0)
 }
 

@@ -23,7 +23,7 @@
 //!
 //! `keep` is the keeper's whole life after fork: plain syscalls only (waitpid, sigwaitinfo,
 //! getppid, open, read, kill, write, close, _exit), like the rest of the child side of
-//! [`super::launch`].
+//! a launch ([`super::child`]).
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
@@ -101,21 +101,11 @@ impl Keeper {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => return LauncherEnd::Lost,
             }
-            // SAFETY: reading into the unfilled tail of a buffer we own.
-            let r = unsafe {
-                libc::read(
-                    fd.as_raw_fd(),
-                    buf[got..].as_mut_ptr().cast(),
-                    buf.len() - got,
-                )
-            };
-            if r < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-                continue;
+            match nix::unistd::read(fd.as_raw_fd(), &mut buf[got..]) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                Ok(0) | Err(_) => return LauncherEnd::Lost,
+                Ok(n) => got += n,
             }
-            if r <= 0 {
-                return LauncherEnd::Lost;
-            }
-            got += r as usize;
         }
         use std::os::unix::process::ExitStatusExt;
         LauncherEnd::Exited(std::process::ExitStatus::from_raw(i32::from_ne_bytes(buf)))
@@ -193,9 +183,9 @@ impl Keeper {
         if self.done {
             return;
         }
-        // SAFETY: kill of our own unreaped child: its PID cannot have been reused.
-        unsafe { libc::kill(self.pid, libc::SIGKILL) };
-        super::launch::reap(self.pid);
+        // Our own unreaped child: its PID cannot have been reused.
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid), Signal::SIGKILL);
+        super::reap::reap(self.pid);
         self.done = true;
     }
 }
@@ -220,20 +210,24 @@ pub(super) const DEATH_SIGNAL: libc::c_int = libc::SIGTERM;
 /// # Safety
 /// Async-signal-safe (sigemptyset, sigaddset on a stack value): callable after fork.
 pub(super) unsafe fn signals() -> libc::sigset_t {
-    let mut set: libc::sigset_t = std::mem::zeroed();
-    libc::sigemptyset(&mut set);
-    for sig in [
-        libc::SIGCHLD,
-        DEATH_SIGNAL,
-        libc::SIGINT,
-        libc::SIGQUIT,
-        libc::SIGHUP,
-        libc::SIGTERM,
-        libc::SIGPIPE,
-    ] {
-        libc::sigaddset(&mut set, sig);
+    // SAFETY: a zeroed sigset_t is a valid argument for sigemptyset, which initialises it;
+    // sigaddset takes valid signal numbers. Both are async-signal-safe.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in [
+            libc::SIGCHLD,
+            DEATH_SIGNAL,
+            libc::SIGINT,
+            libc::SIGQUIT,
+            libc::SIGHUP,
+            libc::SIGTERM,
+            libc::SIGPIPE,
+        ] {
+            libc::sigaddset(&mut set, sig);
+        }
+        set
     }
-    set
 }
 
 /// SIGKILL to every child of the keeper, from `/proc/thread-self/children` (the keeper has one
@@ -243,41 +237,45 @@ pub(super) unsafe fn signals() -> libc::sigset_t {
 /// # Safety
 /// Only in the forked keeper: open, read, kill and close on a stack buffer.
 unsafe fn kill_children() -> bool {
-    let fd = libc::open(
-        c"/proc/thread-self/children".as_ptr(),
-        libc::O_RDONLY | libc::O_CLOEXEC,
-    );
-    if fd < 0 {
-        return false;
-    }
-    let mut buf = [0u8; 512];
-    let mut pid: libc::pid_t = 0;
-    loop {
-        let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
-        if n < 0 && *libc::__errno_location() == libc::EINTR {
-            continue;
+    // SAFETY: in the forked keeper (this function's contract): open takes a static C string, read a
+    // stack buffer of the length given, errno is this thread's; kill and close take integers.
+    unsafe {
+        let fd = libc::open(
+            c"/proc/thread-self/children".as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        );
+        if fd < 0 {
+            return false;
         }
-        if n <= 0 {
-            break;
-        }
-        for &b in &buf[..n as usize] {
-            if b.is_ascii_digit() {
-                pid = pid
-                    .saturating_mul(10)
-                    .saturating_add(libc::pid_t::from(b - b'0'));
-            } else {
-                if pid > 0 {
-                    libc::kill(pid, libc::SIGKILL);
+        let mut buf = [0u8; 512];
+        let mut pid: libc::pid_t = 0;
+        loop {
+            let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+            if n < 0 && *libc::__errno_location() == libc::EINTR {
+                continue;
+            }
+            if n <= 0 {
+                break;
+            }
+            for &b in &buf[..n as usize] {
+                if b.is_ascii_digit() {
+                    pid = pid
+                        .saturating_mul(10)
+                        .saturating_add(libc::pid_t::from(b - b'0'));
+                } else {
+                    if pid > 0 {
+                        libc::kill(pid, libc::SIGKILL);
+                    }
+                    pid = 0;
                 }
-                pid = 0;
             }
         }
+        if pid > 0 {
+            libc::kill(pid, libc::SIGKILL);
+        }
+        libc::close(fd);
+        true
     }
-    if pid > 0 {
-        libc::kill(pid, libc::SIGKILL);
-    }
-    libc::close(fd);
-    true
 }
 
 /// The keeper's life after fork: reap every child, report the launcher's wait status on
@@ -289,51 +287,57 @@ unsafe fn kill_children() -> bool {
 /// Only in the forked keeper, between fork and _exit, with [`signals`] blocked: plain
 /// syscalls only.
 pub(super) unsafe fn keep(launcher: libc::pid_t, status: RawFd, svc: libc::pid_t) -> ! {
-    // Nothing but the status pipe: the keeper must not hold svc's output or the launch's pipes.
-    let below =
-        status <= 0 || libc::syscall(libc::SYS_close_range, 0u32, (status - 1) as u32, 0u32) == 0;
-    let above = libc::syscall(libc::SYS_close_range, (status + 1) as u32, u32::MAX, 0u32) == 0;
-    if !(below && above) {
-        // No close_range (Linux < 5.9): a bounded loop.
-        for fd in 0..4096 {
-            if fd != status {
-                libc::close(fd);
-            }
-        }
-    }
-    let set = signals();
-    let mut status = status;
-    let mut launcher_reaped = false;
-    let mut orphaned = false;
-    loop {
-        // Reap whatever has exited; with no child left, the launch is over.
-        loop {
-            let mut st: libc::c_int = 0;
-            let r = libc::waitpid(-1, &mut st, libc::WNOHANG);
-            if r == launcher {
-                launcher_reaped = true;
-                if status >= 0 {
-                    let bytes = st.to_ne_bytes();
-                    libc::write(status, bytes.as_ptr().cast(), bytes.len());
-                    libc::close(status);
-                    status = -1;
+    // SAFETY: in the forked keeper with `signals` blocked (this function's contract): close_range,
+    // close, kill, getppid and _exit take integers; waitpid and sigwaitinfo write to stack values;
+    // write reads a stack array of the length given; errno is this thread's. `signals` and
+    // `kill_children` are called where their contracts hold: in the keeper.
+    unsafe {
+        // Nothing but the status pipe: the keeper must not hold svc's output or the launch's pipes.
+        let below = status <= 0
+            || libc::syscall(libc::SYS_close_range, 0u32, (status - 1) as u32, 0u32) == 0;
+        let above = libc::syscall(libc::SYS_close_range, (status + 1) as u32, u32::MAX, 0u32) == 0;
+        if !(below && above) {
+            // No close_range (Linux < 5.9): a bounded loop.
+            for fd in 0..4096 {
+                if fd != status {
+                    libc::close(fd);
                 }
-            } else if r == 0 {
-                break;
-            } else if r < 0 && *libc::__errno_location() != libc::EINTR {
-                libc::_exit(0);
             }
         }
-        if orphaned && !kill_children() && !launcher_reaped {
-            // No children file (a kernel without CONFIG_PROC_CHILDREN): the launcher and its
-            // group at least (its PID cannot be reused while it is our unreaped child).
-            libc::kill(-launcher, libc::SIGKILL);
-            libc::kill(launcher, libc::SIGKILL);
-        }
-        // Sleep until a child exits or a signal says svc may be gone.
-        let sig = libc::sigwaitinfo(&set, std::ptr::null_mut());
-        if sig > 0 && sig != libc::SIGCHLD && libc::getppid() != svc {
-            orphaned = true;
+        let set = signals();
+        let mut status = status;
+        let mut launcher_reaped = false;
+        let mut orphaned = false;
+        loop {
+            // Reap whatever has exited; with no child left, the launch is over.
+            loop {
+                let mut st: libc::c_int = 0;
+                let r = libc::waitpid(-1, &mut st, libc::WNOHANG);
+                if r == launcher {
+                    launcher_reaped = true;
+                    if status >= 0 {
+                        let bytes = st.to_ne_bytes();
+                        libc::write(status, bytes.as_ptr().cast(), bytes.len());
+                        libc::close(status);
+                        status = -1;
+                    }
+                } else if r == 0 {
+                    break;
+                } else if r < 0 && *libc::__errno_location() != libc::EINTR {
+                    libc::_exit(0);
+                }
+            }
+            if orphaned && !kill_children() && !launcher_reaped {
+                // No children file (a kernel without CONFIG_PROC_CHILDREN): the launcher and its
+                // group at least (its PID cannot be reused while it is our unreaped child).
+                libc::kill(-launcher, libc::SIGKILL);
+                libc::kill(launcher, libc::SIGKILL);
+            }
+            // Sleep until a child exits or a signal says svc may be gone.
+            let sig = libc::sigwaitinfo(&set, std::ptr::null_mut());
+            if sig > 0 && sig != libc::SIGCHLD && libc::getppid() != svc {
+                orphaned = true;
+            }
         }
     }
 }

@@ -18,6 +18,9 @@
 //! A program that daemonizes itself is launched with [`Launch::fork_kept`]: the child becomes
 //! the launch's keeper (the child subreaper, [`super::keeper`]) and forks the launcher, which
 //! then goes through the same steps.
+//!
+//! This file is the parent's side: resolving the program, preparing what the child needs, the
+//! fork and the release. What the child runs between fork and exec is in [`super::child`].
 
 use std::ffi::{CString, OsString};
 use std::fs::File;
@@ -26,9 +29,14 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use super::child::{ChildSetup, KeeperSetup};
 use super::keeper::Keeper;
 use crate::definition::Limit;
 use crate::users::Credentials;
+
+// Callers outside `process` still name these through `launch`.
+pub use super::child::{reset_inherited_state, reset_signals};
+pub use super::reap::{reap, reap_nohang};
 
 /// The default PATH of a launched program (and where bare `exec` names are looked up).
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -178,11 +186,7 @@ fn check_header(head: io::Result<([u8; 4], usize)>) -> Result<(), (&'static str,
 }
 
 fn is_executable_file(p: &Path) -> bool {
-    let Ok(c) = CString::new(p.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: `c` is a valid NUL-terminated path for the duration of the call.
-    let ok = unsafe { libc::access(c.as_ptr(), libc::X_OK) } == 0;
+    let ok = nix::unistd::access(p, nix::unistd::AccessFlags::X_OK).is_ok();
     ok && std::fs::metadata(p).map(|m| m.is_file()).unwrap_or(false)
 }
 
@@ -218,23 +222,13 @@ pub struct Pending {
 /// An `OwnedFd` duplicated above 3, close-on-exec, so a caller whose fds 0-3 are closed can't
 /// have them land on the child's stdio slots (or fd 3) by accident.
 fn high_fd(fd: RawFd) -> io::Result<OwnedFd> {
-    // SAFETY: F_DUPFD_CLOEXEC on a descriptor we hold returns a new one or -1.
-    let n = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 4) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let n = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(4))?;
     // SAFETY: `n` was just returned by fcntl and is owned by nobody else.
     Ok(unsafe { OwnedFd::from_raw_fd(n) })
 }
 
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 writes two descriptors into the array we pass.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: both descriptors were just created and are owned by nobody else.
-    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
     Ok((above_stdio(r)?, above_stdio(w)?))
 }
 
@@ -345,8 +339,10 @@ impl Launch {
                 limits.insert(0, (libc::RLIMIT_NOFILE, nofile));
             }
         }
-        // SAFETY (all three): plain getters without arguments.
-        let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        let (euid, egid) = (
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        );
         let drop_to: Option<(libc::uid_t, libc::gid_t, Vec<libc::gid_t>)> = self
             .creds
             .as_ref()
@@ -383,8 +379,7 @@ impl Launch {
             keeper: keeper_pipe.as_ref().map(|(r, w)| KeeperSetup {
                 status_r: r.as_raw_fd(),
                 status_w: w.as_raw_fd(),
-                // SAFETY: getpid has no preconditions.
-                parent: unsafe { libc::getpid() },
+                parent: nix::unistd::getpid().as_raw(),
             }),
         };
         // SAFETY: fork in a process that may have other threads is sound as long as the child
@@ -416,178 +411,6 @@ impl Launch {
     }
 }
 
-/// What the keeper of a kept launch needs: its status pipe and svc's PID.
-struct KeeperSetup {
-    status_r: RawFd,
-    status_w: RawFd,
-    parent: libc::pid_t,
-}
-
-/// What the child needs, as raw pointers and numbers prepared by the parent.
-struct ChildSetup<'a> {
-    path: &'a CString,
-    argv: &'a [*const libc::c_char],
-    envp: &'a [*const libc::c_char],
-    workdir: &'a CString,
-    stdin: RawFd,
-    stdout: RawFd,
-    /// stderr.
-    out: RawFd,
-    /// Becomes fd 3 when not -1.
-    fd3: RawFd,
-    umask: libc::mode_t,
-    limits: &'a [(libc::__rlimit_resource_t, libc::rlimit)],
-    nice: Option<i32>,
-    drop_to: Option<(libc::uid_t, libc::gid_t, &'a [libc::gid_t])>,
-    go_r: RawFd,
-    go_w: RawFd,
-    err_r: RawFd,
-    err_w: RawFd,
-    /// Set for a kept launch: this child becomes the keeper and forks the launcher.
-    keeper: Option<KeeperSetup>,
-}
-
-impl ChildSetup<'_> {
-    /// Reports the failed step and errno to the parent, then exits.
-    ///
-    /// SAFETY: only called in the forked child; write and _exit are async-signal-safe.
-    unsafe fn die(&self, step: usize) -> ! {
-        let errno = *libc::__errno_location();
-        let mut msg = [0u8; 8];
-        msg[..4].copy_from_slice(&(step as u32).to_ne_bytes());
-        msg[4..].copy_from_slice(&errno.to_ne_bytes());
-        libc::write(self.err_w, msg.as_ptr().cast(), msg.len());
-        libc::_exit(127);
-    }
-
-    /// The child's whole life until exec.
-    ///
-    /// SAFETY: must run in a freshly forked child only. Every call below is an
-    /// async-signal-safe syscall on memory the parent prepared before forking; nothing
-    /// allocates, formats, locks or unwinds.
-    unsafe fn run(&self) -> ! {
-        libc::close(self.go_w);
-        libc::close(self.err_r);
-        if !reset_signals() {
-            self.die(0);
-        }
-        if let Some(k) = &self.keeper {
-            libc::close(k.status_r);
-            // The keeper takes its signals with sigwaitinfo: blocked from here on, so that
-            // neither svc's death signal nor a Ctrl-C to svc's process group can end it before
-            // it has ended the launch (see `keeper::keep`).
-            let set = super::keeper::signals();
-            if libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
-                self.die(0);
-            }
-            libc::prctl(
-                libc::PR_SET_PDEATHSIG,
-                super::keeper::DEATH_SIGNAL as libc::c_ulong,
-            );
-            // If svc is already gone, it must not start anything.
-            if libc::getppid() != k.parent {
-                libc::_exit(126);
-            }
-            if libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong) != 0 {
-                self.die(12);
-            }
-            // fork is async-signal-safe; this process has one thread.
-            match libc::fork() {
-                -1 => self.die(13),
-                0 => {
-                    // The launcher: it goes on below (the death signal and the subreaper
-                    // flag are not inherited; the blocked signals are, and are unblocked).
-                    libc::close(k.status_w);
-                    if !reset_signals() {
-                        self.die(0);
-                    }
-                }
-                launcher => super::keeper::keep(launcher, k.status_w, k.parent),
-            }
-        }
-        // A new session: no controlling terminal, its own process group.
-        if libc::setsid() < 0 {
-            self.die(1);
-        }
-        if libc::dup2(self.stdin, 0) < 0
-            || libc::dup2(self.stdout, 1) < 0
-            || libc::dup2(self.out, 2) < 0
-        {
-            self.die(2);
-        }
-        // All descriptors the child still needs are above 3 (see `high_fd`).
-        if self.fd3 >= 0 && libc::dup2(self.fd3, 3) < 0 {
-            self.die(2);
-        }
-        if libc::chdir(self.workdir.as_ptr()) != 0 {
-            self.die(3);
-        }
-        libc::umask(self.umask);
-        for (res, lim) in self.limits {
-            if libc::setrlimit(*res, lim) != 0 {
-                self.die(4);
-            }
-        }
-        if let Some(n) = self.nice {
-            if libc::setpriority(libc::PRIO_PROCESS, 0, n) != 0 {
-                self.die(5);
-            }
-        }
-        // Privileges last, in the order supplementary groups, gid, uid; then make sure root
-        // cannot be regained.
-        if let Some((uid, gid, groups)) = self.drop_to {
-            if libc::setgroups(groups.len(), groups.as_ptr()) != 0 {
-                self.die(6);
-            }
-            if libc::setgid(gid) != 0 {
-                self.die(7);
-            }
-            if libc::setuid(uid) != 0 {
-                self.die(8);
-            }
-            if uid != 0 && libc::setuid(0) == 0 {
-                *libc::__errno_location() = libc::EPERM;
-                self.die(9);
-            }
-        }
-        // Wait until svc has recorded us. EOF means svc is gone: never run unrecorded.
-        let mut byte = 0u8;
-        loop {
-            let r = libc::read(self.go_r, (&mut byte as *mut u8).cast(), 1);
-            if r == 1 {
-                break;
-            }
-            if r < 0 && *libc::__errno_location() == libc::EINTR {
-                continue;
-            }
-            libc::_exit(126);
-        }
-        // Only fds 0-2 (and 3 when given) survive exec: mark every other one close-on-exec
-        // (the error pipe already is). Fall back to a bounded loop on kernels without
-        // close_range.
-        let first: i32 = if self.fd3 >= 0 { 4 } else { 3 };
-        if libc::syscall(
-            libc::SYS_close_range,
-            first as u32,
-            u32::MAX,
-            4u32, /* CLOEXEC */
-        ) != 0
-        {
-            let mut rl: libc::rlimit = std::mem::zeroed();
-            let max = if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) == 0 {
-                rl.rlim_max.min(1 << 20) as i32
-            } else {
-                65536
-            };
-            for fd in first..max {
-                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
-            }
-        }
-        libc::execve(self.path.as_ptr(), self.argv.as_ptr(), self.envp.as_ptr());
-        self.die(11);
-    }
-}
-
 impl Pending {
     pub fn pid(&self) -> i32 {
         self.pid
@@ -597,28 +420,17 @@ impl Pending {
     pub fn release(mut self) -> Result<i32, LaunchError> {
         let go = self.go.take();
         if let Some(go) = &go {
-            // SAFETY: writing one byte from a valid buffer to a pipe we own.
-            unsafe { libc::write(go.as_raw_fd(), b"x".as_ptr().cast(), 1) };
+            let _ = nix::unistd::write(go, b"x");
         }
         drop(go);
         let mut msg = [0u8; 8];
         let mut got = 0;
         while got < msg.len() {
-            // SAFETY: reading into the unfilled tail of a buffer we own.
-            let r = unsafe {
-                libc::read(
-                    self.errors.as_raw_fd(),
-                    msg[got..].as_mut_ptr().cast(),
-                    msg.len() - got,
-                )
-            };
-            if r < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-                continue;
+            match nix::unistd::read(self.errors.as_raw_fd(), &mut msg[got..]) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                Ok(0) | Err(_) => break,
+                Ok(n) => got += n,
             }
-            if r <= 0 {
-                break;
-            }
-            got += r as usize;
         }
         if got == 0 {
             return Ok(self.pid);
@@ -657,77 +469,6 @@ impl Drop for Pending {
         // Closing the release pipe makes a still-waiting child exit on its own.
         self.go.take();
     }
-}
-
-/// Waits for a child of ours and returns its status (`None` if it is not ours or is gone).
-pub fn reap(pid: i32) -> Option<std::process::ExitStatus> {
-    use std::os::unix::process::ExitStatusExt;
-    let mut status = 0;
-    loop {
-        // SAFETY: waitpid on a specific PID with a valid status pointer.
-        let r = unsafe { libc::waitpid(pid, &mut status, 0) };
-        if r == pid {
-            return Some(std::process::ExitStatus::from_raw(status));
-        }
-        if r < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-            continue;
-        }
-        return None;
-    }
-}
-
-/// Default disposition for every signal and an empty mask, whatever the caller had; false if
-/// the mask could not be set. The raw syscall also resets 32 and 33, which glibc's sigaction
-/// refuses to touch.
-///
-/// # Safety
-/// Only between fork and exec: it makes async-signal-safe syscalls only.
-pub unsafe fn reset_signals() -> bool {
-    let dfl = [0u64; 4];
-    for sig in 1..65 {
-        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-            libc::syscall(
-                libc::SYS_rt_sigaction,
-                sig,
-                dfl.as_ptr(),
-                std::ptr::null_mut::<u64>(),
-                8usize,
-            );
-        }
-    }
-    let empty = 0u64;
-    libc::syscall(
-        libc::SYS_rt_sigprocmask,
-        libc::SIG_SETMASK,
-        &empty as *const u64,
-        std::ptr::null_mut::<u64>(),
-        8usize,
-    ) == 0
-}
-
-/// For a child started another way (std's `Command`, in `pre_exec`): [`reset_signals`], the
-/// open-file limit svc was started with (see `fdlimit`), and every descriptor above stderr
-/// close-on-exec — the clean state SPEC §3.7 asks for, whatever
-/// the caller's.
-///
-/// # Safety
-/// Only between fork and exec: it makes async-signal-safe syscalls only.
-pub unsafe fn reset_inherited_state() {
-    reset_signals();
-    super::fdlimit::restore_in_child();
-    libc::syscall(
-        libc::SYS_close_range,
-        3u32,
-        u32::MAX,
-        4u32, /* CLOEXEC */
-    );
-}
-
-/// Reaps `pid` if it is an exited child of ours; never blocks.
-pub fn reap_nohang(pid: i32) {
-    let mut status = 0;
-    // SAFETY: waitpid on a specific PID with a valid status pointer, without blocking.
-    unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
 }
 
 #[cfg(test)]

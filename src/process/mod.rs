@@ -1,11 +1,13 @@
 //! Everything that touches processes: /proc parsing ([`procfs`]), handles that signal and wait
 //! through pidfds ([`handle`]), PID files ([`pidfile`]), identity records ([`record`]), who
-//! holds a TCP port ([`sockets`]), the launcher ([`launch`]) and the keeper of a forking
-//! launch ([`keeper`]), signalling a service's process group ([`group`]), svc's own open-file
-//! limit ([`fdlimit`]) and the cancellation of a
-//! switch by SIGTERM ([`cancel`]).
+//! holds a TCP port ([`sockets`]); the forks: the launcher ([`launch`], the parent's side, and
+//! [`child`], what the child runs until exec), the keeper of a forking launch ([`keeper`]) and
+//! the switch's worker processes ([`worker`]), and reaping them ([`reap`]); signalling a
+//! service's process group ([`group`]); svc's own open-file limit ([`fdlimit`]), returning
+//! freed memory ([`memory`]) and the cancellation of a switch by SIGTERM ([`cancel`]).
 
 pub mod cancel;
+pub mod child;
 pub mod fdlimit;
 pub mod group;
 pub mod handle;
@@ -14,5 +16,7 @@ pub mod launch;
 pub mod memory;
 pub mod pidfile;
 pub mod procfs;
+pub mod reap;
 pub mod record;
 pub mod sockets;
+pub mod worker;

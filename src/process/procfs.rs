@@ -23,7 +23,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-/// The fields of `/proc/PID/stat` svc uses.
+/// The fields of `/proc/PID/stat` svc uses (see [`parse_stat`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stat {
     pub pid: i32,
@@ -51,7 +51,9 @@ pub fn parse_stat_bytes(bytes: &[u8]) -> Result<Stat, String> {
     parse_stat(&String::from_utf8_lossy(bytes))
 }
 
-/// Parses the text of `/proc/PID/stat`.
+/// Parses the text of `/proc/PID/stat`: the pid, the command name between the first `(` and
+/// the *last* `)` (it may hold spaces and parentheses), then the fields after it. The one
+/// parser of this format in svc — the integration tests use it too (`svc::process::procfs`).
 pub fn parse_stat(text: &str) -> Result<Stat, String> {
     let open = text.find('(').ok_or("no '(' in stat")?;
     let close = text.rfind(')').ok_or("no ')' in stat")?;
@@ -372,8 +374,10 @@ impl Procfs {
 
 /// Clock ticks per second (`CLK_TCK`).
 pub fn clock_ticks() -> u64 {
-    // SAFETY: sysconf has no preconditions.
-    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let t = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(0);
     if t > 0 {
         t as u64
     } else {

@@ -76,10 +76,7 @@ impl Record {
             exe_dev,
             exe_ino,
             pidfile: pidfile.to_owned(),
-            launched_at: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0),
+            launched_at: crate::clock::unix_secs(std::time::SystemTime::now()),
             ready: true,
             pidfile_owner: None,
         })

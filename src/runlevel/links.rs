@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{level_dir, parse_entry, Kind, LEVELS};
+use super::{graph, level_dir, parse_entry, Kind, LEVELS};
 use crate::definition::{self, Definition, DefinitionError};
 use crate::exit::Code;
 use crate::name::ServiceName;
@@ -255,15 +255,11 @@ pub fn default_stop(start: u8) -> u8 {
 /// One more than the highest start number of the service's dependencies, or
 /// [`DEFAULT_START`] without any. An error when a dependency already starts at 99.
 pub fn computed_start(dirs: &Dirs, def: &Definition) -> Result<u8, LinkError> {
-    compute(dirs, def, &mut Vec::new())
+    compute(dirs, def, &mut graph::Path::default())
 }
 
-fn compute(
-    dirs: &Dirs,
-    def: &Definition,
-    visiting: &mut Vec<ServiceName>,
-) -> Result<u8, LinkError> {
-    visiting.push(def.name.clone());
+fn compute(dirs: &Dirs, def: &Definition, visiting: &mut graph::Path) -> Result<u8, LinkError> {
+    visiting.push(&def.name);
     let mut highest: Option<(u8, &ServiceName)> = None;
     let mut result = Ok(());
     for dep in def.requires.iter().chain(&def.wants) {
@@ -299,7 +295,7 @@ fn compute(
 fn dep_start(
     dirs: &Dirs,
     dep: &ServiceName,
-    visiting: &mut Vec<ServiceName>,
+    visiting: &mut graph::Path,
 ) -> Result<Option<u8>, LinkError> {
     let enabled = links_of(dirs, dep)?
         .iter()

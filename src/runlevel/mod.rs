@@ -3,6 +3,7 @@
 //! and must read `[SK][0-9]{2}NAME`; names starting with anything else (a README, `s20lower`)
 //! are not entries. Entries sort by number, then by name, bytewise.
 
+pub mod graph;
 pub mod links;
 pub mod plan;
 pub mod schedule;

@@ -22,15 +22,11 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::graph::{self, Dep, Graph};
 use super::{Entry, Kind};
 use crate::name::ServiceName;
 
-/// What the plan needs to know about a service: its dependencies.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Deps {
-    pub requires: Vec<ServiceName>,
-    pub wants: Vec<ServiceName>,
-}
+pub use super::graph::Deps;
 
 /// One service to start or stop.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -229,33 +225,23 @@ pub fn plan(
             queue.push(r.clone());
         }
     }
-    let start_graph = |name: &ServiceName| -> (Vec<ServiceName>, Vec<ServiceName>) {
-        let d = deps(name).unwrap_or_default();
-        let after: Vec<ServiceName> = d
-            .requires
-            .iter()
-            .chain(&d.wants)
-            .filter(|x| numbers.contains_key(*x))
-            .cloned()
-            .collect();
-        let required: Vec<ServiceName> = d
-            .requires
-            .iter()
-            .filter(|x| numbers.contains_key(*x))
-            .cloned()
-            .collect();
-        (after, required)
-    };
-    let mut graph: BTreeMap<ServiceName, (Vec<ServiceName>, Vec<ServiceName>)> = numbers
-        .keys()
-        .map(|n| (n.clone(), start_graph(n)))
-        .collect();
+    let mut graph = Graph::new();
+    for n in numbers.keys() {
+        graph.add_node(n);
+        let d = deps(n).unwrap_or_default();
+        for r in d.requires.iter().filter(|x| numbers.contains_key(*x)) {
+            graph.add_edge(n, r, Dep::Requires);
+        }
+        for w in d.wants.iter().filter(|x| numbers.contains_key(*x)) {
+            graph.add_edge(n, w, Dep::Wants);
+        }
+    }
     let mut excluded: BTreeMap<ServiceName, String> = BTreeMap::new();
     for (n, why) in &unknown {
         excluded.insert(n.clone(), why.clone());
     }
     // Services whose requirement is unknown or broken.
-    for (n, _) in graph.iter() {
+    for n in graph.nodes() {
         if let Some(d) = deps(n) {
             for r in &d.requires {
                 if bad.contains(r) {
@@ -266,16 +252,15 @@ pub fn plan(
             }
         }
     }
-    for cycle in cycles(&graph) {
-        let names: Vec<&str> = cycle.iter().map(|n| n.as_str()).collect();
-        let why = format!("dependency cycle: {} -> {}", names.join(" -> "), names[0]);
+    for cycle in graph.cycles() {
+        let why = format!("dependency cycle: {}", graph::cycle_arrows(&cycle));
         for n in cycle {
             excluded.entry(n).or_insert_with(|| why.clone());
         }
     }
     close_over_requirements(&graph, &mut excluded);
     for (n, why) in &excluded {
-        if graph.remove(n).is_some() || unknown.contains_key(n) {
+        if graph.contains(n) || unknown.contains_key(n) {
             out.left_out.push(LeftOut {
                 name: n.clone(),
                 why: why.clone(),
@@ -283,11 +268,8 @@ pub fn plan(
         }
         numbers.remove(n);
     }
-    for (_, (after, required)) in graph.iter_mut() {
-        after.retain(|x| numbers.contains_key(x));
-        required.retain(|x| numbers.contains_key(x));
-    }
-    out.start = order(&graph, &numbers, false);
+    graph.retain(|x| numbers.contains_key(x));
+    out.start = steps(&graph, &numbers);
 
     for (n, why) in &contradicted {
         out.left_out.push(LeftOut {
@@ -316,34 +298,32 @@ pub fn plan(
             *n = (*n).min(k);
         }
     }
-    // Reverse edges: a service stops after the services that depend on it.
-    let mut stop_graph: BTreeMap<ServiceName, (Vec<ServiceName>, Vec<ServiceName>)> = stop_numbers
-        .keys()
-        .map(|n| (n.clone(), (Vec::new(), Vec::new())))
-        .collect();
+    // Reverse edges: a service stops after the services that depend on it (ordering only: a
+    // failed stop skips nothing).
+    let mut stop_graph = Graph::new();
+    for n in stop_numbers.keys() {
+        stop_graph.add_node(n);
+    }
     for n in stop_numbers.keys() {
         let d = deps(n).unwrap_or_default();
         for dep in d.requires.iter().chain(&d.wants) {
-            if let Some((after, _)) = stop_graph.get_mut(dep) {
-                if !after.contains(n) {
-                    after.push(n.clone());
-                }
+            if stop_graph.contains(dep) && !stop_graph.has_edge(dep, n) {
+                stop_graph.add_edge(dep, n, Dep::Wants);
             }
         }
     }
     // A stopped requirement waits for the left-out dependants that stop with it, also those
     // that require it only through services that keep running.
     for c in &found {
-        if stop_numbers.contains_key(&c.dependant) {
-            if let Some((after, _)) = stop_graph.get_mut(&c.required) {
-                if !after.contains(&c.dependant) {
-                    after.push(c.dependant.clone());
-                }
-            }
+        if stop_numbers.contains_key(&c.dependant)
+            && stop_graph.contains(&c.required)
+            && !stop_graph.has_edge(&c.required, &c.dependant)
+        {
+            stop_graph.add_edge(&c.required, &c.dependant, Dep::Wants);
         }
     }
     let mut stop_excluded = BTreeMap::new();
-    for cycle in cycles(&stop_graph) {
+    for cycle in stop_graph.cycles() {
         let names: Vec<&str> = cycle.iter().map(|n| n.as_str()).collect();
         let why = format!("dependency cycle: {}", names.join(" <- "));
         for n in cycle {
@@ -351,31 +331,29 @@ pub fn plan(
         }
     }
     for (n, why) in stop_excluded {
-        stop_graph.remove(&n);
         stop_numbers.remove(&n);
         if !out.left_out.iter().any(|l| l.name == n) {
             out.left_out.push(LeftOut { name: n, why });
         }
     }
-    for (_, (after, _)) in stop_graph.iter_mut() {
-        after.retain(|x| stop_numbers.contains_key(x));
-    }
-    out.stop = order(&stop_graph, &stop_numbers, true);
+    stop_graph.retain(|x| stop_numbers.contains_key(x));
+    out.stop = steps(&stop_graph, &stop_numbers);
     out
 }
 
 /// Adds to `excluded` every service that (transitively) requires an excluded one.
-fn close_over_requirements(
-    graph: &BTreeMap<ServiceName, (Vec<ServiceName>, Vec<ServiceName>)>,
-    excluded: &mut BTreeMap<ServiceName, String>,
-) {
+fn close_over_requirements(graph: &Graph, excluded: &mut BTreeMap<ServiceName, String>) {
     loop {
         let mut added = false;
-        for (n, (_, required)) in graph {
+        for n in graph.nodes() {
             if excluded.contains_key(n) {
                 continue;
             }
-            if let Some(r) = required.iter().find(|r| excluded.contains_key(*r)) {
+            if let Some(r) = graph
+                .required(n)
+                .into_iter()
+                .find(|r| excluded.contains_key(r))
+            {
                 excluded.insert(n.clone(), format!("requires {r}, which is left out"));
                 added = true;
             }
@@ -386,94 +364,20 @@ fn close_over_requirements(
     }
 }
 
-/// Ranks (a dependency runs no later than its earliest dependant) and the execution order.
-fn order(
-    graph: &BTreeMap<ServiceName, (Vec<ServiceName>, Vec<ServiceName>)>,
-    numbers: &BTreeMap<ServiceName, u8>,
-    _stopping: bool,
-) -> Vec<Step> {
-    let mut rank = numbers.clone();
-    loop {
-        let mut changed = false;
-        for (n, (after, _)) in graph {
-            let r = rank[n];
-            for a in after {
-                if rank[a] > r {
-                    rank.insert(a.clone(), r);
-                    changed = true;
-                }
-            }
-        }
-        if !changed {
-            break;
-        }
-    }
-    // Within a rank, dependencies first; then name bytewise (topological, stable).
-    let mut placed: Vec<Step> = Vec::new();
-    let mut done: BTreeSet<ServiceName> = BTreeSet::new();
-    let mut remaining: Vec<&ServiceName> = graph.keys().collect();
-    remaining
-        .sort_by(|a, b| (rank[*a], a.as_str().as_bytes()).cmp(&(rank[*b], b.as_str().as_bytes())));
-    while !remaining.is_empty() {
-        let pos = remaining
-            .iter()
-            .position(|n| graph[*n].0.iter().all(|a| done.contains(a)))
-            .unwrap_or(0);
-        let n = remaining.remove(pos);
-        let (after, required) = &graph[n];
-        done.insert(n.clone());
-        placed.push(Step {
-            name: n.clone(),
-            number: numbers[n],
-            rank: rank[n],
-            after: after.clone(),
-            required: required.clone(),
-        });
-    }
-    placed
-}
-
-/// Every cycle of the graph (each reported once, as the services on it).
-fn cycles(
-    graph: &BTreeMap<ServiceName, (Vec<ServiceName>, Vec<ServiceName>)>,
-) -> Vec<Vec<ServiceName>> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum Mark {
-        Active,
-        Done,
-    }
-    fn visit(
-        n: &ServiceName,
-        graph: &BTreeMap<ServiceName, (Vec<ServiceName>, Vec<ServiceName>)>,
-        marks: &mut BTreeMap<ServiceName, Mark>,
-        stack: &mut Vec<ServiceName>,
-        out: &mut Vec<Vec<ServiceName>>,
-    ) {
-        marks.insert(n.clone(), Mark::Active);
-        stack.push(n.clone());
-        if let Some((after, _)) = graph.get(n) {
-            for d in after {
-                match marks.get(d).copied() {
-                    Some(Mark::Active) => {
-                        let at = stack.iter().position(|s| s == d).unwrap_or(0);
-                        out.push(stack[at..].to_vec());
-                    }
-                    None if graph.contains_key(d) => visit(d, graph, marks, stack, out),
-                    _ => {}
-                }
-            }
-        }
-        stack.pop();
-        marks.insert(n.clone(), Mark::Done);
-    }
-    let mut marks = BTreeMap::new();
-    let mut out = Vec::new();
-    for n in graph.keys() {
-        if !marks.contains_key(n) {
-            visit(n, graph, &mut marks, &mut Vec::new(), &mut out);
-        }
-    }
-    out
+/// The steps of one phase in execution order ([`Graph::ranks`], [`Graph::order`]).
+fn steps(graph: &Graph, numbers: &BTreeMap<ServiceName, u8>) -> Vec<Step> {
+    let rank = graph.ranks(numbers);
+    graph
+        .order(&rank)
+        .into_iter()
+        .map(|n| Step {
+            number: numbers[&n],
+            rank: rank[&n],
+            after: graph.after(&n),
+            required: graph.required(&n),
+            name: n,
+        })
+        .collect()
 }
 
 #[cfg(test)]

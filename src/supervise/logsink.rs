@@ -83,7 +83,7 @@ impl LogSink {
     /// Takes `data` and writes out as much as the file accepts.
     pub fn write(&mut self, data: &[u8]) {
         if self.timestamps {
-            let stamp = crate::securelog::rfc3339_micros(std::time::SystemTime::now());
+            let stamp = crate::clock::rfc3339_micros(std::time::SystemTime::now());
             for &b in data {
                 if self.line_start {
                     self.held.extend(stamp.as_bytes());

@@ -9,7 +9,8 @@
 //! per character, and the axis starts right of the label column, so no text is clipped at an
 //! edge and a long reason cannot make the picture wide.
 
-use super::{format_ms, utc, Step, Timeline};
+use super::{Step, Timeline};
+use crate::clock::{format_ms, utc};
 
 const MARGIN: f64 = 10.0;
 const TOP: f64 = 70.0;

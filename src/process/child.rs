@@ -1,0 +1,250 @@
+//! The child side of a launch (see [`super::launch`]): everything a forked child runs between
+//! fork and exec, kept together in this one file so that it can be read as a whole for the one
+//! rule that governs it — only async-signal-safe syscalls on memory prepared before the fork
+//! (no allocation, formatting, locks or unwinding). `ChildSetup::run` is the launched child's
+//! whole life until exec; a kept launch's child becomes the keeper there and hands over to
+//! [`super::keeper`]. Also the reset of inherited signal state for children that std's
+//! `Command` starts ([`reset_inherited_state`], from its `pre_exec`).
+
+use std::ffi::CString;
+use std::os::fd::RawFd;
+
+/// What the keeper of a kept launch needs: its status pipe and svc's PID.
+pub(super) struct KeeperSetup {
+    pub(super) status_r: RawFd,
+    pub(super) status_w: RawFd,
+    pub(super) parent: libc::pid_t,
+}
+
+/// What the child needs, as raw pointers and numbers prepared by the parent.
+pub(super) struct ChildSetup<'a> {
+    pub(super) path: &'a CString,
+    pub(super) argv: &'a [*const libc::c_char],
+    pub(super) envp: &'a [*const libc::c_char],
+    pub(super) workdir: &'a CString,
+    pub(super) stdin: RawFd,
+    pub(super) stdout: RawFd,
+    /// stderr.
+    pub(super) out: RawFd,
+    /// Becomes fd 3 when not -1.
+    pub(super) fd3: RawFd,
+    pub(super) umask: libc::mode_t,
+    pub(super) limits: &'a [(libc::__rlimit_resource_t, libc::rlimit)],
+    pub(super) nice: Option<i32>,
+    pub(super) drop_to: Option<(libc::uid_t, libc::gid_t, &'a [libc::gid_t])>,
+    pub(super) go_r: RawFd,
+    pub(super) go_w: RawFd,
+    pub(super) err_r: RawFd,
+    pub(super) err_w: RawFd,
+    /// Set for a kept launch: this child becomes the keeper and forks the launcher.
+    pub(super) keeper: Option<KeeperSetup>,
+}
+
+impl ChildSetup<'_> {
+    /// Reports the failed step and errno to the parent, then exits.
+    ///
+    /// # Safety
+    /// Only in the forked child: write and _exit are async-signal-safe.
+    unsafe fn die(&self, step: usize) -> ! {
+        // SAFETY: the caller is the forked child (this function's contract); errno is this
+        // thread's, and `msg` lives on the stack for the write.
+        unsafe {
+            let errno = *libc::__errno_location();
+            let mut msg = [0u8; 8];
+            msg[..4].copy_from_slice(&(step as u32).to_ne_bytes());
+            msg[4..].copy_from_slice(&errno.to_ne_bytes());
+            libc::write(self.err_w, msg.as_ptr().cast(), msg.len());
+            libc::_exit(127);
+        }
+    }
+
+    /// The child's whole life until exec.
+    ///
+    /// # Safety
+    /// Must run in a freshly forked child only. Every call below is an async-signal-safe
+    /// syscall on memory the parent prepared before forking; nothing allocates, formats, locks
+    /// or unwinds.
+    pub(super) unsafe fn run(&self) -> ! {
+        // SAFETY: the caller is a freshly forked child (this function's contract); every pointer
+        // handed to the kernel below points into memory the parent prepared before the fork (C
+        // strings, argv/envp arrays ending in NULL, rlimits, groups) or onto this stack, and every
+        // call is async-signal-safe.
+        unsafe {
+            libc::close(self.go_w);
+            libc::close(self.err_r);
+            if !reset_signals() {
+                self.die(0);
+            }
+            if let Some(k) = &self.keeper {
+                libc::close(k.status_r);
+                // The keeper takes its signals with sigwaitinfo: blocked from here on, so that
+                // neither svc's death signal nor a Ctrl-C to svc's process group can end it before
+                // it has ended the launch (see `keeper::keep`).
+                let set = super::keeper::signals();
+                if libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+                    self.die(0);
+                }
+                libc::prctl(
+                    libc::PR_SET_PDEATHSIG,
+                    super::keeper::DEATH_SIGNAL as libc::c_ulong,
+                );
+                // If svc is already gone, it must not start anything.
+                if libc::getppid() != k.parent {
+                    libc::_exit(126);
+                }
+                if libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong) != 0 {
+                    self.die(12);
+                }
+                // fork is async-signal-safe; this process has one thread.
+                match libc::fork() {
+                    -1 => self.die(13),
+                    0 => {
+                        // The launcher: it goes on below (the death signal and the subreaper
+                        // flag are not inherited; the blocked signals are, and are unblocked).
+                        libc::close(k.status_w);
+                        if !reset_signals() {
+                            self.die(0);
+                        }
+                    }
+                    launcher => super::keeper::keep(launcher, k.status_w, k.parent),
+                }
+            }
+            // A new session: no controlling terminal, its own process group.
+            if libc::setsid() < 0 {
+                self.die(1);
+            }
+            if libc::dup2(self.stdin, 0) < 0
+                || libc::dup2(self.stdout, 1) < 0
+                || libc::dup2(self.out, 2) < 0
+            {
+                self.die(2);
+            }
+            // All descriptors the child still needs are above 3 (see `high_fd`).
+            if self.fd3 >= 0 && libc::dup2(self.fd3, 3) < 0 {
+                self.die(2);
+            }
+            if libc::chdir(self.workdir.as_ptr()) != 0 {
+                self.die(3);
+            }
+            libc::umask(self.umask);
+            for (res, lim) in self.limits {
+                if libc::setrlimit(*res, lim) != 0 {
+                    self.die(4);
+                }
+            }
+            if let Some(n) = self.nice {
+                if libc::setpriority(libc::PRIO_PROCESS, 0, n) != 0 {
+                    self.die(5);
+                }
+            }
+            // Privileges last, in the order supplementary groups, gid, uid; then make sure root
+            // cannot be regained.
+            if let Some((uid, gid, groups)) = self.drop_to {
+                if libc::setgroups(groups.len(), groups.as_ptr()) != 0 {
+                    self.die(6);
+                }
+                if libc::setgid(gid) != 0 {
+                    self.die(7);
+                }
+                if libc::setuid(uid) != 0 {
+                    self.die(8);
+                }
+                if uid != 0 && libc::setuid(0) == 0 {
+                    *libc::__errno_location() = libc::EPERM;
+                    self.die(9);
+                }
+            }
+            // Wait until svc has recorded us. EOF means svc is gone: never run unrecorded.
+            let mut byte = 0u8;
+            loop {
+                let r = libc::read(self.go_r, (&mut byte as *mut u8).cast(), 1);
+                if r == 1 {
+                    break;
+                }
+                if r < 0 && *libc::__errno_location() == libc::EINTR {
+                    continue;
+                }
+                libc::_exit(126);
+            }
+            // Only fds 0-2 (and 3 when given) survive exec: mark every other one close-on-exec
+            // (the error pipe already is). Fall back to a bounded loop on kernels without
+            // close_range.
+            let first: i32 = if self.fd3 >= 0 { 4 } else { 3 };
+            if libc::syscall(
+                libc::SYS_close_range,
+                first as u32,
+                u32::MAX,
+                4u32, /* CLOEXEC */
+            ) != 0
+            {
+                let mut rl: libc::rlimit = std::mem::zeroed();
+                let max = if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) == 0 {
+                    rl.rlim_max.min(1 << 20) as i32
+                } else {
+                    65536
+                };
+                for fd in first..max {
+                    libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+                }
+            }
+            libc::execve(self.path.as_ptr(), self.argv.as_ptr(), self.envp.as_ptr());
+            self.die(11);
+        }
+    }
+}
+
+/// Default disposition for every signal and an empty mask, whatever the caller had; false if
+/// the mask could not be set. The raw syscall also resets 32 and 33, which glibc's sigaction
+/// refuses to touch.
+///
+/// # Safety
+/// Only between fork and exec: it makes async-signal-safe syscalls only.
+pub unsafe fn reset_signals() -> bool {
+    // SAFETY: between fork and exec (this function's contract); rt_sigaction gets a zeroed
+    // (SIG_DFL) action and rt_sigprocmask an empty set, both on the stack, with the kernel's sigset
+    // size (8).
+    unsafe {
+        let dfl = [0u64; 4];
+        for sig in 1..65 {
+            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    sig,
+                    dfl.as_ptr(),
+                    std::ptr::null_mut::<u64>(),
+                    8usize,
+                );
+            }
+        }
+        let empty = 0u64;
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            &empty as *const u64,
+            std::ptr::null_mut::<u64>(),
+            8usize,
+        ) == 0
+    }
+}
+
+/// For a child started another way (std's `Command`, in `pre_exec`): [`reset_signals`], the
+/// open-file limit svc was started with (see `fdlimit`), and every descriptor above stderr
+/// close-on-exec — the clean state SPEC §3.7 asks for, whatever
+/// the caller's.
+///
+/// # Safety
+/// Only between fork and exec: it makes async-signal-safe syscalls only.
+pub unsafe fn reset_inherited_state() {
+    // SAFETY: between fork and exec (this function's contract, which the two callees share);
+    // close_range with CLOSE_RANGE_CLOEXEC takes only integers.
+    unsafe {
+        reset_signals();
+        super::fdlimit::restore_in_child();
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            4u32, /* CLOEXEC */
+        );
+    }
+}
