@@ -38,7 +38,7 @@ pub fn run(ctx: &Context, install: Option<&Path>, names: &[ServiceName]) -> Code
             Ok(d) => d,
             Err(c) => return c,
         };
-        let text = lsb::script(&def, &svc, &ctx.dirs);
+        let text = lsb::script(&def.lsb_service(), &svc, &ctx.dirs);
         // The script is the result asked for: printed even with --quiet. A closed stdout is
         // not an error (SPEC §6).
         let mut out = io::stdout().lock();
@@ -92,7 +92,7 @@ fn install_all(ctx: &Context, svc: &Path, dir: &Path, names: &[ServiceName]) -> 
             }
         };
         let target = dir.join(name.as_str());
-        let text = lsb::script(&def, svc, &ctx.dirs);
+        let text = lsb::script(&def.lsb_service(), svc, &ctx.dirs);
         match write_script(&target, &text) {
             Ok(()) => ctx.out.line(&format!("wrote {}", target.display())),
             Err(why) => {

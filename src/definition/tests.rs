@@ -1,15 +1,28 @@
 use super::*;
+use crate::users::IdSpec;
+use nix::sys::signal::Signal;
+use std::net::IpAddr;
+use std::time::Duration;
 
 fn name() -> ServiceName {
     ServiceName::new("demo").unwrap()
 }
 
+/// Validated, with the accounts looked up (the script header is not read).
+fn checked(text: &str) -> Result<Definition, Vec<Problem>> {
+    resolve::accounts(validate::validate(
+        Path::new("init.d/demo.yaml"),
+        &name(),
+        text,
+    ))
+}
+
 fn ok(text: &str) -> Definition {
-    parse(Path::new("init.d/demo.yaml"), &name(), text).unwrap_or_else(|p| panic!("{p:?}"))
+    checked(text).unwrap_or_else(|p| panic!("{p:?}"))
 }
 
 fn problems(text: &str) -> Vec<Problem> {
-    parse(Path::new("init.d/demo.yaml"), &name(), text).unwrap_err()
+    checked(text).unwrap_err()
 }
 
 #[test]
