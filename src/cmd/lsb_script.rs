@@ -14,7 +14,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::Context;
-use crate::definition;
+use crate::definition::{self, Definition, DefinitionError, Failed};
 use crate::exit::Code;
 use crate::lsb;
 use crate::name::ServiceName;
@@ -55,39 +55,52 @@ fn install_all(ctx: &Context, svc: &Path, dir: &Path, names: &[ServiceName]) -> 
         return Code::InvalidArgs;
     }
     let mut codes = Vec::new();
-    let names: Vec<ServiceName> = if names.is_empty() {
-        match definition::list_files(&ctx.dirs) {
-            Ok(files) => files
-                .into_iter()
-                .filter_map(|(name, path)| match name {
-                    Ok(n) => Some(n),
-                    Err(e) => {
-                        ctx.out.error(&format!("{}: {e}", path.display()));
-                        codes.push(Code::NotConfigured);
-                        None
-                    }
-                })
-                .collect(),
+    // (name, its definition or why not), in file order or the order given.
+    let items: Vec<(ServiceName, Result<Definition, DefinitionError>)> = if names.is_empty() {
+        let loaded = match definition::load_all(&ctx.dirs) {
+            Ok(l) => l,
             Err(e) => {
                 ctx.out
                     .error(&format!("cannot read {}: {e}", ctx.dirs.init_d().display()));
                 return Code::NotConfigured;
             }
+        };
+        let mut items: Vec<(PathBuf, ServiceName, Result<Definition, DefinitionError>)> =
+            Vec::new();
+        for failed in loaded.failed {
+            match failed {
+                Failed::BadName { path, why } => {
+                    ctx.out.error(&format!("{}: {why}", path.display()));
+                    codes.push(Code::NotConfigured);
+                }
+                Failed::Invalid { name, path, error } => items.push((path, name, Err(error))),
+            }
         }
+        items.extend(
+            loaded
+                .ok
+                .into_iter()
+                .map(|d| (d.file.clone(), d.name.clone(), Ok(d))),
+        );
+        items.sort_by(|a, b| a.0.cmp(&b.0));
+        items.into_iter().map(|(_, n, r)| (n, r)).collect()
     } else {
-        names.to_vec()
+        names
+            .iter()
+            .map(|n| (n.clone(), definition::load(&ctx.dirs, n)))
+            .collect()
     };
-    if names.is_empty() && codes.is_empty() {
+    if items.is_empty() && codes.is_empty() {
         ctx.out.line(&format!(
             "no services defined in {}: nothing written",
             ctx.dirs.init_d().display()
         ));
     }
-    for name in &names {
-        let def = match ctx.load(name) {
+    for (name, def) in items {
+        let def = match def {
             Ok(d) => d,
-            Err(c) => {
-                codes.push(c);
+            Err(e) => {
+                codes.push(ctx.report(&name, e));
                 continue;
             }
         };

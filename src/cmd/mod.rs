@@ -31,21 +31,24 @@ pub struct Context {
 impl Context {
     /// Loads a definition, printing why it cannot be loaded.
     fn load(&self, name: &ServiceName) -> Result<Definition, Code> {
-        definition::load(&self.dirs, name).map_err(|e| {
-            match &e {
-                DefinitionError::Invalid(problems) => {
-                    self.out.error(&format!(
-                        "{name}: invalid definition ({} problems)",
-                        problems.len()
-                    ));
-                    for p in problems {
-                        self.out.problem(&p.to_string());
-                    }
+        definition::load(&self.dirs, name).map_err(|e| self.report(name, e))
+    }
+
+    /// Prints why the definition of `name` cannot be loaded; its exit code.
+    fn report(&self, name: &ServiceName, e: DefinitionError) -> Code {
+        match &e {
+            DefinitionError::Invalid(problems) => {
+                self.out.error(&format!(
+                    "{name}: invalid definition ({} problems)",
+                    problems.len()
+                ));
+                for p in problems {
+                    self.out.problem(&p.to_string());
                 }
-                other => self.out.error(&other.to_string()),
             }
-            e.code()
-        })
+            other => self.out.error(&other.to_string()),
+        }
+        e.code()
     }
 }
 
