@@ -27,13 +27,9 @@ use crate::runlevel::{self, Kind};
 pub fn run(ctx: &Context, host_checks: bool) -> Code {
     let mut problems: Vec<Problem> = Vec::new();
     let mut warnings: Vec<Problem> = Vec::new();
-    let loaded = match definition::load_all(&ctx.dirs) {
+    let loaded = match ctx.load_all(Code::NotConfigured) {
         Ok(l) => l,
-        Err(e) => {
-            ctx.out
-                .error(&format!("cannot read {}: {e}", ctx.dirs.init_d().display()));
-            return Code::NotConfigured;
-        }
+        Err(c) => return c,
     };
     let total = loaded.total();
     for failed in loaded.failed {

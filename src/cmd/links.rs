@@ -143,13 +143,9 @@ pub fn list(ctx: &Context, names: &[ServiceName], json: bool) -> Code {
     // Every definition, loaded once when no names are given.
     let mut all = None;
     if names.is_empty() {
-        let loaded = match definition::load_all(&ctx.dirs) {
+        let loaded = match ctx.load_all(Code::NotConfigured) {
             Ok(l) => l,
-            Err(e) => {
-                ctx.out
-                    .error(&format!("cannot read {}: {e}", ctx.dirs.init_d().display()));
-                return Code::NotConfigured;
-            }
+            Err(c) => return c,
         };
         for failed in &loaded.failed {
             if let Failed::BadName { path, why } = failed {

@@ -57,13 +57,9 @@ fn install_all(ctx: &Context, svc: &Path, dir: &Path, names: &[ServiceName]) -> 
     let mut codes = Vec::new();
     // (name, its definition or why not), in file order or the order given.
     let items: Vec<(ServiceName, Result<Definition, DefinitionError>)> = if names.is_empty() {
-        let loaded = match definition::load_all(&ctx.dirs) {
+        let loaded = match ctx.load_all(Code::NotConfigured) {
             Ok(l) => l,
-            Err(e) => {
-                ctx.out
-                    .error(&format!("cannot read {}: {e}", ctx.dirs.init_d().display()));
-                return Code::NotConfigured;
-            }
+            Err(c) => return c,
         };
         let mut items: Vec<(PathBuf, ServiceName, Result<Definition, DefinitionError>)> =
             Vec::new();

@@ -34,6 +34,18 @@ impl Context {
         definition::load(&self.dirs, name).map_err(|e| self.report(name, e))
     }
 
+    /// Every definition of init.d/ ([`definition::load_all`]); when the directory cannot be
+    /// listed, says so and gives `code` back.
+    fn load_all(&self, code: Code) -> Result<definition::Loaded, Code> {
+        definition::load_all(&self.dirs).map_err(|e| {
+            self.out.error(&format!(
+                "cannot read {}: {e}",
+                self.dirs.init_d().display()
+            ));
+            code
+        })
+    }
+
     /// Prints why the definition of `name` cannot be loaded; its exit code.
     fn report(&self, name: &ServiceName, e: DefinitionError) -> Code {
         match &e {

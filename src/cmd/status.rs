@@ -52,13 +52,9 @@ fn report(ctx: &Context, e: &DefinitionError) {
 
 fn all(ctx: &Context, json: bool) -> Code {
     super::switch::warn_if_interrupted(ctx);
-    let loaded = match definition::load_all(&ctx.dirs) {
+    let loaded = match ctx.load_all(Code::STATUS_UNKNOWN) {
         Ok(l) => l,
-        Err(e) => {
-            ctx.out
-                .error(&format!("cannot read {}: {e}", ctx.dirs.init_d().display()));
-            return Code::STATUS_UNKNOWN;
-        }
+        Err(c) => return c,
     };
     let mut code = Code::Success;
     for failed in &loaded.failed {
