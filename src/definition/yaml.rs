@@ -121,13 +121,26 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
         documents: 0,
         root: None,
     };
+    // A syntax error anywhere comes first (the file must be YAML at all); then the first
+    // structure error (a tag, a duplicate key, ...), found while building.
+    let mut structure: Option<YamlError> = None;
     for event in Parser::new_from_str_with_options(text, options) {
         match event {
-            Ok((event, span)) => b.event(event, span, text)?,
+            Ok(_) if structure.is_some() => {}
+            Ok((event, span)) => {
+                structure = b.event(event, span, text).err();
+                // A second document is refused before anything in it is read.
+                if b.documents > 1 {
+                    return Err(structure.unwrap_or_else(|| b.error_at(Pos::default(), "")));
+                }
+            }
             Err(e) => return Err(syntax_error(text, &mut b.at, e.marker(), e.kind())),
         }
     }
-    Ok(b.root.unwrap_or(Node::Null))
+    match structure {
+        Some(e) => Err(e),
+        None => Ok(b.root.unwrap_or(Node::Null)),
+    }
 }
 
 /// The message for a second document in the file (as svc has always said it).
@@ -508,28 +521,54 @@ impl<'t> Locator<'t> {
 /// A syntax error in svc's words: the parser's kind of error told as the words
 /// [`super::yaml_hint::explain`] knows, at the position that explanation needs.
 fn syntax_error(text: &str, at: &mut Locator<'_>, marker: &Marker, kind: &ErrorKind) -> YamlError {
+    const TAB: &str = "found a tab character that violates indentation";
     let mut byte = at.byte(marker);
     let mut next_line = false;
+    let line_start = text[..byte].rfind('\n').map_or(0, |i| i + 1);
+    let before = &text[line_start..byte];
+    // The tab to blame: on the line where the parser stopped, before that point; or, for a
+    // plain scalar that a tab-indented line would continue, the first tab after it.
+    let tab_before = before.rfind('\t').map(|i| line_start + i);
+    let tab_after = text[byte..].find('\t').map(|i| byte + i);
     let raw: String = match kind {
+        ErrorKind::TabInPlainScalar => match tab_after.or(tab_before) {
+            Some(t) => {
+                byte = t;
+                TAB.into()
+            }
+            None => kind.to_string(),
+        },
         ErrorKind::TabNotAllowed
         | ErrorKind::TabInBlockIndentation
         | ErrorKind::TabInIndentation
-        | ErrorKind::TabInPlainScalar
-        | ErrorKind::TabAtBlockScalarStart => {
-            // Blame the tab itself: the parser may stop just after it, or before it (at the
-            // value that the tab's line would have continued).
-            let line_start = text[..byte].rfind('\n').map_or(0, |i| i + 1);
-            let tab = text[line_start..byte]
-                .rfind('\t')
-                .map(|i| line_start + i)
-                .or_else(|| text[byte..].find('\t').map(|i| byte + i));
-            match tab {
-                Some(t) => {
-                    byte = t;
-                    "found a tab character that violates indentation".into()
-                }
-                None => kind.to_string(),
+        | ErrorKind::TabAtBlockScalarStart => match tab_before.or(tab_after) {
+            Some(t) => {
+                byte = t;
+                TAB.into()
             }
+            None => kind.to_string(),
+        },
+        // Stopped after an indentation that holds a tab: the tab is what is wrong.
+        ErrorKind::ExpectedBlockMappingKey | ErrorKind::ExpectedBlockSequenceEntry
+            if before.contains('\t') && before.chars().all(|c| c == ' ' || c == '\t') =>
+        {
+            byte = line_start + before.find('\t').unwrap_or(0);
+            TAB.into()
+        }
+        // A comment ended a value that the next line, indented more, would have continued:
+        // that line's indentation is what is wrong.
+        ErrorKind::CommentInterceptedScalar => {
+            let rest = text[byte..].find('\n').map_or(text.len(), |i| byte + i + 1);
+            let next = text[rest..]
+                .find(|c: char| c != ' ' && c != '\n' && c != '\r')
+                .map_or(text.len(), |i| rest + i);
+            byte = next;
+            "did not find expected key".into()
+        }
+        ErrorKind::InvalidTrailingDoubleQuotedScalar
+        | ErrorKind::InvalidTrailingSingleQuotedScalar => "did not find expected key".into(),
+        ErrorKind::ExpectedNodeContent | ErrorKind::BlockEntryInFlowCollection => {
+            "did not find expected node content".into()
         }
         ErrorKind::MappingValueNotAllowed => {
             "mapping values are not allowed in this context".into()

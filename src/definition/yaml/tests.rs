@@ -203,3 +203,43 @@ fn alias_bombs_are_bounded() {
     }
     assert!(parse(&s).is_err());
 }
+
+/// What the parser calls the error does not decide where the blame goes: a tab that starts
+/// the line after a value is named there (found on a differential run against serde_yaml).
+#[test]
+fn tabs_are_blamed_where_they_are() {
+    for (text, at) in [
+        ("forking:\t64K\n\tA: b\n", (2, 1)),
+        ("a: {x: y}\n\tA: b\n", (2, 1)),
+        ("env:\n\tA: b\n", (2, 1)),
+    ] {
+        let e = parse(text).unwrap_err();
+        assert!(e.message.starts_with("tab character"), "{text:?}: {e:?}");
+        assert_eq!(
+            (e.line, e.column),
+            (Some(at.0), Some(at.1)),
+            "{text:?}: {e:?}"
+        );
+    }
+}
+
+/// A syntax error anywhere wins over a structure error found before it; a second document is
+/// refused before anything in it is read.
+#[test]
+fn which_error_is_reported() {
+    let e = parse("a: !x y\nb: [c,\n").unwrap_err();
+    assert!(e.message.contains("not closed"), "{e:?}");
+    let e = parse("a: 1\n---\nb: [c,\n").unwrap_err();
+    assert!(e.message.contains("more than one document"), "{e:?}");
+    assert_eq!(e.line, Some(2));
+    let e = parse("a: 1\nb: 2\na: 3\n").unwrap_err();
+    assert_eq!(
+        (e.line, e.message.as_str()),
+        (Some(3), "duplicate entry with key \"a\"")
+    );
+    let e = parse("env:\n  A: 1\n  A: 2\n").unwrap_err();
+    assert_eq!(e.message, "env: duplicate entry with key \"A\"");
+    let e = parse("description: a # c\n  more: x\n").unwrap_err();
+    assert!(e.message.starts_with("bad indentation"), "{e:?}");
+    assert_eq!((e.line, e.column), (Some(2), Some(3)));
+}
