@@ -5,8 +5,9 @@
 //!
 //! - [`paths`]: where configuration, state and logs live (docs/commands.md, "Files").
 //! - [`name`]: the `ServiceName` newtype; nothing joins a name to a path without it.
-//! - [`definition`]: the YAML service definitions and their validation (svc.yaml(5)); the only
-//!   module that knows about YAML.
+//! - [`definition`]: the YAML service definitions (svc.yaml(5)): read once with positions
+//!   (the only module that knows about YAML), validated without I/O, then resolved (users, a
+//!   script's INIT INFO) in one named step; a service's `Kind` is decided there.
 //! - [`process`]: everything that touches PIDs: /proc parsing, pidfds, PID files, identity
 //!   records and the launcher, whose child runs only async-signal-safe syscalls between fork
 //!   and exec; and the start-up memory long-running processes give back.
@@ -14,10 +15,10 @@
 //! - [`regular`]: opening files another user may control (logs, rule files, definitions)
 //!   without blocking on a FIFO, regular files only, symlinks refused or followed as asked.
 //! - [`ready`]: readiness checks; [`timeline`]: the boot timeline behind `svc analyze`.
-//! - [`lifecycle`]: start, stop, status and reload of one service (docs/commands.md), built on
-//!   `process`; [`forking`]: the launch of a daemon that forks itself, under its keeper.
+//! - [`lifecycle`]: start, stop, status and reload of one service (docs/commands.md), one
+//!   `match` on its `Kind` per operation: the exec kind (and a forking launch under its
+//!   keeper), the supervised kind, the script kind (`script: /etc/init.d/foo`).
 //! - [`supervise`]: the supervisor of a `respawn:` service and its log rotation (docs/services.md).
-//! - [`legacy`]: LSB init scripts run as services (`script: /etc/init.d/foo`).
 //! - [`lsb`]: the LSB init-script format: INIT INFO headers read, shims for `svc lsb-script`
 //!   written.
 //! - [`runlevel`]: rcN.d entries, S/K links, the one dependency graph (`requires`/`wants`:
@@ -51,11 +52,6 @@ pub mod exit;
 pub mod inetd;
 pub mod init;
 pub mod lifecycle;
-/// The script kind's header reader under its old path, for the definition loader until it reads
-/// script headers itself (issue 11, in another branch); nothing else uses this path.
-pub(crate) mod legacy {
-    pub(crate) use crate::lifecycle::script::fill_from_header;
-}
 pub mod lock;
 pub mod logview;
 pub mod lsb;

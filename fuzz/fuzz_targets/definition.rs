@@ -63,7 +63,7 @@ fn valid(d: &Definition, name: &ServiceName) {
         assert!(!k.is_empty() && !k.contains(['=', '\0']) && !v.contains('\0'));
     }
     // What `svc lsb-script` writes for it, svc reads back unchanged.
-    let header = InitInfo::for_definition(d);
+    let header = InitInfo::for_service(&d.lsb_service());
     let text = header.render();
     let again = InitInfo::parse(&text)
         .unwrap_or_else(|e| panic!("the generated header does not parse: {e}\n{text}"));

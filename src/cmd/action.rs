@@ -112,13 +112,8 @@ pub fn stop(ctx: &Context, names: &[ServiceName], with_dependents: bool) -> Code
 
 /// Every valid definition in init.d/.
 fn all_definitions(ctx: &Context) -> Vec<Definition> {
-    crate::definition::list_files(&ctx.dirs)
-        .map(|files| {
-            files
-                .into_iter()
-                .filter_map(|(n, p)| crate::definition::load_file(&p, &n.ok()?).ok())
-                .collect()
-        })
+    crate::definition::load_all(&ctx.dirs)
+        .map(|loaded| loaded.ok)
         .unwrap_or_default()
 }
 

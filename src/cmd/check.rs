@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::Context;
-use crate::definition::{self, Definition, DefinitionError, LogTarget, Problem, Program};
+use crate::definition::{self, Definition, DefinitionError, Failed, LogTarget, Problem, Program};
 use crate::exit::{Code, HasCode};
 use crate::lifecycle::script as legacy;
 use crate::lifecycle::{self, LifecycleError};
@@ -27,42 +27,33 @@ use crate::runlevel::{self, Kind};
 pub fn run(ctx: &Context, host_checks: bool) -> Code {
     let mut problems: Vec<Problem> = Vec::new();
     let mut warnings: Vec<Problem> = Vec::new();
-    let files = match definition::list_files(&ctx.dirs) {
-        Ok(f) => f,
-        Err(e) => {
-            ctx.out
-                .error(&format!("cannot read {}: {e}", ctx.dirs.init_d().display()));
-            return Code::NotConfigured;
-        }
+    let loaded = match ctx.load_all(Code::NotConfigured) {
+        Ok(l) => l,
+        Err(c) => return c,
     };
-    let total = files.len();
-    let mut defs: BTreeMap<ServiceName, Definition> = BTreeMap::new();
-    for (name, path) in files {
-        let name = match name {
-            Ok(n) => n,
-            Err(e) => {
-                problems.push(Problem {
-                    file: path,
-                    line: None,
-                    column: None,
-                    message: format!("the file name is not a service name: {e}"),
-                });
-                continue;
-            }
-        };
-        match definition::load_file(&path, &name) {
-            Ok(d) => {
-                defs.insert(name, d);
-            }
-            Err(DefinitionError::Invalid(p)) => problems.extend(p),
-            Err(e) => problems.push(Problem {
+    let total = loaded.total();
+    for failed in loaded.failed {
+        match failed {
+            Failed::BadName { path, why } => problems.push(Problem {
                 file: path,
                 line: None,
                 column: None,
-                message: e.to_string(),
+                message: format!("the file name is not a service name: {why}"),
+            }),
+            Failed::Invalid {
+                error: DefinitionError::Invalid(p),
+                ..
+            } => problems.extend(p),
+            Failed::Invalid { path, error, .. } => problems.push(Problem {
+                file: path,
+                line: None,
+                column: None,
+                message: error.to_string(),
             }),
         }
     }
+    let defs: BTreeMap<ServiceName, Definition> =
+        loaded.ok.into_iter().map(|d| (d.name.clone(), d)).collect();
     if let Err(p) = definition::load_settings(&ctx.dirs) {
         problems.extend(p);
     }
@@ -132,12 +123,9 @@ pub fn run(ctx: &Context, host_checks: bool) -> Code {
     }
 }
 
-/// The line of top-level `key` in a definition's file.
+/// The line of top-level `key` in a definition's file, as the parser saw it.
 fn line_of(d: &Definition, key: &str) -> Option<usize> {
-    let text = std::fs::read_to_string(&d.file).ok()?;
-    text.lines()
-        .position(|l| l.starts_with(key) && l[key.len()..].trim_start().starts_with(':'))
-        .map(|i| i + 1)
+    d.keys.line(key)
 }
 
 /// What `start` (or `svc inetd`, for a `socket:` service) would refuse on this host although

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::Context;
-use crate::definition::{self, DefinitionError};
+use crate::definition::{self, DefinitionError, Failed};
 use crate::exit::{Code, HasCode};
 use crate::name::ServiceName;
 use crate::runlevel::links::{self, LevelState, LinkError};
@@ -140,52 +140,63 @@ impl Row {
 /// The chkconfig-style table (or JSON) of the named services, or of every definition.
 pub fn list(ctx: &Context, names: &[ServiceName], json: bool) -> Code {
     let mut codes = Vec::new();
-    let mut wanted: Vec<ServiceName> = Vec::new();
+    // Every definition, loaded once when no names are given.
+    let mut all = None;
     if names.is_empty() {
-        let files = match definition::list_files(&ctx.dirs) {
-            Ok(f) => f,
-            Err(e) => {
-                ctx.out
-                    .error(&format!("cannot read {}: {e}", ctx.dirs.init_d().display()));
-                return Code::NotConfigured;
-            }
+        let loaded = match ctx.load_all(Code::NotConfigured) {
+            Ok(l) => l,
+            Err(c) => return c,
         };
-        for (name, path) in files {
-            match name {
-                Ok(n) => wanted.push(n),
-                Err(e) => {
-                    ctx.out.error(&format!("{}: {e}", path.display()));
-                    codes.push(Code::NotConfigured);
-                }
+        for failed in &loaded.failed {
+            if let Failed::BadName { path, why } = failed {
+                ctx.out.error(&format!("{}: {why}", path.display()));
+                codes.push(Code::NotConfigured);
             }
         }
-    } else {
-        wanted = names.to_vec();
+        all = Some(loaded);
     }
     // Every rcN.d is read once for all services (not once per service).
     let states = match links::states(&ctx.dirs) {
         Ok(s) => s,
         Err(e) => return fail(ctx, e),
     };
-    let mut rows = Vec::new();
-    for name in &wanted {
-        match definition::load(&ctx.dirs, name) {
-            Ok(_) => {}
-            Err(e @ DefinitionError::NotFound { .. }) => {
-                ctx.out.error(&e.to_string());
-                codes.push(e.code());
-                continue;
+    let mut invalid = |name: &ServiceName, e: &DefinitionError| {
+        if let DefinitionError::NotFound { .. } = e {
+            ctx.out.error(&e.to_string());
+        } else {
+            ctx.out.error(&format!("{name}: invalid definition:"));
+            ctx.out.problem(&e.to_string());
+        }
+        codes.push(e.code());
+    };
+    let mut valid: Vec<ServiceName> = Vec::new();
+    match all {
+        Some(loaded) => {
+            for failed in &loaded.failed {
+                if let Failed::Invalid { name, error, .. } = failed {
+                    invalid(name, error);
+                }
             }
-            Err(e) => {
-                ctx.out.error(&format!("{name}: invalid definition:"));
-                ctx.out.problem(&e.to_string());
-                codes.push(e.code());
-                continue;
+            valid.extend(loaded.ok.into_iter().map(|d| d.name));
+        }
+        None => {
+            for name in names {
+                match definition::load(&ctx.dirs, name) {
+                    Ok(_) => valid.push(name.clone()),
+                    Err(e) => invalid(name, &e),
+                }
             }
         }
-        let st = states.get(name.as_str()).cloned().unwrap_or_default();
-        rows.push(Row::new(name, &st));
     }
+    let rows: Vec<Row> = valid
+        .iter()
+        .map(|name| {
+            Row::new(
+                name,
+                &states.get(name.as_str()).cloned().unwrap_or_default(),
+            )
+        })
+        .collect();
     if json {
         ctx.out.json(&rows);
     } else if !rows.is_empty() {

@@ -14,7 +14,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::Context;
-use crate::definition;
+use crate::definition::{self, Definition, DefinitionError, Failed};
 use crate::exit::Code;
 use crate::lsb;
 use crate::name::ServiceName;
@@ -38,7 +38,7 @@ pub fn run(ctx: &Context, install: Option<&Path>, names: &[ServiceName]) -> Code
             Ok(d) => d,
             Err(c) => return c,
         };
-        let text = lsb::script(&def, &svc, &ctx.dirs);
+        let text = lsb::script(&def.lsb_service(), &svc, &ctx.dirs);
         // The script is the result asked for: printed even with --quiet. A closed stdout is
         // not an error (SPEC §6).
         let mut out = io::stdout().lock();
@@ -55,44 +55,53 @@ fn install_all(ctx: &Context, svc: &Path, dir: &Path, names: &[ServiceName]) -> 
         return Code::InvalidArgs;
     }
     let mut codes = Vec::new();
-    let names: Vec<ServiceName> = if names.is_empty() {
-        match definition::list_files(&ctx.dirs) {
-            Ok(files) => files
-                .into_iter()
-                .filter_map(|(name, path)| match name {
-                    Ok(n) => Some(n),
-                    Err(e) => {
-                        ctx.out.error(&format!("{}: {e}", path.display()));
-                        codes.push(Code::NotConfigured);
-                        None
-                    }
-                })
-                .collect(),
-            Err(e) => {
-                ctx.out
-                    .error(&format!("cannot read {}: {e}", ctx.dirs.init_d().display()));
-                return Code::NotConfigured;
+    // (name, its definition or why not), in file order or the order given.
+    let items: Vec<(ServiceName, Result<Definition, DefinitionError>)> = if names.is_empty() {
+        let loaded = match ctx.load_all(Code::NotConfigured) {
+            Ok(l) => l,
+            Err(c) => return c,
+        };
+        let mut items: Vec<(PathBuf, ServiceName, Result<Definition, DefinitionError>)> =
+            Vec::new();
+        for failed in loaded.failed {
+            match failed {
+                Failed::BadName { path, why } => {
+                    ctx.out.error(&format!("{}: {why}", path.display()));
+                    codes.push(Code::NotConfigured);
+                }
+                Failed::Invalid { name, path, error } => items.push((path, name, Err(error))),
             }
         }
+        items.extend(
+            loaded
+                .ok
+                .into_iter()
+                .map(|d| (d.file.clone(), d.name.clone(), Ok(d))),
+        );
+        items.sort_by(|a, b| a.0.cmp(&b.0));
+        items.into_iter().map(|(_, n, r)| (n, r)).collect()
     } else {
-        names.to_vec()
+        names
+            .iter()
+            .map(|n| (n.clone(), definition::load(&ctx.dirs, n)))
+            .collect()
     };
-    if names.is_empty() && codes.is_empty() {
+    if items.is_empty() && codes.is_empty() {
         ctx.out.line(&format!(
             "no services defined in {}: nothing written",
             ctx.dirs.init_d().display()
         ));
     }
-    for name in &names {
-        let def = match ctx.load(name) {
+    for (name, def) in items {
+        let def = match def {
             Ok(d) => d,
-            Err(c) => {
-                codes.push(c);
+            Err(e) => {
+                codes.push(ctx.report(&name, e));
                 continue;
             }
         };
         let target = dir.join(name.as_str());
-        let text = lsb::script(&def, svc, &ctx.dirs);
+        let text = lsb::script(&def.lsb_service(), svc, &ctx.dirs);
         match write_script(&target, &text) {
             Ok(()) => ctx.out.line(&format!("wrote {}", target.display())),
             Err(why) => {

@@ -31,21 +31,36 @@ pub struct Context {
 impl Context {
     /// Loads a definition, printing why it cannot be loaded.
     fn load(&self, name: &ServiceName) -> Result<Definition, Code> {
-        definition::load(&self.dirs, name).map_err(|e| {
-            match &e {
-                DefinitionError::Invalid(problems) => {
-                    self.out.error(&format!(
-                        "{name}: invalid definition ({} problems)",
-                        problems.len()
-                    ));
-                    for p in problems {
-                        self.out.problem(&p.to_string());
-                    }
-                }
-                other => self.out.error(&other.to_string()),
-            }
-            e.code()
+        definition::load(&self.dirs, name).map_err(|e| self.report(name, e))
+    }
+
+    /// Every definition of init.d/ ([`definition::load_all`]); when the directory cannot be
+    /// listed, says so and gives `code` back.
+    fn load_all(&self, code: Code) -> Result<definition::Loaded, Code> {
+        definition::load_all(&self.dirs).map_err(|e| {
+            self.out.error(&format!(
+                "cannot read {}: {e}",
+                self.dirs.init_d().display()
+            ));
+            code
         })
+    }
+
+    /// Prints why the definition of `name` cannot be loaded; its exit code.
+    fn report(&self, name: &ServiceName, e: DefinitionError) -> Code {
+        match &e {
+            DefinitionError::Invalid(problems) => {
+                self.out.error(&format!(
+                    "{name}: invalid definition ({} problems)",
+                    problems.len()
+                ));
+                for p in problems {
+                    self.out.problem(&p.to_string());
+                }
+            }
+            other => self.out.error(&other.to_string()),
+        }
+        e.code()
     }
 }
 

@@ -1,7 +1,7 @@
 //! `status` (SPEC §3.4): one line per named service, or a table of all.
 
 use super::Context;
-use crate::definition::{self, DefinitionError};
+use crate::definition::{self, DefinitionError, Failed};
 use crate::exit::{Code, HasCode};
 use crate::name::ServiceName;
 use crate::output::StatusRow;
@@ -52,41 +52,37 @@ fn report(ctx: &Context, e: &DefinitionError) {
 
 fn all(ctx: &Context, json: bool) -> Code {
     super::switch::warn_if_interrupted(ctx);
-    let files = match definition::list_files(&ctx.dirs) {
-        Ok(f) => f,
-        Err(e) => {
-            ctx.out
-                .error(&format!("cannot read {}: {e}", ctx.dirs.init_d().display()));
-            return Code::STATUS_UNKNOWN;
-        }
+    let loaded = match ctx.load_all(Code::STATUS_UNKNOWN) {
+        Ok(l) => l,
+        Err(c) => return c,
     };
-    let mut rows = Vec::new();
     let mut code = Code::Success;
-    let levels = runlevel::start_levels_all(&ctx.dirs);
-    for (name, path) in files {
-        let name = match name {
-            Ok(n) => n,
-            Err(e) => {
-                ctx.out.error(&format!("{}: {e}", path.display()));
-                continue;
-            }
-        };
-        match definition::load_file(&path, &name) {
-            Ok(def) => {
-                let st = ctx.life.status(&def);
-                rows.push(StatusRow::new(
-                    name.as_str(),
-                    &st,
-                    def.description.clone(),
-                    levels.get(name.as_str()).map(Vec::as_slice).unwrap_or(&[]),
-                ));
-            }
-            Err(e) => {
-                ctx.out.error(&e.to_string());
-                code = e.code();
+    for failed in &loaded.failed {
+        match failed {
+            Failed::BadName { path, why } => ctx.out.error(&format!("{}: {why}", path.display())),
+            Failed::Invalid { error, .. } => {
+                ctx.out.error(&error.to_string());
+                code = error.code();
             }
         }
     }
+    let levels = runlevel::start_levels_all(&ctx.dirs);
+    let rows: Vec<StatusRow> = loaded
+        .ok
+        .iter()
+        .map(|def| {
+            let st = ctx.life.status(def);
+            StatusRow::new(
+                def.name.as_str(),
+                &st,
+                def.description.clone(),
+                levels
+                    .get(def.name.as_str())
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]),
+            )
+        })
+        .collect();
     if json {
         ctx.out.json(&rows);
     } else {

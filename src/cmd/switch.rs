@@ -277,25 +277,22 @@ fn run_level(
     // Every definition, loaded once: entries, their dependencies, and dependants for stops.
     let mut defs: BTreeMap<ServiceName, Definition> = BTreeMap::new();
     let mut broken: Vec<LeftOut> = Vec::new();
-    match definition::list_files(&ctx.dirs) {
-        Ok(files) => {
-            for (name, path) in files {
-                let Ok(name) = name else { continue };
-                match definition::load_file(&path, &name) {
-                    Ok(d) => {
-                        defs.insert(name, d);
-                    }
-                    Err(e) => {
-                        if entries.iter().any(|x| x.name == name) {
-                            problem_lines.push(e.to_string());
-                            broken.push(LeftOut {
-                                name,
-                                why: "its definition is invalid".into(),
-                            });
-                        }
-                    }
+    match definition::load_all(&ctx.dirs) {
+        Ok(loaded) => {
+            for failed in loaded.failed {
+                // A file whose name is no service name is nobody's definition.
+                let definition::Failed::Invalid { name, error, .. } = failed else {
+                    continue;
+                };
+                if entries.iter().any(|x| x.name == name) {
+                    problem_lines.push(error.to_string());
+                    broken.push(LeftOut {
+                        name,
+                        why: "its definition is invalid".into(),
+                    });
                 }
             }
+            defs.extend(loaded.ok.into_iter().map(|d| (d.name.clone(), d)));
         }
         Err(e) => problem_lines.push(format!("{}: {e}", ctx.dirs.init_d().display())),
     }

@@ -1,15 +1,28 @@
 use super::*;
+use crate::users::IdSpec;
+use nix::sys::signal::Signal;
+use std::net::IpAddr;
+use std::time::Duration;
 
 fn name() -> ServiceName {
     ServiceName::new("demo").unwrap()
 }
 
+/// Validated, with the accounts looked up (the script header is not read).
+fn checked(text: &str) -> Result<Definition, Vec<Problem>> {
+    resolve::accounts(validate::validate(
+        Path::new("init.d/demo.yaml"),
+        &name(),
+        text,
+    ))
+}
+
 fn ok(text: &str) -> Definition {
-    parse(Path::new("init.d/demo.yaml"), &name(), text).unwrap_or_else(|p| panic!("{p:?}"))
+    checked(text).unwrap_or_else(|p| panic!("{p:?}"))
 }
 
 fn problems(text: &str) -> Vec<Problem> {
-    parse(Path::new("init.d/demo.yaml"), &name(), text).unwrap_err()
+    checked(text).unwrap_err()
 }
 
 #[test]
@@ -299,4 +312,111 @@ fn kind_is_decided_once_from_the_keys() {
         ok("exec: /bin/cat\nsocket: {port: 7000, protocol: tcp}\n").kind,
         Kind::OnDemand
     );
+}
+
+fn dirs(root: &Path) -> Dirs {
+    Dirs::resolve(&crate::paths::DirFlags {
+        config: Some(root.join("config")),
+        state: Some(root.join("state")),
+        log: Some(root.join("log")),
+    })
+}
+
+/// The one loader: every `.yaml` of init.d/ in file name order, the ones that load and the
+/// ones that do not (a name that is no service name, an invalid file) apart.
+#[test]
+fn load_all_loads_every_definition_in_file_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = dirs(tmp.path());
+    let init = d.init_d();
+    std::fs::create_dir_all(&init).unwrap();
+    for (file, text) in [
+        ("b.yaml", "exec: /bin/true\n"),
+        ("a.yaml", "exec: /bin/true\nnice: 100\n"),
+        ("c.yaml", "exec: /bin/false\n"),
+        ("-bad.yaml", "exec: /bin/true\n"),
+        ("README", "not a definition\n"),
+    ] {
+        std::fs::write(init.join(file), text).unwrap();
+    }
+    let loaded = load_all(&d).unwrap();
+    let ok: Vec<&str> = loaded.ok.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(ok, ["b", "c"]);
+    assert_eq!(loaded.total(), 4);
+    match &loaded.failed[..] {
+        [Failed::BadName { path: bad, .. }, Failed::Invalid {
+            name,
+            error: DefinitionError::Invalid(p),
+            ..
+        }] => {
+            assert!(bad.ends_with("-bad.yaml"), "{bad:?}");
+            assert_eq!(name.as_str(), "a");
+            assert_eq!(p[0].line, Some(2), "{p:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // No init.d/ at all: nothing to load, not an error.
+    let empty = load_all(&dirs(&tmp.path().join("none"))).unwrap();
+    assert_eq!(empty.total(), 0);
+}
+
+/// Keys the file gives are known with their lines (what check and the script header step use).
+#[test]
+fn definition_knows_its_keys_and_their_lines() {
+    let d = ok("# a comment\n\"description\": x\nexec: /bin/true\nenv:\n  requires: x\n");
+    assert_eq!(d.keys.line("description"), Some(2));
+    assert_eq!(d.keys.line("exec"), Some(3));
+    assert!(d.keys.given("env"));
+    assert!(
+        !d.keys.given("requires"),
+        "a nested key is not a top-level key"
+    );
+    let d = ok("\u{feff}requires: [a]\nexec: /bin/true\n");
+    assert_eq!(d.keys.line("requires"), Some(1));
+}
+
+/// An account that does not resolve is reported with the file's other problems, in line order.
+#[test]
+fn account_problems_come_with_the_other_problems() {
+    let p = problems("exec: /bin/true\nnice: 100\nuser: no-such-user-xyz\numask: 022\n");
+    let lines: Vec<Option<usize>> = p.iter().map(|p| p.line).collect();
+    assert_eq!(lines, [Some(2), Some(3), Some(4)], "{p:?}");
+    assert!(p[1].message.contains("does not exist"), "{p:?}");
+    // Validation alone looks nothing up.
+    assert!(parse(
+        Path::new("x.yaml"),
+        &name(),
+        "exec: /bin/true\nuser: no-such-user-xyz\n"
+    )
+    .is_ok());
+}
+
+/// The script header step: what the definition does not give comes from the INIT INFO block;
+/// what it gives stays; a missing script is reported at the `script:` line.
+#[test]
+fn script_header_fills_what_the_file_does_not_give() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let script = tmp.path().join("demo");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\n### BEGIN INIT INFO\n# Provides: demo\n# Required-Start: $network db\n\
+         # Should-Start: cache\n# Default-Start: 2 3\n# Short-Description: Demo\n### END INIT INFO\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let text = format!(
+        "description: mine\nscript: {}\nwants: []\n",
+        script.display()
+    );
+    let mut d = ok(&text);
+    resolve::script_header(&mut d).unwrap();
+    assert_eq!(d.requires, [ServiceName::new("db").unwrap()]);
+    assert!(d.wants.is_empty(), "given in the file: kept");
+    assert_eq!(d.runlevels, ['2', '3']);
+    assert_eq!(d.description.as_deref(), Some("mine"));
+    let mut d = ok("# x\nscript: /no/such/script\n");
+    let p = resolve::script_header(&mut d).unwrap_err();
+    assert_eq!(p[0].line, Some(2), "{p:?}");
+    assert!(p[0].message.contains("does not exist"), "{p:?}");
 }

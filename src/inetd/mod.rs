@@ -187,8 +187,8 @@ pub fn serve(life: &Lifecycle, on_ready: &mut dyn FnMut(usize)) -> Result<(), St
 /// Every definition in `init.d/`, by name; problems that have no name go to stderr.
 fn load_definitions(life: &Lifecycle) -> BTreeMap<String, Loaded> {
     let mut out = BTreeMap::new();
-    let files = match definition::list_files(&life.dirs) {
-        Ok(f) => f,
+    let loaded = match definition::load_all(&life.dirs) {
+        Ok(l) => l,
         Err(e) => {
             warn(format_args!(
                 "cannot read {}: {e}",
@@ -197,27 +197,32 @@ fn load_definitions(life: &Lifecycle) -> BTreeMap<String, Loaded> {
             return out;
         }
     };
-    for (name, path) in files {
-        let name = match name {
-            Ok(n) => n,
-            Err(why) => {
+    for failed in loaded.failed {
+        match failed {
+            definition::Failed::BadName { path, why } => {
                 warn(format_args!("{}: skipped: {why}", path.display()));
-                continue;
             }
+            definition::Failed::Invalid { name, error, .. } => {
+                let why = match error {
+                    DefinitionError::Invalid(problems) => problems
+                        .iter()
+                        .map(|p| p.to_string())
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                    e => e.to_string(),
+                };
+                out.insert(name.to_string(), Loaded::Broken(why));
+            }
+        }
+    }
+    for def in loaded.ok {
+        let name = def.name.to_string();
+        let loaded = if def.socket.is_some() {
+            Loaded::Served(Box::new(def))
+        } else {
+            Loaded::NotOnDemand
         };
-        let loaded = match definition::load_file(&path, &name) {
-            Ok(def) if def.socket.is_some() => Loaded::Served(Box::new(def)),
-            Ok(_) => Loaded::NotOnDemand,
-            Err(DefinitionError::Invalid(problems)) => Loaded::Broken(
-                problems
-                    .iter()
-                    .map(|p| p.to_string())
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ),
-            Err(e) => Loaded::Broken(e.to_string()),
-        };
-        out.insert(name.to_string(), loaded);
+        out.insert(name, loaded);
     }
     out
 }

@@ -1,10 +1,10 @@
 //! LSB init scripts run as services: a definition with `script: /etc/init.d/foo` (SPEC §2).
 //!
-//! This module owns everything that differs for such a service: running `SCRIPT ACTION`,
-//! mapping its exit code, deriving liveness from its `status` action, and filling the
-//! definition's `requires`, `wants` and `runlevels` from the script's `### BEGIN INIT INFO`
-//! block when the definition does not give them ([`fill_from_header`], called where
-//! definitions are loaded, so `switch`, `enable`, `list` and `check` all see them).
+//! This module owns everything that differs for such a service at run time: running
+//! `SCRIPT ACTION`, mapping its exit code and deriving liveness from its `status` action. The
+//! script's `### BEGIN INIT INFO` block fills the definition's `requires`, `wants` and
+//! `runlevels` where the file does not give them: that happens where definitions are loaded
+//! ([`crate::definition::resolve`]), so `switch`, `enable`, `list` and `check` all see them.
 //! The lifecycle's one dispatch on [`Kind`](crate::definition::Kind) hands `start`, `stop`,
 //! `status`, `reload` and the liveness probe of a script service here; `restart`,
 //! `try-restart` and `force-reload` are built on those. Nothing here calls back into the
@@ -45,14 +45,12 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
-use crate::definition::{yaml, Definition, Problem, Program};
+use crate::definition::{Definition, Program};
 use crate::lifecycle::error::{describe_exit, LifecycleError};
 use crate::lifecycle::prepare::{log_tail, open_log};
 pub use crate::lifecycle::state::{Action, Ran};
 use crate::lifecycle::state::{Liveness, Started, State, Status, Stopped};
 use crate::lifecycle::Lifecycle;
-use crate::lsb::{InitInfo, LsbError, ReadCause};
-use crate::name::ServiceName;
 use crate::process::handle::ProcHandle;
 use crate::process::launch::DEFAULT_PATH;
 use crate::process::pidfile::{self, PidFile};
@@ -365,151 +363,6 @@ pub fn reload(life: &Lifecycle, def: &Definition) -> Result<i32, LifecycleError>
     }
 }
 
-/// For a `script:` definition: checks the script (exists, regular file, executable) and reads
-/// its `INIT INFO` block; `requires` (Required-Start), `wants` (Should-Start), `runlevels`
-/// (Default-Start) and `description` (Short-Description) the definition does not give itself
-/// are filled from it. `$` facilities are left out; names in the script's own `Provides` and
-/// the service's own name are left out (no self-dependency). A script without any block (a
-/// pre-LSB script) adds nothing. Problems name the definition's `script:` line, or the
-/// script's file and line for a malformed block. `text` is the definition's YAML.
-pub fn fill_from_header(def: &mut Definition, text: &str) -> Result<(), Vec<Problem>> {
-    let Some(script) = script_of(def).map(Path::to_path_buf) else {
-        return Ok(());
-    };
-    let at_script_key = |message: String| Problem {
-        file: def.file.clone(),
-        line: key_line(text, "script"),
-        column: None,
-        message,
-    };
-    let meta = match std::fs::metadata(&script) {
-        Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(vec![at_script_key(format!(
-                "`script`: {} does not exist: expected an LSB init script",
-                script.display()
-            ))])
-        }
-        Err(e) => {
-            return Err(vec![at_script_key(format!(
-                "`script`: cannot inspect {}: {e}",
-                script.display()
-            ))])
-        }
-    };
-    if !meta.is_file() {
-        return Err(vec![at_script_key(format!(
-            "`script`: {} is not a regular file: expected an executable LSB init script",
-            script.display()
-        ))]);
-    }
-    if meta.permissions().mode() & 0o111 == 0 {
-        return Err(vec![at_script_key(format!(
-            "`script`: {} is not executable",
-            script.display()
-        ))]);
-    }
-    let info = match InitInfo::read(&script) {
-        Ok(i) => i,
-        Err(e) => match e.cause {
-            ReadCause::Parse(LsbError::NoBlock) => return Ok(()),
-            ReadCause::Io(io) => {
-                return Err(vec![at_script_key(format!(
-                    "`script`: cannot read {}: {io}",
-                    script.display()
-                ))])
-            }
-            ReadCause::Parse(p) => return Err(vec![header_problem(def, &script, &p)]),
-        },
-    };
-    let given = given_keys(text);
-    let mut problems = Vec::new();
-    let mut names = |words: Vec<&str>, keyword: &str| -> Vec<ServiceName> {
-        let mut out: Vec<ServiceName> = Vec::new();
-        for w in words {
-            if info.provides.iter().any(|p| p == w) || w == def.name.as_str() {
-                continue;
-            }
-            match ServiceName::new(w) {
-                Ok(n) if !out.contains(&n) => out.push(n),
-                Ok(_) => {}
-                Err(e) => problems.push(Problem {
-                    file: script.clone(),
-                    line: Some(info.begin_line),
-                    column: None,
-                    message: format!(
-                        "`{keyword}`: {w:?} cannot be a service name ({e}) (the LSB header of the script of {})",
-                        def.file.display()
-                    ),
-                }),
-            }
-        }
-        out
-    };
-    let requires = names(info.required_services().collect(), "Required-Start");
-    let wants = names(info.wanted_services().collect(), "Should-Start");
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    if !given.iter().any(|k| k == "requires") {
-        def.requires = requires;
-    }
-    if !given.iter().any(|k| k == "wants") {
-        def.wants = wants;
-    }
-    if !given.iter().any(|k| k == "runlevels") {
-        def.runlevels = info.runlevels().to_vec();
-    }
-    if def.description.is_none() {
-        def.description = info.short_description.clone();
-    }
-    Ok(())
-}
-
-/// A malformed `INIT INFO` block: the script's file and line, what was expected, and which
-/// definition names the script.
-fn header_problem(def: &Definition, script: &Path, e: &LsbError) -> Problem {
-    let line = match e {
-        LsbError::NoBlock => None,
-        LsbError::Unterminated { begin_line } => Some(*begin_line),
-        LsbError::Line { line, .. }
-        | LsbError::Duplicate { line, .. }
-        | LsbError::Runlevel { line, .. } => Some(*line),
-    };
-    let text = e.to_string();
-    let message = match text.split_once(": ") {
-        Some((head, rest)) if head.starts_with("line ") => rest.to_string(),
-        _ => text,
-    };
-    Problem {
-        file: script.to_path_buf(),
-        line,
-        column: None,
-        message: format!(
-            "{message} (LSB header of the script named by {})",
-            def.file.display()
-        ),
-    }
-}
-
-/// Top-level keys of a definition's YAML (empty when it does not parse; it did, to get here).
-fn given_keys(text: &str) -> Vec<String> {
-    match yaml::parse(text.strip_prefix('\u{feff}').unwrap_or(text)) {
-        Ok(yaml::Node::Map(m)) => m.into_iter().map(|(k, _)| k).collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// The 1-based line of top-level `key:` in a definition's text.
-fn key_line(text: &str, key: &str) -> Option<usize> {
-    text.lines()
-        .position(|l| {
-            l.strip_prefix(key)
-                .is_some_and(|rest| rest.trim_start().starts_with(':'))
-        })
-        .map(|i| i + 1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -563,13 +416,5 @@ mod tests {
             ScriptStatus::from_ran(&Ran::TimedOut(Duration::from_secs(1))),
             ScriptStatus::Unknown(_)
         ));
-    }
-
-    #[test]
-    fn key_lines() {
-        let text = "description: x\nscript : /etc/init.d/a\nenv:\n  script: nested\n";
-        assert_eq!(key_line(text, "script"), Some(2));
-        assert_eq!(key_line(text, "requires"), None);
-        assert_eq!(given_keys(text), ["description", "script", "env"]);
     }
 }

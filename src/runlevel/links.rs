@@ -98,23 +98,9 @@ impl Plan {
     }
 }
 
-/// The levels 0–6 that stop a service started in `start`: every one that does not start it;
-/// for a service started in rcS.d only 0 and 6 (halt and reboot) that do not start it. An rcS.d
-/// service runs once at boot and then for the whole uptime, as sysv-rc and insserv treat
-/// rcS.d (`Default-Stop: 0 6`): a `K` entry in 1–5 would stop it again on entering that level.
-/// The one copy of this rule: `enable` and the INIT INFO header of `svc lsb-script` use it.
-pub fn kill_levels(start: &[char]) -> Vec<char> {
-    let candidates: &[char] = if start.contains(&'S') {
-        &['0', '6']
-    } else {
-        &['0', '1', '2', '3', '4', '5', '6']
-    };
-    candidates
-        .iter()
-        .copied()
-        .filter(|l| !start.contains(l))
-        .collect()
-}
+/// The levels 0–6 that stop a service started in `start`: the LSB `Default-Stop` rule, one
+/// copy for `enable` and the INIT INFO header of `svc lsb-script`.
+pub use crate::lsb::header::kill_levels;
 
 /// The link target of every entry of `name`: `../../init.d/NAME.yaml`.
 pub fn target(name: &ServiceName) -> PathBuf {

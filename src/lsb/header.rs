@@ -1,12 +1,7 @@
-//! The LSB init-script format (LSB Core 3.1/5.0, "Init Script Comment Conventions" and "Init
-//! Script Actions"): reading the `### BEGIN INIT INFO` block of a script's text into an
-//! [`InitInfo`], and writing the shim that `svc lsb-script` prints, a POSIX sh script whose
-//! actions run `svc ACTION NAME`.
-//!
-//! Both directions live here so that what svc writes is exactly what it can read back, and so
-//! that `script: /etc/init.d/foo` definitions read dependencies and default runlevels with the
-//! same parser ([`InitInfo::parse`], then [`InitInfo::requires`], [`InitInfo::wants`],
-//! [`InitInfo::runlevels`]).
+//! The LSB init-script header (LSB Core 3.1/5.0, "Init Script Comment Conventions"): reading
+//! the `### BEGIN INIT INFO` block of a script's text into an [`InitInfo`], and writing one
+//! back ([`InitInfo::render`]). Pure: it knows scripts, not svc's definitions, so that the
+//! definition loader can read a `script:`'s header with it (see `definition::resolve`).
 //!
 //! The parser follows the spec and is lenient where real Debian scripts are: keywords match
 //! without regard to case, values may be separated by tabs or spaces, empty fields are empty,
@@ -17,19 +12,11 @@
 //! words for a list. Everything else that is not `# Keyword: value` inside the block, an
 //! unterminated block, a keyword given twice and a runlevel outside 0-6/S are errors naming
 //! the line.
-//!
-//! The generated script depends on no file but the svc binary: its absolute path and the
-//! configuration, state and log directories of the svc that generated it are baked in as
-//! single-quoted sh words, so the installed script addresses the same configuration whatever
-//! the environment of its caller (`service` clears it).
 
 use std::fmt;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::definition::Definition;
 use crate::exit::{Code, HasCode};
-use crate::paths::Dirs;
 
 /// First line of the block.
 pub const BEGIN: &str = "### BEGIN INIT INFO";
@@ -492,7 +479,7 @@ impl InitInfo {
 
     /// The block as text, `### BEGIN INIT INFO` to `### END INIT INFO` with a final newline:
     /// empty lists are written as empty fields, absent descriptions are left out. Values are
-    /// written as they are; [`InitInfo::for_definition`] makes sure they are single-line.
+    /// written as they are; [`InitInfo::for_service`] makes sure they are single-line.
     pub fn render(&self) -> String {
         let mut out = String::new();
         let mut field = |key: &str, value: &str| {
@@ -523,60 +510,6 @@ impl InitInfo {
         }
         format!("{BEGIN}\n{out}{END}\n")
     }
-
-    /// The header of the shim for a definition:
-    /// - `Provides`: the service name;
-    /// - `Required-Start`/`-Stop`: [`BASE_DEPENDENCIES`], then `requires`;
-    /// - `Should-Start`/`-Stop`: `wants`;
-    /// - `Default-Start`: `runlevels`, or `2 3 4 5` when empty; `Default-Stop`: the levels of
-    ///   0-6 it does not start in (`0 1 6`); for a service started in `S` (once at boot, then
-    ///   kept in every level) only `0 6`, halt and reboot, like Debian's rcS scripts;
-    /// - `Short-Description`: `description` on one line (control characters become spaces),
-    ///   else "svc service NAME".
-    pub fn for_definition(def: &Definition) -> InitInfo {
-        let mut required: Vec<String> = BASE_DEPENDENCIES.iter().map(|s| s.to_string()).collect();
-        required.extend(def.requires.iter().map(|n| n.as_str().to_string()));
-        let wants: Vec<String> = def.wants.iter().map(|n| n.as_str().to_string()).collect();
-        let mut start: Vec<char> = Vec::new();
-        for &c in &def.runlevels {
-            if !start.contains(&c) {
-                start.push(c);
-            }
-        }
-        if start.is_empty() {
-            start = vec!['2', '3', '4', '5'];
-        }
-        let stop = crate::runlevel::links::kill_levels(&start);
-        let short = def
-            .description
-            .as_deref()
-            .map(one_line)
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| format!("svc service {}", def.name));
-        InitInfo {
-            provides: vec![def.name.as_str().to_string()],
-            required_stop: required.clone(),
-            required_start: required,
-            should_stop: wants.clone(),
-            should_start: wants,
-            default_start: start,
-            default_stop: stop,
-            short_description: Some(short),
-            description: None,
-            extensions: Vec::new(),
-            begin_line: 0,
-        }
-    }
-}
-
-/// Control characters (newlines, tabs, escapes) become spaces; runs of spaces collapse.
-fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect::<String>()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 fn level_char(c: char) -> Option<char> {
@@ -616,315 +549,24 @@ fn extend_levels(levels: &mut Vec<char>, more: &str) {
     }
 }
 
-/// `'...'` with every `'` written as `'\''`: safe for any bytes but NUL, which no path holds.
-pub fn sh_quote(bytes: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(bytes.len() + 2);
-    out.push(b'\'');
-    for &b in bytes {
-        if b == b'\'' {
-            out.extend_from_slice(b"'\\''");
-        } else {
-            out.push(b);
-        }
-    }
-    out.push(b'\'');
-    out
-}
-
-/// The marker line that identifies a script written by svc (so `--install` may replace it).
-pub const MARKER: &str = "# Generated by `svc lsb-script`";
-
-/// The init script for `def`: the header of [`InitInfo::for_definition`], then a `case` that
-/// execs `SVC --config-dir C --state-dir S --log-dir L ACTION NAME` for each of [`ACTIONS`],
-/// so svc's LSB exit code is the script's. Anything else, or more than one argument: usage on
-/// stderr and exit 2. A missing svc binary: exit 5 (4 for `status`, "unknown").
-///
-/// Bytes, not a `String`: the paths are baked in as they are, and a path need not be UTF-8.
-/// No path appears in a comment (a newline in it would end the comment).
-pub fn script(def: &Definition, svc: &Path, dirs: &Dirs) -> Vec<u8> {
-    let info = InitInfo::for_definition(def);
-    let name = def.name.as_str();
-    let q = |p: &Path| sh_quote(p.as_os_str().as_bytes());
-    let actions = ACTIONS.join("|");
-    let mut out: Vec<u8> = Vec::new();
-    out.extend_from_slice(b"#!/bin/sh\n");
-    out.extend_from_slice(info.render().as_bytes());
-    out.extend_from_slice(
-        format!(
-            "{MARKER} for the service {name}: regenerate it rather than edit it.\n\
-             # Every action runs svc with the directories of the svc that wrote this script\n\
-             # and exits with svc's LSB exit code.\n\n"
-        )
-        .as_bytes(),
-    );
-    out.extend_from_slice(b"SVC=");
-    out.extend_from_slice(&q(svc));
-    out.extend_from_slice(b"\nCONFIG_DIR=");
-    out.extend_from_slice(&q(&dirs.config));
-    out.extend_from_slice(b"\nSTATE_DIR=");
-    out.extend_from_slice(&q(&dirs.state));
-    out.extend_from_slice(b"\nLOG_DIR=");
-    out.extend_from_slice(&q(&dirs.log));
-    out.extend_from_slice(format!("\nNAME='{name}'\n").as_bytes());
-    out.extend_from_slice(
-        format!(
-            r#"
-usage() {{
-    echo "Usage: $0 {{{actions}}}" >&2
-    exit 2
-}}
-
-[ "$#" -eq 1 ] || usage
-case "$1" in
-    {actions})
-        if [ ! -x "$SVC" ]; then
-            echo "$0: $SVC is not installed" >&2
-            [ "$1" = status ] && exit 4
-            exit 5
-        fi
-        exec "$SVC" --config-dir "$CONFIG_DIR" --state-dir "$STATE_DIR" --log-dir "$LOG_DIR" "$1" "$NAME"
-        ;;
-    *)
-        usage
-        ;;
-esac
-"#
-        )
-        .as_bytes(),
-    );
-    out
+/// The levels 0–6 that stop a service started in `start` (its `Default-Stop`): every one that
+/// does not start it; for a service started in rcS.d only 0 and 6 (halt and reboot) that do not
+/// start it. An rcS.d service runs once at boot and then for the whole uptime, as sysv-rc and
+/// insserv treat rcS.d (`Default-Stop: 0 6`): a `K` entry in 1–5 would stop it again on
+/// entering that level. The one copy of this rule: `enable` and the INIT INFO header of
+/// `svc lsb-script` use it.
+pub fn kill_levels(start: &[char]) -> Vec<char> {
+    let candidates: &[char] = if start.contains(&'S') {
+        &['0', '6']
+    } else {
+        &['0', '1', '2', '3', '4', '5', '6']
+    };
+    candidates
+        .iter()
+        .copied()
+        .filter(|l| !start.contains(l))
+        .collect()
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn header(body: &str) -> String {
-        format!("#!/bin/sh\n{BEGIN}\n{body}{END}\n\necho script\n")
-    }
-
-    #[test]
-    fn debian_skeleton() {
-        let text = header(
-            "# Provides:          skeleton\n\
-             # Required-Start:    $remote_fs $syslog\n\
-             # Required-Stop:     $remote_fs $syslog\n\
-             # Default-Start:     2 3 4 5\n\
-             # Default-Stop:      0 1 6\n\
-             # Short-Description: Example initscript\n\
-             # Description:       This file should be used to construct scripts to be\n\
-             #                    placed in /etc/init.d.\n",
-        );
-        let i = InitInfo::parse(&text).unwrap();
-        assert_eq!(i.begin_line, 2);
-        assert_eq!(i.provides, ["skeleton"]);
-        assert_eq!(i.requires(), ["$remote_fs", "$syslog"]);
-        assert_eq!(i.required_stop, ["$remote_fs", "$syslog"]);
-        assert!(i.wants().is_empty());
-        assert_eq!(i.runlevels(), ['2', '3', '4', '5']);
-        assert_eq!(i.default_stop, ['0', '1', '6']);
-        assert_eq!(i.short_description.as_deref(), Some("Example initscript"));
-        assert_eq!(
-            i.description.as_deref(),
-            Some("This file should be used to construct scripts to be placed in /etc/init.d.")
-        );
-        assert_eq!(i.required_services().count(), 0);
-    }
-
-    #[test]
-    fn continuation_with_tab_and_extensions() {
-        let text = header(
-            "# Provides:\t\tfoo bar\n\
-             # Should-Start:\t$syslog baz\n\
-             # Description: one\n\
-             #\ttwo\n\
-             #   three\n\
-             # X-Start-Before:    $network\n\
-             # X-Interactive:     true\n\
-             #\n",
-        );
-        let i = InitInfo::parse(&text).unwrap();
-        assert_eq!(i.provides, ["foo", "bar"]);
-        assert_eq!(i.wants(), ["$syslog", "baz"]);
-        assert_eq!(i.wanted_services().collect::<Vec<_>>(), ["baz"]);
-        assert_eq!(i.description.as_deref(), Some("one two three"));
-        assert_eq!(i.extension("x-start-before"), Some("$network"));
-        assert_eq!(i.extension("X-Interactive"), Some("true"));
-        assert_eq!(i.unknown_keywords().count(), 0);
-    }
-
-    #[test]
-    fn empty_fields_are_empty() {
-        let text = header(
-            "# Provides: foo\n# Required-Start:\n# Required-Stop:   \n# Default-Start:\n\
-             # Default-Stop:\n# Short-Description:\n",
-        );
-        let i = InitInfo::parse(&text).unwrap();
-        assert!(i.requires().is_empty() && i.required_stop.is_empty());
-        assert!(i.runlevels().is_empty() && i.default_stop.is_empty());
-        assert_eq!(i.short_description, None);
-    }
-
-    #[test]
-    fn runlevels_lenient_forms() {
-        let i =
-            InitInfo::parse(&header("# Default-Start: 2345\n# Default-Stop: s 0 6 6\n")).unwrap();
-        assert_eq!(i.runlevels(), ['2', '3', '4', '5']);
-        assert_eq!(i.default_stop, ['S', '0', '6']);
-        let e = InitInfo::parse(&header("# Provides: a\n# Default-Start: 2 3 7\n")).unwrap_err();
-        assert_eq!(
-            e,
-            LsbError::Runlevel {
-                line: 4,
-                keyword: "Default-Start".into(),
-                found: "7".into()
-            }
-        );
-        assert!(e
-            .to_string()
-            .starts_with("line 4: `Default-Start`: expected runlevels"));
-    }
-
-    #[test]
-    fn keywords_ignore_case_and_trailing_space() {
-        let text = "#!/bin/sh\n### BEGIN INIT INFO   \r\n# provides: a\r\n# REQUIRED-START: $network b\r\n### END INIT INFO \r\n";
-        let i = InitInfo::parse(text).unwrap();
-        assert_eq!(i.provides, ["a"]);
-        assert_eq!(i.requires(), ["$network", "b"]);
-        assert_eq!(i.required_services().collect::<Vec<_>>(), ["b"]);
-    }
-
-    #[test]
-    fn missing_end_names_the_begin_line() {
-        let text = "#!/bin/sh\n\n### BEGIN INIT INFO\n# Provides: a\n";
-        let e = InitInfo::parse(text).unwrap_err();
-        assert_eq!(e, LsbError::Unterminated { begin_line: 3 });
-        assert!(e.to_string().contains("line 3"), "{e}");
-        // Code after the block does not end it.
-        let e =
-            InitInfo::parse("### BEGIN INIT INFO\n# Provides: a\ncase x in esac\n").unwrap_err();
-        assert!(
-            matches!(e, LsbError::Line { line: 3, .. }),
-            "a script line inside the block: {e:?}"
-        );
-    }
-
-    #[test]
-    fn no_block_is_an_error_value() {
-        assert_eq!(
-            InitInfo::parse("#!/bin/sh\necho hi\n"),
-            Err(LsbError::NoBlock)
-        );
-        assert_eq!(InitInfo::parse(""), Err(LsbError::NoBlock));
-        // The marker must be the whole line.
-        assert_eq!(
-            InitInfo::parse("# ### BEGIN INIT INFO\n### END INIT INFO\n"),
-            Err(LsbError::NoBlock)
-        );
-    }
-
-    #[test]
-    fn bad_lines_name_line_and_expectation() {
-        let e = InitInfo::parse(&header("# Provides: a\n# just a comment\n")).unwrap_err();
-        match &e {
-            LsbError::Line {
-                line,
-                expected,
-                found,
-            } => {
-                assert_eq!(*line, 4);
-                assert!(expected.contains("# Keyword: value"), "{expected}");
-                assert_eq!(found, "# just a comment");
-            }
-            other => panic!("{other:?}"),
-        }
-        let e = InitInfo::parse(&header("#   orphan continuation\n")).unwrap_err();
-        assert!(matches!(e, LsbError::Line { line: 3, .. }), "{e:?}");
-        let e = InitInfo::parse(&header("# Provides: a\n# Provides: b\n")).unwrap_err();
-        assert_eq!(
-            e,
-            LsbError::Duplicate {
-                line: 4,
-                keyword: "Provides".into(),
-                first_line: 3
-            }
-        );
-        let e = InitInfo::parse(&format!("{BEGIN}\n# Provides: a\n{BEGIN}\n{END}\n")).unwrap_err();
-        assert!(matches!(e, LsbError::Line { line: 3, .. }), "{e:?}");
-    }
-
-    #[test]
-    fn indented_keyword_is_a_keyword_and_unknown_keys_are_kept() {
-        let i = InitInfo::parse(&header(
-            "# Description: text\n#  Provides: a\n# Required-Starts: typo\n",
-        ))
-        .unwrap();
-        assert_eq!(i.provides, ["a"]);
-        assert_eq!(i.description.as_deref(), Some("text"));
-        assert_eq!(
-            i.unknown_keywords().collect::<Vec<_>>(),
-            ["Required-Starts"]
-        );
-        assert!(i.requires().is_empty());
-    }
-
-    #[test]
-    fn facilities() {
-        for (f, _) in FACILITIES {
-            assert!(is_facility(f), "{f}");
-        }
-        assert!(is_facility("$x-display-manager"));
-        assert!(!is_facility("$"));
-        assert!(!is_facility("network"));
-        let i = InitInfo::parse(&header(
-            "# Required-Start: $local_fs $network $remote_fs $syslog $named $portmap $time db\n\
-             # Should-Start: $all cache\n",
-        ))
-        .unwrap();
-        assert_eq!(i.requires().len(), 8);
-        assert_eq!(i.required_services().collect::<Vec<_>>(), ["db"]);
-        assert_eq!(i.wanted_services().collect::<Vec<_>>(), ["cache"]);
-    }
-
-    #[test]
-    fn first_block_wins_and_rest_of_script_is_ignored() {
-        let text = format!(
-            "{}\n{BEGIN}\n# Provides: second\n{END}\n",
-            header("# Provides: first\n")
-        );
-        assert_eq!(InitInfo::parse(&text).unwrap().provides, ["first"]);
-    }
-
-    #[test]
-    fn render_round_trips() {
-        let info = InitInfo {
-            provides: vec!["web".into()],
-            required_start: vec!["$remote_fs".into(), "db".into()],
-            required_stop: vec!["$remote_fs".into()],
-            should_start: vec![],
-            should_stop: vec![],
-            default_start: vec!['2', '3'],
-            default_stop: vec!['0', '1', '4', '5', '6'],
-            short_description: Some("Web".into()),
-            description: Some("A web server".into()),
-            extensions: vec![("X-Interactive".into(), "true".into())],
-            begin_line: 1,
-        };
-        let text = info.render();
-        assert!(text.starts_with(BEGIN) && text.ends_with(&format!("{END}\n")));
-        assert_eq!(InitInfo::parse(&text).unwrap(), info);
-    }
-
-    #[test]
-    fn quoting() {
-        assert_eq!(sh_quote(b"/a b"), b"'/a b'");
-        assert_eq!(sh_quote(b"it's"), b"'it'\\''s'");
-        assert_eq!(sh_quote(b""), b"''");
-        assert_eq!(sh_quote(b"$(x)\n`y`"), b"'$(x)\n`y`'");
-    }
-
-    #[test]
-    fn one_line_descriptions() {
-        assert_eq!(one_line("a\nb\t c\u{1b}[31m"), "a b c [31m");
-    }
-}
+mod tests;
