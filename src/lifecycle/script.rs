@@ -377,7 +377,7 @@ mod tests {
             log: dir.join("log"),
         });
         let pidfile = dir.join("s.pid");
-        let name = ServiceName::new("s").unwrap();
+        let name = crate::name::ServiceName::new("s").unwrap();
         let text = format!("script: /etc/init.d/s\npidfile: {}\n", pidfile.display());
         let def = crate::definition::parse(&dir.join("s.yaml"), &name, &text).unwrap();
         // This process is svc here; its parent is svc's caller.
