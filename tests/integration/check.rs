@@ -1,6 +1,5 @@
 use crate::util::*;
 
-use crate::cli::{pidfile_exists, run_timeout, svc_timeout};
 use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 use std::time::Duration;

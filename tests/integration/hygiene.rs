@@ -6,7 +6,6 @@
 //! The daemons here are `/bin/sleep` with `workdir:` in the sandbox, so the sandbox guard finds
 //! them by their working directory and /proc shows the launch state unchanged by any shell.
 
-use crate::lifecycle::{finish, procs_with_arg, run, stat_field, SVC_LIMIT};
 use crate::util::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::fd::AsRawFd;

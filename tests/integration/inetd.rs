@@ -1133,10 +1133,9 @@ struct Mount(std::path::PathBuf);
 
 impl Drop for Mount {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(&self.0)
-            .status();
+        let mut umount = std::process::Command::new("umount");
+        umount.arg("-l").arg(&self.0);
+        run_quietly(umount, SVC_LIMIT);
     }
 }
 
@@ -1149,11 +1148,11 @@ fn h3_full_log_disk_changes_no_verdict() {
     }
     let sb = Sandbox::new();
     std::fs::create_dir_all(&sb.log).unwrap();
-    let st = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=16k", "tmpfs"])
-        .arg(&sb.log)
-        .status()
-        .unwrap();
+    let st = bounded_status(
+        std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=16k", "tmpfs"])
+            .arg(&sb.log),
+    );
     if !st.success() {
         skip(
             "h3_full_log_disk_changes_no_verdict",
@@ -1163,12 +1162,13 @@ fn h3_full_log_disk_changes_no_verdict() {
     }
     let _mount = Mount(sb.log.clone());
     // dd stops with "No space left on device": the disk is full.
-    let _ = std::process::Command::new("dd")
-        .arg("if=/dev/zero")
-        .arg(format!("of={}", sb.log.join("fill").display()))
-        .args(["bs=1k", "count=64"])
-        .stderr(Stdio::null())
-        .status();
+    let _ = bounded_status(
+        std::process::Command::new("dd")
+            .arg("if=/dev/zero")
+            .arg(format!("of={}", sb.log.join("fill").display()))
+            .args(["bs=1k", "count=64"])
+            .stderr(Stdio::null()),
+    );
     let port = free_port();
     cat_service(&sb, "echo", port, "");
     std::fs::write(sb.config.join("hosts.deny"), "echo: 127.0.0.2\n").unwrap();
@@ -1355,8 +1355,7 @@ fn a_fifo_definition_or_settings_file_never_blocks() {
         "{errors}"
     );
     echo(&mut connect_from("127.0.0.2", port), "still served");
-    let prompt =
-        |args: &[&str]| crate::lifecycle::finish(crate::lifecycle::spawn_svc(&sb, args), args, T);
+    let prompt = |args: &[&str]| finish(spawn_svc(&sb, args), args, T);
     prompt(&["check"])
         .code(6)
         .stderr_has(&format!("{}", odd.display()))

@@ -5,7 +5,6 @@
 //! container configuration of packaging/ (checked, then booted with nginx and `svc inetd`).
 //! Needs root and a permitted unshare; otherwise each test prints why it skips.
 
-use crate::cli::svc_timeout;
 use crate::util::*;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -20,27 +19,6 @@ use std::time::Duration;
 
 /// Boots, shutdowns and exits: generous, since CI machines are slow and shared.
 const LONG: Duration = Duration::from_secs(30);
-
-/// True (after saying why) when a PID namespace cannot be made here.
-pub(crate) fn skip_without_pidns(test: &str) -> bool {
-    if skip_unless_root(test) {
-        return true;
-    }
-    let ok = Command::new("unshare")
-        .args(["--pid", "--fork", "--mount-proc", "true"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        skip(
-            test,
-            "`unshare --pid --fork --mount-proc` is not available or not permitted here",
-        );
-    }
-    !ok
-}
 
 /// `svc init ARGS` as PID 1 of a new PID namespace, its stdout and stderr in files. Dropping it
 /// kills the namespace (SIGKILL to its init kills every process in it) and unshare.
@@ -473,21 +451,21 @@ fn container_dir() -> PathBuf {
 fn container_configuration_checks_clean() {
     let sb = Sandbox::new();
     let dir = container_dir();
-    let out = Command::new(SVC)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .arg("--config-dir")
-        .arg(&dir)
-        .arg("--state-dir")
-        .arg(&sb.state)
-        .arg("--log-dir")
-        .arg(&sb.log)
-        .arg("check")
-        // The image has /usr/sbin/svc (and its build runs the full check); this host need not.
-        .arg("--no-host-checks")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run svc check");
+    let out = bounded_output(
+        Command::new(SVC)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .arg("--config-dir")
+            .arg(&dir)
+            .arg("--state-dir")
+            .arg(&sb.state)
+            .arg("--log-dir")
+            .arg(&sb.log)
+            .arg("check")
+            // The image has /usr/sbin/svc (and its build runs the full check); this host need not.
+            .arg("--no-host-checks")
+            .stdin(Stdio::null()),
+    );
     assert_eq!(
         out.status.code(),
         Some(0),
