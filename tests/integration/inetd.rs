@@ -441,10 +441,13 @@ fn udp_wait_mode() {
         let u = UdpSocket::bind("127.0.0.1:0").unwrap();
         u.local_addr().unwrap().port()
     };
+    // The server echoes datagrams until it gets "quit", and then exits: when it ends is the
+    // test's choice, not a timer's (an idle timeout raced a loaded machine's pauses between
+    // pings, and the check that one server holds the socket).
     let server = sb.script(
         "udp-echo.py",
-        "#!/usr/bin/python3\nimport socket\ns = socket.socket(fileno=0)\ns.settimeout(0.5)\n\
-         while True:\n    try:\n        data, addr = s.recvfrom(4096)\n    except socket.timeout:\n        break\n    s.sendto(data, addr)\n",
+        "#!/usr/bin/python3\nimport socket\ns = socket.socket(fileno=0)\n\
+         while True:\n    data, addr = s.recvfrom(4096)\n    if data == b\"quit\":\n        break\n    s.sendto(data, addr)\n",
     );
     sb.service(
         "uecho",
@@ -474,7 +477,8 @@ fn udp_wait_mode() {
         &c.local_addr().unwrap().to_string(),
         "default",
     );
-    // The server times out and exits; the next datagram wakes a new one.
+    // The server exits; the next datagram wakes a new one.
+    c.send_to(b"quit", dest).unwrap();
     wait_until(T, "the udp server to exit", || d.children().is_empty());
     c.send_to(b"again", dest).unwrap();
     let mut buf = [0u8; 64];
@@ -708,11 +712,18 @@ fn f3_flood_from_one_source_does_not_starve_another() {
     // 20 connections of the other source stay under the rate; the flood goes far over it.
     cat_service(&sb, "echo", port, ", per_source: 2, cps: [50, 60]");
     let d = Inetd::start(&sb);
+    // The flood keeps its connections open until it is over, so the servers it got keep
+    // running: whether a flood connection is over the per-source limit does not depend on how
+    // fast the previous one's server exited, which on a loaded machine let most of the flood
+    // through (and made the other source queue behind a fork per flood connection).
     let flood = std::thread::spawn(move || {
+        let mut held = Vec::new();
         for _ in 0..300 {
             let mut s = connect_from("127.0.0.2", port);
             let _ = s.write_all(b"x\n");
+            held.push(s);
         }
+        held
     });
     for i in 0..20 {
         let mut s = connect_from("127.0.0.3", port);
@@ -721,8 +732,9 @@ fn f3_flood_from_one_source_does_not_starve_another() {
         s.shutdown(std::net::Shutdown::Write).unwrap();
         let _ = s.read_to_end(&mut Vec::new());
     }
-    flood.join().unwrap();
+    let held = flood.join().unwrap();
     wait_until(T, "300 + 20 decisions", || secure(&sb).len() >= 320);
+    drop(held);
     let lines = secure(&sb);
     assert!(lines
         .iter()

@@ -192,6 +192,11 @@ fn stop_ends_service_and_supervisor_for_good() {
     sb.svc(["start", "calm"]).ok();
     let pid = sb.pid("calm");
     let sup = supervisor_pid(&sb, "calm").unwrap();
+    // start returns once the program runs, not once the script has recorded its start: a stop
+    // before that line ends the shell before it writes it, and "one start" would read none.
+    wait_until(Duration::from_secs(10), "calm's start line", || {
+        !lines_of(&sb.work.join("calm.starts")).is_empty()
+    });
     sb.svc(["stop", "calm"])
         .ok()
         .stdout_has("Stopping calm")
