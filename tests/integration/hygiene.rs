@@ -600,9 +600,12 @@ fn c6_limits_are_applied_before_dropping_privileges() {
     run(&sb, &["start", "niced"]).ok().no_panic();
     let pid = sb.pid("niced");
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
-    // Field 19 of /proc/PID/stat, the 17th after the command name.
-    assert_eq!(fields[16], "-7", "nice of the daemon: {stat}");
+    // Field 19 of /proc/PID/stat: nice.
+    assert_eq!(
+        stat_field(pid, 19).as_deref(),
+        Some("-7"),
+        "nice of the daemon: {stat}"
+    );
     assert_eq!(status_ids(pid, "Uid")[0], nobody_uid(), "Uid of the daemon");
     run(&sb, &["stop", "niced"]).ok();
     if can_raise_hard_limits() {

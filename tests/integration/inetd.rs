@@ -1001,11 +1001,9 @@ fn daemon_mode_failure_is_reported() {
 
 /// utime + stime of a process, in clock ticks.
 fn cpu_ticks(pid: i32) -> u64 {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let f: Vec<&str> = text[text.rfind(')').unwrap() + 2..]
-        .split_whitespace()
-        .collect();
-    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+    // Fields 14 and 15 of /proc/PID/stat: utime and stime.
+    let field = |n| stat_field(pid, n).unwrap().parse::<u64>().unwrap();
+    field(14) + field(15)
 }
 
 /// Blocks for `d` on an event that never comes (a datagram to a socket nobody writes to).
