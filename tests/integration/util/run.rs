@@ -224,14 +224,6 @@ pub fn describe(cmd: &Command) -> Vec<String> {
         .collect()
 }
 
-/// Runs a helper tool (mount, chown, sh -c ...) with its output captured, failing the test
-/// should it hang for [`SVC_LIMIT`].
-#[track_caller]
-pub fn tool(cmd: Command) -> Run {
-    let args = describe(&cmd);
-    output(cmd, args, SVC_LIMIT)
-}
-
 /// Best effort for `Drop` guards: runs `cmd` for at most `limit`, ignoring every failure (a
 /// panic while unwinding would abort the test binary).
 pub fn run_quietly(mut cmd: Command, limit: Duration) {
