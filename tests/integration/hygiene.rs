@@ -186,6 +186,19 @@ fn environ(pid: i32) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Whether `pid` is blocked in nanosleep or clock_nanosleep (`/proc/PID/syscall` names the
+/// system call a blocked process is in): a `/bin/sleep` daemon past its start-up.
+fn asleep(pid: i32) -> bool {
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/syscall")) else {
+        return false;
+    };
+    let nr = text
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse::<i64>().ok());
+    nr == Some(libc::SYS_nanosleep) || nr == Some(libc::SYS_clock_nanosleep)
+}
+
 fn open_fds(pid: i32) -> BTreeSet<String> {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
         .unwrap()
@@ -247,6 +260,11 @@ fn b12_dirty_caller_state_does_not_reach_the_daemon() {
 
     for name in ["clean", "plain"] {
         let pid = sb.pid(name);
+        // start returns once sleep is exec'd; until it sleeps, the dynamic loader may still
+        // hold a library open (a transient fd 3), which is not the caller's.
+        wait_until(Duration::from_secs(10), &format!("{name} to sleep"), || {
+            asleep(pid)
+        });
         let st = proc_stat(pid).unwrap();
         assert_eq!(
             (st.session, st.pgrp),

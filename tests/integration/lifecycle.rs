@@ -894,6 +894,14 @@ fn b15_signals_to_svc_mid_stop_leave_consistent_state() {
     for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
         run(&sb, &["start", "lingering"]).ok();
         let pid = sb.pid("lingering");
+        // start returns once the script runs, not once its shell has set the TERM trap: a
+        // TERM before that ends the shell with no line (the wait below then timed out).
+        let started = sb.work.join("lingering.started");
+        wait_until(
+            Duration::from_secs(10),
+            "the daemon's trap to be set",
+            || std::fs::read_to_string(&started).is_ok_and(|t| t.trim() == pid.to_string()),
+        );
         let stopper = spawn_svc(&sb, &["stop", "lingering"]);
         let svc_pid = stopper.id() as i32;
         wait_until(Duration::from_secs(10), "TERM reached the daemon", || {
