@@ -1,7 +1,7 @@
 //! Reading /proc about the processes a test started: status with the crate's own parser of
 //! /proc/PID/stat (`svc::process::procfs`), liveness, process groups, PIDs daemons wrote.
 
-use super::{wait_for_file, wait_until, Sandbox};
+use super::{wait_until, Sandbox};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Duration;
@@ -118,15 +118,13 @@ pub fn pidfile_exists(sb: &Sandbox, name: &str) -> bool {
     std::fs::symlink_metadata(sb.pidfile(name)).is_ok()
 }
 
-/// Starts `name` and returns the daemon's PID once the sleeper has recorded itself.
+/// Starts `name` and returns the daemon's PID once the sleeper has recorded itself (its PID
+/// written whole: the shell's `>` creates the file before `echo` fills it).
 #[track_caller]
 pub fn start_sleeper(sb: &Sandbox, name: &str) -> i32 {
     sb.svc(["start", name]).ok().no_panic();
     let pid = sb.pid(name);
-    wait_for_file(
-        &sb.work.join(format!("{name}.started")),
-        Duration::from_secs(5),
-    );
+    read_pid(&sb.work.join(format!("{name}.started")));
     assert!(
         alive(pid),
         "{name}: PID {pid} from the PID file is not alive"
