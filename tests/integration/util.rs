@@ -2,7 +2,13 @@
 //! services, `svc` runs with a cleared environment, event waits with deadlines, and a guard that
 //! kills every process the test started (found by the sandbox path in their command line), even
 //! when the test fails. Every helper more than one test module uses lives here (or in the
-//! submodules below, re-exported), never in another test module.
+//! submodules below, re-exported), never in another test module:
+//! - `run`: the one place that waits on a child, always with a deadline (kills it and its
+//!   process group, and fails the test with its output so far);
+//! - `procs`: /proc readers (the crate's own stat parser) and PID files;
+//! - `user`: the ordinary user tests drop to as root — `svc-test`, which `.ci/run` creates; a
+//!   test does not create it, and skips (so fails under `SVC_TEST_STRICT=1`) without it; and
+//!   the sandbox's own copy of svc for that user, who may not read the checkout.
 
 #![allow(dead_code)]
 
@@ -262,11 +268,16 @@ pub fn kill_matching(path: &Path) {
                 .unwrap_or_default();
             if cmdline.contains(&needle) || exe.contains(&needle) || cwd.contains(&needle) {
                 found = true;
+                // SAFETY: plain kill(2). The process was seen a moment ago with the sandbox
+                // in its command line, executable or directory; a PID reused since would
+                // have to be reused within that moment.
                 unsafe {
                     libc::kill(pid, libc::SIGKILL);
                 }
+                let own_group = nix::unistd::getpgrp().as_raw();
                 if let Some(pg) = proc_stat(pid).map(|s| s.pgrp) {
-                    if pg > 1 && pg != me && pg != unsafe { libc::getpgrp() } {
+                    if pg > 1 && pg != me && pg != own_group {
+                        // SAFETY: kill(2) of that process's group, never our own.
                         unsafe {
                             libc::kill(-pg, libc::SIGKILL);
                         }
@@ -344,7 +355,7 @@ pub fn machine_wide_turn(what: &str, timeout: Duration) -> std::fs::File {
 
 /// True when running as root (tests of user switching and of root-only rules need it).
 pub fn is_root() -> bool {
-    unsafe { libc::geteuid() == 0 }
+    nix::unistd::geteuid().is_root()
 }
 
 /// Skips a test that cannot run here: prints `SKIP test: why` and returns true, so the caller
