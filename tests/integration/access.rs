@@ -285,12 +285,12 @@ fn tcpdmatch() -> Option<PathBuf> {
 
 /// tcpdmatch's verdict, reading hosts.allow and hosts.deny from `dir`.
 fn tcpd_verdict(tool: &Path, dir: &Path, daemon: &str, client: &str) -> Result<bool, String> {
-    let out = Command::new(tool)
-        .args(["-d", daemon, client])
-        .current_dir(dir)
-        .env_clear()
-        .output()
-        .map_err(|e| format!("cannot run tcpdmatch: {e}"))?;
+    let out = bounded_output(
+        Command::new(tool)
+            .args(["-d", daemon, client])
+            .current_dir(dir)
+            .env_clear(),
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     if text.contains("access:   granted") {
         Ok(true)
@@ -565,11 +565,7 @@ fn g8_spawn_expansions_cannot_inject() {
         "{cmd}"
     );
     assert!(!expansions.contains(" -"), "{cmd}");
-    let status = Command::new("/bin/sh")
-        .arg("-c")
-        .arg(&cmd)
-        .status()
-        .unwrap();
+    let status = bounded_status(Command::new("/bin/sh").arg("-c").arg(&cmd));
     assert!(status.success());
     assert!(!pwned.exists(), "the host name ran a command: {cmd}");
     let written = std::fs::read_to_string(&out).unwrap();
@@ -615,8 +611,8 @@ fn g9_rules_replaced_by_rename_are_seen_whole() {
 /// `svc ARGS`, failing the test (and killing svc) if it has not finished within 10 s.
 #[track_caller]
 fn prompt(sb: &Sandbox, args: &[&str]) -> Run {
-    crate::lifecycle::finish(
-        crate::lifecycle::spawn_svc(sb, args),
+    finish(
+        spawn_svc(sb, args),
         args,
         std::time::Duration::from_secs(10),
     )

@@ -58,12 +58,7 @@ def text(n):
 for t in doc.getElementsByTagName("text"):
     print(text(t))
 "#;
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(path)
-        .output()
-        .expect("run python3");
+    let out = bounded_output(Command::new("python3").arg("-c").arg(script).arg(path));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
@@ -315,12 +310,7 @@ for p in doc.getElementsByTagName("path"):
         out["arrows"].append([min(xs), max(xs)])
 print(json.dumps(out))
 "#;
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(path)
-        .output()
-        .expect("run python3");
+    let out = bounded_output(Command::new("python3").arg("-c").arg(script).arg(path));
     assert!(
         out.status.success(),
         "{}: {}",
@@ -502,8 +492,8 @@ fn a_fifo_timeline_is_refused_at_once() {
     let path = sb.state.join("timeline.json");
     mkfifo(&path);
     for args in [&["analyze"][..], &["analyze", "--list"]] {
-        let child = crate::lifecycle::spawn_svc(&sb, args);
-        crate::lifecycle::finish(child, args, Duration::from_secs(10))
+        let child = spawn_svc(&sb, args);
+        finish(child, args, Duration::from_secs(10))
             .code(1)
             .stderr_has(&path.display().to_string())
             .stderr_has("not a regular file (it is a FIFO)");

@@ -188,7 +188,7 @@ struct StopService<'a>(&'a Sandbox, &'a str);
 
 impl Drop for StopService<'_> {
     fn drop(&mut self) {
-        let _ = self.0.cmd(["stop", self.1]).output();
+        run_quietly(self.0.cmd(["stop", self.1]), SVC_LIMIT);
     }
 }
 

@@ -4,7 +4,6 @@
 //! exist; a `.yml` file that svc never reads. Each is a problem (`FILE:LINE: message`, exit 6),
 //! `svc start` indeed fails on it, and `--no-host-checks` leaves these checks out.
 
-use crate::cli::{run_timeout, svc_timeout};
 use crate::util::*;
 
 use std::os::unix::fs::PermissionsExt;
@@ -164,32 +163,33 @@ fn a_yml_file_is_reported_not_silently_ignored() {
 /// check says so; as root the same definition is fine.
 #[test]
 fn a_user_svc_cannot_switch_to_is_a_problem() {
-    if skip_unless_root("a_user_svc_cannot_switch_to_is_a_problem") {
+    let test = "a_user_svc_cannot_switch_to_is_a_problem";
+    if skip_unless_root(test) {
         return;
     }
+    let Some(user) = ordinary_user(test) else {
+        return;
+    };
     let sb = Sandbox::new();
     std::fs::set_permissions(sb.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     for d in [&sb.state, &sb.log] {
         std::fs::create_dir_all(d).unwrap();
-        std::os::unix::fs::chown(d, Some(65534), Some(65534)).unwrap();
+        user.chown(d);
     }
     sb.service("x", &format!("{}user: root\n", sb.sleeper("x")));
     check(&sb, &[]).ok();
-    let as_nobody = |args: &[&str]| -> Run {
-        let mut c = sb.wrapped(
-            "setpriv",
-            &["--reuid=65534", "--regid=65534", "--clear-groups", "--"],
-        );
+    let as_user = |args: &[&str]| -> Run {
+        let mut c = sb.cmd_as(&user);
         c.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
         run_timeout(c, args.iter().map(|a| a.to_string()).collect(), QUICK)
     };
-    let r = as_nobody(&["check"]);
+    let r = as_user(&["check"]);
     r.code(6);
     assert!(
         problem_line(&r.stderr, &["x.yaml:2:", "`user`", "root"]).is_some(),
         "{}",
         r.stderr
     );
-    as_nobody(&["start", "x"]).code(4);
-    as_nobody(&["check", "--no-host-checks"]).ok();
+    as_user(&["start", "x"]).code(4);
+    as_user(&["check", "--no-host-checks"]).ok();
 }

@@ -5,139 +5,10 @@ use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-// ---------------------------------------------------------------------------------------------
-// Helpers shared by check.rs, cli.rs, status.rs and identity.rs.
-
-/// How long any single svc run may take before the test calls it hung.
-pub(crate) const SVC_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Runs a prepared command within `timeout`; a hung command is killed and fails the test. The
-/// caller chooses stdout/stderr (unset streams are inherited, so pass `Stdio::piped()` to
-/// capture them). A command killed by a signal gets code 128 + signal, as a shell reports it.
-pub(crate) fn run_timeout(mut cmd: Command, args: Vec<String>, timeout: Duration) -> Run {
-    let child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {args:?}: {e}"));
-    let pid = child.id() as i32;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    let out = match rx.recv_timeout(timeout) {
-        Ok(out) => out.expect("wait for command"),
-        Err(_) => {
-            // SAFETY: plain kill(2) of our own child, which has not been reaped (the waiting
-            // thread still holds it), so the PID cannot have been reused.
-            unsafe {
-                libc::kill(pid, libc::SIGKILL);
-            }
-            let _ = rx.recv_timeout(Duration::from_secs(5));
-            panic!("{args:?} did not finish within {timeout:?} (hung)");
-        }
-    };
-    let code = out
-        .status
-        .code()
-        .or_else(|| out.status.signal().map(|s| 128 + s))
-        .unwrap_or(-1);
-    Run {
-        code,
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        args,
-    }
-}
-
-/// `svc ARGS` in the sandbox with extra environment variables and a deadline.
-pub(crate) fn svc_env<S: AsRef<OsStr>>(sb: &Sandbox, envs: &[(&str, &str)], args: &[S]) -> Run {
-    svc_timeout(sb, envs, args, SVC_TIMEOUT)
-}
-
-/// `svc ARGS` in the sandbox, killed (and the test failed) after `timeout`.
-pub(crate) fn svc_timeout<S: AsRef<OsStr>>(
-    sb: &Sandbox,
-    envs: &[(&str, &str)],
-    args: &[S],
-    timeout: Duration,
-) -> Run {
-    let mut c = sb.cmd(args);
-    for (k, v) in envs {
-        c.env(k, v);
-    }
-    c.stdout(Stdio::piped()).stderr(Stdio::piped());
-    run_timeout(c, display_args(args), timeout)
-}
-
-pub(crate) fn display_args<S: AsRef<OsStr>>(args: &[S]) -> Vec<String> {
-    args.iter()
-        .map(|a| a.as_ref().to_string_lossy().into_owned())
-        .collect()
-}
-
-/// Creates a directory (and parents) with mode 0755, as a root-owned state directory would be.
-pub(crate) fn mkdir_755(dir: &Path) {
-    std::fs::create_dir_all(dir).unwrap();
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-}
-
-/// True when the PID file of `name` exists (as any kind of file, even a dangling link).
-pub(crate) fn pidfile_exists(sb: &Sandbox, name: &str) -> bool {
-    std::fs::symlink_metadata(sb.pidfile(name)).is_ok()
-}
-
-/// Every path under `dir`, relative, with a letter for its type; for before/after comparisons.
-pub(crate) fn tree(dir: &Path) -> Vec<String> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            let Ok(m) = std::fs::symlink_metadata(&p) else {
-                continue;
-            };
-            let kind = if m.is_dir() {
-                'd'
-            } else if m.file_type().is_symlink() {
-                'l'
-            } else {
-                'f'
-            };
-            out.push(format!(
-                "{kind} {}",
-                p.strip_prefix(root).unwrap_or(&p).display()
-            ));
-            if m.is_dir() {
-                walk(root, &p, out);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out);
-    out.sort();
-    out
-}
-
-/// Starts `name` and returns the daemon's PID once the sleeper has recorded itself.
-#[track_caller]
-pub(crate) fn start_sleeper(sb: &Sandbox, name: &str) -> i32 {
-    sb.svc(["start", name]).ok().no_panic();
-    let pid = sb.pid(name);
-    wait_for_file(
-        &sb.work.join(format!("{name}.started")),
-        Duration::from_secs(5),
-    );
-    assert!(
-        alive(pid),
-        "{name}: PID {pid} from the PID file is not alive"
-    );
-    pid
-}
 
 fn has_ansi(s: &str) -> bool {
     s.contains('\u{1b}')
@@ -352,7 +223,7 @@ fn svc_closed_stdout(sb: &Sandbox, args: &[&str]) -> Run {
     drop(read);
     let mut c = sb.cmd(args);
     c.stdout(Stdio::from(write)).stderr(Stdio::piped());
-    run_timeout(c, display_args(args), SVC_TIMEOUT)
+    run_timeout(c, display_args(args), SVC_LIMIT)
 }
 
 #[test]
@@ -403,7 +274,7 @@ fn b15_pipe_into_true_no_panic() {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let r = run_timeout(c, vec!["sh -c svc status a | true".into()], SVC_TIMEOUT);
+    let r = run_timeout(c, vec!["sh -c svc status a | true".into()], SVC_LIMIT);
     r.ok().no_panic();
     sb.svc(["stop", "a"]).ok();
 }
@@ -579,7 +450,7 @@ fn svc_on_tty(sb: &Sandbox, envs: &[(&str, &str)], args: &[&str]) -> (i32, Strin
     }
     c.stdout(Stdio::from(slave.try_clone().unwrap()))
         .stderr(Stdio::from(slave));
-    let r = run_timeout(c, display_args(args), SVC_TIMEOUT);
+    let r = run_timeout(c, display_args(args), SVC_LIMIT);
     // The child has exited and our copy of the slave is closed: read what is buffered, without
     // blocking should a leaked copy of the slave keep the terminal open.
     // SAFETY: fcntl on a descriptor we own.
@@ -668,7 +539,7 @@ fn bare_svc(sb: &Sandbox, envs: &[(&str, &Path)], args: &[&str]) -> Run {
     for (k, v) in envs {
         c.env(k, v);
     }
-    run_timeout(c, display_args(args), SVC_TIMEOUT)
+    run_timeout(c, display_args(args), SVC_LIMIT)
 }
 
 fn mode_of(p: &Path) -> u32 {
@@ -771,7 +642,7 @@ fn state_and_log_dirs_created_with_mode_0755_whatever_the_umask() {
     c.args(["start", "x"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    run_timeout(c, vec!["umask 077; svc start x".into()], SVC_TIMEOUT).ok();
+    run_timeout(c, vec!["umask 077; svc start x".into()], SVC_LIMIT).ok();
     let (state, log) = (mode_of(&sb.state), mode_of(&sb.log));
     assert_eq!(
         (state, log),
@@ -787,22 +658,18 @@ fn state_and_log_dirs_created_with_mode_0755_whatever_the_umask() {
     sb.svc(["stop", "x"]).ok();
 }
 
-/// The uid/gid the defaults test runs svc as: `nobody` when we are root, else ourselves.
-fn test_user() -> (u32, u32) {
-    if is_root() {
-        (65534, 65534)
-    } else {
-        // SAFETY: getuid/getgid cannot fail.
-        unsafe { (libc::getuid(), libc::getgid()) }
-    }
-}
-
+/// Runs svc as the ordinary test user (util::user: svc-test when we are root, else ourselves),
+/// from the sandbox's own copy of the binary: that user may not read the checkout.
 #[test]
 fn directories_default_to_xdg_locations_for_ordinary_users() {
+    let Some(user) = ordinary_user("directories_default_to_xdg_locations_for_ordinary_users")
+    else {
+        return;
+    };
+    let (uid, gid) = (user.uid, user.gid);
     let sb = Sandbox::new();
-    let (uid, gid) = test_user();
-    // Let the ordinary user reach its home inside the sandbox.
-    std::fs::set_permissions(sb.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    // Let the ordinary user reach its home inside the sandbox (and the sandbox's svc binary).
+    let svc = sb.user_svc();
     let home = sb.path().join("home");
     let run = home.join("run");
     for d in [
@@ -837,17 +704,18 @@ fn directories_default_to_xdg_locations_for_ordinary_users() {
         ),
     )
     .unwrap();
-    let chown = Command::new("chown")
-        .arg("-R")
-        .arg(format!("{uid}:{gid}"))
-        .arg(&home)
-        .status()
-        .unwrap();
+    let chown = bounded_status(
+        Command::new("chown")
+            .arg("-R")
+            .arg(format!("{uid}:{gid}"))
+            .arg(&home),
+    );
     assert!(chown.success());
 
     let svc_as = |envs: &[(&str, &Path)], args: &[&str]| -> Run {
-        let mut c = Command::new(SVC);
-        c.env_clear()
+        let mut c = Command::new(&svc);
+        c.process_group(0)
+            .env_clear()
             .env("PATH", "/usr/local/bin:/usr/bin:/bin")
             .env("HOME", &home)
             .env("XDG_RUNTIME_DIR", &run)
@@ -859,11 +727,9 @@ fn directories_default_to_xdg_locations_for_ordinary_users() {
         for (k, v) in envs {
             c.env(k, v);
         }
-        if is_root() {
-            // std drops the supplementary groups when root switches uid.
-            c.uid(uid).gid(gid);
-        }
-        run_timeout(c, display_args(args), SVC_TIMEOUT)
+        // std drops the supplementary groups when root switches uid.
+        user.apply(&mut c);
+        run_timeout(c, display_args(args), SVC_LIMIT)
     };
 
     // HOME-based defaults: ~/.config/svc, $XDG_RUNTIME_DIR/svc, ~/.local/state/svc/log.
@@ -910,9 +776,13 @@ fn directories_default_to_xdg_locations_for_ordinary_users() {
 /// nothing changes: the service still runs, its PID file and record are untouched.
 #[test]
 fn i1_ordinary_user_on_roots_service_exits_4_and_changes_nothing() {
-    if skip_unless_root("i1_ordinary_user_on_roots_service_exits_4_and_changes_nothing") {
+    let test = "i1_ordinary_user_on_roots_service_exits_4_and_changes_nothing";
+    if skip_unless_root(test) {
         return;
     }
+    let Some(user) = ordinary_user(test) else {
+        return;
+    };
     use std::os::unix::fs::PermissionsExt;
     let sb = Sandbox::new();
     std::fs::set_permissions(sb.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -921,21 +791,15 @@ fn i1_ordinary_user_on_roots_service_exits_4_and_changes_nothing() {
     let pid = sb.pid("x");
     let record = std::fs::read(sb.state.join("x.state")).unwrap();
     for action in ["stop", "restart", "reload"] {
-        let out = sb
-            .wrapped(
-                "setpriv",
-                &["--reuid=65534", "--regid=65534", "--clear-groups", "--"],
-            )
-            .args([action, "x"])
-            .output()
-            .unwrap();
+        let out = bounded_output(sb.cmd_as(&user).args([action, "x"]));
         assert_eq!(
             out.status.code(),
             Some(4),
-            "{action} as nobody: {}",
+            "{action} as {}: {}",
+            user.name,
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(alive(pid), "{action} as nobody stopped the service");
+        assert!(alive(pid), "{action} as {} stopped the service", user.name);
         assert_eq!(sb.pid("x"), pid);
         assert_eq!(std::fs::read(sb.state.join("x.state")).unwrap(), record);
     }

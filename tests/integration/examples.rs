@@ -15,20 +15,21 @@ fn repo() -> PathBuf {
 #[test]
 fn every_shipped_definition_passes_check() {
     let sb = Sandbox::new();
-    let out = Command::new(SVC)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .arg("--config-dir")
-        .arg(repo())
-        .arg("--state-dir")
-        .arg(&sb.state)
-        .arg("--log-dir")
-        .arg(&sb.log)
-        .arg("check")
-        // inetd.yaml runs `svc` from PATH, which a checkout need not have installed.
-        .arg("--no-host-checks")
-        .output()
-        .unwrap();
+    let out = bounded_output(
+        Command::new(SVC)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .arg("--config-dir")
+            .arg(repo())
+            .arg("--state-dir")
+            .arg(&sb.state)
+            .arg("--log-dir")
+            .arg(&sb.log)
+            .arg("check")
+            // inetd.yaml runs `svc` from PATH, which a checkout need not have installed.
+            .arg("--no-host-checks")
+            .stdin(Stdio::null()),
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
@@ -83,11 +84,45 @@ fn http_get(port: u16) -> String {
     buf
 }
 
-/// The README's first command, for real: as an ordinary user (nobody, when the tests run as
-/// root), `svc --config-dir <checkout> start httpd ticker notifier` starts the examples, httpd
-/// answers on 127.0.0.1:8080, and stop leaves nothing behind.
+/// The example configuration (`init.d/`, `runlevels/`, `hosts.allow`, `hosts.deny`) copied
+/// as it is into `dir`, for a user who may not read the checkout (a clone under /root).
+fn example_config_for_others(dir: &Path) {
+    fn copy(from: &Path, to: &Path) {
+        let meta = std::fs::symlink_metadata(from).unwrap();
+        if meta.file_type().is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(from).unwrap(), to).unwrap();
+        } else if meta.is_dir() {
+            std::fs::create_dir(to).unwrap();
+            std::fs::set_permissions(to, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .unwrap();
+            for e in std::fs::read_dir(from).unwrap() {
+                let e = e.unwrap();
+                copy(&e.path(), &to.join(e.file_name()));
+            }
+        } else {
+            std::fs::copy(from, to).unwrap();
+            std::fs::set_permissions(to, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+                .unwrap();
+        }
+    }
+    std::fs::create_dir(dir).unwrap();
+    std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    for name in ["init.d", "runlevels", "hosts.allow", "hosts.deny"] {
+        if repo().join(name).exists() {
+            copy(&repo().join(name), &dir.join(name));
+        }
+    }
+}
+
+/// The README's first command, for real: as an ordinary user (util::user: svc-test when the
+/// tests run as root), `svc --config-dir <checkout> start httpd ticker notifier` starts the
+/// examples, httpd answers on 127.0.0.1:8080, and stop leaves nothing behind. The user gets a
+/// copy of the checkout's example configuration and of svc: it may not read the checkout.
 #[test]
 fn examples_run_as_an_ordinary_user() {
+    let Some(user) = ordinary_user("examples_run_as_an_ordinary_user") else {
+        return;
+    };
     // The example httpd's port is fixed: copies of the suite running at once take turns.
     let _turn = machine_wide_turn("example-port-8080", Duration::from_secs(120));
     if std::net::TcpListener::bind("127.0.0.1:8080").is_err() {
@@ -100,43 +135,32 @@ fn examples_run_as_an_ordinary_user() {
     let sb = Sandbox::new();
     let state = sb.path().join("user-state");
     let log = sb.path().join("user-log");
-    let as_nobody = is_root();
-    if as_nobody {
-        // The sandbox is private to root; let nobody through to its own directories.
-        std::fs::set_permissions(
-            sb.path(),
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
-        for d in [&state, &log] {
-            std::fs::create_dir(d).unwrap();
-            std::os::unix::fs::chown(d, Some(65534), Some(65534)).unwrap();
-        }
+    let config = sb.path().join("checkout");
+    // The sandbox is private to root; let the user through to its own directories.
+    sb.open_to_others();
+    std::fs::set_permissions(
+        sb.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    example_config_for_others(&config);
+    for d in [&state, &log] {
+        std::fs::create_dir(d).unwrap();
+        user.chown(d);
     }
     let _guard = StopAll(&state);
     let svc = |args: &[&str]| -> (i32, String, String) {
-        let mut c = if as_nobody {
-            let mut c = Command::new("setpriv");
-            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-                .arg(SVC);
-            c
-        } else {
-            Command::new(SVC)
-        };
-        let out = c
-            .env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("HOME", "/nonexistent")
-            .arg("--config-dir")
-            .arg(repo())
-            .arg("--state-dir")
-            .arg(&state)
-            .arg("--log-dir")
-            .arg(&log)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
+        let out = bounded_output(
+            sb.user_command(&user)
+                .env("HOME", "/nonexistent")
+                .arg("--config-dir")
+                .arg(&config)
+                .arg("--state-dir")
+                .arg(&state)
+                .arg("--log-dir")
+                .arg(&log)
+                .args(args),
+        );
         (
             out.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -156,9 +180,12 @@ fn examples_run_as_an_ordinary_user() {
             .parse()
             .unwrap();
         assert!(alive(pid), "{name} ({pid}) is not running");
-        if as_nobody {
+        if !user.me {
             let uid = proc_status_field(pid, "Uid").unwrap();
-            assert!(uid.starts_with("65534"), "{name} runs as {uid}");
+            assert!(
+                uid.starts_with(&format!("{}\t", user.uid)),
+                "{name} runs as {uid}"
+            );
         }
     }
     let (code, out, err) = svc(&["status", "--json"]);

@@ -2,7 +2,6 @@
 //! `pidfile`. A real nginx (master and worker, reload by HUP) and a small shell daemon for the
 //! generic path; a launcher that fails fails `start`.
 
-use crate::lifecycle::{procs_with_arg, read_pid, run};
 use crate::util::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -259,10 +258,7 @@ fn procs_in(dir: &Path) -> Vec<i32> {
 
 /// The uid and gid of a user, from getent.
 fn ids_of(user: &str) -> Option<(u32, u32)> {
-    let out = std::process::Command::new("getent")
-        .args(["passwd", user])
-        .output()
-        .ok()?;
+    let out = bounded_output(std::process::Command::new("getent").args(["passwd", user]));
     let line = String::from_utf8_lossy(&out.stdout).into_owned();
     let f: Vec<&str> = line.trim().split(':').collect();
     Some((f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?))
@@ -432,7 +428,7 @@ fn pid_file_naming_a_process_the_launch_did_not_create_fails_start() {
                 stranger_term.display()
             ),
         );
-        let start = crate::lifecycle::spawn_svc(&sb, &["start", "liar"]);
+        let start = spawn_svc(&sb, &["start", "liar"]);
         wait_for_file(&dir.join("waiting"), Duration::from_secs(10));
         let mut stranger = std::process::Command::new(&stranger_sh)
             .stdin(std::process::Stdio::null())
@@ -440,7 +436,7 @@ fn pid_file_naming_a_process_the_launch_did_not_create_fails_start() {
             .unwrap();
         let stranger_pid = stranger.id() as i32;
         std::fs::write(dir.join("stranger"), format!("{stranger_pid}\n")).unwrap();
-        let r = crate::lifecycle::finish(start, &["start", "liar"], Duration::from_secs(30));
+        let r = finish(start, &["start", "liar"], Duration::from_secs(30));
         let who = user.map_or("root", |(u, _)| u);
         assert_ne!(
             r.code, 0,
@@ -553,7 +549,7 @@ fn a_forking_start_that_dies_leaves_nothing_running() {
         let sb = Sandbox::new();
         let scripts = hung_launch(&sb, how);
         // In a process group of its own, as a shell runs a command (Ctrl-C goes to the group).
-        let mut child = sb
+        let child = sb
             .cmd(["start", how])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -568,8 +564,8 @@ fn a_forking_start_that_dies_leaves_nothing_running() {
             nix::unistd::Pid::from_raw(child.id() as i32)
         };
         nix::sys::signal::kill(target, sig).unwrap();
-        let status = child.wait().unwrap();
-        assert!(!status.success(), "({how}) svc start: {status:?}");
+        let status = finish(child, &["start", how], SVC_LIMIT);
+        assert!(status.code != 0, "({how}) svc start: {}", status.code);
         wait_until(
             Duration::from_secs(10),
             &format!("({how}) the launch's processes to be gone"),

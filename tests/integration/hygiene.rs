@@ -6,7 +6,6 @@
 //! The daemons here are `/bin/sleep` with `workdir:` in the sandbox, so the sandbox guard finds
 //! them by their working directory and /proc shows the launch state unchanged by any shell.
 
-use crate::lifecycle::{finish, procs_with_arg, run, stat_field, SVC_LIMIT};
 use crate::util::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::fd::AsRawFd;
@@ -187,6 +186,19 @@ fn environ(pid: i32) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Whether `pid` is blocked in nanosleep or clock_nanosleep (`/proc/PID/syscall` names the
+/// system call a blocked process is in): a `/bin/sleep` daemon past its start-up.
+fn asleep(pid: i32) -> bool {
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/syscall")) else {
+        return false;
+    };
+    let nr = text
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse::<i64>().ok());
+    nr == Some(libc::SYS_nanosleep) || nr == Some(libc::SYS_clock_nanosleep)
+}
+
 fn open_fds(pid: i32) -> BTreeSet<String> {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
         .unwrap()
@@ -248,6 +260,11 @@ fn b12_dirty_caller_state_does_not_reach_the_daemon() {
 
     for name in ["clean", "plain"] {
         let pid = sb.pid(name);
+        // start returns once sleep is exec'd; until it sleeps, the dynamic loader may still
+        // hold a library open (a transient fd 3), which is not the caller's.
+        wait_until(Duration::from_secs(10), &format!("{name} to sleep"), || {
+            asleep(pid)
+        });
         let st = proc_stat(pid).unwrap();
         assert_eq!(
             (st.session, st.pgrp),
@@ -601,9 +618,12 @@ fn c6_limits_are_applied_before_dropping_privileges() {
     run(&sb, &["start", "niced"]).ok().no_panic();
     let pid = sb.pid("niced");
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
-    // Field 19 of /proc/PID/stat, the 17th after the command name.
-    assert_eq!(fields[16], "-7", "nice of the daemon: {stat}");
+    // Field 19 of /proc/PID/stat: nice.
+    assert_eq!(
+        stat_field(pid, 19).as_deref(),
+        Some("-7"),
+        "nice of the daemon: {stat}"
+    );
     assert_eq!(status_ids(pid, "Uid")[0], nobody_uid(), "Uid of the daemon");
     run(&sb, &["stop", "niced"]).ok();
     if can_raise_hard_limits() {

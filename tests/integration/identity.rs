@@ -1,8 +1,5 @@
 use crate::util::*;
 
-use crate::cli::{
-    mkdir_755, pidfile_exists, run_timeout, start_sleeper, svc_env, svc_timeout, SVC_TIMEOUT,
-};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -79,7 +76,7 @@ impl Canary {
         );
         let child = result.expect("spawn canary");
         let pid = child.id() as i32;
-        let starttime = proc_stat(pid).expect("canary stat").starttime;
+        let starttime = proc_stat(pid).expect("canary stat").start_ticks;
         Canary {
             child,
             pid,
@@ -90,7 +87,7 @@ impl Canary {
     #[track_caller]
     fn assert_intact(&self, after: &str) {
         match proc_stat(self.pid) {
-            Some(s) if s.state != 'Z' && s.state != 'X' && s.starttime == self.starttime => {}
+            Some(s) if s.state != 'Z' && s.state != 'X' && s.start_ticks == self.starttime => {}
             other => panic!("canary {} was hit after {after}: now {other:?}", self.pid),
         }
     }
@@ -171,7 +168,7 @@ fn a1_case(envs: &[(&str, &str)]) {
     let exe = sleep_service(&sb, "x");
     svc_env(&sb, envs, &["start", "x"]).ok();
     let d = sb.pid("x");
-    let d_start = proc_stat(d).expect("daemon stat").starttime;
+    let d_start = proc_stat(d).expect("daemon stat").start_ticks;
     kill_behind_svcs_back(d);
 
     // The canary runs the same executable; the record now names it, as after PID reuse. A
@@ -286,7 +283,7 @@ fn in_pid_ns(sb: &Sandbox, envs: &[(&str, &str)], script: &str) -> Run {
     for (k, v) in envs {
         c.env(k, v);
     }
-    run_timeout(c, vec!["unshare --pid ...".into()], SVC_TIMEOUT)
+    run_timeout(c, vec!["unshare --pid ...".into()], SVC_LIMIT)
 }
 
 const NS_PRELUDE: &str = r#"

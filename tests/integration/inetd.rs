@@ -441,10 +441,13 @@ fn udp_wait_mode() {
         let u = UdpSocket::bind("127.0.0.1:0").unwrap();
         u.local_addr().unwrap().port()
     };
+    // The server echoes datagrams until it gets "quit", and then exits: when it ends is the
+    // test's choice, not a timer's (an idle timeout raced a loaded machine's pauses between
+    // pings, and the check that one server holds the socket).
     let server = sb.script(
         "udp-echo.py",
-        "#!/usr/bin/python3\nimport socket\ns = socket.socket(fileno=0)\ns.settimeout(0.5)\n\
-         while True:\n    try:\n        data, addr = s.recvfrom(4096)\n    except socket.timeout:\n        break\n    s.sendto(data, addr)\n",
+        "#!/usr/bin/python3\nimport socket\ns = socket.socket(fileno=0)\n\
+         while True:\n    data, addr = s.recvfrom(4096)\n    if data == b\"quit\":\n        break\n    s.sendto(data, addr)\n",
     );
     sb.service(
         "uecho",
@@ -474,7 +477,8 @@ fn udp_wait_mode() {
         &c.local_addr().unwrap().to_string(),
         "default",
     );
-    // The server times out and exits; the next datagram wakes a new one.
+    // The server exits; the next datagram wakes a new one.
+    c.send_to(b"quit", dest).unwrap();
     wait_until(T, "the udp server to exit", || d.children().is_empty());
     c.send_to(b"again", dest).unwrap();
     let mut buf = [0u8; 64];
@@ -708,11 +712,18 @@ fn f3_flood_from_one_source_does_not_starve_another() {
     // 20 connections of the other source stay under the rate; the flood goes far over it.
     cat_service(&sb, "echo", port, ", per_source: 2, cps: [50, 60]");
     let d = Inetd::start(&sb);
+    // The flood keeps its connections open until it is over, so the servers it got keep
+    // running: whether a flood connection is over the per-source limit does not depend on how
+    // fast the previous one's server exited, which on a loaded machine let most of the flood
+    // through (and made the other source queue behind a fork per flood connection).
     let flood = std::thread::spawn(move || {
+        let mut held = Vec::new();
         for _ in 0..300 {
             let mut s = connect_from("127.0.0.2", port);
             let _ = s.write_all(b"x\n");
+            held.push(s);
         }
+        held
     });
     for i in 0..20 {
         let mut s = connect_from("127.0.0.3", port);
@@ -721,8 +732,9 @@ fn f3_flood_from_one_source_does_not_starve_another() {
         s.shutdown(std::net::Shutdown::Write).unwrap();
         let _ = s.read_to_end(&mut Vec::new());
     }
-    flood.join().unwrap();
+    let held = flood.join().unwrap();
     wait_until(T, "300 + 20 decisions", || secure(&sb).len() >= 320);
+    drop(held);
     let lines = secure(&sb);
     assert!(lines
         .iter()
@@ -989,11 +1001,9 @@ fn daemon_mode_failure_is_reported() {
 
 /// utime + stime of a process, in clock ticks.
 fn cpu_ticks(pid: i32) -> u64 {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let f: Vec<&str> = text[text.rfind(')').unwrap() + 2..]
-        .split_whitespace()
-        .collect();
-    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+    // Fields 14 and 15 of /proc/PID/stat: utime and stime.
+    let field = |n| stat_field(pid, n).unwrap().parse::<u64>().unwrap();
+    field(14) + field(15)
 }
 
 /// Blocks for `d` on an event that never comes (a datagram to a socket nobody writes to).
@@ -1133,10 +1143,9 @@ struct Mount(std::path::PathBuf);
 
 impl Drop for Mount {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(&self.0)
-            .status();
+        let mut umount = std::process::Command::new("umount");
+        umount.arg("-l").arg(&self.0);
+        run_quietly(umount, SVC_LIMIT);
     }
 }
 
@@ -1149,11 +1158,11 @@ fn h3_full_log_disk_changes_no_verdict() {
     }
     let sb = Sandbox::new();
     std::fs::create_dir_all(&sb.log).unwrap();
-    let st = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=16k", "tmpfs"])
-        .arg(&sb.log)
-        .status()
-        .unwrap();
+    let st = bounded_status(
+        std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=16k", "tmpfs"])
+            .arg(&sb.log),
+    );
     if !st.success() {
         skip(
             "h3_full_log_disk_changes_no_verdict",
@@ -1163,12 +1172,13 @@ fn h3_full_log_disk_changes_no_verdict() {
     }
     let _mount = Mount(sb.log.clone());
     // dd stops with "No space left on device": the disk is full.
-    let _ = std::process::Command::new("dd")
-        .arg("if=/dev/zero")
-        .arg(format!("of={}", sb.log.join("fill").display()))
-        .args(["bs=1k", "count=64"])
-        .stderr(Stdio::null())
-        .status();
+    let _ = bounded_status(
+        std::process::Command::new("dd")
+            .arg("if=/dev/zero")
+            .arg(format!("of={}", sb.log.join("fill").display()))
+            .args(["bs=1k", "count=64"])
+            .stderr(Stdio::null()),
+    );
     let port = free_port();
     cat_service(&sb, "echo", port, "");
     std::fs::write(sb.config.join("hosts.deny"), "echo: 127.0.0.2\n").unwrap();
@@ -1355,8 +1365,7 @@ fn a_fifo_definition_or_settings_file_never_blocks() {
         "{errors}"
     );
     echo(&mut connect_from("127.0.0.2", port), "still served");
-    let prompt =
-        |args: &[&str]| crate::lifecycle::finish(crate::lifecycle::spawn_svc(&sb, args), args, T);
+    let prompt = |args: &[&str]| finish(spawn_svc(&sb, args), args, T);
     prompt(&["check"])
         .code(6)
         .stderr_has(&format!("{}", odd.display()))

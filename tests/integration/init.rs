@@ -5,7 +5,6 @@
 //! container configuration of packaging/ (checked, then booted with nginx and `svc inetd`).
 //! Needs root and a permitted unshare; otherwise each test prints why it skips.
 
-use crate::cli::svc_timeout;
 use crate::util::*;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -21,27 +20,6 @@ use std::time::Duration;
 /// Boots, shutdowns and exits: generous, since CI machines are slow and shared.
 const LONG: Duration = Duration::from_secs(30);
 
-/// True (after saying why) when a PID namespace cannot be made here.
-pub(crate) fn skip_without_pidns(test: &str) -> bool {
-    if skip_unless_root(test) {
-        return true;
-    }
-    let ok = Command::new("unshare")
-        .args(["--pid", "--fork", "--mount-proc", "true"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        skip(
-            test,
-            "`unshare --pid --fork --mount-proc` is not available or not permitted here",
-        );
-    }
-    !ok
-}
-
 /// `svc init ARGS` as PID 1 of a new PID namespace, its stdout and stderr in files. Dropping it
 /// kills the namespace (SIGKILL to its init kills every process in it) and unshare.
 struct Init {
@@ -51,6 +29,8 @@ struct Init {
     out: PathBuf,
     err: PathBuf,
     code: Option<i32>,
+    /// unshare's status, once reaped.
+    status: Option<std::process::ExitStatus>,
 }
 
 impl Init {
@@ -85,7 +65,11 @@ impl Init {
             out,
             err,
             code: None,
+            status: None,
         };
+        // init may also have come and gone before a look finds it (a main program that exits
+        // at once, on a quiet machine): once unshare has exited there is nothing to find, and
+        // its status is init's.
         wait_until(LONG, "svc init to run as unshare's child", || {
             init.pid = all_pids()
                 .into_iter()
@@ -95,12 +79,18 @@ impl Init {
                             .is_ok_and(|c| c.starts_with(format!("{SVC}\0").as_bytes()))
                 })
                 .unwrap_or(0);
-            init.pid != 0
+            if init.pid == 0 {
+                init.status = init.unshare.try_wait().expect("try_wait");
+            }
+            init.pid != 0 || init.status.is_some()
         });
         init
     }
 
+    #[track_caller]
     fn signal(&self, sig: Signal) {
+        // Never kill(0, ...): that would be this test's own process group.
+        assert!(self.pid > 0, "init has already exited\n{}", self.output());
         kill(Pid::from_raw(self.pid), sig).expect("signal init");
     }
 
@@ -116,12 +106,15 @@ impl Init {
     /// Waits for init to exit (unshare exits with its status) and returns the status.
     #[track_caller]
     fn exit_code(&mut self) -> i32 {
-        let mut status = None;
+        let mut status = self.status;
         let child = &mut self.unshare;
         wait_until(LONG, "svc init to exit", || {
-            status = child.try_wait().expect("try_wait");
+            if status.is_none() {
+                status = child.try_wait().expect("try_wait");
+            }
             status.is_some()
         });
+        self.status = status;
         let code = status.unwrap().code().unwrap_or(-1);
         self.code = Some(code);
         code
@@ -180,11 +173,16 @@ fn wait_events(sb: &Sandbox, n: usize) -> Vec<String> {
 }
 
 /// A service that appends `start NAME` when it starts and `stop NAME` on SIGTERM.
+///
+/// Its `sleep` child is started, and known to the TERM trap, before `start NAME` is written: a
+/// SIGTERM that came between the line and `child=$!` (a cancelled boot stops the service it
+/// waits for as soon as it has started) killed nothing, and the `sleep` left in the service's
+/// group held its stop for the whole stop timeout.
 fn recorder(sb: &Sandbox, name: &str) {
     let script = sb.script(
         &format!("{name}.sh"),
         &format!(
-            "#!/bin/sh\ntrap 'echo \"stop {name}\" >> {ev}; kill $child; exit 0' TERM\necho \"start {name}\" >> {ev}\n: > {ready}\nsleep 100000 &\nchild=$!\nwait $child\n",
+            "#!/bin/sh\ntrap 'echo \"stop {name}\" >> {ev}; kill $child; exit 0' TERM\nsleep 100000 &\nchild=$!\necho \"start {name}\" >> {ev}\n: > {ready}\nwait $child\n",
             ev = events_file(sb).display(),
             ready = sb.work.join(format!("{name}.ready")).display()
         ),
@@ -473,21 +471,21 @@ fn container_dir() -> PathBuf {
 fn container_configuration_checks_clean() {
     let sb = Sandbox::new();
     let dir = container_dir();
-    let out = Command::new(SVC)
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .arg("--config-dir")
-        .arg(&dir)
-        .arg("--state-dir")
-        .arg(&sb.state)
-        .arg("--log-dir")
-        .arg(&sb.log)
-        .arg("check")
-        // The image has /usr/sbin/svc (and its build runs the full check); this host need not.
-        .arg("--no-host-checks")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run svc check");
+    let out = bounded_output(
+        Command::new(SVC)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .arg("--config-dir")
+            .arg(&dir)
+            .arg("--state-dir")
+            .arg(&sb.state)
+            .arg("--log-dir")
+            .arg(&sb.log)
+            .arg("check")
+            // The image has /usr/sbin/svc (and its build runs the full check); this host need not.
+            .arg("--no-host-checks")
+            .stdin(Stdio::null()),
+    );
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -784,14 +782,20 @@ fn sigterm_during_boot_cancels_it_and_halts_within_seconds() {
     let t0 = std::time::Instant::now();
     let mut status = None;
     let child = &mut init.unshare;
-    wait_until(
-        Duration::from_secs(10),
-        "svc init to exit after SIGTERM",
-        || {
-            status = child.try_wait().expect("try_wait");
-            status.is_some()
-        },
-    );
+    let exited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wait_until(
+            Duration::from_secs(10),
+            "svc init to exit after SIGTERM",
+            || {
+                status = child.try_wait().expect("try_wait");
+                status.is_some()
+            },
+        )
+    }));
+    if let Err(e) = exited {
+        eprintln!("{}\nevents: {:?}", init.output(), events(&sb));
+        std::panic::resume_unwind(e);
+    }
     init.code = status.unwrap().code();
     let out = init.output();
     assert!(t0.elapsed() < Duration::from_secs(10), "{out}");

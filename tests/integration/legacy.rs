@@ -336,21 +336,11 @@ fn a_hanging_start_is_killed_with_its_group_after_ready_timeout() {
     let t0 = Instant::now();
     // Not `sb.svc`: if svc never gave up, the test must fail rather than hang (the sandbox
     // guard then kills svc and the script, whose command lines name the sandbox).
-    let mut child = sb
-        .cmd(["start", "hang"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run svc");
-    let mut done = None;
-    wait_until(Duration::from_secs(15), "svc start to give up", || {
-        done = child.try_wait().unwrap();
-        done.is_some()
-    });
+    let child = spawn_svc(&sb, &["start", "hang"]);
+    let out = finish(child, &["start", "hang"], Duration::from_secs(15));
     let took = t0.elapsed();
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let stderr = &out.stderr;
+    assert_eq!(out.code, 1, "{stderr}");
     assert!(stderr.contains("did not finish within"), "{stderr}");
     assert!(
         took >= Duration::from_secs(1),
@@ -592,8 +582,8 @@ fn the_script_starts_clean_whatever_the_caller_had() {
     );
     let leak = sb.work.join("leak.txt");
     // The caller ignores INT and HUP and holds fd 7 open (like `nohup` or `flock FILE svc ...`).
-    let out = sb
-        .wrapped(
+    let out = bounded_output(
+        sb.wrapped(
             "/bin/sh",
             &[
                 "-c",
@@ -601,9 +591,8 @@ fn the_script_starts_clean_whatever_the_caller_had() {
                 "sh",
             ],
         )
-        .args(["start", "tidy"])
-        .output()
-        .unwrap();
+        .args(["start", "tidy"]),
+    );
     assert!(out.status.success(), "{out:?}");
     let ready = sb.work.join("tidy.ready");
     wait_until(Duration::from_secs(10), "the daemon's pid", || {

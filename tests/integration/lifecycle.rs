@@ -2,134 +2,12 @@
 //! daemons that exit at once, exec failures, process groups, concurrent and interleaved
 //! commands, daemons that ignore TERM or are stopped, a full state disk, svc itself killed or
 //! interrupted, and binary output.
-//!
-//! The small helpers at the top are shared with `hygiene`, `readiness` and `forking`.
 
 use crate::util::*;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// How long any single `svc` command may take before a test gives up on it.
-pub(crate) const SVC_LIMIT: Duration = Duration::from_secs(30);
-
-/// Live (non-zombie) processes, other than this test, whose command line contains `needle`,
-/// leaving out those whose parent matches too: a shell daemon's fork that has not yet exec'd
-/// its command still shows the script's command line, and is not a second daemon.
-pub(crate) fn procs_with_arg(needle: &Path) -> Vec<i32> {
-    let needle = needle.to_string_lossy().into_owned();
-    let me = std::process::id() as i32;
-    let matching: Vec<i32> = all_pids()
-        .into_iter()
-        .filter(|&p| p != me && alive(p))
-        .filter(|&p| {
-            let raw = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
-            String::from_utf8_lossy(&raw)
-                .replace('\0', " ")
-                .contains(&needle)
-        })
-        .collect();
-    matching
-        .iter()
-        .copied()
-        .filter(|&p| !matches!(proc_stat(p), Some(s) if matching.contains(&s.ppid)))
-        .collect()
-}
-
-/// Field `n` of /proc/PID/stat, numbered as in proc(5) (3 = state, 7 = tty_nr, 19 = nice),
-/// counted after the last `)` so a command name with spaces cannot shift it.
-pub(crate) fn stat_field(pid: i32, n: usize) -> Option<String> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = &text[text.rfind(')')? + 2..];
-    rest.split_whitespace().nth(n - 3).map(str::to_string)
-}
-
-/// Waits for `child` for at most `limit`; kills it and fails the test if it takes longer.
-#[track_caller]
-pub(crate) fn finish(mut child: Child, args: &[&str], limit: Duration) -> Run {
-    let mut status = None;
-    let deadline = Instant::now() + limit;
-    while status.is_none() {
-        status = child.try_wait().expect("try_wait");
-        if status.is_none() && Instant::now() >= deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("collect svc output");
-            panic!(
-                "svc {args:?} still running after {limit:?}\n--- stdout\n{}--- stderr\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        if status.is_none() {
-            std::thread::park_timeout(Duration::from_millis(5));
-        }
-    }
-    let out = child.wait_with_output().expect("collect svc output");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        args: args.iter().map(|a| a.to_string()).collect(),
-    }
-}
-
-/// Starts `svc ARGS` in the background with piped output.
-pub(crate) fn spawn_svc(sb: &Sandbox, args: &[&str]) -> Child {
-    sb.cmd(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn svc")
-}
-
-/// Runs `svc ARGS` with a time limit and returns what happened and how long it took.
-#[track_caller]
-pub(crate) fn timed(sb: &Sandbox, args: &[&str]) -> (Run, Duration) {
-    let t0 = Instant::now();
-    let run = finish(spawn_svc(sb, args), args, SVC_LIMIT);
-    (run, t0.elapsed())
-}
-
-/// Runs `svc ARGS` with a time limit.
-#[track_caller]
-pub(crate) fn run(sb: &Sandbox, args: &[&str]) -> Run {
-    timed(sb, args).0
-}
-
-/// Reads a PID that a daemon wrote into `path` (waiting for it to appear).
-#[track_caller]
-pub(crate) fn read_pid(path: &Path) -> i32 {
-    wait_until(
-        Duration::from_secs(10),
-        &format!("pid in {}", path.display()),
-        || {
-            std::fs::read_to_string(path)
-                .map(|t| t.trim().parse::<i32>().is_ok())
-                .unwrap_or(false)
-        },
-    );
-    std::fs::read_to_string(path)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap()
-}
-
-/// Asserts that the service's PID file is gone and that no process of `pgid` is left.
-#[track_caller]
-pub(crate) fn assert_gone(sb: &Sandbox, name: &str, pgid: i32) {
-    assert!(
-        !sb.pidfile(name).exists(),
-        "{name}: PID file {} left after the service ended",
-        sb.pidfile(name).display()
-    );
-    let left = group_members(pgid);
-    assert!(
-        left.is_empty(),
-        "{name}: processes of group {pgid} left: {left:?}"
-    );
-}
 
 /// A daemon script in work/NAME.sh: prints `out PID` to stdout and `err PID` to stderr, records
 /// its PID in work/NAME.started, and exits on TERM after appending `term PID` to work/NAME.term.
@@ -399,56 +277,41 @@ fn b2_script_without_shebang_fails_with_exec_format_error() {
 
 /// Issue 10 item 11: an execute-only program (mode 0111) that svc, not being root, cannot
 /// read is no "Exec format error": svc lets execve decide, and the program runs. As root svc
-/// could read it anyway, so the test runs svc as nobody then.
+/// could read it anyway, so the test runs svc as the ordinary test user then (util::user).
 #[test]
 fn execute_only_program_runs_for_a_non_root_svc() {
+    let Some(user) = ordinary_user("execute_only_program_runs_for_a_non_root_svc") else {
+        return;
+    };
     let sb = Sandbox::new();
-    let as_nobody = is_root();
     let (state, log) = (sb.path().join("user-state"), sb.path().join("user-log"));
     let prog = sb.work.join("xonly-sleep");
     std::fs::copy("/bin/sleep", &prog).unwrap();
     std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o111)).unwrap();
-    if as_nobody {
-        // The sandbox is private to root: let nobody through to its own directories only.
-        for d in [sb.path(), &sb.config, &sb.work] {
-            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
-        }
-        for d in [&state, &log] {
-            std::fs::create_dir(d).unwrap();
-            std::os::unix::fs::chown(d, Some(65534), Some(65534)).unwrap();
-        }
+    // The sandbox is private to root: let the user through to its own directories only.
+    sb.open_to_others();
+    for d in [&sb.config, &sb.work] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    for d in [&state, &log] {
+        std::fs::create_dir(d).unwrap();
+        user.chown(d);
     }
     sb.service(
         "xonly",
         &format!("exec: {}\nargs: [\"300\"]\n", prog.display()),
     );
     let svc = |args: &[&str]| -> Run {
-        let mut c = if as_nobody {
-            let mut c = Command::new("setpriv");
-            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-                .arg(SVC);
-            c
-        } else {
-            Command::new(SVC)
-        };
-        c.env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("HOME", "/nonexistent")
+        let mut c = sb.user_command(&user);
+        c.env("HOME", "/nonexistent")
             .arg("--config-dir")
             .arg(&sb.config)
             .arg("--state-dir")
             .arg(&state)
             .arg("--log-dir")
             .arg(&log)
-            .args(args)
-            .stdin(Stdio::null());
-        let out = c.output().unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            args: args.iter().map(|a| a.to_string()).collect(),
-        }
+            .args(args);
+        output(c, display_args(args), SVC_LIMIT)
     };
     let r = svc(&["start", "xonly"]);
     r.ok().stdout_has("[ OK ]");
@@ -472,11 +335,10 @@ fn unreadable_program_header_reports_the_real_error() {
     let mut saw_emfile = false;
     for n in 4..=8 {
         let limit = format!("ulimit -n {n}; exec \"$@\"");
-        let out = sb
-            .wrapped("sh", &["-c", &limit, "sh"])
-            .args(["start", "lim"])
-            .output()
-            .unwrap();
+        let out = bounded_output(
+            sb.wrapped("sh", &["-c", &limit, "sh"])
+                .args(["start", "lim"]),
+        );
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
             !stderr.to_lowercase().contains("exec format error"),
@@ -854,7 +716,9 @@ struct Mount(PathBuf);
 
 impl Drop for Mount {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        let mut umount = Command::new("umount");
+        umount.arg("-l").arg(&self.0);
+        run_quietly(umount, SVC_LIMIT);
     }
 }
 
@@ -869,12 +733,11 @@ fn b10_full_state_disk_fails_start_without_leaving_a_daemon() {
     sb.service("full", &sb.sleeper("full"));
     let script = sb.work.join("full.sh");
     std::fs::create_dir_all(&sb.state).unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=16k,mode=0755", "tmpfs"])
-        .arg(&sb.state)
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
+    let mounted = bounded_output(
+        Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=16k,mode=0755", "tmpfs"])
+            .arg(&sb.state),
+    );
     if !mounted.status.success() {
         skip(
             "full_state_disk_fails_start_without_leaving_a_daemon",
@@ -887,12 +750,13 @@ fn b10_full_state_disk_fails_start_without_leaving_a_daemon() {
     }
     let _guard = Mount(sb.state.clone());
     let filler = sb.state.join("filler");
-    let _ = Command::new("dd")
-        .arg("if=/dev/zero")
-        .arg(format!("of={}", filler.display()))
-        .arg("bs=1024")
-        .stderr(Stdio::null())
-        .status();
+    let _ = bounded_status(
+        Command::new("dd")
+            .arg("if=/dev/zero")
+            .arg(format!("of={}", filler.display()))
+            .arg("bs=1024")
+            .stderr(Stdio::null()),
+    );
     assert!(
         std::fs::write(sb.state.join("probe"), "12345\n").is_err(),
         "the state tmpfs is not full"
@@ -1030,6 +894,14 @@ fn b15_signals_to_svc_mid_stop_leave_consistent_state() {
     for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
         run(&sb, &["start", "lingering"]).ok();
         let pid = sb.pid("lingering");
+        // start returns once the script runs, not once its shell has set the TERM trap: a
+        // TERM before that ends the shell with no line (the wait below then timed out).
+        let started = sb.work.join("lingering.started");
+        wait_until(
+            Duration::from_secs(10),
+            "the daemon's trap to be set",
+            || std::fs::read_to_string(&started).is_ok_and(|t| t.trim() == pid.to_string()),
+        );
         let stopper = spawn_svc(&sb, &["stop", "lingering"]);
         let svc_pid = stopper.id() as i32;
         wait_until(Duration::from_secs(10), "TERM reached the daemon", || {

@@ -511,27 +511,6 @@ fn check_reports_every_bad_runlevel_entry_by_file() {
     r.stdout_has("and 8 runlevel directories: 6 problems");
 }
 
-/// The strace binary; None (after saying why) when it is missing, which strict mode (CI)
-/// turns into a failure.
-pub(crate) fn strace(test: &str) -> Option<&'static str> {
-    let found = ["/usr/bin/strace", "/bin/strace"]
-        .into_iter()
-        .find(|p| Path::new(p).exists());
-    if found.is_none() {
-        skip(test, "strace is not installed (apt-get install strace)");
-    }
-    found
-}
-
-/// The paths of the `openat` calls recorded by `strace -o trace`, one per call.
-pub(crate) fn opened(trace: &Path) -> Vec<String> {
-    std::fs::read_to_string(trace)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| Some(l.split('"').nth(1)?.to_string()))
-        .collect()
-}
-
 /// Issue 10 item 12: `svc list` reads every runlevel directory a constant number of times,
 /// not once per service (1,000 services took 6.6 s, 10,000 over 120 s).
 #[test]
@@ -554,8 +533,8 @@ fn list_reads_each_runlevel_directory_once_whatever_the_number_of_services() {
         return;
     };
     let trace = sb.work.join("list.trace");
-    let out = sb
-        .wrapped(
+    let out = bounded_output(
+        sb.wrapped(
             strace,
             &[
                 "-f",
@@ -566,9 +545,8 @@ fn list_reads_each_runlevel_directory_once_whatever_the_number_of_services() {
                 trace.to_str().unwrap(),
             ],
         )
-        .arg("list")
-        .output()
-        .unwrap();
+        .arg("list"),
+    );
     assert!(out.status.success(), "{out:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let opened = opened(&trace);

@@ -196,7 +196,7 @@ fn a_last_line_without_newline_is_a_line_and_bytes_are_kept() {
     let sb = Sandbox::new();
     sb.service("h", &sb.sleeper("h"));
     hand_made(&sb, "h.log", b"a\n\xff\xfe raw\nno newline");
-    let out = sb.cmd(["logs", "h", "-n", "2"]).output().unwrap();
+    let out = bounded_output(sb.cmd(["logs", "h", "-n", "2"]));
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(out.stdout, b"\xff\xfe raw\nno newline");
 }
@@ -252,28 +252,17 @@ fn closed_stdout_is_not_an_error_b15() {
     // Far more than a pipe holds, so svc is still writing when the reader goes away.
     hand_made(&sb, "big.log", numbered(1, 200_000).as_bytes());
     for args in [&["logs", "big"][..], &["logs", "big", "-n", "150000"][..]] {
-        let mut child = sb
-            .cmd(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_svc(&sb, args);
         let mut first = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut first)
             .unwrap();
         assert!(first.starts_with("line "), "{first:?}");
         // The reader is dropped: the pipe is closed.
-        let status = child.wait().unwrap();
-        let mut err = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
+        let r = finish(child, args, SVC_LIMIT);
+        let err = &r.stderr;
         assert!(!err.contains("panicked"), "svc {args:?} panicked:\n{err}");
-        assert_eq!(status.code(), Some(0), "svc {args:?}: {status:?}\n{err}");
+        assert_eq!(r.code, 0, "svc {args:?}: exit {}\n{err}", r.code);
     }
 }
 
@@ -396,7 +385,7 @@ const PROMPT: Duration = Duration::from_secs(10);
 /// `svc ARGS`, failing the test (and killing svc) if it has not finished within [`PROMPT`].
 #[track_caller]
 fn prompt(sb: &Sandbox, args: &[&str]) -> Run {
-    crate::lifecycle::finish(crate::lifecycle::spawn_svc(sb, args), args, PROMPT)
+    finish(spawn_svc(sb, args), args, PROMPT)
 }
 
 fn mkfifo(p: &Path) {

@@ -40,16 +40,16 @@ fn generate(sb: &Sandbox, name: &str) -> PathBuf {
 /// Runs `sh SCRIPT ARGS` with an empty environment: the script must find svc and the
 /// configuration on its own, as under `service`, which clears the environment.
 fn run_script(script: &Path, args: &[&str]) -> Run {
-    let out = Command::new("/bin/sh")
-        .arg(script)
-        .args(args)
-        // In the sandbox: whatever a broken script would create lands there.
-        .current_dir(script.parent().unwrap())
-        .env_clear()
-        .env("PATH", "/usr/bin:/bin")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run sh");
+    let out = bounded_output(
+        Command::new("/bin/sh")
+            .arg(script)
+            .args(args)
+            // In the sandbox: whatever a broken script would create lands there.
+            .current_dir(script.parent().unwrap())
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .stdin(Stdio::null()),
+    );
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -431,23 +431,23 @@ fn insserv_accepts_and_orders_the_headers() {
         init_d.as_os_str(),
     ])
     .ok();
-    let out = Command::new(&insserv)
-        .arg("-n")
-        .arg("-s")
-        .arg("-p")
-        .arg(&init_d)
-        .arg("-c")
-        .arg(&conf)
-        .arg("-o")
-        .arg(root.join("overrides"))
-        .arg("-i")
-        .arg(root.join("insserv"))
-        .current_dir(&init_d)
-        .env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run insserv");
+    let out = bounded_output(
+        Command::new(&insserv)
+            .arg("-n")
+            .arg("-s")
+            .arg("-p")
+            .arg(&init_d)
+            .arg("-c")
+            .arg(&conf)
+            .arg("-o")
+            .arg(root.join("overrides"))
+            .arg("-i")
+            .arg(root.join("insserv"))
+            .current_dir(&init_d)
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .stdin(Stdio::null()),
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let ctx = format!("--- insserv stdout\n{stdout}--- insserv stderr\n{stderr}");

@@ -7,7 +7,6 @@
 //! The tools come from dpkg, man-db and groff-base (`.ci/run` installs them). zsh and fish are
 //! optional: their completion checks say when they are skipped.
 
-use crate::cli::run_timeout;
 use crate::util::*;
 
 use std::collections::BTreeSet;

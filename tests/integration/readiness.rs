@@ -3,7 +3,6 @@
 //! `ready_timeout` stopping what it launched, and fails at once, quoting the log, when the
 //! daemon dies while svc waits.
 
-use crate::lifecycle::{assert_gone, procs_with_arg, read_pid, run, timed};
 use crate::util::*;
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -322,17 +321,15 @@ fn abstract_notify_socket_ignores_other_senders() {
         .unwrap_or_else(|| panic!("NOTIFY_SOCKET is not abstract: {addr:?}"));
     // A stranger: a process of user nobody.
     use std::os::unix::process::CommandExt;
-    let sent = std::process::Command::new("/usr/bin/python3")
+    let sent = bounded_status(std::process::Command::new("/usr/bin/python3")
         .arg("-c")
         .arg(format!(
             "import socket\ns = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\ns.sendto(b'READY=1\\n', '\\0' + {name:?})\n"
         ))
         .uid(65534)
-        .gid(65534)
-        .status()
-        .unwrap();
+        .gid(65534));
     assert!(sent.success(), "the stranger could not send");
-    let r = crate::lifecycle::finish(child, &["start", "mutenote"], Duration::from_secs(30));
+    let r = finish(child, &["start", "mutenote"], Duration::from_secs(30));
     assert_ne!(r.code, 0, "a stranger's READY=1 counted:\n{}", r.stdout);
     r.stdout_has("[FAILED]").stderr_has("not ready");
     assert!(
@@ -572,7 +569,7 @@ fn notify_socket_file_is_private_whatever_the_umask() {
             Ok(())
         });
     }
-    let out = c.output().unwrap();
+    let out = bounded_output(c);
     assert!(out.status.success(), "{out:?}");
     let mode = u32::from_str_radix(std::fs::read_to_string(&mode_file).unwrap().trim(), 8).unwrap();
     assert_eq!(mode & 0o077, 0, "notify socket mode {mode:o}");

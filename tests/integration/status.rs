@@ -1,6 +1,5 @@
 use crate::util::*;
 
-use crate::cli::{pidfile_exists, start_sleeper};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -313,8 +312,8 @@ fn fifos_in_the_state_directory_never_block() {
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
     };
     let run = |args: &[&str]| {
-        let child = crate::lifecycle::spawn_svc(&sb, args);
-        crate::lifecycle::finish(child, args, Duration::from_secs(10))
+        let child = spawn_svc(&sb, args);
+        finish(child, args, Duration::from_secs(10))
     };
     fifo(&sb.state.join("x.state"));
     fifo(&sb.state.join("x.lock"));

@@ -3,7 +3,6 @@
 //! rotation without losing a line, a log directory that cannot be written for a while, and svc
 //! killed in the middle of starting a supervised service (B11).
 
-use crate::lifecycle::procs_with_arg;
 use crate::util::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -60,7 +59,7 @@ struct StopOnDrop<'a>(&'a Sandbox, &'a str);
 
 impl Drop for StopOnDrop<'_> {
     fn drop(&mut self) {
-        let _ = self.0.cmd(["stop", self.1]).output();
+        run_quietly(self.0.cmd(["stop", self.1]), SVC_LIMIT);
     }
 }
 
@@ -193,6 +192,11 @@ fn stop_ends_service_and_supervisor_for_good() {
     sb.svc(["start", "calm"]).ok();
     let pid = sb.pid("calm");
     let sup = supervisor_pid(&sb, "calm").unwrap();
+    // start returns once the program runs, not once the script has recorded its start: a stop
+    // before that line ends the shell before it writes it, and "one start" would read none.
+    wait_until(Duration::from_secs(10), "calm's start line", || {
+        !lines_of(&sb.work.join("calm.starts")).is_empty()
+    });
     sb.svc(["stop", "calm"])
         .ok()
         .stdout_has("Stopping calm")
@@ -412,7 +416,9 @@ struct Tmpfs(PathBuf);
 
 impl Drop for Tmpfs {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        let mut umount = Command::new("umount");
+        umount.arg("-l").arg(&self.0);
+        run_quietly(umount, SVC_LIMIT);
     }
 }
 
@@ -423,12 +429,13 @@ fn log_dir_full_for_a_while_loses_nothing_and_keeps_the_service() {
     }
     let sb = Sandbox::new();
     std::fs::create_dir_all(&sb.log).unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
-        .arg(&sb.log)
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
+    let mounted = bounded_status(
+        Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+            .arg(&sb.log)
+            .stderr(Stdio::null()),
+    )
+    .success();
     if !mounted {
         skip("log_dir_full…", "cannot mount a tmpfs here");
         return;
@@ -436,11 +443,12 @@ fn log_dir_full_for_a_while_loses_nothing_and_keeps_the_service() {
     let _mount = Tmpfs(sb.log.clone());
     let filler = sb.log.join("filler");
     // Fill the file system to the last byte.
-    let _ = Command::new("dd")
-        .args(["if=/dev/zero", "bs=4k"])
-        .arg(format!("of={}", filler.display()))
-        .stderr(Stdio::null())
-        .status();
+    let _ = bounded_status(
+        Command::new("dd")
+            .args(["if=/dev/zero", "bs=4k"])
+            .arg(format!("of={}", filler.display()))
+            .stderr(Stdio::null()),
+    );
     let n = 3000;
     let go = sb.work.join("go");
     let script = sb.script(
@@ -762,9 +770,7 @@ fn a_fifo_at_the_log_path_never_blocks_the_supervisor() {
     // SAFETY: mkfifo(3) with a valid NUL-terminated path.
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
     let limit = Duration::from_secs(10);
-    let run = |args: &[&str]| {
-        crate::lifecycle::finish(crate::lifecycle::spawn_svc(&sb, args), args, limit)
-    };
+    let run = |args: &[&str]| finish(spawn_svc(&sb, args), args, limit);
     run(&["start", "piped"]).ok();
     let sup_log = sb.state.join("piped.supervisor.log");
     wait_until(LIMIT, "the supervisor to report the FIFO", || {
@@ -853,8 +859,8 @@ fn a_fifo_as_the_supervisor_state_never_blocks() {
     // SAFETY: mkfifo(3) with a valid NUL-terminated path.
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
     let run = |args: &[&str]| {
-        let child = crate::lifecycle::spawn_svc(&sb, args);
-        crate::lifecycle::finish(child, args, Duration::from_secs(10))
+        let child = spawn_svc(&sb, args);
+        finish(child, args, Duration::from_secs(10))
     };
     run(&["status", "sup"]).code(3);
     run(&["stop", "sup"]).ok();

@@ -8,7 +8,6 @@
 //! appended once it is ready (svc waits for `work/NAME.ready`, created right after), `stopped`
 //! gets it appended when it handles TERM. Orders are read from those files, never from clocks.
 
-use crate::lifecycle::{finish, procs_with_arg, read_pid, run, spawn_svc, timed, SVC_LIMIT};
 use crate::util::*;
 use serde_json::Value;
 use std::os::unix::fs::MetadataExt;
@@ -1044,7 +1043,7 @@ fn a_service_is_never_started_on_a_requirement_the_level_stops() {
 #[test]
 fn stopping_many_services_does_not_scan_proc_once_per_service() {
     let test = "stopping_many_services_does_not_scan_proc_once_per_service";
-    if crate::init::skip_without_pidns(test) {
+    if skip_without_pidns(test) {
         return;
     }
     let sb = Sandbox::new();
@@ -1060,7 +1059,7 @@ fn stopping_many_services_does_not_scan_proc_once_per_service() {
         link(&sb, "3", "S20", &name);
         link(&sb, "0", "K20", &name);
     }
-    let Some(strace) = crate::links::strace(test) else {
+    let Some(strace) = strace(test) else {
         return;
     };
     // Inside the namespace: switch 3, then switch 0 under strace (the namespace's init, sh,
@@ -1074,13 +1073,10 @@ fn stopping_many_services_does_not_scan_proc_once_per_service() {
             t = trace.display()
         ),
     );
-    let out = sb
-        .wrapped(
-            "unshare",
-            &["--pid", "--fork", "--mount-proc", inner.to_str().unwrap()],
-        )
-        .output()
-        .unwrap();
+    let out = bounded_output(sb.wrapped(
+        "unshare",
+        &["--pid", "--fork", "--mount-proc", inner.to_str().unwrap()],
+    ));
     let r = Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -1088,7 +1084,7 @@ fn stopping_many_services_does_not_scan_proc_once_per_service() {
         args: vec!["switch".into(), "0".into()],
     };
     r.ok();
-    let opened = crate::links::opened(&trace);
+    let opened = opened(&trace);
     let scans = opened.iter().filter(|p| *p == "/proc").count();
     assert!(
         r.stdout.contains(&format!("stopped {N}")),
@@ -1121,7 +1117,7 @@ fn run_with_nofile(sb: &Sandbox, soft: u64, hard: u64, args: &[&str]) -> Run {
             Ok(())
         });
     }
-    let out = c.output().expect("run svc");
+    let out = bounded_output(c);
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

@@ -1,14 +1,29 @@
 //! Test fixture: a sandbox with its own configuration, state and log directories, a builder for
 //! services, `svc` runs with a cleared environment, event waits with deadlines, and a guard that
 //! kills every process the test started (found by the sandbox path in their command line), even
-//! when the test fails.
+//! when the test fails. Every helper more than one test module uses lives here (or in the
+//! submodules below, re-exported), never in another test module:
+//! - `run`: the one place that waits on a child, always with a deadline (kills it and its
+//!   process group, and fails the test with its output so far);
+//! - `procs`: /proc readers (the crate's own stat parser) and PID files;
+//! - `user`: the ordinary user tests drop to as root — `svc-test`, which `.ci/run` creates; a
+//!   test does not create it, and skips (so fails under `SVC_TEST_STRICT=1`) without it; and
+//!   the sandbox's own copy of svc for that user, who may not read the checkout.
 
 #![allow(dead_code)]
+
+mod procs;
+mod run;
+mod user;
+
+pub use procs::*;
+pub use run::*;
+pub use user::*;
 
 use std::ffi::OsStr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub const SVC: &str = env!("CARGO_BIN_EXE_svc");
@@ -22,15 +37,6 @@ pub struct Run {
 }
 
 impl Run {
-    fn from(args: Vec<String>, out: Output) -> Run {
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-            args,
-        }
-    }
-
     /// Asserts the exit code, printing both streams on failure.
     #[track_caller]
     pub fn code(&self, expected: i32) -> &Run {
@@ -156,13 +162,16 @@ impl Sandbox {
         format!("exec: {}\n", script.display())
     }
 
-    /// Builds a `svc` command with a cleared environment and the sandbox directories.
+    /// Builds a `svc` command with a cleared environment and the sandbox directories, in its
+    /// own process group (so that a run killed at its deadline takes what it forked along).
+    /// Run it through [`output`], [`run_timeout`] or [`finish`], which wait with a deadline.
     pub fn cmd<I, S>(&self, args: I) -> Command
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
         let mut c = Command::new(SVC);
+        std::os::unix::process::CommandExt::process_group(&mut c, 0);
         c.env_clear()
             .env(
                 "PATH",
@@ -185,6 +194,7 @@ impl Sandbox {
     /// directories; the caller adds svc's arguments.
     pub fn wrapped(&self, wrapper: &str, wrapper_args: &[&str]) -> Command {
         let mut c = Command::new(wrapper);
+        std::os::unix::process::CommandExt::process_group(&mut c, 0);
         c.args(wrapper_args)
             .arg(SVC)
             .env_clear()
@@ -199,7 +209,9 @@ impl Sandbox {
         c
     }
 
-    /// Runs `svc ARGS` and returns what happened.
+    /// Runs `svc ARGS` and returns what happened; a run still going after [`SVC_LIMIT`] is
+    /// killed and fails the test.
+    #[track_caller]
     pub fn svc<I, S>(&self, args: I) -> Run
     where
         I: IntoIterator<Item = S>,
@@ -209,8 +221,7 @@ impl Sandbox {
             .into_iter()
             .map(|a| a.as_ref().to_string_lossy().into_owned())
             .collect();
-        let out = self.cmd(&args).output().expect("run svc");
-        Run::from(args, out)
+        output(self.cmd(&args), args, SVC_LIMIT)
     }
 
     pub fn pidfile(&self, name: &str) -> PathBuf {
@@ -257,11 +268,16 @@ pub fn kill_matching(path: &Path) {
                 .unwrap_or_default();
             if cmdline.contains(&needle) || exe.contains(&needle) || cwd.contains(&needle) {
                 found = true;
+                // SAFETY: plain kill(2). The process was seen a moment ago with the sandbox
+                // in its command line, executable or directory; a PID reused since would
+                // have to be reused within that moment.
                 unsafe {
                     libc::kill(pid, libc::SIGKILL);
                 }
+                let own_group = nix::unistd::getpgrp().as_raw();
                 if let Some(pg) = proc_stat(pid).map(|s| s.pgrp) {
-                    if pg > 1 && pg != me && pg != unsafe { libc::getpgrp() } {
+                    if pg > 1 && pg != me && pg != own_group {
+                        // SAFETY: kill(2) of that process's group, never our own.
                         unsafe {
                             libc::kill(-pg, libc::SIGKILL);
                         }
@@ -273,61 +289,6 @@ pub fn kill_matching(path: &Path) {
             break;
         }
     }
-}
-
-pub fn all_pids() -> Vec<i32> {
-    std::fs::read_dir("/proc")
-        .map(|rd| {
-            rd.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// The fields of /proc/PID/stat that tests look at.
-#[derive(Debug, Clone)]
-pub struct ProcStat {
-    pub state: char,
-    pub ppid: i32,
-    pub pgrp: i32,
-    pub session: i32,
-    pub starttime: u64,
-}
-
-pub fn proc_stat(pid: i32) -> Option<ProcStat> {
-    // Bytes: the command name may be anything a process set (prctl PR_SET_NAME).
-    let bytes = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
-    let text = String::from_utf8_lossy(&bytes);
-    let rest = &text[text.rfind(')')? + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    Some(ProcStat {
-        state: f.first()?.chars().next()?,
-        ppid: f.get(1)?.parse().ok()?,
-        pgrp: f.get(2)?.parse().ok()?,
-        session: f.get(3)?.parse().ok()?,
-        starttime: f.get(19)?.parse().ok()?,
-    })
-}
-
-/// Alive = exists and is not a zombie.
-pub fn alive(pid: i32) -> bool {
-    matches!(proc_stat(pid), Some(s) if s.state != 'Z' && s.state != 'X')
-}
-
-/// Processes (not zombies) in process group `pgid`.
-pub fn group_members(pgid: i32) -> Vec<i32> {
-    all_pids()
-        .into_iter()
-        .filter(|p| matches!(proc_stat(*p), Some(s) if s.pgrp == pgid && s.state != 'Z'))
-        .collect()
-}
-
-/// A field of /proc/PID/status, e.g. "SigIgn".
-pub fn proc_status_field(pid: i32, field: &str) -> Option<String> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .map(|v| v.trim().to_string())
 }
 
 /// Waits until `cond` holds, checking often, failing the test after `timeout`.
@@ -355,9 +316,11 @@ pub fn wait_for_file(path: &Path, timeout: Duration) {
 
 /// Runs `svc` with the given configuration, state and log directories (for tests whose
 /// directories are not a sandbox's own: odd names, deep paths, non-UTF-8 bytes).
+#[track_caller]
 pub fn svc_in(config: &Path, state: &Path, log: &Path, args: &[&str]) -> Run {
-    let out = Command::new(SVC)
-        .env_clear()
+    let mut c = Command::new(SVC);
+    std::os::unix::process::CommandExt::process_group(&mut c, 0);
+    c.env_clear()
         .env("PATH", "/usr/bin:/bin")
         .arg("--config-dir")
         .arg(config)
@@ -366,10 +329,8 @@ pub fn svc_in(config: &Path, state: &Path, log: &Path, args: &[&str]) -> Run {
         .arg("--log-dir")
         .arg(log)
         .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    Run::from(args.iter().map(|a| a.to_string()).collect(), out)
+        .stdin(Stdio::null());
+    output(c, display_args(args), SVC_LIMIT)
 }
 
 /// A lock shared by every copy of the suite on this machine (a flock on a file in the
@@ -394,7 +355,7 @@ pub fn machine_wide_turn(what: &str, timeout: Duration) -> std::fs::File {
 
 /// True when running as root (tests of user switching and of root-only rules need it).
 pub fn is_root() -> bool {
-    unsafe { libc::geteuid() == 0 }
+    nix::unistd::geteuid().is_root()
 }
 
 /// Skips a test that cannot run here: prints `SKIP test: why` and returns true, so the caller
@@ -428,4 +389,46 @@ pub fn skip_unless_root(test: &str) -> bool {
 pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
+}
+
+/// True (after saying why) when a PID namespace cannot be made here (`unshare --pid --fork
+/// --mount-proc`, as root).
+#[track_caller]
+pub fn skip_without_pidns(test: &str) -> bool {
+    if skip_unless_root(test) {
+        return true;
+    }
+    let mut c = Command::new("unshare");
+    c.args(["--pid", "--fork", "--mount-proc", "true"])
+        .stdin(Stdio::null());
+    let ok = output(c, vec!["unshare probe".into()], SVC_LIMIT).code == 0;
+    if !ok {
+        skip(
+            test,
+            "`unshare --pid --fork --mount-proc` is not available or not permitted here",
+        );
+    }
+    !ok
+}
+
+/// The strace binary; None (after saying why) when it is missing, which strict mode (CI)
+/// turns into a failure.
+#[track_caller]
+pub fn strace(test: &str) -> Option<&'static str> {
+    let found = ["/usr/bin/strace", "/bin/strace"]
+        .into_iter()
+        .find(|p| Path::new(p).exists());
+    if found.is_none() {
+        skip(test, "strace is not installed (apt-get install strace)");
+    }
+    found
+}
+
+/// The paths of the `openat` calls recorded by `strace -o trace`, one per call.
+pub fn opened(trace: &Path) -> Vec<String> {
+    std::fs::read_to_string(trace)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| Some(l.split('"').nth(1)?.to_string()))
+        .collect()
 }
