@@ -64,9 +64,7 @@ impl Drop for StopAll<'_> {
                     .and_then(|t| t.trim().parse::<i32>().ok())
                 {
                     if pid > 1 && proc_stat(pid).is_some_and(|s| s.pgrp == pid) {
-                        unsafe {
-                            libc::kill(-pid, libc::SIGKILL);
-                        }
+                        send_signal(-pid, libc::SIGKILL);
                     }
                 }
             }

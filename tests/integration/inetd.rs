@@ -60,9 +60,7 @@ impl Inetd {
     }
 
     fn signal(&self, sig: i32) {
-        unsafe {
-            libc::kill(self.pid(), sig);
-        }
+        send_signal(self.pid(), sig);
     }
 
     /// Sends SIGHUP and waits until the reload is done (svc says so on stderr).
@@ -121,6 +119,7 @@ fn connect_from(src: &str, port: u16) -> TcpStream {
     use std::os::fd::FromRawFd;
     let src: std::net::Ipv4Addr = src.parse().unwrap();
     let sockaddr = |ip: std::net::Ipv4Addr, port: u16| {
+        // SAFETY: sockaddr_in is plain old data; all zeroes is a valid (unspecified) address.
         let mut a: libc::sockaddr_in = unsafe { std::mem::zeroed() };
         a.sin_family = libc::AF_INET as libc::sa_family_t;
         a.sin_port = port.to_be();
@@ -931,9 +930,7 @@ fn daemon_mode_detaches_with_a_pid_file() {
     // Issue 10 item 6: named in ps, top and `ss -p` — not `exe` (it is /proc/self/exe run again).
     assert_eq!(comm(pid), "svc-inetd");
     echo(&mut connect_from("127.0.0.1", port), "detached");
-    unsafe {
-        libc::kill(pid, libc::SIGTERM);
-    }
+    send_signal(pid, libc::SIGTERM);
     wait_until(T, "the daemon to exit", || !alive(pid));
     wait_until(T, "the pid file to go", || !sb.pidfile("inetd").exists());
 }
@@ -1117,7 +1114,7 @@ fn f4_fd_exhaustion_no_busy_loop_and_recovers() {
     let t0 = std::time::Instant::now();
     wait_for_nothing(Duration::from_secs(1));
     let ticks = (cpu_ticks(d.pid()) - before) as f64;
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let hz = clock_ticks();
     let share = ticks / hz / t0.elapsed().as_secs_f64();
     assert!(
         share < 0.3,

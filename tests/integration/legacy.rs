@@ -138,7 +138,7 @@ fn script_service_start_status_reload_restart_stop() {
         g.trim_start_matches("pgrp="),
         "{ids}"
     );
-    let uid = unsafe { libc::geteuid() }.to_string();
+    let uid = nix::unistd::geteuid().to_string();
     assert_eq!(
         proc_status_field(pid, "Uid")
             .unwrap()
@@ -203,7 +203,7 @@ fn script_service_start_status_reload_restart_stop() {
     sb.svc(["start", "web"]).ok();
     let pid5 = pid_in(&pidfile);
     wait_for_file(&sb.work.join("web.ready"), WAIT);
-    unsafe { libc::kill(pid5, libc::SIGKILL) };
+    send_signal(pid5, libc::SIGKILL);
     wait_until(WAIT, "the daemon died", || !alive(pid5));
     sb.svc(["status", "web"])
         .code(1)

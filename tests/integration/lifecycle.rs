@@ -1024,9 +1024,7 @@ fn b4_child_escaping_with_setsid_is_reported_by_stop() {
         "the escaped process is gone: the warning would be wrong"
     );
     run(&sb, &["status", "escaper"]).code(3);
-    unsafe {
-        libc::kill(escaped, libc::SIGKILL);
-    }
+    send_signal(escaped, libc::SIGKILL);
 }
 
 /// B13: the log file is a symlink (to a file someone wants overwritten): svc does not write

@@ -1,10 +1,6 @@
 //! Integration tests: the built `svc` binary against real processes in temporary directories.
 //! One binary, one module per area; `util` holds the sandbox, waits and the process guard.
 
-// TEMPORARY (issue 11, i11-rules): Cargo.toml's [lints] now deny undocumented unsafe blocks;
-// drop this once the tests' unsafe blocks carry `// SAFETY:` comments.
-#![allow(clippy::undocumented_unsafe_blocks)]
-
 mod util;
 
 mod access;
@@ -19,6 +15,7 @@ mod hygiene;
 mod identity;
 mod inetd;
 mod init;
+mod layout;
 mod legacy;
 mod lifecycle;
 mod links;

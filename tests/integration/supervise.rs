@@ -82,7 +82,7 @@ fn kill9_brings_the_service_back_with_a_new_pid() {
     wait_until(LIMIT, "the first start line", || {
         lines_of(&starts).len() == 1
     });
-    unsafe { libc::kill(first, libc::SIGKILL) };
+    send_signal(first, libc::SIGKILL);
     let deadline = std::time::Instant::now() + LIMIT;
     loop {
         let n = lines_of(&starts).len();
@@ -256,7 +256,7 @@ fn supervisor_killed_leaves_the_service_running_and_manageable() {
     wait_until(LIMIT, "output in the log", || {
         lines_of(&sb.logfile("chatty")).len() > 10
     });
-    unsafe { libc::kill(sup, libc::SIGKILL) };
+    send_signal(sup, libc::SIGKILL);
     wait_until(LIMIT, "the supervisor to die", || {
         proc_stat(sup).is_none_or(|s| s.state == 'Z')
     });
@@ -561,7 +561,7 @@ fn restart_gives_a_new_instance_and_resets_the_count() {
     let _stop = StopOnDrop(&sb, "again");
     sb.svc(["start", "again"]).ok();
     let first = sb.pid("again");
-    unsafe { libc::kill(first, libc::SIGKILL) };
+    send_signal(first, libc::SIGKILL);
     wait_until(LIMIT, "a restart", || {
         status_json(&sb, "again")["restarts"] == 1
             && status_json(&sb, "again")["state"] == "running"

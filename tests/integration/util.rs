@@ -353,6 +353,22 @@ pub fn machine_wide_turn(what: &str, timeout: Duration) -> std::fs::File {
     f
 }
 
+/// Sends `sig` to `pid` (a negative `pid`: to that process group); an error (the process is
+/// gone) is ignored, as the callers wait for the outcome they expect.
+pub fn send_signal(pid: i32, sig: i32) {
+    if let Ok(sig) = nix::sys::signal::Signal::try_from(sig) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+    }
+}
+
+/// The kernel's clock ticks per second (USER_HZ), the unit of /proc's CPU times.
+pub fn clock_ticks() -> f64 {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .unwrap_or(100) as f64
+}
+
 /// True when running as root (tests of user switching and of root-only rules need it).
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
