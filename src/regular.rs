@@ -11,7 +11,7 @@
 //! choice ([`Links`]): logs never (writers and readers alike), configuration files as the trust
 //! rules of [`crate::trust`] allow (they check where a link leads).
 
-use std::fs::{File, Metadata, OpenOptions};
+use std::fs::{File, FileType, Metadata, OpenOptions};
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
@@ -102,23 +102,19 @@ fn hard_linked(meta: &Metadata, what: &str) -> io::Error {
 /// What kind of file `meta` describes, for messages ("a FIFO").
 pub fn describe(meta: &Metadata) -> &'static str {
     let ft = meta.file_type();
-    if ft.is_file() {
-        "a regular file"
-    } else if ft.is_dir() {
-        "a directory"
-    } else if ft.is_fifo() {
-        "a FIFO"
-    } else if ft.is_socket() {
-        "a socket"
-    } else if ft.is_char_device() {
-        "a character device"
-    } else if ft.is_block_device() {
-        "a block device"
-    } else if ft.is_symlink() {
-        "a symbolic link"
-    } else {
-        "not a regular file"
-    }
+    let kinds: [(fn(&FileType) -> bool, &'static str); 7] = [
+        (FileType::is_file, "a regular file"),
+        (FileType::is_dir, "a directory"),
+        (FileType::is_fifo, "a FIFO"),
+        (FileType::is_socket, "a socket"),
+        (FileType::is_char_device, "a character device"),
+        (FileType::is_block_device, "a block device"),
+        (FileType::is_symlink, "a symbolic link"),
+    ];
+    kinds
+        .iter()
+        .find(|(is, _)| is(&ft))
+        .map_or("not a regular file", |&(_, what)| what)
 }
 
 /// Refuses a descriptor that is not a regular file; clears `O_NONBLOCK` on one that is.

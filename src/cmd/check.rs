@@ -58,28 +58,24 @@ pub fn run(ctx: &Context, host_checks: bool) -> Code {
         problems.extend(p);
     }
     for d in defs.values() {
-        for dep in &d.requires {
-            if !defs.contains_key(dep) {
-                problems.push(Problem {
-                    file: d.file.clone(),
-                    line: line_of(d, "requires"),
-                    column: None,
-                    message: format!("`requires`: no definition for service {dep}"),
-                });
-            }
-        }
-        for dep in &d.wants {
-            if !defs.contains_key(dep) {
-                warnings.push(Problem {
-                    file: d.file.clone(),
-                    line: line_of(d, "wants"),
-                    column: None,
-                    message: format!(
-                        "warning: `wants`: no definition for service {dep} (tolerated)"
-                    ),
-                });
-            }
-        }
+        let undefined =
+            |key: &str, deps: &[ServiceName], message: &dyn Fn(&ServiceName) -> String| {
+                deps.iter()
+                    .filter(|dep| !defs.contains_key(*dep))
+                    .map(|dep| Problem {
+                        file: d.file.clone(),
+                        line: line_of(d, key),
+                        column: None,
+                        message: message(dep),
+                    })
+                    .collect::<Vec<_>>()
+            };
+        problems.extend(undefined("requires", &d.requires, &|dep| {
+            format!("`requires`: no definition for service {dep}")
+        }));
+        warnings.extend(undefined("wants", &d.wants, &|dep| {
+            format!("warning: `wants`: no definition for service {dep} (tolerated)")
+        }));
     }
     for cycle in runlevel::graph::Graph::of_definitions(defs.values()).cycles() {
         let first = &defs[&cycle[0]];
@@ -301,12 +297,7 @@ fn runlevel_contradictions(
     defs: &BTreeMap<ServiceName, Definition>,
     problems: &mut Vec<Problem>,
 ) {
-    let deps = |n: &ServiceName| {
-        defs.get(n).map(|d| runlevel::plan::Deps {
-            requires: d.requires.clone(),
-            wants: d.wants.clone(),
-        })
-    };
+    let deps = |n: &ServiceName| defs.get(n).map(runlevel::graph::Deps::of);
     for level in runlevel::LEVELS {
         if matches!(level, '0' | '6') {
             continue;
