@@ -42,13 +42,14 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{SigSet, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::signal::Signal;
+use nix::sys::signalfd::SignalFd;
 
 use crate::access::{Rules, Verdict};
 use crate::definition::{self, Definition, DefinitionError, Protocol};
 use crate::lifecycle::Lifecycle;
 use crate::process::launch::{self, Launch};
+use crate::process::sigfd::{self, SigfdError};
 use crate::securelog::{Decision, SecureLog};
 use admit::Parked;
 use apply::load_rules;
@@ -125,28 +126,21 @@ fn warn(msg: impl std::fmt::Display) {
 }
 
 /// The signals the daemon handles, blocked and read from a signalfd.
-fn handled_signals() -> SigSet {
-    let mut s = SigSet::empty();
-    for sig in [
-        Signal::SIGCHLD,
-        Signal::SIGHUP,
-        Signal::SIGTERM,
-        Signal::SIGINT,
-    ] {
-        s.add(sig);
-    }
-    s
-}
+const HANDLED: [Signal; 4] = [
+    Signal::SIGCHLD,
+    Signal::SIGHUP,
+    Signal::SIGTERM,
+    Signal::SIGINT,
+];
 
 /// Runs the super daemon until SIGTERM or SIGINT. `on_ready` is called once every service that
 /// can be served listens, with their number. Fails (before `on_ready`) when no service can be
 /// served.
 pub fn serve(life: &Lifecycle, on_ready: &mut dyn FnMut(usize)) -> Result<(), String> {
-    let mask = handled_signals();
-    mask.thread_block()
-        .map_err(|e| format!("cannot block signals: {e}"))?;
-    let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
-        .map_err(|e| format!("cannot create a signalfd: {e}"))?;
+    let signals = sigfd::open(&HANDLED).map_err(|e| match e {
+        SigfdError::Block(e) => format!("cannot block signals: {e}"),
+        SigfdError::Create(e) => format!("cannot create a signalfd: {e}"),
+    })?;
     if let Err(e) = life.dirs.ensure_log() {
         warn(format_args!(
             "cannot create the log directory {}: {e}",

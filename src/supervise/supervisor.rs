@@ -14,8 +14,8 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
-use nix::sys::signal::{SigSet, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::signal::Signal;
+use nix::sys::signalfd::SignalFd;
 
 use crate::definition::{Definition, Respawn};
 use crate::exit::{Code, HasCode};
@@ -25,6 +25,7 @@ use crate::process::handle::ProcHandle;
 use crate::process::launch;
 use crate::process::pidfile::{self, PidFile};
 use crate::process::procfs::Procfs;
+use crate::process::sigfd;
 use crate::supervise::logsink::LogSink;
 use crate::supervise::report;
 use crate::supervise::state::{monotonic_ms, now_ms, state_path, LastExit, Phase, SuperState};
@@ -156,19 +157,14 @@ impl<'a, I: Instances> Supervisor<'a, I> {
                 ))
             })?;
         let os = |e: nix::Error| SetupError(io::Error::from(e).to_string());
-        let mut mask = SigSet::empty();
-        for s in [
+        let signals = sigfd::open(&[
             Signal::SIGTERM,
             Signal::SIGINT,
             Signal::SIGHUP,
             Signal::SIGCHLD,
             Signal::SIGPIPE,
-        ] {
-            mask.add(s);
-        }
-        mask.thread_block().map_err(os)?;
-        let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
-            .map_err(os)?;
+        ])
+        .map_err(|e| os(e.errno()))?;
         set_name(def.name.as_str());
         let (pipe, sink) = match def.log_path(dirs) {
             Some(path) => {
