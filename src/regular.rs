@@ -11,10 +11,10 @@
 //! choice ([`Links`]): logs never (writers and readers alike), configuration files as the trust
 //! rules of [`crate::trust`] allow (they check where a link leads).
 
-use std::fs::{File, FileType, Metadata, OpenOptions};
+use std::fs::{File, Metadata, OpenOptions};
 use std::io;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
@@ -60,15 +60,11 @@ pub fn read(path: &Path, links: Links) -> io::Result<Vec<u8>> {
 /// Opens (creating it with `mode`) a file to read and write in place, such as a lock file:
 /// never through a symlink, never blocking, a regular file only.
 pub fn open_rw(path: &Path, mode: u32) -> io::Result<File> {
-    let f = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(mode)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY)
-        .open(path)
-        .map_err(|e| open_error(path, Links::Refuse, e))?;
+    let f = create(
+        path,
+        mode,
+        OpenOptions::new().read(true).write(true).truncate(false),
+    )?;
     settle(f).map(|(f, _)| f)
 }
 
@@ -76,18 +72,23 @@ pub fn open_rw(path: &Path, mode: u32) -> io::Result<File> {
 /// blocking, a regular file with a single link only (writing through a hard link would write
 /// into another file).
 pub fn open_append(path: &Path, mode: u32) -> io::Result<File> {
-    let f = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(mode)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY)
-        .open(path)
-        .map_err(|e| open_error(path, Links::Refuse, e))?;
+    let f = create(path, mode, OpenOptions::new().append(true))?;
     let (f, meta) = settle(f)?;
     if meta.nlink() > 1 {
         return Err(hard_linked(&meta, "write"));
     }
     Ok(f)
+}
+
+/// Opens `path` as `options` say, creating it with `mode`: never through a symlink, never
+/// blocking, never as a controlling terminal. The descriptor is not examined yet.
+fn create(path: &Path, mode: u32, options: &mut OpenOptions) -> io::Result<File> {
+    options
+        .create(true)
+        .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| open_error(path, Links::Refuse, e))
 }
 
 /// A log with a second name may be another file altogether (a hard link made by whoever can
@@ -101,20 +102,16 @@ fn hard_linked(meta: &Metadata, what: &str) -> io::Error {
 
 /// What kind of file `meta` describes, for messages ("a FIFO").
 pub fn describe(meta: &Metadata) -> &'static str {
-    let ft = meta.file_type();
-    let kinds: [(fn(&FileType) -> bool, &'static str); 7] = [
-        (FileType::is_file, "a regular file"),
-        (FileType::is_dir, "a directory"),
-        (FileType::is_fifo, "a FIFO"),
-        (FileType::is_socket, "a socket"),
-        (FileType::is_char_device, "a character device"),
-        (FileType::is_block_device, "a block device"),
-        (FileType::is_symlink, "a symbolic link"),
-    ];
-    kinds
-        .iter()
-        .find(|(is, _)| is(&ft))
-        .map_or("not a regular file", |&(_, what)| what)
+    match meta.mode() & libc::S_IFMT {
+        libc::S_IFREG => "a regular file",
+        libc::S_IFDIR => "a directory",
+        libc::S_IFIFO => "a FIFO",
+        libc::S_IFSOCK => "a socket",
+        libc::S_IFCHR => "a character device",
+        libc::S_IFBLK => "a block device",
+        libc::S_IFLNK => "a symbolic link",
+        _ => "not a regular file",
+    }
 }
 
 /// Refuses a descriptor that is not a regular file; clears `O_NONBLOCK` on one that is.
