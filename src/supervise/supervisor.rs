@@ -83,7 +83,7 @@ fn say(name: &str, msg: &str) {
     let _ = writeln!(
         err,
         "{} svc supervise {name}: {msg}",
-        crate::securelog::rfc3339(SystemTime::now())
+        crate::clock::rfc3339(SystemTime::now())
     );
 }
 
