@@ -234,8 +234,8 @@ mod tests {
 
     #[test]
     fn the_tail_quotes_the_last_lines_without_control_characters() {
-        let dir = std::env::temp_dir().join(format!("svc-tail-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let log = dir.join("a.log");
         let text: String = (1..=8).map(|i| format!("line {i}\n\n")).collect();
         std::fs::write(&log, text + "bell\x07\tend\n").unwrap();
@@ -249,6 +249,5 @@ mod tests {
         );
         assert_eq!(log_tail(None).to_string(), "");
         assert_eq!(log_tail(Some(&dir.join("missing"))).to_string(), "");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

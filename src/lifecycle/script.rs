@@ -369,8 +369,8 @@ mod tests {
 
     #[test]
     fn a_pid_file_naming_svc_or_its_caller_names_no_process_of_the_service() {
-        let dir = std::env::temp_dir().join(format!("svc-script-pid-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let life = Lifecycle::new(crate::paths::Dirs {
             config: dir.join("config"),
             state: dir.join("state"),
@@ -385,27 +385,18 @@ mod tests {
             std::fs::write(&pidfile, format!("{pid}\n")).unwrap();
             assert_eq!(pid_of(&life, &def), None, "{pid}");
         }
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn status_codes_map_like_lsb() {
-        assert_eq!(
-            ScriptStatus::from_ran(&Ran::Exited(0)),
-            ScriptStatus::Running
-        );
-        assert_eq!(
-            ScriptStatus::from_ran(&Ran::Exited(1)),
-            ScriptStatus::Dead(1)
-        );
-        assert_eq!(
-            ScriptStatus::from_ran(&Ran::Exited(2)),
-            ScriptStatus::Dead(2)
-        );
-        assert_eq!(
-            ScriptStatus::from_ran(&Ran::Exited(3)),
-            ScriptStatus::Stopped
-        );
+        for (code, status) in [
+            (0, ScriptStatus::Running),
+            (1, ScriptStatus::Dead(1)),
+            (2, ScriptStatus::Dead(2)),
+            (3, ScriptStatus::Stopped),
+        ] {
+            assert_eq!(ScriptStatus::from_ran(&Ran::Exited(code)), status);
+        }
         for c in [4, 5, 100, 255] {
             assert!(matches!(
                 ScriptStatus::from_ran(&Ran::Exited(c)),
