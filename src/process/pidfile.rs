@@ -184,6 +184,7 @@ pub fn remove(path: &Path) -> io::Result<()> {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+    use std::path::PathBuf;
 
     #[test]
     fn strict_content() {
@@ -257,12 +258,18 @@ mod tests {
         assert!(matches!(read(&f, 32768), PidFile::Untrusted(_)));
     }
 
+    /// `x.pid` in `dir`, naming PID 42, writable by anyone.
+    fn world_writable(dir: &Path) -> PathBuf {
+        let p = dir.join("x.pid");
+        std::fs::write(&p, "42\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
+        p
+    }
+
     #[test]
     fn foreign_reading_waives_the_writer_never_the_shape() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("x.pid");
-        std::fs::write(&p, "42\n").unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let p = world_writable(dir.path());
         assert!(matches!(read(&p, 32768), PidFile::Untrusted(_)));
         let me = nix::unistd::geteuid().as_raw();
         assert_eq!(read_foreign(&p, 32768), (PidFile::Pid(42), Some(me)));
@@ -283,9 +290,7 @@ mod tests {
     #[test]
     fn world_writable_is_untrusted() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("x.pid");
-        std::fs::write(&p, "42\n").unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let p = world_writable(dir.path());
         assert!(matches!(read(&p, 32768), PidFile::Untrusted(_)));
     }
 }
