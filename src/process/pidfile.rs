@@ -232,13 +232,24 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
+    /// `x.pid` in `dir`, made by `link` (a symbolic or a hard link) to a file holding `text`;
+    /// that file and the link.
+    fn linked(
+        dir: &Path,
+        text: &str,
+        link: fn(PathBuf, PathBuf) -> std::io::Result<()>,
+    ) -> (PathBuf, PathBuf) {
+        let target = dir.join("target");
+        std::fs::write(&target, text).unwrap();
+        let p = dir.join("x.pid");
+        link(target.clone(), p.clone()).unwrap();
+        (target, p)
+    }
+
     #[test]
     fn symlinks_are_replaced_never_followed() {
         let dir = tempfile::tempdir().unwrap();
-        let target = dir.path().join("precious");
-        std::fs::write(&target, "keep me").unwrap();
-        let p = dir.path().join("x.pid");
-        std::os::unix::fs::symlink(&target, &p).unwrap();
+        let (target, p) = linked(dir.path(), "keep me", std::os::unix::fs::symlink);
         assert!(matches!(read(&p, 32768), PidFile::Untrusted(_)));
         write(&p, 99).unwrap();
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me");
@@ -248,10 +259,7 @@ mod tests {
     #[test]
     fn hard_links_and_fifos_are_untrusted() {
         let dir = tempfile::tempdir().unwrap();
-        let a = dir.path().join("a");
-        std::fs::write(&a, "42\n").unwrap();
-        let p = dir.path().join("x.pid");
-        std::fs::hard_link(&a, &p).unwrap();
+        let (_, p) = linked(dir.path(), "42\n", std::fs::hard_link);
         assert!(matches!(read(&p, 32768), PidFile::Untrusted(_)));
         let f = dir.path().join("fifo.pid");
         nix::unistd::mkfifo(&f, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();

@@ -37,7 +37,7 @@ mod tests {
     fn a_blocked_signal_is_read_from_the_descriptor() {
         // A thread of its own: the mask stays there.
         std::thread::spawn(|| {
-            let mut fd = open(&[Signal::SIGUSR2]).unwrap();
+            let fd = open(&[Signal::SIGUSR2]).unwrap();
             assert!(fd.read_signal().unwrap().is_none(), "nothing pending yet");
             // raise(3) in a threaded program signals the calling thread.
             nix::sys::signal::raise(Signal::SIGUSR2).unwrap();
