@@ -17,8 +17,9 @@ use crate::lifecycle::Lifecycle;
 use crate::process::group::SignalError;
 use crate::process::handle::ProcHandle;
 use crate::process::keeper::Keeper;
-use crate::process::launch::{self, Launch};
+use crate::process::launch::Launch;
 use crate::process::pidfile::{self, PidFile};
+use crate::process::reap;
 use crate::process::record::Record;
 use crate::ready::{self, NotifySocket};
 
@@ -173,13 +174,13 @@ pub(crate) fn settle(
         ready::Outcome::Died => LifecycleError::DiedStarting {
             service,
             pid: l.main.pid(),
-            status: l.child.and_then(launch::reap),
+            status: l.child.and_then(reap::reap),
             tail: log_tail(log),
         },
         ready::Outcome::TimedOut | ready::Outcome::Cancelled => {
             let _ = terminate(life, def, &l.main, l.record.pgid);
             if let Some(pid) = l.child {
-                launch::reap(pid);
+                reap::reap(pid);
             }
             if outcome == ready::Outcome::Cancelled {
                 LifecycleError::Cancelled { service }
@@ -194,7 +195,7 @@ pub(crate) fn settle(
         ready::Outcome::Refused(why) => {
             let _ = terminate(life, def, &l.main, l.record.pgid);
             if let Some(pid) = l.child {
-                launch::reap(pid);
+                reap::reap(pid);
             }
             LifecycleError::ReadyRefused {
                 service,

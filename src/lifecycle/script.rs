@@ -200,7 +200,7 @@ pub fn run(life: &Lifecycle, def: &Definition, action: Action) -> Result<Ran, Li
     // no descriptor of svc's caller beyond 0-2, like any launched program (SPEC §3.7).
     unsafe {
         std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
-            crate::process::launch::reset_inherited_state();
+            crate::process::child::reset_inherited_state();
             Ok(())
         });
     }

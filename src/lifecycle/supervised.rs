@@ -25,6 +25,7 @@ use crate::process::group::{SignalError, Target};
 use crate::process::handle::ProcHandle;
 use crate::process::launch::{self, Launch};
 use crate::process::pidfile;
+use crate::process::reap;
 use crate::process::record::Record;
 use crate::ready::NotifySocket;
 use crate::supervise::report::{self, Report};
@@ -241,14 +242,14 @@ fn spawn(life: &Lifecycle, def: &Definition) -> Result<Started> {
                     let _ = h.signal(Signal::SIGKILL);
                 }
             }
-            launch::reap(pid);
+            reap::reap(pid);
             Err(LifecycleError::SupervisorCancelled { service })
         }
         Some(line) => match report::parse(&line) {
             Report::Launched(pid) => Ok(Started::Launched(pid)),
             Report::Failed { code, message } => {
                 // The supervisor has exited after undoing everything; reap it.
-                launch::reap(pid);
+                reap::reap(pid);
                 Err(LifecycleError::Reported { code, message })
             }
             Report::Garbled(line) => Err(LifecycleError::GarbledReport { service, line }),
@@ -258,7 +259,7 @@ fn spawn(life: &Lifecycle, def: &Definition) -> Result<Started> {
             if let Ok(h) = ProcHandle::open(pid, &life.procfs) {
                 let _ = h.signal(Signal::SIGKILL);
             }
-            launch::reap(pid);
+            reap::reap(pid);
             let _ = pidfile::remove(&state_file);
             Err(LifecycleError::SupervisorSilent {
                 service,
@@ -297,7 +298,7 @@ fn stop_supervisor(life: &Lifecycle, def: &Definition) -> Result<Option<i32>> {
         handle.wait_exit(Instant::now() + Duration::from_secs(5));
     }
     // Ours only when this very process started it (svc restart in one run).
-    launch::reap_nohang(handle.pid());
+    reap::reap_nohang(handle.pid());
     let _ = pidfile::remove(&state_file);
     Ok(running)
 }

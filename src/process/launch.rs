@@ -34,9 +34,7 @@ use super::keeper::Keeper;
 use crate::definition::Limit;
 use crate::users::Credentials;
 
-// Callers outside `process` still name these through `launch`.
-pub use super::child::{reset_inherited_state, reset_signals};
-pub use super::reap::{reap, reap_nohang};
+use super::reap::reap;
 
 /// The default PATH of a launched program (and where bare `exec` names are looked up).
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

@@ -22,9 +22,9 @@ use crate::exit::{Code, HasCode};
 use crate::paths::Dirs;
 use crate::process::group::{self, Groups};
 use crate::process::handle::ProcHandle;
-use crate::process::launch;
 use crate::process::pidfile::{self, PidFile};
 use crate::process::procfs::Procfs;
+use crate::process::reap;
 use crate::process::sigfd;
 use crate::supervise::logsink::LogSink;
 use crate::supervise::report;
@@ -479,7 +479,7 @@ impl<'a, I: Instances> Supervisor<'a, I> {
             if let Err(e) = stopped {
                 say(def.name.as_str(), &format!("{}: {e}", def.name));
             }
-            launch::reap(pid);
+            reap::reap(pid);
             self.remove_files(pid);
         }
         self.drain_pipe();
