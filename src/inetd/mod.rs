@@ -48,6 +48,7 @@ use nix::sys::signalfd::SignalFd;
 use crate::access::{Rules, Verdict};
 use crate::definition::{self, Definition, DefinitionError, Protocol};
 use crate::lifecycle::Lifecycle;
+use crate::process::group::KILL_GRACE;
 use crate::process::launch::{self, Launch};
 use crate::process::sigfd::{self, SigfdError};
 use crate::securelog::{Decision, SecureLog};
@@ -66,8 +67,6 @@ const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// Descriptors (of `/dev/null`) held in reserve and released around each launch, so a server
 /// can still be started when accepted connections have used every other descriptor (F4).
 const RESERVE_FDS: usize = 8;
-/// After SIGKILL, how long svc waits for the servers to be gone.
-const KILL_GRACE: Duration = Duration::from_secs(5);
 
 /// One served service.
 #[derive(Debug)]

@@ -31,11 +31,9 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
+use super::group::KILL_GRACE;
 use super::handle::{poll_fds, wait_any_exit, ProcHandle};
 use super::procfs::Procfs;
-
-/// After KILL, how long svc waits for the kernel to take the processes away.
-const KILL_GRACE: Duration = Duration::from_secs(5);
 
 /// How the launcher ended, as the keeper saw it.
 #[derive(Debug)]
