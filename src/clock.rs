@@ -2,7 +2,7 @@
 //! only, so output never depends on the host's time zone or a tz database) and a duration into
 //! text for people. Pure and unit-tested.
 //!
-//! Instants: [`rfc3339`] (`2026-11-24T23:59:59Z`, the access log of SPEC §5.3 and the
+//! Instants: [`rfc3339`] (`2026-11-24T23:59:59Z`, the secure log of docs/inetd.md and the
 //! supervisor's state), [`rfc3339_micros`] (`…59.123456Z`, the lines of a supervised
 //! service's log), [`utc`] (`2026-11-24 23:59:59 UTC`, `svc analyze`), and Unix time as
 //! numbers ([`unix_ms`], [`unix_secs`]) for records and timelines. The calendar is H. Hinnant's

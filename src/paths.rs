@@ -1,4 +1,4 @@
-//! The configuration, state and log directories (SPEC §1).
+//! The configuration, state and log directories (docs/commands.md, "Files").
 //!
 //! Each is chosen by flag, then environment, then a default that depends on whether svc runs as
 //! root. The state and log directories are created on demand (mode 0755) and, like every file svc
@@ -63,7 +63,7 @@ fn pick(
 }
 
 impl Dirs {
-    /// Resolves the directories: flag > environment > default (SPEC §1).
+    /// Resolves the directories: flag > environment > default (docs/commands.md, "Files").
     pub fn resolve(flags: &DirFlags) -> Dirs {
         let root = nix::unistd::geteuid().is_root();
         let uid = nix::unistd::getuid().as_raw();
@@ -175,7 +175,7 @@ pub fn ensure_dir(dir: &Path) -> io::Result<()> {
         }
     }
     if !existed {
-        // Mode 0755 whatever the caller's umask (SPEC §1).
+        // Mode 0755 whatever the caller's umask (docs/commands.md, "Files").
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
     }

@@ -1,6 +1,6 @@
 //! Opening files that another user may control — a service's log (its user may write the log
 //! directory), a rule file, a definition — so that nothing svc does can block on them or be led
-//! elsewhere (SPEC §3.7; issue 10 items 7–9).
+//! elsewhere (docs/security.md, "Logs and FIFOs"; issue 10 items 7–9).
 //!
 //! Every open is `O_NONBLOCK`: a FIFO put where a file was expected would otherwise block
 //! `open(2)` until a peer appears — forever, while svc holds a service's lock. The descriptor

@@ -1,6 +1,8 @@
-//! The secure log of the super daemon (SPEC §5.3): `<log>/secure`, one line per decision,
+//! The secure log of the super daemon (docs/inetd.md, the secure log): `<log>/secure`, one line per
+//! decision,
 //!
-//! `<RFC 3339 time> svc-inetd[<pid>]: <ALLOW|DENY|LIMIT> service=<NAME> client=<ADDR>:<PORT> rule=<RULE>`
+//! `<RFC 3339 time> svc-inetd[<pid>]: <ALLOW|DENY|LIMIT> service=<NAME> client=<ADDR>:<PORT>
+//! rule=<RULE>`
 //!
 //! Each line is built in memory and appended with a single `write(2)` on a descriptor opened
 //! `O_APPEND|O_NOFOLLOW|O_NONBLOCK|O_CLOEXEC` (mode 0640; [`crate::regular`]), so concurrent

@@ -1,4 +1,4 @@
-//! Strict user and group resolution (SPEC §3.7).
+//! Strict user and group resolution (docs/security.md, "The process a service gets").
 //!
 //! A user or group is either a plain decimal id (taken as given) or a name that exists in the
 //! user database, written exactly. Anything else — empty, `0day`, ` 0`, `0x0`, `root ` — is an

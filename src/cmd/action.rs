@@ -1,4 +1,5 @@
-//! start, stop, restart, try-restart, reload, force-reload (SPEC §3.1–§3.3).
+//! start, stop, restart, try-restart, reload, force-reload (docs/commands.md, "Starting and
+//! stopping").
 
 use super::Context;
 use crate::definition::Definition;

@@ -1,5 +1,5 @@
-//! The super daemon (SPEC §5.1, §5.3): one `poll(2)` loop over the services' sockets, a
-//! signalfd and the self-pipe of the access checks that run on threads ([`lookup`]).
+//! The super daemon (docs/inetd.md, "The super daemon"): one `poll(2)` loop over the services'
+//! sockets, a signalfd and the self-pipe of the access checks that run on threads ([`lookup`]).
 //!
 //! - `wait: false` TCP: every accepted connection goes through the per-client rate limit
 //!   (`cps`), the access check ([`crate::access`]), then the `instances` and `per_source`
@@ -428,8 +428,8 @@ impl Daemon<'_> {
         }
     }
 
-    /// Acts on an access verdict (SPEC §5.2): runs the rule's `spawn` command, logs a denial;
-    /// the deciding rule when the client is allowed.
+    /// Acts on an access verdict (docs/inetd.md, "Access control"): runs the rule's `spawn`
+    /// command, logs a denial; the deciding rule when the client is allowed.
     fn access(&mut self, name: &str, client: SocketAddr, verdict: Verdict) -> Option<String> {
         if let Some(cmd) = &verdict.spawn {
             self.spawn_command(cmd);

@@ -1,5 +1,6 @@
 //! The processes `svc inetd` started and will reap — servers and the `spawn` commands of access
-//! rules — and how many of them count toward `instances` and `per_source` (SPEC §5.1).
+//! rules — and how many of them count toward `instances` and `per_source` (docs/inetd.md, "The
+//! super daemon").
 //!
 //! A limit counts live servers. Two kinds of server have ended as far as their client can tell
 //! yet are still children here: one that has exited but whose SIGCHLD has not been read (the

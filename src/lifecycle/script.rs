@@ -1,4 +1,5 @@
-//! LSB init scripts run as services: a definition with `script: /etc/init.d/foo` (SPEC §2).
+//! LSB init scripts run as services: a definition with `script: /etc/init.d/foo` (svc.yaml(5) and
+//! docs/services.md).
 //!
 //! This module owns everything that differs for such a service at run time: running
 //! `SCRIPT ACTION`, mapping its exit code and deriving liveness from its `status` action. The
@@ -195,9 +196,10 @@ pub fn run(life: &Lifecycle, def: &Definition, action: Action) -> Result<Ran, Li
         .stdout(out)
         .stderr(err)
         .process_group(0);
-    // SAFETY: the closure runs between fork and exec and only makes async-signal-safe syscalls
-    // (see reset_inherited_state): the script starts with default signals, an empty mask and
-    // no descriptor of svc's caller beyond 0-2, like any launched program (SPEC §3.7).
+    // SAFETY: the closure runs between fork and exec and only makes async-signal-safe syscalls (see
+    // reset_inherited_state): the script starts with default signals, an empty mask and no
+    // descriptor of svc's caller beyond 0-2, like any launched program (docs/security.md, "The
+    // process a service gets").
     unsafe {
         std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
             crate::process::child::reset_inherited_state();
@@ -259,7 +261,7 @@ fn script_status(life: &Lifecycle, def: &Definition) -> (ScriptStatus, Option<i3
 }
 
 /// `svc status` of a script service. An unknown answer is shown as `failed` with the reason
-/// in the note (the states of SPEC §3.4 have no "unknown").
+/// in the note (the states of `svc status`, docs/commands.md, have no "unknown").
 pub fn status(life: &Lifecycle, def: &Definition) -> Status {
     let (st, pid) = script_status(life, def);
     let (state, note) = match st {

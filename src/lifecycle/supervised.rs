@@ -1,8 +1,8 @@
-//! The supervised kind (`respawn:`, SPEC §3.6): `svc start` launches the service's supervisor
-//! and waits for its report, `svc stop` asks the supervisor to stop the service, `svc status`
-//! adds what the supervisor knows (restarts, the last exit, `failed` and restarting). The
-//! supervisor process itself is [`crate::supervise`]; it launches its instances through
-//! [`ExecInstances`], the exec kind's launch, which this module passes in.
+//! The supervised kind (`respawn:`, docs/services.md, "Supervised services: respawn"): `svc start`
+//! launches the service's supervisor and waits for its report, `svc stop` asks the supervisor to
+//! stop the service, `svc status` adds what the supervisor knows (restarts, the last exit, `failed`
+//! and restarting). The supervisor process itself is [`crate::supervise`]; it launches its
+//! instances through [`ExecInstances`], the exec kind's launch, which this module passes in.
 
 use std::ffi::OsString;
 use std::fs::File;

@@ -1,5 +1,5 @@
-//! The keeper of a forking launch (SPEC §3.5): a small forked copy of svc that is the child
-//! subreaper of the launch while svc waits for it.
+//! The keeper of a forking launch (docs/security.md, "How svc decides a service runs"): a small
+//! forked copy of svc that is the child subreaper of the launch while svc waits for it.
 //!
 //! A daemonizing program forks and lets its launcher exit; the daemon would be reparented to
 //! init, and svc could no longer tell it from any other process. The keeper sits between svc

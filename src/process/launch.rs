@@ -1,5 +1,5 @@
-//! Launching a daemon: the only place svc forks, and the crate's only `unsafe` that runs in a
-//! child (SPEC §3.1 step 3, §3.7).
+//! Launching a daemon: the only place svc forks, and the crate's only `unsafe` that runs in a child
+//! (docs/commands.md, "Starting and stopping"; docs/security.md, "The process a service gets").
 //!
 //! Everything the child needs — program path, argv, environment, descriptors, credentials,
 //! limits — is prepared before the fork. Between fork and exec the child makes plain syscalls

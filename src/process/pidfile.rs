@@ -1,4 +1,5 @@
-//! PID files: strict reading, atomic writing (SPEC §3.4, §3.5).
+//! PID files: strict reading, atomic writing (docs/commands.md, "Starting and stopping";
+//! docs/security.md, "How svc decides a service runs").
 //!
 //! Content is decimal digits without sign or leading zero, at most one trailing newline, at most
 //! pid_max. A file that is a symlink, a hard link, not regular, or writable by someone other than
@@ -65,11 +66,11 @@ pub fn read(path: &Path, pid_max: i64) -> PidFile {
     read_checked(path, pid_max, trust::check_pidfile).0
 }
 
-/// Reads a PID file that another user may have written (a daemon's own, written after it
-/// dropped privileges): as [`read`], except that the file's owner and writers, and its
-/// directory's, are not held against it — the caller must prove the PID another way (SPEC
-/// §3.5). A symlink, a hard link or anything but a regular file is still refused. Returns the
-/// file's owner with what it says.
+/// Reads a PID file that another user may have written (a daemon's own, written after it dropped
+/// privileges): as [`read`], except that the file's owner and writers, and its directory's, are not
+/// held against it — the caller must prove the PID another way (docs/security.md, "How svc decides
+/// a service runs"). A symlink, a hard link or anything but a regular file is still refused.
+/// Returns the file's owner with what it says.
 pub fn read_foreign(path: &Path, pid_max: i64) -> (PidFile, Option<u32>) {
     read_checked(path, pid_max, trust::check_pidfile_shape)
 }

@@ -1,5 +1,6 @@
-//! The order in which one phase of a switch (its stops, or its starts) runs its steps (SPEC §4):
-//! pure bookkeeping, no processes, so it is unit-tested on its own.
+//! The order in which one phase of a switch (its stops, or its starts) runs its steps
+//! (docs/commands.md, "Switching runlevels"): pure bookkeeping, no processes, so it is unit-tested
+//! on its own.
 //!
 //! The steps come in plan order ([`super::plan`]): by rank, so the steps of one rank form a
 //! contiguous group. Only the lowest rank that is not finished may run; within it a step runs

@@ -1,8 +1,8 @@
-//! The supervisor process, `svc supervise NAME` (SPEC §3.6): launches the service, reports
-//! the first launch to `svc start` ([`report`](super::report)), then sleeps in poll(2) on a
-//! signalfd and the service's output pipe, restarting the service when it exits (with backoff,
-//! giving up after `max` restarts within `window`), copying its output into the log
-//! ([`LogSink`]) and stopping it on SIGTERM.
+//! The supervisor process, `svc supervise NAME` (docs/services.md, "Supervised services: respawn"):
+//! launches the service, reports the first launch to `svc start` ([`report`](super::report)), then
+//! sleeps in poll(2) on a signalfd and the service's output pipe, restarting the service when it
+//! exits (with backoff, giving up after `max` restarts within `window`), copying its output into
+//! the log ([`LogSink`]) and stopping it on SIGTERM.
 //!
 //! How an instance is launched and made ready is the exec kind's business, which lives above
 //! this module: `svc supervise` passes it in as an [`Instances`].

@@ -1,6 +1,6 @@
-//! Validation (SPEC §2): a definition's text, parsed by [`super::yaml`], checked key by key
-//! into a [`Definition`]. Pure: no file, user database or script is read here (that is
-//! [`super::resolve`]'s step, after this one).
+//! Validation (svc.yaml(5) and docs/services.md): a definition's text, parsed by [`super::yaml`],
+//! checked key by key into a [`Definition`]. Pure: no file, user database or script is read here
+//! (that is [`super::resolve`]'s step, after this one).
 //!
 //! Every problem of a file is gathered before reporting, each with the line of the key it is
 //! about (from the parser's positions), so `svc check` shows them all in one run. The checks
@@ -94,7 +94,7 @@ pub fn validate(file: &Path, name: &ServiceName, text: &str) -> Validated {
     }
 }
 
-/// Validates the text of `svc.yaml` (SPEC §1).
+/// Validates the text of `svc.yaml` (docs/commands.md, "Files").
 pub fn settings(file: &Path, text: &str) -> Result<Settings, Vec<Problem>> {
     let root = match yaml::parse(text) {
         Ok(n) => n,
