@@ -216,6 +216,18 @@ impl Validator<'_> {
         );
     }
 
+    /// The entries of `n`, the mapping at top-level `key`; anything else is reported as not
+    /// `what`.
+    fn mapping<'n>(&mut self, key: &str, what: &str, n: &'n Node) -> Option<&'n [Entry]> {
+        match n {
+            Node::Map(m) => Some(m),
+            other => {
+                self.expected(&[key], what, other);
+                None
+            }
+        }
+    }
+
     fn definition(&mut self, name: &ServiceName, accounts: &mut Accounts) -> Option<Definition> {
         let map = match self.root {
             Node::Map(m) => m,
