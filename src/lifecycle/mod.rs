@@ -7,8 +7,8 @@
 //! - [`supervised`]: a program run under svc's supervisor ([`crate::supervise`]);
 //! - [`script`]: an LSB init script that starts and stops its daemon itself;
 //! - on-demand (`socket:`): launched per connection by `svc inetd`
-//! ([`Lifecycle::connection_launch`]),
-//!   never by `start`; its liveness is probed like the exec kind's.
+//!   ([`Lifecycle::connection_launch`]), never by `start`; its liveness is probed like the exec
+//!   kind's.
 //!
 //! Around them: what the operations answer ([`state`]), why they fail ([`error`]), preparing a
 //! launch ([`prepare`]) and probing liveness from PID file, record and /proc ([`probe`]).
