@@ -2,7 +2,7 @@
 //! only, so output never depends on the host's time zone or a tz database) and a duration into
 //! text for people. Pure and unit-tested.
 //!
-//! Instants: [`rfc3339`] (`2026-11-24T23:59:59Z`, the access log of SPEC §5.3 and the
+//! Instants: [`rfc3339`] (`2026-11-24T23:59:59Z`, the secure log of docs/inetd.md and the
 //! supervisor's state), [`rfc3339_micros`] (`…59.123456Z`, the lines of a supervised
 //! service's log), [`utc`] (`2026-11-24 23:59:59 UTC`, `svc analyze`), and Unix time as
 //! numbers ([`unix_ms`], [`unix_secs`]) for records and timelines. The calendar is H. Hinnant's
@@ -165,19 +165,27 @@ pub(crate) mod tests {
     // Moved from output.rs.
     #[test]
     fn uptime_format() {
-        assert_eq!(uptime(0), "0s");
-        assert_eq!(uptime(192), "3m12s");
-        assert_eq!(uptime(7380), "2h03m");
-        assert_eq!(uptime(100_800), "1d04h");
+        for (secs, text) in [
+            (0, "0s"),
+            (192, "3m12s"),
+            (7380, "2h03m"),
+            (100_800, "1d04h"),
+        ] {
+            assert_eq!(uptime(secs), text);
+        }
     }
 
     // Moved from timeline.rs.
     #[test]
     fn durations_and_dates() {
-        assert_eq!(format_ms(340), "340ms");
-        assert_eq!(format_ms(1234), "1.234s");
-        assert_eq!(format_ms(2000), "2.000s");
-        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
-        assert_eq!(utc(1_714_564_800_000), "2024-05-01 12:00:00 UTC");
+        for (ms, text) in [(340, "340ms"), (1234, "1.234s"), (2000, "2.000s")] {
+            assert_eq!(format_ms(ms), text);
+        }
+        for (ms, text) in [
+            (0, "1970-01-01 00:00:00 UTC"),
+            (1_714_564_800_000, "2024-05-01 12:00:00 UTC"),
+        ] {
+            assert_eq!(utc(ms), text);
+        }
     }
 }

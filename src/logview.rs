@@ -402,23 +402,34 @@ mod tests {
         String::from_utf8(out).unwrap()
     }
 
+    /// For each `(n, text)`: the last `n` lines are `text`.
+    fn lasts(v: &LogView, rows: &[(usize, &str)]) {
+        for &(n, text) in rows {
+            assert_eq!(last(v, n), text, "{n}");
+        }
+    }
+
     #[test]
     fn last_lines_of_one_file() {
         let d = tempfile::tempdir().unwrap();
         let v = view(d.path(), &[("x.log", b"a\nb\nc\nd\n")]);
-        assert_eq!(last(&v, 0), "");
-        assert_eq!(last(&v, 1), "d\n");
-        assert_eq!(last(&v, 3), "b\nc\nd\n");
-        assert_eq!(last(&v, 4), "a\nb\nc\nd\n");
-        assert_eq!(last(&v, 10), "a\nb\nc\nd\n");
+        lasts(
+            &v,
+            &[
+                (0, ""),
+                (1, "d\n"),
+                (3, "b\nc\nd\n"),
+                (4, "a\nb\nc\nd\n"),
+                (10, "a\nb\nc\nd\n"),
+            ],
+        );
     }
 
     #[test]
     fn a_last_line_without_newline_counts() {
         let d = tempfile::tempdir().unwrap();
         let v = view(d.path(), &[("x.log", b"a\nb\nc")]);
-        assert_eq!(last(&v, 1), "c");
-        assert_eq!(last(&v, 2), "b\nc");
+        lasts(&v, &[(1, "c"), (2, "b\nc")]);
     }
 
     #[test]
@@ -453,10 +464,15 @@ mod tests {
                 ("x.log.3.gz", b"\x1f\x8b junk\n"),
             ],
         );
-        assert_eq!(last(&v, 2), "5\n6\n");
-        assert_eq!(last(&v, 3), "4\n5\n6\n");
-        assert_eq!(last(&v, 5), "2\n3\n4\n5\n6\n");
-        assert_eq!(last(&v, 100), "1\n2\n3\n4\n5\n6\n");
+        lasts(
+            &v,
+            &[
+                (2, "5\n6\n"),
+                (3, "4\n5\n6\n"),
+                (5, "2\n3\n4\n5\n6\n"),
+                (100, "1\n2\n3\n4\n5\n6\n"),
+            ],
+        );
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Service names (SPEC §1): `^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$`.
+//! Service names (docs/commands.md, "Commands"): `^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$`.
 //!
 //! A `ServiceName` is the only thing svc joins to a directory to find a definition, a PID file
 //! or a log, so a name that could escape a directory (`..`, `/`, a leading dot) never becomes one.

@@ -1,5 +1,5 @@
-//! Everything svc prints (SPEC §6): results on stdout, errors on stderr, colour only on a
-//! terminal and never with `NO_COLOR` or `--no-color`, nothing but errors with `--quiet`.
+//! Everything svc prints (docs/commands.md, output): results on stdout, errors on stderr, colour
+//! only on a terminal and never with `NO_COLOR` or `--no-color`, nothing but errors with `--quiet`.
 //! A closed stdout (`svc status | head -0`) is not an error: writes that fail are dropped.
 
 use std::io::{IsTerminal, Write};

@@ -1,4 +1,4 @@
-//! The configuration, state and log directories (SPEC §1).
+//! The configuration, state and log directories (docs/commands.md, "Files").
 //!
 //! Each is chosen by flag, then environment, then a default that depends on whether svc runs as
 //! root. The state and log directories are created on demand (mode 0755) and, like every file svc
@@ -44,50 +44,44 @@ fn home() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/"))
 }
 
+/// One directory: the flag, else the environment variable `env`, else `as_root` for root and
+/// `ordinary()` for anyone else.
+fn pick(
+    flag: &Option<PathBuf>,
+    env: &str,
+    root: bool,
+    as_root: &str,
+    ordinary: impl FnOnce() -> PathBuf,
+) -> PathBuf {
+    flag.clone().or_else(|| env_path(env)).unwrap_or_else(|| {
+        if root {
+            PathBuf::from(as_root)
+        } else {
+            ordinary()
+        }
+    })
+}
+
 impl Dirs {
-    /// Resolves the directories: flag > environment > default (SPEC §1).
+    /// Resolves the directories: flag > environment > default (docs/commands.md, "Files").
     pub fn resolve(flags: &DirFlags) -> Dirs {
         let root = nix::unistd::geteuid().is_root();
         let uid = nix::unistd::getuid().as_raw();
-        let config = flags
-            .config
-            .clone()
-            .or_else(|| env_path("SVC_CONFIG_DIR"))
-            .unwrap_or_else(|| {
-                if root {
-                    PathBuf::from("/etc/svc")
-                } else {
-                    env_path("XDG_CONFIG_HOME")
-                        .unwrap_or_else(|| home().join(".config"))
-                        .join("svc")
-                }
-            });
-        let state = flags
-            .state
-            .clone()
-            .or_else(|| env_path("SVC_STATE_DIR"))
-            .unwrap_or_else(|| {
-                if root {
-                    PathBuf::from("/run/svc")
-                } else {
-                    env_path("XDG_RUNTIME_DIR")
-                        .map(|d| d.join("svc"))
-                        .unwrap_or_else(|| PathBuf::from(format!("/tmp/svc-{uid}")))
-                }
-            });
-        let log = flags
-            .log
-            .clone()
-            .or_else(|| env_path("SVC_LOG_DIR"))
-            .unwrap_or_else(|| {
-                if root {
-                    PathBuf::from("/var/log/svc")
-                } else {
-                    env_path("XDG_STATE_HOME")
-                        .unwrap_or_else(|| home().join(".local/state"))
-                        .join("svc/log")
-                }
-            });
+        let config = pick(&flags.config, "SVC_CONFIG_DIR", root, "/etc/svc", || {
+            env_path("XDG_CONFIG_HOME")
+                .unwrap_or_else(|| home().join(".config"))
+                .join("svc")
+        });
+        let state = pick(&flags.state, "SVC_STATE_DIR", root, "/run/svc", || {
+            env_path("XDG_RUNTIME_DIR")
+                .map(|d| d.join("svc"))
+                .unwrap_or_else(|| PathBuf::from(format!("/tmp/svc-{uid}")))
+        });
+        let log = pick(&flags.log, "SVC_LOG_DIR", root, "/var/log/svc", || {
+            env_path("XDG_STATE_HOME")
+                .unwrap_or_else(|| home().join(".local/state"))
+                .join("svc/log")
+        });
         Dirs {
             config: absolute(config),
             state: absolute(state),
@@ -181,7 +175,7 @@ pub fn ensure_dir(dir: &Path) -> io::Result<()> {
         }
     }
     if !existed {
-        // Mode 0755 whatever the caller's umask (SPEC §1).
+        // Mode 0755 whatever the caller's umask (docs/commands.md, "Files").
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
     }

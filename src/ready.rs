@@ -1,6 +1,6 @@
-//! Readiness checks (SPEC §3.1 step 5): `tcp` (the service's own processes listen on the
-//! port), `file` (it exists) and `notify` (the sd_notify protocol: the daemon sends `READY=1`
-//! to `NOTIFY_SOCKET`).
+//! Readiness checks (docs/commands.md, readiness in "Starting and stopping"): `tcp` (the service's
+//! own processes listen on the port), `file` (it exists) and `notify` (the sd_notify protocol: the
+//! daemon sends `READY=1` to `NOTIFY_SOCKET`).
 //!
 //! Every wait also watches the launched process, so a daemon that dies while svc waits fails the
 //! start at once instead of after `ready_timeout`. tcp and file checks are retried with short

@@ -1,6 +1,6 @@
 //! Opening files that another user may control — a service's log (its user may write the log
 //! directory), a rule file, a definition — so that nothing svc does can block on them or be led
-//! elsewhere (SPEC §3.7; issue 10 items 7–9).
+//! elsewhere (docs/security.md, "Logs and FIFOs"; issue 10 items 7–9).
 //!
 //! Every open is `O_NONBLOCK`: a FIFO put where a file was expected would otherwise block
 //! `open(2)` until a peer appears — forever, while svc holds a service's lock. The descriptor
@@ -14,7 +14,7 @@
 use std::fs::{File, Metadata, OpenOptions};
 use std::io;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
@@ -60,15 +60,11 @@ pub fn read(path: &Path, links: Links) -> io::Result<Vec<u8>> {
 /// Opens (creating it with `mode`) a file to read and write in place, such as a lock file:
 /// never through a symlink, never blocking, a regular file only.
 pub fn open_rw(path: &Path, mode: u32) -> io::Result<File> {
-    let f = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(mode)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY)
-        .open(path)
-        .map_err(|e| open_error(path, Links::Refuse, e))?;
+    let f = create(
+        path,
+        mode,
+        OpenOptions::new().read(true).write(true).truncate(false),
+    )?;
     settle(f).map(|(f, _)| f)
 }
 
@@ -76,18 +72,23 @@ pub fn open_rw(path: &Path, mode: u32) -> io::Result<File> {
 /// blocking, a regular file with a single link only (writing through a hard link would write
 /// into another file).
 pub fn open_append(path: &Path, mode: u32) -> io::Result<File> {
-    let f = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(mode)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY)
-        .open(path)
-        .map_err(|e| open_error(path, Links::Refuse, e))?;
+    let f = create(path, mode, OpenOptions::new().append(true))?;
     let (f, meta) = settle(f)?;
     if meta.nlink() > 1 {
         return Err(hard_linked(&meta, "write"));
     }
     Ok(f)
+}
+
+/// Opens `path` as `options` say, creating it with `mode`: never through a symlink, never
+/// blocking, never as a controlling terminal. The descriptor is not examined yet.
+fn create(path: &Path, mode: u32, options: &mut OpenOptions) -> io::Result<File> {
+    options
+        .create(true)
+        .mode(mode)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| open_error(path, Links::Refuse, e))
 }
 
 /// A log with a second name may be another file altogether (a hard link made by whoever can
@@ -101,23 +102,15 @@ fn hard_linked(meta: &Metadata, what: &str) -> io::Error {
 
 /// What kind of file `meta` describes, for messages ("a FIFO").
 pub fn describe(meta: &Metadata) -> &'static str {
-    let ft = meta.file_type();
-    if ft.is_file() {
-        "a regular file"
-    } else if ft.is_dir() {
-        "a directory"
-    } else if ft.is_fifo() {
-        "a FIFO"
-    } else if ft.is_socket() {
-        "a socket"
-    } else if ft.is_char_device() {
-        "a character device"
-    } else if ft.is_block_device() {
-        "a block device"
-    } else if ft.is_symlink() {
-        "a symbolic link"
-    } else {
-        "not a regular file"
+    match meta.mode() & libc::S_IFMT {
+        libc::S_IFREG => "a regular file",
+        libc::S_IFDIR => "a directory",
+        libc::S_IFIFO => "a FIFO",
+        libc::S_IFSOCK => "a socket",
+        libc::S_IFCHR => "a character device",
+        libc::S_IFBLK => "a block device",
+        libc::S_IFLNK => "a symbolic link",
+        _ => "not a regular file",
     }
 }
 

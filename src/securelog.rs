@@ -1,6 +1,8 @@
-//! The secure log of the super daemon (SPEC §5.3): `<log>/secure`, one line per decision,
+//! The secure log of the super daemon (docs/inetd.md, the secure log): `<log>/secure`, one line per
+//! decision,
 //!
-//! `<RFC 3339 time> svc-inetd[<pid>]: <ALLOW|DENY|LIMIT> service=<NAME> client=<ADDR>:<PORT> rule=<RULE>`
+//! `<RFC 3339 time> svc-inetd[<pid>]: <ALLOW|DENY|LIMIT> service=<NAME> client=<ADDR>:<PORT>
+//! rule=<RULE>`
 //!
 //! Each line is built in memory and appended with a single `write(2)` on a descriptor opened
 //! `O_APPEND|O_NOFOLLOW|O_NONBLOCK|O_CLOEXEC` (mode 0640; [`crate::regular`]), so concurrent
@@ -16,8 +18,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-// The supervisor (supervise/mod.rs) still names it here; it lives in `clock`.
-pub use crate::clock::rfc3339;
+use crate::clock::rfc3339;
 
 /// The decision a line records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -225,6 +226,11 @@ mod tests {
         assert_eq!(line.split(' ').count(), 6, "{line:?}");
     }
 
+    /// One decision about 127.0.0.1:1 for `echo` by the default rule.
+    fn record(log: &mut SecureLog, decision: Decision) {
+        log.record(decision, "echo", "127.0.0.1:1".parse().unwrap(), "default");
+    }
+
     /// H2: the log is created 0640 and never written through a symlink or a hard link.
     #[test]
     fn h2_log_file_trust() {
@@ -232,12 +238,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("secure");
         let mut log = SecureLog::new(&p, 7);
-        log.record(
-            Decision::Allow,
-            "echo",
-            "127.0.0.1:1".parse().unwrap(),
-            "default",
-        );
+        record(&mut log, Decision::Allow);
         let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode & !0o640, 0, "mode {mode:o}");
         assert_eq!(std::fs::read_to_string(&p).unwrap().lines().count(), 1);
@@ -252,18 +253,8 @@ mod tests {
         assert!(open(&hard).is_err());
         // A failing log does not panic, and keeps failing quietly.
         let mut bad = SecureLog::new(&link, 7);
-        bad.record(
-            Decision::Deny,
-            "echo",
-            "127.0.0.1:1".parse().unwrap(),
-            "default",
-        );
-        bad.record(
-            Decision::Deny,
-            "echo",
-            "127.0.0.1:1".parse().unwrap(),
-            "default",
-        );
+        record(&mut bad, Decision::Deny);
+        record(&mut bad, Decision::Deny);
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "");
     }
 }

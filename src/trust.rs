@@ -1,4 +1,4 @@
-//! Which files and directories svc may trust (SPEC §3.5, §3.7).
+//! Which files and directories svc may trust (docs/security.md, "Files svc trusts").
 //!
 //! A file that another user can write can lie to svc: a PID file pointing at PID 1, a definition
 //! that runs a shell as root. The rule is the same everywhere: the file (and, when svc runs as

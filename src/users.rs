@@ -1,4 +1,4 @@
-//! Strict user and group resolution (SPEC §3.7).
+//! Strict user and group resolution (docs/security.md, "The process a service gets").
 //!
 //! A user or group is either a plain decimal id (taken as given) or a name that exists in the
 //! user database, written exactly. Anything else — empty, `0day`, ` 0`, `0x0`, `root ` — is an
@@ -127,16 +127,14 @@ mod tests {
 
     #[test]
     fn strict_specs() {
-        assert_eq!(parse_spec("0").unwrap(), IdSpec::Id(0));
-        assert_eq!(parse_spec("1000").unwrap(), IdSpec::Id(1000));
-        assert_eq!(
-            parse_spec("www-data").unwrap(),
-            IdSpec::Name("www-data".into())
-        );
-        assert_eq!(
-            parse_spec("machine$").unwrap(),
-            IdSpec::Name("machine$".into())
-        );
+        for (text, spec) in [
+            ("0", IdSpec::Id(0)),
+            ("1000", IdSpec::Id(1000)),
+            ("www-data", IdSpec::Name("www-data".into())),
+            ("machine$", IdSpec::Name("machine$".into())),
+        ] {
+            assert_eq!(parse_spec(text).unwrap(), spec);
+        }
         for bad in [
             "",
             "0day",

@@ -2,13 +2,13 @@
 //! `init.d/fuzz.yaml` (UTF-8 or refused, at most `MAX_FILE_SIZE`), into a `Definition` or the
 //! list of problems.
 //!
-//! Checks: it never panics; problems name the file, a line of it (1-based, at most one past
-//! the last line) and come sorted by line; a definition that parses satisfies the SPEC §2
-//! rules the validator promises (name, `exec` an absolute path or a bare name without NUL,
-//! absolute `script`/`workdir`/`pidfile`, ranges of `nice`, priorities, `umask`, `log_keep`,
-//! runlevels `0`-`6`/`S` without repeats, no self-dependency, the exclusive keys); the INIT
-//! INFO header `svc lsb-script` writes for it reads back as written; and a YAML error that
-//! blames a tab points at one.
+//! Checks: it never panics; problems name the file, a line of it (1-based, at most one past the
+//! last line) and come sorted by line; a definition that parses satisfies the rules the validator
+//! promises (svc.yaml(5) and docs/services.md: name, `exec` an absolute path or a bare name without
+//! NUL, absolute `script`/`workdir`/`pidfile`, ranges of `nice`, priorities, `umask`, `log_keep`,
+//! runlevels `0`-`6`/`S` without repeats, no self-dependency, the exclusive keys); the INIT INFO
+//! header `svc lsb-script` writes for it reads back as written; and a YAML error that blames a tab
+//! points at one.
 #![no_main]
 
 use std::path::Path;

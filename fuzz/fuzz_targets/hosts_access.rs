@@ -1,5 +1,5 @@
-//! hosts.allow / hosts.deny (SPEC §5.2): parse both files, then match connections against
-//! them, with a static resolver (no DNS).
+//! hosts.allow / hosts.deny (docs/inetd.md, "Access control"): parse both files, then match
+//! connections against them, with a static resolver (no DNS).
 //!
 //! The input is text, fields separated by NUL bytes, every field after the first optional:
 //! `HOSTS.ALLOW \0 HOSTS.DENY \0 DAEMON \0 CLIENT \0 PTR NAME \0 FORWARD ADDRESS`. A CLIENT
@@ -9,12 +9,12 @@
 //! (if any) is every client's; its address record is FORWARD, else the first client (so that
 //! client's name verifies and the others' are PARANOID).
 //!
-//! Checks: parsing and matching never panic; every problem names its file and a line of it;
-//! a verdict names `default` (allowed, no spawn) or `hosts.allow:N` / `hosts.deny:N` with N a
-//! line of that file; a check looks a client's name up at most once (one reverse, one forward
-//! lookup); checking twice gives the same verdict; and a `spawn` command holds nothing but the
-//! rules' own characters, the safe ones `[A-Za-z0-9.-_:@/]` and the newlines that join
-//! several `spawn` options (SPEC §5.2: nothing else a client sends reaches the shell).
+//! Checks: parsing and matching never panic; every problem names its file and a line of it; a
+//! verdict names `default` (allowed, no spawn) or `hosts.allow:N` / `hosts.deny:N` with N a line of
+//! that file; a check looks a client's name up at most once (one reverse, one forward lookup);
+//! checking twice gives the same verdict; and a `spawn` command holds nothing but the rules' own
+//! characters, the safe ones `[A-Za-z0-9.-_:@/]` and the newlines that join several `spawn` options
+//! (docs/inetd.md, "Access control": nothing else a client sends reaches the shell).
 #![no_main]
 
 use std::collections::BTreeSet;

@@ -1,15 +1,16 @@
-//! hosts_access(5) access control (SPEC §5.2): `hosts.allow` and `hosts.deny` in the
-//! configuration directory, parsed once into [`Rules`], then matched many times by
-//! [`Rules::check`], which does no I/O of its own (host names come from a [`Resolver`], asked
-//! only when a rule needs one).
+//! hosts_access(5) access control (docs/inetd.md, "Access control"): `hosts.allow` and `hosts.deny`
+//! in the configuration directory, parsed once into [`Rules`], then matched many times by
+//! [`Rules::check`], which does no I/O of its own (host names come from a [`Resolver`], asked only
+//! when a rule needs one).
 //!
 //! Evaluation is tcp_wrappers': hosts.allow first, then hosts.deny, else granted; the first
 //! matching line decides; `a EXCEPT b EXCEPT c` is `a EXCEPT (b EXCEPT c)`. Where tcp_wrappers
 //! fails open svc fails closed: a malformed line never matches in hosts.allow and denies every
 //! client of the daemons it names in hosts.deny; a file that exists but cannot be read denies
-//! everything. "Cannot be read" includes a FIFO or anything else that is not a regular file
-//! (opened without blocking, so svc never waits on one) and, as root, a file another user can
-//! write (SPEC §3.7). Deliberate differences from tcpdmatch are listed in the README.
+//! everything. "Cannot be read" includes a FIFO or anything else that is not a regular file (opened
+//! without blocking, so svc never waits on one) and, as root, a file another user can write
+//! (docs/security.md, "Files svc trusts"). Deliberate differences from tcpdmatch are listed in the
+//! README.
 
 mod expand;
 mod parse;
@@ -184,9 +185,9 @@ impl RuleFile {
     }
 }
 
-/// A rule file's bytes, read without ever blocking (a FIFO is refused, not waited on) and, as
-/// root, only when no other user can write it or its directory (SPEC §3.7). A symlink is
-/// followed, as for definitions: the trust check looks at where it leads.
+/// A rule file's bytes, read without ever blocking (a FIFO is refused, not waited on) and, as root,
+/// only when no other user can write it or its directory (docs/security.md, "Files svc trusts"). A
+/// symlink is followed, as for definitions: the trust check looks at where it leads.
 fn read_rule_file(path: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let mut f = crate::regular::open_read(path, crate::regular::Links::Follow)?;
@@ -212,7 +213,7 @@ pub fn parse(file_label: &str, text: &str) -> RuleFile {
 pub struct Verdict {
     pub allowed: bool,
     /// `hosts.allow:LINE`, `hosts.deny:LINE`, `default`, or `hosts.allow:unreadable` /
-    /// `hosts.deny:unreadable` — the secure log's `rule=` (SPEC §5.3).
+    /// `hosts.deny:unreadable` — the secure log's `rule=` (docs/inetd.md, the secure log).
     pub rule: String,
     /// The expanded `spawn` command(s), one a line, for `/bin/sh -c`, not waited for. Every
     /// expansion is sanitised (see [`sanitise`]); the literal text is the administrator's.
@@ -278,7 +279,7 @@ impl Rules {
         self.problems.iter().any(|p| !p.is_warning)
     }
 
-    /// The verdict for `client` connecting to service `daemon` (SPEC §5.2).
+    /// The verdict for `client` connecting to service `daemon` (docs/inetd.md, "Access control").
     pub fn check(&self, daemon: &str, client: SocketAddr, resolver: &dyn Resolver) -> Verdict {
         self.check_with_server(daemon, client, None, resolver)
     }
@@ -308,9 +309,9 @@ impl Rules {
     }
 }
 
-/// Expands one `spawn` command for `client` connecting to `daemon`, exactly as a matching rule
-/// does (every `%` value sanitised, see [`sanitise`]). The narrow entry point of the
-/// `spawn_expand` fuzz target, which checks SPEC §5.2's character rule on it; svc itself
+/// Expands one `spawn` command for `client` connecting to `daemon`, exactly as a matching rule does
+/// (every `%` value sanitised, see [`sanitise`]). The narrow entry point of the `spawn_expand` fuzz
+/// target, which checks the character rule of docs/inetd.md ("Access control") on it; svc itself
 /// expands through [`Rules::check_with_server`].
 pub fn expand_spawn(
     template: &str,

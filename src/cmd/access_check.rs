@@ -1,4 +1,4 @@
-//! `svc access-check NAME ADDRESS` (SPEC §5.2): svc's tcpdmatch.
+//! `svc access-check NAME ADDRESS` (docs/inetd.md, "Access control"): svc's tcpdmatch.
 //!
 //! Prints one line on stdout, `access-check: NAME from ADDRESS: allowed (RULE)` or `... denied
 //! (RULE)`, RULE being `hosts.allow:LINE`, `hosts.deny:LINE`, `default`, or

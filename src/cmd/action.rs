@@ -1,15 +1,35 @@
-//! start, stop, restart, try-restart, reload, force-reload (SPEC §3.1–§3.3).
+//! start, stop, restart, try-restart, reload, force-reload (docs/commands.md, "Starting and
+//! stopping").
 
 use super::Context;
 use crate::definition::Definition;
 use crate::exit::{Code, HasCode};
-use crate::lifecycle::{Liveness, Started, Stopped};
+use crate::lifecycle::{LifecycleError, Liveness, Started, Stopped};
 use crate::name::ServiceName;
 use crate::runlevel::graph::{Graph, Path};
 
 /// Runs `f` for each name in order; the exit code is the first non-zero one.
 fn each(ctx: &Context, names: &[ServiceName], f: impl Fn(&Context, &ServiceName) -> Code) -> Code {
     Code::first_failure(names.iter().map(|n| f(ctx, n)).collect::<Vec<_>>())
+}
+
+/// [`each`] for commands that need the definition: a name that does not load gives its code.
+fn each_loaded(
+    ctx: &Context,
+    names: &[ServiceName],
+    f: impl Fn(&Context, &Definition) -> Code,
+) -> Code {
+    each(ctx, names, |ctx, n| match ctx.load(n) {
+        Ok(def) => f(ctx, &def),
+        Err(c) => c,
+    })
+}
+
+/// Reports that `verb` ("Stopping") failed for `def`; the error's exit code.
+fn failed(ctx: &Context, verb: &str, def: &Definition, e: &LifecycleError) -> Code {
+    ctx.out
+        .action_failed(verb, def.name.as_str(), &e.to_string());
+    e.code()
 }
 
 pub fn start(ctx: &Context, names: &[ServiceName]) -> Code {
@@ -74,39 +94,32 @@ fn launch(ctx: &Context, def: &Definition) -> Code {
             ));
             Code::Success
         }
-        Err(e) => {
-            ctx.out
-                .action_failed("Starting", def.name.as_str(), &e.to_string());
-            e.code()
-        }
+        Err(e) => failed(ctx, "Starting", def, &e),
     }
 }
 
 pub fn stop(ctx: &Context, names: &[ServiceName], with_dependents: bool) -> Code {
     // Every definition, read once and only if some service is required by another.
     let all = std::cell::OnceCell::new();
-    each(ctx, names, |ctx, n| match ctx.load(n) {
-        Ok(def) => {
-            let dependents =
-                running_dependents(ctx, all.get_or_init(|| all_definitions(ctx)), &def.name);
-            let mut codes = Vec::new();
-            if !dependents.is_empty() {
-                let list: Vec<&str> = dependents.iter().map(|d| d.name.as_str()).collect();
-                if with_dependents {
-                    codes.extend(dependents.iter().map(|d| stop_def(ctx, d)));
-                } else {
-                    ctx.out.error(&format!(
-                        "{} is required by running services {}; stopping only {} (--with-dependents stops them too)",
-                        def.name,
-                        list.join(", "),
-                        def.name
-                    ));
-                }
+    each_loaded(ctx, names, |ctx, def| {
+        let dependents =
+            running_dependents(ctx, all.get_or_init(|| all_definitions(ctx)), &def.name);
+        let mut codes = Vec::new();
+        if !dependents.is_empty() {
+            let list: Vec<&str> = dependents.iter().map(|d| d.name.as_str()).collect();
+            if with_dependents {
+                codes.extend(dependents.iter().map(|d| stop_def(ctx, d)));
+            } else {
+                ctx.out.error(&format!(
+                    "{} is required by running services {}; stopping only {} (--with-dependents stops them too)",
+                    def.name,
+                    list.join(", "),
+                    def.name
+                ));
             }
-            codes.push(stop_def(ctx, &def));
-            Code::first_failure(codes)
         }
-        Err(c) => c,
+        codes.push(stop_def(ctx, def));
+        Code::first_failure(codes)
     })
 }
 
@@ -146,19 +159,12 @@ fn stop_def(ctx: &Context, def: &Definition) -> Code {
             ctx.out.line(&format!("{} is not running", def.name));
             Code::Success
         }
-        Err(e) => {
-            ctx.out
-                .action_failed("Stopping", def.name.as_str(), &e.to_string());
-            e.code()
-        }
+        Err(e) => failed(ctx, "Stopping", def, &e),
     }
 }
 
 pub fn restart(ctx: &Context, names: &[ServiceName]) -> Code {
-    each(ctx, names, |ctx, n| match ctx.load(n) {
-        Ok(def) => restart_def(ctx, &def),
-        Err(c) => c,
-    })
+    each_loaded(ctx, names, restart_def)
 }
 
 fn restart_def(ctx: &Context, def: &Definition) -> Code {
@@ -169,24 +175,18 @@ fn restart_def(ctx: &Context, def: &Definition) -> Code {
 }
 
 pub fn try_restart(ctx: &Context, names: &[ServiceName]) -> Code {
-    each(ctx, names, |ctx, n| match ctx.load(n) {
-        Ok(def) => match ctx.life.probe(&def) {
-            Liveness::Running { .. } => restart_def(ctx, &def),
-            _ => {
-                ctx.out
-                    .line(&format!("{} is not running; nothing to do", def.name));
-                Code::Success
-            }
-        },
-        Err(c) => c,
+    each_loaded(ctx, names, |ctx, def| match ctx.life.probe(def) {
+        Liveness::Running { .. } => restart_def(ctx, def),
+        _ => {
+            ctx.out
+                .line(&format!("{} is not running; nothing to do", def.name));
+            Code::Success
+        }
     })
 }
 
 pub fn reload(ctx: &Context, names: &[ServiceName]) -> Code {
-    each(ctx, names, |ctx, n| match ctx.load(n) {
-        Ok(def) => reload_def(ctx, &def),
-        Err(c) => c,
-    })
+    each_loaded(ctx, names, reload_def)
 }
 
 fn reload_def(ctx: &Context, def: &Definition) -> Code {
@@ -195,18 +195,13 @@ fn reload_def(ctx: &Context, def: &Definition) -> Code {
             ctx.out.action_ok("Reloading", def.name.as_str());
             Code::Success
         }
-        Err(e) => {
-            ctx.out
-                .action_failed("Reloading", def.name.as_str(), &e.to_string());
-            e.code()
-        }
+        Err(e) => failed(ctx, "Reloading", def, &e),
     }
 }
 
 pub fn force_reload(ctx: &Context, names: &[ServiceName]) -> Code {
-    each(ctx, names, |ctx, n| match ctx.load(n) {
-        Ok(def) if def.reload_signal.is_some() => reload_def(ctx, &def),
-        Ok(def) => restart_def(ctx, &def),
-        Err(c) => c,
+    each_loaded(ctx, names, |ctx, def| match def.reload_signal {
+        Some(_) => reload_def(ctx, def),
+        None => restart_def(ctx, def),
     })
 }

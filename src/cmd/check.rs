@@ -1,14 +1,15 @@
-//! `svc check`: every problem in every definition, reported at once (SPEC §2).
+//! `svc check`: every problem in every definition, reported at once (svc.yaml(5) and
+//! docs/services.md).
 //!
-//! Besides each file's own problems: file names that are not service names, `requires` on
-//! services that have no definition, dependency cycles (naming every service in the cycle), and
-//! `svc.yaml`; and every runlevel directory (SPEC §4): badly formed entries, entries naming a
-//! missing definition, a service with both S and K entries in one directory, a service started
-//! in a directory that stops one it requires. Problems go to
-//! stderr as `FILE:LINE[:COL]: message` (`FILE: message` for runlevel entries); a summary to
-//! stdout. Also the access rule files, hosts.allow and hosts.deny (SPEC §5.2); `.yml` files in
-//! init.d/ (never read); and, unless `--no-host-checks`, what `start` would refuse on this host
-//! (a missing program, a `user:` that needs root, a missing working directory).
+//! Besides each file's own problems: file names that are not service names, `requires` on services
+//! that have no definition, dependency cycles (naming every service in the cycle), and `svc.yaml`;
+//! and every runlevel directory (docs/commands.md, "Runlevels" and "Switching runlevels"): badly
+//! formed entries, entries naming a missing definition, a service with both S and K entries in one
+//! directory, a service started in a directory that stops one it requires. Problems go to stderr as
+//! `FILE:LINE[:COL]: message` (`FILE: message` for runlevel entries); a summary to stdout. Also the
+//! access rule files, hosts.allow and hosts.deny (docs/inetd.md, "Access control"); `.yml` files in
+//! init.d/ (never read); and, unless `--no-host-checks`, what `start` would refuse on this host (a
+//! missing program, a `user:` that needs root, a missing working directory).
 
 use std::collections::BTreeMap;
 
@@ -58,28 +59,24 @@ pub fn run(ctx: &Context, host_checks: bool) -> Code {
         problems.extend(p);
     }
     for d in defs.values() {
-        for dep in &d.requires {
-            if !defs.contains_key(dep) {
-                problems.push(Problem {
-                    file: d.file.clone(),
-                    line: line_of(d, "requires"),
-                    column: None,
-                    message: format!("`requires`: no definition for service {dep}"),
-                });
-            }
-        }
-        for dep in &d.wants {
-            if !defs.contains_key(dep) {
-                warnings.push(Problem {
-                    file: d.file.clone(),
-                    line: line_of(d, "wants"),
-                    column: None,
-                    message: format!(
-                        "warning: `wants`: no definition for service {dep} (tolerated)"
-                    ),
-                });
-            }
-        }
+        let undefined =
+            |key: &str, deps: &[ServiceName], message: &dyn Fn(&ServiceName) -> String| {
+                deps.iter()
+                    .filter(|dep| !defs.contains_key(*dep))
+                    .map(|dep| Problem {
+                        file: d.file.clone(),
+                        line: line_of(d, key),
+                        column: None,
+                        message: message(dep),
+                    })
+                    .collect::<Vec<_>>()
+            };
+        problems.extend(undefined("requires", &d.requires, &|dep| {
+            format!("`requires`: no definition for service {dep}")
+        }));
+        warnings.extend(undefined("wants", &d.wants, &|dep| {
+            format!("warning: `wants`: no definition for service {dep} (tolerated)")
+        }));
     }
     for cycle in runlevel::graph::Graph::of_definitions(defs.values()).cycles() {
         let first = &defs[&cycle[0]];
@@ -224,9 +221,10 @@ fn stray_files(ctx: &Context, problems: &mut Vec<Problem>, warnings: &mut Vec<Pr
     }
 }
 
-/// Every runlevel directory (SPEC §4): badly formed entries, entries without a definition, and
-/// a service with both an S and a K entry in one directory (errors); several S (or K) entries
-/// of one service in one directory (a warning). Returns how many directories exist.
+/// Every runlevel directory (docs/commands.md, "Runlevels" and "Switching runlevels"): badly formed
+/// entries, entries without a definition, and a service with both an S and a K entry in one
+/// directory (errors); several S (or K) entries of one service in one directory (a warning).
+/// Returns how many directories exist.
 fn runlevel_problems(
     ctx: &Context,
     problems: &mut Vec<Problem>,
@@ -293,20 +291,16 @@ fn runlevel_problems(
     found
 }
 
-/// A runlevel that starts a service and stops one it requires (SPEC §4, the rule of
-/// [`runlevel::plan::contradictions`]): one problem per dependant and stopped requirement,
-/// naming both and their entries. rc0.d and rc6.d start nothing, so they cannot contradict.
+/// A runlevel that starts a service and stops one it requires (docs/commands.md, "Switching
+/// runlevels"; the rule of [`runlevel::plan::contradictions`]): one problem per dependant and
+/// stopped requirement, naming both and their entries. rc0.d and rc6.d start nothing, so they
+/// cannot contradict.
 fn runlevel_contradictions(
     ctx: &Context,
     defs: &BTreeMap<ServiceName, Definition>,
     problems: &mut Vec<Problem>,
 ) {
-    let deps = |n: &ServiceName| {
-        defs.get(n).map(|d| runlevel::plan::Deps {
-            requires: d.requires.clone(),
-            wants: d.wants.clone(),
-        })
-    };
+    let deps = |n: &ServiceName| defs.get(n).map(runlevel::graph::Deps::of);
     for level in runlevel::LEVELS {
         if matches!(level, '0' | '6') {
             continue;
@@ -333,8 +327,8 @@ fn runlevel_contradictions(
     }
 }
 
-/// hosts.allow and hosts.deny (SPEC §5.2): lines that fail closed are errors, suspicious
-/// patterns warnings.
+/// hosts.allow and hosts.deny (docs/inetd.md, "Access control"): lines that fail closed are errors,
+/// suspicious patterns warnings.
 fn access_problems(ctx: &Context, problems: &mut Vec<Problem>, warnings: &mut Vec<Problem>) {
     let rules = crate::access::Rules::load(&ctx.dirs.config);
     for p in rules.problems() {

@@ -1,4 +1,5 @@
-//! `svc inetd` (SPEC §5.1): the super daemon, in the foreground or detached (`--daemon`).
+//! `svc inetd` (docs/inetd.md, "The super daemon"): the super daemon, in the foreground or detached
+//! (`--daemon`).
 //!
 //! In the foreground it is an ordinary long-running program, so svc itself can supervise it
 //! (`init.d/inetd.yaml`); when `NOTIFY_SOCKET` is set it sends `READY=1` once it listens.

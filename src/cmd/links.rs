@@ -1,4 +1,4 @@
-//! `enable`, `disable`, `list` (SPEC §4): S/K links in runlevels/rcN.d.
+//! `enable`, `disable`, `list` (docs/commands.md, "Runlevels"): S/K links in runlevels/rcN.d.
 
 use std::collections::BTreeMap;
 

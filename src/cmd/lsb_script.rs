@@ -40,7 +40,7 @@ pub fn run(ctx: &Context, install: Option<&Path>, names: &[ServiceName]) -> Code
         };
         let text = lsb::script(&def.lsb_service(), &svc, &ctx.dirs);
         // The script is the result asked for: printed even with --quiet. A closed stdout is
-        // not an error (SPEC §6).
+        // not an error (docs/commands.md, output).
         let mut out = io::stdout().lock();
         let _ = out.write_all(&text).and_then(|()| out.flush());
         return Code::Success;

@@ -1,4 +1,5 @@
-//! `status` (SPEC §3.4): one line per named service, or a table of all.
+//! `status` (docs/commands.md, "Starting and stopping"): one line per named service, or a table of
+//! all.
 
 use super::Context;
 use crate::definition::{self, DefinitionError, Failed};

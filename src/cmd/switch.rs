@@ -1,4 +1,4 @@
-//! `switch` (alias `telinit`), `boot`, `runlevel` (SPEC §4).
+//! `switch` (alias `telinit`), `boot`, `runlevel` (docs/commands.md, "Switching runlevels").
 //!
 //! A switch reads the target rcN.d, reports every problem before anything runs, plans with
 //! [`crate::runlevel::plan`], then runs the plan: stops first, then starts, each phase on a pool

@@ -47,10 +47,18 @@ mod tests {
 
     #[test]
     fn parses_units() {
-        assert_eq!(parse_str("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_str("10s").unwrap(), Duration::from_secs(10));
-        assert_eq!(parse_str("2m").unwrap(), Duration::from_secs(120));
-        assert_eq!(parse_str("1.5").unwrap(), Duration::from_millis(1500));
+        for (text, ms) in [
+            ("500ms", 500),
+            ("10s", 10_000),
+            ("2m", 120_000),
+            ("1.5", 1500),
+        ] {
+            assert_eq!(
+                parse_str(text).unwrap(),
+                Duration::from_millis(ms),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Service definitions (SPEC §2): `init.d/NAME.yaml` read, validated and turned into a
-//! [`Definition`] that the rest of svc can use without further checks.
+//! Service definitions (svc.yaml(5) and docs/services.md): `init.d/NAME.yaml` read, validated and
+//! turned into a [`Definition`] that the rest of svc can use without further checks.
 //!
 //! One way in, in steps, each in its own module:
 //! 1. [`read`]: the file, read without blocking and only if it may be trusted;

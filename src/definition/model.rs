@@ -1,5 +1,5 @@
-//! The types of a validated service definition (SPEC §2): what the rest of svc uses, with no
-//! further checks. Built by [`super::validate`], completed by [`super::resolve`].
+//! The types of a validated service definition (svc.yaml(5) and docs/services.md): what the rest of
+//! svc uses, with no further checks. Built by [`super::validate`], completed by [`super::resolve`].
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -16,7 +16,7 @@ use crate::users::IdSpec;
 pub enum Program {
     /// `exec:` as written: an absolute path or a bare name looked up in PATH at launch.
     Exec(String),
-    /// `script:` an LSB init script (SPEC §2).
+    /// `script:` an LSB init script (svc.yaml(5) and docs/services.md).
     Script(PathBuf),
 }
 
@@ -34,7 +34,7 @@ pub enum Kind {
     OnDemand,
 }
 
-/// A readiness check (SPEC §3.1 step 5).
+/// A readiness check (docs/commands.md, readiness in "Starting and stopping").
 #[derive(Debug, Clone, PartialEq)]
 pub enum Ready {
     Tcp(String),
@@ -123,7 +123,7 @@ impl Resource {
     }
 }
 
-/// `respawn:` settings (SPEC §3.6).
+/// `respawn:` settings (docs/services.md, "Supervised services: respawn").
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Respawn {
     pub max: u32,
@@ -148,7 +148,7 @@ pub enum Protocol {
     Udp,
 }
 
-/// `socket:` settings of an on-demand service (SPEC §5.1).
+/// `socket:` settings of an on-demand service (docs/inetd.md, "The super daemon").
 #[derive(Debug, Clone, PartialEq)]
 pub struct Socket {
     pub port: u16,
@@ -261,7 +261,7 @@ impl Definition {
     }
 }
 
-/// Global settings from `svc.yaml` (SPEC §1).
+/// Global settings from `svc.yaml` (docs/commands.md, "Files").
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Settings {
     pub default_runlevel: Option<char>,

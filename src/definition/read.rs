@@ -1,6 +1,6 @@
-//! Reading definition files: listing `init.d/`, and reading one file without ever blocking on
-//! it, refusing what may not be trusted (SPEC §2) or is too big to be a hand-written
-//! definition. Parsing and validation are [`super::validate`]'s.
+//! Reading definition files: listing `init.d/`, and reading one file without ever blocking on it,
+//! refusing what may not be trusted (docs/security.md, "Files svc trusts") or is too big to be a
+//! hand-written definition. Parsing and validation are [`super::validate`]'s.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};

@@ -25,6 +25,14 @@ fn problems(text: &str) -> Vec<Problem> {
     checked(text).unwrap_err()
 }
 
+/// For each `(text, words)`: the first problem with `text` says `words`.
+fn first_problem_says(rows: &[(&str, &str)]) {
+    for (text, words) in rows {
+        let p = problems(text);
+        assert!(p[0].message.contains(words), "{text:?}: {p:?}");
+    }
+}
+
 #[test]
 fn minimal_definition_gets_defaults() {
     let d = ok("exec: /bin/sleep\nargs: [\"100\"]\n");
@@ -127,17 +135,15 @@ fn every_problem_is_reported_at_once() {
 
 #[test]
 fn missing_exec_empty_file_and_bad_yaml() {
-    assert!(problems("args: [a]\n")[0]
-        .message
-        .contains("missing `exec`"));
-    assert!(problems("")[0].message.contains("empty"));
-    assert!(problems("# nothing\n")[0].message.contains("empty"));
+    first_problem_says(&[
+        ("args: [a]\n", "missing `exec`"),
+        ("", "empty"),
+        ("# nothing\n", "empty"),
+    ]);
     let p = problems("exec: /bin/true\nargs: [a\n");
     assert!(p[0].message.starts_with("invalid YAML"), "{:?}", p[0]);
     assert!(p[0].line.is_some());
-    assert!(problems("- a\n- b\n")[0]
-        .message
-        .contains("expected a mapping"));
+    first_problem_says(&[("- a\n- b\n", "expected a mapping")]);
     assert!(problems("exec: /bin/true\n---\nexec: /bin/false\n")[0]
         .message
         .starts_with("invalid YAML"));
@@ -148,30 +154,22 @@ fn missing_exec_empty_file_and_bad_yaml() {
 
 #[test]
 fn exec_and_script_are_exclusive() {
-    assert!(problems("exec: /bin/true\nscript: /etc/init.d/x\n")[0]
-        .message
-        .contains("exclusive"));
+    first_problem_says(&[("exec: /bin/true\nscript: /etc/init.d/x\n", "exclusive")]);
     assert_eq!(
         ok("script: /etc/init.d/x\n").program,
         Program::Script("/etc/init.d/x".into())
     );
-    assert!(problems("exec: bin/true\n")[0]
-        .message
-        .contains("relative path"));
+    first_problem_says(&[("exec: bin/true\n", "relative path")]);
     assert_eq!(ok("exec: sleep\n").program, Program::Exec("sleep".into()));
 }
 
 #[test]
 fn umask_must_be_a_quoted_octal_string() {
-    assert!(problems("exec: /bin/true\numask: 022\n")[0]
-        .message
-        .contains("quoted octal"));
-    assert!(problems("exec: /bin/true\numask: \"0o22\"\n")[0]
-        .message
-        .contains("octal"));
-    assert!(problems("exec: /bin/true\numask: \"088\"\n")[0]
-        .message
-        .contains("octal"));
+    first_problem_says(&[
+        ("exec: /bin/true\numask: 022\n", "quoted octal"),
+        ("exec: /bin/true\numask: \"0o22\"\n", "octal"),
+        ("exec: /bin/true\numask: \"088\"\n", "octal"),
+    ]);
     assert_eq!(ok("exec: /bin/true\numask: \"0077\"\n").umask, 0o077);
 }
 
@@ -207,33 +205,28 @@ fn users_never_fall_back_to_root() {
         let p = problems(&format!("exec: /bin/true\nuser: {bad}\n"));
         assert_eq!(p[0].line, Some(2), "{bad}: {p:?}");
     }
-    assert!(problems("exec: /bin/true\nuser: 3999999999\n")[0]
-        .message
-        .contains("explicit"));
+    first_problem_says(&[("exec: /bin/true\nuser: 3999999999\n", "explicit")]);
     assert_eq!(ok("exec: /bin/true\nuser: 0\n").user, Some(IdSpec::Id(0)));
 }
 
 #[test]
 fn signals_env_ready_and_names() {
-    assert!(problems("exec: /bin/true\nstop_signal: TREM\n")[0]
-        .message
-        .contains("unknown signal"));
-    assert!(problems("exec: /bin/true\nenv: { \"A=B\": x }\n")[0]
-        .message
-        .contains("not a valid variable name"));
-    assert!(problems("exec: /bin/true\nenv: { A: true }\n")[0]
-        .message
-        .contains("quote it"));
-    assert!(
-        problems("exec: /bin/true\nready: { tcp: \"localhost\" }\n")[0]
-            .message
-            .contains("HOST:PORT")
-    );
-    assert!(
-        problems("exec: /bin/true\nready: { tcp: \"a:1\", file: /x }\n")[0]
-            .message
-            .contains("exactly one")
-    );
+    first_problem_says(&[
+        ("exec: /bin/true\nstop_signal: TREM\n", "unknown signal"),
+        (
+            "exec: /bin/true\nenv: { \"A=B\": x }\n",
+            "not a valid variable name",
+        ),
+        ("exec: /bin/true\nenv: { A: true }\n", "quote it"),
+        (
+            "exec: /bin/true\nready: { tcp: \"localhost\" }\n",
+            "HOST:PORT",
+        ),
+        (
+            "exec: /bin/true\nready: { tcp: \"a:1\", file: /x }\n",
+            "exactly one",
+        ),
+    ]);
     assert_eq!(
         ok("exec: /bin/true\nready: { notify: true }\n").ready,
         Some(Ready::Notify)
@@ -242,12 +235,13 @@ fn signals_env_ready_and_names() {
         ok("exec: /bin/true\nready: { file: /tmp/x }\n").ready,
         Some(Ready::File("/tmp/x".into()))
     );
-    assert!(problems("exec: /bin/true\nrequires: [\"../x\"]\n")[0]
-        .message
-        .contains("invalid service name"));
-    assert!(problems("exec: /bin/true\nrequires: [demo]\n")[0]
-        .message
-        .contains("itself"));
+    first_problem_says(&[
+        (
+            "exec: /bin/true\nrequires: [\"../x\"]\n",
+            "invalid service name",
+        ),
+        ("exec: /bin/true\nrequires: [demo]\n", "itself"),
+    ]);
 }
 
 #[test]
@@ -265,16 +259,16 @@ fn socket_settings() {
     assert_eq!(s.port, 7000);
     assert_eq!(s.bind, "::1".parse::<IpAddr>().unwrap());
     assert_eq!(s.cps, Some((20, 10)));
-    assert!(
-        problems("exec: /bin/cat\nsocket: { port: 7, bind: \"10.0.0.300\" }\n")[0]
-            .message
-            .contains("not an IPv4")
-    );
-    assert!(
-        problems("exec: /bin/cat\nsocket: { bind: \"127.0.0.1\" }\n")[0]
-            .message
-            .contains("missing `port`")
-    );
+    first_problem_says(&[
+        (
+            "exec: /bin/cat\nsocket: { port: 7, bind: \"10.0.0.300\" }\n",
+            "not an IPv4",
+        ),
+        (
+            "exec: /bin/cat\nsocket: { bind: \"127.0.0.1\" }\n",
+            "missing `port`",
+        ),
+    ]);
 }
 
 #[test]

@@ -163,104 +163,126 @@ fn key_line(line: &str) -> String {
 mod tests {
     use super::*;
 
+    const NO_TOKEN: &str = "found character that cannot start any token";
+    const MAPPING: &str = "mapping values are not allowed in this context";
+    const NO_KEY: &str = "did not find expected key";
+
     fn hint(text: &str, raw: &str, line: usize, column: usize) -> String {
         explain(raw, text, Some(line), Some(column))
     }
 
+    /// A row: the YAML, the parser's message, its line and column; what the hint starts with
+    /// and words it holds.
+    type Row<'a> = (&'a str, &'a str, usize, usize, &'a str, &'a [&'a str]);
+
+    fn hints(rows: &[Row]) {
+        for &(text, raw, line, column, start, words) in rows {
+            let m = hint(text, raw, line, column);
+            assert!(m.starts_with(start), "{m}");
+            for w in words {
+                assert!(m.contains(w), "{m}");
+            }
+        }
+    }
+
     #[test]
     fn tabs() {
-        let m = hint(
-            "exec: x\nenv:\n\tA: b\n",
-            "found character that cannot start any token",
-            3,
-            1,
-        );
-        assert!(
-            m.starts_with("tab character: YAML indents with spaces"),
-            "{m}"
-        );
-        assert!(m.contains("2 spaces to nest under `env:`"), "{m}");
-        let m = hint(
-            "exec: x\nenv:\n  A: b\n\t B: c\n",
-            "found a tab character that violates indentation",
-            4,
-            1,
-        );
-        assert!(m.contains("2 spaces to line up with `A: b`"), "{m}");
+        let violates = "found a tab character that violates indentation";
+        hints(&[
+            (
+                "exec: x\nenv:\n\tA: b\n",
+                NO_TOKEN,
+                3,
+                1,
+                "tab character: YAML indents with spaces",
+                &["2 spaces to nest under `env:`"],
+            ),
+            (
+                "exec: x\nenv:\n  A: b\n\t B: c\n",
+                violates,
+                4,
+                1,
+                "",
+                &["2 spaces to line up with `A: b`"],
+            ),
+        ]);
     }
 
     #[test]
     fn indented_too_far_or_a_colon_in_a_value() {
-        let m = hint(
-            "exec: x\n  args: [a]\n",
-            "mapping values are not allowed in this context",
-            2,
-            7,
-        );
-        assert!(m.starts_with("bad indentation"), "{m}");
-        assert!(m.contains("column 1"), "{m}");
-        assert!(m.contains("`exec:`"), "{m}");
-        let m = hint(
-            "exec: x\nargs: a: b\n",
-            "mapping values are not allowed in this context",
-            2,
-            8,
-        );
-        assert!(m.contains("`args: \"a: b\"`"), "{m}");
-        // A nested key under `env:` is indented more on purpose: that is not the mistake.
-        let m = hint(
-            "env:\n  A: b: c\n",
-            "mapping values are not allowed in this context",
-            2,
-            7,
-        );
-        assert!(m.contains("quotes"), "{m}");
+        hints(&[
+            (
+                "exec: x\n  args: [a]\n",
+                MAPPING,
+                2,
+                7,
+                "bad indentation",
+                &["column 1", "`exec:`"],
+            ),
+            (
+                "exec: x\nargs: a: b\n",
+                MAPPING,
+                2,
+                8,
+                "",
+                &["`args: \"a: b\"`"],
+            ),
+            // A nested key under `env:` is indented more on purpose: that is not the mistake.
+            ("env:\n  A: b: c\n", MAPPING, 2, 7, "", &["quotes"]),
+        ]);
     }
 
     #[test]
     fn indentation_between_levels_and_stray_list_items() {
-        let m = hint(
-            "exec: x\nenv:\n  A: b\n B: c\n",
-            "did not find expected key",
-            4,
-            2,
-        );
-        assert!(m.contains("indented 1 space,"), "{m}");
-        assert!(m.contains("2 spaces (`A:`) or 0 spaces (`env:`)"), "{m}");
-        let m = hint(
-            "exec: x\nrespawn:\n    max: 3\n  window: 60\n",
-            "did not find expected key",
-            4,
-            3,
-        );
-        assert!(m.contains("4 spaces (`max:`) or 0 spaces"), "{m}");
-        let m = hint(
-            "exec: x\nenv:\n  A: b\n  - c\n",
-            "did not find expected key",
-            4,
-            3,
-        );
-        assert!(m.starts_with("a list item"), "{m}");
+        hints(&[
+            (
+                "exec: x\nenv:\n  A: b\n B: c\n",
+                NO_KEY,
+                4,
+                2,
+                "",
+                &["indented 1 space,", "2 spaces (`A:`) or 0 spaces (`env:`)"],
+            ),
+            (
+                "exec: x\nrespawn:\n    max: 3\n  window: 60\n",
+                NO_KEY,
+                4,
+                3,
+                "",
+                &["4 spaces (`max:`) or 0 spaces"],
+            ),
+            (
+                "exec: x\nenv:\n  A: b\n  - c\n",
+                NO_KEY,
+                4,
+                3,
+                "a list item",
+                &[],
+            ),
+        ]);
     }
 
     #[test]
     fn other_messages() {
-        let m = hint("exec: x\nargs\n", "could not find expected ':'", 3, 1);
-        assert!(m.starts_with("`args` has no `:`"), "{m}");
-        let m = hint(
-            "args: [a, b\nnice: 1\n",
-            "did not find expected ',' or ']'",
-            2,
-            5,
-        );
-        assert!(m.contains("`]`"), "{m}");
-        let m = hint(
-            "exec: @x\n",
-            "found character that cannot start any token",
-            1,
-            7,
-        );
-        assert!(m.starts_with("`@` cannot start"), "{m}");
+        hints(&[
+            (
+                "exec: x\nargs\n",
+                "could not find expected ':'",
+                3,
+                1,
+                "`args` has no `:`",
+                &[],
+            ),
+            (
+                "args: [a, b\nnice: 1\n",
+                "did not find expected ',' or ']'",
+                2,
+                5,
+                "",
+                &["`]`"],
+            ),
+            ("exec: @x\n", NO_TOKEN, 1, 7, "`@` cannot start", &[]),
+        ]);
         assert_eq!(hint("a: *b\n", "unknown anchor", 1, 4), "unknown anchor");
         assert_eq!(explain("x", "", None, None), "x");
     }

@@ -144,6 +144,7 @@ impl Table {
             Shell::Fish => (FISH, " "),
         };
         template
+            .replace("@DISPATCH@", SH_DISPATCH)
             .replace("@CASES@", self.cases(shell).trim_end_matches('\n'))
             .replace("@VALUE_OPTIONS@", &self.value_options.join(separator))
             .replace("@DEQUOTE@", BASH_DEQUOTE)
@@ -187,6 +188,18 @@ _svc_dequote() {
 }
 "#;
 
+/// bash and zsh alike: complete the value the command line asks for, else fall back to clap's
+/// `_svc`. Without its last newline: the template has it.
+const SH_DISPATCH: &str = "    if [[ -z $dashes && $cur != -* ]]; then
+        case $cmd in
+@CASES@
+        esac
+    fi
+    if [[ -z $kind ]]; then
+        _svc \"$@\"
+        return
+    fi";
+
 const BASH: &str = "
 @HEADER@@DEQUOTE@
 _svc_values() {
@@ -218,15 +231,7 @@ _svc_values() {
     case $prev in
         --config-dir | @VALUE_OPTIONS@) dashes=1 ;;
     esac
-    if [[ -z $dashes && $cur != -* ]]; then
-        case $cmd in
-@CASES@
-        esac
-    fi
-    if [[ -z $kind ]]; then
-        _svc \"$@\"
-        return
-    fi
+@DISPATCH@
     _svc_dequote \"${COMP_WORDS[0]}\"
     local svc=$REPLY
     _svc_dequote \"$config\"
@@ -278,15 +283,7 @@ const ZSH: &str = "
     case $prev in
         (--config-dir|@VALUE_OPTIONS@) dashes=1 ;;
     esac
-    if [[ -z $dashes && $cur != -* ]]; then
-        case $cmd in
-@CASES@
-        esac
-    fi
-    if [[ -z $kind ]]; then
-        _svc \"$@\"
-        return
-    fi
+@DISPATCH@
     local svc=${(Q)words[1]}
     [[ $svc == '~/'* ]] && svc=$HOME/${svc#'~/'}
     [[ $config == '~/'* ]] && config=$HOME/${config#'~/'}
@@ -432,7 +429,13 @@ mod tests {
             ))
             .unwrap();
             assert!(text.contains("__complete"), "{shell:?}");
-            for p in ["@CASES@", "@VALUE_OPTIONS@", "@HEADER@", "@DEQUOTE@"] {
+            for p in [
+                "@CASES@",
+                "@VALUE_OPTIONS@",
+                "@HEADER@",
+                "@DEQUOTE@",
+                "@DISPATCH@",
+            ] {
                 assert!(!text.contains(p), "{shell:?}: {p} is left");
             }
         }

@@ -1,8 +1,8 @@
-//! Admission of a `wait: false` connection (SPEC §5.1): the per-client rate limit, the access
-//! check (at once, or on a thread when it needs host names), then `instances` and
-//! `per_source`. The limits count live servers (see [`super::servers`]): a connection kept out
-//! only by servers that have let go of their own connection is parked until they have exited
-//! (their SIGCHLD) or [`FINISH_GRACE`] has passed, without holding up the loop.
+//! Admission of a `wait: false` connection (docs/inetd.md, "The super daemon"): the per-client rate
+//! limit, the access check (at once, or on a thread when it needs host names), then `instances` and
+//! `per_source`. The limits count live servers (see [`super::servers`]): a connection kept out only
+//! by servers that have let go of their own connection is parked until they have exited (their
+//! SIGCHLD) or [`FINISH_GRACE`] has passed, without holding up the loop.
 
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::os::fd::OwnedFd;

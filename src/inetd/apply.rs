@@ -1,8 +1,8 @@
-//! Applying the configuration to the super daemon (SPEC §5.1, §5.2), at start and on SIGHUP:
-//! the access rules are (re)read, and the served services are brought in line with the
-//! definitions ([`super::load_definitions`]): new ones listen, removed ones and moved sockets
-//! are closed first (so a port can pass to another service), a broken definition keeps its last
-//! good one. Running servers are left alone.
+//! Applying the configuration to the super daemon (docs/inetd.md, "The super daemon" and "Access
+//! control"), at start and on SIGHUP: the access rules are (re)read, and the served services are
+//! brought in line with the definitions ([`super::load_definitions`]): new ones listen, removed
+//! ones and moved sockets are closed first (so a port can pass to another service), a broken
+//! definition keeps its last good one. Running servers are left alone.
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -1,4 +1,5 @@
-//! The per-client connection rate limit of one service (`cps: [N, S]`, SPEC §5.1).
+//! The per-client connection rate limit of one service (`cps: [N, S]`, docs/inetd.md, "The super
+//! daemon").
 //!
 //! A client address that opens more than N connections within one second is refused for S
 //! seconds; other clients are never affected (xinetd, by contrast, closes the listening socket

@@ -1,5 +1,5 @@
-//! The super daemon (SPEC §5.1, §5.3): one `poll(2)` loop over the services' sockets, a
-//! signalfd and the self-pipe of the access checks that run on threads ([`lookup`]).
+//! The super daemon (docs/inetd.md, "The super daemon"): one `poll(2)` loop over the services'
+//! sockets, a signalfd and the self-pipe of the access checks that run on threads ([`lookup`]).
 //!
 //! - `wait: false` TCP: every accepted connection goes through the per-client rate limit
 //!   (`cps`), the access check ([`crate::access`]), then the `instances` and `per_source`
@@ -42,13 +42,15 @@ use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{SigSet, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::signal::Signal;
+use nix::sys::signalfd::SignalFd;
 
 use crate::access::{Rules, Verdict};
 use crate::definition::{self, Definition, DefinitionError, Protocol};
 use crate::lifecycle::Lifecycle;
+use crate::process::group::KILL_GRACE;
 use crate::process::launch::{self, Launch};
+use crate::process::sigfd::{self, SigfdError};
 use crate::securelog::{Decision, SecureLog};
 use admit::Parked;
 use apply::load_rules;
@@ -65,8 +67,6 @@ const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// Descriptors (of `/dev/null`) held in reserve and released around each launch, so a server
 /// can still be started when accepted connections have used every other descriptor (F4).
 const RESERVE_FDS: usize = 8;
-/// After SIGKILL, how long svc waits for the servers to be gone.
-const KILL_GRACE: Duration = Duration::from_secs(5);
 
 /// One served service.
 #[derive(Debug)]
@@ -125,28 +125,21 @@ fn warn(msg: impl std::fmt::Display) {
 }
 
 /// The signals the daemon handles, blocked and read from a signalfd.
-fn handled_signals() -> SigSet {
-    let mut s = SigSet::empty();
-    for sig in [
-        Signal::SIGCHLD,
-        Signal::SIGHUP,
-        Signal::SIGTERM,
-        Signal::SIGINT,
-    ] {
-        s.add(sig);
-    }
-    s
-}
+const HANDLED: [Signal; 4] = [
+    Signal::SIGCHLD,
+    Signal::SIGHUP,
+    Signal::SIGTERM,
+    Signal::SIGINT,
+];
 
 /// Runs the super daemon until SIGTERM or SIGINT. `on_ready` is called once every service that
 /// can be served listens, with their number. Fails (before `on_ready`) when no service can be
 /// served.
 pub fn serve(life: &Lifecycle, on_ready: &mut dyn FnMut(usize)) -> Result<(), String> {
-    let mask = handled_signals();
-    mask.thread_block()
-        .map_err(|e| format!("cannot block signals: {e}"))?;
-    let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
-        .map_err(|e| format!("cannot create a signalfd: {e}"))?;
+    let signals = sigfd::open(&HANDLED).map_err(|e| match e {
+        SigfdError::Block(e) => format!("cannot block signals: {e}"),
+        SigfdError::Create(e) => format!("cannot create a signalfd: {e}"),
+    })?;
     if let Err(e) = life.dirs.ensure_log() {
         warn(format_args!(
             "cannot create the log directory {}: {e}",
@@ -435,8 +428,8 @@ impl Daemon<'_> {
         }
     }
 
-    /// Acts on an access verdict (SPEC §5.2): runs the rule's `spawn` command, logs a denial;
-    /// the deciding rule when the client is allowed.
+    /// Acts on an access verdict (docs/inetd.md, "Access control"): runs the rule's `spawn`
+    /// command, logs a denial; the deciding rule when the client is allowed.
     fn access(&mut self, name: &str, client: SocketAddr, verdict: Verdict) -> Option<String> {
         if let Some(cmd) = &verdict.spawn {
             self.spawn_command(cmd);

@@ -1,5 +1,6 @@
 //! The processes `svc inetd` started and will reap — servers and the `spawn` commands of access
-//! rules — and how many of them count toward `instances` and `per_source` (SPEC §5.1).
+//! rules — and how many of them count toward `instances` and `per_source` (docs/inetd.md, "The
+//! super daemon").
 //!
 //! A limit counts live servers. Two kinds of server have ended as far as their client can tell
 //! yet are still children here: one that has exited but whose SIGCHLD has not been read (the
@@ -160,11 +161,17 @@ mod tests {
     use super::*;
     use std::os::unix::net::UnixStream;
 
-    #[test]
-    fn a_process_holds_its_socket_until_it_closes_it() {
-        let (a, _b) = UnixStream::pair().unwrap();
+    /// A socket this process holds, its peer and its inode.
+    fn socket() -> (OwnedFd, UnixStream, u64) {
+        let (a, b) = UnixStream::pair().unwrap();
         let fd = OwnedFd::from(a);
         let ino = inode_of(&fd).unwrap();
+        (fd, b, ino)
+    }
+
+    #[test]
+    fn a_process_holds_its_socket_until_it_closes_it() {
+        let (fd, _peer, ino) = socket();
         let me = std::process::id() as i32;
         assert!(holds_socket(me, ino));
         drop(fd);
@@ -177,9 +184,7 @@ mod tests {
     /// once per connection; a new round looks again at those that held their connection.
     #[test]
     fn servers_are_looked_at_once_per_round() {
-        let (a, _b) = UnixStream::pair().unwrap();
-        let fd = OwnedFd::from(a);
-        let ino = inode_of(&fd).unwrap();
+        let (fd, _peer, ino) = socket();
         let me = std::process::id() as i32;
         let mut s = Servers::default();
         let child = |inode| Child {

@@ -499,16 +499,12 @@ pub(crate) fn describe_exit(status: ExitStatus) -> String {
     }
 }
 
-/// The meaning of an LSB action exit code, for messages.
+/// The meaning of an LSB action exit code, for messages: the LSB wording from
+/// [`crate::exit::TABLE`]. 0 is no failure, so like any number outside 1–7 it is "not an LSB exit
+/// code" here.
 fn meaning(code: i32) -> &'static str {
-    match code {
-        1 => "generic or unspecified error",
-        2 => "invalid or excess arguments",
-        3 => "unimplemented feature",
-        4 => "user had insufficient privilege",
-        5 => "program is not installed",
-        6 => "program is not configured",
-        7 => "program is not running",
+    match Code::from_i32(code) {
+        Some(c) if c != Code::Success => c.meaning().lsb,
         _ => "not an LSB exit code",
     }
 }
@@ -520,6 +516,20 @@ mod tests {
 
     fn name() -> ServiceName {
         ServiceName::new("web").unwrap()
+    }
+
+    #[test]
+    fn script_exit_codes_have_the_lsb_wording() {
+        for (code, text) in [
+            (0, "not an LSB exit code"),
+            (1, "generic or unspecified error"),
+            (4, "user had insufficient privilege"),
+            (7, "program is not running"),
+            (8, "not an LSB exit code"),
+            (-1, "not an LSB exit code"),
+        ] {
+            assert_eq!(meaning(code), text, "{code}");
+        }
     }
 
     #[test]

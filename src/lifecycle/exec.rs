@@ -1,8 +1,8 @@
-//! The exec kind: a program svc launches and watches by its PID file (SPEC §3.1–§3.3). Its
-//! start (in the foreground, or `forking:` under a keeper, see [`super::forking`]), the wait
-//! for readiness, its stop (the whole process group, [`crate::process::group`]) and its
-//! reload. The supervised kind launches its instances and stops what it leaves behind with the
-//! same functions; on-demand services share [`connection_launch`].
+//! The exec kind: a program svc launches and watches by its PID file (docs/commands.md, "Starting
+//! and stopping"). Its start (in the foreground, or `forking:` under a keeper, see
+//! [`super::forking`]), the wait for readiness, its stop (the whole process group,
+//! [`crate::process::group`]) and its reload. The supervised kind launches its instances and stops
+//! what it leaves behind with the same functions; on-demand services share [`connection_launch`].
 
 use std::os::fd::OwnedFd;
 use std::time::Instant;
@@ -17,8 +17,9 @@ use crate::lifecycle::Lifecycle;
 use crate::process::group::SignalError;
 use crate::process::handle::ProcHandle;
 use crate::process::keeper::Keeper;
-use crate::process::launch::{self, Launch};
+use crate::process::launch::Launch;
 use crate::process::pidfile::{self, PidFile};
+use crate::process::reap;
 use crate::process::record::Record;
 use crate::ready::{self, NotifySocket};
 
@@ -58,9 +59,9 @@ pub(crate) fn clear_for_start(life: &Lifecycle, def: &Definition) -> Result<Opti
     Ok(None)
 }
 
-/// The launch of a super-daemon service for one connection (SPEC §5.1): the definition's
-/// program, user, environment, directory and limits, with the connection as stdin and stdout
-/// and the service log as stderr.
+/// The launch of a super-daemon service for one connection (docs/inetd.md, "The super daemon"): the
+/// definition's program, user, environment, directory and limits, with the connection as stdin and
+/// stdout and the service log as stderr.
 pub(crate) fn connection_launch(
     life: &Lifecycle,
     def: &Definition,
@@ -173,13 +174,13 @@ pub(crate) fn settle(
         ready::Outcome::Died => LifecycleError::DiedStarting {
             service,
             pid: l.main.pid(),
-            status: l.child.and_then(launch::reap),
+            status: l.child.and_then(reap::reap),
             tail: log_tail(log),
         },
         ready::Outcome::TimedOut | ready::Outcome::Cancelled => {
             let _ = terminate(life, def, &l.main, l.record.pgid);
             if let Some(pid) = l.child {
-                launch::reap(pid);
+                reap::reap(pid);
             }
             if outcome == ready::Outcome::Cancelled {
                 LifecycleError::Cancelled { service }
@@ -194,7 +195,7 @@ pub(crate) fn settle(
         ready::Outcome::Refused(why) => {
             let _ = terminate(life, def, &l.main, l.record.pgid);
             if let Some(pid) = l.child {
-                launch::reap(pid);
+                reap::reap(pid);
             }
             LifecycleError::ReadyRefused {
                 service,
@@ -211,8 +212,9 @@ pub(crate) fn settle(
     Err(err)
 }
 
-/// `stop` of a service svc watches by its PID file (SPEC §3.2): its process group gets the
-/// stop signal, then KILL after `stop_timeout`; its files go once it is gone.
+/// `stop` of a service svc watches by its PID file (docs/commands.md, "Starting and stopping"): its
+/// process group gets the stop signal, then KILL after `stop_timeout`; its files go once it is
+/// gone.
 pub(crate) fn stop(life: &Lifecycle, def: &Definition) -> Result<Stopped> {
     stop_found(life, def, probe::probe(life, def))
 }
@@ -282,7 +284,7 @@ pub(crate) fn stop_found(life: &Lifecycle, def: &Definition, found: Liveness) ->
     }
 }
 
-/// Sends `reload_signal` to the running service (SPEC §3.3).
+/// Sends `reload_signal` to the running service (docs/commands.md, "Starting and stopping").
 pub(crate) fn reload(life: &Lifecycle, def: &Definition) -> Result<i32> {
     let Some(sig) = def.reload_signal else {
         return Err(LifecycleError::NoReloadSignal {

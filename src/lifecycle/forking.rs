@@ -1,4 +1,5 @@
-//! The launch of a program that daemonizes itself, `forking: true` (SPEC §3.1 step 4, §3.5).
+//! The launch of a program that daemonizes itself, `forking: true` (docs/commands.md, "Starting and
+//! stopping"; docs/security.md, "How svc decides a service runs").
 //!
 //! The launcher runs under a keeper ([`crate::process::keeper`]), the launch's child subreaper,
 //! so every process the launch creates stays the keeper's descendant. The launcher must exit 0;

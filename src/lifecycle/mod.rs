@@ -1,4 +1,4 @@
-//! start, stop, reload and status of one service (SPEC §3.1–§3.5).
+//! start, stop, reload and status of one service (docs/commands.md, "Starting and stopping").
 //!
 //! A service's kind ([`Kind`], decided once when its definition is validated) chooses how each
 //! operation goes, in one `match` per operation here; the kinds live in their own modules:
@@ -6,8 +6,9 @@
 //!   `forking:` under a keeper, [`forking`]);
 //! - [`supervised`]: a program run under svc's supervisor ([`crate::supervise`]);
 //! - [`script`]: an LSB init script that starts and stops its daemon itself;
-//! - on-demand (`socket:`): launched per connection by `svc inetd` ([`Lifecycle::connection_launch`]),
-//!   never by `start`; its liveness is probed like the exec kind's.
+//! - on-demand (`socket:`): launched per connection by `svc inetd`
+//!   ([`Lifecycle::connection_launch`]), never by `start`; its liveness is probed like the exec
+//!   kind's.
 //!
 //! Around them: what the operations answer ([`state`]), why they fail ([`error`]), preparing a
 //! launch ([`prepare`]) and probing liveness from PID file, record and /proc ([`probe`]).
@@ -103,7 +104,7 @@ impl Lifecycle {
         Groups::new(&self.procfs, self.ancestors())
     }
 
-    /// Decides whether the service runs (SPEC §3.5).
+    /// Decides whether the service runs (docs/security.md, "How svc decides a service runs").
     pub fn probe(&self, def: &Definition) -> Liveness {
         match def.kind {
             Kind::Script => script::probe(self, def),
@@ -143,7 +144,7 @@ impl Lifecycle {
         }
     }
 
-    /// Stops one service (SPEC §3.2).
+    /// Stops one service (docs/commands.md, "Starting and stopping").
     pub fn stop(&self, def: &Definition) -> Result<Stopped> {
         let _lock = self.lock(def)?;
         match def.kind {
@@ -153,7 +154,8 @@ impl Lifecycle {
         }
     }
 
-    /// Reloads one service (SPEC §3.3): `reload_signal`, or an LSB script's `reload`.
+    /// Reloads one service (docs/commands.md, "Starting and stopping"): `reload_signal`, or an LSB
+    /// script's `reload`.
     pub fn reload(&self, def: &Definition) -> Result<i32> {
         match def.kind {
             Kind::Script => script::reload(self, def),
@@ -161,9 +163,9 @@ impl Lifecycle {
         }
     }
 
-    /// The launch of a super-daemon service for one connection (SPEC §5.1): the definition's
-    /// program, user, environment, directory and limits, with the connection as stdin and
-    /// stdout and the service log as stderr.
+    /// The launch of a super-daemon service for one connection (docs/inetd.md, "The super daemon"):
+    /// the definition's program, user, environment, directory and limits, with the connection as
+    /// stdin and stdout and the service log as stderr.
     pub fn connection_launch(
         &self,
         def: &Definition,

@@ -1,7 +1,8 @@
-//! Preparing a launch, before anything is forked (SPEC §3.1, §3.7): the program found and
-//! checked ([`program`]), the credentials ([`credentials`]), the log opened ([`open_log`]),
-//! the notify socket bound and the environment built ([`prepare`]). Also what a launch hands
-//! back ([`Launched`]) and the log lines quoted when it fails ([`log_tail`]).
+//! Preparing a launch, before anything is forked (docs/commands.md, "Starting and stopping";
+//! docs/security.md, "The process a service gets"): the program found and checked ([`program`]),
+//! the credentials ([`credentials`]), the log opened ([`open_log`]), the notify socket bound and
+//! the environment built ([`prepare`]). Also what a launch hands back ([`Launched`]) and the log
+//! lines quoted when it fails ([`log_tail`]).
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -138,8 +139,9 @@ pub(crate) fn env_path(def: &Definition) -> String {
 }
 
 /// The program a launch of `def` runs: `exec` found like at launch (PATH of the service's
-/// environment), an executable file, and as root one that only root can write (SPEC §3.7).
-/// `start` and `svc inetd` check it before anything is forked; `svc check` reports it.
+/// environment), an executable file, and as root one that only root can write (docs/security.md,
+/// "The process a service gets"). `start` and `svc inetd` check it before anything is forked; `svc
+/// check` reports it.
 pub(crate) fn program(def: &Definition, exec: &str) -> Result<PathBuf> {
     let program = launch::resolve_program(exec, &env_path(def))?;
     if trust::running_as_root() {
@@ -234,8 +236,8 @@ mod tests {
 
     #[test]
     fn the_tail_quotes_the_last_lines_without_control_characters() {
-        let dir = std::env::temp_dir().join(format!("svc-tail-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let log = dir.join("a.log");
         let text: String = (1..=8).map(|i| format!("line {i}\n\n")).collect();
         std::fs::write(&log, text + "bell\x07\tend\n").unwrap();
@@ -249,6 +251,5 @@ mod tests {
         );
         assert_eq!(log_tail(None).to_string(), "");
         assert_eq!(log_tail(Some(&dir.join("missing"))).to_string(), "");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,6 +1,7 @@
-//! Liveness of a service svc launches itself (the exec, supervised and on-demand kinds), from
-//! its PID file, svc's identity record and /proc (SPEC §3.5); nothing is cached between
-//! commands. Also the plain `status` built on it and the removal of stale files.
+//! Liveness of a service svc launches itself (the exec, supervised and on-demand kinds), from its
+//! PID file, svc's identity record and /proc (docs/security.md, "How svc decides a service runs");
+//! nothing is cached between commands. Also the plain `status` built on it and the removal of stale
+//! files.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -16,7 +17,7 @@ use crate::process::pidfile::{self, PidFile};
 use crate::process::procfs::clock_ticks;
 use crate::process::record::{Record, Verdict};
 
-/// Decides whether the service runs (SPEC §3.5).
+/// Decides whether the service runs (docs/security.md, "How svc decides a service runs").
 pub(crate) fn probe(life: &Lifecycle, def: &Definition) -> Liveness {
     let pidfile_path = def.pidfile(&life.dirs);
     let record = Record::load(&life.dirs.record(&def.name)).filter(|r| r.pidfile == pidfile_path);
@@ -84,10 +85,10 @@ pub(crate) fn probe(life: &Lifecycle, def: &Definition) -> Liveness {
     }
 }
 
-/// The service's PID file as svc may follow it (SPEC §3.5). A forking daemon's own file that
-/// its user wrote counts when svc's record vouches for it: the file still belongs to the uid it
-/// had when the launch proved its process, and names the recorded PID (whose identity the
-/// caller then checks as always). Otherwise the strict rules hold.
+/// The service's PID file as svc may follow it (docs/security.md, "How svc decides a service
+/// runs"). A forking daemon's own file that its user wrote counts when svc's record vouches for it:
+/// the file still belongs to the uid it had when the launch proved its process, and names the
+/// recorded PID (whose identity the caller then checks as always). Otherwise the strict rules hold.
 pub(crate) fn read_pidfile(life: &Lifecycle, path: &Path, record: Option<&Record>) -> PidFile {
     let strict = pidfile::read(path, life.procfs.pid_max());
     let (PidFile::Untrusted(_), Some(r)) = (&strict, record) else {

@@ -1,4 +1,5 @@
-//! LSB init scripts run as services: a definition with `script: /etc/init.d/foo` (SPEC §2).
+//! LSB init scripts run as services: a definition with `script: /etc/init.d/foo` (svc.yaml(5) and
+//! docs/services.md).
 //!
 //! This module owns everything that differs for such a service at run time: running
 //! `SCRIPT ACTION`, mapping its exit code and deriving liveness from its `status` action. The
@@ -195,12 +196,13 @@ pub fn run(life: &Lifecycle, def: &Definition, action: Action) -> Result<Ran, Li
         .stdout(out)
         .stderr(err)
         .process_group(0);
-    // SAFETY: the closure runs between fork and exec and only makes async-signal-safe syscalls
-    // (see reset_inherited_state): the script starts with default signals, an empty mask and
-    // no descriptor of svc's caller beyond 0-2, like any launched program (SPEC §3.7).
+    // SAFETY: the closure runs between fork and exec and only makes async-signal-safe syscalls (see
+    // reset_inherited_state): the script starts with default signals, an empty mask and no
+    // descriptor of svc's caller beyond 0-2, like any launched program (docs/security.md, "The
+    // process a service gets").
     unsafe {
         std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
-            crate::process::launch::reset_inherited_state();
+            crate::process::child::reset_inherited_state();
             Ok(())
         });
     }
@@ -259,7 +261,7 @@ fn script_status(life: &Lifecycle, def: &Definition) -> (ScriptStatus, Option<i3
 }
 
 /// `svc status` of a script service. An unknown answer is shown as `failed` with the reason
-/// in the note (the states of SPEC §3.4 have no "unknown").
+/// in the note (the states of `svc status`, docs/commands.md, have no "unknown").
 pub fn status(life: &Lifecycle, def: &Definition) -> Status {
     let (st, pid) = script_status(life, def);
     let (state, note) = match st {
@@ -369,8 +371,8 @@ mod tests {
 
     #[test]
     fn a_pid_file_naming_svc_or_its_caller_names_no_process_of_the_service() {
-        let dir = std::env::temp_dir().join(format!("svc-script-pid-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let life = Lifecycle::new(crate::paths::Dirs {
             config: dir.join("config"),
             state: dir.join("state"),
@@ -385,27 +387,18 @@ mod tests {
             std::fs::write(&pidfile, format!("{pid}\n")).unwrap();
             assert_eq!(pid_of(&life, &def), None, "{pid}");
         }
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn status_codes_map_like_lsb() {
-        assert_eq!(
-            ScriptStatus::from_ran(&Ran::Exited(0)),
-            ScriptStatus::Running
-        );
-        assert_eq!(
-            ScriptStatus::from_ran(&Ran::Exited(1)),
-            ScriptStatus::Dead(1)
-        );
-        assert_eq!(
-            ScriptStatus::from_ran(&Ran::Exited(2)),
-            ScriptStatus::Dead(2)
-        );
-        assert_eq!(
-            ScriptStatus::from_ran(&Ran::Exited(3)),
-            ScriptStatus::Stopped
-        );
+        for (code, status) in [
+            (0, ScriptStatus::Running),
+            (1, ScriptStatus::Dead(1)),
+            (2, ScriptStatus::Dead(2)),
+            (3, ScriptStatus::Stopped),
+        ] {
+            assert_eq!(ScriptStatus::from_ran(&Ran::Exited(code)), status);
+        }
         for c in [4, 5, 100, 255] {
             assert!(matches!(
                 ScriptStatus::from_ran(&Ran::Exited(c)),

@@ -1,8 +1,8 @@
-//! The supervised kind (`respawn:`, SPEC §3.6): `svc start` launches the service's supervisor
-//! and waits for its report, `svc stop` asks the supervisor to stop the service, `svc status`
-//! adds what the supervisor knows (restarts, the last exit, `failed` and restarting). The
-//! supervisor process itself is [`crate::supervise`]; it launches its instances through
-//! [`ExecInstances`], the exec kind's launch, which this module passes in.
+//! The supervised kind (`respawn:`, docs/services.md, "Supervised services: respawn"): `svc start`
+//! launches the service's supervisor and waits for its report, `svc stop` asks the supervisor to
+//! stop the service, `svc status` adds what the supervisor knows (restarts, the last exit, `failed`
+//! and restarting). The supervisor process itself is [`crate::supervise`]; it launches its
+//! instances through [`ExecInstances`], the exec kind's launch, which this module passes in.
 
 use std::ffi::OsString;
 use std::fs::File;
@@ -25,6 +25,7 @@ use crate::process::group::{SignalError, Target};
 use crate::process::handle::ProcHandle;
 use crate::process::launch::{self, Launch};
 use crate::process::pidfile;
+use crate::process::reap;
 use crate::process::record::Record;
 use crate::ready::NotifySocket;
 use crate::supervise::report::{self, Report};
@@ -241,14 +242,14 @@ fn spawn(life: &Lifecycle, def: &Definition) -> Result<Started> {
                     let _ = h.signal(Signal::SIGKILL);
                 }
             }
-            launch::reap(pid);
+            reap::reap(pid);
             Err(LifecycleError::SupervisorCancelled { service })
         }
         Some(line) => match report::parse(&line) {
             Report::Launched(pid) => Ok(Started::Launched(pid)),
             Report::Failed { code, message } => {
                 // The supervisor has exited after undoing everything; reap it.
-                launch::reap(pid);
+                reap::reap(pid);
                 Err(LifecycleError::Reported { code, message })
             }
             Report::Garbled(line) => Err(LifecycleError::GarbledReport { service, line }),
@@ -258,7 +259,7 @@ fn spawn(life: &Lifecycle, def: &Definition) -> Result<Started> {
             if let Ok(h) = ProcHandle::open(pid, &life.procfs) {
                 let _ = h.signal(Signal::SIGKILL);
             }
-            launch::reap(pid);
+            reap::reap(pid);
             let _ = pidfile::remove(&state_file);
             Err(LifecycleError::SupervisorSilent {
                 service,
@@ -297,7 +298,7 @@ fn stop_supervisor(life: &Lifecycle, def: &Definition) -> Result<Option<i32>> {
         handle.wait_exit(Instant::now() + Duration::from_secs(5));
     }
     // Ours only when this very process started it (svc restart in one run).
-    launch::reap_nohang(handle.pid());
+    reap::reap_nohang(handle.pid());
     let _ = pidfile::remove(&state_file);
     Ok(running)
 }

@@ -12,6 +12,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use super::header::{kill_levels, InitInfo, ACTIONS, BASE_DEPENDENCIES};
+use crate::exit::Code;
 use crate::name::ServiceName;
 use crate::paths::Dirs;
 
@@ -110,6 +111,9 @@ pub fn script(def: &Service<'_>, svc: &Path, dirs: &Dirs) -> Vec<u8> {
     let name = def.name.as_str();
     let q = |p: &Path| sh_quote(p.as_os_str().as_bytes());
     let actions = ACTIONS.join("|");
+    let usage = Code::InvalidArgs.as_i32();
+    let unknown = Code::STATUS_UNKNOWN.as_i32();
+    let missing = Code::NotInstalled.as_i32();
     let mut out: Vec<u8> = Vec::new();
     out.extend_from_slice(b"#!/bin/sh\n");
     out.extend_from_slice(info.render().as_bytes());
@@ -135,7 +139,7 @@ pub fn script(def: &Service<'_>, svc: &Path, dirs: &Dirs) -> Vec<u8> {
             r#"
 usage() {{
     echo "Usage: $0 {{{actions}}}" >&2
-    exit 2
+    exit {usage}
 }}
 
 [ "$#" -eq 1 ] || usage
@@ -143,8 +147,8 @@ case "$1" in
     {actions})
         if [ ! -x "$SVC" ]; then
             echo "$0: $SVC is not installed" >&2
-            [ "$1" = status ] && exit 4
-            exit 5
+            [ "$1" = status ] && exit {unknown}
+            exit {missing}
         fi
         exec "$SVC" --config-dir "$CONFIG_DIR" --state-dir "$STATE_DIR" --log-dir "$LOG_DIR" "$1" "$NAME"
         ;;

@@ -229,8 +229,8 @@ pub unsafe fn reset_signals() -> bool {
 
 /// For a child started another way (std's `Command`, in `pre_exec`): [`reset_signals`], the
 /// open-file limit svc was started with (see `fdlimit`), and every descriptor above stderr
-/// close-on-exec — the clean state SPEC §3.7 asks for, whatever
-/// the caller's.
+/// close-on-exec — the clean state docs/security.md promises ("The process a service gets"),
+/// whatever the caller's.
 ///
 /// # Safety
 /// Only between fork and exec: it makes async-signal-safe syscalls only.

@@ -1,6 +1,6 @@
-//! Signalling a service's process group (SPEC §3.2): the stop signal, a wait woken by the
-//! exits, KILL after the stop timeout, and a bounded wait for the kernel to take the processes
-//! away.
+//! Signalling a service's process group (docs/commands.md, "Starting and stopping"): the stop
+//! signal, a wait woken by the exits, KILL after the stop timeout, and a bounded wait for the
+//! kernel to take the processes away.
 //!
 //! The group svc itself runs in, and those led by svc or one of its ancestors, are never
 //! signalled ([`Groups`] carries that list), nor are groups 0 and 1. `svc stop`, a failed

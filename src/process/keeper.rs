@@ -1,5 +1,5 @@
-//! The keeper of a forking launch (SPEC §3.5): a small forked copy of svc that is the child
-//! subreaper of the launch while svc waits for it.
+//! The keeper of a forking launch (docs/security.md, "How svc decides a service runs"): a small
+//! forked copy of svc that is the child subreaper of the launch while svc waits for it.
 //!
 //! A daemonizing program forks and lets its launcher exit; the daemon would be reparented to
 //! init, and svc could no longer tell it from any other process. The keeper sits between svc
@@ -31,11 +31,9 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
+use super::group::KILL_GRACE;
 use super::handle::{poll_fds, wait_any_exit, ProcHandle};
 use super::procfs::Procfs;
-
-/// After KILL, how long svc waits for the kernel to take the processes away.
-const KILL_GRACE: Duration = Duration::from_secs(5);
 
 /// How the launcher ended, as the keeper saw it.
 #[derive(Debug)]

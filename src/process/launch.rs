@@ -1,5 +1,5 @@
-//! Launching a daemon: the only place svc forks, and the crate's only `unsafe` that runs in a
-//! child (SPEC §3.1 step 3, §3.7).
+//! Launching a daemon: the only place svc forks, and the crate's only `unsafe` that runs in a child
+//! (docs/commands.md, "Starting and stopping"; docs/security.md, "The process a service gets").
 //!
 //! Everything the child needs — program path, argv, environment, descriptors, credentials,
 //! limits — is prepared before the fork. Between fork and exec the child makes plain syscalls
@@ -34,9 +34,7 @@ use super::keeper::Keeper;
 use crate::definition::Limit;
 use crate::users::Credentials;
 
-// Callers outside `process` still name these through `launch`.
-pub use super::child::{reset_inherited_state, reset_signals};
-pub use super::reap::{reap, reap_nohang};
+use super::reap::reap;
 
 /// The default PATH of a launched program (and where bare `exec` names are looked up).
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

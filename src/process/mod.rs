@@ -4,7 +4,8 @@
 //! [`child`], what the child runs until exec), the keeper of a forking launch ([`keeper`]) and
 //! the switch's worker processes ([`worker`]), and reaping them ([`reap`]); signalling a
 //! service's process group ([`group`]); svc's own open-file limit ([`fdlimit`]), returning
-//! freed memory ([`memory`]) and the cancellation of a switch by SIGTERM ([`cancel`]).
+//! freed memory ([`memory`]), the cancellation of a switch by SIGTERM ([`cancel`]) and signals
+//! read from a signalfd ([`sigfd`]).
 
 pub mod cancel;
 pub mod child;
@@ -18,5 +19,6 @@ pub mod pidfile;
 pub mod procfs;
 pub mod reap;
 pub mod record;
+pub mod sigfd;
 pub mod sockets;
 pub mod worker;

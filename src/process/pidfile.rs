@@ -1,4 +1,5 @@
-//! PID files: strict reading, atomic writing (SPEC §3.4, §3.5).
+//! PID files: strict reading, atomic writing (docs/commands.md, "Starting and stopping";
+//! docs/security.md, "How svc decides a service runs").
 //!
 //! Content is decimal digits without sign or leading zero, at most one trailing newline, at most
 //! pid_max. A file that is a symlink, a hard link, not regular, or writable by someone other than
@@ -65,11 +66,11 @@ pub fn read(path: &Path, pid_max: i64) -> PidFile {
     read_checked(path, pid_max, trust::check_pidfile).0
 }
 
-/// Reads a PID file that another user may have written (a daemon's own, written after it
-/// dropped privileges): as [`read`], except that the file's owner and writers, and its
-/// directory's, are not held against it — the caller must prove the PID another way (SPEC
-/// §3.5). A symlink, a hard link or anything but a regular file is still refused. Returns the
-/// file's owner with what it says.
+/// Reads a PID file that another user may have written (a daemon's own, written after it dropped
+/// privileges): as [`read`], except that the file's owner and writers, and its directory's, are not
+/// held against it — the caller must prove the PID another way (docs/security.md, "How svc decides
+/// a service runs"). A symlink, a hard link or anything but a regular file is still refused.
+/// Returns the file's owner with what it says.
 pub fn read_foreign(path: &Path, pid_max: i64) -> (PidFile, Option<u32>) {
     read_checked(path, pid_max, trust::check_pidfile_shape)
 }
@@ -184,6 +185,7 @@ pub fn remove(path: &Path) -> io::Result<()> {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+    use std::path::PathBuf;
 
     #[test]
     fn strict_content() {
@@ -231,13 +233,24 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
+    /// `x.pid` in `dir`, made by `link` (a symbolic or a hard link) to a file holding `text`;
+    /// that file and the link.
+    fn linked(
+        dir: &Path,
+        text: &str,
+        link: fn(PathBuf, PathBuf) -> std::io::Result<()>,
+    ) -> (PathBuf, PathBuf) {
+        let target = dir.join("target");
+        std::fs::write(&target, text).unwrap();
+        let p = dir.join("x.pid");
+        link(target.clone(), p.clone()).unwrap();
+        (target, p)
+    }
+
     #[test]
     fn symlinks_are_replaced_never_followed() {
         let dir = tempfile::tempdir().unwrap();
-        let target = dir.path().join("precious");
-        std::fs::write(&target, "keep me").unwrap();
-        let p = dir.path().join("x.pid");
-        std::os::unix::fs::symlink(&target, &p).unwrap();
+        let (target, p) = linked(dir.path(), "keep me", std::os::unix::fs::symlink);
         assert!(matches!(read(&p, 32768), PidFile::Untrusted(_)));
         write(&p, 99).unwrap();
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me");
@@ -247,22 +260,25 @@ mod tests {
     #[test]
     fn hard_links_and_fifos_are_untrusted() {
         let dir = tempfile::tempdir().unwrap();
-        let a = dir.path().join("a");
-        std::fs::write(&a, "42\n").unwrap();
-        let p = dir.path().join("x.pid");
-        std::fs::hard_link(&a, &p).unwrap();
+        let (_, p) = linked(dir.path(), "42\n", std::fs::hard_link);
         assert!(matches!(read(&p, 32768), PidFile::Untrusted(_)));
         let f = dir.path().join("fifo.pid");
         nix::unistd::mkfifo(&f, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
         assert!(matches!(read(&f, 32768), PidFile::Untrusted(_)));
     }
 
+    /// `x.pid` in `dir`, naming PID 42, writable by anyone.
+    fn world_writable(dir: &Path) -> PathBuf {
+        let p = dir.join("x.pid");
+        std::fs::write(&p, "42\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
+        p
+    }
+
     #[test]
     fn foreign_reading_waives_the_writer_never_the_shape() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("x.pid");
-        std::fs::write(&p, "42\n").unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let p = world_writable(dir.path());
         assert!(matches!(read(&p, 32768), PidFile::Untrusted(_)));
         let me = nix::unistd::geteuid().as_raw();
         assert_eq!(read_foreign(&p, 32768), (PidFile::Pid(42), Some(me)));
@@ -283,9 +299,7 @@ mod tests {
     #[test]
     fn world_writable_is_untrusted() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("x.pid");
-        std::fs::write(&p, "42\n").unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let p = world_writable(dir.path());
         assert!(matches!(read(&p, 32768), PidFile::Untrusted(_)));
     }
 }

@@ -470,14 +470,24 @@ mod tests {
         assert_eq!(Procfs::at(dir.path()).rss_kib(4242), Some(1234));
     }
 
-    /// `/proc/PID/stat` of a fixture process.
-    fn proc_at(root: &Path, pid: i32, ppid: i32, pgrp: i32, session: i32, state: char) {
+    /// `/proc/PID/stat` of a fixture process that started `start` clock ticks after boot.
+    fn proc_stat(
+        root: &Path,
+        pid: i32,
+        (ppid, pgrp, session): (i32, i32, i32),
+        state: char,
+        start: u64,
+    ) {
         let text = format!(
-            "{pid} (p{pid}) {state} {ppid} {pgrp} {session} 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 {} 1 1\n",
-            1000 + pid
+            "{pid} (p{pid}) {state} {ppid} {pgrp} {session} 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 {start} 1 1\n"
         );
         std::fs::create_dir_all(root.join(pid.to_string())).unwrap();
         std::fs::write(root.join(format!("{pid}/stat")), text).unwrap();
+    }
+
+    /// A fixture process that started at tick 1000 + PID.
+    fn proc_at(root: &Path, pid: i32, ppid: i32, pgrp: i32, session: i32, state: char) {
+        proc_stat(root, pid, (ppid, pgrp, session), state, 1000 + pid as u64);
     }
 
     #[test]
@@ -534,13 +544,9 @@ mod tests {
         assert!(Arc::ptr_eq(&first, &p.table()));
     }
 
-    /// `proc_at` with a given start time.
+    /// A fixture process that leads its own group and session, started at `start`.
     fn proc_started(root: &Path, pid: i32, ppid: i32, start: u64) {
-        let text = format!(
-            "{pid} (p{pid}) S {ppid} {pid} {pid} 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 {start} 1 1\n"
-        );
-        std::fs::create_dir_all(root.join(pid.to_string())).unwrap();
-        std::fs::write(root.join(format!("{pid}/stat")), text).unwrap();
+        proc_stat(root, pid, (ppid, pid, pid), 'S', start);
     }
 
     /// The walk up the parents is not fooled by a parent that exited between two reads and

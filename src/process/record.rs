@@ -1,4 +1,5 @@
-//! The identity record: what svc knows about the process it launched (SPEC §3.5).
+//! The identity record: what svc knows about the process it launched (docs/security.md, "How svc
+//! decides a service runs").
 //!
 //! Stored as `<state>/NAME.state` (JSON, written atomically). A PID alone proves nothing — PIDs
 //! are reused, even within one clock tick — so the record keeps the boot id, the start time and
@@ -36,9 +37,10 @@ pub struct Record {
     /// False while `start` still waits for readiness.
     #[serde(default = "yes")]
     pub ready: bool,
-    /// Set when the PID file is a forking daemon's own, written by another user (its `user:`)
-    /// and accepted because the launch created the process it names (SPEC §3.5): that user's
-    /// uid. Later reads accept the file while it is still that user's and names this process.
+    /// Set when the PID file is a forking daemon's own, written by another user (its `user:`) and
+    /// accepted because the launch created the process it names (docs/security.md, "How svc decides
+    /// a service runs"): that user's uid. Later reads accept the file while it is still that user's
+    /// and names this process.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pidfile_owner: Option<u32>,
 }

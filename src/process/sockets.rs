@@ -1,6 +1,6 @@
 //! Who holds a TCP port: listening sockets from `/proc/PID/net/tcp` and `tcp6`, and the socket
-//! inodes a process holds from `/proc/PID/fd` (SPEC §3.1 step 5: a readiness port counts only
-//! when the service's own processes listen on it).
+//! inodes a process holds from `/proc/PID/fd` (docs/commands.md, readiness in "Starting and
+//! stopping": a readiness port counts only when the service's own processes listen on it).
 //!
 //! These are methods of [`Procfs`], rooted like the rest of it, so the parsing is tested on
 //! fixture trees. The kernel prints addresses as hex words in host byte order and the port as

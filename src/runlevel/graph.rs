@@ -1,5 +1,6 @@
 //! The dependency graph of services: the one home of the rules about `requires` and `wants`
-//! (SPEC §2, §3.1, §4) that `svc check`, `svc start`, `svc stop` and the switch plan share.
+//! (svc.yaml(5); docs/commands.md, "Starting and stopping" and "Switching runlevels") that `svc
+//! check`, `svc start`, `svc stop` and the switch plan share.
 //!
 //! A [`Graph`] has services as nodes, in the order they were added (callers add them in the
 //! order they report them, so output does not depend on a hash), and edges from a service to

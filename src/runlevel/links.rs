@@ -1,15 +1,15 @@
-//! The S/K links of `svc enable`, `disable` and `list` (SPEC §4).
+//! The S/K links of `svc enable`, `disable` and `list` (docs/commands.md, "Runlevels").
 //!
 //! `enable` puts `S<NN>NAME` into the runlevels that start the service and `K<NN>NAME` into the
 //! other levels 0–6 (never into rcS.d) — for a service started in rcS.d only into 0 and 6, as
-//! sysv-rc and insserv do (see [`kill_levels`]) — as relative symlinks `../../init.d/NAME.yaml`, each
-//! created under a temporary name and renamed into place. Numbers come from the command line,
-//! else from the definition (`start_priority`, `stop_priority`), else they are computed as
-//! insserv does for LSB headers: one more than the highest start number of the service's
-//! `requires` and `wants` (their existing S entries, else their `start_priority`, else what
-//! `enable` would compute for them), 20 for a service without dependencies; the stop number is
-//! `100 - start`, so dependencies start before and stop after the service. Only entries whose
-//! name part is exactly NAME are ever touched.
+//! sysv-rc and insserv do (see [`kill_levels`]) — as relative symlinks `../../init.d/NAME.yaml`,
+//! each created under a temporary name and renamed into place. Numbers come from the command line,
+//! else from the definition (`start_priority`, `stop_priority`), else they are computed as insserv
+//! does for LSB headers: one more than the highest start number of the service's `requires` and
+//! `wants` (their existing S entries, else their `start_priority`, else what `enable` would compute
+//! for them), 20 for a service without dependencies; the stop number is `100 - start`, so
+//! dependencies start before and stop after the service. Only entries whose name part is exactly
+//! NAME are ever touched.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,8 @@
-//! Runlevel directories (SPEC §4): `runlevels/rcN.d` entries named `S<NN><NAME>` or
-//! `K<NN><NAME>`, read strictly: an entry is a file or symlink whose name starts with `S` or `K`
-//! and must read `[SK][0-9]{2}NAME`; names starting with anything else (a README, `s20lower`)
-//! are not entries. Entries sort by number, then by name, bytewise.
+//! Runlevel directories (docs/commands.md, "Runlevels" and "Switching runlevels"):
+//! `runlevels/rcN.d` entries named `S<NN><NAME>` or `K<NN><NAME>`, read strictly: an entry is a
+//! file or symlink whose name starts with `S` or `K` and must read `[SK][0-9]{2}NAME`; names
+//! starting with anything else (a README, `s20lower`) are not entries. Entries sort by number, then
+//! by name, bytewise.
 
 pub mod graph;
 pub mod links;

@@ -1,6 +1,6 @@
-//! The plan of a runlevel switch (SPEC §4), computed without side effects: from the entries of
-//! the target rcN.d, the definitions and which services run now, which services to stop and to
-//! start, in which order, and what must be left out before anything runs.
+//! The plan of a runlevel switch (docs/commands.md, "Switching runlevels"), computed without side
+//! effects: from the entries of the target rcN.d, the definitions and which services run now, which
+//! services to stop and to start, in which order, and what must be left out before anything runs.
 //!
 //! Order: entries run by ascending number; the same number runs in parallel unless a
 //! dependency links two services. Dependencies win over numbers: a service that another one

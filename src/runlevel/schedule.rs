@@ -1,5 +1,6 @@
-//! The order in which one phase of a switch (its stops, or its starts) runs its steps (SPEC §4):
-//! pure bookkeeping, no processes, so it is unit-tested on its own.
+//! The order in which one phase of a switch (its stops, or its starts) runs its steps
+//! (docs/commands.md, "Switching runlevels"): pure bookkeeping, no processes, so it is unit-tested
+//! on its own.
 //!
 //! The steps come in plan order ([`super::plan`]): by rank, so the steps of one rank form a
 //! contiguous group. Only the lowest rank that is not finished may run; within it a step runs
@@ -292,13 +293,18 @@ mod tests {
         assert_eq!(s.skipped(3), None);
     }
 
-    #[test]
-    fn independent_steps_of_one_rank_run_at_once_and_the_next_rank_waits() {
-        let steps = [
+    /// `a` and `b` at rank 10, independent; `c` at rank 20.
+    fn two_then_one() -> [Step; 3] {
+        [
             step("a", 10, &[], &[]),
             step("b", 10, &[], &[]),
             step("c", 20, &[], &[]),
-        ];
+        ]
+    }
+
+    #[test]
+    fn independent_steps_of_one_rank_run_at_once_and_the_next_rank_waits() {
+        let steps = two_then_one();
         let mut s = Schedule::new(&steps);
         assert_eq!(s.take(), Next::Run(0));
         assert_eq!(s.take(), Next::Run(1));
@@ -313,11 +319,7 @@ mod tests {
 
     #[test]
     fn cancel_skips_what_has_not_started_and_the_running_finish() {
-        let steps = [
-            step("a", 10, &[], &[]),
-            step("b", 10, &[], &[]),
-            step("c", 20, &[], &[]),
-        ];
+        let steps = two_then_one();
         let mut s = Schedule::new(&steps);
         assert_eq!(s.take(), Next::Run(0));
         s.cancel("cancelled");

@@ -305,6 +305,24 @@ mod tests {
         std::fs::read_to_string(p).unwrap_or_default()
     }
 
+    /// The log directory after `pieces` went, one write each, to a sink that rotates at `max`
+    /// bytes and keeps `keep` files.
+    fn after(max: u64, keep: u32, pieces: &[&[u8]]) -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        let (mut s, _) = sink(d.path(), max, keep);
+        for p in pieces {
+            s.write(p);
+        }
+        d
+    }
+
+    /// Each `(file, text)`: the file in `d` holds `text` (a missing file holds "").
+    fn holds(d: &tempfile::TempDir, files: &[(&str, &str)]) {
+        for (f, text) in files {
+            assert_eq!(read(&d.path().join(f)), *text, "{f}");
+        }
+    }
+
     #[test]
     fn rotates_at_line_boundaries_and_keeps_k_files() {
         let d = tempfile::tempdir().unwrap();
@@ -343,17 +361,23 @@ mod tests {
 
     #[test]
     fn a_line_longer_than_the_limit_is_written_whole() {
-        let d = tempfile::tempdir().unwrap();
-        let (mut s, _) = sink(d.path(), 10, 2);
-        s.write(b"short\n");
-        s.write(b"a line much longer than ten bytes\n");
-        s.write(b"next\n");
-        assert_eq!(read(&d.path().join("x.log.2")), "short\n");
-        assert_eq!(
-            read(&d.path().join("x.log.1")),
-            "a line much longer than ten bytes\n"
+        let d = after(
+            10,
+            2,
+            &[
+                b"short\n",
+                b"a line much longer than ten bytes\n",
+                b"next\n",
+            ],
         );
-        assert_eq!(read(&d.path().join("x.log")), "next\n");
+        holds(
+            &d,
+            &[
+                ("x.log.2", "short\n"),
+                ("x.log.1", "a line much longer than ten bytes\n"),
+                ("x.log", "next\n"),
+            ],
+        );
     }
 
     #[test]
@@ -378,13 +402,9 @@ mod tests {
 
     #[test]
     fn a_line_that_arrives_in_pieces_is_not_split_by_a_rotation() {
-        let d = tempfile::tempdir().unwrap();
-        let (mut s, _) = sink(d.path(), 10, 2);
         // The first piece fills the file exactly, ending inside a line.
-        s.write(b"12345\n6789");
-        s.write(b"0ab\nnext\n");
-        assert_eq!(read(&d.path().join("x.log.1")), "12345\n67890ab\n");
-        assert_eq!(read(&d.path().join("x.log")), "next\n");
+        let d = after(10, 2, &[b"12345\n6789", b"0ab\nnext\n"]);
+        holds(&d, &[("x.log.1", "12345\n67890ab\n"), ("x.log", "next\n")]);
     }
 
     #[test]
@@ -442,11 +462,8 @@ mod tests {
 
     #[test]
     fn keep_zero_removes_the_old_file() {
-        let d = tempfile::tempdir().unwrap();
-        let (mut s, _) = sink(d.path(), 8, 0);
-        s.write(b"1234567\n");
-        s.write(b"abc\n");
-        assert_eq!(read(&d.path().join("x.log")), "abc\n");
+        let d = after(8, 0, &[b"1234567\n", b"abc\n"]);
+        holds(&d, &[("x.log", "abc\n")]);
         assert!(!d.path().join("x.log.1").exists());
     }
 }

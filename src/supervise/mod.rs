@@ -1,5 +1,5 @@
-//! Supervised services (SPEC §3.6): the small supervisor process that stays with a `respawn:`
-//! service, and how `start`, `stop` and `status` deal with it.
+//! Supervised services (docs/services.md, "Supervised services: respawn"): the small supervisor
+//! process that stays with a `respawn:` service, and how `start`, `stop` and `status` deal with it.
 //!
 //! `svc start` launches the supervisor — the svc binary itself (`/proc/self/exe`, the hidden
 //! command `supervise`) — through the same record-before-exec handshake as any program: its

@@ -1,8 +1,8 @@
-//! The supervisor process, `svc supervise NAME` (SPEC §3.6): launches the service, reports
-//! the first launch to `svc start` ([`report`](super::report)), then sleeps in poll(2) on a
-//! signalfd and the service's output pipe, restarting the service when it exits (with backoff,
-//! giving up after `max` restarts within `window`), copying its output into the log
-//! ([`LogSink`]) and stopping it on SIGTERM.
+//! The supervisor process, `svc supervise NAME` (docs/services.md, "Supervised services: respawn"):
+//! launches the service, reports the first launch to `svc start` ([`report`](super::report)), then
+//! sleeps in poll(2) on a signalfd and the service's output pipe, restarting the service when it
+//! exits (with backoff, giving up after `max` restarts within `window`), copying its output into
+//! the log ([`LogSink`]) and stopping it on SIGTERM.
 //!
 //! How an instance is launched and made ready is the exec kind's business, which lives above
 //! this module: `svc supervise` passes it in as an [`Instances`].
@@ -14,17 +14,18 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
-use nix::sys::signal::{SigSet, Signal};
-use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::signal::Signal;
+use nix::sys::signalfd::SignalFd;
 
 use crate::definition::{Definition, Respawn};
 use crate::exit::{Code, HasCode};
 use crate::paths::Dirs;
 use crate::process::group::{self, Groups};
 use crate::process::handle::ProcHandle;
-use crate::process::launch;
 use crate::process::pidfile::{self, PidFile};
 use crate::process::procfs::Procfs;
+use crate::process::reap;
+use crate::process::sigfd;
 use crate::supervise::logsink::LogSink;
 use crate::supervise::report;
 use crate::supervise::state::{monotonic_ms, now_ms, state_path, LastExit, Phase, SuperState};
@@ -82,7 +83,7 @@ fn say(name: &str, msg: &str) {
     let _ = writeln!(
         err,
         "{} svc supervise {name}: {msg}",
-        crate::securelog::rfc3339(SystemTime::now())
+        crate::clock::rfc3339(SystemTime::now())
     );
 }
 
@@ -156,19 +157,14 @@ impl<'a, I: Instances> Supervisor<'a, I> {
                 ))
             })?;
         let os = |e: nix::Error| SetupError(io::Error::from(e).to_string());
-        let mut mask = SigSet::empty();
-        for s in [
+        let signals = sigfd::open(&[
             Signal::SIGTERM,
             Signal::SIGINT,
             Signal::SIGHUP,
             Signal::SIGCHLD,
             Signal::SIGPIPE,
-        ] {
-            mask.add(s);
-        }
-        mask.thread_block().map_err(os)?;
-        let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
-            .map_err(os)?;
+        ])
+        .map_err(|e| os(e.errno()))?;
         set_name(def.name.as_str());
         let (pipe, sink) = match def.log_path(dirs) {
             Some(path) => {
@@ -483,7 +479,7 @@ impl<'a, I: Instances> Supervisor<'a, I> {
             if let Err(e) = stopped {
                 say(def.name.as_str(), &format!("{}: {e}", def.name));
             }
-            launch::reap(pid);
+            reap::reap(pid);
             self.remove_files(pid);
         }
         self.drain_pipe();

@@ -1,6 +1,6 @@
-//! Validation (SPEC §2): a definition's text, parsed by [`super::yaml`], checked key by key
-//! into a [`Definition`]. Pure: no file, user database or script is read here (that is
-//! [`super::resolve`]'s step, after this one).
+//! Validation (svc.yaml(5) and docs/services.md): a definition's text, parsed by [`super::yaml`],
+//! checked key by key into a [`Definition`]. Pure: no file, user database or script is read here
+//! (that is [`super::resolve`]'s step, after this one).
 //!
 //! Every problem of a file is gathered before reporting, each with the line of the key it is
 //! about (from the parser's positions), so `svc check` shows them all in one run. The checks
@@ -94,7 +94,7 @@ pub fn validate(file: &Path, name: &ServiceName, text: &str) -> Validated {
     }
 }
 
-/// Validates the text of `svc.yaml` (SPEC §1).
+/// Validates the text of `svc.yaml` (docs/commands.md, "Files").
 pub fn settings(file: &Path, text: &str) -> Result<Settings, Vec<Problem>> {
     let root = match yaml::parse(text) {
         Ok(n) => n,
@@ -214,6 +214,18 @@ impl Validator<'_> {
             path,
             format!("`{key}`: expected {what}, found {}", found.kind()),
         );
+    }
+
+    /// The entries of `n`, the mapping at top-level `key`; anything else is reported as not
+    /// `what`.
+    fn mapping<'n>(&mut self, key: &str, what: &str, n: &'n Node) -> Option<&'n [Entry]> {
+        match n {
+            Node::Map(m) => Some(m),
+            other => {
+                self.expected(&[key], what, other);
+                None
+            }
+        }
     }
 
     fn definition(&mut self, name: &ServiceName, accounts: &mut Accounts) -> Option<Definition> {

@@ -9,12 +9,8 @@ use super::{Validator, KEYS};
 
 impl Validator<'_> {
     pub(super) fn limits(&mut self, n: &Node) -> Vec<Limit> {
-        let Node::Map(m) = n else {
-            self.expected(
-                &["limits"],
-                "a mapping such as { nofile: 4096, core: 0 }",
-                n,
-            );
+        let Some(m) = self.mapping("limits", "a mapping such as { nofile: 4096, core: 0 }", n)
+        else {
             return Vec::new();
         };
         let mut out = Vec::new();
@@ -74,10 +70,7 @@ impl Validator<'_> {
     }
 
     pub(super) fn ready(&mut self, n: &Node) -> Option<Ready> {
-        let Node::Map(m) = n else {
-            self.expected(&["ready"], "a mapping with one of tcp, file or notify", n);
-            return None;
-        };
+        let m = self.mapping("ready", "a mapping with one of tcp, file or notify", n)?;
         if m.len() != 1 {
             self.problem(&["ready"], "`ready`: expected exactly one of { tcp: \"HOST:PORT\" }, { file: PATH } or { notify: true }");
             return None;
@@ -155,10 +148,7 @@ impl Validator<'_> {
     }
 
     pub(super) fn socket(&mut self, n: &Node) -> Option<Socket> {
-        let Node::Map(m) = n else {
-            self.expected(&["socket"], "a mapping with at least `port`", n);
-            return None;
-        };
+        let m = self.mapping("socket", "a mapping with at least `port`", n)?;
         let mut s = Socket {
             port: 0,
             bind: IpAddr::from([0, 0, 0, 0]),

@@ -164,8 +164,7 @@ impl Validator<'_> {
     }
 
     pub(super) fn env(&mut self, n: &Node) -> Vec<(String, String)> {
-        let Node::Map(m) = n else {
-            self.expected(&["env"], "a mapping of NAME: value", n);
+        let Some(m) = self.mapping("env", "a mapping of NAME: value", n) else {
             return Vec::new();
         };
         let mut out = Vec::new();

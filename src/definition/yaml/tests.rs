@@ -34,18 +34,20 @@ fn keys_and_values_have_positions() {
     assert_eq!(ready.spelling, Spelling::Collection);
 }
 
+/// The entry of `k: {v}`.
+fn scalar(v: &str) -> Entry {
+    parse(&format!("k: {v}\n"))
+        .unwrap()
+        .entry("k")
+        .unwrap()
+        .clone()
+}
+
 /// The YAML 1.1 traps stay strings or errors; only YAML 1.2 spellings are numbers, booleans
 /// and null (the rules svc had with serde_yaml 0.9).
 #[test]
 fn scalar_rules() {
-    let value = |v: &str| {
-        parse(&format!("k: {v}\n"))
-            .unwrap()
-            .entry("k")
-            .unwrap()
-            .value
-            .clone()
-    };
+    let value = |v: &str| scalar(v).value;
     for s in [
         "yes", "no", "on", "off", "y", "n", "0755", "022", "00", "-00", "1_000", "0x", "nan",
         "inf", "0X10", "+-1", "1.2.3",
@@ -83,14 +85,7 @@ fn scalar_rules() {
     for s in ["\"true\"", "'5'", "\"~\"", "!!str 5", "|\n  x"] {
         assert!(matches!(value(s), Node::Str(_)), "{s}");
     }
-    let spelled = |v: &str| {
-        parse(&format!("k: {v}\n"))
-            .unwrap()
-            .entry("k")
-            .unwrap()
-            .spelling
-            .clone()
-    };
+    let spelled = |v: &str| scalar(v).spelling;
     assert_eq!(spelled("0x10"), Spelling::Plain("0x10".into()));
     assert_eq!(spelled("'022'"), Spelling::Quoted);
     assert_eq!(spelled("|\n  x"), Spelling::Block);
