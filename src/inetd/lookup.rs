@@ -1,4 +1,5 @@
-//! Access checks that need host names, off the poll loop (reliability.md F5).
+//! Access checks that need host names, off the poll loop: a slow resolver never stalls the
+//! super daemon (docs/inetd.md).
 //!
 //! The loop first checks a client with [`NoLookup`], a resolver that answers nothing and
 //! remembers whether it was asked. When it was not (address-only rules, or an address rule
