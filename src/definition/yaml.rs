@@ -576,7 +576,7 @@ fn syntax_error(text: &str, at: &mut Locator<'_>, marker: &Marker, kind: &ErrorK
         ErrorKind::ExpectedBlockMappingKey => "did not find expected key".into(),
         ErrorKind::ExpectedBlockSequenceEntry => "did not find expected '-' indicator".into(),
         ErrorKind::SimpleKeyExpected => {
-            // Reported where the text goes on after the line without `:`, as libyaml did.
+            // Explained as libyaml placed it (where the text goes on), reported where it is.
             next_line = true;
             "could not find expected ':'".into()
         }
@@ -626,14 +626,18 @@ fn syntax_error(text: &str, at: &mut Locator<'_>, marker: &Marker, kind: &ErrorK
             }
         }
     };
-    let (mut line, mut column) = position(text, byte);
-    if next_line {
-        (line, column) = (line + 1, 1);
-    }
+    let (line, column) = position(text, byte);
+    // The hint reads a missing `:` at libyaml's position (where the text goes on); the error
+    // names the line that lacks it, where the parser stopped.
+    let (hint_line, hint_column) = if next_line {
+        (line + 1, 1)
+    } else {
+        (line, column)
+    };
     YamlError {
         line: Some(line),
         column: Some(column),
-        message: super::yaml_hint::explain(&raw, text, Some(line), Some(column)),
+        message: super::yaml_hint::explain(&raw, text, Some(hint_line), Some(hint_column)),
     }
 }
 

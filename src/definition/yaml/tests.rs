@@ -238,3 +238,29 @@ fn which_error_is_reported() {
     assert!(e.message.starts_with("bad indentation"), "{e:?}");
     assert_eq!((e.line, e.column), (Some(2), Some(3)));
 }
+
+/// Review of issue 11: a line without `:` was placed on the line after it (libyaml's
+/// position), past the end of a file that ends there, and on a blank or comment line when
+/// such lines followed. The error names the line that lacks the `:`.
+#[test]
+fn a_line_without_a_colon_is_placed_on_that_line() {
+    for (text, at) in [
+        ("exec: /bin/true\nuser\n", (2, 1)),
+        ("exec: /bin/true\nuser\nnice: 1\n", (2, 1)),
+        ("exec: /bin/true\nuser\n\n\n# c\n", (2, 1)),
+        ("exec: /bin/true\nargs: [a]\nfoo bar\n", (3, 1)),
+    ] {
+        let e = parse(text).unwrap_err();
+        assert!(e.message.contains("has no `:`"), "{text:?}: {e:?}");
+        let culprit = text.lines().nth(at.0 - 1).unwrap_or_default();
+        assert!(
+            e.message.contains(&format!("`{culprit}`")),
+            "{text:?}: {e:?}"
+        );
+        assert_eq!(
+            (e.line, e.column),
+            (Some(at.0), Some(at.1)),
+            "{text:?}: {e:?}"
+        );
+    }
+}
