@@ -10,7 +10,7 @@
 //!   with an optional sign; floats are what Rust reads as a finite `f64`, and `.inf`, `.nan`;
 //!   `1_000` is a string;
 //! - a quoted or block scalar is always a string;
-//! - tags other than YAML's own (`!!str`, `!!map`, ...) are refused, as are several documents,
+//! - tags other than `!!str`, `!!map` and `!!seq` are refused, as are several documents,
 //!   keys that are not strings and a key given twice in one mapping; aliases are expanded, up
 //!   to a budget ([`MAX_ALIASED_NODES`]), nesting up to [`MAX_DEPTH`] collections.
 //!
@@ -304,10 +304,18 @@ impl Builder<'_> {
         Ok(())
     }
 
-    /// Only YAML's own tags are accepted (they change nothing but `!!str`).
+    /// Tags are refused, but for the three of YAML's own that cannot change what a definition
+    /// means: `!!str` (the value is a string, as quoting does), `!!map` and `!!seq`. A type tag
+    /// such as `!!bool "true"` or `!!float 5` is refused rather than obeyed or ignored: obeying
+    /// it would make one key's type depend on a rarely read marker, ignoring it would accept a
+    /// file whose author meant something else.
     fn check_tag(&mut self, tag: Option<&Tag>, span: &Span) -> Result<(), YamlError> {
+        let allowed = |t: &Tag| {
+            t.suffix_in_namespace(YAML_TAGS)
+                .is_some_and(|suffix| matches!(&*suffix, "str" | "map" | "seq"))
+        };
         match tag {
-            Some(t) if t.suffix_in_namespace(YAML_TAGS).is_none() => {
+            Some(t) if !allowed(t) => {
                 let at = self.at.pos(span.tag_start.as_ref().unwrap_or(&span.start));
                 let message = format!("YAML tags are not supported (found {})", t.original());
                 Err(self.error_at(at, message))

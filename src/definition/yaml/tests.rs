@@ -96,7 +96,21 @@ fn tags_and_non_string_keys_are_refused() {
     let e = parse("k: !foo x\n").unwrap_err();
     assert_eq!(e.message, "YAML tags are not supported (found !foo)");
     assert_eq!(e.line, Some(1));
-    assert!(parse("k: !!str x\nl: !!map {a: b}\n").is_ok());
+    assert!(parse("k: !!str x\nl: !!map {a: b}\nm: !!seq [a]\n").is_ok());
+    // A type tag is refused, not obeyed and not ignored.
+    for (text, tag) in [
+        ("k: !!bool \"true\"\n", "!!bool"),
+        ("k: !!float 5\n", "!!float"),
+        ("k: !!null x\n", "!!null"),
+        ("k: !!int \"5\"\n", "!!int"),
+    ] {
+        let e = parse(text).unwrap_err();
+        assert_eq!(
+            e.message,
+            format!("YAML tags are not supported (found {tag})"),
+            "{text}"
+        );
+    }
     for (text, kind) in [
         ("1: a\n", "an integer"),
         ("~: a\n", "null"),
