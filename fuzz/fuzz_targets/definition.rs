@@ -3,7 +3,7 @@
 //! list of problems.
 //!
 //! Checks: it never panics; problems name the file, a line of it (1-based, at most one past
-//! the last line) and come sorted by line; a definition that parses satisfies the SPEC §2
+//! the last line) and come sorted by line; a definition that parses satisfies the svc.yaml(5)
 //! rules the validator promises (name, `exec` an absolute path or a bare name without NUL,
 //! absolute `script`/`workdir`/`pidfile`, ranges of `nice`, priorities, `umask`, `log_keep`,
 //! runlevels `0`-`6`/`S` without repeats, no self-dependency, the exclusive keys); the INIT

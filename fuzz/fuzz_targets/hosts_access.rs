@@ -1,4 +1,4 @@
-//! hosts.allow / hosts.deny (SPEC §5.2): parse both files, then match connections against
+//! hosts.allow / hosts.deny (docs/inetd.md): parse both files, then match connections against
 //! them, with a static resolver (no DNS).
 //!
 //! The input is text, fields separated by NUL bytes, every field after the first optional:
@@ -14,7 +14,7 @@
 //! line of that file; a check looks a client's name up at most once (one reverse, one forward
 //! lookup); checking twice gives the same verdict; and a `spawn` command holds nothing but the
 //! rules' own characters, the safe ones `[A-Za-z0-9.-_:@/]` and the newlines that join
-//! several `spawn` options (SPEC §5.2: nothing else a client sends reaches the shell).
+//! several `spawn` options (docs/inetd.md: nothing else a client sends reaches the shell).
 #![no_main]
 
 use std::collections::BTreeSet;

@@ -1,7 +1,7 @@
-//! `spawn` %-expansion (SPEC §5.2): a template, a client (address, port, PTR name, whether the
+//! `spawn` %-expansion (docs/inetd.md): a template, a client (address, port, PTR name, whether the
 //! name verifies), a daemon name and perhaps a server end, all arbitrary.
 //!
-//! Checks, against an oracle written from the SPEC rather than from the code:
+//! Checks, against an oracle written from docs/inetd.md rather than from the code:
 //! - every character an expansion brings in is an ASCII letter, digit or one of `.-_:@/`, one
 //!   output character per input character, every other character `_`, and no expansion starts
 //!   with `-` (it could be read as an option);
@@ -28,7 +28,7 @@ struct Input {
     server: Option<SocketAddr>,
 }
 
-/// SPEC §5.2: "characters outside letters, digits and `.-_:@/` become `_`"; and a leading `-`
+/// docs/inetd.md: "characters outside letters, digits and `.-_:@/` become `_`"; and a leading `-`
 /// becomes `_` too (README, `spawn`).
 fn allowed(c: char) -> bool {
     c.is_ascii_alphanumeric() || ".-_:@/".contains(c)
@@ -45,7 +45,7 @@ fn safe(value: &str) -> String {
     out
 }
 
-/// IPv4-mapped IPv6 clients are IPv4 clients (SPEC §5.2).
+/// IPv4-mapped IPv6 clients are IPv4 clients (docs/inetd.md).
 fn normalise(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
@@ -118,7 +118,7 @@ fuzz_target!(|input: Input| {
     };
     let expand = |t: &str| expand_spawn(t, &input.daemon, input.client, input.server, &resolver);
 
-    // Walk the template as the SPEC reads it, building the expected expansion.
+    // Walk the template as docs/inetd.md reads it, building the expected expansion.
     let mut want = String::new();
     let mut chars = input.template.chars();
     while let Some(c) = chars.next() {
