@@ -1,4 +1,4 @@
-//! Access control (SPEC §5.2; reliability.md §3 group G): `svc access-check` verdicts, deciding
+//! Access control (docs/inetd.md; fault group G): `svc access-check` verdicts, deciding
 //! rules and exit codes, fail-closed rule files, `svc check` reporting, and a differential test
 //! against Debian's `tcpdmatch`. Tests named g1_… g9_… follow the catalogue's ids.
 
@@ -625,7 +625,7 @@ fn mkfifo(p: &Path) {
     assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
 }
 
-/// A FIFO as hosts.allow or hosts.deny "cannot be read" (SPEC §5.2): every connection is
+/// A FIFO as hosts.allow or hosts.deny "cannot be read" (docs/inetd.md): every connection is
 /// denied, at once, and `check` and `access-check` say why — nothing waits for a writer.
 #[test]
 fn g6_a_fifo_rule_file_fails_closed_at_once() {
@@ -670,8 +670,8 @@ fn g6_a_symlinked_rule_file_is_followed_but_never_to_a_fifo() {
         .stderr_has("FIFO");
 }
 
-/// SPEC §3.7: as root, a rule file a non-root user can write is refused — it fails closed like
-/// an unreadable one.
+/// docs/security.md: as root, a rule file a non-root user can write is refused — it fails
+/// closed like an unreadable one.
 #[test]
 fn g6_a_rule_file_others_can_write_fails_closed_as_root() {
     if skip_unless_root("g6_a_rule_file_others_can_write_fails_closed_as_root") {

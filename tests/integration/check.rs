@@ -4,7 +4,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::Stdio;
 use std::time::Duration;
 
-// Definition validation (reliability.md §3 groups C2, C5, D): `svc check` reports every problem
+// Definition validation (fault groups C2, C5, D): `svc check` reports every problem
 // with file and line, exits 6; `svc start` of a bad definition exits 6 and starts nothing.
 
 /// Validation must be quick even for hostile input.

@@ -116,7 +116,7 @@ fn d4_longest_valid_name_is_accepted_as_a_name() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Exit codes for unknown services and for several names (SPEC §6).
+// Exit codes for unknown services and for several names (docs/commands.md).
 
 #[test]
 fn unknown_service_status_4_actions_5() {
@@ -280,7 +280,7 @@ fn b15_pipe_into_true_no_panic() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Streams, --quiet, colour (SPEC §6, I5).
+// Streams, --quiet, colour (docs/commands.md; I5).
 
 #[test]
 fn i5_results_on_stdout_errors_on_stderr() {
@@ -510,7 +510,7 @@ fn no_color_and_flag_disable_colour_on_a_terminal() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Directories: flag > environment > default (SPEC §1).
+// Directories: flag > environment > default (docs/commands.md).
 
 /// A script that records which configuration launched it and prints a line to its log.
 fn which_script(sb: &Sandbox, tag: &str) -> PathBuf {

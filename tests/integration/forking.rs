@@ -1,4 +1,4 @@
-//! `forking: true` (SPEC §3.1 step 4): the program daemonizes itself and names its daemon in
+//! `forking: true` (docs/commands.md, start): the program daemonizes itself and names its daemon in
 //! `pidfile`. A real nginx (master and worker, reload by HUP) and a small shell daemon for the
 //! generic path; a launcher that fails fails `start`.
 
@@ -535,10 +535,10 @@ fn hung_launch(sb: &Sandbox, name: &str) -> [PathBuf; 2] {
     [launcher, daemon]
 }
 
-/// Issue 10 item 1 / SPEC §3.7: `svc start` of a forking service that dies while it waits for
-/// the launch — killed outright, or by a Ctrl-C (SIGINT to its whole process group, which the
-/// launch's keeper is in) — leaves nothing of the launch running. The keeper used to die with
-/// it and leave the daemon to init, running and recorded nowhere.
+/// Issue 10 item 1 / docs/security.md: `svc start` of a forking service that dies while it waits
+/// for the launch — killed outright, or by a Ctrl-C (SIGINT to its whole process group, which the
+/// launch's keeper is in) — leaves nothing of the launch running. The keeper used to die with it
+/// and leave the daemon to init, running and recorded nowhere.
 #[test]
 fn a_forking_start_that_dies_leaves_nothing_running() {
     use std::os::unix::process::CommandExt;

@@ -1,4 +1,4 @@
-//! Process hygiene (SPEC §3.7) and privileges (reliability.md §3 group B12 and group C): whatever
+//! Process hygiene (docs/security.md) and privileges (fault group B12 and group C): whatever
 //! state the caller is in, the daemon gets default signal dispositions, an empty mask, fds 0–2
 //! only, the definition's umask, limits, nice, working directory and environment, no
 //! controlling terminal, and exactly the user, group and supplementary groups asked for.

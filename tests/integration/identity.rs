@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-// Process identity (reliability.md §3 group A): svc never signals a process that is not the
+// Process identity (fault group A): svc never signals a process that is not the
 // service, whatever the PID file or the record says.
 
 const T: Duration = Duration::from_secs(5);

@@ -1,4 +1,4 @@
-//! The super daemon (SPEC §5.1, §5.3; reliability.md §3 groups F and H): a real `svc inetd`
+//! The super daemon (docs/inetd.md; fault groups F and H): a real `svc inetd`
 //! per test on free loopback ports, real clients (bound to 127.0.0.2, 127.0.0.3, ... to play
 //! different sources), and the exact lines of the secure log.
 
@@ -302,7 +302,7 @@ fn echo_round_trip_and_allow_line() {
     assert_eq!(mode & 0o777 & !0o640, 0, "secure log mode {mode:o}");
 }
 
-/// The access verdicts (SPEC §5.2) and their exact lines: allowed by a hosts.allow rule, denied
+/// The access verdicts (docs/inetd.md) and their exact lines: allowed by a hosts.allow rule, denied
 /// by a hosts.deny rule (closed at once, nothing started: F1), granted by default.
 #[test]
 fn allow_deny_and_default_verdicts() {
@@ -1207,7 +1207,7 @@ fn rss_kib(pid: i32) -> u64 {
         .unwrap()
 }
 
-/// H4: 5,000 denied attempts: every one is a whole line of the secure log (SPEC §5.3: never
+/// H4: 5,000 denied attempts: every one is a whole line of the secure log (docs/inetd.md: never
 /// thinned), and the volume costs no memory: the daemon's RSS stays flat.
 #[test]
 fn h4_many_denied_attempts_keep_memory_flat() {
@@ -1288,7 +1288,7 @@ fn mkfifo(p: &std::path::Path) {
 }
 
 /// Issue 10 item 9: SIGHUP with a FIFO as hosts.allow used to hang the daemon for good (and
-/// with it SIGTERM). The file "cannot be read" (SPEC §5.2): every connection is denied and
+/// with it SIGTERM). The file "cannot be read" (docs/inetd.md): every connection is denied and
 /// logged so, the daemon says why, and stays responsive to signals.
 #[test]
 fn sighup_with_a_fifo_rule_file_fails_closed_and_stays_responsive() {

@@ -1,4 +1,4 @@
-//! Legacy LSB init scripts as services (`script: /etc/init.d/foo`, SPEC §2): svc runs the
+//! Legacy LSB init scripts as services (`script: /etc/init.d/foo`, docs/lsb.md): svc runs the
 //! script's own start, stop, status and reload, maps their exit codes, kills a script that
 //! hangs, and reads its INIT INFO header for dependencies (ordering a switch beside YAML
 //! services) and default runlevels (`svc enable`). The scripts are self-contained POSIX sh
@@ -566,7 +566,7 @@ fn real_init_scripts_headers_pass_check() {
     }
 }
 
-/// SPEC §3.7 for scripts too: svc's caller's ignored signals, blocked signals and open
+/// docs/security.md for scripts too: svc's caller's ignored signals, blocked signals and open
 /// descriptors do not reach the script or the daemon it starts.
 #[test]
 fn the_script_starts_clean_whatever_the_caller_had() {

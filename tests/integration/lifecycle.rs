@@ -1,4 +1,4 @@
-//! Start and stop (SPEC §3.1, §3.2, §3.7) and the lifecycle faults of reliability.md §3 group B:
+//! Start and stop (docs/commands.md, docs/security.md) and the lifecycle faults of fault group B:
 //! daemons that exit at once, exec failures, process groups, concurrent and interleaved
 //! commands, daemons that ignore TERM or are stopped, a full state disk, svc itself killed or
 //! interrupted, and binary output.
@@ -105,7 +105,8 @@ fn start_writes_pid_file_and_detaches_the_daemon() {
         .stdout_has("web is stopped");
 }
 
-/// SPEC §1: the log is appended to — what was there stays, and a second start adds to it.
+/// docs/commands.md: the log is appended to — what was there stays, and a second start adds
+/// to it.
 #[test]
 fn log_is_appended_across_starts() {
     let sb = Sandbox::new();
@@ -1045,7 +1046,7 @@ fn b13_log_file_symlink_is_not_followed() {
     assert!(!sb.pidfile("x").exists());
 }
 
-/// SPEC §4 / §3.2: stopping a service that running services require says so and stops only it;
+/// docs/commands.md: stopping a service that running services require says so and stops only it;
 /// `--with-dependents` stops the dependants first (their TERM is recorded before the
 /// dependency's).
 #[test]

@@ -1,6 +1,6 @@
-//! `svc enable`, `disable`, `list` and the runlevel part of `svc check` (SPEC §4): S/K entries as
-//! relative symlinks, numbers from the options, the definition or the dependencies, and strict
-//! validation of every rcN.d.
+//! `svc enable`, `disable`, `list` and the runlevel part of `svc check` (docs/commands.md): S/K
+//! entries as relative symlinks, numbers from the options, the definition or the dependencies, and
+//! strict validation of every rcN.d.
 
 use crate::util::*;
 use std::path::{Path, PathBuf};

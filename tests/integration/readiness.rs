@@ -1,7 +1,7 @@
-//! Readiness checks (SPEC §3.1 step 5): `start` returns only once the daemon is ready (a TCP
-//! connect succeeds, a file exists, or it sent `READY=1` over `NOTIFY_SOCKET`), fails after
-//! `ready_timeout` stopping what it launched, and fails at once, quoting the log, when the
-//! daemon dies while svc waits.
+//! Readiness checks (docs/commands.md, start; svc.yaml(5), `ready`): `start` returns only once the
+//! daemon is ready (a TCP connect succeeds, a file exists, or it sent `READY=1` over
+//! `NOTIFY_SOCKET`), fails after `ready_timeout` stopping what it launched, and fails at once,
+//! quoting the log, when the daemon dies while svc waits.
 
 use crate::util::*;
 use std::net::TcpStream;

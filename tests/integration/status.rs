@@ -49,7 +49,7 @@ fn entry<'a>(items: &'a [Value], name: &str) -> &'a Value {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Human status lines and exit codes 0/1/3/4 (SPEC §3.4, §6).
+// Human status lines and exit codes 0/1/3/4 (docs/commands.md).
 
 #[test]
 fn status_lines_and_codes_running_stopped_dead_unknown() {
@@ -171,7 +171,7 @@ fn status_json_has_name_state_pid_uptime() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// reload, force-reload, try-restart, restart (SPEC §3.3).
+// reload, force-reload, try-restart, restart (docs/commands.md).
 
 #[test]
 fn reload_sends_the_reload_signal() {

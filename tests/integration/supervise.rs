@@ -1,4 +1,4 @@
-//! Supervised services (SPEC §3.6, issue 5): restart after a crash with a new PID, the
+//! Supervised services (docs/services.md, issue 5): restart after a crash with a new PID, the
 //! crash-loop limit (B14), stop for good, a supervisor killed with SIGKILL, log capture and
 //! rotation without losing a line, a log directory that cannot be written for a while, and svc
 //! killed in the middle of starting a supervised service (B11).

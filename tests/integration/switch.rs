@@ -1,4 +1,4 @@
-//! Runlevel switches and boot (SPEC §4) and the faults of reliability.md §3 group E: start and
+//! Runlevel switches and boot (docs/commands.md) and the faults of fault group E: start and
 //! stop order by entry number, parallel starts of one number, dependencies across numbers,
 //! failure isolation, dangling links, odd entry names, cycles, unknown and failed dependencies,
 //! hung starts during boot, signals and a concurrent second switch, runlevels 0 and 6, services
