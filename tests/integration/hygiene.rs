@@ -15,7 +15,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-/// The PATH every daemon gets (notes/INTERFACE.md).
+/// The PATH every daemon gets (docs/security.md, "The process a service gets").
 const DAEMON_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// A supplementary group the dirty caller holds and no daemon may inherit.

@@ -109,7 +109,7 @@ fn write_pidfile(sb: &Sandbox, name: &str, content: &[u8]) {
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
 }
 
-/// Edits svc's identity record `<state>/NAME.state` (a JSON object, INTERFACE.md).
+/// Edits svc's identity record `<state>/NAME.state` (a JSON object, docs/security.md).
 fn patch_record(
     sb: &Sandbox,
     name: &str,
