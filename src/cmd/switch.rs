@@ -439,7 +439,9 @@ fn execute(
         let w = if stopping {
             None
         } else {
-            Worker::spawn(&serve, &mut workers).ok()
+            // SAFETY: no thread has been started yet (the scoped threads below come after the
+            // workers), so this process has one thread.
+            unsafe { Worker::spawn(&serve, &mut workers) }.ok()
         };
         workers.push(w);
     }

@@ -46,7 +46,7 @@ use nix::sys::signal::Signal;
 use nix::sys::signalfd::SignalFd;
 
 use crate::access::{Rules, Verdict};
-use crate::definition::{self, Definition, DefinitionError, Protocol};
+use crate::definition::{self, Definition, DefinitionError, Kind, Protocol};
 use crate::lifecycle::Lifecycle;
 use crate::process::group::KILL_GRACE;
 use crate::process::launch::{self, Launch};
@@ -210,7 +210,7 @@ fn load_definitions(life: &Lifecycle) -> BTreeMap<String, Loaded> {
     }
     for def in loaded.ok {
         let name = def.name.to_string();
-        let loaded = if def.socket.is_some() {
+        let loaded = if def.kind == Kind::OnDemand {
             Loaded::Served(Box::new(def))
         } else {
             Loaded::NotOnDemand

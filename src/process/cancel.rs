@@ -29,8 +29,11 @@ extern "C" fn on_signal(_: libc::c_int) {
     CANCELLED.store(true, Ordering::SeqCst);
     let w = WRITE_END.swap(-1, Ordering::SeqCst);
     if w >= 0 {
-        // close is async-signal-safe; the descriptor is ours and closed only here.
+        // close is async-signal-safe; the descriptor is ours and closed only here. errno is
+        // kept: the interrupted code may be about to read it.
+        let saved = nix::errno::Errno::last_raw();
         let _ = nix::unistd::close(w);
+        nix::errno::Errno::set_raw(saved);
     }
 }
 

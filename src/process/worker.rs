@@ -35,17 +35,25 @@ pub struct Worker {
 
 impl Worker {
     /// Forks a worker that answers every request with `serve`; a request that is no service
-    /// name fails with "unknown service". Must be called while this process has a single
-    /// thread. `others` are the workers made so far: the new one closes its copies of their
-    /// pipes, so each worker sees the end of its own requests.
-    pub fn spawn(
+    /// name fails with "unknown service". `others` are the workers made so far: the new one
+    /// closes its copies of their pipes, so each worker sees the end of its own requests.
+    ///
+    /// The worker never returns into the caller's frames: it leaves by `exit`, also when
+    /// `serve` panics, so no destructor of the parent's state (a lock's unlock on the open file
+    /// description the two share, above all) ever runs in the copy.
+    ///
+    /// # Safety
+    ///
+    /// The process must have a single thread: the child runs ordinary code (it allocates)
+    /// after fork, which is sound only when no other thread can have held a lock at the fork.
+    pub unsafe fn spawn(
         serve: &dyn Fn(&ServiceName) -> Reply,
         others: &mut Vec<Option<Worker>>,
     ) -> io::Result<Worker> {
         let (req_r, req_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
         let (res_r, res_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
         let parent = nix::unistd::getpid();
-        // SAFETY: the process has one thread here (this function's contract: workers are made
+        // SAFETY: the caller guarantees the process has one thread here (workers are made
         // before any scheduler thread), so the child may run ordinary code after fork.
         match unsafe { nix::unistd::fork() }? {
             nix::unistd::ForkResult::Child => {
@@ -62,9 +70,12 @@ impl Worker {
                 // process::cancel).
                 cancel::forget_writer();
                 let requests = io::BufReader::new(File::from(req_r));
-                match serve_requests(serve, requests, File::from(res_w)) {
-                    Ok(()) => std::process::exit(0),
-                    Err(_) => std::process::exit(1),
+                let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    serve_requests(serve, requests, File::from(res_w))
+                }));
+                match served {
+                    Ok(Ok(())) => std::process::exit(0),
+                    Ok(Err(_)) | Err(_) => std::process::exit(1),
                 }
             }
             nix::unistd::ForkResult::Parent { child } => Ok(Worker {
