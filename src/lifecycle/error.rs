@@ -19,12 +19,15 @@ use crate::process::launch::LaunchError;
 /// A failed lifecycle action.
 #[derive(Debug)]
 pub enum LifecycleError {
-    /// A check whose own answer is text found the program missing (LSB 5): an LSB script that
-    /// is not an executable regular file.
-    NotInstalled(String),
-    /// A check whose own answer is text refused the configuration (LSB 6): the trust rules for
-    /// a program or script run as root.
-    NotConfigured(String),
+    /// An LSB script that is not an executable regular file (LSB 5).
+    ScriptNotInstalled {
+        service: ServiceName,
+        script: PathBuf,
+        problem: ScriptProblem,
+    },
+    /// A program or script svc would run as root fails the trust rules (LSB 6); `why` is the
+    /// trust check's own sentence, which names the file.
+    UntrustedFile { why: String },
     /// `start` of an on-demand (`socket:`) service: `svc inetd` launches it.
     OnDemand { service: ServiceName },
     /// A connection launch of a `script:` service.
@@ -181,11 +184,37 @@ pub enum LifecycleError {
     NoScript { service: ServiceName },
 }
 
+/// Why an LSB script cannot be run.
+#[derive(Debug)]
+pub enum ScriptProblem {
+    Missing,
+    Unreadable(io::Error),
+    NotRegular,
+    NotExecutable,
+}
+
 impl fmt::Display for LifecycleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use LifecycleError::*;
         match self {
-            NotInstalled(m) | NotConfigured(m) => f.write_str(m),
+            ScriptNotInstalled {
+                service,
+                script,
+                problem,
+            } => {
+                let script = script.display();
+                match problem {
+                    ScriptProblem::Missing => write!(f, "{service}: script {script} does not exist"),
+                    ScriptProblem::Unreadable(e) => write!(f, "{service}: script {script}: {e}"),
+                    ScriptProblem::NotRegular => {
+                        write!(f, "{service}: script {script} is not a regular file")
+                    }
+                    ScriptProblem::NotExecutable => {
+                        write!(f, "{service}: script {script} is not executable")
+                    }
+                }
+            }
+            UntrustedFile { why } => f.write_str(why),
             OnDemand { service } => write!(
                 f,
                 "{service} is an on-demand service (socket:): `svc inetd` serves it"
@@ -378,8 +407,8 @@ impl HasCode for LifecycleError {
     fn code(&self) -> Code {
         use LifecycleError::*;
         match self {
-            NotInstalled(_) => Code::NotInstalled,
-            NotConfigured(_) | ScriptNotUtf8 { .. } | Credentials { .. } => Code::NotConfigured,
+            ScriptNotInstalled { .. } => Code::NotInstalled,
+            UntrustedFile { .. } | ScriptNotUtf8 { .. } | Credentials { .. } => Code::NotConfigured,
             OnDemand { .. } | ScriptOnDemand { .. } | NoReloadSignal { .. } => Code::Unimplemented,
             NotRunning { .. } => Code::NotRunning,
             NeedsRoot { .. } => Code::Privilege,

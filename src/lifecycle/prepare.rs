@@ -149,7 +149,8 @@ pub(crate) fn program(def: &Definition, exec: &str) -> Result<PathBuf> {
             path: program.clone(),
             source,
         })?;
-        trust::check_config_file(&program, &meta).map_err(LifecycleError::NotConfigured)?;
+        trust::check_config_file(&program, &meta)
+            .map_err(|why| LifecycleError::UntrustedFile { why })?;
     }
     Ok(program)
 }

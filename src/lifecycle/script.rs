@@ -47,7 +47,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use crate::definition::{Definition, Program};
-use crate::lifecycle::error::{describe_exit, LifecycleError};
+use crate::lifecycle::error::{describe_exit, LifecycleError, ScriptProblem};
 use crate::lifecycle::prepare::{log_tail, open_log};
 pub use crate::lifecycle::state::{Action, Ran};
 use crate::lifecycle::state::{Liveness, Started, State, Status, Stopped};
@@ -124,41 +124,29 @@ fn action_error(
 /// The script must be an executable regular file (LSB 5 otherwise) and, when svc runs as
 /// root, writable by root only, in a directory only root can write (6 otherwise).
 pub fn check_script(def: &Definition, script: &Path) -> Result<(), LifecycleError> {
+    let refused = |problem| LifecycleError::ScriptNotInstalled {
+        service: def.name.clone(),
+        script: script.to_path_buf(),
+        problem,
+    };
     let meta = match std::fs::metadata(script) {
         Ok(m) => m,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(LifecycleError::NotInstalled(format!(
-                "{}: script {} does not exist",
-                def.name,
-                script.display()
-            )))
+            return Err(refused(ScriptProblem::Missing))
         }
-        Err(e) => {
-            return Err(LifecycleError::NotInstalled(format!(
-                "{}: script {}: {e}",
-                def.name,
-                script.display()
-            )))
-        }
+        Err(e) => return Err(refused(ScriptProblem::Unreadable(e))),
     };
     if !meta.is_file() {
-        return Err(LifecycleError::NotInstalled(format!(
-            "{}: script {} is not a regular file",
-            def.name,
-            script.display()
-        )));
+        return Err(refused(ScriptProblem::NotRegular));
     }
     if meta.permissions().mode() & 0o111 == 0
         || nix::unistd::access(script, nix::unistd::AccessFlags::X_OK).is_err()
     {
-        return Err(LifecycleError::NotInstalled(format!(
-            "{}: script {} is not executable",
-            def.name,
-            script.display()
-        )));
+        return Err(refused(ScriptProblem::NotExecutable));
     }
     if trust::running_as_root() {
-        trust::check_config_file(script, &meta).map_err(LifecycleError::NotConfigured)?;
+        trust::check_config_file(script, &meta)
+            .map_err(|why| LifecycleError::UntrustedFile { why })?;
     }
     Ok(())
 }
