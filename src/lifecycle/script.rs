@@ -205,8 +205,15 @@ pub fn run(life: &Lifecycle, def: &Definition, action: Action) -> Result<Ran, Li
     let deadline = Instant::now() + timeout;
     let finished = match ProcHandle::open(pid, &life.procfs) {
         Ok(h) => h.wait_exit(deadline),
-        // Cannot watch it (should not happen for our own unreaped child): wait without limit.
-        Err(_) => true,
+        // Cannot watch it (no descriptor left for a pidfd, say): look every 10 ms, still
+        // bounded by the deadline. std keeps the status try_wait reaped for the wait below.
+        Err(_) => loop {
+            match child.try_wait() {
+                Ok(Some(_)) | Err(_) => break true,
+                Ok(None) if Instant::now() >= deadline => break false,
+                Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        },
     };
     if !finished {
         // The script leads its group (process_group(0)); svc's own group is another one.
