@@ -231,11 +231,11 @@ fn parse_line(line: &str) -> Option<Line> {
 }
 
 fn secure(sb: &Sandbox) -> Vec<Line> {
-    std::fs::read_to_string(sb.log.join("secure"))
-        .unwrap_or_default()
-        .lines()
-        .map(parse)
-        .collect()
+    let text = std::fs::read_to_string(sb.log.join("secure")).unwrap_or_default();
+    // Complete lines only: svc writes each line with one write(2), but a read racing that
+    // write may see the start of it (page-cache copies are not atomic against readers).
+    let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+    complete.lines().map(parse).collect()
 }
 
 /// Waits until the secure log has at least `n` lines; returns them all.
