@@ -188,7 +188,7 @@ fn environ(pid: i32) -> BTreeMap<String, String> {
 
 /// Whether `pid` is blocked in nanosleep or clock_nanosleep (`/proc/PID/syscall` names the
 /// system call a blocked process is in): a `/bin/sleep` daemon past its start-up.
-fn in_nanosleep(pid: i32) -> bool {
+fn sleeps_in_kernel(pid: i32) -> bool {
     let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/syscall")) else {
         return false;
     };
@@ -263,7 +263,7 @@ fn b12_dirty_caller_state_does_not_reach_the_daemon() {
         // start returns once sleep is exec'd; until it sleeps, the dynamic loader may still
         // hold a library open (a transient fd 3), which is not the caller's.
         wait_until(Duration::from_secs(10), &format!("{name} to sleep"), || {
-            in_nanosleep(pid)
+            sleeps_in_kernel(pid)
         });
         let st = proc_stat(pid).unwrap();
         assert_eq!(

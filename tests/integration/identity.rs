@@ -15,7 +15,7 @@ const NO_PIDFD: &[(&str, &str)] = &[("SVC_NO_PIDFD", "1")];
 /// Commands that must not hang on hostile PID files get this long.
 const HANG: Duration = Duration::from_secs(10);
 
-/// A copy of sleep(1) inside the sandbox, so that processes running it are found by the
+/// A copy of the sleep program inside the sandbox, so that processes running it are found by the
 /// sandbox guard and their executable is unique to the test.
 fn sleep_copy(sb: &Sandbox, file: &str) -> PathBuf {
     let p = sb.work.join(file);
