@@ -16,7 +16,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::Context;
-use crate::definition::{self, Definition, DefinitionError, Failed, LogTarget, Problem, Program};
+use crate::definition::{
+    self, envfile, Definition, DefinitionError, Failed, LogTarget, Problem, Program,
+};
 use crate::exit::{Code, HasCode};
 use crate::lifecycle::script as legacy;
 use crate::lifecycle::{self, LifecycleError};
@@ -93,6 +95,7 @@ pub fn run(ctx: &Context, host_checks: bool) -> Code {
     if host_checks {
         host_problems(ctx, &defs, &mut problems);
     }
+    expansion_warnings(&defs, &mut warnings);
     stray_files(ctx, &mut problems, &mut warnings);
     let dirs_checked = runlevel_problems(ctx, &mut problems, &mut warnings);
     runlevel_contradictions(ctx, &defs, &mut problems);
@@ -156,6 +159,9 @@ fn host_problems(
         if let Some((key, e)) = program {
             at(key, would_fail(&e));
         }
+        if let Err(e) = lifecycle::env_files(d) {
+            at("env_file", would_fail(&e));
+        }
         if let Err(e) = lifecycle::credentials(d) {
             let key = if d.user.is_some() { "user" } else { "group" };
             at(key, would_fail(&e));
@@ -183,6 +189,40 @@ fn host_problems(
                         dir.display()
                     ),
                 );
+            }
+        }
+    }
+}
+
+/// `${NAME}` or a whole-argument `$NAME` in `args` (docs/services.md, "Expansion in
+/// arguments") whose NAME neither `env:`, the env files (those that can be read now) nor svc's
+/// own environment define: passed on as written at start, usually a typo. A warning.
+fn expansion_warnings(defs: &BTreeMap<ServiceName, Definition>, warnings: &mut Vec<Problem>) {
+    for d in defs.values() {
+        let from_files = lifecycle::env_files(d).unwrap_or_default();
+        let defined = |n: &str| {
+            lifecycle::BASE_ENV.contains(&n)
+                || d.env.iter().any(|(k, _)| k == n)
+                || from_files.iter().any(|(k, _)| k == n)
+        };
+        for arg in &d.args {
+            for name in envfile::references(arg) {
+                if defined(name) {
+                    continue;
+                }
+                let written = if *arg == format!("${name}") {
+                    format!("${name}")
+                } else {
+                    format!("${{{name}}}")
+                };
+                warnings.push(Problem {
+                    file: d.file.clone(),
+                    line: line_of(d, "args"),
+                    column: None,
+                    message: format!(
+                        "warning: `args`: {written}: {name} is defined by neither `env`, `env_file` nor svc's environment; it is passed on as written"
+                    ),
+                });
             }
         }
     }

@@ -14,6 +14,7 @@
 //! loader the commands share). The types are in [`model`], the errors in [`error`].
 
 pub mod duration;
+pub mod envfile;
 pub mod error;
 pub mod model;
 pub mod read;

@@ -216,8 +216,18 @@ pub struct Definition {
     /// A supervised service's log lines start with the time the supervisor read them.
     pub log_timestamps: bool,
     pub socket: Option<Socket>,
+    /// `env_file:` (§8.4), read at every start, in the order given.
+    pub env_files: Vec<EnvFile>,
     /// The keys the file gives, with their lines.
     pub keys: Keys,
+}
+
+/// One `env_file:` entry: an absolute path; `optional` when written with a leading `-` (a
+/// missing file is then skipped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvFile {
+    pub path: PathBuf,
+    pub optional: bool,
 }
 
 /// Default `log_max_size`: 10 MiB.

@@ -414,3 +414,35 @@ fn script_header_fills_what_the_file_does_not_give() {
     assert_eq!(p[0].line, Some(2), "{p:?}");
     assert!(p[0].message.contains("does not exist"), "{p:?}");
 }
+
+#[test]
+fn env_file_is_a_path_or_a_list_with_optional_dashes() {
+    let file = |path: &str, optional| EnvFile {
+        path: path.into(),
+        optional,
+    };
+    assert_eq!(ok("exec: /bin/true\n").env_files, []);
+    assert_eq!(
+        ok("exec: /bin/true\nenv_file: /etc/default/a\n").env_files,
+        [file("/etc/default/a", false)]
+    );
+    assert_eq!(
+        ok("exec: /bin/true\nenv_file: [/a, \"-/b\"]\n").env_files,
+        [file("/a", false), file("/b", true)]
+    );
+    let p = problems("exec: /bin/true\n\nenv_file: [relative, /ok, \"-\", 3]\n");
+    assert_eq!(p.len(), 3, "{p:?}");
+    assert!(p.iter().all(|p| p.line == Some(3)), "{p:?}");
+    assert!(p[0].message.contains("expected an absolute path"), "{p:?}");
+    assert!(p[0].message.contains("\"relative\""), "{p:?}");
+    first_problem_says(&[
+        (
+            "exec: /bin/true\nenv_file: {a: 1}\n",
+            "`env_file`: expected a path or a list of paths",
+        ),
+        (
+            "script: /etc/init.d/x\nenv_file: /a\n",
+            "`env_file` cannot be used with `script`",
+        ),
+    ]);
+}

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
+use crate::definition::envfile::LineError;
 use crate::exit::{Code, HasCode};
 use crate::lifecycle::state::{Action, Ran};
 use crate::name::ServiceName;
@@ -182,6 +183,22 @@ pub enum LifecycleError {
     },
     /// A definition without a script reached the script kind.
     NoScript { service: ServiceName },
+    /// An `env_file` (not optional) that does not exist (§8.4; LSB 6).
+    EnvFileMissing { service: ServiceName, path: PathBuf },
+    /// An `env_file` that could not be opened or read: not a regular file, too big, an I/O
+    /// error (LSB 6).
+    EnvFileUnreadable {
+        service: ServiceName,
+        path: PathBuf,
+        source: io::Error,
+    },
+    /// A bad line in an `env_file` (LSB 6): nothing was started.
+    EnvFileLine {
+        service: ServiceName,
+        path: PathBuf,
+        line: usize,
+        error: LineError,
+    },
 }
 
 /// Why an LSB script cannot be run.
@@ -397,6 +414,31 @@ impl fmt::Display for LifecycleError {
                 action.as_str()
             ),
             NoScript { service } => write!(f, "{service} has no script"),
+            EnvFileMissing { service, path } => write!(
+                f,
+                "{service}: env_file {} does not exist (write it as \"-{}\" to make it optional); nothing was started",
+                path.display(),
+                path.display()
+            ),
+            EnvFileUnreadable {
+                service,
+                path,
+                source,
+            } => write!(
+                f,
+                "{service}: cannot read env_file {}: {source}; nothing was started",
+                path.display()
+            ),
+            EnvFileLine {
+                service,
+                path,
+                line,
+                error,
+            } => write!(
+                f,
+                "{}:{line}: {error}; {service} was not started",
+                path.display()
+            ),
         }
     }
 }
@@ -409,6 +451,9 @@ impl HasCode for LifecycleError {
         match self {
             ScriptNotInstalled { .. } => Code::NotInstalled,
             UntrustedFile { .. } | ScriptNotUtf8 { .. } | Credentials { .. } => Code::NotConfigured,
+            EnvFileMissing { .. } | EnvFileUnreadable { .. } | EnvFileLine { .. } => {
+                Code::NotConfigured
+            }
             OnDemand { .. } | ScriptOnDemand { .. } | NoReloadSignal { .. } => Code::Unimplemented,
             NotRunning { .. } => Code::NotRunning,
             NeedsRoot { .. } => Code::Privilege,

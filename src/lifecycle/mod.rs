@@ -37,6 +37,7 @@ use crate::process::procfs::Procfs;
 
 pub use error::LifecycleError;
 pub(crate) use prepare::{credentials, program};
+pub(crate) use prepare::{env_files, BASE_ENV};
 pub use state::{Liveness, Started, State, Status, Stopped};
 
 type Result<T> = std::result::Result<T, LifecycleError>;

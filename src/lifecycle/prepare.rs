@@ -10,7 +10,7 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
-use crate::definition::{Definition, Ready};
+use crate::definition::{envfile, Definition, Ready, MAX_FILE_SIZE};
 use crate::lifecycle::error::{LifecycleError, LogStep, LogTail};
 use crate::lifecycle::Lifecycle;
 use crate::paths::Dirs;
@@ -51,6 +51,7 @@ pub(crate) fn prepare(
 ) -> Result<(Launch, Option<NotifySocket>)> {
     let program = program(def, exec)?;
     let creds = credentials(def)?;
+    let from_files = env_files(def)?;
     let (output, fd3) = match (piped, def.log_path(&life.dirs)) {
         (Some((w, r)), _) => (Some(w), Some(r)),
         (None, Some(p)) => (
@@ -95,12 +96,17 @@ pub(crate) fn prepare(
         env.retain(|(ek, _)| ek.as_os_str() != k.as_str());
         env.push((k.into(), v.into()));
     }
+    // §8.4: the files override `env:`, in the order given.
+    for (k, v) in from_files {
+        env.retain(|(ek, _)| ek.as_os_str() != k.as_str());
+        env.push((k.into(), v.into()));
+    }
     if let Some(ns) = &notify {
         env.push(("NOTIFY_SOCKET".into(), ns.env_value()));
     }
     let launch = Launch {
         program,
-        args: def.args.iter().map(OsString::from).collect(),
+        args: envfile::expand(&def.args, &env),
         workdir: def.workdir.clone(),
         env,
         creds,
@@ -112,6 +118,66 @@ pub(crate) fn prepare(
         fd3,
     };
     Ok((launch, notify))
+}
+
+/// The names svc itself puts in every launched program's environment, before `env:` and the
+/// env files (`RUNTIME_DIRECTORY` and `NOTIFY_SOCKET` only with `runtime_dir` and
+/// `ready: notify`): what `svc check` counts as defined when it looks at `${NAME}` in `args`.
+pub(crate) const BASE_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "LANG",
+    "SVC_CONFIG_DIR",
+    "SVC_STATE_DIR",
+    "SVC_LOG_DIR",
+    "NOTIFY_SOCKET",
+    "RUNTIME_DIRECTORY",
+];
+
+/// The pairs of `def`'s env files (§8.4), in order, read now (at every start): never blocking
+/// on a FIFO ([`crate::regular`]), as root only if trusted ([`trust::check_config_file`]). A
+/// missing file is skipped when optional (`-`), else an error; so is a bad line.
+pub(crate) fn env_files(def: &Definition) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for ef in &def.env_files {
+        let path = &ef.path;
+        let unreadable = |source: io::Error| LifecycleError::EnvFileUnreadable {
+            service: def.name.clone(),
+            path: path.clone(),
+            source,
+        };
+        let f = match crate::regular::open_read(path, crate::regular::Links::Follow) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound && ef.optional => continue,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(LifecycleError::EnvFileMissing {
+                    service: def.name.clone(),
+                    path: path.clone(),
+                })
+            }
+            Err(e) => return Err(unreadable(e)),
+        };
+        let meta = f.metadata().map_err(unreadable)?;
+        trust::check_config_file(path, &meta)
+            .map_err(|why| LifecycleError::UntrustedFile { why })?;
+        let mut bytes = Vec::new();
+        f.take(MAX_FILE_SIZE + 1)
+            .read_to_end(&mut bytes)
+            .map_err(unreadable)?;
+        if bytes.len() as u64 > MAX_FILE_SIZE {
+            return Err(unreadable(io::Error::other(format!(
+                "larger than {MAX_FILE_SIZE} bytes"
+            ))));
+        }
+        let pairs = envfile::parse(&bytes).map_err(|bad| LifecycleError::EnvFileLine {
+            service: def.name.clone(),
+            path: path.clone(),
+            line: bad.line,
+            error: bad.error,
+        })?;
+        out.extend(pairs);
+    }
+    Ok(out)
 }
 
 /// HOME of the launched program: the service user's home, else that of the user svc runs as,

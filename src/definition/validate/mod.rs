@@ -7,6 +7,7 @@
 //! of single values are in [`values`], those of the nested settings (`limits`, `ready`,
 //! `respawn`, `socket`) in [`sections`].
 
+mod env_file;
 mod sections;
 mod values;
 
@@ -178,6 +179,7 @@ const KEYS: &[&str] = &[
     "log_keep",
     "log_timestamps",
     "socket",
+    "env_file",
 ];
 
 impl Validator<'_> {
@@ -392,6 +394,8 @@ impl Validator<'_> {
             }
         }
 
+        let env_files = self.env_files_key(get("env_file"), &program);
+
         let program = program?;
         let kind = match (&program, &socket, &respawn) {
             (Program::Script(_), _, _) => Kind::Script,
@@ -432,6 +436,7 @@ impl Validator<'_> {
             log_keep,
             log_timestamps,
             socket,
+            env_files,
         })
     }
 }
