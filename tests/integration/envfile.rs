@@ -370,3 +370,34 @@ fn a_daemon_takes_its_options_from_daemon_opts() {
     assert!(answer.ends_with("hello from svc\n"), "{answer}");
     sb.svc(["stop", "web"]).ok();
 }
+
+/// A supervised (`respawn:`) service gets the same environment and expansion; a bad line fails
+/// its start with exit 6 and leaves no supervisor behind.
+#[test]
+fn a_supervised_service_reads_its_env_files_too() {
+    let sb = Sandbox::new();
+    let file = write(&sb.work.join("sup.env"), "OPTS=\"-x -y\"\nA=from-file\n");
+    let def = recorder(&sb, "sup", &["A"]);
+    sb.service(
+        "sup",
+        &format!(
+            "{def}respawn: {{}}\nenv_file: {}\nargs: [\"$OPTS\", \"${{A}}\"]\n",
+            file.display()
+        ),
+    );
+    let (env, args) = run_recorder(&sb, "sup");
+    assert_eq!(env, "A=[from-file]\n");
+    assert_eq!(args, "[-x]\n[-y]\n[from-file]\n");
+
+    write(&file, "OPTS='unterminated\n");
+    let _ = std::fs::remove_file(sb.work.join("sup.args"));
+    sb.svc(["start", "sup"]).code(6).stderr_has(&format!(
+        "{}:1: unterminated 'quoted' value",
+        file.display()
+    ));
+    nothing_started(&sb, "sup");
+    assert!(
+        procs_with_arg(&sb.config).is_empty(),
+        "a supervisor was left"
+    );
+}
