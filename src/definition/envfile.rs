@@ -431,6 +431,24 @@ mod tests {
         assert_eq!(references("x$A"), Vec::<&str>::new());
     }
 
+    /// The example file of docs/services.md parses as it says.
+    #[test]
+    fn the_documented_example_parses() {
+        let doc = include_str!("../../docs/services.md");
+        let start = doc.find("# /etc/default/web").expect("the example");
+        let block = &doc[start..start + doc[start..].find("```").unwrap()];
+        assert_eq!(
+            ok(block),
+            [
+                pair("PORT", "8080"),
+                pair("DAEMON_OPTS", "--bind 127.0.0.1 --directory /srv/www"),
+                pair("GREETING", "taken \"literally\" \\n $HOME"),
+                pair("MOTD", "say \"hi\"\nbye"),
+                pair("NAME", "spaced out"),
+            ]
+        );
+    }
+
     #[test]
     fn names() {
         assert!(is_name("A") && is_name("_") && is_name("a_9"));
