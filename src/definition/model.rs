@@ -216,6 +216,11 @@ pub struct Definition {
     /// A supervised service's log lines start with the time the supervisor read them.
     pub log_timestamps: bool,
     pub socket: Option<Socket>,
+    /// `runtime_dir`: directories made under the runtime root for each launch (SPEC §8.3),
+    /// each a name or two joined by one `/`.
+    pub runtime_dir: Vec<String>,
+    /// `runtime_dir_mode`: their mode.
+    pub runtime_dir_mode: u32,
     /// The keys the file gives, with their lines.
     pub keys: Keys,
 }

@@ -7,6 +7,7 @@
 //! of single values are in [`values`], those of the nested settings (`limits`, `ready`,
 //! `respawn`, `socket`) in [`sections`].
 
+mod runtime;
 mod sections;
 mod values;
 
@@ -178,6 +179,8 @@ const KEYS: &[&str] = &[
     "log_keep",
     "log_timestamps",
     "socket",
+    "runtime_dir",
+    "runtime_dir_mode",
 ];
 
 impl Validator<'_> {
@@ -392,6 +395,8 @@ impl Validator<'_> {
             }
         }
 
+        let (runtime_dir, runtime_dir_mode) = self.runtime_dirs(&get, &program, socket.is_some());
+
         let program = program?;
         let kind = match (&program, &socket, &respawn) {
             (Program::Script(_), _, _) => Kind::Script,
@@ -432,6 +437,42 @@ impl Validator<'_> {
             log_keep,
             log_timestamps,
             socket,
+            runtime_dir,
+            runtime_dir_mode,
         })
+    }
+
+    /// `runtime_dir` and `runtime_dir_mode` (SPEC §8.3), and the kinds they cannot go with: an
+    /// LSB script makes its own directories; `svc inetd` launches per connection, with no stop
+    /// after which they could go.
+    fn runtime_dirs<'n>(
+        &mut self,
+        get: &impl Fn(&str) -> Option<&'n Node>,
+        program: &Option<Program>,
+        socket: bool,
+    ) -> (Vec<String>, u32) {
+        let dirs = get("runtime_dir")
+            .map(|n| self.runtime_dir(n))
+            .unwrap_or_default();
+        let mode = get("runtime_dir_mode")
+            .and_then(|n| self.runtime_dir_mode(n))
+            .unwrap_or(runtime::DEFAULT_RUNTIME_DIR_MODE);
+        for key in ["runtime_dir", "runtime_dir_mode"] {
+            if get(key).is_none() {
+                continue;
+            }
+            if matches!(program, Some(Program::Script(_))) {
+                self.problem(&[key], format!("`{key}` cannot be used with `script`: the LSB script makes its own directories"));
+            } else if socket {
+                self.problem(&[key], format!("`{key}` cannot be used with `socket`: `svc inetd` launches the program per connection, and there is no stop after which the directory would be removed"));
+            }
+        }
+        if get("runtime_dir_mode").is_some() && get("runtime_dir").is_none() {
+            self.problem(
+                &["runtime_dir_mode"],
+                "`runtime_dir_mode` needs `runtime_dir`: the directories it is the mode of",
+            );
+        }
+        (dirs, mode)
     }
 }
