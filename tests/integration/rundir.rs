@@ -111,7 +111,12 @@ fn made_with_owner_and_mode_exported_and_removed_after_stop() {
     assert_eq!(uid, user.uid);
     assert_eq!(dirs, format!("/run/{a}:/run/{b}/sub"));
     for d in [run.join(&a), run.join(&b), run.join(&b).join("sub")] {
-        assert_eq!(mode_owner(&d), (0o750, user.uid, user.gid), "{}", d.display());
+        assert_eq!(
+            mode_owner(&d),
+            (0o750, user.uid, user.gid),
+            "{}",
+            d.display()
+        );
     }
     // What the service leaves inside: files, a directory, and symlinks out to the sandbox.
     let precious = sb.work.join("precious");
@@ -128,7 +133,10 @@ fn made_with_owner_and_mode_exported_and_removed_after_stop() {
         );
     }
     assert_eq!(std::fs::read_to_string(&precious).unwrap(), "keep me");
-    assert!(sb.work.join("d.sh").exists(), "the symlinked directory lost its contents");
+    assert!(
+        sb.work.join("d.sh").exists(),
+        "the symlinked directory lost its contents"
+    );
     // Stopped again: nothing to remove, still a success.
     sb.svc(["stop", "d"]).ok();
 }
@@ -305,9 +313,16 @@ fn an_ordinary_user_gets_them_under_xdg_runtime_dir_else_the_state_directory() {
         assert_eq!(uid, user.uid);
         assert_eq!(
             dirs,
-            format!("{}:{}", root.join("app").display(), root.join("app/sub").display())
+            format!(
+                "{}:{}",
+                root.join("app").display(),
+                root.join("app/sub").display()
+            )
         );
-        assert_eq!(mode_owner(&root.join("app/sub")), (0o700, user.uid, user.gid));
+        assert_eq!(
+            mode_owner(&root.join("app/sub")),
+            (0o700, user.uid, user.gid)
+        );
         as_user(&["stop", "d"]).ok();
         assert!(!root.join("app").exists(), "{}", root.display());
     }
@@ -330,7 +345,10 @@ fn sshd_runs_with_its_privilege_separation_directory_as_runtime_dir() {
     // sshd's own directory is not ours to take.
     let _turn = machine_wide_turn("run-sshd", Duration::from_secs(120));
     if Path::new("/run/sshd").exists() {
-        skip(test, "/run/sshd exists already (a system sshd?); not taking it over");
+        skip(
+            test,
+            "/run/sshd exists already (a system sshd?); not taking it over",
+        );
         return;
     }
     let _guard = RunPaths(vec![PathBuf::from("/run/sshd")]);
@@ -365,7 +383,15 @@ fn sshd_runs_with_its_privilege_separation_directory_as_runtime_dir() {
     assert_eq!(mode_owner(Path::new("/run/sshd")), (0o755, 0, 0));
     let scan = bounded_output(
         Command::new("ssh-keyscan")
-            .args(["-T", "5", "-t", "ed25519", "-p", &port.to_string(), "127.0.0.1"])
+            .args([
+                "-T",
+                "5",
+                "-t",
+                "ed25519",
+                "-p",
+                &port.to_string(),
+                "127.0.0.1",
+            ])
             .stdin(Stdio::null()),
     );
     let pubkey = std::fs::read_to_string(sb.work.join("host_key.pub")).unwrap();
@@ -379,4 +405,106 @@ fn sshd_runs_with_its_privilege_separation_directory_as_runtime_dir() {
     );
     sb.svc(["stop", "sshd"]).ok();
     assert!(!Path::new("/run/sshd").exists());
+}
+
+/// The supervised kind gets them too: made before the first launch, kept across a restart
+/// after a crash, removed after stop.
+#[test]
+fn a_supervised_service_keeps_them_across_restarts_until_stop() {
+    let test = "a_supervised_service_keeps_them_across_restarts_until_stop";
+    if skip_unless_root(test) {
+        return;
+    }
+    let Some(user) = ordinary_user(test) else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let a = unique(&sb, "sup");
+    let dir = Path::new("/run").join(&a);
+    let _guard = RunPaths(vec![dir.clone()]);
+    let out = out_dir(&sb, &user);
+    let exec = reporter(&sb, &out, "d");
+    sb.service(
+        "d",
+        &format!(
+            "exec: {}\nuser: {}\nruntime_dir: {a}\nrespawn: {{ max: 5, window: 60, backoff: 0 }}\n",
+            exec.display(),
+            user.name
+        ),
+    );
+    sb.svc(["start", "d"]).ok();
+    assert_eq!(reported(&out, "d").0, dir.display().to_string());
+    assert_eq!(mode_owner(&dir), (0o755, user.uid, user.gid));
+    let first = sb.pid("d");
+    std::fs::remove_file(out.join("d.env")).unwrap();
+    send_signal(first, libc::SIGKILL);
+    // The next instance reports the same directory, which is still there.
+    assert_eq!(reported(&out, "d").0, dir.display().to_string());
+    assert!(dir.is_dir());
+    sb.svc(["stop", "d"]).ok();
+    assert!(!dir.exists());
+}
+
+/// A start that fails once the launch was prepared (the program dies before it is ready)
+/// leaves no runtime directory behind, for the exec and the supervised kind.
+#[test]
+fn a_failed_start_removes_them() {
+    let test = "a_failed_start_removes_them";
+    if skip_unless_root(test) {
+        return;
+    }
+    let sb = Sandbox::new();
+    let a = unique(&sb, "fail");
+    let dir = Path::new("/run").join(&a);
+    let _guard = RunPaths(vec![dir.clone()]);
+    let exec = sb.script(
+        "dies.sh",
+        "#!/bin/sh\necho \"dir $RUNTIME_DIRECTORY\"\nexit 3\n",
+    );
+    let never = sb.work.join("never");
+    for extra in ["", "respawn: { max: 0 }\n"] {
+        sb.service(
+            "d",
+            &format!(
+                "exec: {}\nruntime_dir: {a}\nready: {{ file: {} }}\nready_timeout: 10\n{extra}",
+                exec.display(),
+                never.display()
+            ),
+        );
+        sb.svc(["start", "d"]).code(1);
+        assert!(!dir.exists(), "{extra}: /run/{a} was left");
+        let log = std::fs::read_to_string(sb.logfile("d")).unwrap_or_default();
+        assert!(log.contains(&format!("dir /run/{a}")), "{log}");
+    }
+}
+
+/// `svc check` reports every problem of the new keys at once, each with file and line; a
+/// start of such a definition exits 6.
+#[test]
+fn check_reports_every_runtime_dir_problem_with_its_line() {
+    let sb = Sandbox::new();
+    sb.service(
+        "d",
+        "exec: /bin/true\nruntime_dir: [ok, ../etc, a/b/c]\nruntime_dir_mode: 0755\n",
+    );
+    sb.service("s", "script: /etc/init.d/x\nruntime_dir: s\n");
+    let r = sb.svc(["check"]);
+    r.code(6);
+    for (file_line, words) in [
+        ("d.yaml:2", "\"../etc\" is not a directory name"),
+        ("d.yaml:2", "\"a/b/c\" is not a directory name"),
+        ("d.yaml:3", "`runtime_dir_mode`: write it quoted"),
+        ("s.yaml:2", "`runtime_dir` cannot be used with `script`"),
+    ] {
+        assert!(
+            r.stderr
+                .lines()
+                .chain(r.stdout.lines())
+                .any(|l| l.contains(file_line) && l.contains(words)),
+            "{file_line} {words}:\n{}{}",
+            r.stdout,
+            r.stderr
+        );
+    }
+    sb.svc(["start", "d"]).code(6);
 }
