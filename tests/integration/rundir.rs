@@ -344,10 +344,15 @@ fn sshd_runs_with_its_privilege_separation_directory_as_runtime_dir() {
     // /run/sshd is one for the whole machine: one test run at a time uses it, and a system
     // sshd's own directory is not ours to take.
     let _turn = machine_wide_turn("run-sshd", Duration::from_secs(120));
-    if Path::new("/run/sshd").exists() {
+    // A leftover /run/sshd (from the package, or a killed run) is taken over; one in use by a
+    // system sshd is not ours.
+    let system_sshd = all_pids()
+        .into_iter()
+        .any(|p| std::fs::read_link(format!("/proc/{p}/exe")).is_ok_and(|e| e == Path::new(SSHD)));
+    if system_sshd && Path::new("/run/sshd").exists() {
         skip(
             test,
-            "/run/sshd exists already (a system sshd?); not taking it over",
+            "a system sshd runs and uses /run/sshd; not taking it over",
         );
         return;
     }
