@@ -218,6 +218,11 @@ pub struct Definition {
     pub socket: Option<Socket>,
     /// `env_file:` (§8.4), read at every start, in the order given.
     pub env_files: Vec<EnvFile>,
+    /// `runtime_dir`: directories made under the runtime root for each launch (SPEC §8.3),
+    /// each a name or two joined by one `/`.
+    pub runtime_dir: Vec<String>,
+    /// `runtime_dir_mode`: their mode.
+    pub runtime_dir_mode: u32,
     /// The keys the file gives, with their lines.
     pub keys: Keys,
 }

@@ -49,6 +49,8 @@ pub enum LifecycleError {
     State(io::Error),
     /// The service's lock could not be taken.
     Lock { path: PathBuf, source: io::Error },
+    /// A runtime directory could not be made, taken over or removed (LSB 1).
+    RuntimeDir(crate::lifecycle::rundir::RunDirError),
     /// An operation on svc's own descriptors or files failed (pipe, clone, wait).
     Io(io::Error),
     /// The program could not be inspected after it was found.
@@ -254,6 +256,7 @@ impl fmt::Display for LifecycleError {
                 path.display()
             ),
             State(e) | Io(e) | Notify(e) => write!(f, "{e}"),
+            RuntimeDir(e) => write!(f, "{e}"),
             Inspect { source, .. } => write!(f, "{source}"),
             Lock { path, source } => write!(f, "cannot lock {}: {source}", path.display()),
             Credentials { file, why } => write!(f, "{}: {why}", file.display()),
@@ -495,6 +498,7 @@ impl HasCode for LifecycleError {
             | Inspect { .. }
             | OpenLog { .. }
             | Notify(_)
+            | RuntimeDir(_)
             | Watch { .. }
             | Record { .. }
             | Signal { .. }

@@ -35,11 +35,16 @@ pub(crate) fn start(life: &Lifecycle, def: &Definition, exec: &str) -> Result<St
     let log = def.log_path(&life.dirs);
     let deadline = Instant::now() + def.ready_timeout;
     let launched = if def.forking {
-        forking::launch(life, def, launch, deadline, log.as_deref())?
+        forking::launch(life, def, launch, deadline, log.as_deref())
     } else {
-        launch_direct(life, def, launch)?
+        launch_direct(life, def, launch)
     };
-    settle(life, def, launched, notify.as_ref(), deadline)
+    let started = launched.and_then(|l| settle(life, def, l, notify.as_ref(), deadline));
+    if started.is_err() {
+        // Nothing of the launch runs any more.
+        let _ = life.remove_runtime_dirs(def);
+    }
+    started
 }
 
 /// Before a launch: a running service is reported as such; the files of a dead or stopped one

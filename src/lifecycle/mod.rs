@@ -22,6 +22,7 @@ pub(crate) mod exec;
 pub(crate) mod forking;
 pub(crate) mod prepare;
 pub(crate) mod probe;
+pub(crate) mod rundir;
 pub mod script;
 pub mod state;
 pub(crate) mod supervised;
@@ -148,11 +149,20 @@ impl Lifecycle {
     /// Stops one service (docs/commands.md, "Starting and stopping").
     pub fn stop(&self, def: &Definition) -> Result<Stopped> {
         let _lock = self.lock(def)?;
-        match def.kind {
+        let stopped = match def.kind {
             Kind::Script => script::stop(self, def),
             Kind::Supervised => supervised::stop(self, def),
             Kind::Exec | Kind::OnDemand => exec::stop(self, def),
-        }
+        }?;
+        self.remove_runtime_dirs(def)?;
+        Ok(stopped)
+    }
+
+    /// The last step of a stop, and of a start that failed after its launch was prepared: the
+    /// runtime directories go with their contents (SPEC §8.3; nothing without `runtime_dir`).
+    /// `post_stop` (§8.2) runs before this.
+    pub(crate) fn remove_runtime_dirs(&self, def: &Definition) -> Result<()> {
+        rundir::remove(&self.dirs, def).map_err(LifecycleError::RuntimeDir)
     }
 
     /// Reloads one service (docs/commands.md, "Starting and stopping"): `reload_signal`, or an LSB

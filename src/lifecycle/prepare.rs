@@ -1,6 +1,6 @@
 //! Preparing a launch, before anything is forked (docs/commands.md, "Starting and stopping";
 //! docs/security.md, "The process a service gets"): the program found and checked ([`program`]),
-//! the credentials ([`credentials`]), the log opened ([`open_log`]), the notify socket bound and
+//! the credentials ([`credentials`]), the runtime directories made ([`rundir`]), the log opened ([`open_log`]), the notify socket bound and
 //! the environment built ([`prepare`]). Also what a launch hands back ([`Launched`]) and the log
 //! lines quoted when it fails ([`log_tail`]).
 
@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::definition::{envfile, Definition, Ready, MAX_FILE_SIZE};
 use crate::lifecycle::error::{LifecycleError, LogStep, LogTail};
+use crate::lifecycle::rundir;
 use crate::lifecycle::Lifecycle;
 use crate::paths::Dirs;
 use crate::process::handle::ProcHandle;
@@ -51,7 +52,39 @@ pub(crate) fn prepare(
 ) -> Result<(Launch, Option<NotifySocket>)> {
     let program = program(def, exec)?;
     let creds = credentials(def)?;
+    // The env files are read first: a bad one starts nothing and makes nothing.
     let from_files = env_files(def)?;
+    // The runtime directories come first: everything run for the launch (pre_start, the
+    // program) finds them. Removed again when the rest of the preparation fails.
+    let runtime = rundir::create(&life.dirs, def, owner(creds.as_ref()))
+        .map_err(LifecycleError::RuntimeDir)?;
+    let prepared = assemble(life, def, program, creds, piped, runtime, from_files);
+    if prepared.is_err() {
+        let _ = rundir::remove(&life.dirs, def);
+    }
+    prepared
+}
+
+/// The uid and gid the service runs as: its credentials', else svc's own.
+pub(crate) fn owner(creds: Option<&users::Credentials>) -> (u32, u32) {
+    creds.map(|c| (c.uid, c.gid)).unwrap_or_else(|| {
+        (
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        )
+    })
+}
+
+/// The rest of [`prepare`], once program, credentials and runtime directories are there.
+fn assemble(
+    life: &Lifecycle,
+    def: &Definition,
+    program: PathBuf,
+    creds: Option<users::Credentials>,
+    piped: Option<(File, OwnedFd)>,
+    runtime: Option<OsString>,
+    from_files: Vec<(String, String)>,
+) -> Result<(Launch, Option<NotifySocket>)> {
     let (output, fd3) = match (piped, def.log_path(&life.dirs)) {
         (Some((w, r)), _) => (Some(w), Some(r)),
         (None, Some(p)) => (
@@ -100,6 +133,10 @@ pub(crate) fn prepare(
     for (k, v) in from_files {
         env.retain(|(ek, _)| ek.as_os_str() != k.as_str());
         env.push((k.into(), v.into()));
+    }
+    if let Some(dirs) = runtime {
+        env.retain(|(ek, _)| ek != "RUNTIME_DIRECTORY");
+        env.push(("RUNTIME_DIRECTORY".into(), dirs));
     }
     if let Some(ns) = &notify {
         env.push(("NOTIFY_SOCKET".into(), ns.env_value()));

@@ -17,8 +17,9 @@ use crate::definition::Definition;
 use crate::exit::Code;
 use crate::lifecycle::error::LifecycleError;
 use crate::lifecycle::exec::{self, launch_direct, settle, terminate};
-use crate::lifecycle::prepare::{prepare, Launched};
+use crate::lifecycle::prepare::{owner, prepare, Launched};
 use crate::lifecycle::probe::{self, forget};
+use crate::lifecycle::rundir;
 use crate::lifecycle::state::{Liveness, Started, State, Status, Stopped};
 use crate::lifecycle::Lifecycle;
 use crate::process::group::{SignalError, Target};
@@ -58,7 +59,16 @@ pub(crate) fn start(life: &Lifecycle, def: &Definition) -> Result<Started> {
     if let Some(running) = exec::clear_for_start(life, def)? {
         return Ok(running);
     }
-    spawn(life, def)
+    // The runtime directories are made here too (the supervisor takes them over again when it
+    // prepares the launch), so that a refused one fails the start before any supervisor runs,
+    // and they go when the start fails.
+    let creds = super::credentials(def)?;
+    rundir::create(&life.dirs, def, owner(creds.as_ref())).map_err(LifecycleError::RuntimeDir)?;
+    let started = spawn(life, def);
+    if started.is_err() && !matches!(find(life, def), Found::Alive { .. }) {
+        let _ = life.remove_runtime_dirs(def);
+    }
+    started
 }
 
 /// `stop` of a supervised service (the caller holds the service's lock): a supervisor stops
@@ -171,6 +181,10 @@ fn spawn(life: &Lifecycle, def: &Definition) -> Result<Started> {
         ("PATH".into(), launch::DEFAULT_PATH.into()),
         ("LANG".into(), "C.UTF-8".into()),
     ];
+    // The supervisor finds the runtime root as this svc did (SPEC §8.3).
+    if let Some(x) = std::env::var_os("XDG_RUNTIME_DIR") {
+        env.push(("XDG_RUNTIME_DIR".into(), x));
+    }
     let under_init = std::env::var("SVC_INIT_PID").ok();
     let output = match &under_init {
         Some(pid) => {

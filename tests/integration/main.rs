@@ -25,6 +25,7 @@ mod lsb;
 mod packaging;
 mod procname;
 mod readiness;
+mod rundir;
 mod status;
 mod supervise;
 mod switch;

@@ -8,6 +8,7 @@
 //! `respawn`, `socket`) in [`sections`].
 
 mod env_file;
+mod runtime;
 mod sections;
 mod values;
 
@@ -180,6 +181,8 @@ const KEYS: &[&str] = &[
     "log_timestamps",
     "socket",
     "env_file",
+    "runtime_dir",
+    "runtime_dir_mode",
 ];
 
 impl Validator<'_> {
@@ -395,6 +398,7 @@ impl Validator<'_> {
         }
 
         let env_files = self.env_files_key(get("env_file"), &program);
+        let (runtime_dir, runtime_dir_mode) = self.runtime_dirs(&get, &program, socket.is_some());
 
         let program = program?;
         let kind = match (&program, &socket, &respawn) {
@@ -437,6 +441,42 @@ impl Validator<'_> {
             log_timestamps,
             socket,
             env_files,
+            runtime_dir,
+            runtime_dir_mode,
         })
+    }
+
+    /// `runtime_dir` and `runtime_dir_mode` (SPEC §8.3), and the kinds they cannot go with: an
+    /// LSB script makes its own directories; `svc inetd` launches per connection, with no stop
+    /// after which they could go.
+    fn runtime_dirs<'n>(
+        &mut self,
+        get: &impl Fn(&str) -> Option<&'n Node>,
+        program: &Option<Program>,
+        socket: bool,
+    ) -> (Vec<String>, u32) {
+        let dirs = get("runtime_dir")
+            .map(|n| self.runtime_dir(n))
+            .unwrap_or_default();
+        let mode = get("runtime_dir_mode")
+            .and_then(|n| self.runtime_dir_mode(n))
+            .unwrap_or(runtime::DEFAULT_RUNTIME_DIR_MODE);
+        for key in ["runtime_dir", "runtime_dir_mode"] {
+            if get(key).is_none() {
+                continue;
+            }
+            if matches!(program, Some(Program::Script(_))) {
+                self.problem(&[key], format!("`{key}` cannot be used with `script`: the LSB script makes its own directories"));
+            } else if socket {
+                self.problem(&[key], format!("`{key}` cannot be used with `socket`: `svc inetd` launches the program per connection, and there is no stop after which the directory would be removed"));
+            }
+        }
+        if get("runtime_dir_mode").is_some() && get("runtime_dir").is_none() {
+            self.problem(
+                &["runtime_dir_mode"],
+                "`runtime_dir_mode` needs `runtime_dir`: the directories it is the mode of",
+            );
+        }
+        (dirs, mode)
     }
 }
