@@ -156,6 +156,7 @@ fn host_problems(
         if let Some((key, e)) = program {
             at(key, would_fail(&e));
         }
+        hook_programs(d, &mut at);
         if let Err(e) = lifecycle::credentials(d) {
             let key = if d.user.is_some() { "user" } else { "group" };
             at(key, would_fail(&e));
@@ -346,6 +347,21 @@ fn access_problems(ctx: &Context, problems: &mut Vec<Problem>, warnings: &mut Ve
             warnings.push(converted);
         } else {
             problems.push(converted);
+        }
+    }
+}
+
+/// The programs of `pre_start`, `post_stop` and `config_test` (SPEC §8.2), found and checked
+/// as at launch.
+fn hook_programs(d: &Definition, at: &mut impl FnMut(&str, String)) {
+    let h = &d.hooks;
+    let all = [("pre_start", &h.pre_start), ("post_stop", &h.post_stop)]
+        .into_iter()
+        .flat_map(|(k, cmds)| cmds.iter().map(move |c| (k, c)))
+        .chain(h.config_test.iter().map(|c| ("config_test", c)));
+    for (key, argv) in all {
+        if let Some(Err(e)) = argv.first().map(|p| lifecycle::program(d, p)) {
+            at(key, format!("{e} (the command could not be run)"));
         }
     }
 }

@@ -16,6 +16,9 @@ use crate::name::ServiceName;
 use crate::process::group::SignalError;
 use crate::process::launch::LaunchError;
 
+mod hook;
+pub use hook::{HookEnd, HookFailure, HookKind};
+
 /// A failed lifecycle action.
 #[derive(Debug)]
 pub enum LifecycleError {
@@ -182,6 +185,22 @@ pub enum LifecycleError {
     },
     /// A definition without a script reached the script kind.
     NoScript { service: ServiceName },
+    /// A `pre_start` or `config_test` command failed: nothing was launched, stopped or
+    /// signalled.
+    Hook {
+        service: ServiceName,
+        failure: HookFailure,
+    },
+    /// The service stopped, but `post_stop` commands failed (all of them ran).
+    PostStop {
+        service: ServiceName,
+        failures: Vec<HookFailure>,
+    },
+    /// A start failed after its program was launched, and `post_stop` commands failed too.
+    StartThenPostStop {
+        error: Box<LifecycleError>,
+        failures: Vec<HookFailure>,
+    },
 }
 
 /// Why an LSB script cannot be run.
@@ -397,6 +416,21 @@ impl fmt::Display for LifecycleError {
                 action.as_str()
             ),
             NoScript { service } => write!(f, "{service} has no script"),
+            Hook { service, failure } => match failure.hook {
+                HookKind::ConfigTest => write!(
+                    f,
+                    "{service}: configuration test failed, nothing was changed: {failure}"
+                ),
+                _ => write!(f, "{service}: {failure}; nothing was launched"),
+            },
+            PostStop { service, failures } => write!(
+                f,
+                "{service} stopped, but {}",
+                hook::Failures(failures)
+            ),
+            StartThenPostStop { error, failures } => {
+                write!(f, "{error}\n  then {}", hook::Failures(failures))
+            }
         }
     }
 }
@@ -473,7 +507,13 @@ impl HasCode for LifecycleError {
             | GarbledReport { .. }
             | ScriptAction { .. }
             | ScriptSpawn { .. }
-            | NoScript { .. } => Code::Failure,
+            | NoScript { .. }
+            | PostStop { .. } => Code::Failure,
+            Hook { failure, .. } => match failure.hook {
+                HookKind::ConfigTest => Code::NotConfigured,
+                HookKind::PreStart | HookKind::PostStop => Code::Failure,
+            },
+            StartThenPostStop { error, .. } => error.code(),
         }
     }
 }

@@ -10,7 +10,8 @@ use std::time::Instant;
 use crate::definition::Definition;
 use crate::lifecycle::error::LifecycleError;
 use crate::lifecycle::forking;
-use crate::lifecycle::prepare::{log_tail, prepare, Launched};
+use crate::lifecycle::hooks;
+use crate::lifecycle::prepare::{log_tail, prepare, Command, Launched};
 use crate::lifecycle::probe::{self, clear_stale, forget, read_pidfile};
 use crate::lifecycle::state::{Liveness, Started, Stopped};
 use crate::lifecycle::Lifecycle;
@@ -25,21 +26,33 @@ use crate::ready::{self, NotifySocket};
 
 type Result<T> = std::result::Result<T, LifecycleError>;
 
-/// `start` of the exec kind (the caller holds the service's lock): stale files go, then the
-/// program `exec` is launched and, with `ready:`, waited for.
-pub(crate) fn start(life: &Lifecycle, def: &Definition, exec: &str) -> Result<Started> {
+/// `start` of the exec kind (the caller holds the service's lock): stale files go, then
+/// `config_test` (unless `test` is false: the caller ran it) and `pre_start` run, the program
+/// `exec` is launched and, with `ready:`, waited for. A start that fails once the program was
+/// launched runs `post_stop`.
+pub(crate) fn start(life: &Lifecycle, def: &Definition, exec: &str, test: bool) -> Result<Started> {
     if let Some(running) = clear_for_start(life, def)? {
         return Ok(running);
     }
-    let (launch, notify) = prepare(life, def, exec, None)?;
+    if test {
+        hooks::config_test(life, def)?;
+    }
+    let (launch, notify) = prepare(life, def, Command::Program(exec), None)?;
+    hooks::pre_start(life, def)?;
     let log = def.log_path(&life.dirs);
     let deadline = Instant::now() + def.ready_timeout;
     let launched = if def.forking {
-        forking::launch(life, def, launch, deadline, log.as_deref())?
+        match forking::launch(life, def, launch, deadline, log.as_deref()) {
+            Ok(l) => l,
+            // Not even exec'd: nothing ran.
+            Err(e @ LifecycleError::Launch(_)) => return Err(e),
+            Err(e) => return Err(hooks::after_failed_start(life, def, e)),
+        }
     } else {
         launch_direct(life, def, launch)?
     };
     settle(life, def, launched, notify.as_ref(), deadline)
+        .map_err(|e| hooks::after_failed_start(life, def, e))
 }
 
 /// Before a launch: a running service is reported as such; the files of a dead or stopped one
@@ -68,7 +81,7 @@ pub(crate) fn connection_launch(
     exec: &str,
     connection: OwnedFd,
 ) -> Result<Launch> {
-    let (mut launch, _notify) = prepare(life, def, exec, None)?;
+    let (mut launch, _notify) = prepare(life, def, Command::Program(exec), None)?;
     launch.connection = Some(connection);
     Ok(launch)
 }

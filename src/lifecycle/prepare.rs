@@ -39,16 +39,33 @@ pub(crate) struct Launched {
     pub(crate) keeper: Option<Keeper>,
 }
 
+/// What a launch of a service runs: its program, or one of its hook commands (SPEC §8.2).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Command<'a> {
+    /// `exec` (as the caller found it) with the definition's `args`.
+    Program(&'a str),
+    /// A `pre_start`, `post_stop` or `config_test` argument vector (never empty).
+    Hook(&'a [String]),
+}
+
 /// Everything a launch needs, resolved before anything is forked: the program, the
-/// credentials, the log, the notify socket and the environment. `piped`: a supervised
-/// service's output pipe (write end for stdout/stderr, read end kept as fd 3) instead of the
-/// log file.
+/// credentials, the log, the notify socket and the environment — for the service's program
+/// or any of its hook commands alike (the one place a service's command is prepared).
+/// `piped`: a supervised service's output pipe (write end for stdout/stderr, read end kept as
+/// fd 3) instead of the log file. Only the program gets the notify socket.
 pub(crate) fn prepare(
     life: &Lifecycle,
     def: &Definition,
-    exec: &str,
+    command: Command<'_>,
     piped: Option<(File, OwnedFd)>,
 ) -> Result<(Launch, Option<NotifySocket>)> {
+    let (exec, args, is_program): (&str, &[String], bool) = match command {
+        Command::Program(exec) => (exec, &def.args, true),
+        Command::Hook(argv) => match argv.split_first() {
+            Some((p, rest)) => (p.as_str(), rest, false),
+            None => ("", &[], false),
+        },
+    };
     let program = program(def, exec)?;
     let creds = credentials(def)?;
     let (output, fd3) = match (piped, def.log_path(&life.dirs)) {
@@ -66,7 +83,7 @@ pub(crate) fn prepare(
         (None, None) => (None, None),
     };
     let notify = match &def.ready {
-        Some(Ready::Notify) => Some(
+        Some(Ready::Notify) if is_program => Some(
             NotifySocket::bind(
                 &life.dirs.notify_socket(&def.name),
                 creds.as_ref().map(|c| (c.uid, c.gid)),
@@ -100,7 +117,7 @@ pub(crate) fn prepare(
     }
     let launch = Launch {
         program,
-        args: def.args.iter().map(OsString::from).collect(),
+        args: args.iter().map(OsString::from).collect(),
         workdir: def.workdir.clone(),
         env,
         creds,

@@ -17,7 +17,8 @@ use crate::definition::Definition;
 use crate::exit::Code;
 use crate::lifecycle::error::LifecycleError;
 use crate::lifecycle::exec::{self, launch_direct, settle, terminate};
-use crate::lifecycle::prepare::{prepare, Launched};
+use crate::lifecycle::hooks;
+use crate::lifecycle::prepare::{prepare, Command, Launched};
 use crate::lifecycle::probe::{self, forget};
 use crate::lifecycle::state::{Liveness, Started, State, Status, Stopped};
 use crate::lifecycle::Lifecycle;
@@ -33,8 +34,10 @@ use crate::supervise::{self, logsink, Found, Instances, Phase, Pipe, SuperState}
 
 type Result<T> = std::result::Result<T, LifecycleError>;
 
-/// `start` of a supervised service (the caller holds the service's lock).
-pub(crate) fn start(life: &Lifecycle, def: &Definition) -> Result<Started> {
+/// `start` of a supervised service (the caller holds the service's lock): `config_test`
+/// (unless `test` is false: the caller ran it) and `pre_start` run here, before the supervisor
+/// is launched; restarts by the supervisor run neither.
+pub(crate) fn start(life: &Lifecycle, def: &Definition, test: bool) -> Result<Started> {
     if let Found::Alive { handle, .. } = find(life, def) {
         // Supervised already (running, or waiting to restart it).
         return Ok(match probe::probe(life, def) {
@@ -58,6 +61,10 @@ pub(crate) fn start(life: &Lifecycle, def: &Definition) -> Result<Started> {
     if let Some(running) = exec::clear_for_start(life, def)? {
         return Ok(running);
     }
+    if test {
+        hooks::config_test(life, def)?;
+    }
+    hooks::pre_start(life, def)?;
     spawn(life, def)
 }
 
@@ -347,7 +354,7 @@ impl ExecInstances<'_> {
             }
             None => {
                 let exec = super::startable(def)?;
-                let (l, notify) = prepare(life, def, exec, piped)?;
+                let (l, notify) = prepare(life, def, Command::Program(exec), piped)?;
                 self.template = Some(l.without_fds());
                 (l, notify)
             }
@@ -367,7 +374,8 @@ impl Instances for ExecInstances<'_> {
             launched.record.pgid,
         );
         let deadline = Instant::now() + def.ready_timeout;
-        settle(life, def, launched, notify.as_ref(), deadline)?;
+        settle(life, def, launched, notify.as_ref(), deadline)
+            .map_err(|e| hooks::after_failed_start(life, def, e))?;
         Ok((handle, pgid))
     }
 

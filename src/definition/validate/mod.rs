@@ -7,6 +7,7 @@
 //! of single values are in [`values`], those of the nested settings (`limits`, `ready`,
 //! `respawn`, `socket`) in [`sections`].
 
+mod hooks;
 mod sections;
 mod values;
 
@@ -178,6 +179,9 @@ const KEYS: &[&str] = &[
     "log_keep",
     "log_timestamps",
     "socket",
+    "pre_start",
+    "post_stop",
+    "config_test",
 ];
 
 impl Validator<'_> {
@@ -392,6 +396,13 @@ impl Validator<'_> {
             }
         }
 
+        let hooks = self.hooks(map);
+        self.hooks_allowed(
+            map,
+            matches!(program, Some(Program::Script(_))),
+            socket.is_some(),
+        );
+
         let program = program?;
         let kind = match (&program, &socket, &respawn) {
             (Program::Script(_), _, _) => Kind::Script,
@@ -432,6 +443,7 @@ impl Validator<'_> {
             log_keep,
             log_timestamps,
             socket,
+            hooks,
         })
     }
 }
