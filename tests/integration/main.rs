@@ -11,6 +11,7 @@ mod check_host;
 mod cli;
 mod examples;
 mod forking;
+mod hooks;
 mod hygiene;
 mod identity;
 mod inetd;
