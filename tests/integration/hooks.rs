@@ -202,20 +202,85 @@ fn post_stop_runs_after_stop_and_after_a_failed_start() {
     run(&sb, &["stop", "app"]).ok().stdout_has("not running");
     assert_eq!(lines(&ran).len(), 2, "post_stop ran for a stopped service");
 
-    // A program that dies while svc waits for it to be ready.
+    // A program that dies while svc (or its supervisor) waits for it to be ready.
     let (rec, rec_ran) = recorder(&sb, "rec");
     let dies = sb.script("dies.sh", "#!/bin/sh\necho dying\nexit 4\n");
-    sb.service(
-        "dies",
+    for (name, respawn) in [("dies", ""), ("sdies", "respawn: true\n")] {
+        sb.service(
+            name,
+            &format!(
+                "exec: {}\n{respawn}ready: {{ file: {}/never }}\nready_timeout: 10\npost_stop: [[{}, {name}]]\n",
+                dies.display(),
+                sb.work.display(),
+                rec.display()
+            ),
+        );
+        run(&sb, &["start", name]).code(1);
+    }
+    assert_eq!(lines(&rec_ran), ["dies", "sdies"]);
+}
+
+/// A `forking:` service: a failing `pre_start` keeps its launcher from running; `post_stop`
+/// runs after stop, and after a launcher that failed.
+#[test]
+fn forking_services_run_their_hooks() {
+    let sb = Sandbox::new();
+    let (rec, ran) = recorder(&sb, "rec");
+    let w = sb.work.display();
+    let launcher = sb.script(
+        "launcher.sh",
         &format!(
-            "exec: {}\nready: {{ file: {}/never }}\nready_timeout: 10\npost_stop: [[{}, cleaned]]\n",
-            dies.display(),
-            sb.work.display(),
-            rec.display()
+            "#!/bin/sh\necho launched >> {w}/launched\ntest -e {w}/fail && exit 5\n{w}/daemon.sh &\necho $! > {w}/fk.pid.tmp\nmv {w}/fk.pid.tmp {w}/fk.pid\n"
         ),
     );
-    run(&sb, &["start", "dies"]).code(1);
-    assert_eq!(lines(&rec_ran), ["cleaned"]);
+    sb.script(
+        "daemon.sh",
+        "#!/bin/sh\ntrap 'exit 0' TERM\nwhile :; do sleep 1 & wait $!; done\n",
+    );
+    let service = |pre: &str| {
+        sb.service(
+            "fk",
+            &format!(
+                "exec: {}\nforking: true\npidfile: {w}/fk.pid\nstop_timeout: 5\npre_start: [[{r}, pre, {pre}]]\npost_stop: [[{r}, post]]\n",
+                launcher.display(),
+                r = rec.display()
+            ),
+        );
+    };
+    service("1");
+    run(&sb, &["start", "fk"]).code(1);
+    assert!(!sb.work.join("launched").exists(), "the launcher ran");
+    service("0");
+    run(&sb, &["start", "fk"]).ok();
+    let daemon = read_pid(&sb.work.join("fk.pid"));
+    run(&sb, &["stop", "fk"]).ok();
+    assert!(!alive(daemon));
+    assert_eq!(lines(&ran), ["pre", "pre", "post"]);
+    std::fs::write(sb.work.join("fail"), "").unwrap();
+    run(&sb, &["start", "fk"]).code(1);
+    assert_eq!(lines(&ran), ["pre", "pre", "post", "pre", "post"]);
+}
+
+/// `svc check` reports a hook command whose program is missing, at its key's line.
+#[test]
+fn check_reports_a_missing_hook_program() {
+    let sb = Sandbox::new();
+    sb.service(
+        "app",
+        &format!(
+            "{}pre_start: [[/bin/true]]\nconfig_test: [no-such-tester, -t]\n",
+            sb.sleeper("app")
+        ),
+    );
+    let r = run(&sb, &["check"]);
+    r.code(6);
+    assert!(
+        said(&r).contains("app.yaml:3: `config_test`"),
+        "{}",
+        said(&r)
+    );
+    assert!(said(&r).contains("no-such-tester"), "{}", said(&r));
+    assert!(!said(&r).contains("`pre_start`"), "{}", said(&r));
 }
 
 /// A failing `post_stop` command makes `stop` exit 1, naming it; the service is stopped all the
