@@ -421,7 +421,7 @@ impl fmt::Display for LifecycleError {
                     f,
                     "{service}: configuration test failed, nothing was changed: {failure}"
                 ),
-                _ => write!(f, "{service}: {failure}; nothing was launched"),
+                _ => write!(f, "{service} was not launched: {failure}"),
             },
             PostStop { service, failures } => write!(
                 f,

@@ -70,11 +70,12 @@ impl fmt::Display for HookEnd {
 
 impl fmt::Display for HookFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let command: Vec<String> = self.command.iter().map(|a| quoted(a)).collect();
         write!(
             f,
             "{} command `{}` {}",
             self.hook.key(),
-            self.command.join(" "),
+            command.join(" "),
             self.ended
         )?;
         if !self.output.is_empty() {
@@ -84,6 +85,19 @@ impl fmt::Display for HookFailure {
             }
         }
         Ok(())
+    }
+}
+
+/// An argument as a shell would need it written: as it is when plain, else in single quotes.
+fn quoted(arg: &str) -> String {
+    let plain = !arg.is_empty()
+        && arg
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_@%+=:,./-".contains(&b));
+    if plain {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', "'\\''"))
     }
 }
 
@@ -99,5 +113,38 @@ impl fmt::Display for Failures<'_> {
             write!(f, "{h}")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_names_the_command_as_a_shell_would_read_it() {
+        let f = HookFailure {
+            hook: HookKind::PreStart,
+            command: vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                "echo 'x'; exit 2".into(),
+                "".into(),
+            ],
+            ended: HookEnd::Exited(2),
+            output: vec!["x".into()],
+        };
+        assert_eq!(
+            f.to_string(),
+            "pre_start command `/bin/sh -c 'echo '\\''x'\\''; exit 2' ''` exited with status 2; its output:\n    x"
+        );
+        let t = HookEnd::TimedOut(Duration::from_millis(1500)).to_string();
+        assert_eq!(
+            t,
+            "did not finish within 1.5s (ready_timeout); its process group was killed"
+        );
+        assert_eq!(
+            HookEnd::Signalled(9).to_string(),
+            "was killed by signal SIGKILL"
+        );
     }
 }
