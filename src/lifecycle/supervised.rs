@@ -18,7 +18,7 @@ use crate::exit::Code;
 use crate::lifecycle::error::LifecycleError;
 use crate::lifecycle::exec::{self, launch_direct, settle, terminate};
 use crate::lifecycle::hooks;
-use crate::lifecycle::prepare::{prepare, Command, Launched};
+use crate::lifecycle::prepare::{credentials, prepare, program, Command, Launched};
 use crate::lifecycle::probe::{self, forget};
 use crate::lifecycle::state::{Liveness, Started, State, Status, Stopped};
 use crate::lifecycle::Lifecycle;
@@ -63,6 +63,12 @@ pub(crate) fn start(life: &Lifecycle, def: &Definition, test: bool) -> Result<St
     }
     if test {
         hooks::config_test(life, def)?;
+    }
+    if !def.hooks.pre_start.is_empty() {
+        // What the supervisor's launch would refuse, refused before the hooks run (with its
+        // own exit code), as the exec kind does by preparing its launch first.
+        program(def, super::startable(def)?)?;
+        credentials(def)?;
     }
     hooks::pre_start(life, def)?;
     spawn(life, def)

@@ -464,3 +464,23 @@ fn nginx_with_a_broken_config_keeps_serving() {
     run(&sb, &["stop", "nginx"]).ok();
     assert!(!alive(master));
 }
+
+/// A program that is not installed fails the start with exit 5 before `pre_start` runs, for
+/// the exec and the supervised kind alike.
+#[test]
+fn a_missing_program_fails_before_pre_start() {
+    for respawn in ["", "respawn: true\n"] {
+        let sb = Sandbox::new();
+        let (rec, ran) = recorder(&sb, "rec");
+        sb.service(
+            "app",
+            &format!(
+                "exec: {}/missing\n{respawn}pre_start: [[{}, pre]]\n",
+                sb.work.display(),
+                rec.display()
+            ),
+        );
+        run(&sb, &["start", "app"]).code(5);
+        assert!(lines(&ran).is_empty(), "{respawn}: pre_start ran");
+    }
+}
