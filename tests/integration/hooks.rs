@@ -488,3 +488,39 @@ fn a_missing_program_fails_before_pre_start() {
         assert!(lines(&ran).is_empty(), "{respawn}: pre_start ran");
     }
 }
+
+/// A command ended by a signal is named with the signal; `config_test` output is quoted even
+/// for a service without a log.
+#[test]
+fn a_signal_is_named_and_output_is_quoted_without_a_log() {
+    let sb = Sandbox::new();
+    sb.service(
+        "sig",
+        &format!(
+            "{}pre_start: [[/bin/sh, -c, \"kill -KILL $$\"]]\n",
+            sb.sleeper("sig")
+        ),
+    );
+    let r = run(&sb, &["start", "sig"]);
+    r.code(1);
+    assert!(
+        said(&r).contains("sig was not launched: pre_start command `/bin/sh -c 'kill -KILL $$'` was killed by signal SIGKILL"),
+        "{}",
+        said(&r)
+    );
+    sb.service(
+        "quiet",
+        &format!(
+            "{}log: none\nconfig_test: [/bin/sh, -c, \"echo no good >&2; exit 1\"]\n",
+            sb.sleeper("quiet")
+        ),
+    );
+    let r = run(&sb, &["start", "quiet"]);
+    r.code(6);
+    assert!(
+        said(&r).contains("its output:\n    no good"),
+        "{}",
+        said(&r)
+    );
+    assert!(!sb.logfile("quiet").exists());
+}
