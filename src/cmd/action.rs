@@ -33,12 +33,15 @@ fn failed(ctx: &Context, verb: &str, def: &Definition, e: &LifecycleError) -> Co
 }
 
 pub fn start(ctx: &Context, names: &[ServiceName]) -> Code {
-    each(ctx, names, |ctx, n| start_one(ctx, n, &mut Path::default()))
+    each(ctx, names, |ctx, n| {
+        start_one(ctx, n, &mut Path::default(), false)
+    })
 }
 
 /// Starts `name` after its `requires` (recursively, dependencies first).
 /// `chain` is the path from the service the user named; a requirement on it closes a cycle.
-fn start_one(ctx: &Context, name: &ServiceName, chain: &mut Path) -> Code {
+/// `tested`: the named service's `config_test` has run already (restart).
+fn start_one(ctx: &Context, name: &ServiceName, chain: &mut Path, tested: bool) -> Code {
     let def = match ctx.load(name) {
         Ok(d) => d,
         Err(c) => return c,
@@ -61,7 +64,7 @@ fn start_one(ctx: &Context, name: &ServiceName, chain: &mut Path) -> Code {
         if running {
             continue;
         }
-        let code = start_one(ctx, dep, chain);
+        let code = start_one(ctx, dep, chain, false);
         if code != Code::Success {
             ctx.out.action_failed(
                 "Starting",
@@ -73,11 +76,17 @@ fn start_one(ctx: &Context, name: &ServiceName, chain: &mut Path) -> Code {
         }
     }
     chain.pop();
-    launch(ctx, &def)
+    launch(ctx, &def, tested)
 }
 
-fn launch(ctx: &Context, def: &Definition) -> Code {
-    match ctx.life.start(def) {
+/// Starts `def`; `tested`: its `config_test` has run already (restart).
+fn launch(ctx: &Context, def: &Definition, tested: bool) -> Code {
+    let started = if tested {
+        ctx.life.start_tested(def)
+    } else {
+        ctx.life.start(def)
+    };
+    match started {
         Ok(Started::Launched(_)) => {
             ctx.out.action_ok("Starting", def.name.as_str());
             Code::Success
@@ -167,9 +176,14 @@ pub fn restart(ctx: &Context, names: &[ServiceName]) -> Code {
     each_loaded(ctx, names, restart_def)
 }
 
+/// `config_test` first (a broken configuration leaves the running service alone), then stop
+/// and start.
 fn restart_def(ctx: &Context, def: &Definition) -> Code {
+    if let Err(e) = ctx.life.config_test(def) {
+        return failed(ctx, "Restarting", def, &e);
+    }
     match stop_def(ctx, def) {
-        Code::Success => start_one(ctx, &def.name, &mut Path::default()),
+        Code::Success => start_one(ctx, &def.name, &mut Path::default(), true),
         c => c,
     }
 }

@@ -162,6 +162,7 @@ fn host_problems(
         if let Err(e) = lifecycle::env_files(d) {
             at("env_file", would_fail(&e));
         }
+        hook_programs(d, &mut at);
         if let Err(e) = lifecycle::credentials(d) {
             let key = if d.user.is_some() { "user" } else { "group" };
             at(key, would_fail(&e));
@@ -197,7 +198,10 @@ fn host_problems(
 /// `${NAME}` or a whole-argument `$NAME` in `args` (docs/services.md, "Expansion in
 /// arguments") whose NAME neither `env:`, the env files (those that can be read now) nor svc's
 /// own environment define: passed on as written at start, usually a typo. A warning.
-fn expansion_warnings(defs: &BTreeMap<ServiceName, Definition>, warnings: &mut Vec<Problem>) {
+fn expansion_warnings<'a>(
+    defs: &'a BTreeMap<ServiceName, Definition>,
+    warnings: &mut Vec<Problem>,
+) {
     for d in defs.values() {
         let from_files = lifecycle::env_files(d).unwrap_or_default();
         let defined = |n: &str| {
@@ -205,7 +209,22 @@ fn expansion_warnings(defs: &BTreeMap<ServiceName, Definition>, warnings: &mut V
                 || d.env.iter().any(|(k, _)| k == n)
                 || from_files.iter().any(|(k, _)| k == n)
         };
-        for arg in &d.args {
+        // Every argument list svc expands (§8.5): `args`, and the hooks' arguments after
+        // their program (a program itself is never expanded, as `exec` is not).
+        let hook_args = |key: &'static str, argv: &'a [String]| (key, argv.get(1..).unwrap_or(&[]));
+        let mut lists: Vec<(&str, &[String])> = vec![("args", &d.args)];
+        lists.extend(d.hooks.pre_start.iter().map(|a| hook_args("pre_start", a)));
+        lists.extend(d.hooks.post_stop.iter().map(|a| hook_args("post_stop", a)));
+        lists.extend(
+            d.hooks
+                .config_test
+                .iter()
+                .map(|a| hook_args("config_test", a)),
+        );
+        for (key, arg) in lists
+            .into_iter()
+            .flat_map(|(k, l)| l.iter().map(move |a| (k, a)))
+        {
             for name in envfile::references(arg) {
                 if defined(name) {
                     continue;
@@ -217,10 +236,10 @@ fn expansion_warnings(defs: &BTreeMap<ServiceName, Definition>, warnings: &mut V
                 };
                 warnings.push(Problem {
                     file: d.file.clone(),
-                    line: line_of(d, "args"),
+                    line: line_of(d, key),
                     column: None,
                     message: format!(
-                        "warning: `args`: {written}: {name} is defined by neither `env`, `env_file` nor svc's environment; it is passed on as written"
+                        "warning: `{key}`: {written}: {name} is defined by neither `env`, `env_file` nor svc's environment; it is passed on as written"
                     ),
                 });
             }
@@ -386,6 +405,21 @@ fn access_problems(ctx: &Context, problems: &mut Vec<Problem>, warnings: &mut Ve
             warnings.push(converted);
         } else {
             problems.push(converted);
+        }
+    }
+}
+
+/// The programs of `pre_start`, `post_stop` and `config_test` (SPEC §8.2), found and checked
+/// as at launch.
+fn hook_programs(d: &Definition, at: &mut impl FnMut(&str, String)) {
+    let h = &d.hooks;
+    let all = [("pre_start", &h.pre_start), ("post_stop", &h.post_stop)]
+        .into_iter()
+        .flat_map(|(k, cmds)| cmds.iter().map(move |c| (k, c)))
+        .chain(h.config_test.iter().map(|c| ("config_test", c)));
+    for (key, argv) in all {
+        if let Some(Err(e)) = argv.first().map(|p| lifecycle::program(d, p)) {
+            at(key, format!("{e} (the command could not be run)"));
         }
     }
 }

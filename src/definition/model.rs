@@ -161,6 +161,18 @@ pub struct Socket {
     pub cps: Option<(u32, u32)>,
 }
 
+/// The commands svc runs around a service (SPEC §8.2), each an argument vector whose program
+/// is resolved like `exec`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Hooks {
+    /// Run in order before the program; each must exit 0.
+    pub pre_start: Vec<Vec<String>>,
+    /// Run in order after the service has stopped (or a launched start failed).
+    pub post_stop: Vec<Vec<String>>,
+    /// Run before start, restart, reload and force-reload.
+    pub config_test: Option<Vec<String>>,
+}
+
 /// The top-level keys a definition file gives, in file order, each with its line: what the
 /// file said itself (not what was filled in from elsewhere), and where, for messages.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -223,6 +235,8 @@ pub struct Definition {
     pub runtime_dir: Vec<String>,
     /// `runtime_dir_mode`: their mode.
     pub runtime_dir_mode: u32,
+    /// `pre_start`, `post_stop` and `config_test` (SPEC §8.2).
+    pub hooks: Hooks,
     /// The keys the file gives, with their lines.
     pub keys: Keys,
 }

@@ -10,7 +10,8 @@ use std::time::Instant;
 use crate::definition::Definition;
 use crate::lifecycle::error::LifecycleError;
 use crate::lifecycle::forking;
-use crate::lifecycle::prepare::{log_tail, prepare, Launched};
+use crate::lifecycle::hooks;
+use crate::lifecycle::prepare::{log_tail, prepare, Command, Launched};
 use crate::lifecycle::probe::{self, clear_stale, forget, read_pidfile};
 use crate::lifecycle::state::{Liveness, Started, Stopped};
 use crate::lifecycle::Lifecycle;
@@ -25,26 +26,49 @@ use crate::ready::{self, NotifySocket};
 
 type Result<T> = std::result::Result<T, LifecycleError>;
 
-/// `start` of the exec kind (the caller holds the service's lock): stale files go, then the
-/// program `exec` is launched and, with `ready:`, waited for.
-pub(crate) fn start(life: &Lifecycle, def: &Definition, exec: &str) -> Result<Started> {
+/// `start` of the exec kind (the caller holds the service's lock): stale files go, then
+/// `config_test` (unless `test` is false: the caller ran it) and `pre_start` run, the program
+/// `exec` is launched and, with `ready:`, waited for. A start that fails once the program was
+/// launched runs `post_stop`.
+pub(crate) fn start(life: &Lifecycle, def: &Definition, exec: &str, test: bool) -> Result<Started> {
     if let Some(running) = clear_for_start(life, def)? {
         return Ok(running);
     }
-    let (launch, notify) = prepare(life, def, exec, None)?;
-    let log = def.log_path(&life.dirs);
-    let deadline = Instant::now() + def.ready_timeout;
-    let launched = if def.forking {
-        forking::launch(life, def, launch, deadline, log.as_deref())
-    } else {
-        launch_direct(life, def, launch)
-    };
-    let started = launched.and_then(|l| settle(life, def, l, notify.as_ref(), deadline));
+    if test {
+        hooks::config_test(life, def)?;
+    }
+    let (launch, notify) = prepare(life, def, Command::Program(exec), None)?;
+    let started = launch_and_settle(life, def, launch, notify.as_ref());
     if started.is_err() {
-        // Nothing of the launch runs any more.
+        // Nothing of the launch runs any more (post_stop has run): the runtime directories go.
         let _ = life.remove_runtime_dirs(def);
     }
     started
+}
+
+/// The part of `start` after the launch is prepared: `pre_start`, the launch, the wait for it
+/// to settle; a failure once the program was launched runs `post_stop`.
+fn launch_and_settle(
+    life: &Lifecycle,
+    def: &Definition,
+    launch: Launch,
+    notify: Option<&NotifySocket>,
+) -> Result<Started> {
+    hooks::pre_start(life, def)?;
+    let log = def.log_path(&life.dirs);
+    let deadline = Instant::now() + def.ready_timeout;
+    let launched = if def.forking {
+        match forking::launch(life, def, launch, deadline, log.as_deref()) {
+            Ok(l) => l,
+            // Not even exec'd: nothing ran.
+            Err(e @ LifecycleError::Launch(_)) => return Err(e),
+            Err(e) => return Err(hooks::after_failed_start(life, def, e)),
+        }
+    } else {
+        launch_direct(life, def, launch)?
+    };
+    settle(life, def, launched, notify, deadline)
+        .map_err(|e| hooks::after_failed_start(life, def, e))
 }
 
 /// Before a launch: a running service is reported as such; the files of a dead or stopped one
@@ -73,7 +97,7 @@ pub(crate) fn connection_launch(
     exec: &str,
     connection: OwnedFd,
 ) -> Result<Launch> {
-    let (mut launch, _notify) = prepare(life, def, exec, None)?;
+    let (mut launch, _notify) = prepare(life, def, Command::Program(exec), None)?;
     launch.connection = Some(connection);
     Ok(launch)
 }

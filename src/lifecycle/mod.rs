@@ -20,6 +20,7 @@
 pub mod error;
 pub(crate) mod exec;
 pub(crate) mod forking;
+pub(crate) mod hooks;
 pub(crate) mod prepare;
 pub(crate) mod probe;
 pub(crate) mod rundir;
@@ -124,8 +125,23 @@ impl Lifecycle {
         }
     }
 
-    /// Starts one service (its `requires` are the caller's business).
+    /// Starts one service (its `requires` are the caller's business); its `config_test`, if
+    /// any, runs first unless the service already runs.
     pub fn start(&self, def: &Definition) -> Result<Started> {
+        self.start_with(def, true)
+    }
+
+    /// `start` whose caller has run `config_test` already (`restart`, before it stopped).
+    pub fn start_tested(&self, def: &Definition) -> Result<Started> {
+        self.start_with(def, false)
+    }
+
+    /// Runs the service's `config_test` (SPEC §8.2), if it has one: exit 6 when it fails.
+    pub fn config_test(&self, def: &Definition) -> Result<()> {
+        hooks::config_test(self, def)
+    }
+
+    fn start_with(&self, def: &Definition, test: bool) -> Result<Started> {
         match def.kind {
             Kind::OnDemand => Err(LifecycleError::OnDemand {
                 service: def.name.clone(),
@@ -137,11 +153,11 @@ impl Lifecycle {
             Kind::Exec => {
                 let exec = startable(def)?;
                 let _lock = self.lock(def)?;
-                exec::start(self, def, exec)
+                exec::start(self, def, exec, test)
             }
             Kind::Supervised => {
                 let _lock = self.lock(def)?;
-                supervised::start(self, def)
+                supervised::start(self, def, test)
             }
         }
     }
@@ -149,12 +165,18 @@ impl Lifecycle {
     /// Stops one service (docs/commands.md, "Starting and stopping").
     pub fn stop(&self, def: &Definition) -> Result<Stopped> {
         let _lock = self.lock(def)?;
+        // Whether there is anything to stop (for `post_stop`), asked only when it matters.
+        let ran = !def.hooks.post_stop.is_empty() && self.has_run(def);
         let stopped = match def.kind {
             Kind::Script => script::stop(self, def),
             Kind::Supervised => supervised::stop(self, def),
             Kind::Exec | Kind::OnDemand => exec::stop(self, def),
         }?;
-        self.remove_runtime_dirs(def)?;
+        // post_stop first (§8.2), then the runtime directories (§8.3), whatever post_stop did.
+        let stopped = hooks::after_stop(self, def, stopped, ran);
+        let removed = self.remove_runtime_dirs(def);
+        let stopped = stopped?;
+        removed?;
         Ok(stopped)
     }
 
@@ -165,12 +187,25 @@ impl Lifecycle {
         rundir::remove(&self.dirs, def).map_err(LifecycleError::RuntimeDir)
     }
 
+    /// Whether the service runs, has died, or has a live supervisor: not cleanly stopped.
+    fn has_run(&self, def: &Definition) -> bool {
+        !matches!(self.probe(def), Liveness::Stopped)
+            || (def.kind == Kind::Supervised
+                && matches!(
+                    crate::supervise::find(&self.dirs, &self.procfs, def),
+                    crate::supervise::Found::Alive { .. }
+                ))
+    }
+
     /// Reloads one service (docs/commands.md, "Starting and stopping"): `reload_signal`, or an LSB
     /// script's `reload`.
     pub fn reload(&self, def: &Definition) -> Result<i32> {
         match def.kind {
             Kind::Script => script::reload(self, def),
-            Kind::Exec | Kind::Supervised | Kind::OnDemand => exec::reload(self, def),
+            Kind::Exec | Kind::Supervised | Kind::OnDemand => {
+                hooks::config_test(self, def)?;
+                exec::reload(self, def)
+            }
         }
     }
 

@@ -40,29 +40,75 @@ pub(crate) struct Launched {
     pub(crate) keeper: Option<Keeper>,
 }
 
+/// What a launch of a service runs: its program, or one of its hook commands (SPEC §8.2).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Command<'a> {
+    /// `exec` (as the caller found it) with the definition's `args`.
+    Program(&'a str),
+    /// A `pre_start`, `post_stop` or `config_test` argument vector (never empty).
+    Hook(&'a [String]),
+}
+
 /// Everything a launch needs, resolved before anything is forked: the program, the
-/// credentials, the log, the notify socket and the environment. `piped`: a supervised
-/// service's output pipe (write end for stdout/stderr, read end kept as fd 3) instead of the
-/// log file.
+/// credentials, the log, the notify socket and the environment — for the service's program
+/// or any of its hook commands alike (the one place a service's command is prepared).
+/// `piped`: a supervised service's output pipe (write end for stdout/stderr, read end kept as
+/// fd 3) instead of the log file. Only the program gets the notify socket.
 pub(crate) fn prepare(
     life: &Lifecycle,
     def: &Definition,
-    exec: &str,
+    command: Command<'_>,
     piped: Option<(File, OwnedFd)>,
 ) -> Result<(Launch, Option<NotifySocket>)> {
+    let (exec, args, is_program): (&str, &[String], bool) = match command {
+        Command::Program(exec) => (exec, &def.args, true),
+        Command::Hook(argv) => match argv.split_first() {
+            Some((p, rest)) => (p.as_str(), rest, false),
+            None => ("", &[], false),
+        },
+    };
     let program = program(def, exec)?;
     let creds = credentials(def)?;
     // The env files are read first: a bad one starts nothing and makes nothing.
     let from_files = env_files(def)?;
-    // The runtime directories come first: everything run for the launch (pre_start, the
-    // program) finds them. Removed again when the rest of the preparation fails.
+    if !is_program {
+        // A hook runs while the directories exist (pre_start, post_stop), or must not make
+        // them (config_test, before anything changes): it only learns where they are.
+        let runtime = rundir::env_value(&life.dirs, def);
+        let command = Prepared {
+            program,
+            args,
+            is_program,
+            runtime,
+            from_files,
+        };
+        return assemble(life, def, command, creds, piped);
+    }
+    // The runtime directories come before the program's launch: everything run for it
+    // (pre_start, the program) finds them. Removed again when the rest of the preparation fails.
     let runtime = rundir::create(&life.dirs, def, owner(creds.as_ref()))
         .map_err(LifecycleError::RuntimeDir)?;
-    let prepared = assemble(life, def, program, creds, piped, runtime, from_files);
+    let command = Prepared {
+        program,
+        args,
+        is_program,
+        runtime,
+        from_files,
+    };
+    let prepared = assemble(life, def, command, creds, piped);
     if prepared.is_err() {
         let _ = rundir::remove(&life.dirs, def);
     }
     prepared
+}
+
+/// What [`assemble`] builds a launch of: the command resolved, its environment's parts.
+struct Prepared<'a> {
+    program: PathBuf,
+    args: &'a [String],
+    is_program: bool,
+    runtime: Option<OsString>,
+    from_files: Vec<(String, String)>,
 }
 
 /// The uid and gid the service runs as: its credentials', else svc's own.
@@ -79,12 +125,17 @@ pub(crate) fn owner(creds: Option<&users::Credentials>) -> (u32, u32) {
 fn assemble(
     life: &Lifecycle,
     def: &Definition,
-    program: PathBuf,
+    command: Prepared<'_>,
     creds: Option<users::Credentials>,
     piped: Option<(File, OwnedFd)>,
-    runtime: Option<OsString>,
-    from_files: Vec<(String, String)>,
 ) -> Result<(Launch, Option<NotifySocket>)> {
+    let Prepared {
+        program,
+        args,
+        is_program,
+        runtime,
+        from_files,
+    } = command;
     let (output, fd3) = match (piped, def.log_path(&life.dirs)) {
         (Some((w, r)), _) => (Some(w), Some(r)),
         (None, Some(p)) => (
@@ -100,7 +151,7 @@ fn assemble(
         (None, None) => (None, None),
     };
     let notify = match &def.ready {
-        Some(Ready::Notify) => Some(
+        Some(Ready::Notify) if is_program => Some(
             NotifySocket::bind(
                 &life.dirs.notify_socket(&def.name),
                 creds.as_ref().map(|c| (c.uid, c.gid)),
@@ -143,7 +194,8 @@ fn assemble(
     }
     let launch = Launch {
         program,
-        args: envfile::expand(&def.args, &env),
+        // §8.5: the service's own variables, expanded once the environment is complete.
+        args: envfile::expand(args, &env),
         workdir: def.workdir.clone(),
         env,
         creds,

@@ -107,6 +107,23 @@ pub(crate) fn create(dirs: &Dirs, def: &Definition, owner: (u32, u32)) -> Result
     create_in(&root, &def.runtime_dir, def.runtime_dir_mode, owner)
 }
 
+/// The value of `RUNTIME_DIRECTORY` without making anything: for hook commands, which run
+/// while the directories exist (pre_start, post_stop) or must not make them (config_test).
+pub(crate) fn env_value(dirs: &Dirs, def: &Definition) -> Option<OsString> {
+    if def.runtime_dir.is_empty() {
+        return None;
+    }
+    let root = root(dirs);
+    let mut value = OsString::new();
+    for (i, name) in def.runtime_dir.iter().enumerate() {
+        if i > 0 {
+            value.push(":");
+        }
+        value.push(root.join(name));
+    }
+    Some(value)
+}
+
 /// Removes the definition's runtime directories with their contents (nothing without
 /// `runtime_dir`).
 pub(crate) fn remove(dirs: &Dirs, def: &Definition) -> Result<()> {

@@ -17,7 +17,8 @@ use crate::definition::Definition;
 use crate::exit::Code;
 use crate::lifecycle::error::LifecycleError;
 use crate::lifecycle::exec::{self, launch_direct, settle, terminate};
-use crate::lifecycle::prepare::{owner, prepare, Launched};
+use crate::lifecycle::hooks;
+use crate::lifecycle::prepare::{credentials, owner, prepare, program, Command, Launched};
 use crate::lifecycle::probe::{self, forget};
 use crate::lifecycle::rundir;
 use crate::lifecycle::state::{Liveness, Started, State, Status, Stopped};
@@ -34,8 +35,10 @@ use crate::supervise::{self, logsink, Found, Instances, Phase, Pipe, SuperState}
 
 type Result<T> = std::result::Result<T, LifecycleError>;
 
-/// `start` of a supervised service (the caller holds the service's lock).
-pub(crate) fn start(life: &Lifecycle, def: &Definition) -> Result<Started> {
+/// `start` of a supervised service (the caller holds the service's lock): `config_test`
+/// (unless `test` is false: the caller ran it) and `pre_start` run here, before the supervisor
+/// is launched; restarts by the supervisor run neither.
+pub(crate) fn start(life: &Lifecycle, def: &Definition, test: bool) -> Result<Started> {
     if let Found::Alive { handle, .. } = find(life, def) {
         // Supervised already (running, or waiting to restart it).
         return Ok(match probe::probe(life, def) {
@@ -59,12 +62,20 @@ pub(crate) fn start(life: &Lifecycle, def: &Definition) -> Result<Started> {
     if let Some(running) = exec::clear_for_start(life, def)? {
         return Ok(running);
     }
+    if test {
+        hooks::config_test(life, def)?;
+    }
+    if !def.hooks.pre_start.is_empty() {
+        // What the supervisor's launch would refuse, refused before the hooks run (with its
+        // own exit code), as the exec kind does by preparing its launch first.
+        program(def, super::startable(def)?)?;
+    }
     // The runtime directories are made here too (the supervisor takes them over again when it
     // prepares the launch), so that a refused one fails the start before any supervisor runs,
-    // and they go when the start fails.
-    let creds = super::credentials(def)?;
+    // pre_start finds them, and they go when the start fails.
+    let creds = credentials(def)?;
     rundir::create(&life.dirs, def, owner(creds.as_ref())).map_err(LifecycleError::RuntimeDir)?;
-    let started = spawn(life, def);
+    let started = hooks::pre_start(life, def).and_then(|()| spawn(life, def));
     if started.is_err() && !matches!(find(life, def), Found::Alive { .. }) {
         let _ = life.remove_runtime_dirs(def);
     }
@@ -361,7 +372,7 @@ impl ExecInstances<'_> {
             }
             None => {
                 let exec = super::startable(def)?;
-                let (l, notify) = prepare(life, def, exec, piped)?;
+                let (l, notify) = prepare(life, def, Command::Program(exec), piped)?;
                 self.template = Some(l.without_fds());
                 (l, notify)
             }
@@ -381,7 +392,8 @@ impl Instances for ExecInstances<'_> {
             launched.record.pgid,
         );
         let deadline = Instant::now() + def.ready_timeout;
-        settle(life, def, launched, notify.as_ref(), deadline)?;
+        settle(life, def, launched, notify.as_ref(), deadline)
+            .map_err(|e| hooks::after_failed_start(life, def, e))?;
         Ok((handle, pgid))
     }
 

@@ -8,6 +8,7 @@
 //! `respawn`, `socket`) in [`sections`].
 
 mod env_file;
+mod hooks;
 mod runtime;
 mod sections;
 mod values;
@@ -183,6 +184,9 @@ const KEYS: &[&str] = &[
     "env_file",
     "runtime_dir",
     "runtime_dir_mode",
+    "pre_start",
+    "post_stop",
+    "config_test",
 ];
 
 impl Validator<'_> {
@@ -399,6 +403,12 @@ impl Validator<'_> {
 
         let env_files = self.env_files_key(get("env_file"), &program);
         let (runtime_dir, runtime_dir_mode) = self.runtime_dirs(&get, &program, socket.is_some());
+        let hooks = self.hooks(map);
+        self.hooks_allowed(
+            map,
+            matches!(program, Some(Program::Script(_))),
+            socket.is_some(),
+        );
 
         let program = program?;
         let kind = match (&program, &socket, &respawn) {
@@ -443,6 +453,7 @@ impl Validator<'_> {
             env_files,
             runtime_dir,
             runtime_dir_mode,
+            hooks,
         })
     }
 
