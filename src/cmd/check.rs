@@ -156,6 +156,12 @@ fn host_problems(
         if let Some((key, e)) = program {
             at(key, would_fail(&e));
         }
+        if let Some(Err(e)) = d.stop_exec.as_ref().map(|a| lifecycle::program(d, &a[0])) {
+            at(
+                "stop_exec",
+                format!("{e} (svc stop would fail with exit {})", e.code().as_i32()),
+            );
+        }
         if let Err(e) = lifecycle::credentials(d) {
             let key = if d.user.is_some() { "user" } else { "group" };
             at(key, would_fail(&e));

@@ -32,6 +32,8 @@ pub enum Kind {
     Script,
     /// `socket:`: launched per connection by `svc inetd`, never by `start`.
     OnDemand,
+    /// `oneshot: true`: a task `start` runs to completion; `done` once it exited 0.
+    Oneshot,
 }
 
 /// A readiness check (docs/commands.md, readiness in "Starting and stopping").
@@ -182,7 +184,7 @@ impl Keys {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Definition {
     pub name: ServiceName,
-    /// Decided once from `script:`, `socket:` and `respawn:`; see [`Kind`].
+    /// Decided once from `script:`, `oneshot:`, `socket:` and `respawn:`; see [`Kind`].
     pub kind: Kind,
     pub file: PathBuf,
     pub description: Option<String>,
@@ -216,6 +218,8 @@ pub struct Definition {
     /// A supervised service's log lines start with the time the supervisor read them.
     pub log_timestamps: bool,
     pub socket: Option<Socket>,
+    /// A oneshot's `stop_exec`: the argument vector `stop` runs (program first).
+    pub stop_exec: Option<Vec<String>>,
     /// The keys the file gives, with their lines.
     pub keys: Keys,
 }

@@ -182,6 +182,15 @@ pub enum LifecycleError {
     },
     /// A definition without a script reached the script kind.
     NoScript { service: ServiceName },
+    /// A one-shot task's command (its program at `start`, its `stop_exec` at `stop`) failed:
+    /// a non-zero exit, a signal, or no end in time (then its process group was killed).
+    Task {
+        service: ServiceName,
+        action: Action,
+        program: PathBuf,
+        ran: Ran,
+        tail: LogTail,
+    },
 }
 
 /// Why an LSB script cannot be run.
@@ -397,6 +406,28 @@ impl fmt::Display for LifecycleError {
                 action.as_str()
             ),
             NoScript { service } => write!(f, "{service} has no script"),
+            Task {
+                service,
+                action,
+                program,
+                ran,
+                tail,
+            } => {
+                let what = match action {
+                    Action::Stop => "stop_exec",
+                    _ => "the task",
+                };
+                write!(f, "{service}: {what} {}", program.display())?;
+                match ran {
+                    Ran::Exited(c) => write!(f, " exited with status {c}")?,
+                    Ran::Killed(how) => write!(f, " {how}")?,
+                    Ran::TimedOut(d) => write!(
+                        f,
+                        " did not finish within {d:?}; its process group was killed"
+                    )?,
+                }
+                write!(f, "{tail}")
+            }
         }
     }
 }
@@ -473,7 +504,8 @@ impl HasCode for LifecycleError {
             | GarbledReport { .. }
             | ScriptAction { .. }
             | ScriptSpawn { .. }
-            | NoScript { .. } => Code::Failure,
+            | NoScript { .. }
+            | Task { .. } => Code::Failure,
         }
     }
 }

@@ -7,6 +7,7 @@
 //! of single values are in [`values`], those of the nested settings (`limits`, `ready`,
 //! `respawn`, `socket`) in [`sections`].
 
+mod oneshot;
 mod sections;
 mod values;
 
@@ -178,6 +179,8 @@ const KEYS: &[&str] = &[
     "log_keep",
     "log_timestamps",
     "socket",
+    "oneshot",
+    "stop_exec",
 ];
 
 impl Validator<'_> {
@@ -392,9 +395,12 @@ impl Validator<'_> {
             }
         }
 
+        let (oneshot, stop_exec) = self.oneshot(map);
+
         let program = program?;
         let kind = match (&program, &socket, &respawn) {
             (Program::Script(_), _, _) => Kind::Script,
+            _ if oneshot => Kind::Oneshot,
             (_, Some(_), _) => Kind::OnDemand,
             (_, _, Some(_)) => Kind::Supervised,
             _ => Kind::Exec,
@@ -432,6 +438,7 @@ impl Validator<'_> {
             log_keep,
             log_timestamps,
             socket,
+            stop_exec,
         })
     }
 }
