@@ -341,6 +341,14 @@ fn keys_a_task_cannot_have_are_definition_errors_naming_file_and_line() {
     ));
 }
 
+/// What the `web` daemon of the switch test found at its start (once it has written it whole).
+fn what_web_saw(file: &Path) -> String {
+    wait_until(T, "web to record what it saw", || {
+        std::fs::read_to_string(file).is_ok_and(|t| t.ends_with('\n'))
+    });
+    std::fs::read_to_string(file).unwrap()
+}
+
 /// A switch orders a task like any service, and what requires it starts only once it is done:
 /// both have the same number, so only `requires` orders them.
 #[test]
@@ -372,11 +380,7 @@ fn a_switch_starts_what_requires_a_task_only_once_it_is_done() {
     }
     sb.svc(["switch", "3"]).ok();
     let saw = sb.work.join("web.saw");
-    wait_for_file(&saw, T);
-    wait_until(T, "web to record what it saw", || {
-        std::fs::read_to_string(&saw).is_ok_and(|t| t.ends_with('\n'))
-    });
-    assert_eq!(std::fs::read_to_string(&saw).unwrap(), "saw\n");
+    assert_eq!(what_web_saw(&saw), "saw\n");
     sb.svc(["status", "prep"]).ok().stdout_has("prep is done");
     // A second switch keeps the done task: it does not run again.
     sb.svc(["switch", "3"]).ok();
@@ -388,10 +392,6 @@ fn a_switch_starts_what_requires_a_task_only_once_it_is_done() {
     std::fs::remove_file(sb.work.join("prepared")).unwrap();
     sb.svc(["stop", "prep"]).ok();
     sb.svc(["start", "web"]).ok();
-    wait_for_file(&saw, T);
-    wait_until(T, "web to record what it saw", || {
-        std::fs::read_to_string(&saw).is_ok_and(|t| t.ends_with('\n'))
-    });
-    assert_eq!(std::fs::read_to_string(&saw).unwrap(), "saw\n");
+    assert_eq!(what_web_saw(&saw), "saw\n");
     sb.svc(["stop", "web"]).ok();
 }
