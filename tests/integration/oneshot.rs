@@ -395,3 +395,34 @@ fn a_switch_starts_what_requires_a_task_only_once_it_is_done() {
     assert_eq!(what_web_saw(&saw), "saw\n");
     sb.svc(["stop", "web"]).ok();
 }
+
+/// SIGTERM to a switch that waits for a task: the task and what it started are killed, the
+/// switch gives up, and the task is not `done`.
+#[test]
+fn a_cancelled_switch_kills_the_task_it_waits_for() {
+    let sb = Sandbox::new();
+    let w = sb.work.display();
+    task(
+        &sb,
+        "t",
+        &format!("sleep 300 &\necho $! > {w}/child\necho $$ > {w}/main\nwait"),
+        "ready_timeout: 60s\n",
+    );
+    std::os::unix::fs::symlink(
+        "../../init.d/t.yaml",
+        sb.config.join("runlevels/rc3.d/S10t"),
+    )
+    .unwrap();
+    let args = ["switch", "3"];
+    let child = spawn_svc(&sb, &args);
+    let main = read_pid(&sb.work.join("main"));
+    let task_child = read_pid(&sb.work.join("child"));
+    send_signal(child.id() as i32, libc::SIGTERM);
+    let r = finish(child, &args, T);
+    assert_ne!(r.code, 0, "the cancelled switch reported success");
+    wait_until(T, "the task and its child to be gone", || {
+        !alive(main) && !alive(task_child)
+    });
+    no_run_left(&sb, "t");
+    sb.svc(["status", "t"]).code(3).stdout_has("t is stopped");
+}
