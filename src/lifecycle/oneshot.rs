@@ -16,7 +16,8 @@
 //! process: what requires it is satisfied, a switch stops it, `try-restart` runs it again);
 //! anything else is stopped (or dead, when a run's PID file outlived it).
 
-use std::path::PathBuf;
+use std::io;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
@@ -103,10 +104,7 @@ pub(crate) fn start(life: &Lifecycle, def: &Definition, exec: &str) -> Result<St
     match current(life, def) {
         Some(r) if r.succeeded() => return Ok(Started::AlreadyDone(r.finished(now()).ago_s)),
         // A failed run, or one of another boot: forgotten, the task runs again.
-        _ => pidfile::remove(&record_path).map_err(|source| LifecycleError::Record {
-            service: def.name.clone(),
-            source,
-        })?,
+        _ => pidfile::remove(&record_path).map_err(|e| record_error(&record_path, "remove", e))?,
     }
     let (launch, _) = prepare(life, def, exec, None)?;
     let program = launch.program.clone();
@@ -121,10 +119,7 @@ pub(crate) fn start(life: &Lifecycle, def: &Definition, exec: &str) -> Result<St
     let boot = life.procfs.boot_id().map_err(LifecycleError::Io)?;
     DoneRecord::new(boot, pid, &ran)
         .save(&record_path)
-        .map_err(|source| LifecycleError::Record {
-            service: def.name.clone(),
-            source,
-        })?;
+        .map_err(|e| record_error(&record_path, "write", e))?;
     match ran {
         Ran::Exited(0) => Ok(Started::Launched(pid)),
         ran => Err(task_failed(life, def, Action::Start, program, ran)),
@@ -136,12 +131,8 @@ pub(crate) fn start(life: &Lifecycle, def: &Definition, exec: &str) -> Result<St
 /// `stop_exec` did (its failure is the stop's failure).
 pub(crate) fn stop(life: &Lifecycle, def: &Definition) -> Result<Stopped> {
     let record_path = done::path(&life.dirs, &def.name);
-    let forget_run = || {
-        pidfile::remove(&record_path).map_err(|source| LifecycleError::Record {
-            service: def.name.clone(),
-            source,
-        })
-    };
+    let forget_run =
+        || pidfile::remove(&record_path).map_err(|e| record_error(&record_path, "remove", e));
     match probe::probe(life, def) {
         Liveness::Stopped => {}
         running => {
@@ -178,6 +169,12 @@ pub(crate) fn stop(life: &Lifecycle, def: &Definition) -> Result<Stopped> {
             service: def.name.clone(),
         }),
     }
+}
+
+/// A done-record that could not be written or removed (`what`), named in the message.
+fn record_error(path: &Path, what: &str, e: io::Error) -> LifecycleError {
+    let why = format!("cannot {what} {}: {e}", path.display());
+    LifecycleError::Io(io::Error::new(e.kind(), why))
 }
 
 /// A failed run, with the last lines of the service's log.

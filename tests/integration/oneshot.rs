@@ -426,3 +426,18 @@ fn a_cancelled_switch_kills_the_task_it_waits_for() {
     no_run_left(&sb, "t");
     sb.svc(["status", "t"]).code(3).stdout_has("t is stopped");
 }
+
+/// A done-record svc cannot replace (a directory planted there): start fails naming it, and
+/// the task does not run.
+#[test]
+fn a_done_record_that_cannot_be_replaced_fails_start_and_runs_nothing() {
+    let sb = Sandbox::new();
+    let runs_file = task(&sb, "t", "exit 0", "");
+    std::fs::create_dir_all(sb.state.join("t.done/x")).unwrap();
+    sb.svc(["start", "t"]).code(1).stderr_has(&format!(
+        "cannot remove {}",
+        sb.state.join("t.done").display()
+    ));
+    assert_eq!(runs(&runs_file), 0);
+    sb.svc(["status", "t"]).code(3).stdout_has("t is stopped");
+}
