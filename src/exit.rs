@@ -49,8 +49,8 @@ pub const TABLE: [Meaning; 8] = [
         code: Code::Success,
         name: "success",
         lsb: "success",
-        action: "success (also: already running for start, not running for stop)",
-        status: Some("running (or starting while its process is up)"),
+        action: "success (also: already running or already done for start, not running for stop)",
+        status: Some("running (or starting while its process is up; a done one-shot task)"),
     },
     Meaning {
         code: Code::Failure,

@@ -7,7 +7,7 @@ use std::io::{IsTerminal, Write};
 use colored::Colorize;
 use serde::Serialize;
 
-use crate::lifecycle::{State, Status};
+use crate::lifecycle::{Finished, State, Status};
 
 /// The printer for one command run.
 #[derive(Debug, Clone)]
@@ -33,6 +33,9 @@ pub struct StatusRow {
     pub restarts: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_exit: Option<Option<crate::supervise::LastExit>>,
+    /// One-shot tasks that ran: how and when the last run ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished: Option<Finished>,
 }
 
 impl StatusRow {
@@ -53,6 +56,7 @@ impl StatusRow {
             note: status.note.clone(),
             restarts: status.restarts,
             last_exit: status.restarts.map(|_| status.last_exit.clone()),
+            finished: status.finished.clone(),
         }
     }
 }
@@ -121,7 +125,8 @@ impl Output {
             },
             State::Stopped => format!("{name} is stopped"),
             State::Dead => format!("{name} is {}", "dead but pid file exists".red()),
-            State::Failed => format!("{name} has {}", "failed".red()),
+            State::Failed => format!("{name} has {}{}", "failed".red(), finished(status)),
+            State::Done => format!("{name} is {}{}", "done".green(), finished(status)),
             State::Unknown => format!("{name}: status {}", "unknown".red()),
         };
         self.line(&text);
@@ -154,7 +159,7 @@ impl Output {
         );
         for r in rows {
             let state = match r.state {
-                "running" => format!("{:<8}", r.state).green(),
+                "running" | "done" => format!("{:<8}", r.state).green(),
                 "dead" | "failed" | "invalid" => format!("{:<8}", r.state).red(),
                 "starting" => format!("{:<8}", r.state).yellow(),
                 _ => format!("{:<8}", r.state).normal(),
@@ -184,6 +189,15 @@ impl Output {
             let _ = writeln!(out, "{text}");
         }
     }
+}
+
+/// ` (exited 0, 3m12s ago)` for a one-shot task that ran, else nothing.
+fn finished(status: &Status) -> String {
+    status
+        .finished
+        .as_ref()
+        .map(|f| format!(" ({}, {} ago)", f.how, crate::clock::uptime(f.ago_s)))
+        .unwrap_or_default()
 }
 
 /// Whether an error text already starts by naming the service (`httpd: ...`).

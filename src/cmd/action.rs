@@ -96,6 +96,14 @@ fn launch(ctx: &Context, def: &Definition, tested: bool) -> Code {
                 .line(&format!("{} is already running (pid {pid})", def.name));
             Code::Success
         }
+        Ok(Started::AlreadyDone(ago)) => {
+            ctx.out.line(&format!(
+                "{} is already done ({} ago)",
+                def.name,
+                crate::clock::uptime(ago)
+            ));
+            Code::Success
+        }
         Ok(Started::Restarting(supervisor)) => {
             ctx.out.line(&format!(
                 "{} is supervised and waiting to be restarted (supervisor pid {supervisor}); `svc restart` starts it now",

@@ -163,6 +163,12 @@ fn host_problems(
             at("env_file", would_fail(&e));
         }
         hook_programs(d, &mut at);
+        if let Some(Err(e)) = d.stop_exec.as_ref().map(|a| lifecycle::program(d, &a[0])) {
+            at(
+                "stop_exec",
+                format!("{e} (svc stop would fail with exit {})", e.code().as_i32()),
+            );
+        }
         if let Err(e) = lifecycle::credentials(d) {
             let key = if d.user.is_some() { "user" } else { "group" };
             at(key, would_fail(&e));

@@ -552,7 +552,9 @@ fn run_step(ctx: &Context, def: &Definition, stopping: bool) -> Outcome {
                 ctx.out.action_ok("Starting", def.name.as_str());
                 Outcome::Ok
             }
-            Ok(Started::AlreadyRunning(_) | Started::Restarting(_)) => Outcome::Already,
+            Ok(Started::AlreadyRunning(_) | Started::Restarting(_) | Started::AlreadyDone(_)) => {
+                Outcome::Already
+            }
             Err(e) => {
                 ctx.out
                     .action_failed("Starting", def.name.as_str(), &e.to_string());

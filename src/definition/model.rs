@@ -32,6 +32,8 @@ pub enum Kind {
     Script,
     /// `socket:`: launched per connection by `svc inetd`, never by `start`.
     OnDemand,
+    /// `oneshot: true`: a task `start` runs to completion; `done` once it exited 0.
+    Oneshot,
 }
 
 /// A readiness check (docs/commands.md, readiness in "Starting and stopping").
@@ -194,7 +196,7 @@ impl Keys {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Definition {
     pub name: ServiceName,
-    /// Decided once from `script:`, `socket:` and `respawn:`; see [`Kind`].
+    /// Decided once from `script:`, `oneshot:`, `socket:` and `respawn:`; see [`Kind`].
     pub kind: Kind,
     pub file: PathBuf,
     pub description: Option<String>,
@@ -237,6 +239,8 @@ pub struct Definition {
     pub runtime_dir_mode: u32,
     /// `pre_start`, `post_stop` and `config_test` (SPEC §8.2).
     pub hooks: Hooks,
+    /// A oneshot's `stop_exec`: the argument vector `stop` runs (program first).
+    pub stop_exec: Option<Vec<String>>,
     /// The keys the file gives, with their lines.
     pub keys: Keys,
 }

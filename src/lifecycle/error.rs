@@ -220,6 +220,15 @@ pub enum LifecycleError {
         error: Box<LifecycleError>,
         failures: Vec<HookFailure>,
     },
+    /// A one-shot task's command (its program at `start`, its `stop_exec` at `stop`) failed:
+    /// a non-zero exit, a signal, or no end in time (then its process group was killed).
+    Task {
+        service: ServiceName,
+        action: Action,
+        program: PathBuf,
+        ran: Ran,
+        tail: LogTail,
+    },
 }
 
 /// Why an LSB script cannot be run.
@@ -476,6 +485,28 @@ impl fmt::Display for LifecycleError {
             StartThenPostStop { error, failures } => {
                 write!(f, "{error}\n  then {}", hook::Failures(failures))
             }
+            Task {
+                service,
+                action,
+                program,
+                ran,
+                tail,
+            } => {
+                let what = match action {
+                    Action::Stop => "stop_exec",
+                    _ => "the task",
+                };
+                write!(f, "{service}: {what} {}", program.display())?;
+                match ran {
+                    Ran::Exited(c) => write!(f, " exited with status {c}")?,
+                    Ran::Killed(how) => write!(f, " {how}")?,
+                    Ran::TimedOut(d) => write!(
+                        f,
+                        " did not finish within {d:?}; its process group was killed"
+                    )?,
+                }
+                write!(f, "{tail}")
+            }
         }
     }
 }
@@ -557,7 +588,8 @@ impl HasCode for LifecycleError {
             | ScriptAction { .. }
             | ScriptSpawn { .. }
             | NoScript { .. }
-            | PostStop { .. } => Code::Failure,
+            | PostStop { .. }
+            | Task { .. } => Code::Failure,
             Hook { failure, .. } => match failure.hook {
                 HookKind::ConfigTest => Code::NotConfigured,
                 HookKind::PreStart | HookKind::PostStop => Code::Failure,

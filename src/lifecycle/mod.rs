@@ -6,6 +6,8 @@
 //!   `forking:` under a keeper, [`forking`]);
 //! - [`supervised`]: a program run under svc's supervisor ([`crate::supervise`]);
 //! - [`script`]: an LSB init script that starts and stops its daemon itself;
+//! - [`oneshot`]: a task `start` runs to its end, `done` once it exited 0 (its record:
+//!   [`done`]);
 //! - on-demand (`socket:`): launched per connection by `svc inetd`
 //!   ([`Lifecycle::connection_launch`]), never by `start`; its liveness is probed like the exec
 //!   kind's.
@@ -17,10 +19,12 @@
 //! service's lock (`<state>/NAME.lock`, flock) so concurrent commands on one service cannot
 //! interleave; the lock dies with the process, so a killed svc never leaves it stale.
 
+pub(crate) mod done;
 pub mod error;
 pub(crate) mod exec;
 pub(crate) mod forking;
 pub(crate) mod hooks;
+pub(crate) mod oneshot;
 pub(crate) mod prepare;
 pub(crate) mod probe;
 pub(crate) mod rundir;
@@ -40,7 +44,7 @@ use crate::process::procfs::Procfs;
 pub use error::LifecycleError;
 pub(crate) use prepare::{credentials, program};
 pub(crate) use prepare::{env_files, BASE_ENV};
-pub use state::{Liveness, Started, State, Status, Stopped};
+pub use state::{Finished, Liveness, Started, State, Status, Stopped};
 
 type Result<T> = std::result::Result<T, LifecycleError>;
 
@@ -62,7 +66,7 @@ pub(crate) fn startable(def: &Definition) -> Result<&str> {
         Kind::OnDemand => Err(LifecycleError::OnDemand {
             service: def.name.clone(),
         }),
-        Kind::Exec | Kind::Supervised | Kind::Script => match &def.program {
+        Kind::Exec | Kind::Supervised | Kind::Script | Kind::Oneshot => match &def.program {
             Program::Exec(e) => Ok(e),
             Program::Script(s) => s.to_str().ok_or_else(|| LifecycleError::ScriptNotUtf8 {
                 service: def.name.clone(),
@@ -111,6 +115,7 @@ impl Lifecycle {
     pub fn probe(&self, def: &Definition) -> Liveness {
         match def.kind {
             Kind::Script => script::probe(self, def),
+            Kind::Oneshot => oneshot::probe(self, def),
             Kind::Exec | Kind::Supervised | Kind::OnDemand => probe::probe(self, def),
         }
     }
@@ -121,6 +126,7 @@ impl Lifecycle {
         match def.kind {
             Kind::Script => script::status(self, def),
             Kind::Supervised => supervised::status(self, def),
+            Kind::Oneshot => oneshot::status(self, def),
             Kind::Exec | Kind::OnDemand => probe::status(self, def),
         }
     }
@@ -159,6 +165,11 @@ impl Lifecycle {
                 let _lock = self.lock(def)?;
                 supervised::start(self, def, test)
             }
+            Kind::Oneshot => {
+                let exec = startable(def)?;
+                let _lock = self.lock(def)?;
+                oneshot::start(self, def, exec, test)
+            }
         }
     }
 
@@ -170,6 +181,7 @@ impl Lifecycle {
         let stopped = match def.kind {
             Kind::Script => script::stop(self, def),
             Kind::Supervised => supervised::stop(self, def),
+            Kind::Oneshot => oneshot::stop(self, def),
             Kind::Exec | Kind::OnDemand => exec::stop(self, def),
         }?;
         // post_stop first (§8.2), then the runtime directories (§8.3), whatever post_stop did.
@@ -198,11 +210,11 @@ impl Lifecycle {
     }
 
     /// Reloads one service (docs/commands.md, "Starting and stopping"): `reload_signal`, or an LSB
-    /// script's `reload`.
+    /// script's `reload`. A oneshot has no `reload_signal` (validation refuses it).
     pub fn reload(&self, def: &Definition) -> Result<i32> {
         match def.kind {
             Kind::Script => script::reload(self, def),
-            Kind::Exec | Kind::Supervised | Kind::OnDemand => {
+            Kind::Exec | Kind::Supervised | Kind::OnDemand | Kind::Oneshot => {
                 hooks::config_test(self, def)?;
                 exec::reload(self, def)
             }

@@ -286,6 +286,7 @@ pub fn status(life: &Lifecycle, def: &Definition) -> Status {
         restarts: None,
         last_exit: None,
         supervisor: None,
+        finished: None,
     }
 }
 

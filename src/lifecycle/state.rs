@@ -37,6 +37,8 @@ pub enum State {
     Stopped,
     Dead,
     Failed,
+    /// A one-shot task that ran to completion (exit 0) in this boot.
+    Done,
     /// An LSB script's `status` could not tell (its exit 4, or another code).
     Unknown,
 }
@@ -49,6 +51,7 @@ impl State {
             State::Stopped => "stopped",
             State::Dead => "dead",
             State::Failed => "failed",
+            State::Done => "done",
             State::Unknown => "unknown",
         }
     }
@@ -56,7 +59,7 @@ impl State {
     /// The LSB status exit code.
     pub fn code(self) -> Code {
         match self {
-            State::Running | State::Starting => Code::STATUS_RUNNING,
+            State::Running | State::Starting | State::Done => Code::STATUS_RUNNING,
             State::Dead => Code::STATUS_DEAD,
             State::Stopped | State::Failed => Code::STATUS_STOPPED,
             State::Unknown => Code::STATUS_UNKNOWN,
@@ -78,6 +81,17 @@ pub struct Status {
     pub restarts: Option<u32>,
     pub last_exit: Option<LastExit>,
     pub supervisor: Option<i32>,
+    /// One-shot tasks: how and when their last run ended.
+    pub finished: Option<Finished>,
+}
+
+/// How and when a one-shot task's last run ended, for `status`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Finished {
+    /// `exited 0`, `exited 1`, `killed by SIGKILL`, `timed out after 5s`.
+    pub how: String,
+    /// Seconds since it ended.
+    pub ago_s: u64,
 }
 
 impl Status {
@@ -92,6 +106,7 @@ impl Status {
             restarts: None,
             last_exit: None,
             supervisor: None,
+            finished: None,
         }
     }
 
@@ -112,6 +127,8 @@ pub enum Started {
     AlreadyRunning(i32),
     /// Supervised, and its supervisor (this PID) is waiting to restart it.
     Restarting(i32),
+    /// A one-shot task that already ran to completion in this boot (seconds ago): nothing run.
+    AlreadyDone(u64),
 }
 
 /// How a stop ended.

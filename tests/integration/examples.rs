@@ -168,9 +168,14 @@ fn examples_run_as_an_ordinary_user() {
 
     let (code, out, err) = svc(&["start", "httpd", "ticker", "notifier"]);
     assert_eq!(code, 0, "{out}{err}");
-    // start returned, so httpd's readiness check (tcp) passed: it answers now.
+    // start returned, so httpd's readiness check (tcp) passed: it answers now, with the page
+    // of the one-shot task it requires (run first).
     let reply = http_get(8080);
     assert!(reply.starts_with("HTTP/1.0 200"), "{reply}");
+    assert!(reply.contains("one-shot task webroot"), "{reply}");
+    let (code, out, err) = svc(&["status", "webroot"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("webroot is done (exited 0, "), "{out}");
     for name in ["httpd", "ticker", "notifier"] {
         let pid: i32 = std::fs::read_to_string(state.join(format!("{name}.pid")))
             .unwrap()
@@ -251,15 +256,36 @@ fn example_copy(sb: &Sandbox) -> (u16, u16) {
     (http, echo)
 }
 
-/// The example init.d boots a small real set in runlevel 3 — httpd, the supervised ticker,
-/// notifier, and the super daemon with its on-demand echo service — and runlevel 0 stops it.
+/// The example init.d boots a small real set: rcS.d's one-shot task webroot (it writes the
+/// page httpd serves), then in runlevel 3 httpd, the supervised ticker, notifier, and the super
+/// daemon with its on-demand echo service — and runlevel 0 stops it all, webroot included.
 #[test]
 fn example_configuration_boots_and_halts() {
     let sb = Sandbox::new();
     let (http, echo) = example_copy(&sb);
     let _guard = StopAll(&sb.state);
-    sb.svc(["boot", "3"]).ok().no_panic();
-    assert!(http_get(http).starts_with("HTTP/1.0 200"));
+    let boot = sb.svc(["boot", "3"]);
+    boot.ok().no_panic();
+    let at = |line: &str| {
+        boot.stdout
+            .find(line)
+            .unwrap_or_else(|| panic!("no {line:?} in:\n{}", boot.stdout))
+    };
+    assert!(
+        at("Starting webroot ... [") < at("Runlevel S:")
+            && at("Runlevel S:") < at("Starting httpd ... ["),
+        "webroot runs with rcS.d, before runlevel 3's httpd:\n{}",
+        boot.stdout
+    );
+    let page = http_get(http);
+    assert!(page.starts_with("HTTP/1.0 200"), "{page}");
+    assert!(
+        page.contains("Written by the one-shot task webroot"),
+        "httpd serves the page webroot wrote: {page}"
+    );
+    sb.svc(["status", "webroot"])
+        .ok()
+        .stdout_has("webroot is done (exited 0, ");
     let mut s = std::net::TcpStream::connect(("127.0.0.1", echo)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     s.write_all(b"ping\n").unwrap();
@@ -285,8 +311,12 @@ fn example_configuration_boots_and_halts() {
         "ticker is supervised"
     );
     sb.svc(["switch", "0"]).ok();
-    for n in ["httpd", "ticker", "notifier", "inetd"] {
+    for n in ["httpd", "ticker", "notifier", "inetd", "webroot"] {
         sb.svc(["status", n]).code(3);
     }
+    assert!(
+        !sb.state.join("www/index.html").exists(),
+        "webroot's stop_exec removed its page"
+    );
     assert!(std::net::TcpStream::connect(("127.0.0.1", echo)).is_err());
 }

@@ -23,6 +23,7 @@ mod lifecycle;
 mod links;
 mod logs;
 mod lsb;
+mod oneshot;
 mod packaging;
 mod procname;
 mod readiness;

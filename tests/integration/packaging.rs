@@ -293,7 +293,15 @@ fn unpacked_package_runs_and_its_pages_render_clean() {
         "svc.yaml",
         out.path(),
     );
-    for key in ["log_max_size", "log_keep", "respawn", "socket", "umask"] {
+    for key in [
+        "log_max_size",
+        "log_keep",
+        "respawn",
+        "socket",
+        "umask",
+        "oneshot",
+        "stop_exec",
+    ] {
         assert!(page5.contains(key), "svc.yaml(5) lacks {key}");
     }
 

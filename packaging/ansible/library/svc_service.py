@@ -36,8 +36,9 @@ options:
   state:
     description:
       - C(started) and C(stopped) act only when needed. C(started) starts a service that is
-        not C(running) or C(starting) (a C(dead) or C(failed) one too); C(stopped) stops one
-        that is C(running) or C(starting) and leaves C(stopped), C(dead) and C(failed) alone.
+        not C(running), C(starting) or C(done) (a C(dead) or C(failed) one too); C(stopped)
+        stops one that is C(running), C(starting) or C(done) (a one-shot task) and leaves
+        C(stopped), C(dead) and C(failed) alone.
       - C(restarted) always runs C(svc restart) (which also starts a stopped service).
       - C(reloaded) always runs C(svc reload) on a running service; a service that is not
         running is started instead, as M(ansible.builtin.service) does. A service without
@@ -162,8 +163,9 @@ from ansible.module_utils.basic import AnsibleModule
 
 LEVELS = "0123456S"
 # States in which the service counts as up: `starting` is a start in progress or a supervised
-# service between two respawns; `svc stop` stops it, `svc start` would do nothing.
-UP = ("running", "starting")
+# service between two respawns; `done` is a one-shot task that ran to completion in this boot.
+# `svc stop` stops it, `svc start` would do nothing.
+UP = ("running", "starting", "done")
 
 
 class Svc(object):

@@ -9,6 +9,7 @@
 
 mod env_file;
 mod hooks;
+mod oneshot;
 mod runtime;
 mod sections;
 mod values;
@@ -187,6 +188,8 @@ const KEYS: &[&str] = &[
     "pre_start",
     "post_stop",
     "config_test",
+    "oneshot",
+    "stop_exec",
 ];
 
 impl Validator<'_> {
@@ -409,10 +412,12 @@ impl Validator<'_> {
             matches!(program, Some(Program::Script(_))),
             socket.is_some(),
         );
+        let (oneshot, stop_exec) = self.oneshot(map);
 
         let program = program?;
         let kind = match (&program, &socket, &respawn) {
             (Program::Script(_), _, _) => Kind::Script,
+            _ if oneshot => Kind::Oneshot,
             (_, Some(_), _) => Kind::OnDemand,
             (_, _, Some(_)) => Kind::Supervised,
             _ => Kind::Exec,
@@ -454,6 +459,7 @@ impl Validator<'_> {
             runtime_dir,
             runtime_dir_mode,
             hooks,
+            stop_exec,
         })
     }
 
