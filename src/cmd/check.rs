@@ -217,16 +217,21 @@ fn expansion_warnings<'a>(
         };
         // Every argument list svc expands (§8.5): `args`, and the hooks' arguments after
         // their program (a program itself is never expanded, as `exec` is not).
-        let hook_args = |key: &'static str, argv: &'a [String]| (key, argv.get(1..).unwrap_or(&[]));
+        let after_program = |argv: &'a Vec<String>| argv.get(1..).unwrap_or(&[]);
         let mut lists: Vec<(&str, &[String])> = vec![("args", &d.args)];
-        lists.extend(d.hooks.pre_start.iter().map(|a| hook_args("pre_start", a)));
-        lists.extend(d.hooks.post_stop.iter().map(|a| hook_args("post_stop", a)));
-        lists.extend(
-            d.hooks
-                .config_test
-                .iter()
-                .map(|a| hook_args("config_test", a)),
-        );
+        let hooks = [
+            ("pre_start", &d.hooks.pre_start),
+            ("post_stop", &d.hooks.post_stop),
+        ];
+        for (key, argvs) in hooks {
+            lists.extend(argvs.iter().map(|a| (key, after_program(a))));
+        }
+        for (key, argv) in [
+            ("config_test", &d.hooks.config_test),
+            ("stop_exec", &d.stop_exec),
+        ] {
+            lists.extend(argv.iter().map(|a| (key, after_program(a))));
+        }
         for (key, arg) in lists
             .into_iter()
             .flat_map(|(k, l)| l.iter().map(move |a| (k, a)))
