@@ -31,3 +31,4 @@ mod rundir;
 mod status;
 mod supervise;
 mod switch;
+mod together;
