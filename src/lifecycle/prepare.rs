@@ -71,23 +71,17 @@ pub(crate) fn prepare(
     let creds = credentials(def)?;
     // The env files are read first: a bad one starts nothing and makes nothing.
     let from_files = env_files(def)?;
-    if !is_program {
+    let runtime = if is_program {
+        // The runtime directories come before the program's launch: everything run for it
+        // (pre_start, the program) finds them. Removed again when the rest of the preparation
+        // fails.
+        rundir::create(&life.dirs, def, owner(creds.as_ref()))
+            .map_err(LifecycleError::RuntimeDir)?
+    } else {
         // A hook runs while the directories exist (pre_start, post_stop), or must not make
         // them (config_test, before anything changes): it only learns where they are.
-        let runtime = rundir::env_value(&life.dirs, def);
-        let command = Prepared {
-            program,
-            args,
-            is_program,
-            runtime,
-            from_files,
-        };
-        return assemble(life, def, command, creds, piped);
-    }
-    // The runtime directories come before the program's launch: everything run for it
-    // (pre_start, the program) finds them. Removed again when the rest of the preparation fails.
-    let runtime = rundir::create(&life.dirs, def, owner(creds.as_ref()))
-        .map_err(LifecycleError::RuntimeDir)?;
+        rundir::env_value(&life.dirs, def)
+    };
     let command = Prepared {
         program,
         args,
@@ -96,7 +90,7 @@ pub(crate) fn prepare(
         from_files,
     };
     let prepared = assemble(life, def, command, creds, piped);
-    if prepared.is_err() {
+    if is_program && prepared.is_err() {
         let _ = rundir::remove(&life.dirs, def);
     }
     prepared
