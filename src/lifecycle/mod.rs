@@ -210,12 +210,15 @@ impl Lifecycle {
     }
 
     /// Reloads one service (docs/commands.md, "Starting and stopping"): `reload_signal`, or an LSB
-    /// script's `reload`. A oneshot has no `reload_signal` (validation refuses it).
+    /// script's `reload`. A oneshot has no `reload_signal` (validation refuses it). Without
+    /// one, reload exits 3 (SPEC §3.3) before `config_test`, which guards only a real reload.
     pub fn reload(&self, def: &Definition) -> Result<i32> {
         match def.kind {
             Kind::Script => script::reload(self, def),
             Kind::Exec | Kind::Supervised | Kind::OnDemand | Kind::Oneshot => {
-                hooks::config_test(self, def)?;
+                if def.reload_signal.is_some() {
+                    hooks::config_test(self, def)?;
+                }
                 exec::reload(self, def)
             }
         }
