@@ -86,8 +86,8 @@ pub(crate) fn prepare(
     }
     // The runtime directories come before the program's launch: everything run for it
     // (pre_start, the program) finds them. Removed again when the rest of the preparation fails.
-    let runtime = rundir::create(&life.dirs, def, owner(creds.as_ref()))
-        .map_err(LifecycleError::RuntimeDir)?;
+    let uid_gid = owner(creds.as_ref());
+    let runtime = rundir::create(&life.dirs, def, uid_gid).map_err(LifecycleError::RuntimeDir)?;
     let command = Prepared {
         program,
         args,
@@ -97,7 +97,7 @@ pub(crate) fn prepare(
     };
     let prepared = assemble(life, def, command, creds, piped);
     if prepared.is_err() {
-        let _ = rundir::remove(&life.dirs, def);
+        let _ = rundir::remove(&life.dirs, def, uid_gid);
     }
     prepared
 }
