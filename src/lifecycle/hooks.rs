@@ -162,8 +162,10 @@ fn wait(
         reap::reap(pid);
         return Ok(Some(HookEnd::TimedOut(timeout)));
     }
-    let status = reap::reap(pid);
+    // What it left in its group goes — before it is reaped: until then no other process can
+    // get its PID, so the group signalled is surely the command's.
     groups.clear(pid, Signal::SIGTERM, KILL_WAIT);
+    let status = reap::reap(pid);
     Ok(match status {
         Some(s) if s.success() => None,
         Some(s) => Some(match (s.code(), s.signal()) {

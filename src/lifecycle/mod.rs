@@ -196,7 +196,9 @@ impl Lifecycle {
     /// runtime directories go with their contents (SPEC §8.3; nothing without `runtime_dir`).
     /// `post_stop` (§8.2) runs before this.
     pub(crate) fn remove_runtime_dirs(&self, def: &Definition) -> Result<()> {
-        rundir::remove(&self.dirs, def).map_err(LifecycleError::RuntimeDir)
+        // The owner svc gives what it makes: a parent of `a/b` with another is not svc's.
+        let owner = prepare::owner(credentials(def).ok().flatten().as_ref());
+        rundir::remove(&self.dirs, def, owner).map_err(LifecycleError::RuntimeDir)
     }
 
     /// Whether the service runs, has died, or has a live supervisor: not cleanly stopped.
@@ -210,12 +212,15 @@ impl Lifecycle {
     }
 
     /// Reloads one service (docs/commands.md, "Starting and stopping"): `reload_signal`, or an LSB
-    /// script's `reload`. A oneshot has no `reload_signal` (validation refuses it).
+    /// script's `reload`. A oneshot has no `reload_signal` (validation refuses it). Without
+    /// one, reload exits 3 (SPEC §3.3) before `config_test`, which guards only a real reload.
     pub fn reload(&self, def: &Definition) -> Result<i32> {
         match def.kind {
             Kind::Script => script::reload(self, def),
             Kind::Exec | Kind::Supervised | Kind::OnDemand | Kind::Oneshot => {
-                hooks::config_test(self, def)?;
+                if def.reload_signal.is_some() {
+                    hooks::config_test(self, def)?;
+                }
                 exec::reload(self, def)
             }
         }

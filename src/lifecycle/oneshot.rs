@@ -3,8 +3,9 @@
 //!
 //! A run is launched like the exec kind's foreground program ([`exec::launch_direct`], from
 //! [`prepare`]: detached, clean state, user, environment, log), so it is recorded (identity
-//! record and PID file) before it may exec: while it runs `status` shows it (`starting`) and
-//! `stop` ends it, and a svc killed meanwhile never leaves it unseen. svc then waits for it to
+//! record and PID file) before it may exec: while it runs `status` shows it (`starting`; `stop`
+//! waits for the start's lock), and a svc killed meanwhile never leaves it unseen (`stop` ends
+//! it then). svc then waits for it to
 //! exit, at most its time limit (`ready_timeout` for the task, `stop_timeout` for `stop_exec`),
 //! or until a switch is cancelled; then its process group is killed (SIGKILL). Once the
 //! program has exited, whatever it left in its process group is ended too (stop_signal, KILL

@@ -71,12 +71,12 @@ pub(crate) fn prepare(
     let creds = credentials(def)?;
     // The env files are read first: a bad one starts nothing and makes nothing.
     let from_files = env_files(def)?;
+    let uid_gid = owner(creds.as_ref());
     let runtime = if is_program {
         // The runtime directories come before the program's launch: everything run for it
         // (pre_start, the program) finds them. Removed again when the rest of the preparation
         // fails.
-        rundir::create(&life.dirs, def, owner(creds.as_ref()))
-            .map_err(LifecycleError::RuntimeDir)?
+        rundir::create(&life.dirs, def, uid_gid).map_err(LifecycleError::RuntimeDir)?
     } else {
         // A hook runs while the directories exist (pre_start, post_stop), or must not make
         // them (config_test, before anything changes): it only learns where they are.
@@ -91,7 +91,7 @@ pub(crate) fn prepare(
     };
     let prepared = assemble(life, def, command, creds, piped);
     if is_program && prepared.is_err() {
-        let _ = rundir::remove(&life.dirs, def);
+        let _ = rundir::remove(&life.dirs, def, uid_gid);
     }
     prepared
 }

@@ -126,11 +126,11 @@ pub(crate) fn env_value(dirs: &Dirs, def: &Definition) -> Option<OsString> {
 
 /// Removes the definition's runtime directories with their contents (nothing without
 /// `runtime_dir`).
-pub(crate) fn remove(dirs: &Dirs, def: &Definition) -> Result<()> {
+pub(crate) fn remove(dirs: &Dirs, def: &Definition, owner: (u32, u32)) -> Result<()> {
     if def.runtime_dir.is_empty() {
         return Ok(());
     }
-    remove_in(&root(dirs), &def.runtime_dir)
+    remove_in(&root(dirs), &def.runtime_dir, def.runtime_dir_mode, owner)
 }
 
 /// [`create`] under `root`.
@@ -145,12 +145,12 @@ pub(crate) fn create_in(
     for (i, name) in names.iter().enumerate() {
         let made = match name.split_once('/') {
             None => take_over(&root_fd, root, name, mode, owner).map(drop),
-            Some((first, second)) => take_over(&root_fd, root, first, mode, owner)
+            Some((first, second)) => parent(&root_fd, root, first, mode, owner)
                 .and_then(|fd| take_over(&fd, &root.join(first), second, mode, owner))
                 .map(drop),
         };
         if let Err(e) = made {
-            let _ = remove_in(root, &names[..i]);
+            let _ = remove_in(root, &names[..i], mode, owner);
             return Err(e);
         }
         if i > 0 {
@@ -163,7 +163,9 @@ pub(crate) fn create_in(
 
 /// [`remove`] under `root`, in the reverse order of creation; for `a/b`, `a` goes too once it
 /// is empty.
-pub(crate) fn remove_in(root: &Path, names: &[String]) -> Result<()> {
+/// `a` of `a/b` is removed only when empty and with the owner and mode svc gives what it
+/// makes: a shared directory that was there before (`/run/lock`) is not the service's.
+pub(crate) fn remove_in(root: &Path, names: &[String], mode: u32, owner: (u32, u32)) -> Result<()> {
     let root_fd = open_root(root)?;
     for name in names.iter().rev() {
         match name.split_once('/') {
@@ -171,6 +173,9 @@ pub(crate) fn remove_in(root: &Path, names: &[String]) -> Result<()> {
             Some((first, _)) => {
                 if let Some(fd) = open_dir(&root_fd, first).ok().flatten() {
                     remove_entry(&fd, &root.join(first), &c_name(root, name)?, 0)?;
+                    if !made_by_svc(&fd, mode, owner) {
+                        continue;
+                    }
                     match unistd::unlinkat(
                         Some(root_fd.as_raw_fd()),
                         first,
@@ -286,6 +291,36 @@ fn take_over(
     Ok(fd)
 }
 
+/// The first part of `a/b` (`name` in `dir`): made like a runtime directory when missing, but
+/// an existing one is only opened (never through a symlink), not taken over — it may be a
+/// shared directory such as `/run/lock` that is not the service's.
+fn parent(
+    dir: &OwnedFd,
+    dir_path: &Path,
+    name: &str,
+    mode: u32,
+    owner: (u32, u32),
+) -> Result<OwnedFd> {
+    match open_dir(dir, name) {
+        Ok(Some(fd)) => Ok(fd),
+        Ok(None) => take_over(dir, dir_path, name, mode, owner),
+        Err(e @ (Errno::ELOOP | Errno::ENOTDIR)) => {
+            let path = dir_path.join(name);
+            Err(match not_a_directory(dir, name) {
+                Some(problem) => RunDirError { path, problem },
+                None => os(path, "open", e),
+            })
+        }
+        Err(e) => Err(os(dir_path.join(name), "open", e)),
+    }
+}
+
+/// Whether the open directory has the owner and mode svc gives the directories it makes.
+fn made_by_svc(fd: &OwnedFd, mode: u32, (uid, gid): (u32, u32)) -> bool {
+    stat::fstat(fd.as_raw_fd())
+        .is_ok_and(|st| (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (uid, gid, mode))
+}
+
 /// Removes `name` in `dir`: a directory with its contents, anything else (a symlink) by
 /// unlinking the entry itself. Nothing there is fine.
 fn remove_entry(dir: &OwnedFd, dir_path: &Path, name: &CStr, depth: usize) -> Result<()> {
@@ -399,11 +434,11 @@ mod tests {
         }
         std::fs::create_dir_all(root.join("a/x/y")).unwrap();
         std::fs::write(root.join("a/x/y/f"), "x").unwrap();
-        remove_in(root, &names(&["a", "b/c"])).unwrap();
+        remove_in(root, &names(&["a", "b/c"]), 0o750, me()).unwrap();
         assert!(!root.join("a").exists());
         assert!(!root.join("b").exists());
         // Nothing there: removal is a no-op.
-        remove_in(root, &names(&["a", "b/c"])).unwrap();
+        remove_in(root, &names(&["a", "b/c"]), 0o750, me()).unwrap();
     }
 
     #[test]
@@ -453,6 +488,28 @@ mod tests {
     }
 
     #[test]
+    fn an_existing_parent_of_a_b_is_not_taken_over_nor_removed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        // A shared directory such as /run/lock: not the service's.
+        let shared = root.join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        create_in(root, &names(&["shared/app"]), 0o700, me()).unwrap();
+        let mode = |p: &Path| std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode(&shared), 0o1777, "the shared parent was taken over");
+        assert_eq!(mode(&shared.join("app")), 0o700);
+        remove_in(root, &names(&["shared/app"]), 0o700, me()).unwrap();
+        assert!(!shared.join("app").exists());
+        assert_eq!(mode(&shared), 0o1777, "the shared parent was removed");
+        // A parent svc made (the service's owner and mode) goes once empty.
+        create_in(root, &names(&["mine/app"]), 0o700, me()).unwrap();
+        assert_eq!(mode(&root.join("mine")), 0o700);
+        remove_in(root, &names(&["mine/app"]), 0o700, me()).unwrap();
+        assert!(!root.join("mine").exists());
+    }
+
+    #[test]
     fn removal_unlinks_symlinks_inside_without_following_them() {
         let tmp = tempfile::tempdir().unwrap();
         let outside = tmp.path().join("outside");
@@ -465,12 +522,12 @@ mod tests {
         std::os::unix::fs::symlink(outside.join("precious"), root.join("s/filelink")).unwrap();
         std::fs::create_dir(root.join("s/sub")).unwrap();
         std::os::unix::fs::symlink(&outside, root.join("s/sub/deeper")).unwrap();
-        remove_in(&root, &names(&["s"])).unwrap();
+        remove_in(&root, &names(&["s"]), 0o755, me()).unwrap();
         assert!(!root.join("s").exists());
         assert_eq!(std::fs::read(outside.join("precious")).unwrap(), b"x");
         // A symlink that replaced the directory itself is unlinked, its target kept.
         std::os::unix::fs::symlink(&outside, root.join("s")).unwrap();
-        remove_in(&root, &names(&["s"])).unwrap();
+        remove_in(&root, &names(&["s"]), 0o755, me()).unwrap();
         assert!(std::fs::symlink_metadata(root.join("s")).is_err());
         assert!(outside.join("precious").exists());
     }

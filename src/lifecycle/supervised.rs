@@ -48,6 +48,10 @@ pub(crate) fn start(life: &Lifecycle, def: &Definition, test: bool) -> Result<St
             _ => Started::Restarting(handle.pid()),
         });
     }
+    if test {
+        // Before the orphan below is stopped: a broken configuration leaves it running.
+        hooks::config_test(life, def)?;
+    }
     if let Liveness::Running {
         handle: Some(handle),
         record,
@@ -61,9 +65,6 @@ pub(crate) fn start(life: &Lifecycle, def: &Definition, test: bool) -> Result<St
     }
     if let Some(running) = exec::clear_for_start(life, def)? {
         return Ok(running);
-    }
-    if test {
-        hooks::config_test(life, def)?;
     }
     if !def.hooks.pre_start.is_empty() {
         // What the supervisor's launch would refuse, refused before the hooks run (with its

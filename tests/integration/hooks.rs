@@ -385,6 +385,83 @@ fn a_failing_config_test_leaves_the_service_alone() {
     }
 }
 
+/// A supervised service whose supervisor died still runs; `svc start` gives it a new one by
+/// stopping and starting it again — but only once `config_test` passed: a broken configuration
+/// fails the start with exit 6 and leaves the running process alone.
+#[test]
+fn a_failing_config_test_keeps_a_service_whose_supervisor_died() {
+    let sb = Sandbox::new();
+    let good = sb.work.join("good");
+    let test = sb.script(
+        "test.sh",
+        &format!(
+            "#!/bin/sh\ntest -e {} || {{ echo \"broken: line 3\"; exit 1; }}\n",
+            good.display()
+        ),
+    );
+    sb.service(
+        "app",
+        &format!(
+            "{}respawn: true\nconfig_test: [{}]\n",
+            sb.sleeper("app"),
+            test.display()
+        ),
+    );
+    std::fs::write(&good, "").unwrap();
+    run(&sb, &["start", "app"]).ok();
+    wait_for_file(&sb.work.join("app.started"), Duration::from_secs(10));
+    let pid = read_pid(&sb.work.join("app.started"));
+    let text = std::fs::read_to_string(sb.state.join("app.supervisor")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let sup = v["supervisor"]["pid"].as_i64().unwrap() as i32;
+    send_signal(sup, libc::SIGKILL);
+    wait_until(Duration::from_secs(10), "the supervisor to die", || {
+        proc_stat(sup).is_none_or(|s| s.state == 'Z')
+    });
+    std::fs::remove_file(&good).unwrap();
+    let r = run(&sb, &["start", "app"]);
+    r.code(6);
+    assert!(said(&r).contains("broken: line 3"), "{}", said(&r));
+    assert!(alive(pid), "a failed config_test stopped the service");
+    assert!(
+        !sb.work.join("app.term").exists(),
+        "the service was stopped"
+    );
+    run(&sb, &["status", "app"])
+        .ok()
+        .stdout_has(&format!("pid {pid}"));
+    std::fs::write(&good, "").unwrap();
+    run(&sb, &["start", "app"]).ok();
+    run(&sb, &["stop", "app"]).ok();
+}
+
+/// `reload` of a service without `reload_signal` exits 3 (SPEC §3.3), whether running or not,
+/// and its `config_test` does not run: there is nothing it would guard.
+#[test]
+fn reload_without_reload_signal_exits_3_without_testing() {
+    let sb = Sandbox::new();
+    let (test, ran) = recorder(&sb, "test");
+    sb.service(
+        "app",
+        &format!(
+            "{}config_test: [{}, tested, 1]\n",
+            sb.sleeper("app"),
+            test.display()
+        ),
+    );
+    run(&sb, &["reload", "app"]).code(3);
+    assert!(lines(&ran).is_empty(), "config_test ran: {:?}", lines(&ran));
+    sb.service(
+        "task",
+        &format!(
+            "exec: /bin/true\noneshot: true\nconfig_test: [{}, tested, 1]\n",
+            test.display()
+        ),
+    );
+    run(&sb, &["reload", "task"]).code(3);
+    assert!(lines(&ran).is_empty(), "config_test ran: {:?}", lines(&ran));
+}
+
 /// The body curl gets from 127.0.0.1:PORT, with its status.
 fn curl(port: u16) -> Option<String> {
     let out = std::process::Command::new("curl")
