@@ -142,8 +142,12 @@ impl Lifecycle {
         self.start_with(def, false)
     }
 
-    /// Runs the service's `config_test` (SPEC §8.2), if it has one: exit 6 when it fails.
+    /// What a restart checks before it stops anything: the env files the start will read
+    /// (§8.4) and the service's `config_test` (§8.2), if it has one. Either failing is exit 6,
+    /// and the running service is left as it was: a broken configuration never takes a
+    /// working service down.
     pub fn config_test(&self, def: &Definition) -> Result<()> {
+        env_files(def)?;
         hooks::config_test(self, def)
     }
 

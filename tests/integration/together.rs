@@ -183,3 +183,29 @@ fn a_failing_oneshot_runs_post_stop_and_removes_the_directory() {
     assert_eq!(lines(&steps), ["task dir", "post_stop dir"]);
     assert!(!dir.exists(), "{} is still there", dir.display());
 }
+
+/// A restart reads the env files the start will read before it stops anything: a broken one
+/// fails the restart with exit 6, naming its line, and the running service keeps its PID.
+#[test]
+fn a_broken_env_file_fails_a_restart_before_the_stop() {
+    let sb = Sandbox::new();
+    let env = sb.work.join("app.env");
+    std::fs::write(&env, "GOOD=1\n").unwrap();
+    sb.service(
+        "app",
+        &format!("{}env_file: {}\n", sb.sleeper("app"), env.display()),
+    );
+    sb.svc(["start", "app"]).ok();
+    let pid = sb.pid("app");
+    std::fs::write(&env, "GOOD=1\nthis line has no equals sign\n").unwrap();
+    sb.svc(["restart", "app"])
+        .code(6)
+        .stderr_has(&format!("{}:2:", env.display()));
+    assert_eq!(
+        sb.pid("app"),
+        pid,
+        "the restart stopped the running service"
+    );
+    assert!(alive(pid), "the running service is gone");
+    sb.svc(["stop", "app"]).ok();
+}
