@@ -36,6 +36,10 @@ pub struct StatusRow {
     /// One-shot tasks that ran: how and when the last run ended.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finished: Option<Finished>,
+    /// The health check's verdict (`starting`, `healthy`, `unhealthy`), null without a check
+    /// (or when no supervisor has recorded one); the last failure, or null.
+    pub health: Option<&'static str>,
+    pub health_error: Option<String>,
 }
 
 impl StatusRow {
@@ -57,6 +61,8 @@ impl StatusRow {
             restarts: status.restarts,
             last_exit: status.restarts.map(|_| status.last_exit.clone()),
             finished: status.finished.clone(),
+            health: status.health.map(|h| h.as_str()),
+            health_error: status.health_error.clone(),
         }
     }
 }
@@ -128,6 +134,12 @@ impl Output {
             State::Failed => format!("{name} has {}{}", "failed".red(), finished(status)),
             State::Done => format!("{name} is {}{}", "done".green(), finished(status)),
             State::Unknown => format!("{name}: status {}", "unknown".red()),
+        };
+        let text = match (&status.health, &status.health_error) {
+            (Some(crate::supervise::Health::Unhealthy), Some(why)) => {
+                format!("{text}, {}: {why}", "unhealthy".red())
+            }
+            _ => text,
         };
         self.line(&text);
         if let Some(n) = status

@@ -143,6 +143,34 @@ impl Default for Respawn {
     }
 }
 
+/// `health:` settings (SPEC §8.6; docs/services.md, "Health checks").
+#[derive(Debug, Clone, PartialEq)]
+pub struct Health {
+    pub check: HealthCheck,
+    pub interval: Duration,
+    pub timeout: Duration,
+    /// Consecutive failures that make the service unhealthy (at least 1).
+    pub retries: u32,
+    /// After each start, failures within this time do not count.
+    pub start_period: Duration,
+}
+
+/// What a health check does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HealthCheck {
+    /// A TCP connect to HOST:PORT succeeds.
+    Tcp { host: String, port: u16 },
+    /// A plain-HTTP GET is answered with a status from 200 to 399.
+    Http {
+        url: String,
+        host: String,
+        port: u16,
+        path: String,
+    },
+    /// The command (program first) exits 0.
+    Exec(Vec<String>),
+}
+
 /// Transport of an on-demand service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
@@ -241,6 +269,8 @@ pub struct Definition {
     pub hooks: Hooks,
     /// A oneshot's `stop_exec`: the argument vector `stop` runs (program first).
     pub stop_exec: Option<Vec<String>>,
+    /// `health`: the supervisor's periodic check of a supervised service (SPEC §8.6).
+    pub health: Option<Health>,
     /// The keys the file gives, with their lines.
     pub keys: Keys,
 }

@@ -107,6 +107,25 @@ pub(crate) fn after_failed_start(
     }
 }
 
+/// A health check's `exec` command (SPEC §8.6): prepared like a hook (the service's user and
+/// environment, its output appended to the log), its process group killed at `timeout`; `Err`
+/// says how it failed.
+pub(crate) fn check(
+    life: &Lifecycle,
+    def: &Definition,
+    argv: &[String],
+    timeout: Duration,
+) -> std::result::Result<(), String> {
+    let fail = |how: String| format!("exec {}: {how}", argv.join(" "));
+    let (launch, _) =
+        prepare(life, def, Command::Hook(argv), None).map_err(|e| fail(e.to_string()))?;
+    match wait(life, launch, timeout) {
+        Ok(None) => Ok(()),
+        Ok(Some(end)) => Err(fail(end.to_string())),
+        Err(e) => Err(fail(e.to_string())),
+    }
+}
+
 /// Runs one command to its end (at most `ready_timeout`); `Err` unless it exited 0.
 fn run(
     life: &Lifecycle,

@@ -287,6 +287,8 @@ pub fn status(life: &Lifecycle, def: &Definition) -> Status {
         last_exit: None,
         supervisor: None,
         finished: None,
+        health: None,
+        health_error: None,
     }
 }
 

@@ -83,6 +83,10 @@ pub struct Status {
     pub supervisor: Option<i32>,
     /// One-shot tasks: how and when their last run ended.
     pub finished: Option<Finished>,
+    /// Supervised services with a `health` check (SPEC §8.6): what it last found, and the
+    /// last failure until a check passes.
+    pub health: Option<crate::supervise::Health>,
+    pub health_error: Option<String>,
 }
 
 /// How and when a one-shot task's last run ended, for `status`.
@@ -107,6 +111,8 @@ impl Status {
             last_exit: None,
             supervisor: None,
             finished: None,
+            health: None,
+            health_error: None,
         }
     }
 

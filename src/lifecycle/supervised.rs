@@ -112,6 +112,10 @@ pub(crate) fn status(life: &Lifecycle, def: &Definition) -> Status {
     if let Some(state) = &state {
         st.restarts = Some(state.restarts);
         st.last_exit = state.last_exit.clone();
+        if def.health.is_some() {
+            st.health = state.health;
+            st.health_error = state.health_error.clone();
+        }
     } else {
         st.restarts = Some(0);
     }
@@ -242,6 +246,11 @@ fn spawn(life: &Lifecycle, def: &Definition) -> Result<Started> {
             last_exit: None,
             retry_at_ms: None,
             retry_at_mono_ms: None,
+            health: def
+                .health
+                .as_ref()
+                .map(|_| crate::supervise::Health::Starting),
+            health_error: None,
         }
         .save(&state_file)
     });
@@ -401,5 +410,9 @@ impl Instances for ExecInstances<'_> {
     fn again(&mut self, pipe: Option<&Pipe>) -> Result<(ProcHandle, i32)> {
         let (launched, _notify) = self.launch(pipe)?;
         Ok((launched.main, launched.record.pgid))
+    }
+
+    fn check(&mut self, argv: &[String], timeout: Duration) -> std::result::Result<(), String> {
+        hooks::check(self.life, self.def, argv, timeout)
     }
 }

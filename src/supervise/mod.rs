@@ -29,6 +29,7 @@
 //! kinds in `crate::lifecycle`, which also gives the supervisor its way to launch an instance
 //! ([`Instances`]); nothing here imports the lifecycle.
 
+pub mod health;
 pub mod logsink;
 pub mod report;
 pub mod state;
@@ -36,7 +37,7 @@ pub mod supervisor;
 
 use std::time::Duration;
 
-pub use state::{find, state_path, stderr_path, Found, LastExit, Phase, SuperState};
+pub use state::{find, state_path, stderr_path, Found, Health, LastExit, Phase, SuperState};
 pub use supervisor::{run, Instances, Pipe};
 
 /// An instance that ran at least this long is restarted at once, and resets the backoff.

@@ -30,6 +30,28 @@ pub enum Phase {
     Failed,
 }
 
+/// What the health check (SPEC §8.6) last found, as the state file says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    /// Since the last start, no check has passed yet.
+    Starting,
+    Healthy,
+    /// `retries` checks failed in a row: the service is being restarted (or, past `max`,
+    /// has failed).
+    Unhealthy,
+}
+
+impl Health {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Starting => "starting",
+            Health::Healthy => "healthy",
+            Health::Unhealthy => "unhealthy",
+        }
+    }
+}
+
 /// How the last instance ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LastExit {
@@ -85,6 +107,12 @@ pub struct SuperState {
     /// to it whatever happens to the wall clock. Absent in state files of older versions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_at_mono_ms: Option<u64>,
+    /// With a `health` check: what it last found; absent without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<Health>,
+    /// The last failed check's reason, until a check passes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_error: Option<String>,
 }
 
 impl SuperState {

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 use nix::sys::signal::Signal;
 use nix::sys::signalfd::SignalFd;
 
-use crate::definition::{Definition, Respawn};
+use crate::definition::{Definition, HealthCheck, Respawn};
 use crate::exit::{Code, HasCode};
 use crate::paths::Dirs;
 use crate::process::group::{self, Groups};
@@ -26,9 +26,12 @@ use crate::process::pidfile::{self, PidFile};
 use crate::process::procfs::Procfs;
 use crate::process::reap;
 use crate::process::sigfd;
+use crate::supervise::health;
 use crate::supervise::logsink::LogSink;
 use crate::supervise::report;
-use crate::supervise::state::{monotonic_ms, now_ms, state_path, LastExit, Phase, SuperState};
+use crate::supervise::state::{
+    monotonic_ms, now_ms, state_path, Health, LastExit, Phase, SuperState,
+};
 use crate::supervise::{MAX_BACKOFF, REPORT_FD, SHED_AFTER, STABLE_AFTER};
 
 /// The service's output pipe: (read end, write end). An instance gets the write end as its
@@ -46,6 +49,9 @@ pub trait Instances {
     fn first(&mut self, pipe: Option<&Pipe>) -> Result<(ProcHandle, i32), Self::Error>;
     /// Launches another instance from what `first` prepared, without waiting for readiness.
     fn again(&mut self, pipe: Option<&Pipe>) -> Result<(ProcHandle, i32), Self::Error>;
+    /// Runs a health check's `exec` command the service's way (its user and environment),
+    /// killing its process group at `timeout`; `Err` says how it failed.
+    fn check(&mut self, argv: &[String], timeout: Duration) -> Result<(), String>;
 }
 
 /// A failure of the supervisor itself before the first launch.
@@ -75,6 +81,10 @@ struct Supervisor<'a, I: Instances> {
     stopping: bool,
     /// When an idle supervisor gives back its pages again after a restart.
     shed_at: Option<Instant>,
+    /// With a `health` check: when the next one is due (while an instance runs), and how many
+    /// counted checks failed in a row.
+    next_check: Option<Instant>,
+    failures: u32,
 }
 
 /// Writes a line on the supervisor's stderr: `svc supervise NAME: message`.
@@ -214,6 +224,8 @@ impl<'a, I: Instances> Supervisor<'a, I> {
             retry_at: None,
             stopping: false,
             shed_at: None,
+            next_check: None,
+            failures: 0,
         })
     }
 
@@ -259,6 +271,7 @@ impl<'a, I: Instances> Supervisor<'a, I> {
         let pid = handle.pid();
         self.child = Some((handle, pgid, Instant::now()));
         self.state.phase = Phase::Running;
+        self.checks_from_start();
         self.save();
         Ok(pid)
     }
@@ -266,7 +279,8 @@ impl<'a, I: Instances> Supervisor<'a, I> {
     fn run_loop(&mut self) -> Code {
         loop {
             let now = Instant::now();
-            let mut timeout = [self.retry_at, self.shed_at]
+            let next_check = self.next_check.filter(|_| self.child.is_some());
+            let mut timeout = [self.retry_at, self.shed_at, next_check]
                 .into_iter()
                 .flatten()
                 .min()
@@ -319,6 +333,9 @@ impl<'a, I: Instances> Supervisor<'a, I> {
             }
             if self.child.is_none() && self.retry_at.is_some_and(|t| Instant::now() >= t) {
                 self.restart(None);
+            }
+            if self.child.is_some() && self.next_check.is_some_and(|t| Instant::now() >= t) {
+                self.health_check();
             }
             if self.shed_at.is_some_and(|t| Instant::now() >= t) {
                 self.shed_at = None;
@@ -434,6 +451,7 @@ impl<'a, I: Instances> Supervisor<'a, I> {
             Ok((main, pgid)) => {
                 let pid = main.pid();
                 self.child = Some((main, pgid, Instant::now()));
+                self.checks_from_start();
                 self.enter(Phase::Running, None);
                 say(
                     self.def.name.as_str(),
@@ -463,6 +481,99 @@ impl<'a, I: Instances> Supervisor<'a, I> {
                 self.wait_or_give_up(delay);
             }
         }
+    }
+
+    /// A new instance runs: its health is `starting`, its first check one `interval` away
+    /// (the last failure stays in `health_error` until a check passes).
+    fn checks_from_start(&mut self) {
+        if let Some(h) = &self.def.health {
+            self.failures = 0;
+            self.state.health = Some(Health::Starting);
+            self.next_check = Some(Instant::now() + h.interval);
+        }
+    }
+
+    /// Runs the health check once (for at most its timeout; an `exec` check's output keeps
+    /// flowing into the log meanwhile) and acts on the result: after `retries` counted
+    /// failures in a row the service is unhealthy and is stopped and restarted.
+    fn health_check(&mut self) {
+        let (Some(h), Some((_, _, started))) = (self.def.health.as_ref(), self.child.as_ref())
+        else {
+            return;
+        };
+        let started = *started;
+        let result = match &h.check {
+            HealthCheck::Tcp { host, port } => health::tcp(host, *port, h.timeout),
+            HealthCheck::Http {
+                url,
+                host,
+                port,
+                path,
+            } => health::http(url, host, *port, path, h.timeout),
+            HealthCheck::Exec(argv) => {
+                let (pipe, instances) = (&self.pipe, &mut self.instances);
+                with_pump(pipe, self.sink.as_mut(), || {
+                    instances.check(argv, h.timeout)
+                })
+            }
+        };
+        self.next_check = Some(Instant::now() + h.interval);
+        match result {
+            Ok(()) => {
+                self.failures = 0;
+                if self.state.health != Some(Health::Healthy) || self.state.health_error.is_some() {
+                    self.state.health = Some(Health::Healthy);
+                    self.state.health_error = None;
+                    self.save();
+                }
+            }
+            Err(e) => {
+                self.state.health_error = Some(e.clone());
+                // Failures within start_period of the start do not count.
+                if started.elapsed() >= h.start_period {
+                    self.failures += 1;
+                }
+                if self.failures < h.retries {
+                    self.save();
+                    return;
+                }
+                self.state.health = Some(Health::Unhealthy);
+                self.save();
+                self.unhealthy(&e);
+            }
+        }
+    }
+
+    /// The service failed `retries` checks in a row: stop its instance the way `svc stop`
+    /// does, then treat it as an exit (restart, counting toward `max` within `window`).
+    fn unhealthy(&mut self, reason: &str) {
+        let Some((handle, pgid, started)) = self.child.take() else {
+            return;
+        };
+        self.next_check = None;
+        let pid = handle.pid();
+        let retries = self.def.health.as_ref().map_or(0, |h| h.retries);
+        say(
+            self.def.name.as_str(),
+            &format!("unhealthy: {retries} failed health checks in a row, the last: {reason}; stopping process {pid}"),
+        );
+        let spared = spared(&self.spared, self.procfs);
+        let (groups, def) = (Groups::new(self.procfs, spared), self.def);
+        let stopped = with_pump(&self.pipe, self.sink.as_mut(), || {
+            groups.terminate(&handle, pgid, def.stop_signal, def.stop_timeout)
+        });
+        if let Err(e) = stopped {
+            say(def.name.as_str(), &format!("{}: {e}", def.name));
+        }
+        let how = match reap::reap(pid) {
+            Some(status) => LastExit::from_status(status),
+            None => LastExit {
+                code: None,
+                signal: None,
+                error: None,
+            },
+        };
+        self.exited(pid, pgid, started.elapsed(), how);
     }
 
     /// SIGTERM: stop the instance the way `svc stop` does, remove the records, keep the log.

@@ -8,6 +8,7 @@
 //! `respawn`, `socket`) in [`sections`].
 
 mod env_file;
+mod health;
 mod hooks;
 mod oneshot;
 mod runtime;
@@ -190,6 +191,7 @@ const KEYS: &[&str] = &[
     "config_test",
     "oneshot",
     "stop_exec",
+    "health",
 ];
 
 impl Validator<'_> {
@@ -413,6 +415,13 @@ impl Validator<'_> {
             socket.is_some(),
         );
         let (oneshot, stop_exec) = self.oneshot(map);
+        let health = get("health").and_then(|n| self.health(n));
+        if get("health").is_some() && respawn.is_none() {
+            self.problem(
+                &["health"],
+                "`health` needs `respawn`: the supervisor runs the check and restarts the service when it fails",
+            );
+        }
 
         let program = program?;
         let kind = match (&program, &socket, &respawn) {
@@ -460,6 +469,7 @@ impl Validator<'_> {
             runtime_dir_mode,
             hooks,
             stop_exec,
+            health,
         })
     }
 
