@@ -121,6 +121,10 @@ pub(crate) fn check(
         prepare(life, def, Command::Hook(argv), None).map_err(|e| fail(e.to_string()))?;
     match wait(life, launch, timeout) {
         Ok(None) => Ok(()),
+        Ok(Some(HookEnd::TimedOut(t))) => Err(fail(format!(
+            "timed out after {:.1}s; its process group was killed",
+            t.as_secs_f64()
+        ))),
         Ok(Some(end)) => Err(fail(end.to_string())),
         Err(e) => Err(fail(e.to_string())),
     }

@@ -12,6 +12,7 @@ mod cli;
 mod envfile;
 mod examples;
 mod forking;
+mod health;
 mod hooks;
 mod hygiene;
 mod identity;
