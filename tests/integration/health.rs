@@ -263,3 +263,41 @@ fn health_without_respawn_is_a_definition_error_and_null_without_a_check() {
     assert!(st.get("health").is_some_and(|h| h.is_null()), "{st}");
     assert!(st.get("health_error").is_some_and(|h| h.is_null()), "{st}");
 }
+
+#[test]
+fn an_exec_check_runs_as_the_service_user() {
+    let Some(user) = ordinary_user("an_exec_check_runs_as_the_service_user") else {
+        return;
+    };
+    let sb = Sandbox::new();
+    sb.open_to_others();
+    let out = sb.work.join("out");
+    std::fs::create_dir(&out).unwrap();
+    user.chown(&out);
+    let check = sb.script(
+        "who.sh",
+        &format!(
+            "#!/bin/sh\nid -u > {o}/who.tmp && mv {o}/who.tmp {o}/who\n",
+            o = out.display()
+        ),
+    );
+    let daemon = sb.script("idle.sh", "#!/bin/sh\nwhile :; do sleep 1; done\n");
+    let account = if user.me {
+        String::new()
+    } else {
+        format!("user: {}\n", user.name)
+    };
+    sb.service(
+        "mine",
+        &format!(
+            "exec: {}\n{account}respawn: true\nhealth: {{ exec: [{}], interval: 200ms }}\n",
+            daemon.display(),
+            check.display()
+        ),
+    );
+    let _stop = StopOnDrop(&sb, "mine");
+    sb.svc(["start", "mine"]).ok().no_panic();
+    wait_status(&sb, "mine", "health", "healthy".into());
+    let who = std::fs::read_to_string(out.join("who")).unwrap();
+    assert_eq!(who.trim(), user.uid.to_string());
+}
