@@ -557,15 +557,7 @@ impl<'a, I: Instances> Supervisor<'a, I> {
             self.def.name.as_str(),
             &format!("unhealthy: {retries} failed health checks in a row, the last: {reason}; stopping process {pid}"),
         );
-        let spared = spared(&self.spared, self.procfs);
-        let (groups, def) = (Groups::new(self.procfs, spared), self.def);
-        let stopped = with_pump(&self.pipe, self.sink.as_mut(), || {
-            groups.terminate(&handle, pgid, def.stop_signal, def.stop_timeout)
-        });
-        if let Err(e) = stopped {
-            say(def.name.as_str(), &format!("{}: {e}", def.name));
-        }
-        let how = match reap::reap(pid) {
+        let how = match self.terminate(&handle, pgid) {
             Some(status) => LastExit::from_status(status),
             None => LastExit {
                 code: None,
@@ -576,21 +568,26 @@ impl<'a, I: Instances> Supervisor<'a, I> {
         self.exited(pid, pgid, started.elapsed(), how);
     }
 
+    /// Stops the instance the way `svc stop` does (stop_signal, SIGCONT, KILL to its group after
+    /// stop_timeout) and reaps it. The log keeps flowing while the service shuts down: what it
+    /// writes then must neither be lost nor block it.
+    fn terminate(&mut self, handle: &ProcHandle, pgid: i32) -> Option<std::process::ExitStatus> {
+        let spared = spared(&self.spared, self.procfs);
+        let (groups, def) = (Groups::new(self.procfs, spared), self.def);
+        let stopped = with_pump(&self.pipe, self.sink.as_mut(), || {
+            groups.terminate(handle, pgid, def.stop_signal, def.stop_timeout)
+        });
+        if let Err(e) = stopped {
+            say(def.name.as_str(), &format!("{}: {e}", def.name));
+        }
+        reap::reap(handle.pid())
+    }
+
     /// SIGTERM: stop the instance the way `svc stop` does, remove the records, keep the log.
     fn stop_service(&mut self) {
         if let Some((handle, pgid, _)) = self.child.take() {
             let pid = handle.pid();
-            // The log keeps flowing while the service shuts down: what it writes then must
-            // neither be lost nor block it.
-            let spared = spared(&self.spared, self.procfs);
-            let (groups, def) = (Groups::new(self.procfs, spared), self.def);
-            let stopped = with_pump(&self.pipe, self.sink.as_mut(), || {
-                groups.terminate(&handle, pgid, def.stop_signal, def.stop_timeout)
-            });
-            if let Err(e) = stopped {
-                say(def.name.as_str(), &format!("{}: {e}", def.name));
-            }
-            reap::reap(pid);
+            self.terminate(&handle, pgid);
             self.remove_files(pid);
         }
         self.drain_pipe();
