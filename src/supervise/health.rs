@@ -7,21 +7,32 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-/// The addresses of HOST:PORT (a numeric host is not looked up).
-fn addresses(host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
+/// The addresses of HOST:PORT (a numeric host is not looked up). A name is looked up in a
+/// thread, waited for until `deadline` at most: a slow resolver never holds the supervisor
+/// past the check's timeout (the thread ends on its own when the lookup does).
+fn addresses(host: &str, port: u16, deadline: Instant) -> Result<Vec<SocketAddr>, String> {
     if let Ok(ip) = host.parse::<std::net::IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
-    (host, port)
-        .to_socket_addrs()
-        .map(|a| a.collect())
-        .map_err(|e| format!("cannot resolve {host}: {e}"))
+    let (tx, rx) = std::sync::mpsc::channel();
+    let name = host.to_string();
+    std::thread::Builder::new()
+        .name("svc-resolve".into())
+        .spawn(move || {
+            let _ = tx.send((name.as_str(), port).to_socket_addrs().map(|a| a.collect()));
+        })
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?;
+    match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        Ok(Ok(addrs)) => Ok(addrs),
+        Ok(Err(e)) => Err(format!("cannot resolve {host}: {e}")),
+        Err(_) => Err(format!("{host}:{port}: timed out looking up {host}")),
+    }
 }
 
 /// Connects to the first address that answers before `deadline` (a non-blocking connect with a
 /// deadline, per address).
 fn connect(host: &str, port: u16, deadline: Instant) -> Result<TcpStream, String> {
-    let addrs = addresses(host, port)?;
+    let addrs = addresses(host, port, deadline)?;
     let mut last = format!("{host}:{port}: no address");
     for a in addrs {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -128,6 +139,7 @@ mod tests {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
         assert_eq!(tcp("127.0.0.1", port, Duration::from_secs(2)), Ok(()));
+        assert_eq!(tcp("localhost", port, Duration::from_secs(2)), Ok(()));
         drop(l);
         let e = tcp("127.0.0.1", port, Duration::from_secs(2)).unwrap_err();
         assert!(e.starts_with(&format!("tcp 127.0.0.1:{port}: ")), "{e}");

@@ -17,6 +17,10 @@
 //! - copies the service's stdout/stderr from the pipe into the log, rotating it by size
 //!   ([`logsink`]); the service also holds the pipe's read end (as fd 3), so its writes never
 //!   fail while no supervisor reads — they wait in the pipe for the next one;
+//! - with a `health` check (SPEC §8.6), runs it every `interval` while the service runs, each
+//!   bounded by its timeout ([`health`] for tcp and http; `exec` through [`Instances::check`]);
+//!   after `retries` counted failures in a row it stops the service and restarts it as if it
+//!   had exited, and keeps the verdict (`health`, `health_error`) in its state file;
 //! - on SIGTERM (sent by `svc stop`) stops the service the way `svc stop` does (stop signal,
 //!   KILL after stop_timeout, the whole process group), removes its records and exits.
 //!
@@ -24,10 +28,11 @@
 //! `svc init` (SVC_INIT_PID in the environment), else `<state>/NAME.supervisor.log`.
 //!
 //! The parts: the state file and finding a live supervisor ([`state`]), the report of the first
-//! launch ([`report`]), the supervisor process itself ([`supervisor`]) and the log it writes
-//! ([`logsink`]). `svc start`, `stop` and `status` of a supervised service live with the other
-//! kinds in `crate::lifecycle`, which also gives the supervisor its way to launch an instance
-//! ([`Instances`]); nothing here imports the lifecycle.
+//! launch ([`report`]), the network health checks ([`health`]), the supervisor process itself
+//! ([`supervisor`]) and the log it writes ([`logsink`]). `svc start`, `stop` and `status` of a
+//! supervised service live with the other kinds in `crate::lifecycle`, which also gives the
+//! supervisor its way to launch an instance and to run an `exec` check ([`Instances`]); nothing
+//! here imports the lifecycle.
 
 pub mod health;
 pub mod logsink;

@@ -2,7 +2,8 @@
 //! launches the service, reports the first launch to `svc start` ([`report`](super::report)), then
 //! sleeps in poll(2) on a signalfd and the service's output pipe, restarting the service when it
 //! exits (with backoff, giving up after `max` restarts within `window`), copying its output into
-//! the log ([`LogSink`]) and stopping it on SIGTERM.
+//! the log ([`LogSink`]), running its health check (restarting it when it is unhealthy) and
+//! stopping it on SIGTERM.
 //!
 //! How an instance is launched and made ready is the exec kind's business, which lives above
 //! this module: `svc supervise` passes it in as an [`Instances`].
