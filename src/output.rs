@@ -40,6 +40,32 @@ pub struct StatusRow {
     /// (or when no supervisor has recorded one); the last failure, or null.
     pub health: Option<&'static str>,
     pub health_error: Option<String>,
+    /// When the running service started (RFC 3339, UTC), how many live processes its process
+    /// group holds and the sum of their resident memory; null when not running.
+    pub since: Option<String>,
+    pub processes: Option<usize>,
+    pub memory_bytes: Option<u64>,
+}
+
+/// When a running service started and what its process group holds (`status`).
+#[derive(Debug, Clone, Default)]
+pub struct Usage {
+    /// Unix seconds of the main process's start.
+    pub since_unix: Option<u64>,
+    pub processes: Option<usize>,
+    pub memory_bytes: Option<u64>,
+}
+
+/// The lines under the status line of `status NAME`.
+#[derive(Debug, Clone)]
+pub struct Detail {
+    pub description: Option<String>,
+    pub pid: Option<i32>,
+    pub usage: Usage,
+    pub restarts: Option<u32>,
+    pub health: Option<&'static str>,
+    /// The log file and its last lines, or why they cannot be read; `None` with `log: none`.
+    pub log: Option<(std::path::PathBuf, Result<Vec<String>, String>)>,
 }
 
 impl StatusRow {
@@ -63,7 +89,20 @@ impl StatusRow {
             finished: status.finished.clone(),
             health: status.health.map(|h| h.as_str()),
             health_error: status.health_error.clone(),
+            since: None,
+            processes: None,
+            memory_bytes: None,
         }
+    }
+
+    /// The row with the service's usage.
+    pub fn with_usage(mut self, usage: &Usage) -> StatusRow {
+        self.since = usage.since_unix.map(|s| {
+            crate::clock::rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs(s))
+        });
+        self.processes = usage.processes;
+        self.memory_bytes = usage.memory_bytes;
+        self
     }
 }
 
@@ -142,10 +181,7 @@ impl Output {
             _ => text,
         };
         self.line(&text);
-        if let Some(n) = status
-            .restarts
-            .filter(|n| *n > 0 || status.supervisor.is_some() || status.last_exit.is_some())
-        {
+        if let Some(n) = status.restarts.filter(|_| restarts_line(status)) {
             let last = status
                 .last_exit
                 .as_ref()
@@ -159,6 +195,51 @@ impl Output {
         }
         if let Some(note) = &status.note {
             self.error(&format!("{name}: {note}"));
+        }
+    }
+
+    /// The block under the status line of `status NAME`; restarts only when the status line's
+    /// own `restarts:` line was not printed.
+    pub fn status_detail(&self, d: &Detail, status: &Status) {
+        let mut lines = Vec::new();
+        if let Some(desc) = &d.description {
+            lines.push(format!("description: {desc}"));
+        }
+        if let Some(since) = d.usage.since_unix {
+            let now = crate::clock::unix_secs(std::time::SystemTime::now());
+            lines.push(format!(
+                "since: {} ({} ago)",
+                crate::clock::utc(since * 1000),
+                crate::clock::uptime(now.saturating_sub(since))
+            ));
+        }
+        if let Some(pid) = d.pid {
+            lines.push(format!("main pid: {pid}"));
+        }
+        if let Some(n) = d.usage.processes {
+            lines.push(format!("processes: {n}"));
+        }
+        if let Some(b) = d.usage.memory_bytes {
+            lines.push(format!("memory: {}", bytes(b)));
+        }
+        if let Some(n) = d.restarts.filter(|_| !restarts_line(status)) {
+            lines.push(format!("restarts: {n}"));
+        }
+        if let Some(h) = d.health {
+            lines.push(format!("health: {h}"));
+        }
+        for l in lines {
+            self.line(&format!("  {l}"));
+        }
+        match &d.log {
+            Some((path, Ok(tail))) => {
+                self.line(&format!("  log: {}", path.display()));
+                for l in tail {
+                    self.line(&format!("    {}", escape_controls(l)));
+                }
+            }
+            Some((path, Err(why))) => self.line(&format!("  log: {} ({why})", path.display())),
+            None => self.line("  log: none"),
         }
     }
 
@@ -219,9 +300,57 @@ fn names_service(reason: &str, name: &str) -> bool {
         .is_some_and(|rest| rest.starts_with(':'))
 }
 
+/// Whether `status NAME` prints a `restarts:` line under the status line: a supervised service
+/// that restarted, has a supervisor or ended once.
+fn restarts_line(status: &Status) -> bool {
+    status
+        .restarts
+        .is_some_and(|n| n > 0 || status.supervisor.is_some() || status.last_exit.is_some())
+}
+
+/// A log line with its control characters (a terminal's escape sequences) shown as `\xNN`:
+/// what a service wrote must not drive the operator's terminal.
+fn escape_controls(line: &str) -> String {
+    line.chars()
+        .map(|c| match c {
+            '\t' => c.to_string(),
+            c if c.is_control() => format!("\\x{:02x}", c as u32),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// Bytes for people, in binary units: `512 B`, `3.4 KiB`, `12.0 MiB`, `1.5 GiB`.
+fn bytes(b: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if b < 1024 {
+        return format!("{b} B");
+    }
+    let mut v = b as f64 / 1024.0;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    format!("{v:.1} {}", UNITS[unit])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_lines_lose_their_escapes() {
+        assert_eq!(escape_controls("a\x1b[31mred\tx"), "a\\x1b[31mred\tx");
+    }
+
+    #[test]
+    fn bytes_in_binary_units() {
+        assert_eq!(bytes(512), "512 B");
+        assert_eq!(bytes(3482), "3.4 KiB");
+        assert_eq!(bytes(12 << 20), "12.0 MiB");
+        assert_eq!(bytes(3 << 29), "1.5 GiB");
+    }
 
     #[test]
     fn a_reason_naming_the_service_is_recognised() {

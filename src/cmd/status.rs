@@ -1,12 +1,20 @@
-//! `status` (docs/commands.md, "Starting and stopping"): one line per named service, or a table of
-//! all.
+//! `status` (docs/commands.md, "Starting and stopping"): the detailed block for one named
+//! service, one line per named service for several, or a table of all; and what a running
+//! service's process group holds (its processes and their memory, SPEC §8.6 without a cgroup).
 
 use super::Context;
+use crate::definition::Definition;
 use crate::definition::{self, DefinitionError, Failed};
 use crate::exit::{Code, HasCode};
+use crate::lifecycle::Status;
+use crate::logview::LogView;
 use crate::name::ServiceName;
-use crate::output::StatusRow;
+use crate::output::{Detail, StatusRow, Usage};
+use crate::process::record::Record;
 use crate::runlevel;
+
+/// How many log lines the detailed block of `status NAME` shows.
+const LOG_TAIL: usize = 5;
 
 pub fn run(ctx: &Context, names: &[ServiceName], json: bool) -> Code {
     if names.is_empty() {
@@ -18,16 +26,23 @@ pub fn run(ctx: &Context, names: &[ServiceName], json: bool) -> Code {
         match definition::load(&ctx.dirs, name) {
             Ok(def) => {
                 let st = ctx.life.status(&def);
+                let use_ = usage(ctx, &def, &st);
                 if !json {
                     ctx.out.status_line(name.as_str(), &st);
+                    if names.len() == 1 {
+                        ctx.out.status_detail(&detail(ctx, &def, &st, &use_), &st);
+                    }
                 }
                 codes.push(st.code());
-                rows.push(StatusRow::new(
-                    name.as_str(),
-                    &st,
-                    def.description.clone(),
-                    &runlevel::start_levels(&ctx.dirs, name),
-                ));
+                rows.push(
+                    StatusRow::new(
+                        name.as_str(),
+                        &st,
+                        def.description.clone(),
+                        &runlevel::start_levels(&ctx.dirs, name),
+                    )
+                    .with_usage(&use_),
+                );
             }
             Err(e) => {
                 report(ctx, &e);
@@ -82,6 +97,7 @@ fn all(ctx: &Context, json: bool) -> Code {
                     .map(Vec::as_slice)
                     .unwrap_or(&[]),
             )
+            .with_usage(&usage(ctx, def, &st))
         })
         .collect();
     if json {
@@ -90,4 +106,63 @@ fn all(ctx: &Context, json: bool) -> Code {
         ctx.out.status_table(&rows);
     }
     code
+}
+
+/// When a running service started, and what its process group holds now: the live processes of
+/// the group its launch record names and of its main process's own group (a daemon that called
+/// `setsid` has left the launch group), each counted once. Nothing is known without a main PID.
+fn usage(ctx: &Context, def: &Definition, st: &Status) -> Usage {
+    let Some(pid) = st.pid else {
+        return Usage::default();
+    };
+    let procfs = &ctx.life.procfs;
+    let now = crate::clock::unix_secs(std::time::SystemTime::now());
+    let mut groups: Vec<i32> = Record::load(&ctx.dirs.record(&def.name))
+        .map(|r| r.pgid)
+        .into_iter()
+        .collect();
+    if let Some(s) = procfs.stat(pid) {
+        groups.push(s.pgrp);
+    }
+    groups.retain(|g| *g > 1);
+    groups.dedup();
+    let mut members: Vec<i32> = groups
+        .iter()
+        .flat_map(|g| procfs.group_members(*g))
+        .collect();
+    if !members.contains(&pid) && procfs.stat(pid).is_some_and(|s| !s.is_zombie()) {
+        members.push(pid);
+    }
+    members.sort_unstable();
+    members.dedup();
+    let memory: Vec<u64> = members.iter().filter_map(|p| procfs.rss_kib(*p)).collect();
+    Usage {
+        since_unix: st.uptime_s.map(|up| now.saturating_sub(up)),
+        processes: Some(members.len()),
+        memory_bytes: (!memory.is_empty()).then(|| memory.iter().sum::<u64>() * 1024),
+    }
+}
+
+/// The detailed block of `status NAME`: its usage and the last lines of its log.
+fn detail(ctx: &Context, def: &Definition, st: &Status, usage: &Usage) -> Detail {
+    let log = def.log_path(&ctx.dirs).map(|path| {
+        let mut buf = Vec::new();
+        let read = LogView::new(&path).print_last(LOG_TAIL, &mut buf);
+        let lines = match read {
+            Ok(_) => Ok(String::from_utf8_lossy(&buf)
+                .lines()
+                .map(str::to_string)
+                .collect()),
+            Err(e) => Err(e.to_string()),
+        };
+        (path, lines)
+    });
+    Detail {
+        description: def.description.clone(),
+        pid: st.pid,
+        usage: usage.clone(),
+        restarts: st.restarts,
+        health: st.health.map(|h| h.as_str()),
+        log,
+    }
 }

@@ -329,3 +329,139 @@ fn fifos_in_the_state_directory_never_block() {
     run(&["status", "x"]).ok();
     run(&["stop", "x"]).ok();
 }
+
+// ---------------------------------------------------------------------------------------------
+// `status NAME`: the detailed block (SPEC §8.6, docs/commands.md "status").
+
+/// A daemon that writes six log lines and forks one long-lived child: two processes in its
+/// group. Returns the file holding the child's PID.
+fn forking_daemon(sb: &Sandbox, name: &str) -> PathBuf {
+    let w = sb.work.display();
+    let script = sb.script(
+        &format!("{name}.sh"),
+        &format!(
+            "#!/bin/sh\ntrap 'kill $c; exit 0' TERM\nfor i in 1 2 3 4 5 6; do echo line $i; done\nsleep 1000 &\nc=$!\necho $c > {w}/{name}.child\necho $$ > {w}/{name}.started\nwait\n"
+        ),
+    );
+    sb.service(
+        name,
+        &format!(
+            "description: A forking test daemon\nexec: {}\nstop_timeout: 3\n",
+            script.display()
+        ),
+    );
+    sb.work.join(format!("{name}.child"))
+}
+
+#[test]
+fn one_name_shows_the_detailed_block() {
+    let sb = Sandbox::new();
+    let child = forking_daemon(&sb, "x");
+    sb.service("y", &sb.sleeper("y"));
+    let pid = start_sleeper(&sb, "x");
+    wait_for_file(&child, T);
+    let log = sb.log.join("x.log");
+    wait_until(T, "six lines in the log", || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains("line 6"))
+    });
+
+    let r = sb.svc(["status", "x"]);
+    r.ok()
+        .stdout_has(&format!("x is running (pid {pid}, up "))
+        .stdout_has("  description: A forking test daemon\n")
+        .stdout_has(&format!("  main pid: {pid}\n"))
+        .stdout_has("  processes: 2\n")
+        .stdout_has(" UTC (")
+        .stdout_has(&format!("  log: {}\n", log.display()))
+        .stdout_has("    line 2\n    line 3\n    line 4\n    line 5\n    line 6\n");
+    assert!(
+        !r.stdout.contains("line 1"),
+        "more than 5 log lines:\n{}",
+        r.stdout
+    );
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert!(lines[0].starts_with("x is running"), "{}", r.stdout);
+    let since = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("  since: "))
+        .unwrap_or_else(|| panic!("no since line:\n{}", r.stdout));
+    assert!(since.ends_with(" ago)"), "{since}");
+    let memory = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("  memory: "))
+        .unwrap_or_else(|| panic!("no memory line:\n{}", r.stdout));
+    let value: f64 = memory.split(' ').next().unwrap().parse().unwrap();
+    assert!(value > 0.0, "memory {memory}");
+    assert!(memory.ends_with("iB") || memory.ends_with(" B"), "{memory}");
+
+    // A stopped service: its state and description, no PID or usage.
+    let r = sb.svc(["status", "y"]);
+    r.code(3).stdout_has("y is stopped");
+    for absent in ["main pid", "processes:", "memory:", "since:"] {
+        assert!(!r.stdout.contains(absent), "{absent} in\n{}", r.stdout);
+    }
+
+    // Several names: one line each, no block.
+    let r = sb.svc(["status", "x", "y"]);
+    r.code(3);
+    assert_eq!(r.stdout.lines().count(), 2, "{}", r.stdout);
+    assert!(!r.stdout.contains("main pid"), "{}", r.stdout);
+
+    // --quiet prints nothing.
+    assert_eq!(sb.svc(["-q", "status", "x"]).stdout, "");
+    sb.svc(["stop", "x"]).ok();
+}
+
+#[test]
+fn json_has_since_processes_and_memory() {
+    let sb = Sandbox::new();
+    let child = forking_daemon(&sb, "x");
+    sb.service("y", &sb.sleeper("y"));
+    let pid = start_sleeper(&sb, "x");
+    wait_for_file(&child, T);
+
+    for args in [
+        vec!["status", "--json", "x"],
+        vec!["status", "--json", "x", "y"],
+        vec!["status", "--json"],
+    ] {
+        let r = sb.svc(&args);
+        let items = json(&r);
+        let x = entry(&items, "x");
+        assert_eq!(x["pid"], pid, "{args:?}: {x}");
+        assert_eq!(x["processes"], 2, "{args:?}: {x}");
+        assert!(x["memory_bytes"].as_u64().unwrap() > 0, "{args:?}: {x}");
+        let since = x["since"].as_str().unwrap_or_else(|| panic!("{x}"));
+        assert!(since.ends_with('Z') && since.contains('T'), "{since}");
+        if args.len() != 3 {
+            let y = entry(&items, "y");
+            for k in ["since", "processes", "memory_bytes"] {
+                assert!(y[k].is_null(), "{args:?}: y.{k} = {}", y[k]);
+            }
+        }
+    }
+    sb.svc(["stop", "x"]).ok();
+}
+
+/// A log line's escape sequences are not passed to the terminal.
+#[test]
+fn log_tail_escapes_control_characters() {
+    let sb = Sandbox::new();
+    let script = sb.script(
+        "e.sh",
+        &format!(
+            "#!/bin/sh\ntrap 'exit 0' TERM\nprintf 'red \\033[31m!\\n'\necho $$ > {}/e.started\nwhile :; do sleep 1 & wait $!; done\n",
+            sb.work.display()
+        ),
+    );
+    sb.service("e", &format!("exec: {}\n", script.display()));
+    start_sleeper(&sb, "e");
+    let log = sb.log.join("e.log");
+    wait_until(T, "the line in the log", || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains("red"))
+    });
+    let r = sb.svc(["status", "e"]);
+    r.ok().stdout_has("    red \\x1b[31m!\n");
+    assert!(!r.stdout.contains('\x1b'), "{:?}", r.stdout);
+    sb.svc(["stop", "e"]).ok();
+}
