@@ -62,7 +62,6 @@ pub struct Detail {
     pub description: Option<String>,
     pub pid: Option<i32>,
     pub usage: Usage,
-    pub restarts: Option<u32>,
     pub health: Option<&'static str>,
     /// The log file and its last lines, or why they cannot be read; `None` with `log: none`.
     pub log: Option<(std::path::PathBuf, Result<Vec<String>, String>)>,
@@ -152,8 +151,9 @@ impl Output {
         }
     }
 
-    /// One `status NAME` line.
-    pub fn status_line(&self, name: &str, status: &Status) {
+    /// One `status NAME` line (with its `restarts:` line for a supervised service), and under
+    /// it the detailed block when `detail` is given (`status` of one name).
+    pub fn status_line(&self, name: &str, status: &Status, detail: Option<&Detail>) {
         let text = match status.state {
             State::Running => match status.pid {
                 Some(pid) => format!(
@@ -181,7 +181,7 @@ impl Output {
             _ => text,
         };
         self.line(&text);
-        if let Some(n) = status.restarts.filter(|_| restarts_line(status)) {
+        let restarts = status.restarts.map(|n| {
             let last = status
                 .last_exit
                 .as_ref()
@@ -191,45 +191,50 @@ impl Output {
                 .supervisor
                 .map(|p| format!(", supervisor pid {p}"))
                 .unwrap_or_default();
-            self.line(&format!("  restarts: {n}{last}{sup}"));
+            format!("  restarts: {n}{last}{sup}")
+        });
+        match detail {
+            Some(d) => self.status_detail(d, restarts),
+            None => {
+                if let Some(r) = restarts.filter(|_| restarts_line(status)) {
+                    self.line(&r);
+                }
+            }
         }
         if let Some(note) = &status.note {
             self.error(&format!("{name}: {note}"));
         }
     }
 
-    /// The block under the status line of `status NAME`; restarts only when the status line's
-    /// own `restarts:` line was not printed.
-    pub fn status_detail(&self, d: &Detail, status: &Status) {
+    /// The block under the status line of `status NAME`.
+    fn status_detail(&self, d: &Detail, restarts: Option<String>) {
         let mut lines = Vec::new();
         if let Some(desc) = &d.description {
-            lines.push(format!("description: {desc}"));
+            lines.push(format!("  description: {desc}"));
         }
         if let Some(since) = d.usage.since_unix {
             let now = crate::clock::unix_secs(std::time::SystemTime::now());
             lines.push(format!(
-                "since: {} ({} ago)",
+                "  since: {} ({} ago)",
                 crate::clock::utc(since * 1000),
                 crate::clock::uptime(now.saturating_sub(since))
             ));
         }
         if let Some(pid) = d.pid {
-            lines.push(format!("main pid: {pid}"));
+            lines.push(format!("  main pid: {pid}"));
         }
         if let Some(n) = d.usage.processes {
-            lines.push(format!("processes: {n}"));
+            lines.push(format!("  processes: {n}"));
         }
         if let Some(b) = d.usage.memory_bytes {
-            lines.push(format!("memory: {}", bytes(b)));
+            lines.push(format!("  memory: {}", bytes(b)));
         }
-        if let Some(n) = d.restarts.filter(|_| !restarts_line(status)) {
-            lines.push(format!("restarts: {n}"));
-        }
+        lines.extend(restarts);
         if let Some(h) = d.health {
-            lines.push(format!("health: {h}"));
+            lines.push(format!("  health: {h}"));
         }
         for l in lines {
-            self.line(&format!("  {l}"));
+            self.line(&l);
         }
         match &d.log {
             Some((path, Ok(tail))) => {

@@ -28,10 +28,8 @@ pub fn run(ctx: &Context, names: &[ServiceName], json: bool) -> Code {
                 let st = ctx.life.status(&def);
                 let use_ = usage(ctx, &def, &st);
                 if !json {
-                    ctx.out.status_line(name.as_str(), &st);
-                    if names.len() == 1 {
-                        ctx.out.status_detail(&detail(ctx, &def, &st, &use_), &st);
-                    }
+                    let detail = (names.len() == 1).then(|| detail(ctx, &def, &st, &use_));
+                    ctx.out.status_line(name.as_str(), &st, detail.as_ref());
                 }
                 codes.push(st.code());
                 rows.push(
@@ -161,7 +159,6 @@ fn detail(ctx: &Context, def: &Definition, st: &Status, usage: &Usage) -> Detail
         description: def.description.clone(),
         pid: st.pid,
         usage: usage.clone(),
-        restarts: st.restarts,
         health: st.health.map(|h| h.as_str()),
         log,
     }

@@ -465,3 +465,32 @@ fn log_tail_escapes_control_characters() {
     assert!(!r.stdout.contains('\x1b'), "{:?}", r.stdout);
     sb.svc(["stop", "e"]).ok();
 }
+
+/// A supervised service's block has its restarts and its health check's verdict, in order.
+#[test]
+fn detailed_block_of_a_supervised_service_has_restarts_and_health() {
+    let sb = Sandbox::new();
+    let child = forking_daemon(&sb, "s");
+    let def = std::fs::read_to_string(sb.config.join("init.d/s.yaml")).unwrap();
+    sb.service(
+        "s",
+        &format!("{def}respawn: true\nhealth:\n  exec: [/bin/true]\n"),
+    );
+    let pid = start_sleeper(&sb, "s");
+    wait_for_file(&child, T);
+    let r = sb.svc(["status", "s"]);
+    r.ok()
+        .stdout_has(&format!("  main pid: {pid}\n"))
+        .stdout_has("  processes: 2\n")
+        .stdout_has("  restarts: 0, supervisor pid ")
+        .stdout_has("  health: ");
+    let at = |what: &str| {
+        r.stdout
+            .find(what)
+            .unwrap_or_else(|| panic!("{what} not in\n{}", r.stdout))
+    };
+    assert!(at("  memory: ") < at("  restarts: ") && at("  restarts: ") < at("  health: "));
+    assert!(at("  health: ") < at("  log: "), "{}", r.stdout);
+    assert_eq!(r.stdout.matches("restarts:").count(), 1, "{}", r.stdout);
+    sb.svc(["stop", "s"]).ok();
+}
