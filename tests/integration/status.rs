@@ -494,3 +494,21 @@ fn detailed_block_of_a_supervised_service_has_restarts_and_health() {
     assert_eq!(r.stdout.matches("restarts:").count(), 1, "{}", r.stdout);
     sb.svc(["stop", "s"]).ok();
 }
+
+/// The log tail is read as `svc logs` reads it: never through a symlink (issue 8), and a log
+/// that cannot be read is named, with the exit code of the status unchanged.
+#[test]
+fn log_tail_never_follows_a_symlink() {
+    let sb = Sandbox::new();
+    sb.service("s", &sb.sleeper("s"));
+    let secret = sb.work.join("shadow");
+    std::fs::write(&secret, "root:SECRET:19000::::::\n").unwrap();
+    std::fs::create_dir_all(&sb.log).unwrap();
+    std::os::unix::fs::symlink(&secret, sb.log.join("s.log")).unwrap();
+    let r = sb.svc(["status", "s"]);
+    r.code(3)
+        .stdout_has("s is stopped")
+        .stdout_has("  log: ")
+        .stdout_has("symbolic link");
+    assert!(!r.stdout.contains("SECRET"), "{}", r.stdout);
+}
