@@ -86,7 +86,7 @@ fn all(ctx: &Context, json: bool) -> Code {
         .iter()
         .map(|def| {
             let st = ctx.life.status(def);
-            StatusRow::new(
+            let row = StatusRow::new(
                 def.name.as_str(),
                 &st,
                 def.description.clone(),
@@ -94,8 +94,13 @@ fn all(ctx: &Context, json: bool) -> Code {
                     .get(def.name.as_str())
                     .map(Vec::as_slice)
                     .unwrap_or(&[]),
-            )
-            .with_usage(&usage(ctx, def, &st))
+            );
+            // The text table has no column for them: the process table is read for JSON only.
+            if json {
+                row.with_usage(&usage(ctx, def, &st))
+            } else {
+                row
+            }
         })
         .collect();
     if json {
