@@ -76,7 +76,7 @@ pub enum Command {
         #[arg(required = true, value_name = "NAME")]
         names: Vec<String>,
     },
-    /// Show whether services run (all services when no name is given)
+    /// Show whether services run (one name: in detail; none: a table of all services)
     Status {
         /// Print a JSON array for scripts
         #[arg(long)]
