@@ -3,8 +3,8 @@
 //! service's process group holds (its processes and their memory, SPEC §8.6 without a cgroup).
 
 use super::Context;
-use crate::definition::Definition;
 use crate::definition::{self, DefinitionError, Failed};
+use crate::definition::{Definition, Kind};
 use crate::exit::{Code, HasCode};
 use crate::lifecycle::Status;
 use crate::logview::LogView;
@@ -28,7 +28,9 @@ pub fn run(ctx: &Context, names: &[ServiceName], json: bool) -> Code {
                 let st = ctx.life.status(&def);
                 let use_ = usage(ctx, &def, &st);
                 if !json {
-                    let detail = (names.len() == 1).then(|| detail(ctx, &def, &st, &use_));
+                    // A one-shot task keeps its one line: how and when it ended is what there is.
+                    let detail = (names.len() == 1 && def.kind != Kind::Oneshot)
+                        .then(|| detail(ctx, &def, &st, &use_));
                     ctx.out.status_line(name.as_str(), &st, detail.as_ref());
                 }
                 codes.push(st.code());
