@@ -8,8 +8,9 @@ fn name() -> ServiceName {
     ServiceName::new("demo").unwrap()
 }
 
-/// Validated, with the accounts looked up (the script header is not read).
-fn checked(text: &str) -> Result<Definition, Vec<Problem>> {
+/// Validated, with the accounts looked up (the script header is not read). The validation
+/// tests of `validate/` use it too.
+pub(in crate::definition) fn checked(text: &str) -> Result<Definition, Vec<Problem>> {
     resolve::accounts(validate::validate(
         Path::new("init.d/demo.yaml"),
         &name(),

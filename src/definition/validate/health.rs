@@ -172,16 +172,10 @@ impl Validator<'_> {
 #[cfg(test)]
 mod tests {
     use super::parse_http_url;
-    use crate::definition::validate::validate;
-    use crate::definition::{Definition, HealthCheck, Problem};
-    use crate::name::ServiceName;
-    use std::path::Path;
+    use crate::definition::tests::checked;
+    use crate::definition::HealthCheck;
     use std::time::Duration;
 
-    fn checked(text: &str) -> Result<Definition, Vec<Problem>> {
-        let name = ServiceName::new("demo").unwrap();
-        validate(Path::new("init.d/demo.yaml"), &name, text).into_result()
-    }
 
     #[test]
     fn one_check_with_defaults_or_timings() {

@@ -89,15 +89,8 @@ impl Validator<'_> {
 #[cfg(test)]
 mod tests {
     use super::runtime_dir_name;
-    use crate::definition::validate::validate;
-    use crate::definition::{Definition, Problem};
-    use crate::name::ServiceName;
-    use std::path::Path;
+    use crate::definition::tests::checked;
 
-    fn checked(text: &str) -> Result<Definition, Vec<Problem>> {
-        let name = ServiceName::new("demo").unwrap();
-        validate(Path::new("init.d/demo.yaml"), &name, text).into_result()
-    }
 
     #[test]
     fn one_name_or_a_list_and_the_mode_default() {
