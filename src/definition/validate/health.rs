@@ -176,7 +176,6 @@ mod tests {
     use crate::definition::HealthCheck;
     use std::time::Duration;
 
-
     #[test]
     fn one_check_with_defaults_or_timings() {
         let d = checked("exec: /bin/true\nrespawn: true\nhealth: { tcp: \"127.0.0.1:6379\" }\n")

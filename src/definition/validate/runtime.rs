@@ -91,7 +91,6 @@ mod tests {
     use super::runtime_dir_name;
     use crate::definition::tests::checked;
 
-
     #[test]
     fn one_name_or_a_list_and_the_mode_default() {
         let d = checked("exec: /bin/true\nruntime_dir: sshd\n").unwrap();
