@@ -9,15 +9,6 @@ use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
-/// `svc status --json NAME` as a JSON value (the first array element).
-fn status_json(sb: &Sandbox, name: &str) -> serde_json::Value {
-    let r = sb.svc(["status", "--json", name]);
-    r.no_panic();
-    let v: serde_json::Value = serde_json::from_str(&r.stdout)
-        .unwrap_or_else(|e| panic!("status --json is not JSON ({e}): {}", r.stdout));
-    v[0].clone()
-}
-
 /// Waits until `status --json NAME` has `key` equal to `want`; returns that status.
 fn wait_status(sb: &Sandbox, name: &str, key: &str, want: serde_json::Value) -> serde_json::Value {
     let deadline = std::time::Instant::now() + LIMIT;

@@ -28,14 +28,6 @@ fn recorder(sb: &Sandbox, name: &str) -> (PathBuf, PathBuf) {
     (script, ran)
 }
 
-fn lines(p: &Path) -> Vec<String> {
-    std::fs::read_to_string(p)
-        .unwrap_or_default()
-        .lines()
-        .map(String::from)
-        .collect()
-}
-
 /// A failing `pre_start` command fails the start with exit 1, naming the command and its exit
 /// status and quoting its output; nothing is launched (for the exec and the supervised kind),
 /// and the later commands and `post_stop` do not run.
@@ -65,9 +57,9 @@ fn a_failing_pre_start_launches_nothing() {
             "{out}"
         );
         assert!(out.contains("hook pre says broken"), "{out}");
-        assert_eq!(lines(&ran), ["first", "broken"]);
+        assert_eq!(file_lines(&ran), ["first", "broken"]);
         assert!(
-            lines(&post_ran).is_empty(),
+            file_lines(&post_ran).is_empty(),
             "post_stop ran though nothing was launched"
         );
         assert!(
@@ -160,9 +152,9 @@ fn pre_start_runs_in_order_as_the_service_with_its_env_and_log() {
         .iter()
         .map(|w| format!("{w} {} {} bar {} 0027", user.uid, user.gid, out.display()))
         .collect();
-    assert_eq!(lines(&out.join("order")), want);
+    assert_eq!(file_lines(&out.join("order")), want);
     assert_eq!(
-        lines(&out.join("seen-by-main")),
+        file_lines(&out.join("seen-by-main")),
         want,
         "the program ran before the hooks ended"
     );
@@ -198,9 +190,13 @@ fn post_stop_runs_after_stop_and_after_a_failed_start() {
     run(&sb, &["start", "app"]).ok();
     wait_for_file(&sb.work.join("app.started"), Duration::from_secs(10));
     run(&sb, &["stop", "app"]).ok();
-    assert_eq!(lines(&ran), ["a after", "b after"]);
+    assert_eq!(file_lines(&ran), ["a after", "b after"]);
     run(&sb, &["stop", "app"]).ok().stdout_has("not running");
-    assert_eq!(lines(&ran).len(), 2, "post_stop ran for a stopped service");
+    assert_eq!(
+        file_lines(&ran).len(),
+        2,
+        "post_stop ran for a stopped service"
+    );
 
     // A program that dies while svc (or its supervisor) waits for it to be ready.
     let (rec, rec_ran) = recorder(&sb, "rec");
@@ -217,7 +213,7 @@ fn post_stop_runs_after_stop_and_after_a_failed_start() {
         );
         run(&sb, &["start", name]).code(1);
     }
-    assert_eq!(lines(&rec_ran), ["dies", "sdies"]);
+    assert_eq!(file_lines(&rec_ran), ["dies", "sdies"]);
 }
 
 /// A `forking:` service: a failing `pre_start` keeps its launcher from running; `post_stop`
@@ -255,10 +251,10 @@ fn forking_services_run_their_hooks() {
     let daemon = read_pid(&sb.work.join("fk.pid"));
     run(&sb, &["stop", "fk"]).ok();
     assert!(!alive(daemon));
-    assert_eq!(lines(&ran), ["pre", "pre", "post"]);
+    assert_eq!(file_lines(&ran), ["pre", "pre", "post"]);
     std::fs::write(sb.work.join("fail"), "").unwrap();
     run(&sb, &["start", "fk"]).code(1);
-    assert_eq!(lines(&ran), ["pre", "pre", "post", "pre", "post"]);
+    assert_eq!(file_lines(&ran), ["pre", "pre", "post", "pre", "post"]);
 }
 
 /// `svc check` reports a hook command whose program is missing, at its key's line.
@@ -311,7 +307,7 @@ fn a_failing_post_stop_fails_stop_but_the_service_is_stopped() {
         said(&r)
     );
     assert!(said(&r).contains("hook rec says one"), "{}", said(&r));
-    assert_eq!(lines(&ran), ["one", "two"]);
+    assert_eq!(file_lines(&ran), ["one", "two"]);
     assert!(!alive(pid));
     run(&sb, &["status", "app"]).code(3);
     assert!(!sb.pidfile("app").exists());
@@ -450,7 +446,11 @@ fn reload_without_reload_signal_exits_3_without_testing() {
         ),
     );
     run(&sb, &["reload", "app"]).code(3);
-    assert!(lines(&ran).is_empty(), "config_test ran: {:?}", lines(&ran));
+    assert!(
+        file_lines(&ran).is_empty(),
+        "config_test ran: {:?}",
+        file_lines(&ran)
+    );
     sb.service(
         "task",
         &format!(
@@ -459,7 +459,11 @@ fn reload_without_reload_signal_exits_3_without_testing() {
         ),
     );
     run(&sb, &["reload", "task"]).code(3);
-    assert!(lines(&ran).is_empty(), "config_test ran: {:?}", lines(&ran));
+    assert!(
+        file_lines(&ran).is_empty(),
+        "config_test ran: {:?}",
+        file_lines(&ran)
+    );
 }
 
 /// The body curl gets from 127.0.0.1:PORT, with its status.
@@ -562,7 +566,7 @@ fn a_missing_program_fails_before_pre_start() {
             ),
         );
         run(&sb, &["start", "app"]).code(5);
-        assert!(lines(&ran).is_empty(), "{respawn}: pre_start ran");
+        assert!(file_lines(&ran).is_empty(), "{respawn}: pre_start ran");
     }
 }
 

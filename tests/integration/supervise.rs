@@ -10,15 +10,6 @@ use std::time::{Duration, Instant};
 
 const LIMIT: Duration = Duration::from_secs(20);
 
-/// `svc status --json NAME` as a JSON value (the first array element).
-fn status_json(sb: &Sandbox, name: &str) -> serde_json::Value {
-    let r = sb.svc(["status", "--json", name]);
-    r.no_panic();
-    let v: serde_json::Value = serde_json::from_str(&r.stdout)
-        .unwrap_or_else(|e| panic!("status --json is not JSON ({e}): {}", r.stdout));
-    v[0].clone()
-}
-
 /// The supervisor's PID from `<state>/NAME.supervisor`.
 fn supervisor_pid(sb: &Sandbox, name: &str) -> Option<i32> {
     let text = std::fs::read_to_string(sb.state.join(format!("{name}.supervisor"))).ok()?;
@@ -27,14 +18,6 @@ fn supervisor_pid(sb: &Sandbox, name: &str) -> Option<i32> {
 }
 
 /// Lines of a file (empty when it does not exist).
-fn lines_of(p: &Path) -> Vec<String> {
-    std::fs::read_to_string(p)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
 /// A supervised daemon that appends "start PID" to work/NAME.starts, then waits (TERM ends it).
 fn supervised(sb: &Sandbox, name: &str, respawn: &str) -> PathBuf {
     let script = sb.script(
@@ -80,13 +63,13 @@ fn kill9_brings_the_service_back_with_a_new_pid() {
     let starts = sb.work.join("phoenix.starts");
     // start does not wait for the script's first line: kill it once it has run.
     wait_until(LIMIT, "the first start line", || {
-        lines_of(&starts).len() == 1
+        file_lines(&starts).len() == 1
     });
     send_signal(first, libc::SIGKILL);
     let deadline = std::time::Instant::now() + LIMIT;
     loop {
-        let n = lines_of(&starts).len();
-        assert!(n <= 2, "started {n} times: {:?}", lines_of(&starts));
+        let n = file_lines(&starts).len();
+        assert!(n <= 2, "started {n} times: {:?}", file_lines(&starts));
         if n == 2 {
             break;
         }
@@ -108,7 +91,7 @@ fn kill9_brings_the_service_back_with_a_new_pid() {
             .is_some_and(|p| p != first && alive(p))
     });
     let second = sb.pid("phoenix");
-    assert_eq!(lines_of(&starts)[1], format!("start {second}"));
+    assert_eq!(file_lines(&starts)[1], format!("start {second}"));
     assert!(!alive(first) || proc_stat(first).is_none_or(|s| s.state == 'Z'));
     let st = status_json(&sb, "phoenix");
     assert_eq!(st["state"], "running");
@@ -151,7 +134,7 @@ fn b14_crash_loop_backs_off_then_fails_and_stays_down() {
         status_json(&sb, "crash")["state"] == "failed"
     });
     // B14: spawns within the bound: the first start plus `max` restarts, never more.
-    let times: Vec<f64> = lines_of(&starts)
+    let times: Vec<f64> = file_lines(&starts)
         .iter()
         .map(|l| l.parse().expect("a timestamp"))
         .collect();
@@ -178,7 +161,7 @@ fn b14_crash_loop_backs_off_then_fails_and_stays_down() {
         .stdout_has("crash has failed");
     // `failed` lasts until the next start or stop.
     sb.svc(["start", "crash"]).ok();
-    wait_until(LIMIT, "a fifth start", || lines_of(&starts).len() == 5);
+    wait_until(LIMIT, "a fifth start", || file_lines(&starts).len() == 5);
     sb.svc(["stop", "crash"]).ok();
     let st = status_json(&sb, "crash");
     assert_eq!(st["state"], "stopped");
@@ -195,7 +178,7 @@ fn stop_ends_service_and_supervisor_for_good() {
     // start returns once the program runs, not once the script has recorded its start: a stop
     // before that line ends the shell before it writes it, and "one start" would read none.
     wait_until(Duration::from_secs(10), "calm's start line", || {
-        !lines_of(&sb.work.join("calm.starts")).is_empty()
+        !file_lines(&sb.work.join("calm.starts")).is_empty()
     });
     sb.svc(["stop", "calm"])
         .ok()
@@ -214,7 +197,7 @@ fn stop_ends_service_and_supervisor_for_good() {
     assert!(!sb.pidfile("calm").exists());
     assert!(!sb.state.join("calm.supervisor").exists());
     assert_eq!(
-        lines_of(&sb.work.join("calm.starts")).len(),
+        file_lines(&sb.work.join("calm.starts")).len(),
         1,
         "no restart"
     );
@@ -254,7 +237,7 @@ fn supervisor_killed_leaves_the_service_running_and_manageable() {
             .unwrap_or(0)
     };
     wait_until(LIMIT, "output in the log", || {
-        lines_of(&sb.logfile("chatty")).len() > 10
+        file_lines(&sb.logfile("chatty")).len() > 10
     });
     send_signal(sup, libc::SIGKILL);
     wait_until(LIMIT, "the supervisor to die", || {
@@ -320,7 +303,7 @@ fn rotated_lines(sb: &Sandbox, name: &str) -> (Vec<String>, Vec<PathBuf>) {
         }
     }
     files.push(base);
-    let lines = files.iter().flat_map(|f| lines_of(f)).collect();
+    let lines = files.iter().flat_map(|f| file_lines(f)).collect();
     (lines, files)
 }
 
@@ -332,7 +315,7 @@ fn log_rotation_loses_no_line_and_splits_none() {
     let _stop = StopOnDrop(&sb, "verbose");
     sb.svc(["start", "verbose"]).ok();
     wait_until(LIMIT, "every line in the logs", || {
-        lines_of(&sb.logfile("verbose"))
+        file_lines(&sb.logfile("verbose"))
             .last()
             .is_some_and(|l| l == &format!("line number {n}"))
     });
@@ -346,7 +329,7 @@ fn log_rotation_loses_no_line_and_splits_none() {
             }
         }
         for f in &files {
-            eprintln!("{}: {} lines", f.display(), lines_of(f).len());
+            eprintln!("{}: {} lines", f.display(), file_lines(f).len());
         }
         eprintln!(
             "supervisor log:\n{}",
@@ -387,7 +370,7 @@ fn log_rotation_keeps_log_keep_files() {
     let _stop = StopOnDrop(&sb, "keeper");
     sb.svc(["start", "keeper"]).ok();
     wait_until(LIMIT, "the last line in the log", || {
-        lines_of(&sb.logfile("keeper"))
+        file_lines(&sb.logfile("keeper"))
             .last()
             .is_some_and(|l| l == &format!("line number {n}"))
     });
@@ -478,10 +461,10 @@ fn log_dir_full_for_a_while_loses_nothing_and_keeps_the_service() {
     );
     std::fs::remove_file(&filler).unwrap();
     wait_until(LIMIT, "the held output in the log", || {
-        lines_of(&sb.logfile("patient")).len() == n as usize
+        file_lines(&sb.logfile("patient")).len() == n as usize
     });
     let expected: Vec<String> = (1..=n).map(|i| format!("entry {i}")).collect();
-    assert!(lines_of(&sb.logfile("patient")) == expected);
+    assert!(file_lines(&sb.logfile("patient")) == expected);
     let report = std::fs::read_to_string(&sup_log).unwrap();
     assert!(
         report.contains("writable again; nothing was lost"),
@@ -614,9 +597,9 @@ fn log_timestamps_prefix_every_line_when_asked() {
     let _stop = StopOnDrop(&sb, "stamped");
     sb.svc(["start", "stamped"]).ok();
     wait_until(LIMIT, "50 lines in the log", || {
-        lines_of(&sb.logfile("stamped")).len() == 50
+        file_lines(&sb.logfile("stamped")).len() == 50
     });
-    for (i, line) in lines_of(&sb.logfile("stamped")).iter().enumerate() {
+    for (i, line) in file_lines(&sb.logfile("stamped")).iter().enumerate() {
         let (stamp, rest) = line.split_once(' ').expect("a time, a space, the line");
         assert_eq!(rest, format!("line number {}", i + 1));
         // 2026-11-25T01:56:16.123456Z
@@ -667,12 +650,14 @@ fn waiting_to_restart_shows_as_starting_and_restart_ends_the_wait() {
         .ok()
         .stdout_has("waiting to be restarted");
     assert_eq!(
-        lines_of(&starts).len(),
+        file_lines(&starts).len(),
         1,
         "start does not cut the backoff short"
     );
     sb.svc(["restart", "slowpoke"]).ok();
-    wait_until(LIMIT, "a second instance", || lines_of(&starts).len() == 2);
+    wait_until(LIMIT, "a second instance", || {
+        file_lines(&starts).len() == 2
+    });
     sb.svc(["stop", "slowpoke"]).ok();
 }
 
@@ -694,13 +679,13 @@ fn output_written_while_stopping_reaches_the_log() {
     let _stop = StopOnDrop(&sb, "talker");
     sb.svc(["start", "talker"]).ok();
     wait_until(LIMIT, "up in the log", || {
-        lines_of(&sb.logfile("talker"))
+        file_lines(&sb.logfile("talker"))
             .first()
             .is_some_and(|l| l == "up")
     });
     sb.svc(["stop", "talker"]).ok();
     // Not killed half-way for want of a reader: the farewell is in the log.
-    let lines = lines_of(&sb.logfile("talker"));
+    let lines = file_lines(&sb.logfile("talker"));
     let tail: Vec<String> = lines.iter().map(|l| l.chars().take(40).collect()).collect();
     assert!(
         lines.last().is_some_and(|l| l == "goodbye"),

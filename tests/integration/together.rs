@@ -39,14 +39,6 @@ fn step(sb: &Sandbox) -> (PathBuf, PathBuf) {
     (script, steps)
 }
 
-fn lines(p: &Path) -> Vec<String> {
-    std::fs::read_to_string(p)
-        .unwrap_or_default()
-        .lines()
-        .map(String::from)
-        .collect()
-}
-
 /// A daemon: pre_start finds the runtime directory made and its arguments expanded from the
 /// env file; post_stop runs at stop while the directory is still there, and then it is gone.
 #[test]
@@ -71,12 +63,12 @@ fn a_daemon_start_and_stop_run_every_step_in_order() {
     sb.svc(["start", "app"]).ok();
     assert!(dir.is_dir(), "{} was not made", dir.display());
     assert_eq!(
-        lines(&steps),
+        file_lines(&steps),
         ["config_test from the file nodir", "pre_start -a -b dir"],
         "config_test runs before the directory is made; pre_start after, with $OPTS split"
     );
     sb.svc(["stop", "app"]).ok();
-    assert_eq!(lines(&steps).last().unwrap(), "post_stop dir");
+    assert_eq!(file_lines(&steps).last().unwrap(), "post_stop dir");
     assert!(!dir.exists(), "{} is still there after stop", dir.display());
 }
 
@@ -98,7 +90,7 @@ fn a_failing_config_test_makes_no_runtime_directory() {
         ),
     );
     sb.svc(["start", "app"]).code(6);
-    assert_eq!(lines(&steps), ["config_test nodir"]);
+    assert_eq!(file_lines(&steps), ["config_test nodir"]);
     assert!(!dir.exists(), "{} was made", dir.display());
 }
 
@@ -120,7 +112,7 @@ fn a_failing_pre_start_removes_the_runtime_directory() {
         ),
     );
     sb.svc(["start", "app"]).code(1);
-    assert_eq!(lines(&steps), ["pre_start dir"]);
+    assert_eq!(file_lines(&steps), ["pre_start dir"]);
     assert!(!sb.work.join("app.started").exists(), "the program ran");
     assert!(!dir.exists(), "{} is still there", dir.display());
 }
@@ -147,7 +139,7 @@ fn a_oneshot_task_runs_every_step_in_order() {
     assert!(dir.is_dir(), "a done task keeps its runtime directory");
     sb.svc(["stop", "task"]).ok();
     assert_eq!(
-        lines(&steps),
+        file_lines(&steps),
         [
             "pre_start dir",
             "task fast dir",
@@ -180,7 +172,7 @@ fn a_failing_oneshot_runs_post_stop_and_removes_the_directory() {
         ),
     );
     sb.svc(["start", "task"]).code(1);
-    assert_eq!(lines(&steps), ["task dir", "post_stop dir"]);
+    assert_eq!(file_lines(&steps), ["task dir", "post_stop dir"]);
     assert!(!dir.exists(), "{} is still there", dir.display());
 }
 

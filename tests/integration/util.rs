@@ -369,6 +369,24 @@ pub fn clock_ticks() -> f64 {
         .unwrap_or(100) as f64
 }
 
+/// The lines of a file the test's programs append to (none while it does not exist).
+pub fn file_lines(p: &Path) -> Vec<String> {
+    std::fs::read_to_string(p)
+        .unwrap_or_default()
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+/// `svc status --json NAME` as a JSON value (the first array element).
+pub fn status_json(sb: &Sandbox, name: &str) -> serde_json::Value {
+    let r = sb.svc(["status", "--json", name]);
+    r.no_panic();
+    let v: serde_json::Value = serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("status --json is not JSON ({e}): {}", r.stdout));
+    v[0].clone()
+}
+
 /// True when running as root (tests of user switching and of root-only rules need it).
 pub fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
