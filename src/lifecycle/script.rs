@@ -278,17 +278,10 @@ pub fn status(life: &Lifecycle, def: &Definition) -> Status {
         Some((up - s.start_ticks as f64 / clock_ticks() as f64).max(0.0) as u64)
     });
     Status {
-        state,
         pid,
         uptime_s,
         rss_kib: pid.and_then(|p| life.procfs.rss_kib(p)),
-        note,
-        restarts: None,
-        last_exit: None,
-        supervisor: None,
-        finished: None,
-        health: None,
-        health_error: None,
+        ..Status::bare(state, note)
     }
 }
 
