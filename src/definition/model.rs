@@ -60,6 +60,21 @@ pub struct Limit {
     pub hard: Option<u64>,
 }
 
+/// The cgroup limits of `limits:` (SPEC §8.7): `memory` in bytes and `pids`, written to the
+/// service's cgroup as `memory.max` and `pids.max`; `None` is no limit ("max").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CgroupLimits {
+    pub memory: Option<u64>,
+    pub pids: Option<u64>,
+}
+
+impl CgroupLimits {
+    /// Whether any limit is set.
+    pub fn any(&self) -> bool {
+        self.memory.is_some() || self.pids.is_some()
+    }
+}
+
 /// The rlimits a definition may set, by their `ulimit`/`limits.conf` names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resource {
@@ -236,6 +251,8 @@ pub struct Definition {
     pub group: Option<IdSpec>,
     pub umask: u32,
     pub limits: Vec<Limit>,
+    /// `limits.memory` and `limits.pids`: cgroup limits, not rlimits (§8.7).
+    pub cgroup_limits: CgroupLimits,
     pub nice: Option<i32>,
     pub forking: bool,
     pub pidfile: Option<PathBuf>,

@@ -569,6 +569,7 @@ impl Daemon<'_> {
             output: None,
             connection: None,
             fd3: None,
+            cgroup: None,
         };
         self.reserve.clear();
         let started = launch.fork().and_then(|p| p.release());

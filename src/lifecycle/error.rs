@@ -54,6 +54,17 @@ pub enum LifecycleError {
     Lock { path: PathBuf, source: io::Error },
     /// A runtime directory could not be made, taken over or removed (LSB 1).
     RuntimeDir(crate::lifecycle::rundir::RunDirError),
+    /// The service's cgroup (SPEC §8.7) could not be made ready: a limit the host cannot
+    /// apply (LSB 6), or the cgroup file system refused (LSB 1).
+    Cgroup {
+        service: ServiceName,
+        source: crate::process::cgroup::CgroupError,
+    },
+    /// Processes of the service's cgroup were still there after KILL.
+    CgroupSurvived {
+        service: ServiceName,
+        pids: Vec<i32>,
+    },
     /// An operation on svc's own descriptors or files failed (pipe, clone, wait).
     Io(io::Error),
     /// The program could not be inspected after it was found.
@@ -285,6 +296,11 @@ impl fmt::Display for LifecycleError {
             ),
             State(e) | Io(e) | Notify(e) => write!(f, "{e}"),
             RuntimeDir(e) => write!(f, "{e}"),
+            Cgroup { service, source } => write!(f, "{service}: {source}"),
+            CgroupSurvived { service, pids } => write!(
+                f,
+                "{service}: processes {pids:?} of its cgroup survived SIGKILL"
+            ),
             Inspect { source, .. } => write!(f, "{source}"),
             Lock { path, source } => write!(f, "cannot lock {}: {source}", path.display()),
             Credentials { file, why } => write!(f, "{}: {why}", file.display()),
@@ -525,6 +541,11 @@ impl HasCode for LifecycleError {
             OnDemand { .. } | ScriptOnDemand { .. } | NoReloadSignal { .. } => Code::Unimplemented,
             NotRunning { .. } => Code::NotRunning,
             NeedsRoot { .. } => Code::Privilege,
+            Cgroup {
+                source: crate::process::cgroup::CgroupError::Controller { .. },
+                ..
+            } => Code::NotConfigured,
+            Cgroup { .. } | CgroupSurvived { .. } => Code::Failure,
             // "Permission denied" is a privilege problem (LSB 4), e.g. an ordinary user acting
             // on root's services.
             State(e) | Lock { source: e, .. } | OpenScriptLog { source: e, .. } => {

@@ -37,6 +37,7 @@ use std::io;
 use crate::definition::{Definition, Kind, Program};
 use crate::exit::Code;
 use crate::paths::Dirs;
+use crate::process::cgroup::Cgroup;
 use crate::process::group::{self, Groups};
 use crate::process::launch::Launch;
 use crate::process::procfs::Procfs;
@@ -106,6 +107,11 @@ impl Lifecycle {
             .get_or_init(|| group::ancestors(&self.procfs))
     }
 
+    /// The service's cgroup (SPEC §8.7); `None` without containment.
+    pub(crate) fn cgroup(&self, def: &Definition) -> Option<Cgroup> {
+        Cgroup::of(&self.dirs.state, def.name.as_str())
+    }
+
     /// Signals process groups, sparing svc's own and its ancestors'.
     pub(crate) fn groups(&self) -> Groups<'_> {
         Groups::new(&self.procfs, self.ancestors())
@@ -152,6 +158,36 @@ impl Lifecycle {
     }
 
     fn start_with(&self, def: &Definition, test: bool) -> Result<Started> {
+        let started = self.start_kind(def, test);
+        if started.is_err() {
+            self.after_failed_start(def);
+        }
+        started
+    }
+
+    /// §8.7: a start that failed leaves nothing in the service's cgroup — unless the service
+    /// runs after all (an error that did not touch it) or its supervisor is still there.
+    fn after_failed_start(&self, def: &Definition) {
+        let Some(cg) = self.cgroup(def).filter(|_| def.kind != Kind::OnDemand) else {
+            return;
+        };
+        if !cg.exists() {
+            return;
+        }
+        let running = matches!(self.probe(def), Liveness::Running { .. })
+            || (def.kind == Kind::Supervised
+                && matches!(
+                    crate::supervise::find(&self.dirs, &self.procfs, def),
+                    crate::supervise::Found::Alive { .. }
+                ));
+        if !running {
+            let _lock = self.lock(def);
+            let soft = std::time::Instant::now() + def.stop_timeout;
+            let _ = cg.end(&self.procfs, def.stop_signal, soft, self.ancestors());
+        }
+    }
+
+    fn start_kind(&self, def: &Definition, test: bool) -> Result<Started> {
         match def.kind {
             Kind::OnDemand => Err(LifecycleError::OnDemand {
                 service: def.name.clone(),
@@ -182,18 +218,57 @@ impl Lifecycle {
         let _lock = self.lock(def)?;
         // Whether there is anything to stop (for `post_stop`), asked only when it matters.
         let ran = !def.hooks.post_stop.is_empty() && self.has_run(def);
+        let soft = std::time::Instant::now() + def.stop_timeout;
         let stopped = match def.kind {
             Kind::Script => script::stop(self, def),
             Kind::Supervised => supervised::stop(self, def),
             Kind::Oneshot => oneshot::stop(self, def),
             Kind::Exec | Kind::OnDemand => exec::stop(self, def),
         }?;
+        // §8.7: then whatever is left in the cgroup, before post_stop runs.
+        let contained = self.end_cgroup(def, soft);
         // post_stop first (§8.2), then the runtime directories (§8.3), whatever post_stop did.
         let stopped = hooks::after_stop(self, def, stopped, ran);
+        // What post_stop left, and the cgroup itself.
+        let ended = self.end_cgroup(def, std::time::Instant::now() + def.stop_timeout);
         let removed = self.remove_runtime_dirs(def);
         let stopped = stopped?;
+        contained?;
+        ended?;
         removed?;
-        Ok(stopped)
+        Ok(self.still_escaped(stopped))
+    }
+
+    /// §8.7: ends every process left in the service's cgroup (stop_signal, then KILL at
+    /// `soft`) and removes it. On-demand services are left to `svc inetd`, whose servers they
+    /// are; without containment there is nothing to do.
+    fn end_cgroup(&self, def: &Definition, soft: std::time::Instant) -> Result<()> {
+        let Some(cg) = self.cgroup(def).filter(|_| def.kind != Kind::OnDemand) else {
+            return Ok(());
+        };
+        if !cg.exists() {
+            return Ok(());
+        }
+        cg.end(&self.procfs, def.stop_signal, soft, self.ancestors())
+            .map_err(|pids| LifecycleError::CgroupSurvived {
+                service: def.name.clone(),
+                pids,
+            })
+    }
+
+    /// A stop's list of processes that had left the process group, less those the cgroup
+    /// took with it.
+    fn still_escaped(&self, stopped: Stopped) -> Stopped {
+        match stopped {
+            Stopped::Stopped { pid, escaped } => Stopped::Stopped {
+                pid,
+                escaped: escaped
+                    .into_iter()
+                    .filter(|(p, _)| self.procfs.stat(*p).is_some_and(|s| !s.is_zombie()))
+                    .collect(),
+            },
+            other => other,
+        }
     }
 
     /// The last step of a stop, and of a start that failed after its launch was prepared: the

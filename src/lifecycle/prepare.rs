@@ -15,6 +15,7 @@ use crate::lifecycle::error::{LifecycleError, LogStep, LogTail};
 use crate::lifecycle::rundir;
 use crate::lifecycle::Lifecycle;
 use crate::paths::Dirs;
+use crate::process::cgroup;
 use crate::process::handle::ProcHandle;
 use crate::process::keeper::Keeper;
 use crate::process::launch::{self, Launch};
@@ -130,6 +131,7 @@ fn assemble(
         runtime,
         from_files,
     } = command;
+    let cgroup = enter_cgroup(life, def)?;
     let (output, fd3) = match (piped, def.log_path(&life.dirs)) {
         (Some((w, r)), _) => (Some(w), Some(r)),
         (None, Some(p)) => (
@@ -199,8 +201,26 @@ fn assemble(
         output,
         connection: None,
         fd3,
+        cgroup,
     };
     Ok((launch, notify))
+}
+
+/// The service's cgroup, made ready, as the `cgroup.procs` its launched child writes itself
+/// into (SPEC §8.7); `None` without containment — where `limits.memory` or `limits.pids` is
+/// an error, never dropped.
+fn enter_cgroup(life: &Lifecycle, def: &Definition) -> Result<Option<OwnedFd>> {
+    let failed = |source| LifecycleError::Cgroup {
+        service: def.name.clone(),
+        source,
+    };
+    match life.cgroup(def) {
+        Some(cg) => cg.prepare(&def.cgroup_limits).map(Some).map_err(failed),
+        None => match cgroup::unsupported(&def.cgroup_limits) {
+            Some(e) => Err(failed(e)),
+            None => Ok(None),
+        },
+    }
 }
 
 /// The names svc itself puts in every launched program's environment, before `env:` and the

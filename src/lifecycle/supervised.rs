@@ -232,6 +232,8 @@ fn spawn(life: &Lifecycle, def: &Definition) -> Result<Started> {
         output: Some(output),
         connection: None,
         fd3: Some(report_w),
+        // The supervisor stays outside the service's cgroup: ending the cgroup never ends it.
+        cgroup: None,
     };
     let pending = launch.fork()?;
     let pid = pending.pid();

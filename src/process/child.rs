@@ -28,6 +28,8 @@ pub(super) struct ChildSetup<'a> {
     pub(super) out: RawFd,
     /// Becomes fd 3 when not -1.
     pub(super) fd3: RawFd,
+    /// The service's `cgroup.procs` (open for writing) when not -1: entered before exec.
+    pub(super) cgroup: RawFd,
     pub(super) umask: libc::mode_t,
     pub(super) limits: &'a [(libc::__rlimit_resource_t, libc::rlimit)],
     pub(super) nice: Option<i32>,
@@ -112,6 +114,11 @@ impl ChildSetup<'_> {
             // A new session: no controlling terminal, its own process group.
             if libc::setsid() < 0 {
                 self.die(1);
+            }
+            // The service's cgroup (SPEC §8.7), while still root: "0" moves the writer. A
+            // kept launch's keeper stays outside; the launcher and all it forks are inside.
+            if self.cgroup >= 0 && libc::write(self.cgroup, b"0".as_ptr().cast(), 1) != 1 {
+                self.die(14);
             }
             if libc::dup2(self.stdin, 0) < 0
                 || libc::dup2(self.stdout, 1) < 0

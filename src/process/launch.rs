@@ -62,6 +62,9 @@ pub struct Launch {
     /// keeps the read end of its own output pipe there, so its writes never fail while its
     /// supervisor is gone; the supervisor gets its report pipe to `svc start` there.
     pub fd3: Option<std::os::fd::OwnedFd>,
+    /// The service's `cgroup.procs`, open for writing: the child enters its cgroup before
+    /// exec (SPEC §8.7). `None` without containment.
+    pub cgroup: Option<std::os::fd::OwnedFd>,
 }
 
 impl Launch {
@@ -80,6 +83,7 @@ impl Launch {
             output: None,
             connection: None,
             fd3: None,
+            cgroup: self.cgroup.as_ref().and_then(|f| f.try_clone().ok()),
         }
     }
 }
@@ -189,7 +193,7 @@ fn is_executable_file(p: &Path) -> bool {
 }
 
 /// The steps the child reports failures of, by index in the error pipe.
-const STEPS: [&str; 14] = [
+const STEPS: [&str; 15] = [
     "resetting signals",
     "setsid",
     "redirecting stdin/stdout/stderr",
@@ -204,6 +208,7 @@ const STEPS: [&str; 14] = [
     "exec",
     "becoming the launch's subreaper",
     "forking the launcher",
+    "entering the service's cgroup",
 ];
 
 /// A forked child, set up and waiting for [`Pending::release`] before it execs.
@@ -314,6 +319,12 @@ impl Launch {
             Some(f) => Some(high_fd(f.as_raw_fd()).map_err(|e| fail("redirecting fd 3", e))?),
             None => None,
         };
+        let cgroup = match &self.cgroup {
+            Some(f) => {
+                Some(high_fd(f.as_raw_fd()).map_err(|e| fail("entering the service's cgroup", e))?)
+            }
+            None => None,
+        };
         let umask = self.umask as libc::mode_t;
         let nice = self.nice;
         let mut limits: Vec<(libc::__rlimit_resource_t, libc::rlimit)> = self
@@ -366,6 +377,7 @@ impl Launch {
             },
             out: out.as_raw_fd(),
             fd3: fd3.as_ref().map_or(-1, |f| f.as_raw_fd()),
+            cgroup: cgroup.as_ref().map_or(-1, |f| f.as_raw_fd()),
             umask,
             limits: &limits,
             nice,

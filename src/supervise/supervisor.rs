@@ -21,6 +21,7 @@ use nix::sys::signalfd::SignalFd;
 use crate::definition::{Definition, HealthCheck, Respawn};
 use crate::exit::{Code, HasCode};
 use crate::paths::Dirs;
+use crate::process::cgroup::Cgroup;
 use crate::process::group::{self, Groups};
 use crate::process::handle::ProcHandle;
 use crate::process::pidfile::{self, PidFile};
@@ -385,6 +386,16 @@ impl<'a, I: Instances> Supervisor<'a, I> {
         // when a stop arrived together with the exit (the stop then finds no child to end).
         self.groups()
             .clear(pgid, self.def.stop_signal, self.def.stop_timeout);
+        // And what it left in its cgroup (SPEC §8.7), setsid children included.
+        if let Some(cg) = Cgroup::of(&self.dirs.state, name) {
+            let soft = std::time::Instant::now() + self.def.stop_timeout;
+            let _ = cg.end(
+                self.procfs,
+                self.def.stop_signal,
+                soft,
+                &[std::process::id() as i32],
+            );
+        }
         match (self.stopping, self.next_delay(ran)) {
             (false, Some(d)) if d.is_zero() => self.restart(Some(what)),
             (stopping, delay) => {

@@ -318,7 +318,7 @@ impl Validator<'_> {
             line: self.line_of(&[if user.is_some() { "user" } else { "group" }]),
         };
         let umask = get("umask").and_then(|n| self.umask(n)).unwrap_or(0o022);
-        let limits = get("limits").map(|n| self.limits(n)).unwrap_or_default();
+        let (limits, cgroup_limits) = get("limits").map(|n| self.limits(n)).unwrap_or_default();
         let nice = get("nice")
             .and_then(|n| self.int_in(&["nice"], n, -20, 19))
             .map(|v| v as i32);
@@ -445,6 +445,7 @@ impl Validator<'_> {
             group,
             umask,
             limits,
+            cgroup_limits,
             nice,
             forking,
             pidfile,

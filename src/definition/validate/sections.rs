@@ -3,23 +3,35 @@
 
 use std::net::IpAddr;
 
-use super::super::model::{Limit, Protocol, Ready, Resource, Respawn, Socket};
+use super::super::model::{CgroupLimits, Limit, Protocol, Ready, Resource, Respawn, Socket};
 use super::super::yaml::{Entry, Node};
 use super::{Validator, KEYS};
 
 impl Validator<'_> {
-    pub(super) fn limits(&mut self, n: &Node) -> Vec<Limit> {
+    /// The rlimits of `limits`, and its two cgroup limits (`memory`, `pids`; SPEC §8.7).
+    pub(super) fn limits(&mut self, n: &Node) -> (Vec<Limit>, CgroupLimits) {
+        let mut cgroup = CgroupLimits::default();
         let Some(m) = self.mapping("limits", "a mapping such as { nofile: 4096, core: 0 }", n)
         else {
-            return Vec::new();
+            return (Vec::new(), cgroup);
         };
         let mut out = Vec::new();
         for Entry {
             key: k, value: v, ..
         } in m
         {
+            if k == "memory" || k == "pids" {
+                match cgroup_limit(k, v) {
+                    Ok(x) if k == "memory" => cgroup.memory = x,
+                    Ok(x) => cgroup.pids = x,
+                    Err(e) => self.problem(&["limits", k], format!("`limits.{k}`: {e}")),
+                }
+                continue;
+            }
             let Some(resource) = Resource::from_name(k) else {
-                let names: Vec<&str> = Resource::ALL.iter().map(|(n, _)| *n).collect();
+                let mut names: Vec<&str> = Resource::ALL.iter().map(|(n, _)| *n).collect();
+                names.extend(["memory", "pids"]);
+                names.sort_unstable();
                 self.problem(
                     &["limits", k],
                     format!(
@@ -66,7 +78,7 @@ impl Validator<'_> {
                 Err(e) => self.problem(&["limits", k], format!("`limits.{k}`: {e}")),
             }
         }
-        out
+        (out, cgroup)
     }
 
     pub(super) fn ready(&mut self, n: &Node) -> Option<Ready> {
@@ -274,4 +286,35 @@ pub fn parse_host_port(s: &str) -> Option<(String, u16)> {
     }
     let port: u16 = port.parse().ok().filter(|p| *p != 0)?;
     Some((host, port))
+}
+
+/// One cgroup limit (SPEC §8.7): `pids` a positive integer, `memory` bytes as an integer or
+/// with a `K`, `M` or `G` suffix (powers of 1024); "max", "unlimited" or "infinity" is none.
+fn cgroup_limit(key: &str, v: &Node) -> Result<Option<u64>, String> {
+    let expected = match key {
+        "memory" => "expected bytes such as 536870912, \"512M\" or \"2G\", or \"max\"",
+        _ => "expected a positive number of processes, or \"max\"",
+    };
+    let n = match v {
+        Node::Int(i) if *i > 0 && *i < i64::MAX as i128 => *i as u64,
+        Node::Str(s) if matches!(s.as_str(), "max" | "unlimited" | "infinity") => return Ok(None),
+        Node::Str(s) if key == "memory" => {
+            let (digits, unit) = match s.char_indices().last() {
+                Some((i, 'K' | 'k')) => (&s[..i], 1u64 << 10),
+                Some((i, 'M' | 'm')) => (&s[..i], 1 << 20),
+                Some((i, 'G' | 'g')) => (&s[..i], 1 << 30),
+                _ => (s.as_str(), 1),
+            };
+            let ok = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+            match digits.parse::<u64>().ok().filter(|_| ok) {
+                Some(x) if x > 0 => x
+                    .checked_mul(unit)
+                    .filter(|b| *b < i64::MAX as u64)
+                    .ok_or_else(|| format!("`{s}` is too large"))?,
+                _ => return Err(format!("{expected}, found \"{s}\"")),
+            }
+        }
+        other => return Err(format!("{expected}, found {}", other.kind())),
+    };
+    Ok(Some(n))
 }

@@ -1,0 +1,450 @@
+//! Containment with cgroup v2 (SPEC §8.7; docs/services.md, "Containment"): finding the
+//! hierarchy, a service's own cgroup, its limits, what it holds, and ending all of it.
+//!
+//! svc uses a cgroup only as root and only on a writable cgroup2 file system: `/sys/fs/cgroup`
+//! when that is cgroup2 (a modern host), else `/sys/fs/cgroup/unified` (a hybrid host, whose
+//! cgroup2 usually offers no controllers). Detection happens at run time, once per process.
+//! A service's cgroup is `<hierarchy>/svc/NAME` for the default state directory `/run/svc`,
+//! else `<hierarchy>/svc/ID/NAME` with ID the first 12 hex digits of the SHA-256 of the state
+//! directory's absolute path, so two configurations never share one.
+//!
+//! The launched child enters the cgroup itself, before exec, by writing `0` to a
+//! `cgroup.procs` descriptor opened here before the fork ([`Cgroup::prepare`]): one `write`,
+//! async-signal-safe. Ending a cgroup ([`Cgroup::end`]) signals every member through a pidfd
+//! opened before the member's cgroup is checked again, so a PID reused meanwhile is never hit,
+//! and uses `cgroup.kill` for the KILL where the kernel has it — unless svc itself or one of
+//! its ancestors is inside (a service that runs svc), which is never signalled.
+
+use std::fs;
+use std::io::{self, Write};
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+
+use super::handle::{wait_any_exit, ProcHandle};
+use super::procfs::Procfs;
+use crate::definition::CgroupLimits;
+
+/// The cgroup2 file system's magic number (statfs f_type).
+const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+
+/// Where svc looks for a cgroup2 hierarchy, in order.
+pub const CANDIDATES: [&str; 2] = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"];
+
+/// The state directory whose services get `svc/NAME` rather than `svc/ID/NAME`.
+pub const DEFAULT_STATE: &str = "/run/svc";
+
+/// After KILL, how long svc waits for the kernel to empty a cgroup.
+pub const KILL_GRACE: Duration = super::group::KILL_GRACE;
+
+/// Whether svc can contain services here, and where; detected once per process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hierarchy {
+    /// A writable cgroup2 mount, and svc is root.
+    At(PathBuf),
+    /// No containment, and why (for the errors of `limits.memory` and `limits.pids`).
+    Unavailable(String),
+}
+
+/// The hierarchy of this host ([`detect`], cached).
+pub fn hierarchy() -> &'static Hierarchy {
+    static H: OnceLock<Hierarchy> = OnceLock::new();
+    H.get_or_init(detect)
+}
+
+/// Looks for a cgroup2 mount svc may use.
+pub fn detect() -> Hierarchy {
+    if !nix::unistd::geteuid().is_root() {
+        return Hierarchy::Unavailable("svc is not running as root".into());
+    }
+    for dir in CANDIDATES {
+        let Ok(fs) = nix::sys::statfs::statfs(dir) else {
+            continue;
+        };
+        if fs.filesystem_type().0 as i64 != CGROUP2_SUPER_MAGIC {
+            continue;
+        }
+        return match nix::unistd::access(dir, nix::unistd::AccessFlags::W_OK) {
+            Ok(()) => Hierarchy::At(PathBuf::from(dir)),
+            Err(e) => {
+                Hierarchy::Unavailable(format!("the cgroup2 hierarchy {dir} is not writable: {e}"))
+            }
+        };
+    }
+    Hierarchy::Unavailable(format!(
+        "no cgroup v2 hierarchy is mounted at {}",
+        CANDIDATES.join(" or ")
+    ))
+}
+
+/// The cgroup of service `name` under the state directory `state`, relative to the hierarchy:
+/// `svc/NAME`, or `svc/ID/NAME` (see the module docs).
+pub fn relative_path(state: &Path, name: &str) -> PathBuf {
+    let abs = std::path::absolute(state).unwrap_or_else(|_| state.to_path_buf());
+    if abs == Path::new(DEFAULT_STATE) {
+        return Path::new("svc").join(name);
+    }
+    Path::new("svc").join(config_id(&abs)).join(name)
+}
+
+/// The first 12 hex digits of the SHA-256 of a state directory's absolute path (its bytes).
+pub fn config_id(abs_state: &Path) -> String {
+    use sha2::Digest;
+    use std::os::unix::ffi::OsStrExt;
+    let digest = sha2::Sha256::digest(abs_state.as_os_str().as_bytes());
+    digest[..6].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Why a service's cgroup could not be made ready: start fails with exit 6 (a limit needs
+/// what is missing) or 1 (the cgroup file system refused).
+#[derive(Debug)]
+pub enum CgroupError {
+    /// A limit needs a controller the hierarchy does not offer, or no hierarchy at all.
+    Controller {
+        controller: &'static str,
+        why: String,
+    },
+    /// Creating the cgroup or writing one of its files failed.
+    Io { path: PathBuf, source: io::Error },
+}
+
+impl std::fmt::Display for CgroupError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CgroupError::Controller { controller, why } => write!(
+                f,
+                "`limits.{controller}` needs the cgroup v2 `{controller}` controller: {why}"
+            ),
+            CgroupError::Io { path, source } => write!(f, "{}: {source}", path.display()),
+        }
+    }
+}
+
+/// The cgroup limits a definition sets but this host cannot apply, as the error start gives;
+/// `None` when every limit can be applied (or none is set).
+pub fn unsupported(limits: &CgroupLimits) -> Option<CgroupError> {
+    let wanted = wanted(limits);
+    let first = wanted.first()?;
+    match hierarchy() {
+        Hierarchy::Unavailable(why) => Some(CgroupError::Controller {
+            controller: first,
+            why: format!("containment is off ({why})"),
+        }),
+        Hierarchy::At(root) => {
+            let offered = controllers(&root.join("cgroup.controllers"));
+            wanted
+                .iter()
+                .find(|c| !offered.iter().any(|o| o == *c))
+                .map(|c| CgroupError::Controller {
+                    controller: c,
+                    why: format!(
+                        "{} does not offer it (it offers: {})",
+                        root.display(),
+                        if offered.is_empty() {
+                            "none".to_string()
+                        } else {
+                            offered.join(" ")
+                        }
+                    ),
+                })
+        }
+    }
+}
+
+fn wanted(limits: &CgroupLimits) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    if limits.memory.is_some() {
+        out.push("memory");
+    }
+    if limits.pids.is_some() {
+        out.push("pids");
+    }
+    out
+}
+
+/// The controllers a `cgroup.controllers` or `cgroup.subtree_control` file lists.
+fn controllers(file: &Path) -> Vec<String> {
+    fs::read_to_string(file)
+        .map(|s| s.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// One service's cgroup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cgroup {
+    root: PathBuf,
+    /// Relative to `root`.
+    rel: PathBuf,
+}
+
+impl Cgroup {
+    /// The cgroup of `name` under state directory `state`; `None` without containment.
+    pub fn of(state: &Path, name: &str) -> Option<Cgroup> {
+        match hierarchy() {
+            Hierarchy::At(root) => Some(Cgroup::at(root, state, name)),
+            Hierarchy::Unavailable(_) => None,
+        }
+    }
+
+    /// The cgroup of `name` in the hierarchy mounted at `root`.
+    pub fn at(root: &Path, state: &Path, name: &str) -> Cgroup {
+        Cgroup {
+            root: root.to_path_buf(),
+            rel: relative_path(state, name),
+        }
+    }
+
+    /// Its directory.
+    pub fn path(&self) -> PathBuf {
+        self.root.join(&self.rel)
+    }
+
+    /// Creates the cgroup (and `svc/`, `svc/ID/` above it), enables the memory and pids
+    /// controllers down to it where the hierarchy offers them, writes `memory.max` and
+    /// `pids.max` ("max" where no limit is set, so a limit removed from the definition goes
+    /// too), and opens its `cgroup.procs` for the child to enter.
+    pub fn prepare(&self, limits: &CgroupLimits) -> Result<OwnedFd, CgroupError> {
+        if let Some(e) = unsupported(limits) {
+            return Err(e);
+        }
+        let io = |path: PathBuf| move |source: io::Error| CgroupError::Io { path, source };
+        // A concurrent stop of the last service of this configuration may remove `svc/ID`
+        // between our mkdir of it and of NAME: try once more.
+        let mut tries = 0;
+        loop {
+            match self.make_dirs() {
+                Ok(()) => break,
+                Err((_, e)) if e.kind() == io::ErrorKind::NotFound && tries == 0 => tries += 1,
+                Err((path, source)) => return Err(CgroupError::Io { path, source }),
+            }
+        }
+        let offered = controllers(&self.root.join("cgroup.controllers"));
+        let enable: Vec<&str> = ["memory", "pids"]
+            .into_iter()
+            .filter(|c| offered.iter().any(|o| o == c))
+            .collect();
+        let needed = wanted(limits);
+        let mut dir = self.root.clone();
+        for part in self.rel.iter() {
+            let control = dir.join("cgroup.subtree_control");
+            let on = controllers(&control);
+            for c in &enable {
+                if on.iter().any(|o| o == c) {
+                    continue;
+                }
+                if let Err(source) = write_file(&control, &format!("+{c}")) {
+                    // Only an error when a limit needs it; else there is just no figure.
+                    if needed.contains(c) {
+                        return Err(CgroupError::Controller {
+                            controller: c,
+                            why: format!("cannot enable it in {}: {source}", control.display()),
+                        });
+                    }
+                }
+            }
+            dir.push(part);
+        }
+        let leaf = self.path();
+        for (file, controller, value) in [
+            ("memory.max", "memory", limits.memory),
+            ("pids.max", "pids", limits.pids),
+        ] {
+            let path = leaf.join(file);
+            let text = value.map_or_else(|| "max".to_string(), |v| v.to_string());
+            match write_file(&path, &text) {
+                Ok(()) => {}
+                // No such file and no such limit: the controller is simply not on.
+                Err(_) if value.is_none() => {}
+                Err(source) => {
+                    return Err(CgroupError::Controller {
+                        controller,
+                        why: format!("cannot write {}: {source}", path.display()),
+                    })
+                }
+            }
+        }
+        let procs = leaf.join("cgroup.procs");
+        fs::OpenOptions::new()
+            .write(true)
+            .open(&procs)
+            .map(OwnedFd::from)
+            .map_err(io(procs))
+    }
+
+    fn make_dirs(&self) -> Result<(), (PathBuf, io::Error)> {
+        let mut dir = self.root.clone();
+        for part in self.rel.iter() {
+            dir.push(part);
+            match fs::create_dir(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err((dir, e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the cgroup exists.
+    pub fn exists(&self) -> bool {
+        self.path().join("cgroup.procs").exists()
+    }
+
+    /// The processes in the cgroup now (none when it does not exist).
+    pub fn procs(&self) -> Vec<i32> {
+        let mut out: Vec<i32> = fs::read_to_string(self.path().join("cgroup.procs"))
+            .map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect())
+            .unwrap_or_default();
+        out.sort_unstable();
+        out
+    }
+
+    /// Whether `pid` is in the cgroup now.
+    pub fn contains(&self, pid: i32) -> bool {
+        self.procs().contains(&pid)
+    }
+
+    /// `memory.current`, where the memory controller is on for the cgroup.
+    pub fn memory_bytes(&self) -> Option<u64> {
+        fs::read_to_string(self.path().join("memory.current"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+    }
+
+    /// Whether `pid`'s own cgroup (its `0::` line in /proc) is this one.
+    fn holds(&self, procfs: &Procfs, pid: i32) -> bool {
+        let want = Path::new("/").join(&self.rel);
+        fs::read_to_string(procfs.root().join(pid.to_string()).join("cgroup"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("0::").map(|p| Path::new(p) == want))
+            })
+            .unwrap_or(false)
+    }
+
+    /// Ends every process of the cgroup: `sig` and SIGCONT, KILL at `soft` (or at once when
+    /// `soft` has passed), and waits up to [`KILL_GRACE`] after that for the cgroup to empty;
+    /// then removes it. `spared` (svc and its ancestors) are never signalled. Returns the
+    /// processes still there at the end, if any.
+    pub fn end(
+        &self,
+        procfs: &Procfs,
+        sig: Signal,
+        soft: Instant,
+        spared: &[i32],
+    ) -> Result<(), Vec<i32>> {
+        let hard = soft.max(Instant::now()) + KILL_GRACE;
+        let mut signalled = false;
+        let mut killed = false;
+        loop {
+            let members: Vec<i32> = self
+                .procs()
+                .into_iter()
+                .filter(|p| !spared.contains(p))
+                .collect();
+            if members.is_empty() {
+                self.remove();
+                return Ok(());
+            }
+            let now = Instant::now();
+            let handles: Vec<ProcHandle> = members
+                .iter()
+                .filter_map(|p| ProcHandle::open(*p, procfs).ok())
+                // The handle first, then the check: the handle holds the process checked.
+                .filter(|h| self.holds(procfs, h.pid()))
+                .collect();
+            if !signalled {
+                for h in &handles {
+                    let _ = h.signal(sig);
+                    let _ = h.signal(Signal::SIGCONT);
+                }
+                signalled = true;
+            }
+            if now >= soft && !killed {
+                let inside_spared = spared.iter().any(|p| self.holds(procfs, *p));
+                if inside_spared || write_file(&self.path().join("cgroup.kill"), "1").is_err() {
+                    for h in &handles {
+                        let _ = h.signal(Signal::SIGKILL);
+                    }
+                }
+                killed = true;
+            }
+            if now >= hard {
+                return Err(members);
+            }
+            let refs: Vec<&ProcHandle> = handles.iter().collect();
+            let until = if killed { hard } else { soft };
+            // Look again now and then: a member may fork while we wait.
+            let until = until.min(Instant::now() + Duration::from_millis(50));
+            if refs.is_empty() {
+                std::thread::sleep(Duration::from_millis(1));
+            } else {
+                wait_any_exit(&refs, until);
+            }
+        }
+    }
+
+    /// Removes the cgroup if it is empty, and `svc/ID` above it once that holds no other.
+    pub fn remove(&self) {
+        let leaf = self.path();
+        if fs::remove_dir(&leaf).is_err() {
+            return;
+        }
+        if self.rel.components().count() == 3 {
+            if let Some(parent) = leaf.parent() {
+                // Fails (EBUSY, ENOTEMPTY) while another service of the configuration has one.
+                let _ = fs::remove_dir(parent);
+            }
+        }
+    }
+}
+
+/// Writes `text` to a cgroup file in one write(2), as the kernel wants it.
+fn write_file(path: &Path, text: &str) -> io::Result<()> {
+    let mut f = fs::OpenOptions::new().write(true).open(path)?;
+    f.write_all(text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_state_directory_has_no_id() {
+        assert_eq!(
+            relative_path(Path::new("/run/svc"), "redis"),
+            PathBuf::from("svc/redis")
+        );
+        let other = relative_path(Path::new("/var/tmp/x/state"), "redis");
+        let parts: Vec<_> = other
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(parts.len(), 3);
+        assert_eq!(parts[0], "svc");
+        assert_eq!(parts[1].len(), 12);
+        assert!(parts[1].bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(parts[2], "redis");
+    }
+
+    #[test]
+    fn the_id_is_the_sha256_of_the_path() {
+        // printf %s /tmp/state | sha256sum
+        assert_eq!(config_id(Path::new("/tmp/state")), "499762b5a20e");
+    }
+
+    #[test]
+    fn errors_name_the_limit_and_the_controller() {
+        let e = CgroupError::Controller {
+            controller: "pids",
+            why: "x".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "`limits.pids` needs the cgroup v2 `pids` controller: x"
+        );
+    }
+}
