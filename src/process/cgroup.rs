@@ -28,9 +28,6 @@ use super::handle::{wait_any_exit, ProcHandle};
 use super::procfs::Procfs;
 use crate::definition::CgroupLimits;
 
-/// The cgroup2 file system's magic number (statfs f_type).
-const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
-
 /// Where svc looks for a cgroup2 hierarchy, in order.
 pub const CANDIDATES: [&str; 2] = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"];
 
@@ -64,7 +61,7 @@ pub fn detect() -> Hierarchy {
         let Ok(fs) = nix::sys::statfs::statfs(dir) else {
             continue;
         };
-        if fs.filesystem_type().0 as i64 != CGROUP2_SUPER_MAGIC {
+        if fs.filesystem_type() != nix::sys::statfs::CGROUP2_SUPER_MAGIC {
             continue;
         }
         return match nix::unistd::access(dir, nix::unistd::AccessFlags::W_OK) {
