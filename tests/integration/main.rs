@@ -9,6 +9,7 @@ mod ansible;
 mod check;
 mod check_host;
 mod cli;
+mod containment;
 mod envfile;
 mod examples;
 mod forking;

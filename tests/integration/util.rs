@@ -3,6 +3,7 @@
 //! kills every process the test started (found by the sandbox path in their command line), even
 //! when the test fails. Every helper more than one test module uses lives here (or in the
 //! submodules below, re-exported), never in another test module:
+//! - `cgroup`: cgroup v2 as a test sees it (SPEC §8.7), and the removal of a sandbox's cgroups;
 //! - `run`: the one place that waits on a child, always with a deadline (kills it and its
 //!   process group, and fails the test with its output so far);
 //! - `procs`: /proc readers (the crate's own stat parser) and PID files;
@@ -12,10 +13,12 @@
 
 #![allow(dead_code)]
 
+mod cgroup;
 mod procs;
 mod run;
 mod user;
 
+pub use cgroup::*;
 pub use procs::*;
 pub use run::*;
 pub use user::*;
@@ -244,6 +247,7 @@ impl Sandbox {
 impl Drop for Sandbox {
     fn drop(&mut self) {
         kill_matching(self.dir.path());
+        remove_sandbox_cgroups(self);
     }
 }
 

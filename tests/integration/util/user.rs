@@ -178,3 +178,23 @@ impl Sandbox {
         c
     }
 }
+
+impl Sandbox {
+    /// Hands the sandbox's state and log directories to `user` (made first), so that svc run
+    /// as that user ([`Sandbox::svc_as`]) can start and stop the sandbox's services.
+    pub fn give_dirs_to(&self, user: &User) {
+        for d in [&self.state, &self.log] {
+            std::fs::create_dir_all(d).unwrap();
+            user.chown(d);
+        }
+    }
+
+    /// `svc ARGS` as `user` with the sandbox's directories ([`Sandbox::cmd_as`]), with a
+    /// deadline.
+    #[track_caller]
+    pub fn svc_as(&self, user: &User, args: &[&str]) -> super::Run {
+        let mut c = self.cmd_as(user);
+        c.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+        super::run_timeout(c, super::display_args(args), super::SVC_LIMIT)
+    }
+}

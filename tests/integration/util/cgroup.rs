@@ -1,0 +1,141 @@
+//! cgroup v2 as the tests see it (SPEC §8.7): the hierarchy svc would use here (found the way
+//! `src/process/cgroup.rs` finds it, written again so a test does not trust the code it
+//! checks), a process's own cgroup from /proc, a service's expected cgroup, what a cgroup
+//! holds, the removal of what a sandbox left there, and the one skip strict mode allows: a
+//! kernel that refuses what a test needs.
+
+use super::{alive, skip_unless_root, strict, Sandbox};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Where svc looks for a cgroup2 hierarchy, in order.
+const CANDIDATES: [&str; 2] = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"];
+
+/// The writable cgroup2 hierarchy svc contains services in when run by this (root) test; `None`
+/// when not root or there is none.
+pub fn cgroup2_root() -> Option<PathBuf> {
+    if !nix::unistd::geteuid().is_root() {
+        return None;
+    }
+    CANDIDATES
+        .into_iter()
+        .find(|d| {
+            nix::sys::statfs::statfs(*d)
+                .is_ok_and(|fs| fs.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+        })
+        .filter(|d| nix::unistd::access(*d, nix::unistd::AccessFlags::W_OK).is_ok())
+        .map(PathBuf::from)
+}
+
+/// Whether svc run by this test contains its services (root and a writable cgroup2).
+pub fn containment() -> bool {
+    cgroup2_root().is_some()
+}
+
+/// True (after saying why) when a test of containment cannot run: not root, or no writable
+/// cgroup2 hierarchy. Strict mode (CI, which has both) turns that into a failure.
+#[track_caller]
+pub fn skip_without_containment(test: &str) -> bool {
+    if skip_unless_root(test) {
+        return true;
+    }
+    if containment() {
+        return false;
+    }
+    super::skip(
+        test,
+        &format!(
+            "no writable cgroup2 hierarchy at {}",
+            CANDIDATES.join(" or ")
+        ),
+    )
+}
+
+/// Skips a test because the kernel refused what it needs — the one skip strict mode allows
+/// (issue 13: the pids controller bound to a v1 hierarchy cannot be enabled in cgroup2). Call
+/// it only after proving the refusal, with the failed call and its errno in `why`.
+pub fn skip_refused_by_kernel(test: &str, why: &str) {
+    let mode = if strict() {
+        " (allowed under SVC_TEST_STRICT=1: the kernel refused)"
+    } else {
+        ""
+    };
+    eprintln!("SKIP {test}: {why}{mode}");
+}
+
+/// The cgroup of `pid` in the v2 hierarchy: its `0::` line of /proc/PID/cgroup.
+pub fn cgroup_of(pid: i32) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("0::").map(str::to_string))
+}
+
+/// The directory of `pid`'s cgroup in the hierarchy svc uses.
+pub fn cgroup_dir_of(pid: i32) -> Option<PathBuf> {
+    let root = cgroup2_root()?;
+    let rel = cgroup_of(pid)?;
+    Some(root.join(rel.trim_start_matches('/')))
+}
+
+/// The PIDs a cgroup directory holds (none when it does not exist).
+pub fn cgroup_procs(dir: &Path) -> Vec<i32> {
+    let mut out: Vec<i32> = std::fs::read_to_string(dir.join("cgroup.procs"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    out.sort_unstable();
+    out
+}
+
+/// `svc/ID`, ID the first 12 hex digits of the SHA-256 of the sandbox's state directory
+/// (SPEC §8.7), relative to the hierarchy, with a leading `/` as in /proc/PID/cgroup.
+pub fn config_cgroup(sb: &Sandbox) -> String {
+    use sha2::Digest;
+    use std::os::unix::ffi::OsStrExt;
+    let digest = sha2::Sha256::digest(sb.state.as_os_str().as_bytes());
+    let id: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+    format!("/svc/{id}")
+}
+
+/// The cgroup SPEC §8.7 gives service `name` of the sandbox: `/svc/ID/NAME`.
+pub fn service_cgroup(sb: &Sandbox, name: &str) -> String {
+    format!("{}/{name}", config_cgroup(sb))
+}
+
+/// Kills what is left in the sandbox's cgroups and removes them (`svc/ID/*`, then `svc/ID`),
+/// so a failed test leaves nothing in the host's hierarchy. Never panics (runs in Drop).
+pub fn remove_sandbox_cgroups(sb: &Sandbox) {
+    let Some(root) = cgroup2_root() else {
+        return;
+    };
+    let top = root.join(config_cgroup(sb).trim_start_matches('/'));
+    let Ok(rd) = std::fs::read_dir(&top) else {
+        return;
+    };
+    for e in rd.flatten() {
+        let dir = e.path();
+        if !dir.is_dir() {
+            continue;
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let left = cgroup_procs(&dir);
+            if left.iter().all(|p| !alive(*p)) && std::fs::remove_dir(&dir).is_ok() {
+                break;
+            }
+            if Instant::now() >= deadline {
+                eprintln!("{}: still holds {left:?}", dir.display());
+                break;
+            }
+            if std::fs::write(dir.join("cgroup.kill"), "1").is_err() {
+                for p in left {
+                    super::send_signal(p, libc::SIGKILL);
+                }
+            }
+            std::thread::park_timeout(Duration::from_millis(10));
+        }
+    }
+    let _ = std::fs::remove_dir(&top);
+}
