@@ -684,3 +684,68 @@ fn a_forking_daemons_own_pid_file_is_accepted_through_the_cgroup() {
     assert!(!alive(pid));
     assert!(!dir.exists(), "the cgroup {} is left", dir.display());
 }
+
+/// An LSB `script:` service's `start` action runs in the service's cgroup, and so does the
+/// daemon it backgrounds (double fork, `setsid`); `stop` runs the script's `stop`, which ends
+/// only the daemon it knows, and then what the daemon forked is ended with the cgroup.
+#[test]
+fn an_lsb_scripts_start_action_runs_in_the_services_cgroup() {
+    if skip_without_containment("an_lsb_scripts_start_action_runs_in_the_services_cgroup") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let w = sb.work.display().to_string();
+    let extra = sb.script(
+        "lsbx.sh",
+        &format!(
+            "#!/bin/sh\necho $$ > {w}/lsbx.tmp\nmv {w}/lsbx.tmp {w}/lsbx.pid\nexec sleep 1000\n"
+        ),
+    );
+    let daemon = sb.script(
+        "lsbd.sh",
+        &format!(
+            "#!/bin/sh\ncd {w}\n{} &\necho $$ > {w}/lsbd.tmp\nmv {w}/lsbd.tmp {w}/lsbd.pid\nexec sleep 1000\n",
+            extra.display()
+        ),
+    );
+    let script = sb.script(
+        "lsb.init",
+        &format!(
+            r#"#!/bin/sh
+### BEGIN INIT INFO
+# Provides: lsb
+### END INIT INFO
+cd {w}
+case "$1" in
+  start)
+    cat /proc/self/cgroup > {w}/start.cgroup
+    ( setsid {d} </dev/null >/dev/null 2>&1 & )
+    while [ ! -s {w}/lsbd.pid ] || [ ! -s {w}/lsbx.pid ]; do sleep 0.05; done
+    exit 0 ;;
+  stop)
+    [ -s {w}/lsbd.pid ] && kill $(cat {w}/lsbd.pid)
+    rm -f {w}/lsbd.pid
+    exit 0 ;;
+  status)
+    [ -s {w}/lsbd.pid ] && kill -0 $(cat {w}/lsbd.pid) 2>/dev/null && exit 0
+    exit 3 ;;
+  *) exit 3 ;;
+esac
+"#,
+            d = daemon.display()
+        ),
+    );
+    sb.service("lsb", &format!("script: {}\n", script.display()));
+    run(&sb, &["start", "lsb"]).ok();
+    let want = format!("0::{}", service_cgroup(&sb, "lsb"));
+    let seen = std::fs::read_to_string(sb.work.join("start.cgroup")).unwrap();
+    assert!(
+        seen.lines().any(|l| l == want),
+        "the start action ran outside {want}:\n{seen}"
+    );
+    let daemon_pid = read_pid(&sb.work.join("lsbd.pid"));
+    let extra_pid = read_pid(&sb.work.join("lsbx.pid"));
+    let dir = assert_in_service_cgroup(&sb, "lsb", &[daemon_pid, extra_pid]);
+    run(&sb, &["stop", "lsb"]).ok().no_panic();
+    assert_all_gone(&[daemon_pid, extra_pid], &dir);
+}
