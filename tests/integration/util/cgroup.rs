@@ -104,6 +104,11 @@ pub fn service_cgroup(sb: &Sandbox, name: &str) -> String {
     format!("{}/{name}", config_cgroup(sb))
 }
 
+/// The directory of that cgroup in the hierarchy svc uses here (`None` without one).
+pub fn service_cgroup_dir(sb: &Sandbox, name: &str) -> Option<PathBuf> {
+    Some(cgroup2_root()?.join(service_cgroup(sb, name).trim_start_matches('/')))
+}
+
 /// Kills what is left in the sandbox's cgroups and removes them (`svc/ID/*`, then `svc/ID`),
 /// so a failed test leaves nothing in the host's hierarchy. Never panics (runs in Drop).
 pub fn remove_sandbox_cgroups(sb: &Sandbox) {
