@@ -128,6 +128,11 @@ fn stop_ends_double_forked_setsid_children_and_removes_the_cgroup() {
             pids.to_vec()
         };
         let dir = assert_in_service_cgroup(&sb, "tree", &live);
+        if kind != "oneshot" {
+            let st = status_json(&sb, "tree");
+            assert_eq!(st["state"], "running", "({kind}) {st}");
+            assert_eq!(st["tasks"], 3, "({kind}) tasks: {st}");
+        }
         let r = run(&sb, &["stop", "tree"]);
         r.ok().no_panic();
         assert!(

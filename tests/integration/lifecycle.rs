@@ -1049,6 +1049,9 @@ fn b4_child_escaping_with_setsid_is_reported_by_stop() {
     escaper(&sb, &out);
     sb.svc_as(&user, &["start", "escaper"]).ok();
     let escaped = escaped_of(&out);
+    let st = sb.svc_as(&user, &["status", "--json", "escaper"]);
+    let st: serde_json::Value = serde_json::from_str(&st.stdout).expect("status --json");
+    assert!(st[0]["tasks"].is_null(), "tasks without containment: {st}");
     let r = sb.svc_as(&user, &["stop", "escaper"]);
     r.ok()
         .stderr_has(&format!("process {escaped}"))
