@@ -323,9 +323,9 @@ impl Cgroup {
     }
 
     /// Ends every process of the cgroup: `sig` and SIGCONT, KILL at `soft` (or at once when
-    /// `soft` has passed), and waits up to [`KILL_GRACE`] after that for the cgroup to empty;
-    /// then removes it. `spared` (svc and its ancestors) are never signalled. Returns the
-    /// processes still there at the end, if any.
+    /// `soft` has passed), and waits up to [`KILL_GRACE`] after that for the cgroup to empty.
+    /// `spared` (svc and its ancestors) are never signalled. Returns the processes still there
+    /// at the end, if any. The cgroup stays (see [`Cgroup::remove`]).
     pub fn end(
         &self,
         procfs: &Procfs,
@@ -343,7 +343,6 @@ impl Cgroup {
                 .filter(|p| !spared.contains(p))
                 .collect();
             if members.is_empty() {
-                self.remove();
                 return Ok(());
             }
             let now = Instant::now();
