@@ -336,6 +336,7 @@ impl Cgroup {
         let hard = soft.max(Instant::now()) + KILL_GRACE;
         let mut signalled = false;
         let mut killed = false;
+        let mut by_cgroup_kill = false;
         loop {
             let members: Vec<i32> = self
                 .procs()
@@ -359,14 +360,20 @@ impl Cgroup {
                 }
                 signalled = true;
             }
-            if now >= soft && !killed {
-                let inside_spared = spared.iter().any(|p| self.holds(procfs, *p));
-                if inside_spared || write_file(&self.path().join("cgroup.kill"), "1").is_err() {
+            if now >= soft {
+                // cgroup.kill once (it takes what forks meanwhile too); without it, KILL to
+                // each member at every look, so a child forked since the last one gets it too.
+                if !killed {
+                    let inside_spared = spared.iter().any(|p| self.holds(procfs, *p));
+                    by_cgroup_kill =
+                        !inside_spared && write_file(&self.path().join("cgroup.kill"), "1").is_ok();
+                    killed = true;
+                }
+                if !by_cgroup_kill {
                     for h in &handles {
                         let _ = h.signal(Signal::SIGKILL);
                     }
                 }
-                killed = true;
             }
             if now >= hard {
                 return Err(members);
