@@ -45,15 +45,22 @@ pub struct StatusRow {
     pub since: Option<String>,
     pub processes: Option<usize>,
     pub memory_bytes: Option<u64>,
+    /// With containment (SPEC §8.7): the processes in the service's cgroup (0 when it has
+    /// none now); null without containment.
+    pub tasks: Option<usize>,
 }
 
-/// When a running service started and what its process group holds (`status`).
+/// When a running service started and what it holds (`status`): from its cgroup where it has
+/// one (SPEC §8.7), else from its process group.
 #[derive(Debug, Clone, Default)]
 pub struct Usage {
     /// Unix seconds of the main process's start.
     pub since_unix: Option<u64>,
     pub processes: Option<usize>,
     pub memory_bytes: Option<u64>,
+    /// The processes in the service's cgroup, and the cgroup's directory; `None` without
+    /// containment.
+    pub cgroup: Option<(usize, std::path::PathBuf)>,
 }
 
 /// The lines under the status line of `status NAME`.
@@ -91,6 +98,7 @@ impl StatusRow {
             since: None,
             processes: None,
             memory_bytes: None,
+            tasks: None,
         }
     }
 
@@ -101,6 +109,7 @@ impl StatusRow {
         });
         self.processes = usage.processes;
         self.memory_bytes = usage.memory_bytes;
+        self.tasks = usage.cgroup.as_ref().map(|(n, _)| *n);
         self
     }
 }
@@ -229,6 +238,9 @@ impl Output {
         if let Some(b) = d.usage.memory_bytes {
             lines.push(format!("  memory: {}", bytes(b)));
         }
+        if let Some((_, dir)) = &d.usage.cgroup {
+            lines.push(format!("  cgroup: {}", dir.display()));
+        }
         lines.extend(restarts);
         if let Some(h) = d.health {
             lines.push(format!("  health: {h}"));
@@ -251,10 +263,16 @@ impl Output {
     /// The table of `status` without names.
     pub fn status_table(&self, rows: &[StatusRow]) {
         let w = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
+        // A HEALTH column only when some service has a check (SPEC §8.6), last, so the
+        // columns scripts read keep their places.
+        let health = rows.iter().any(|r| r.health.is_some());
         let mut text = format!(
             "{:<w$}  {:<8}  {:>7}  {:>8}  RUNLEVELS",
             "NAME", "STATE", "PID", "UPTIME"
         );
+        if health {
+            text.push_str("  HEALTH");
+        }
         for r in rows {
             let state = match r.state {
                 "running" | "done" => format!("{:<8}", r.state).green(),
@@ -276,6 +294,15 @@ impl Output {
                 "\n{:<w$}  {state}  {pid:>7}  {up:>8}  {levels}",
                 r.name
             ));
+            if health {
+                let h = match r.health {
+                    Some(h @ "unhealthy") => h.red(),
+                    Some(h) => h.normal(),
+                    None => "-".normal(),
+                };
+                let pad = "RUNLEVELS".len().saturating_sub(levels.chars().count());
+                text.push_str(&format!("{}  {h}", " ".repeat(pad)));
+            }
         }
         self.line(&text);
     }

@@ -1,6 +1,7 @@
 //! `status` (docs/commands.md, "Starting and stopping"): the detailed block for one named
 //! service, one line per named service for several, or a table of all; and what a running
-//! service's process group holds (its processes and their memory, SPEC §8.6 without a cgroup).
+//! service holds (its processes and their memory: from its cgroup, SPEC §8.7, else its process
+//! group).
 
 use super::Context;
 use crate::definition::{self, DefinitionError, Failed};
@@ -113,15 +114,31 @@ fn all(ctx: &Context, json: bool) -> Code {
     code
 }
 
-/// When a running service started, and what its process group holds now: the live processes of
-/// the group its launch record names and of its main process's own group (a daemon that called
-/// `setsid` has left the launch group), each counted once. Nothing is known without a main PID.
+/// When a running service started, and what it holds now. With containment (SPEC §8.7) that
+/// is its cgroup: its processes, and `memory.current` where the memory controller is on (else
+/// their resident memory). Without, the live processes of the group its launch record names
+/// and of its main process's own group (a daemon that called `setsid` has left the launch
+/// group), each counted once — nothing is known there without a main PID.
 fn usage(ctx: &Context, def: &Definition, st: &Status) -> Usage {
+    let procfs = &ctx.life.procfs;
+    let now = crate::clock::unix_secs(std::time::SystemTime::now());
+    let since_unix = st.uptime_s.map(|up| now.saturating_sub(up));
+    let rss = |members: &[i32]| -> Option<u64> {
+        let memory: Vec<u64> = members.iter().filter_map(|p| procfs.rss_kib(*p)).collect();
+        (!memory.is_empty()).then(|| memory.iter().sum::<u64>() * 1024)
+    };
+    if let Some(cg) = ctx.life.cgroup(def) {
+        let members = cg.procs();
+        return Usage {
+            since_unix,
+            processes: (!members.is_empty() || st.pid.is_some()).then_some(members.len()),
+            memory_bytes: cg.memory_bytes().or_else(|| rss(&members)),
+            cgroup: Some((members.len(), cg.path())),
+        };
+    }
     let Some(pid) = st.pid else {
         return Usage::default();
     };
-    let procfs = &ctx.life.procfs;
-    let now = crate::clock::unix_secs(std::time::SystemTime::now());
     let mut groups: Vec<i32> = Record::load(&ctx.dirs.record(&def.name))
         .map(|r| r.pgid)
         .into_iter()
@@ -140,11 +157,11 @@ fn usage(ctx: &Context, def: &Definition, st: &Status) -> Usage {
     }
     members.sort_unstable();
     members.dedup();
-    let memory: Vec<u64> = members.iter().filter_map(|p| procfs.rss_kib(*p)).collect();
     Usage {
-        since_unix: st.uptime_s.map(|up| now.saturating_sub(up)),
+        since_unix,
         processes: Some(members.len()),
-        memory_bytes: (!memory.is_empty()).then(|| memory.iter().sum::<u64>() * 1024),
+        memory_bytes: rss(&members),
+        cgroup: None,
     }
 }
 

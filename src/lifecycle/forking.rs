@@ -114,7 +114,7 @@ pub(crate) fn stop_launch(def: &Definition, keeper: Keeper) {
 }
 
 /// Waits for a forking daemon's PID file to name a live process this launch created (a
-/// descendant of its keeper, started after it). With `user:`, a file that is refused only
+/// descendant of its keeper or a member of the service's cgroup, started after it). With `user:`, a file that is refused only
 /// for its writer (the daemon wrote it after dropping privileges) counts on that proof
 /// alone; the owner's uid is returned then. A file that names another process may be a
 /// stale one the daemon has yet to replace: waited on, until the deadline or until nothing
@@ -145,7 +145,7 @@ fn wait_forked(
         };
         match found {
             PidFile::Pid(pid) if pid != 1 && !life.ancestors().contains(&pid) => {
-                match launched_process(life, pid, launch_start, keeper) {
+                match launched_process(life, def, pid, launch_start, keeper) {
                     Ok(h) => return Ok((h, owner)),
                     Err(why) => {
                         last = match owner {
@@ -197,6 +197,7 @@ fn wait_forked(
 /// A handle on `pid` when it is a live process the launch created; else why not.
 fn launched_process(
     life: &Lifecycle,
+    def: &Definition,
     pid: i32,
     launch_start: u64,
     keeper: &Keeper,
@@ -210,7 +211,9 @@ fn launched_process(
         Some(s) if s.start_ticks < launch_start => {
             Err(format!("process {pid} started before the launch"))
         }
-        Some(_) if !keeper.created(pid) => {
+        // Created by this launch: the keeper's descendant, or in the service's cgroup
+        // (SPEC §3.5, §8.7), which only this launch has entered since it started.
+        Some(_) if !keeper.created(pid) && !life.cgroup(def).is_some_and(|c| c.contains(pid)) => {
             Err(format!("process {pid} was not created by this launch"))
         }
         Some(_) => Ok(h),

@@ -129,12 +129,58 @@ impl Lifecycle {
     /// `status` of one service; a supervised one's supervisor adds restarts, the last exit and
     /// the `failed` and restarting (`starting`) states.
     pub fn status(&self, def: &Definition) -> Status {
-        match def.kind {
+        let st = match def.kind {
             Kind::Script => script::status(self, def),
             Kind::Supervised => supervised::status(self, def),
             Kind::Oneshot => oneshot::status(self, def),
             Kind::Exec | Kind::OnDemand => probe::status(self, def),
+        };
+        match def.kind {
+            Kind::Exec | Kind::Supervised | Kind::Script => self.with_leftovers(def, st),
+            // A task's processes end with it; a super daemon's servers are its own business.
+            Kind::Oneshot | Kind::OnDemand => st,
         }
+    }
+
+    /// §8.7: a service whose main process is gone while its cgroup still holds processes is
+    /// dead, with a note naming them.
+    fn with_leftovers(&self, def: &Definition, mut st: Status) -> Status {
+        if !matches!(st.state, State::Stopped | State::Dead | State::Failed) {
+            return st;
+        }
+        let Some(cg) = self.cgroup(def) else {
+            return st;
+        };
+        let pids = cg.procs();
+        if pids.is_empty() {
+            return st;
+        }
+        const SHOWN: usize = 8;
+        let mut named: Vec<String> = pids
+            .iter()
+            .take(SHOWN)
+            .map(|p| match self.procfs.stat(*p) {
+                Some(s) => format!("{p} ({})", s.comm),
+                None => p.to_string(),
+            })
+            .collect();
+        if pids.len() > SHOWN {
+            named.push(format!("and {} more", pids.len() - SHOWN));
+        }
+        let left = format!(
+            "its main process is gone but its cgroup still holds {}: {}",
+            match pids.len() {
+                1 => "1 process".to_string(),
+                n => format!("{n} processes"),
+            },
+            named.join(", ")
+        );
+        st.state = State::Dead;
+        st.note = Some(match st.note.take() {
+            Some(n) => format!("{n}; {left}"),
+            None => left,
+        });
+        st
     }
 
     /// Starts one service (its `requires` are the caller's business); its `config_test`, if
@@ -183,7 +229,12 @@ impl Lifecycle {
         if !running {
             let _lock = self.lock(def);
             let soft = std::time::Instant::now() + def.stop_timeout;
-            let _ = cg.end(&self.procfs, def.stop_signal, soft, self.ancestors());
+            if cg
+                .end(&self.procfs, def.stop_signal, soft, self.ancestors())
+                .is_ok()
+            {
+                cg.remove();
+            }
         }
     }
 
@@ -253,7 +304,9 @@ impl Lifecycle {
             .map_err(|pids| LifecycleError::CgroupSurvived {
                 service: def.name.clone(),
                 pids,
-            })
+            })?;
+        cg.remove();
+        Ok(())
     }
 
     /// A stop's list of processes that had left the process group, less those the cgroup

@@ -169,6 +169,12 @@ pub fn run(life: &Lifecycle, def: &Definition, action: Action) -> Result<Ran, Li
         }
         None => (Stdio::null(), Stdio::null()),
     };
+    // The start action runs in the service's cgroup (SPEC §8.7), and so does all it starts.
+    let cgroup = match action {
+        Action::Start => crate::lifecycle::prepare::enter_cgroup(life, def)?,
+        Action::Stop | Action::Status | Action::Reload => None,
+    };
+    let cgroup_fd = cgroup.as_ref().map_or(-1, std::os::fd::AsRawFd::as_raw_fd);
     let mut cmd = Command::new("/bin/sh");
     cmd.arg("-c")
         .arg(format!("umask {:03o} && exec \"$0\" \"$@\"", def.umask))
@@ -185,12 +191,15 @@ pub fn run(life: &Lifecycle, def: &Definition, action: Action) -> Result<Ran, Li
         .stderr(err)
         .process_group(0);
     // SAFETY: the closure runs between fork and exec and only makes async-signal-safe syscalls (see
-    // reset_inherited_state): the script starts with default signals, an empty mask and no
+    // reset_inherited_state, and one write(2) of a static byte to a descriptor opened before): the script starts with default signals, an empty mask and no
     // descriptor of svc's caller beyond 0-2, like any launched program (docs/security.md, "The
     // process a service gets").
     unsafe {
-        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
             crate::process::child::reset_inherited_state();
+            if cgroup_fd >= 0 && libc::write(cgroup_fd, b"0".as_ptr().cast(), 1) != 1 {
+                return Err(std::io::Error::last_os_error());
+            }
             Ok(())
         });
     }

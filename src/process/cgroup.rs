@@ -323,9 +323,9 @@ impl Cgroup {
     }
 
     /// Ends every process of the cgroup: `sig` and SIGCONT, KILL at `soft` (or at once when
-    /// `soft` has passed), and waits up to [`KILL_GRACE`] after that for the cgroup to empty;
-    /// then removes it. `spared` (svc and its ancestors) are never signalled. Returns the
-    /// processes still there at the end, if any.
+    /// `soft` has passed), and waits up to [`KILL_GRACE`] after that for the cgroup to empty.
+    /// `spared` (svc and its ancestors) are never signalled. Returns the processes still there
+    /// at the end, if any. The cgroup stays (see [`Cgroup::remove`]).
     pub fn end(
         &self,
         procfs: &Procfs,
@@ -336,6 +336,7 @@ impl Cgroup {
         let hard = soft.max(Instant::now()) + KILL_GRACE;
         let mut signalled = false;
         let mut killed = false;
+        let mut by_cgroup_kill = false;
         loop {
             let members: Vec<i32> = self
                 .procs()
@@ -343,7 +344,6 @@ impl Cgroup {
                 .filter(|p| !spared.contains(p))
                 .collect();
             if members.is_empty() {
-                self.remove();
                 return Ok(());
             }
             let now = Instant::now();
@@ -360,14 +360,20 @@ impl Cgroup {
                 }
                 signalled = true;
             }
-            if now >= soft && !killed {
-                let inside_spared = spared.iter().any(|p| self.holds(procfs, *p));
-                if inside_spared || write_file(&self.path().join("cgroup.kill"), "1").is_err() {
+            if now >= soft {
+                // cgroup.kill once (it takes what forks meanwhile too); without it, KILL to
+                // each member at every look, so a child forked since the last one gets it too.
+                if !killed {
+                    let inside_spared = spared.iter().any(|p| self.holds(procfs, *p));
+                    by_cgroup_kill =
+                        !inside_spared && write_file(&self.path().join("cgroup.kill"), "1").is_ok();
+                    killed = true;
+                }
+                if !by_cgroup_kill {
                     for h in &handles {
                         let _ = h.signal(Signal::SIGKILL);
                     }
                 }
-                killed = true;
             }
             if now >= hard {
                 return Err(members);

@@ -292,3 +292,58 @@ fn an_exec_check_runs_as_the_service_user() {
     let who = std::fs::read_to_string(out.join("who")).unwrap();
     assert_eq!(who.trim(), user.uid.to_string());
 }
+
+/// The table of all services gains a last HEALTH column only when some service has a check:
+/// the verdict there, `-` for the others; without checks the header is the usual one.
+#[test]
+fn the_status_table_shows_health_only_when_a_service_has_a_check() {
+    let sb = Sandbox::new();
+    let plain = sb.sleeper("plain");
+    sb.service("plain", &plain);
+    let header = |sb: &Sandbox| -> Vec<String> {
+        let r = sb.svc(["status"]);
+        r.no_panic();
+        r.stdout
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(header(&sb), ["NAME", "STATE", "PID", "UPTIME", "RUNLEVELS"]);
+    let checked = sb.sleeper("checked");
+    sb.service(
+        "checked",
+        &format!("{checked}respawn: true\nhealth: {{ exec: [/bin/true], interval: 100ms }}\n"),
+    );
+    let _stop = StopOnDrop(&sb, "checked");
+    sb.svc(["start", "checked"]).ok();
+    wait_status(&sb, "checked", "health", "healthy".into());
+    assert_eq!(
+        header(&sb),
+        ["NAME", "STATE", "PID", "UPTIME", "RUNLEVELS", "HEALTH"]
+    );
+    let r = sb.svc(["status"]);
+    let row = |name: &str| -> Vec<String> {
+        r.stdout
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no row for {name}:\n{}", r.stdout))
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(
+        row("checked").last().map(String::as_str),
+        Some("healthy"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        row("plain").last().map(String::as_str),
+        Some("-"),
+        "{}",
+        r.stdout
+    );
+}

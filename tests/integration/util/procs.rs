@@ -170,3 +170,13 @@ pub fn tree(dir: &Path) -> Vec<String> {
     out.sort();
     out
 }
+
+/// Moves `pid` to the root of the cgroup2 hierarchy svc uses, out of its service's cgroup
+/// (SPEC §8.7): what a process named by a previous boot's record is — no cgroup of this
+/// boot's svc holds it. Nothing to do without containment (not root, no cgroup2).
+pub fn leave_service_cgroup(pid: i32) {
+    if let svc::process::cgroup::Hierarchy::At(root) = svc::process::cgroup::detect() {
+        std::fs::write(root.join("cgroup.procs"), pid.to_string())
+            .unwrap_or_else(|e| panic!("moving {pid} out of its cgroup: {e}"));
+    }
+}
