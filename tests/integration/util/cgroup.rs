@@ -1,8 +1,9 @@
 //! cgroup v2 as the tests see it (SPEC §8.7): the hierarchy svc would use here (found the way
 //! `src/process/cgroup.rs` finds it, written again so a test does not trust the code it
 //! checks), a process's own cgroup from /proc, a service's expected cgroup, what a cgroup
-//! holds, the removal of what a sandbox left there, and the one skip strict mode allows: a
-//! kernel that refuses what a test needs.
+//! holds, the removal of what a sandbox left there, a private cgroup2 mount to ask the kernel
+//! for a controller, and the one skip strict mode allows: a kernel that refuses what a test
+//! needs.
 
 use super::{alive, skip_unless_root, strict, Sandbox};
 use std::path::{Path, PathBuf};
@@ -107,6 +108,63 @@ pub fn service_cgroup(sb: &Sandbox, name: &str) -> String {
 /// The directory of that cgroup in the hierarchy svc uses here (`None` without one).
 pub fn service_cgroup_dir(sb: &Sandbox, name: &str) -> Option<PathBuf> {
     Some(cgroup2_root()?.join(service_cgroup(sb, name).trim_start_matches('/')))
+}
+
+/// Mounts a cgroup2 at `dir` in a private mount namespace (a child process of its own) and,
+/// when `enable` is given, writes it to the root's `cgroup.subtree_control`: the errno of the
+/// first call the kernel refused. The child does only system calls between fork and exec.
+pub fn try_private_cgroup2(dir: &Path, enable: Option<&str>) -> std::io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::process::CommandExt;
+    let target = CString::new(dir.as_os_str().as_bytes()).unwrap();
+    let control = CString::new(dir.join("cgroup.subtree_control").as_os_str().as_bytes()).unwrap();
+    let enable = enable.map(|e| e.as_bytes().to_vec());
+    let mut c = std::process::Command::new("true");
+    c.stdin(std::process::Stdio::null());
+    // SAFETY: only system calls (unshare, mount, open, write) on buffers made before the fork.
+    unsafe {
+        c.pre_exec(move || {
+            let fail = || Err(std::io::Error::last_os_error());
+            if libc::unshare(libc::CLONE_NEWNS) != 0 {
+                return fail();
+            }
+            let root = b"/\0";
+            if libc::mount(
+                std::ptr::null(),
+                root.as_ptr().cast(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            ) != 0
+            {
+                return fail();
+            }
+            let fstype = b"cgroup2\0";
+            let none = b"none\0";
+            if libc::mount(
+                none.as_ptr().cast(),
+                target.as_ptr(),
+                fstype.as_ptr().cast(),
+                0,
+                std::ptr::null(),
+            ) != 0
+            {
+                return fail();
+            }
+            if let Some(e) = &enable {
+                let fd = libc::open(control.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                if fd < 0 || libc::write(fd, e.as_ptr().cast(), e.len()) != e.len() as isize {
+                    return fail();
+                }
+            }
+            Ok(())
+        });
+    }
+    let mut child = c.spawn()?;
+    let st = child.wait()?;
+    assert!(st.success(), "`true` failed: {st}");
+    Ok(())
 }
 
 /// Kills what is left in the sandbox's cgroups and removes them (`svc/ID/*`, then `svc/ID`),
