@@ -1,9 +1,9 @@
 //! cgroup v2 as the tests see it (SPEC §8.7): the hierarchy svc would use here (found the way
 //! `src/process/cgroup.rs` finds it, written again so a test does not trust the code it
 //! checks), a process's own cgroup from /proc, a service's expected cgroup, what a cgroup
-//! holds, the removal of what a sandbox left there, a private cgroup2 mount to ask the kernel
-//! for a controller, and the one skip strict mode allows: a kernel that refuses what a test
-//! needs.
+//! holds (and the assertions on it), the removal of what a sandbox left there, a private
+//! cgroup2 mount to ask the kernel for a controller (and svc run in one), and the one skip
+//! strict mode allows: a kernel that refuses what a test needs.
 
 use super::{alive, skip_unless_root, strict, Sandbox};
 use std::path::{Path, PathBuf};
@@ -165,6 +165,76 @@ pub fn try_private_cgroup2(dir: &Path, enable: Option<&str>) -> std::io::Result<
     let st = child.wait()?;
     assert!(st.success(), "`true` failed: {st}");
     Ok(())
+}
+
+/// The controllers the hierarchy svc uses offers.
+pub fn offered_controllers() -> Vec<String> {
+    let root = cgroup2_root().expect("a cgroup2 hierarchy");
+    std::fs::read_to_string(root.join("cgroup.controllers"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+/// A wrapper that runs svc in a private mount namespace whose /sys/fs/cgroup is a cgroup2
+/// with the pids controller on at its root.
+pub fn in_pids_namespace(sb: &Sandbox, args: &[&str]) -> super::Run {
+    let mut c = sb.wrapped(
+        "unshare",
+        &[
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            "mount -t cgroup2 none /sys/fs/cgroup && echo +pids > /sys/fs/cgroup/cgroup.subtree_control && exec \"$@\"",
+            "sh",
+        ],
+    );
+    c.args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    super::run_timeout(c, super::display_args(args), super::SVC_LIMIT)
+}
+
+/// Asserts that every process of `pids` runs in the cgroup SPEC §8.7 gives `name`, and that
+/// its directory lists them; returns the directory.
+#[track_caller]
+pub fn assert_in_service_cgroup(sb: &Sandbox, name: &str, pids: &[i32]) -> PathBuf {
+    let want = service_cgroup(sb, name);
+    for &p in pids {
+        assert_eq!(
+            cgroup_of(p).as_deref(),
+            Some(want.as_str()),
+            "process {p} of {name} is not in its service's cgroup"
+        );
+    }
+    let dir = cgroup_dir_of(pids[0]).expect("the cgroup directory");
+    let listed = cgroup_procs(&dir);
+    for p in pids {
+        assert!(
+            listed.contains(p),
+            "{}/cgroup.procs lacks {p}: {listed:?}",
+            dir.display()
+        );
+    }
+    dir
+}
+
+/// Asserts that nothing of `pids` is left, and that the cgroup `dir` and its `svc/ID` parent
+/// (the sandbox has one service) are gone.
+#[track_caller]
+pub fn assert_all_gone(pids: &[i32], dir: &Path) {
+    let left: Vec<i32> = pids.iter().copied().filter(|p| alive(*p)).collect();
+    assert!(left.is_empty(), "processes of the service left: {left:?}");
+    assert!(!dir.exists(), "the cgroup {} is left", dir.display());
+    let parent = dir.parent().unwrap();
+    assert!(
+        !parent.exists(),
+        "the configuration's cgroup {} is left",
+        parent.display()
+    );
 }
 
 /// Kills what is left in the sandbox's cgroups and removes them (`svc/ID/*`, then `svc/ID`),
