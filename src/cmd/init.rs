@@ -27,6 +27,7 @@ impl Given {
             ("--config-dir", &cli.config_dir),
             ("--state-dir", &cli.state_dir),
             ("--log-dir", &cli.log_dir),
+            ("--sysv-dir", &cli.sysv_dir),
         ] {
             if let Some(v) = value {
                 args.push(flag.into());

@@ -345,4 +345,6 @@ impl Definition {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Settings {
     pub default_runlevel: Option<char>,
+    /// `sysv_dir:` the SysV directory whose scripts svc runs (SPEC §9), an absolute path.
+    pub sysv_dir: Option<PathBuf>,
 }

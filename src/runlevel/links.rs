@@ -442,6 +442,7 @@ mod tests {
             config: Some(root.join("config")),
             state: Some(root.join("state")),
             log: Some(root.join("log")),
+            sysv: None,
         })
     }
 
