@@ -97,6 +97,14 @@ pub fn run(ctx: &Context, host_checks: bool) -> Code {
     }
     expansion_warnings(&defs, &mut warnings);
     stray_files(ctx, &mut problems, &mut warnings);
+    for path in definition::sysv::bad_names(&ctx.dirs) {
+        warnings.push(Problem {
+            file: path,
+            line: None,
+            column: None,
+            message: "warning: an LSB script whose file name is not a service name: not a service (ignored)".into(),
+        });
+    }
     let dirs_checked = runlevel_problems(ctx, &mut problems, &mut warnings);
     runlevel_contradictions(ctx, &defs, &mut problems);
     access_problems(ctx, &mut problems, &mut warnings);

@@ -166,13 +166,19 @@ fn header_problem(def: &Definition, script: &Path, e: &LsbError) -> Problem {
         Some((head, rest)) if head.starts_with("line ") => rest.to_string(),
         _ => text,
     };
+    // A SysV script is its own definition: no other file to name.
+    let message = if def.file == script {
+        message
+    } else {
+        format!(
+            "{message} (LSB header of the script named by {})",
+            def.file.display()
+        )
+    };
     Problem {
         file: script.to_path_buf(),
         line,
         column: None,
-        message: format!(
-            "{message} (LSB header of the script named by {})",
-            def.file.display()
-        ),
+        message,
     }
 }

@@ -55,6 +55,11 @@ pub const FACILITIES: [(&str, &str); 8] = [
 /// them.
 pub const BASE_DEPENDENCIES: [&str; 2] = ["$remote_fs", "$syslog"];
 
+/// Whether a script's text has an LSB block (a `### BEGIN INIT INFO` line), well formed or not.
+pub fn has_block(text: &str) -> bool {
+    text.lines().any(|l| l.trim_end() == BEGIN)
+}
+
 /// True for a system facility name (`$local_fs`, `$network`, any `$name`).
 pub fn is_facility(word: &str) -> bool {
     word.len() > 1 && word.starts_with('$')

@@ -32,4 +32,5 @@ mod rundir;
 mod status;
 mod supervise;
 mod switch;
+mod sysv;
 mod together;

@@ -1,0 +1,231 @@
+//! Running a SysV system's own init scripts (SPEC §9; docs/lsb.md, "Running a SysV system's own
+//! scripts"): a private `DIR` tree (`DIR/init.d`, `DIR/rcN.d`, `DIR/insserv.conf`) of small LSB
+//! scripts written here, each recording `start NAME` / `stop NAME` in `work/order`, never the
+//! machine's /etc. Ordering is proven by the order the scripts recorded, parallelism by two
+//! scripts that each wait (with a deadline) for the other's marker.
+
+use crate::util::*;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+/// The SysV directory of a sandbox: `<sandbox>/sysv` with `init.d` and `rc{0..6,S}.d`.
+fn sysv(sb: &Sandbox) -> PathBuf {
+    let d = sb.path().join("sysv");
+    std::fs::create_dir_all(d.join("init.d")).unwrap();
+    for l in ["0", "1", "2", "3", "4", "5", "6", "S"] {
+        std::fs::create_dir_all(d.join(format!("rc{l}.d"))).unwrap();
+    }
+    d
+}
+
+/// Writes `DIR/init.d/NAME` (mode 0755): an LSB script with the header `lines` (each
+/// `Keyword: value`) that records its actions in work/order and keeps work/NAME.on while
+/// started; `extra` runs first at `start` (a wait, a failure).
+fn lsb_script(sb: &Sandbox, name: &str, lines: &[&str], extra: &str) -> PathBuf {
+    let dir = sysv(sb);
+    let header: String = lines.iter().map(|l| format!("# {l}\n")).collect();
+    let w = sb.work.display();
+    let text = format!(
+        "#!/bin/sh\n### BEGIN INIT INFO\n# Provides: {name}\n{header}### END INIT INFO\n\
+         W={w}\n\
+         case \"$1\" in\n\
+         start) {extra}\n echo \"start {name}\" >> $W/order; touch $W/{name}.on ;;\n\
+         stop) echo \"stop {name}\" >> $W/order; rm -f $W/{name}.on ;;\n\
+         status) [ -f $W/{name}.on ] && exit 0; exit 3 ;;\n\
+         restart|force-reload) exit 0 ;;\n\
+         *) exit 3 ;;\n\
+         esac\nexit 0\n"
+    );
+    let p = dir.join("init.d").join(name);
+    std::fs::write(&p, text).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+/// A plain script without a Provides line in its header.
+fn raw_script(sb: &Sandbox, file: &str, text: &str, mode: u32) {
+    let p = sysv(sb).join("init.d").join(file);
+    std::fs::write(&p, text).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// `DIR/rcL.d/ENTRY -> ../init.d/NAME`.
+fn rc_link(sb: &Sandbox, level: &str, entry: &str, name: &str) {
+    let p = sysv(sb).join(format!("rc{level}.d")).join(entry);
+    std::os::unix::fs::symlink(format!("../init.d/{name}"), p).unwrap();
+}
+
+/// `svc --sysv-dir DIR ARGS`.
+#[track_caller]
+fn svc(sb: &Sandbox, args: &[&str]) -> Run {
+    let dir = sysv(sb);
+    let mut all = vec!["--sysv-dir", dir.to_str().unwrap()];
+    all.extend_from_slice(args);
+    sb.svc(all)
+}
+
+/// The lines the scripts recorded.
+fn order(sb: &Sandbox) -> Vec<String> {
+    file_lines(&sb.work.join("order"))
+}
+
+fn pos(lines: &[String], line: &str) -> usize {
+    lines
+        .iter()
+        .position(|l| l == line)
+        .unwrap_or_else(|| panic!("{line:?} not in {lines:?}"))
+}
+
+/// `a` was recorded before `b`.
+#[track_caller]
+fn before(lines: &[String], a: &str, b: &str) {
+    assert!(pos(lines, a) < pos(lines, b), "{a} before {b}: {lines:?}");
+}
+
+const LEVELS: &str = "Default-Start: 2 3 4 5";
+
+#[test]
+fn lsb_scripts_of_the_sysv_dir_are_services_and_the_rest_is_ignored() {
+    let sb = Sandbox::new();
+    lsb_script(&sb, "alpha", &[LEVELS, "Short-Description: the alpha"], "");
+    let header = "#!/bin/sh\n### BEGIN INIT INFO\n# Provides: x\n### END INIT INFO\nexit 0\n";
+    for f in [
+        "README",
+        "skeleton",
+        "rc",
+        "rcS",
+        ".depend.boot",
+        "alpha~",
+        "alpha.dpkg-old",
+        "alpha.dpkg-dist",
+        "alpha.dpkg-new",
+        "alpha.dpkg-bak",
+    ] {
+        raw_script(&sb, f, header, 0o755);
+    }
+    raw_script(&sb, "noheader", "#!/bin/sh\nexit 0\n", 0o755);
+    raw_script(&sb, "notexec", header, 0o644);
+    raw_script(&sb, "bad name", header, 0o755);
+    std::fs::create_dir(sysv(&sb).join("init.d/adir")).unwrap();
+    let r = svc(&sb, &["list", "--json"]);
+    r.ok();
+    let list: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["alpha"], "{}", r.stdout);
+    // Every command sees it: start, status, stop, completion of names.
+    svc(&sb, &["start", "alpha"]).ok();
+    assert_eq!(order(&sb), ["start alpha"]);
+    svc(&sb, &["status", "alpha"])
+        .code(0)
+        .stdout_has("the alpha");
+    svc(&sb, &["stop", "alpha"]).ok();
+    svc(&sb, &["status", "alpha"]).code(3);
+    svc(&sb, &["__complete", "services"])
+        .ok()
+        .stdout_has("alpha");
+    // A name that is no service name is mentioned by check, not an error.
+    svc(&sb, &["check", "--no-host-checks"])
+        .ok()
+        .stderr_has("bad name");
+    // Without a SysV directory there is no such service.
+    sb.svc(["status", "alpha"]).code(4);
+}
+
+#[test]
+fn a_yaml_definition_of_the_same_name_wins() {
+    let sb = Sandbox::new();
+    lsb_script(&sb, "alpha", &[LEVELS], "");
+    sb.service(
+        "alpha",
+        &format!("{}description: from yaml\n", sb.sleeper("alpha")),
+    );
+    svc(&sb, &["start", "alpha"]).ok();
+    wait_for_file(
+        &sb.work.join("alpha.started"),
+        std::time::Duration::from_secs(20),
+    );
+    assert!(order(&sb).is_empty());
+    svc(&sb, &["status", "alpha"])
+        .code(0)
+        .stdout_has("from yaml");
+    svc(&sb, &["stop", "alpha"]).ok();
+}
+
+#[test]
+fn the_sysv_dir_flag_beats_the_environment_which_beats_svc_yaml() {
+    let sb = Sandbox::new();
+    let make = |dir: &str, name: &str| {
+        let d = sb.path().join(dir).join("init.d");
+        std::fs::create_dir_all(&d).unwrap();
+        let p = d.join(name);
+        std::fs::write(
+            &p,
+            format!(
+                "#!/bin/sh\n### BEGIN INIT INFO\n# Provides: {name}\n### END INIT INFO\nexit 3\n"
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        sb.path().join(dir)
+    };
+    let from_yaml = make("y", "fromyaml");
+    let from_env = make("e", "fromenv");
+    let from_flag = make("f", "fromflag");
+    std::fs::write(
+        sb.config.join("svc.yaml"),
+        format!("sysv_dir: {}\n", from_yaml.display()),
+    )
+    .unwrap();
+    let listed = |env: Option<&Path>, flag: Option<&Path>| -> String {
+        let mut args: Vec<String> = Vec::new();
+        if let Some(f) = flag {
+            args.extend(["--sysv-dir".into(), f.display().to_string()]);
+        }
+        args.push("__complete".into());
+        args.push("services".into());
+        let mut c = sb.cmd(&args);
+        if let Some(e) = env {
+            c.env("SVC_SYSV_DIR", e);
+        }
+        let r = output(c, args, SVC_LIMIT);
+        r.ok();
+        r.stdout.trim().to_string()
+    };
+    assert_eq!(listed(None, None), "fromyaml");
+    assert_eq!(listed(Some(&from_env), None), "fromenv");
+    assert_eq!(listed(Some(&from_env), Some(&from_flag)), "fromflag");
+    // A relative sysv_dir in svc.yaml: an error with the file and line.
+    std::fs::write(
+        sb.config.join("svc.yaml"),
+        "default_runlevel: 2\nsysv_dir: etc\n",
+    )
+    .unwrap();
+    sb.svc(["check", "--no-host-checks"])
+        .code(6)
+        .stderr_has("svc.yaml:2: `sysv_dir`: expected an absolute path");
+    sb.svc(["status"]).stderr_has("svc.yaml:2");
+}
+
+#[test]
+fn check_names_the_file_and_line_of_a_malformed_header() {
+    let sb = Sandbox::new();
+    lsb_script(&sb, "good", &[LEVELS], "");
+    raw_script(
+        &sb,
+        "broken",
+        "#!/bin/sh\n# a comment\n### BEGIN INIT INFO\n# Provides: broken\n# Default-Start: 2 9\n### END INIT INFO\nexit 0\n",
+        0o755,
+    );
+    let script = sysv(&sb).join("init.d/broken");
+    svc(&sb, &["check", "--no-host-checks"])
+        .code(6)
+        .stderr_has(&format!("{}:5: `Default-Start`", script.display()));
+    // The broken script is still a service, whose definition is invalid (6, not 5).
+    svc(&sb, &["start", "broken"]).code(6);
+    svc(&sb, &["start", "good"]).ok();
+}
