@@ -310,10 +310,10 @@ fn runlevel_problems(
 ) -> usize {
     let mut found = 0;
     for level in runlevel::LEVELS {
-        let dir = runlevel::level_dir(&ctx.dirs, level);
-        if dir.is_dir() {
-            found += 1;
-        }
+        found += runlevel::level_dirs(&ctx.dirs, level)
+            .iter()
+            .filter(|d| d.is_dir())
+            .count();
         let (entries, bad) = runlevel::scan(&ctx.dirs, level);
         problems.extend(bad.into_iter().map(|p| Problem {
             file: p.path,
@@ -340,6 +340,7 @@ fn runlevel_problems(
             };
             let starts = file_names(Some(Kind::Start));
             let kills = file_names(Some(Kind::Kill));
+            let dir = es[0].path.parent().unwrap_or(Path::new("")).to_path_buf();
             if !starts.is_empty() && !kills.is_empty() {
                 problems.push(Problem {
                     file: dir.clone(),
@@ -391,7 +392,10 @@ fn runlevel_contradictions(
                 .map(|f| f.to_string_lossy().into_owned())
                 .unwrap_or_default();
             problems.push(Problem {
-                file: runlevel::level_dir(&ctx.dirs, level),
+                file: c
+                    .start_entry
+                    .parent()
+                    .map_or_else(|| runlevel::level_dir(&ctx.dirs, level), Path::to_path_buf),
                 line: None,
                 column: None,
                 message: format!(

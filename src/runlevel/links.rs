@@ -164,8 +164,11 @@ fn scan_links(
     only: Option<&ServiceName>,
 ) -> Result<BTreeMap<String, Vec<Link>>, LinkError> {
     let mut out: BTreeMap<String, Vec<Link>> = BTreeMap::new();
-    for level in LEVELS {
-        let dir = level_dir(dirs, level);
+    for (level, dir) in LEVELS.iter().flat_map(|l| {
+        super::level_dirs(dirs, *l)
+            .into_iter()
+            .map(move |d| (*l, d))
+    }) {
         let rd = match std::fs::read_dir(&dir) {
             Ok(rd) => rd,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,

@@ -229,3 +229,55 @@ fn check_names_the_file_and_line_of_a_malformed_header() {
     svc(&sb, &["start", "broken"]).code(6);
     svc(&sb, &["start", "good"]).ok();
 }
+
+#[test]
+fn the_sysv_rc_dirs_merge_with_runlevels_by_number() {
+    let sb = Sandbox::new();
+    for n in ["a", "b", "c"] {
+        lsb_script(&sb, n, &[LEVELS], "");
+    }
+    std::os::unix::fs::symlink(
+        sysv(&sb).join("init.d/a"),
+        sb.config.join("runlevels/rc2.d/S10a"),
+    )
+    .unwrap();
+    rc_link(&sb, "2", "S20b", "b");
+    rc_link(&sb, "2", "S05c", "c");
+    rc_link(&sb, "2", "README", "c");
+    svc(&sb, &["check", "--no-host-checks"]).ok();
+    svc(&sb, &["switch", "2"]).ok();
+    assert_eq!(order(&sb), ["start c", "start a", "start b"]);
+    svc(&sb, &["list", "b"]).ok().stdout_has("2:on");
+    // rc0.d of the SysV directory stops them, by K number.
+    rc_link(&sb, "0", "K01b", "b");
+    rc_link(&sb, "0", "K02c", "c");
+    std::os::unix::fs::symlink(
+        sysv(&sb).join("init.d/a"),
+        sb.config.join("runlevels/rc0.d/K03a"),
+    )
+    .unwrap();
+    svc(&sb, &["switch", "0"]).ok();
+    assert_eq!(order(&sb)[3..], ["stop b", "stop c", "stop a"]);
+}
+
+#[test]
+fn an_entry_in_both_directories_of_a_level_is_an_error_and_that_service_is_left_out() {
+    let sb = Sandbox::new();
+    for n in ["a", "b"] {
+        lsb_script(&sb, n, &[LEVELS], "");
+    }
+    let mine = sb.config.join("runlevels/rc2.d/S10a");
+    std::os::unix::fs::symlink(sysv(&sb).join("init.d/a"), &mine).unwrap();
+    rc_link(&sb, "2", "S20a", "a");
+    rc_link(&sb, "2", "S30b", "b");
+    rc_link(&sb, "2", "S40gone", "gone");
+    let theirs = sysv(&sb).join("rc2.d/S20a");
+    let both = format!("({} and {})", mine.display(), theirs.display());
+    svc(&sb, &["check", "--no-host-checks"])
+        .code(6)
+        .stderr_has(&both)
+        .stderr_has("S40gone: no definition for service gone");
+    let r = svc(&sb, &["switch", "2"]);
+    r.code(1).stderr_has(&both);
+    assert_eq!(order(&sb), ["start b"]);
+}
