@@ -73,14 +73,49 @@ pub fn run(ctx: &Context, host_checks: bool) -> Code {
                     })
                     .collect::<Vec<_>>()
             };
-        problems.extend(undefined("requires", &d.requires, &|dep| {
-            format!("`requires`: no definition for service {dep}")
-        }));
-        warnings.extend(undefined("wants", &d.wants, &|dep| {
-            format!("warning: `wants`: no definition for service {dep} (tolerated)")
-        }));
+        // Header-derived ones are resolved (Provides, facilities) by the order below.
+        if d.lsb.is_none() || d.keys.given("requires") {
+            problems.extend(undefined("requires", &d.requires, &|dep| {
+                format!("`requires`: no definition for service {dep}")
+            }));
+        }
+        if d.lsb.is_none() || d.keys.given("wants") {
+            warnings.extend(undefined("wants", &d.wants, &|dep| {
+                format!("warning: `wants`: no definition for service {dep} (tolerated)")
+            }));
+        }
     }
-    for cycle in runlevel::graph::Graph::of_definitions(defs.values()).cycles() {
+    let (facilities, facility_problems) = runlevel::order::facilities(&ctx.dirs);
+    problems.extend(facility_problems.into_iter().map(|p| Problem {
+        file: p.file,
+        line: p.line,
+        column: None,
+        message: p.message,
+    }));
+    let order = runlevel::order::Order::of(defs.values(), &facilities);
+    for m in &order.missing {
+        let def = &defs[&m.service];
+        // A `script:` definition: named as its other `requires` are (its file, `script` line).
+        if def.file != m.script {
+            problems.push(Problem {
+                file: def.file.clone(),
+                line: line_of(def, "script"),
+                column: None,
+                message: format!("`requires`: no definition for service {}", m.name),
+            });
+            continue;
+        }
+        problems.push(Problem {
+            file: m.script.clone(),
+            line: Some(m.line),
+            column: None,
+            message: format!(
+                "`Required-Start`: {} is no service and no service provides it (insserv refuses this too; `svc switch` leaves {} out)",
+                m.name, m.service
+            ),
+        });
+    }
+    for cycle in order.graph().cycles() {
         let first = &defs[&cycle[0]];
         problems.push(Problem {
             file: first.file.clone(),
@@ -106,7 +141,7 @@ pub fn run(ctx: &Context, host_checks: bool) -> Code {
         });
     }
     let dirs_checked = runlevel_problems(ctx, &mut problems, &mut warnings);
-    runlevel_contradictions(ctx, &defs, &mut problems);
+    runlevel_contradictions(ctx, &order, &mut problems);
     access_problems(ctx, &mut problems, &mut warnings);
     for w in &warnings {
         ctx.out.problem(&w.to_string());
@@ -376,10 +411,10 @@ fn runlevel_problems(
 /// cannot contradict.
 fn runlevel_contradictions(
     ctx: &Context,
-    defs: &BTreeMap<ServiceName, Definition>,
+    order: &runlevel::order::Order,
     problems: &mut Vec<Problem>,
 ) {
-    let deps = |n: &ServiceName| defs.get(n).map(runlevel::graph::Deps::of);
+    let deps = |n: &ServiceName| order.deps(n);
     for level in runlevel::LEVELS {
         if matches!(level, '0' | '6') {
             continue;

@@ -6,6 +6,7 @@
 
 pub mod graph;
 pub mod links;
+pub mod order;
 pub mod plan;
 pub mod schedule;
 

@@ -18,15 +18,19 @@ fn sysv(sb: &Sandbox) -> PathBuf {
     d
 }
 
-/// Writes `DIR/init.d/NAME` (mode 0755): an LSB script with the header `lines` (each
-/// `Keyword: value`) that records its actions in work/order and keeps work/NAME.on while
-/// started; `extra` runs first at `start` (a wait, a failure).
-fn lsb_script(sb: &Sandbox, name: &str, lines: &[&str], extra: &str) -> PathBuf {
-    let dir = sysv(sb);
+/// An LSB script with the header `lines` (each `Keyword: value`, after `Provides: NAME` unless
+/// one of them gives Provides) that records its actions in work/order and keeps work/NAME.on
+/// while started; `extra` runs first at `start` (a wait, a failure).
+fn lsb_text(sb: &Sandbox, name: &str, lines: &[&str], extra: &str) -> String {
+    let provides = if lines.iter().any(|l| l.starts_with("Provides:")) {
+        String::new()
+    } else {
+        format!("# Provides: {name}\n")
+    };
     let header: String = lines.iter().map(|l| format!("# {l}\n")).collect();
     let w = sb.work.display();
-    let text = format!(
-        "#!/bin/sh\n### BEGIN INIT INFO\n# Provides: {name}\n{header}### END INIT INFO\n\
+    format!(
+        "#!/bin/sh\n### BEGIN INIT INFO\n{provides}{header}### END INIT INFO\n\
          W={w}\n\
          case \"$1\" in\n\
          start) {extra}\n echo \"start {name}\" >> $W/order; touch $W/{name}.on ;;\n\
@@ -35,9 +39,13 @@ fn lsb_script(sb: &Sandbox, name: &str, lines: &[&str], extra: &str) -> PathBuf 
          restart|force-reload) exit 0 ;;\n\
          *) exit 3 ;;\n\
          esac\nexit 0\n"
-    );
-    let p = dir.join("init.d").join(name);
-    std::fs::write(&p, text).unwrap();
+    )
+}
+
+/// Writes `DIR/init.d/NAME` (mode 0755): see [`lsb_text`].
+fn lsb_script(sb: &Sandbox, name: &str, lines: &[&str], extra: &str) -> PathBuf {
+    let p = sysv(sb).join("init.d").join(name);
+    std::fs::write(&p, lsb_text(sb, name, lines, extra)).unwrap();
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     p
 }
@@ -280,4 +288,146 @@ fn an_entry_in_both_directories_of_a_level_is_an_error_and_that_service_is_left_
     let r = svc(&sb, &["switch", "2"]);
     r.code(1).stderr_has(&both);
     assert_eq!(order(&sb), ["start b"]);
+}
+
+/// Links `S<NN>NAME` in DIR/rc2.d for each (NN, NAME).
+fn starts(sb: &Sandbox, entries: &[(u8, &str)]) {
+    for (n, name) in entries {
+        rc_link(sb, "2", &format!("S{n:02}{name}"), name);
+    }
+}
+
+#[test]
+fn headers_order_by_provides_facilities_x_start_before_and_all() {
+    let sb = Sandbox::new();
+    let dir = sysv(&sb);
+    std::fs::write(
+        dir.join("insserv.conf"),
+        "# facilities\n$syslog\t+logd\n$remote_fs\t$local_fs +nfs\n<interactive>\tlogd\n",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.join("insserv.conf.d")).unwrap();
+    std::fs::write(dir.join("insserv.conf.d/net"), "$network +netup\n").unwrap();
+    std::fs::write(
+        dir.join("insserv.conf.d/net~"),
+        "this is a backup, never read\n",
+    )
+    .unwrap();
+    lsb_script(&sb, "logd", &[LEVELS], "");
+    lsb_script(&sb, "netup", &[LEVELS], "");
+    lsb_script(&sb, "early", &[LEVELS, "X-Start-Before: database"], "");
+    lsb_script(&sb, "db", &["Provides: db database", LEVELS], "");
+    lsb_script(
+        &sb,
+        "web",
+        &[
+            "Required-Start: $syslog $network $remote_fs $time database",
+            "Should-Start: ghost $portmap",
+            LEVELS,
+        ],
+        "",
+    );
+    lsb_script(&sb, "last", &["Required-Start: $all", LEVELS], "");
+    lsb_script(&sb, "first", &[LEVELS], "");
+    // A `script:` service of the configuration directory is ordered by the same rules.
+    let ys = sb.work.join("yscript.init");
+    std::fs::write(
+        &ys,
+        lsb_text(&sb, "yscript", &["Required-Start: $syslog"], ""),
+    )
+    .unwrap();
+    std::fs::set_permissions(&ys, std::fs::Permissions::from_mode(0o755)).unwrap();
+    sb.service("yscript", &format!("script: {}\n", ys.display()));
+    std::os::unix::fs::symlink(
+        "../../init.d/yscript.yaml",
+        sb.config.join("runlevels/rc2.d/S10yscript"),
+    )
+    .unwrap();
+    // Numbers first (first at 05), then headers within a number; web, at 10, pulls its
+    // requirements forward even from 30.
+    starts(
+        &sb,
+        &[
+            (5, "first"),
+            (10, "web"),
+            (10, "last"),
+            (10, "early"),
+            (30, "db"),
+            (30, "logd"),
+            (10, "netup"),
+        ],
+    );
+    svc(&sb, &["check", "--no-host-checks"]).ok();
+    svc(&sb, &["switch", "2"]).ok();
+    let o = order(&sb);
+    assert_eq!(o.len(), 8, "{o:?}");
+    assert_eq!(o[0], "start first");
+    before(&o, "start logd", "start web");
+    before(&o, "start netup", "start web");
+    before(&o, "start db", "start web");
+    before(&o, "start early", "start db");
+    before(&o, "start logd", "start yscript");
+    assert_eq!(o[7], "start last", "{o:?}");
+}
+
+#[test]
+fn stop_order_follows_required_stop_and_x_stop_after() {
+    let sb = Sandbox::new();
+    lsb_script(&sb, "db", &["Provides: db database", LEVELS], "");
+    lsb_script(&sb, "web", &["Required-Stop: database", LEVELS], "");
+    lsb_script(&sb, "tail", &["X-Stop-After: db", LEVELS], "");
+    lsb_script(&sb, "quit", &["Required-Stop: $all", LEVELS], "");
+    starts(&sb, &[(10, "db"), (10, "web"), (10, "tail"), (10, "quit")]);
+    svc(&sb, &["switch", "2"]).ok();
+    for (n, name) in [(1, "db"), (1, "web"), (1, "tail"), (1, "quit")] {
+        rc_link(&sb, "0", &format!("K{n:02}{name}"), name);
+    }
+    svc(&sb, &["switch", "0"]).ok();
+    let o: Vec<String> = order(&sb).into_iter().skip(4).collect();
+    assert_eq!(o[0], "stop quit", "{o:?}");
+    before(&o, "stop web", "stop db");
+    before(&o, "stop db", "stop tail");
+}
+
+#[test]
+fn a_missing_required_start_is_an_error_a_missing_should_start_is_not() {
+    let sb = Sandbox::new();
+    let needy = lsb_script(
+        &sb,
+        "needy",
+        &[
+            LEVELS,
+            "Should-Start: ghost",
+            "Required-Start: $network nothere",
+        ],
+        "",
+    );
+    lsb_script(&sb, "calm", &["Should-Start: ghost $named", LEVELS], "");
+    starts(&sb, &[(10, "needy"), (10, "calm")]);
+    svc(&sb, &["check", "--no-host-checks"])
+        .code(6)
+        .stderr_has(&format!("{}:6: `Required-Start`: nothere", needy.display()));
+    svc(&sb, &["switch", "2"]).code(1).stderr_has("nothere");
+    assert_eq!(order(&sb), ["start calm"]);
+}
+
+#[test]
+fn independent_scripts_of_one_number_run_in_parallel() {
+    let sb = Sandbox::new();
+    let w = sb.work.display().to_string();
+    // Each marks itself, then waits (at most 20 s) for the other's mark: run one after the
+    // other, the first would give up and fail.
+    let wait_for = |me: &str, other: &str| {
+        format!(
+            "touch {w}/{me}.mark; i=0; while [ ! -f {w}/{other}.mark ]; do i=$((i+1)); \
+             [ $i -gt 400 ] && exit 1; sleep 0.05; done"
+        )
+    };
+    lsb_script(&sb, "p1", &[LEVELS], &wait_for("p1", "p2"));
+    lsb_script(&sb, "p2", &[LEVELS], &wait_for("p2", "p1"));
+    starts(&sb, &[(10, "p1"), (10, "p2")]);
+    svc(&sb, &["switch", "2"]).ok();
+    let mut o = order(&sb);
+    o.sort();
+    assert_eq!(o, ["start p1", "start p2"]);
 }

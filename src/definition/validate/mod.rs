@@ -472,6 +472,7 @@ impl Validator<'_> {
             hooks,
             stop_exec,
             health,
+            lsb: None,
         })
     }
 
