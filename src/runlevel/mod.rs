@@ -5,6 +5,7 @@
 //! by name, bytewise.
 
 pub mod graph;
+pub mod insserv;
 pub mod links;
 pub mod order;
 pub mod plan;

@@ -277,6 +277,11 @@ impl Order {
         order
     }
 
+    /// The services, in name order.
+    pub fn names(&self) -> impl Iterator<Item = &ServiceName> {
+        self.deps.keys()
+    }
+
     /// The dependencies of `name`; `None` when it is not one of the services.
     pub fn deps(&self, name: &ServiceName) -> Option<Deps> {
         self.deps.get(name).cloned()
@@ -286,5 +291,73 @@ impl Order {
     /// check`.
     pub fn graph(&self) -> Graph {
         Graph::from_deps(self.deps.iter())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::definition::LsbHeader;
+    use crate::lsb::header::{keyword_lines, InitInfo};
+
+    /// A SysV script's definition with the header `lines`.
+    pub(crate) fn script(name: &str, lines: &[&str]) -> Definition {
+        let n = ServiceName::new(name).unwrap();
+        let path = PathBuf::from(format!("/sysv/init.d/{name}"));
+        let mut def =
+            definition::parse(&path, &n, &format!("script: {}\n", path.display())).unwrap();
+        let text = format!(
+            "#!/bin/sh\n### BEGIN INIT INFO\n{}### END INIT INFO\n",
+            lines.iter().map(|l| format!("# {l}\n")).collect::<String>()
+        );
+        def.lsb = Some(LsbHeader {
+            script: path,
+            info: InitInfo::parse(&text).unwrap(),
+            lines: keyword_lines(&text),
+        });
+        def
+    }
+
+    fn strs(v: &[ServiceName]) -> Vec<&str> {
+        v.iter().map(|n| n.as_str()).collect()
+    }
+
+    fn n(s: &str) -> ServiceName {
+        ServiceName::new(s).unwrap()
+    }
+
+    #[test]
+    fn headers_resolve_through_provides_and_facilities() {
+        let mut fac = Facilities::default();
+        fac.add_text("$syslog +logd\n$time clock\n$remote_fs $local_fs\n");
+        let defs = [
+            script("logd", &["Provides: logd"]),
+            script("clock", &["Provides: clock"]),
+            script("db", &["Provides: db database"]),
+            script("early", &["X-Start-Before: database", "X-Stop-After: web"]),
+            script(
+                "web",
+                &[
+                    "Required-Start: $syslog $time $remote_fs database nothere",
+                    "Should-Start: ghost logd",
+                    "Required-Stop: database $all",
+                ],
+            ),
+        ];
+        let o = Order::of(defs.iter(), &fac);
+        let web = o.deps(&n("web")).unwrap();
+        assert_eq!(strs(&web.requires), ["clock", "db", "nothere"]);
+        assert_eq!(strs(&web.wants), ["logd"]);
+        assert_eq!(strs(&web.stop_order()), ["db", "early"]);
+        assert!(web.all_stop && !web.all_start);
+        assert_eq!(strs(&o.deps(&n("db")).unwrap().wants), ["early"]);
+        assert_eq!(o.missing.len(), 1);
+        assert_eq!(
+            (o.missing[0].name.as_str(), o.missing[0].line),
+            ("nothere", 3)
+        );
+        // A header without dependencies: none, and an empty stop list (not its requires).
+        let d = o.deps(&n("logd")).unwrap();
+        assert!(d.requires.is_empty() && d.stop == Some(vec![]));
     }
 }

@@ -13,7 +13,8 @@ fn sysv(sb: &Sandbox) -> PathBuf {
     let d = sb.path().join("sysv");
     std::fs::create_dir_all(d.join("init.d")).unwrap();
     for l in ["0", "1", "2", "3", "4", "5", "6", "S"] {
-        std::fs::create_dir_all(d.join(format!("rc{l}.d"))).unwrap();
+        // A test may have put a file where a directory was.
+        let _ = std::fs::create_dir_all(d.join(format!("rc{l}.d")));
     }
     d
 }
@@ -430,4 +431,97 @@ fn independent_scripts_of_one_number_run_in_parallel() {
     let mut o = order(&sb);
     o.sort();
     assert_eq!(o, ["start p1", "start p2"]);
+}
+
+/// The entries of DIR/rcL.d, sorted, with their link targets.
+fn entries(sb: &Sandbox, level: &str) -> Vec<String> {
+    let dir = sysv(sb).join(format!("rc{level}.d"));
+    let mut v: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let t = std::fs::read_link(e.path()).unwrap_or_default();
+            format!("{}->{}", e.file_name().to_string_lossy(), t.display())
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn enable_and_disable_write_update_rc_d_links_numbered_as_insserv_does() {
+    let sb = Sandbox::new();
+    let dir = sysv(&sb);
+    std::fs::write(dir.join("insserv.conf"), "$syslog +logd\n").unwrap();
+    let stop = "Default-Stop: 0 1 6";
+    lsb_script(&sb, "base", &[LEVELS, stop], "");
+    lsb_script(
+        &sb,
+        "web",
+        &["Required-Start: base", "Required-Stop: base", LEVELS, stop],
+        "",
+    );
+    lsb_script(&sb, "logd", &[LEVELS, stop], "");
+    lsb_script(&sb, "app", &["Required-Start: $syslog", LEVELS], "");
+    svc(&sb, &["enable", "base"])
+        .ok()
+        .stdout_has("S01 in 2 3 4 5, K02 in 0 1 6");
+    assert_eq!(entries(&sb, "2"), ["S01base->../init.d/base"]);
+    assert_eq!(entries(&sb, "0"), ["K02base->../init.d/base"]);
+    svc(&sb, &["enable", "web"])
+        .ok()
+        .stdout_has("S02 in 2 3 4 5, K01 in 0 1 6");
+    svc(&sb, &["enable", "logd", "--start", "5"]).ok();
+    // No Default-Stop: no K links, as update-rc.d.
+    svc(&sb, &["enable", "app"])
+        .ok()
+        .stdout_has("app enabled: S06 in 2 3 4 5");
+    assert_eq!(
+        entries(&sb, "3"),
+        [
+            "S01base->../init.d/base",
+            "S02web->../init.d/web",
+            "S05logd->../init.d/logd",
+            "S06app->../init.d/app"
+        ]
+    );
+    assert_eq!(entries(&sb, "6").len(), 3, "{:?}", entries(&sb, "6"));
+    svc(&sb, &["list", "app"])
+        .ok()
+        .stdout_has("2:on 3:on 4:on 5:on 6:off");
+    svc(&sb, &["check", "--no-host-checks"]).ok();
+    // --levels, --start, --stop keep working.
+    svc(
+        &sb,
+        &[
+            "enable", "app", "--levels", "3", "--start", "40", "--stop", "60",
+        ],
+    )
+    .ok();
+    assert_eq!(entries(&sb, "3")[3], "S40app->../init.d/app");
+    assert!(entries(&sb, "2")
+        .iter()
+        .any(|e| e == "K60app->../init.d/app"));
+    // The switch runs what enable wrote, in order.
+    svc(&sb, &["switch", "2"]).ok();
+    before(&order(&sb), "start base", "start web");
+    svc(&sb, &["disable", "web"])
+        .ok()
+        .stdout_has("rc2.d/S02web");
+    for l in ["0", "1", "2", "3", "4", "5", "6"] {
+        assert!(!entries(&sb, l).iter().any(|e| e.contains("web")), "{l}");
+    }
+}
+
+#[test]
+fn enable_writes_all_links_or_none() {
+    let sb = Sandbox::new();
+    lsb_script(&sb, "base", &[LEVELS, "Default-Stop: 0 1 6"], "");
+    let rc5 = sysv(&sb).join("rc5.d");
+    std::fs::remove_dir(&rc5).unwrap();
+    std::fs::write(&rc5, "not a directory\n").unwrap();
+    svc(&sb, &["enable", "base"]).code(1).stderr_has("rc5.d");
+    for l in ["0", "1", "2", "3", "4", "6"] {
+        assert!(entries(&sb, l).is_empty(), "rc{l}.d: {:?}", entries(&sb, l));
+    }
 }
