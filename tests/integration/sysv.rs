@@ -525,3 +525,71 @@ fn enable_writes_all_links_or_none() {
         assert!(entries(&sb, l).is_empty(), "rc{l}.d: {:?}", entries(&sb, l));
     }
 }
+
+#[test]
+fn start_and_stop_follow_provides_and_facilities_too() {
+    let sb = Sandbox::new();
+    std::fs::write(sysv(&sb).join("insserv.conf"), "$syslog logd\n").unwrap();
+    lsb_script(&sb, "logd", &[LEVELS], "");
+    lsb_script(&sb, "db", &["Provides: db database", LEVELS], "");
+    lsb_script(
+        &sb,
+        "web",
+        &["Required-Start: database $syslog $network", LEVELS],
+        "",
+    );
+    svc(&sb, &["start", "web"]).ok();
+    let o = order(&sb);
+    assert_eq!(o.len(), 3, "{o:?}");
+    assert_eq!(o[2], "start web");
+    svc(&sb, &["stop", "db"])
+        .ok()
+        .stderr_has("db is required by running services web");
+    svc(&sb, &["start", "db"]).ok();
+    svc(&sb, &["stop", "--with-dependents", "db"]).ok();
+    assert_eq!(order(&sb)[5..], ["stop web", "stop db"]);
+}
+
+#[test]
+fn programs_and_supervisors_get_the_sysv_dir() {
+    let sb = Sandbox::new();
+    let dir = sysv(&sb);
+    let w = sb.work.display();
+    let script = sb.script(
+        "envdump.sh",
+        &format!(
+            "#!/bin/sh\necho \"$SVC_SYSV_DIR\" > {w}/$1.env.tmp && mv {w}/$1.env.tmp {w}/$1.env\n\
+             trap 'exit 0' TERM\nwhile :; do sleep 1 & wait $!; done\n"
+        ),
+    );
+    sb.service(
+        "plain",
+        &format!("exec: {}\nargs: [plain]\n", script.display()),
+    );
+    sb.service(
+        "kept",
+        &format!("exec: {}\nargs: [kept]\nrespawn: {{}}\n", script.display()),
+    );
+    for name in ["plain", "kept"] {
+        svc(&sb, &["start", name]).ok();
+        let f = sb.work.join(format!("{name}.env"));
+        wait_for_file(&f, std::time::Duration::from_secs(20));
+        assert_eq!(
+            std::fs::read_to_string(&f).unwrap().trim(),
+            dir.display().to_string(),
+            "{name}"
+        );
+    }
+    // The supervisor was told the directory: its command line carries it.
+    let sup = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .find(|c| c.contains("supervise kept") && c.contains(&sb.config.display().to_string()))
+        .expect("the supervisor of kept");
+    assert!(
+        sup.contains(&format!("--sysv-dir {}", dir.display())),
+        "{sup}"
+    );
+    svc(&sb, &["stop", "plain", "kept"]).ok();
+}
