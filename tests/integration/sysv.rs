@@ -369,6 +369,11 @@ fn headers_order_by_provides_facilities_x_start_before_and_all() {
     before(&o, "start early", "start db");
     before(&o, "start logd", "start yscript");
     assert_eq!(o[7], "start last", "{o:?}");
+    // The timeline of the switch shows them.
+    svc(&sb, &["analyze"])
+        .ok()
+        .stdout_has("web")
+        .stdout_has("last");
 }
 
 #[test]
@@ -592,4 +597,16 @@ fn programs_and_supervisors_get_the_sysv_dir() {
         "{sup}"
     );
     svc(&sb, &["stop", "plain", "kept"]).ok();
+}
+
+#[test]
+fn lsb_script_install_writes_no_shim_for_a_sysv_script() {
+    let sb = Sandbox::new();
+    lsb_script(&sb, "alpha", &[LEVELS], "");
+    sb.service("web", &sb.sleeper("web"));
+    let out = sb.work.join("shims");
+    std::fs::create_dir(&out).unwrap();
+    svc(&sb, &["lsb-script", "--install", out.to_str().unwrap()]).ok();
+    assert!(out.join("web").is_file());
+    assert!(!out.join("alpha").exists());
 }
