@@ -45,25 +45,17 @@ impl Numbering<'_> {
 
     fn compute_start(&self, name: &ServiceName, visiting: &mut Path) -> Result<u8, LinkError> {
         let deps = self.order.deps(name).unwrap_or_default();
+        let before: Vec<ServiceName> = deps
+            .requires
+            .iter()
+            .chain(&deps.wants)
+            .filter(|b| self.order.deps(b).is_some())
+            .cloned()
+            .collect();
         visiting.push(name);
-        let mut highest = 0u8;
-        let mut result = Ok(());
-        for b in deps.requires.iter().chain(&deps.wants) {
-            if visiting.contains(b) || self.order.deps(b).is_none() {
-                continue;
-            }
-            let n = match self.existing_start(b) {
-                Some(n) => Ok(n),
-                None => self.compute_start(b, visiting),
-            };
-            match n {
-                Ok(n) => highest = highest.max(n),
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            }
-        }
+        let highest = self.highest(&before, visiting, Self::existing_start, Self::compute_start);
+        visiting.pop();
+        let mut highest = highest?;
         if deps.all_start {
             for (other, st) in self.existing {
                 if other != name.as_str() {
@@ -71,8 +63,6 @@ impl Numbering<'_> {
                 }
             }
         }
-        visiting.pop();
-        result?;
         next(name, highest, "--start")
     }
 
@@ -82,9 +72,6 @@ impl Numbering<'_> {
     }
 
     fn compute_stop(&self, name: &ServiceName, visiting: &mut Path) -> Result<u8, LinkError> {
-        visiting.push(name);
-        let mut highest = 0u8;
-        let mut result = Ok(());
         let first: Vec<ServiceName> = self
             .order
             .names()
@@ -97,25 +84,34 @@ impl Numbering<'_> {
             })
             .cloned()
             .collect();
-        for d in &first {
-            if visiting.contains(d) {
+        visiting.push(name);
+        let highest = self.highest(&first, visiting, Self::existing_stop, Self::compute_stop);
+        visiting.pop();
+        next(name, highest?, "--stop")
+    }
+
+    /// The highest number among `others` (0 for none): each one's `existing` number, else its
+    /// `compute`d one; those already on the walk (a cycle, which `svc check` reports) are
+    /// skipped.
+    fn highest(
+        &self,
+        others: &[ServiceName],
+        visiting: &mut Path,
+        existing: fn(&Self, &ServiceName) -> Option<u8>,
+        compute: fn(&Self, &ServiceName, &mut Path) -> Result<u8, LinkError>,
+    ) -> Result<u8, LinkError> {
+        let mut highest = 0u8;
+        for o in others {
+            if visiting.contains(o) {
                 continue;
             }
-            let n = match self.existing_stop(d) {
-                Some(n) => Ok(n),
-                None => self.compute_stop(d, visiting),
+            let n = match existing(self, o) {
+                Some(n) => n,
+                None => compute(self, o, visiting)?,
             };
-            match n {
-                Ok(n) => highest = highest.max(n),
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            }
+            highest = highest.max(n);
         }
-        visiting.pop();
-        result?;
-        next(name, highest, "--stop")
+        Ok(highest)
     }
 }
 

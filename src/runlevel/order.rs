@@ -114,6 +114,21 @@ impl Names<'_> {
             .unwrap_or_default()
     }
 
+    /// YAML `requires`/`wants`: each name, or what provides it; a name nothing has or provides
+    /// is kept (the switch and `svc check` report it as always).
+    fn yaml(&self, list: &[ServiceName]) -> Vec<ServiceName> {
+        list.iter()
+            .flat_map(|n| {
+                let found = self.name(n.as_str());
+                if found.is_empty() {
+                    vec![n.clone()]
+                } else {
+                    found
+                }
+            })
+            .collect()
+    }
+
     /// The services of `words`; `strong`: the words are `Required-*` (non-optional members of
     /// facilities and names are strong), else all are weak.
     fn words<'w>(&self, words: impl IntoIterator<Item = &'w str>, strong: bool) -> Resolved {
@@ -217,17 +232,7 @@ impl Order {
                         }
                     }
                 }
-                _ => {
-                    for r in &d.requires {
-                        let found = names.name(r.as_str());
-                        let found = if found.is_empty() {
-                            vec![r.clone()]
-                        } else {
-                            found
-                        };
-                        push_unique(&mut deps.requires, found, me);
-                    }
-                }
+                _ => push_unique(&mut deps.requires, names.yaml(&d.requires), me),
             }
             match header {
                 Some(h) if !d.keys.given("wants") => {
@@ -235,17 +240,7 @@ impl Order {
                     push_unique(&mut deps.wants, r.weak, me);
                     deps.all_start |= r.all;
                 }
-                _ => {
-                    for w in &d.wants {
-                        let found = names.name(w.as_str());
-                        let found = if found.is_empty() {
-                            vec![w.clone()]
-                        } else {
-                            found
-                        };
-                        push_unique(&mut deps.wants, found, me);
-                    }
-                }
+                _ => push_unique(&mut deps.wants, names.yaml(&d.wants), me),
             }
             if let Some(h) = header {
                 let req = names.words(h.info.required_stop.iter().map(String::as_str), true);
