@@ -149,16 +149,18 @@ pub fn run(ctx: &Context, host_checks: bool) -> Code {
     for p in &problems {
         ctx.out.problem(&p.to_string());
     }
+    let places = match ctx.dirs.sysv_init_d() {
+        Some(sysv) => format!("{} and {}", ctx.dirs.init_d().display(), sysv.display()),
+        None => ctx.dirs.init_d().display().to_string(),
+    };
     if problems.is_empty() {
         ctx.out.line(&format!(
-            "checked {total} definitions in {} and {dirs_checked} runlevel directories: no problems",
-            ctx.dirs.init_d().display()
+            "checked {total} definitions in {places} and {dirs_checked} runlevel directories: no problems"
         ));
         Code::Success
     } else {
         ctx.out.line(&format!(
-            "checked {total} definitions in {} and {dirs_checked} runlevel directories: {} problem{}",
-            ctx.dirs.init_d().display(),
+            "checked {total} definitions in {places} and {dirs_checked} runlevel directories: {} problem{}",
             problems.len(),
             if problems.len() == 1 { "" } else { "s" }
         ));

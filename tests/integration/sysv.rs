@@ -253,7 +253,13 @@ fn the_sysv_rc_dirs_merge_with_runlevels_by_number() {
     rc_link(&sb, "2", "S20b", "b");
     rc_link(&sb, "2", "S05c", "c");
     rc_link(&sb, "2", "README", "c");
-    svc(&sb, &["check", "--no-host-checks"]).ok();
+    svc(&sb, &["check", "--no-host-checks"])
+        .ok()
+        .stdout_has(&format!(
+            "checked 3 definitions in {} and {} and 16 runlevel directories",
+            sb.config.join("init.d").display(),
+            sysv(&sb).join("init.d").display()
+        ));
     svc(&sb, &["switch", "2"]).ok();
     assert_eq!(order(&sb), ["start c", "start a", "start b"]);
     svc(&sb, &["list", "b"]).ok().stdout_has("2:on");
