@@ -478,6 +478,46 @@ mod tests {
     }
 
     #[test]
+    fn all_runs_after_its_number_and_stops_before_it() {
+        let d = |name: &ServiceName| {
+            Some(Deps {
+                all_start: name.as_str() == "last",
+                all_stop: name.as_str() == "first",
+                wants: if name.as_str() == "x" {
+                    vec![n("last")]
+                } else {
+                    vec![]
+                },
+                ..Deps::default()
+            })
+        };
+        let p = plan(
+            &[s(10, "last"), s(10, "a"), s(10, "x"), s(20, "b")],
+            &d,
+            &|_| false,
+            &[],
+        );
+        let last = p.start.iter().find(|s| s.name == n("last")).unwrap();
+        // Not after x, which wants it already (that would be a cycle), nor after b (20).
+        assert_eq!(last.after, vec![n("a")]);
+        let p = plan(
+            &[k(10, "first"), k(10, "a"), k(20, "b")],
+            &d,
+            &|_| true,
+            &[],
+        );
+        let a = p.stop.iter().find(|s| s.name == n("a")).unwrap();
+        assert_eq!(a.after, vec![n("first")]);
+        assert!(p
+            .stop
+            .iter()
+            .find(|s| s.name == n("b"))
+            .unwrap()
+            .after
+            .is_empty());
+    }
+
+    #[test]
     fn requirements_are_pulled_forward_and_in() {
         let table: Table = &[
             ("web", &["db"], &["cache"]),
