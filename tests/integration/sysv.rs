@@ -616,3 +616,17 @@ fn lsb_script_install_writes_no_shim_for_a_sysv_script() {
     assert!(out.join("web").is_file());
     assert!(!out.join("alpha").exists());
 }
+
+#[test]
+fn as_root_a_script_others_may_write_is_not_run() {
+    if skip_unless_root("as_root_a_script_others_may_write_is_not_run") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let p = lsb_script(&sb, "loose", &[LEVELS], "");
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o757)).unwrap();
+    svc(&sb, &["start", "loose"])
+        .code(6)
+        .stderr_has("world-writable");
+    assert!(order(&sb).is_empty());
+}
