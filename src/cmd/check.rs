@@ -93,6 +93,7 @@ pub fn run(ctx: &Context, host_checks: bool) -> Code {
         message: p.message,
     }));
     let order = runlevel::order::Order::of(defs.values(), &facilities);
+    provides_warnings(&defs, &mut warnings);
     for m in &order.missing {
         let def = &defs[&m.service];
         // A `script:` definition: named as its other `requires` are (its file, `script` line).
@@ -169,6 +170,34 @@ pub fn run(ctx: &Context, host_checks: bool) -> Code {
 }
 
 /// The line of top-level `key` in a definition's file, as the parser saw it.
+/// A name in the `Provides` of several scripts (insserv refuses that): a warning naming each
+/// header's line; a header that depends on the name waits for all of them.
+fn provides_warnings(defs: &BTreeMap<ServiceName, Definition>, warnings: &mut Vec<Problem>) {
+    let mut by_name: BTreeMap<&str, Vec<&Definition>> = BTreeMap::new();
+    for d in defs.values() {
+        for p in d.lsb.iter().flat_map(|h| &h.info.provides) {
+            if p != d.name.as_str() && !defs.keys().any(|n| n.as_str() == p) {
+                by_name.entry(p.as_str()).or_default().push(d);
+            }
+        }
+    }
+    for (name, list) in by_name.into_iter().filter(|(_, l)| l.len() > 1) {
+        let services: Vec<&str> = list.iter().map(|d| d.name.as_str()).collect();
+        for d in list {
+            let Some(h) = &d.lsb else { continue };
+            warnings.push(Problem {
+                file: h.script.clone(),
+                line: Some(h.line("Provides")),
+                column: None,
+                message: format!(
+                    "warning: `Provides`: {name} is provided by {} (insserv refuses this); what depends on {name} waits for all of them",
+                    services.join(", ")
+                ),
+            });
+        }
+    }
+}
+
 fn line_of(d: &Definition, key: &str) -> Option<usize> {
     d.keys.line(key)
 }

@@ -630,3 +630,37 @@ fn as_root_a_script_others_may_write_is_not_run() {
         .stderr_has("world-writable");
     assert!(order(&sb).is_empty());
 }
+
+#[test]
+fn a_name_two_scripts_provide_is_a_warning_and_both_are_waited_for() {
+    let sb = Sandbox::new();
+    let a = lsb_script(
+        &sb,
+        "exim",
+        &["Provides: exim mail-transport-agent", LEVELS],
+        "",
+    );
+    lsb_script(
+        &sb,
+        "postfix",
+        &["Provides: postfix mail-transport-agent", LEVELS],
+        "",
+    );
+    lsb_script(
+        &sb,
+        "app",
+        &["Required-Start: mail-transport-agent", LEVELS],
+        "",
+    );
+    starts(&sb, &[(10, "app"), (10, "exim"), (10, "postfix")]);
+    svc(&sb, &["check", "--no-host-checks"])
+        .ok()
+        .stderr_has(&format!(
+            "{}:3: warning: `Provides`: mail-transport-agent is provided by exim, postfix",
+            a.display()
+        ));
+    svc(&sb, &["switch", "2"]).ok();
+    let o = order(&sb);
+    before(&o, "start exim", "start app");
+    before(&o, "start postfix", "start app");
+}
