@@ -118,9 +118,17 @@ pub fn run(ctx: &Context, host_checks: bool) -> Code {
     }
     for cycle in order.graph().cycles() {
         let first = &defs[&cycle[0]];
+        // A SysV script is named at its header's Required-Start line.
+        let header_line = first
+            .lsb
+            .as_ref()
+            .filter(|h| h.script == first.file)
+            .map(|h| h.line("Required-Start"));
         problems.push(Problem {
             file: first.file.clone(),
-            line: line_of(first, "requires").or_else(|| line_of(first, "wants")),
+            line: header_line
+                .or_else(|| line_of(first, "requires"))
+                .or_else(|| line_of(first, "wants")),
             column: None,
             message: format!(
                 "dependency cycle: {}",

@@ -664,3 +664,25 @@ fn a_name_two_scripts_provide_is_a_warning_and_both_are_waited_for() {
     before(&o, "start exim", "start app");
     before(&o, "start postfix", "start app");
 }
+
+#[test]
+fn a_cycle_of_headers_is_named_by_check_and_left_out_by_switch() {
+    let sb = Sandbox::new();
+    let a = lsb_script(&sb, "a", &[LEVELS, "Required-Start: b"], "");
+    lsb_script(
+        &sb,
+        "b",
+        &["Should-Start: $syslog", "X-Start-Before: a", LEVELS],
+        "",
+    );
+    std::fs::write(sysv(&sb).join("insserv.conf"), "$syslog +a\n").unwrap();
+    lsb_script(&sb, "c", &[LEVELS], "");
+    starts(&sb, &[(10, "a"), (10, "b"), (10, "c")]);
+    svc(&sb, &["check", "--no-host-checks"])
+        .code(6)
+        .stderr_has(&format!("{}:5: dependency cycle: a -> b -> a", a.display()));
+    svc(&sb, &["switch", "2"])
+        .code(1)
+        .stderr_has("dependency cycle");
+    assert_eq!(order(&sb), ["start c"]);
+}
