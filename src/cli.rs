@@ -31,6 +31,9 @@ pub struct Cli {
     /// Log directory [env: SVC_LOG_DIR] [default: /var/log/svc as root, else ~/.local/state/svc/log]
     #[arg(long, global = true, value_name = "DIR")]
     pub log_dir: Option<PathBuf>,
+    /// Run a SysV system's own scripts: DIR/init.d, DIR/rcN.d, DIR/insserv.conf, e.g. /etc [env: SVC_SYSV_DIR] [default: sysv_dir in svc.yaml, else none]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub sysv_dir: Option<PathBuf>,
     /// Print only errors
     #[arg(short, long, global = true)]
     pub quiet: bool,

@@ -250,6 +250,10 @@ Runtime state directory, overridden by \fB\-\-state\-dir\fR.
 .B SVC_LOG_DIR
 Log directory, overridden by \fB\-\-log\-dir\fR.
 .TP
+.B SVC_SYSV_DIR
+A SysV system's directory whose \fIinit.d\fR scripts and \fIrcN.d\fR directories svc runs,
+overridden by \fB\-\-sysv\-dir\fR; it overrides \fBsysv_dir\fR in \fIsvc.yaml\fR.
+.TP
 .B NO_COLOR
 When set and not empty, output is never coloured.
 .TP
@@ -271,7 +275,8 @@ service's NAME.
 .TP
 .I /etc/svc/svc.yaml
 Optional global settings: \fBdefault_runlevel\fR, the runlevel \fBsvc boot\fR enters when
-given none (else 3).
+given none (else 3); \fBsysv_dir\fR, a SysV system's directory (\fI/etc\fR) whose
+\fIinit.d\fR scripts and \fIrcN.d\fR directories svc runs, see \fBsvc.yaml\fR(5).
 .TP
 .I /run/svc/
 Runtime state: \fINAME.pid\fR, the identity records \fINAME.state\fR, locks, the current

@@ -11,12 +11,16 @@ use std::path::{Path, PathBuf};
 use crate::name::ServiceName;
 use crate::trust;
 
-/// The three directories svc works with.
+/// The three directories svc works with, and the SysV directory whose scripts it also runs.
 #[derive(Debug, Clone)]
 pub struct Dirs {
     pub config: PathBuf,
     pub state: PathBuf,
     pub log: PathBuf,
+    /// `--sysv-dir`, `SVC_SYSV_DIR` or `sysv_dir:` in svc.yaml (SPEC §9; docs/lsb.md): its
+    /// `init.d/` scripts are services, its `rcN.d/` runlevel directories. `None`: no such
+    /// directory (the default).
+    pub sysv: Option<PathBuf>,
 }
 
 /// What the command line said (each may be absent).
@@ -25,7 +29,11 @@ pub struct DirFlags {
     pub config: Option<PathBuf>,
     pub state: Option<PathBuf>,
     pub log: Option<PathBuf>,
+    pub sysv: Option<PathBuf>,
 }
+
+/// The environment variable naming the SysV directory (SPEC §9).
+pub const SYSV_ENV: &str = "SVC_SYSV_DIR";
 
 fn env_path(var: &str) -> Option<PathBuf> {
     std::env::var_os(var)
@@ -86,7 +94,17 @@ impl Dirs {
             config: absolute(config),
             state: absolute(state),
             log: absolute(log),
+            sysv: flags
+                .sysv
+                .clone()
+                .or_else(|| env_path(SYSV_ENV))
+                .map(absolute),
         }
+    }
+
+    /// The SysV directory's `init.d/` (scripts that are services), if there is a SysV directory.
+    pub fn sysv_init_d(&self) -> Option<PathBuf> {
+        self.sysv.as_ref().map(|d| d.join("init.d"))
     }
 
     pub fn init_d(&self) -> PathBuf {

@@ -6,7 +6,10 @@ use crate::definition::Definition;
 use crate::exit::{Code, HasCode};
 use crate::lifecycle::{LifecycleError, Liveness, Started, Stopped};
 use crate::name::ServiceName;
-use crate::runlevel::graph::{Graph, Path};
+use std::cell::OnceCell;
+
+use crate::runlevel::graph::Path;
+use crate::runlevel::order::Order;
 
 /// Runs `f` for each name in order; the exit code is the first non-zero one.
 fn each(ctx: &Context, names: &[ServiceName], f: impl Fn(&Context, &ServiceName) -> Code) -> Code {
@@ -33,21 +36,41 @@ fn failed(ctx: &Context, verb: &str, def: &Definition, e: &LifecycleError) -> Co
 }
 
 pub fn start(ctx: &Context, names: &[ServiceName]) -> Code {
+    let order = OnceCell::new();
     each(ctx, names, |ctx, n| {
-        start_one(ctx, n, &mut Path::default(), false)
+        start_one(ctx, n, &mut Path::default(), false, &order)
     })
+}
+
+/// What `def` requires: its `requires`, or — for a script whose INIT INFO header gives them —
+/// the header's `Required-Start` resolved through `Provides` and facilities as a switch resolves
+/// them (SPEC §9; the order of every definition, made once per command when first needed).
+fn requirements(ctx: &Context, def: &Definition, order: &OnceCell<Order>) -> Vec<ServiceName> {
+    if def.lsb.is_none() || def.keys.given("requires") {
+        return def.requires.clone();
+    }
+    order
+        .get_or_init(|| Order::new(&ctx.dirs, &all_definitions(ctx)))
+        .deps(&def.name)
+        .map_or_else(|| def.requires.clone(), |d| d.requires)
 }
 
 /// Starts `name` after its `requires` (recursively, dependencies first).
 /// `chain` is the path from the service the user named; a requirement on it closes a cycle.
 /// `tested`: the named service's `config_test` has run already (restart).
-fn start_one(ctx: &Context, name: &ServiceName, chain: &mut Path, tested: bool) -> Code {
+fn start_one(
+    ctx: &Context,
+    name: &ServiceName,
+    chain: &mut Path,
+    tested: bool,
+    order: &OnceCell<Order>,
+) -> Code {
     let def = match ctx.load(name) {
         Ok(d) => d,
         Err(c) => return c,
     };
     chain.push(name);
-    for dep in &def.requires {
+    for dep in &requirements(ctx, &def, order) {
         if chain.contains(dep) {
             ctx.out.action_failed(
                 "Starting",
@@ -64,7 +87,7 @@ fn start_one(ctx: &Context, name: &ServiceName, chain: &mut Path, tested: bool) 
         if running {
             continue;
         }
-        let code = start_one(ctx, dep, chain, false);
+        let code = start_one(ctx, dep, chain, false, order);
         if code != Code::Success {
             ctx.out.action_failed(
                 "Starting",
@@ -150,7 +173,9 @@ fn all_definitions(ctx: &Context) -> Vec<Definition> {
 /// Running services that require `name`, directly or not, in the order they must stop
 /// (dependants before what they depend on: [`Graph::dependants`] reversed).
 fn running_dependents(ctx: &Context, defs: &[Definition], name: &ServiceName) -> Vec<Definition> {
-    Graph::of_definitions(defs)
+    // Headers resolved as a switch resolves them (Provides, facilities).
+    Order::new(&ctx.dirs, defs)
+        .graph()
         .dependants(name)
         .iter()
         .rev()
@@ -191,7 +216,7 @@ fn restart_def(ctx: &Context, def: &Definition) -> Code {
         return failed(ctx, "Restarting", def, &e);
     }
     match stop_def(ctx, def) {
-        Code::Success => start_one(ctx, &def.name, &mut Path::default(), true),
+        Code::Success => start_one(ctx, &def.name, &mut Path::default(), true, &OnceCell::new()),
         c => c,
     }
 }

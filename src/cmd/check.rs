@@ -73,18 +73,62 @@ pub fn run(ctx: &Context, host_checks: bool) -> Code {
                     })
                     .collect::<Vec<_>>()
             };
-        problems.extend(undefined("requires", &d.requires, &|dep| {
-            format!("`requires`: no definition for service {dep}")
-        }));
-        warnings.extend(undefined("wants", &d.wants, &|dep| {
-            format!("warning: `wants`: no definition for service {dep} (tolerated)")
-        }));
+        // Header-derived ones are resolved (Provides, facilities) by the order below.
+        if d.lsb.is_none() || d.keys.given("requires") {
+            problems.extend(undefined("requires", &d.requires, &|dep| {
+                format!("`requires`: no definition for service {dep}")
+            }));
+        }
+        if d.lsb.is_none() || d.keys.given("wants") {
+            warnings.extend(undefined("wants", &d.wants, &|dep| {
+                format!("warning: `wants`: no definition for service {dep} (tolerated)")
+            }));
+        }
     }
-    for cycle in runlevel::graph::Graph::of_definitions(defs.values()).cycles() {
+    let (facilities, facility_problems) = runlevel::order::facilities(&ctx.dirs);
+    problems.extend(facility_problems.into_iter().map(|p| Problem {
+        file: p.file,
+        line: p.line,
+        column: None,
+        message: p.message,
+    }));
+    let order = runlevel::order::Order::of(defs.values(), &facilities);
+    provides_warnings(&defs, &mut warnings);
+    for m in &order.missing {
+        let def = &defs[&m.service];
+        // A `script:` definition: named as its other `requires` are (its file, `script` line).
+        if def.file != m.script {
+            problems.push(Problem {
+                file: def.file.clone(),
+                line: line_of(def, "script"),
+                column: None,
+                message: format!("`requires`: no definition for service {}", m.name),
+            });
+            continue;
+        }
+        problems.push(Problem {
+            file: m.script.clone(),
+            line: Some(m.line),
+            column: None,
+            message: format!(
+                "`Required-Start`: {} is no service and no service provides it (insserv refuses this too; `svc switch` leaves {} out)",
+                m.name, m.service
+            ),
+        });
+    }
+    for cycle in order.graph().cycles() {
         let first = &defs[&cycle[0]];
+        // A SysV script is named at its header's Required-Start line.
+        let header_line = first
+            .lsb
+            .as_ref()
+            .filter(|h| h.script == first.file)
+            .map(|h| h.line("Required-Start"));
         problems.push(Problem {
             file: first.file.clone(),
-            line: line_of(first, "requires").or_else(|| line_of(first, "wants")),
+            line: header_line
+                .or_else(|| line_of(first, "requires"))
+                .or_else(|| line_of(first, "wants")),
             column: None,
             message: format!(
                 "dependency cycle: {}",
@@ -97,8 +141,16 @@ pub fn run(ctx: &Context, host_checks: bool) -> Code {
     }
     expansion_warnings(&defs, &mut warnings);
     stray_files(ctx, &mut problems, &mut warnings);
+    for path in definition::sysv::bad_names(&ctx.dirs) {
+        warnings.push(Problem {
+            file: path,
+            line: None,
+            column: None,
+            message: "warning: an LSB script whose file name is not a service name: not a service (ignored)".into(),
+        });
+    }
     let dirs_checked = runlevel_problems(ctx, &mut problems, &mut warnings);
-    runlevel_contradictions(ctx, &defs, &mut problems);
+    runlevel_contradictions(ctx, &order, &mut problems);
     access_problems(ctx, &mut problems, &mut warnings);
     for w in &warnings {
         ctx.out.problem(&w.to_string());
@@ -106,16 +158,18 @@ pub fn run(ctx: &Context, host_checks: bool) -> Code {
     for p in &problems {
         ctx.out.problem(&p.to_string());
     }
+    let places = match ctx.dirs.sysv_init_d() {
+        Some(sysv) => format!("{} and {}", ctx.dirs.init_d().display(), sysv.display()),
+        None => ctx.dirs.init_d().display().to_string(),
+    };
     if problems.is_empty() {
         ctx.out.line(&format!(
-            "checked {total} definitions in {} and {dirs_checked} runlevel directories: no problems",
-            ctx.dirs.init_d().display()
+            "checked {total} definitions in {places} and {dirs_checked} runlevel directories: no problems"
         ));
         Code::Success
     } else {
         ctx.out.line(&format!(
-            "checked {total} definitions in {} and {dirs_checked} runlevel directories: {} problem{}",
-            ctx.dirs.init_d().display(),
+            "checked {total} definitions in {places} and {dirs_checked} runlevel directories: {} problem{}",
             problems.len(),
             if problems.len() == 1 { "" } else { "s" }
         ));
@@ -124,6 +178,34 @@ pub fn run(ctx: &Context, host_checks: bool) -> Code {
 }
 
 /// The line of top-level `key` in a definition's file, as the parser saw it.
+/// A name in the `Provides` of several scripts (insserv refuses that): a warning naming each
+/// header's line; a header that depends on the name waits for all of them.
+fn provides_warnings(defs: &BTreeMap<ServiceName, Definition>, warnings: &mut Vec<Problem>) {
+    let mut by_name: BTreeMap<&str, Vec<&Definition>> = BTreeMap::new();
+    for d in defs.values() {
+        for p in d.lsb.iter().flat_map(|h| &h.info.provides) {
+            if p != d.name.as_str() && !defs.keys().any(|n| n.as_str() == p) {
+                by_name.entry(p.as_str()).or_default().push(d);
+            }
+        }
+    }
+    for (name, list) in by_name.into_iter().filter(|(_, l)| l.len() > 1) {
+        let services: Vec<&str> = list.iter().map(|d| d.name.as_str()).collect();
+        for d in list {
+            let Some(h) = &d.lsb else { continue };
+            warnings.push(Problem {
+                file: h.script.clone(),
+                line: Some(h.line("Provides")),
+                column: None,
+                message: format!(
+                    "warning: `Provides`: {name} is provided by {} (insserv refuses this); what depends on {name} waits for all of them",
+                    services.join(", ")
+                ),
+            });
+        }
+    }
+}
+
 fn line_of(d: &Definition, key: &str) -> Option<usize> {
     d.keys.line(key)
 }
@@ -302,10 +384,10 @@ fn runlevel_problems(
 ) -> usize {
     let mut found = 0;
     for level in runlevel::LEVELS {
-        let dir = runlevel::level_dir(&ctx.dirs, level);
-        if dir.is_dir() {
-            found += 1;
-        }
+        found += runlevel::level_dirs(&ctx.dirs, level)
+            .iter()
+            .filter(|d| d.is_dir())
+            .count();
         let (entries, bad) = runlevel::scan(&ctx.dirs, level);
         problems.extend(bad.into_iter().map(|p| Problem {
             file: p.path,
@@ -332,6 +414,7 @@ fn runlevel_problems(
             };
             let starts = file_names(Some(Kind::Start));
             let kills = file_names(Some(Kind::Kill));
+            let dir = es[0].path.parent().unwrap_or(Path::new("")).to_path_buf();
             if !starts.is_empty() && !kills.is_empty() {
                 problems.push(Problem {
                     file: dir.clone(),
@@ -367,10 +450,10 @@ fn runlevel_problems(
 /// cannot contradict.
 fn runlevel_contradictions(
     ctx: &Context,
-    defs: &BTreeMap<ServiceName, Definition>,
+    order: &runlevel::order::Order,
     problems: &mut Vec<Problem>,
 ) {
-    let deps = |n: &ServiceName| defs.get(n).map(runlevel::graph::Deps::of);
+    let deps = |n: &ServiceName| order.deps(n);
     for level in runlevel::LEVELS {
         if matches!(level, '0' | '6') {
             continue;
@@ -383,7 +466,10 @@ fn runlevel_contradictions(
                 .map(|f| f.to_string_lossy().into_owned())
                 .unwrap_or_default();
             problems.push(Problem {
-                file: runlevel::level_dir(&ctx.dirs, level),
+                file: c
+                    .start_entry
+                    .parent()
+                    .map_or_else(|| runlevel::level_dir(&ctx.dirs, level), Path::to_path_buf),
                 line: None,
                 column: None,
                 message: format!(

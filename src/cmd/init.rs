@@ -27,6 +27,7 @@ impl Given {
             ("--config-dir", &cli.config_dir),
             ("--state-dir", &cli.state_dir),
             ("--log-dir", &cli.log_dir),
+            ("--sysv-dir", &cli.sysv_dir),
         ] {
             if let Some(v) = value {
                 args.push(flag.into());
@@ -78,5 +79,22 @@ pub fn run(ctx: &Context, given: &Given, level: Option<&str>, command: &[OsStrin
             ctx.out.error(&format!("init: {e}"));
             Code::Failure
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn init_passes_the_sysv_dir_on_to_its_svc_children() {
+        let cli = Cli::try_parse_from(["svc", "--sysv-dir", "/srv/sysv", "-q", "init"]).unwrap();
+        let args: Vec<String> = Given::of(&cli)
+            .args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(args, ["--sysv-dir", "/srv/sysv", "--quiet"]);
     }
 }

@@ -8,7 +8,9 @@ use super::Context;
 use crate::definition::{self, DefinitionError, Failed};
 use crate::exit::{Code, HasCode};
 use crate::name::ServiceName;
+use crate::runlevel::insserv;
 use crate::runlevel::links::{self, LevelState, LinkError};
+use crate::runlevel::order::Order;
 use crate::runlevel::LEVELS;
 
 pub fn enable(
@@ -26,11 +28,28 @@ pub fn enable(
         Ok(d) => d,
         Err(c) => return c,
     };
-    let plan = match links::plan(&ctx.dirs, &def, levels, start, stop) {
+    let sysv = definition::sysv::is_script_path(&ctx.dirs, &def.file);
+    let planned = if sysv {
+        sysv_plan(ctx, &def, levels, start, stop)
+    } else {
+        links::plan(&ctx.dirs, &def, levels, start, stop)
+    };
+    let plan = match planned {
         Ok(p) => p,
         Err(e) => return fail(ctx, e),
     };
-    let changed = match links::apply(&ctx.dirs, name, &plan) {
+    let place = match (&ctx.dirs.sysv, sysv) {
+        // A SysV script's links go where update-rc.d puts them: DIR/rcN.d -> ../init.d/NAME.
+        (Some(dir), true) => {
+            let dir = dir.clone();
+            links::Place {
+                dir: Box::new(move |l| dir.join(format!("rc{l}.d"))),
+                target: std::path::PathBuf::from(format!("../init.d/{name}")),
+            }
+        }
+        _ => links::Place::config(&ctx.dirs, name),
+    };
+    let changed = match links::apply_at(&ctx.dirs, name, &plan, &place) {
         Ok(c) => c,
         Err(e) => return fail(ctx, e),
     };
@@ -45,6 +64,26 @@ pub fn enable(
         ctx.out.line(&format!("{name} already enabled: {what}"));
     }
     Code::Success
+}
+
+/// The plan of a SysV script: levels from its header, numbers as insserv gives them
+/// ([`insserv`]), among every service's resolved dependencies and existing entries.
+fn sysv_plan(
+    ctx: &Context,
+    def: &definition::Definition,
+    levels: Option<&str>,
+    start: Option<u8>,
+    stop: Option<u8>,
+) -> Result<links::Plan, LinkError> {
+    let loaded = definition::load_all(&ctx.dirs)
+        .map_err(|e| LinkError::new(Code::Failure, e.to_string()))?;
+    let order = Order::new(&ctx.dirs, &loaded.ok);
+    let existing = links::states(&ctx.dirs)?;
+    let numbering = insserv::Numbering {
+        order: &order,
+        existing: &existing,
+    };
+    insserv::plan(def, &numbering, levels, start, stop)
 }
 
 fn check_args(levels: Option<&str>, start: Option<u8>, stop: Option<u8>) -> Result<(), LinkError> {
@@ -82,7 +121,7 @@ pub fn disable(ctx: &Context, name: &ServiceName) -> Code {
         Err(e) => return fail(ctx, e),
     };
     if removed.is_empty() {
-        if !ctx.dirs.definition(name).exists() {
+        if !definition::exists(&ctx.dirs, name) {
             ctx.out.error(&format!(
                 "no such service {name} ({} does not exist)",
                 ctx.dirs.definition(name).display()

@@ -14,7 +14,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::Context;
-use crate::definition::{self, Definition, DefinitionError, Failed};
+use crate::definition::{self, sysv, Definition, DefinitionError, Failed};
 use crate::exit::Code;
 use crate::lsb;
 use crate::name::ServiceName;
@@ -69,6 +69,8 @@ fn install_all(ctx: &Context, svc: &Path, dir: &Path, names: &[ServiceName]) -> 
                     ctx.out.error(&format!("{}: {why}", path.display()));
                     codes.push(Code::NotConfigured);
                 }
+                // A SysV directory's script is an init script already: no shim for it.
+                Failed::Invalid { path, .. } if sysv::is_script_path(&ctx.dirs, &path) => {}
                 Failed::Invalid { name, path, error } => items.push((path, name, Err(error))),
             }
         }
@@ -76,6 +78,7 @@ fn install_all(ctx: &Context, svc: &Path, dir: &Path, names: &[ServiceName]) -> 
             loaded
                 .ok
                 .into_iter()
+                .filter(|d| !sysv::is_script_path(&ctx.dirs, &d.file))
                 .map(|d| (d.file.clone(), d.name.clone(), Ok(d))),
         );
         items.sort_by(|a, b| a.0.cmp(&b.0));

@@ -76,15 +76,41 @@ fn names(out: &Output, raw: &[String]) -> Result<Vec<ServiceName>, Code> {
         .collect()
 }
 
+/// Without `--sysv-dir` and `SVC_SYSV_DIR`: `sysv_dir` from svc.yaml (flag beats environment
+/// beats svc.yaml, SPEC §9). A svc.yaml that cannot be read leaves no SysV directory, said on
+/// stderr — except by `check` and `boot`, which report svc.yaml's problems themselves, and the
+/// completion helper.
+fn sysv_from_settings(dirs: &mut Dirs, out: &Output, command: &Command) {
+    if dirs.sysv.is_some() {
+        return;
+    }
+    match definition::load_settings(dirs) {
+        Ok(s) => dirs.sysv = s.sysv_dir,
+        Err(problems) => {
+            if matches!(
+                command,
+                Command::Check { .. } | Command::Boot { .. } | Command::Complete { .. }
+            ) {
+                return;
+            }
+            for p in problems {
+                out.problem(&format!("{p} (sysv_dir not read)"));
+            }
+        }
+    }
+}
+
 /// Runs the parsed command line and returns the exit code.
 pub fn run(cli: Cli) -> Code {
     let out = Output::new(cli.quiet, cli.no_color);
     let init_flags = init::Given::of(&cli);
-    let dirs = Dirs::resolve(&DirFlags {
+    let mut dirs = Dirs::resolve(&DirFlags {
         config: cli.config_dir,
         state: cli.state_dir,
         log: cli.log_dir,
+        sysv: cli.sysv_dir,
     });
+    sysv_from_settings(&mut dirs, &out, &cli.command);
     let ctx = Context {
         life: Lifecycle::new(dirs.clone()),
         dirs,

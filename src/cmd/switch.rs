@@ -22,7 +22,8 @@ use crate::lifecycle::{Liveness, Started, Stopped};
 use crate::name::ServiceName;
 use crate::process::worker::{Reply, Worker};
 use crate::process::{cancel, fdlimit, pidfile};
-use crate::runlevel::plan::{self, Deps, LeftOut, Plan, Step};
+use crate::runlevel::order::Order;
+use crate::runlevel::plan::{self, LeftOut, Plan, Step};
 use crate::runlevel::schedule::{Next, Schedule};
 use crate::runlevel::{self, Kind};
 use crate::timeline::{self, Timeline};
@@ -314,7 +315,9 @@ fn run_level(
             )
         })
         .collect();
-    let deps = |n: &ServiceName| defs.get(n).map(Deps::of);
+    // Headers resolved: Provides, facilities, X-Start-Before (SPEC §9).
+    let order = Order::new(&ctx.dirs, defs.values());
+    let deps = |n: &ServiceName| order.deps(n);
     let is_running = |n: &ServiceName| running.get(n).copied().unwrap_or(false);
     let p: Plan = plan::plan(&entries, &deps, &is_running, &broken);
 

@@ -19,6 +19,7 @@ pub mod error;
 pub mod model;
 pub mod read;
 pub mod resolve;
+pub mod sysv;
 pub mod validate;
 pub mod yaml;
 mod yaml_hint;
@@ -30,14 +31,60 @@ use crate::paths::Dirs;
 
 pub use error::{DefinitionError, Problem};
 pub use model::*;
-pub use read::{list_files, MAX_FILE_SIZE};
+pub use read::MAX_FILE_SIZE;
 pub use validate::parse_host_port;
 
 use read::ReadError;
 
-/// Loads `init.d/NAME.yaml` from the configuration directory.
+/// Loads `init.d/NAME.yaml` from the configuration directory; without one, the SysV script
+/// `DIR/init.d/NAME` when there is a SysV directory and it is a service ([`sysv`]).
 pub fn load(dirs: &Dirs, name: &ServiceName) -> Result<Definition, DefinitionError> {
-    load_file(&dirs.definition(name), name)
+    match load_file(&dirs.definition(name), name) {
+        Err(DefinitionError::NotFound { .. }) if dirs.sysv.is_some() => {
+            match sysv::script(dirs, name) {
+                Some(script) => sysv::load_script(&script, name),
+                None => Err(DefinitionError::NotFound {
+                    name: name.clone(),
+                    path: dirs.definition(name),
+                }),
+            }
+        }
+        other => other,
+    }
+}
+
+/// Whether `name` has a definition: `init.d/NAME.yaml` or a SysV script (what [`load`] would
+/// look for), without reading a YAML file.
+pub fn exists(dirs: &Dirs, name: &ServiceName) -> bool {
+    dirs.definition(name).is_file() || sysv::script(dirs, name).is_some()
+}
+
+/// Every definition in `init.d/` and every SysV script that is a service ([`sysv::scripts`])
+/// whose name has no YAML definition (YAML wins), sorted by name: (name, path). A `.yaml` file
+/// whose stem is not a valid name is returned with `Err` so callers can report it.
+pub fn list_files(dirs: &Dirs) -> std::io::Result<Vec<(Result<ServiceName, String>, PathBuf)>> {
+    let mut out = read::list_yaml(dirs)?;
+    let scripts = sysv::scripts(dirs)?;
+    if scripts.is_empty() {
+        return Ok(out);
+    }
+    let yaml: std::collections::BTreeSet<ServiceName> =
+        out.iter().filter_map(|(n, _)| n.clone().ok()).collect();
+    out.extend(
+        scripts
+            .into_iter()
+            .filter(|(n, _)| !yaml.contains(n))
+            .map(|(n, p)| (Ok(n), p)),
+    );
+    let key = |(n, p): &(Result<ServiceName, String>, PathBuf)| match n {
+        Ok(n) => n.as_str().to_string(),
+        Err(_) => p
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    out.sort_by_key(|e| key(e));
+    Ok(out)
 }
 
 /// Reads, validates and resolves one definition file.
@@ -97,13 +144,22 @@ pub fn load_all(dirs: &Dirs) -> std::io::Result<Loaded> {
     for (name, path) in list_files(dirs)? {
         match name {
             Err(why) => out.failed.push(Failed::BadName { path, why }),
-            Ok(name) => match load_file(&path, &name) {
+            Ok(name) => match load_path(dirs, &path, &name) {
                 Ok(d) => out.ok.push(d),
                 Err(error) => out.failed.push(Failed::Invalid { name, path, error }),
             },
         }
     }
     Ok(out)
+}
+
+/// A file [`list_files`] gave: a SysV script or a YAML definition.
+fn load_path(dirs: &Dirs, path: &Path, name: &ServiceName) -> Result<Definition, DefinitionError> {
+    if sysv::is_script_path(dirs, path) {
+        sysv::load_script(path, name)
+    } else {
+        load_file(path, name)
+    }
 }
 
 /// Reads `svc.yaml` if present.

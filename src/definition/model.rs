@@ -290,6 +290,28 @@ pub struct Definition {
     pub health: Option<Health>,
     /// The keys the file gives, with their lines.
     pub keys: Keys,
+    /// A `script:` service's INIT INFO block, whole (filled by [`super::resolve`]): what orders
+    /// it among the others (SPEC §9), facilities and `Provides` included.
+    pub lsb: Option<LsbHeader>,
+}
+
+/// The INIT INFO block of a service's script, with where each keyword was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LsbHeader {
+    pub script: PathBuf,
+    pub info: crate::lsb::header::InitInfo,
+    /// (keyword as written, line) for every keyword line of the block.
+    pub lines: Vec<(String, usize)>,
+}
+
+impl LsbHeader {
+    /// The line of `keyword` (any case), else the `### BEGIN INIT INFO` line.
+    pub fn line(&self, keyword: &str) -> usize {
+        self.lines
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(keyword))
+            .map_or(self.info.begin_line, |(_, l)| *l)
+    }
 }
 
 /// One `env_file:` entry: an absolute path; `optional` when written with a leading `-` (a
@@ -345,4 +367,6 @@ impl Definition {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Settings {
     pub default_runlevel: Option<char>,
+    /// `sysv_dir:` the SysV directory whose scripts svc runs (SPEC §9), an absolute path.
+    pub sysv_dir: Option<PathBuf>,
 }

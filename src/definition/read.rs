@@ -53,7 +53,7 @@ pub fn read_trusted(path: &Path) -> Result<String, ReadError> {
 /// Every definition file in `init.d/`, sorted by name: (file name stem, path). Files that do not
 /// end in `.yaml` are ignored; a `.yaml` file whose stem is not a valid name is returned with
 /// `Err` so callers can report it.
-pub fn list_files(dirs: &Dirs) -> std::io::Result<Vec<(Result<ServiceName, String>, PathBuf)>> {
+pub fn list_yaml(dirs: &Dirs) -> std::io::Result<Vec<(Result<ServiceName, String>, PathBuf)>> {
     let dir = dirs.init_d();
     let rd = match std::fs::read_dir(&dir) {
         Ok(rd) => rd,

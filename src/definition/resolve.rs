@@ -9,9 +9,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use super::error::Problem;
-use super::model::{Definition, Program};
+use super::model::{Definition, LsbHeader, Program};
 use super::validate::{Accounts, Validated};
-use crate::lsb::header::{InitInfo, LsbError, ReadCause};
+use crate::lsb::header::{self, InitInfo, LsbError};
 use crate::name::ServiceName;
 use crate::users;
 
@@ -95,18 +95,21 @@ pub fn script_header(def: &mut Definition) -> Result<(), Vec<Problem>> {
             script.display()
         ))]);
     }
-    let info = match InitInfo::read(&script) {
+    // Never blocking on a FIFO put where the script was (see `crate::regular`).
+    let text = match crate::regular::read(&script, crate::regular::Links::Follow) {
+        // Scripts are not always UTF-8 (Latin-1 comments); the header is ASCII in practice.
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(io) => {
+            return Err(vec![at_script_key(format!(
+                "`script`: cannot read {}: {io}",
+                script.display()
+            ))])
+        }
+    };
+    let info = match InitInfo::parse(&text) {
         Ok(i) => i,
-        Err(e) => match e.cause {
-            ReadCause::Parse(LsbError::NoBlock) => return Ok(()),
-            ReadCause::Io(io) => {
-                return Err(vec![at_script_key(format!(
-                    "`script`: cannot read {}: {io}",
-                    script.display()
-                ))])
-            }
-            ReadCause::Parse(p) => return Err(vec![header_problem(def, &script, &p)]),
-        },
+        Err(LsbError::NoBlock) => return Ok(()),
+        Err(p) => return Err(vec![header_problem(def, &script, &p)]),
     };
     let mut problems = Vec::new();
     let mut names = |words: Vec<&str>, keyword: &str| -> Vec<ServiceName> {
@@ -148,6 +151,11 @@ pub fn script_header(def: &mut Definition) -> Result<(), Vec<Problem>> {
     if def.description.is_none() {
         def.description = info.short_description.clone();
     }
+    def.lsb = Some(LsbHeader {
+        script,
+        lines: header::keyword_lines(&text),
+        info,
+    });
     Ok(())
 }
 
@@ -166,13 +174,19 @@ fn header_problem(def: &Definition, script: &Path, e: &LsbError) -> Problem {
         Some((head, rest)) if head.starts_with("line ") => rest.to_string(),
         _ => text,
     };
+    // A SysV script is its own definition: no other file to name.
+    let message = if def.file == script {
+        message
+    } else {
+        format!(
+            "{message} (LSB header of the script named by {})",
+            def.file.display()
+        )
+    };
     Problem {
         file: script.to_path_buf(),
         line,
         column: None,
-        message: format!(
-            "{message} (LSB header of the script named by {})",
-            def.file.display()
-        ),
+        message,
     }
 }

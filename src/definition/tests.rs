@@ -314,6 +314,7 @@ fn dirs(root: &Path) -> Dirs {
         config: Some(root.join("config")),
         state: Some(root.join("state")),
         log: Some(root.join("log")),
+        sysv: None,
     })
 }
 
@@ -446,4 +447,17 @@ fn env_file_is_a_path_or_a_list_with_optional_dashes() {
             "`env_file` cannot be used with `script`",
         ),
     ]);
+}
+
+#[test]
+fn svc_yaml_sysv_dir_is_an_absolute_path_with_its_line_on_error() {
+    let f = Path::new("/c/svc.yaml");
+    let s = validate::settings(f, "default_runlevel: 2\nsysv_dir: /srv/sysv\n").unwrap();
+    assert_eq!(s.sysv_dir, Some(PathBuf::from("/srv/sysv")));
+    let e = validate::settings(f, "default_runlevel: 2\nsysv_dir: etc\n").unwrap_err();
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].line, Some(2));
+    assert!(e[0].message.contains("absolute path"), "{}", e[0]);
+    let e = validate::settings(f, "sysv_dirs: /etc\n").unwrap_err();
+    assert!(e[0].message.contains("sysv_dir"), "{}", e[0]);
 }

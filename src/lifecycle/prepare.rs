@@ -172,6 +172,9 @@ fn assemble(
         let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
         env.push((k.into(), abs.into_os_string()));
     }
+    if let Some(sysv) = &life.dirs.sysv {
+        env.push((crate::paths::SYSV_ENV.into(), sysv.clone().into_os_string()));
+    }
     for (k, v) in &def.env {
         env.retain(|(ek, _)| ek.as_os_str() != k.as_str());
         env.push((k.into(), v.into()));
@@ -233,6 +236,7 @@ pub(crate) const BASE_ENV: &[&str] = &[
     "SVC_CONFIG_DIR",
     "SVC_STATE_DIR",
     "SVC_LOG_DIR",
+    "SVC_SYSV_DIR",
     "NOTIFY_SOCKET",
     "RUNTIME_DIRECTORY",
 ];

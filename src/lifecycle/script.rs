@@ -377,6 +377,7 @@ mod tests {
             config: dir.join("config"),
             state: dir.join("state"),
             log: dir.join("log"),
+            sysv: None,
         });
         let pidfile = dir.join("s.pid");
         let name = crate::name::ServiceName::new("s").unwrap();

@@ -182,17 +182,21 @@ fn spawn(life: &Lifecycle, def: &Definition) -> Result<Started> {
     let stderr_file = supervise::stderr_path(&life.dirs, def);
     let _ = pidfile::remove(&state_file);
     let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    let args: Vec<OsString> = [
+    let mut args: Vec<OsString> = vec![
         "--config-dir".into(),
         abs(&life.dirs.config).into_os_string(),
         "--state-dir".into(),
         abs(&life.dirs.state).into_os_string(),
         "--log-dir".into(),
         abs(&life.dirs.log).into_os_string(),
-        "supervise".into(),
-        def.name.as_str().into(),
-    ]
-    .into();
+    ];
+    // The SysV directory as this svc resolved it (flag, environment or svc.yaml).
+    if let Some(sysv) = &life.dirs.sysv {
+        args.push("--sysv-dir".into());
+        args.push(abs(sysv).into_os_string());
+    }
+    args.push("supervise".into());
+    args.push(def.name.as_str().into());
     let mut env: Vec<(OsString, OsString)> = vec![
         ("PATH".into(), launch::DEFAULT_PATH.into()),
         ("LANG".into(), "C.UTF-8".into()),

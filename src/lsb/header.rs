@@ -55,6 +55,32 @@ pub const FACILITIES: [(&str, &str); 8] = [
 /// them.
 pub const BASE_DEPENDENCIES: [&str; 2] = ["$remote_fs", "$syslog"];
 
+/// Whether a script's text has an LSB block (a `### BEGIN INIT INFO` line), well formed or not.
+pub fn has_block(text: &str) -> bool {
+    text.lines().any(|l| l.trim_end() == BEGIN)
+}
+
+/// (keyword as written, line) of every `# Keyword: value` line of the first block of `text`,
+/// 1-based: where a caller points at a field of a header [`InitInfo::parse`] accepted.
+pub fn keyword_lines(text: &str) -> Vec<(String, usize)> {
+    let mut out = Vec::new();
+    let mut inside = false;
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim_end();
+        if !inside {
+            inside = line == BEGIN;
+            continue;
+        }
+        if line == END {
+            break;
+        }
+        if let Some((k, _)) = line.strip_prefix('#').and_then(split_keyword) {
+            out.push((k.to_string(), i + 1));
+        }
+    }
+    out
+}
+
 /// True for a system facility name (`$local_fs`, `$network`, any `$name`).
 pub fn is_facility(word: &str) -> bool {
     word.len() > 1 && word.starts_with('$')

@@ -2,8 +2,9 @@
 //! `### BEGIN INIT INFO` block (pure; the definition loader reads a `script:`'s header with
 //! it), [`shim`] writes the script `svc lsb-script` prints, whose actions run `svc ACTION NAME`.
 //! Both directions use one writer and one parser, so what svc writes is exactly what it can
-//! read back.
+//! read back. [`facilities`] reads insserv's map of system facilities (`$syslog`) to services.
 
+pub mod facilities;
 pub mod header;
 pub mod shim;
 

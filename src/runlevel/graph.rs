@@ -25,14 +25,31 @@ use crate::name::ServiceName;
 pub struct Deps {
     pub requires: Vec<ServiceName>,
     pub wants: Vec<ServiceName>,
+    /// The services that must still run while it stops (it stops before them): an LSB
+    /// header's `Required-Stop` and `Should-Stop` (SPEC §9); `None`: its `requires` and `wants`.
+    pub stop: Option<Vec<ServiceName>>,
+    /// `$all` in its start dependencies: it starts after every other entry of its number.
+    pub all_start: bool,
+    /// `$all` in its stop dependencies: it stops before every other entry of its number.
+    pub all_stop: bool,
 }
 
 impl Deps {
-    /// The `requires` and `wants` of a definition.
+    /// The `requires` and `wants` of a definition, as written (no `Provides` nor facilities:
+    /// `runlevel::order` resolves those).
     pub fn of(def: &Definition) -> Deps {
         Deps {
             requires: def.requires.clone(),
             wants: def.wants.clone(),
+            ..Deps::default()
+        }
+    }
+
+    /// What must still run while it stops: [`Deps::stop`], else `requires` and `wants`.
+    pub fn stop_order(&self) -> Vec<ServiceName> {
+        match &self.stop {
+            Some(s) => s.clone(),
+            None => self.requires.iter().chain(&self.wants).cloned().collect(),
         }
     }
 }
@@ -93,6 +110,21 @@ impl Graph {
         self.add_node(from);
         let i = self.index[from];
         self.nodes[i].1.push((to.clone(), dep));
+    }
+
+    /// Whether a walk over the edges from `from` reaches `to` (`from` itself counts).
+    pub fn reaches(&self, from: &ServiceName, to: &ServiceName) -> bool {
+        let mut seen: BTreeSet<&ServiceName> = BTreeSet::new();
+        let mut stack = vec![from];
+        while let Some(n) = stack.pop() {
+            if n == to {
+                return true;
+            }
+            if seen.insert(n) {
+                stack.extend(self.edges(n).iter().map(|(t, _)| t));
+            }
+        }
+        false
     }
 
     pub fn contains(&self, name: &ServiceName) -> bool {
@@ -306,6 +338,7 @@ mod tests {
                     Deps {
                         requires: r.iter().map(|x| n(x)).collect(),
                         wants: w.iter().map(|x| n(x)).collect(),
+                        ..Deps::default()
                     },
                 )
             })

@@ -53,7 +53,7 @@ pub struct LinkError {
 }
 
 impl LinkError {
-    fn new(code: Code, message: impl Into<String>) -> LinkError {
+    pub fn new(code: Code, message: impl Into<String>) -> LinkError {
         LinkError {
             code,
             message: message.into(),
@@ -74,12 +74,18 @@ pub struct Plan {
     pub start_levels: Vec<char>,
     pub start: u8,
     pub stop: u8,
+    /// The levels with a `K` entry when given (a SysV script's `Default-Stop`); `None`: see
+    /// [`kill_levels`].
+    pub kill: Option<Vec<char>>,
 }
 
 impl Plan {
-    /// The levels 0–6 that get a `K` entry (see [`kill_levels`]).
+    /// The levels 0–6 that get a `K` entry: [`Plan::kill`], else see [`kill_levels`].
     pub fn kill_levels(&self) -> Vec<char> {
-        kill_levels(&self.start_levels)
+        match &self.kill {
+            Some(k) => k.clone(),
+            None => kill_levels(&self.start_levels),
+        }
     }
 
     /// Every entry the plan wants: (level, file name).
@@ -143,7 +149,7 @@ pub fn check_number(option: &str, n: u8) -> Result<u8, LinkError> {
     }
 }
 
-fn in_order(levels: Vec<char>) -> Vec<char> {
+pub fn in_order(levels: Vec<char>) -> Vec<char> {
     LEVELS
         .iter()
         .copied()
@@ -164,8 +170,11 @@ fn scan_links(
     only: Option<&ServiceName>,
 ) -> Result<BTreeMap<String, Vec<Link>>, LinkError> {
     let mut out: BTreeMap<String, Vec<Link>> = BTreeMap::new();
-    for level in LEVELS {
-        let dir = level_dir(dirs, level);
+    for (level, dir) in LEVELS.iter().flat_map(|l| {
+        super::level_dirs(dirs, *l)
+            .into_iter()
+            .map(move |d| (*l, d))
+    }) {
         let rd = match std::fs::read_dir(&dir) {
             Ok(rd) => rd,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
@@ -230,6 +239,7 @@ pub fn plan(
         start_levels,
         start,
         stop,
+        kill: None,
     })
 }
 
@@ -304,29 +314,83 @@ fn dep_start(
     }
 }
 
-/// Makes the entries of `name` exactly those of `plan`: creates the missing ones (creating
-/// rcN.d directories as needed), replaces wrong ones, removes every other S/K entry of `name`.
-/// Returns whether anything changed.
+/// Where a service's entries go: the runlevel directory of each level, and what they link to.
+pub struct Place {
+    pub dir: Box<dyn Fn(char) -> PathBuf>,
+    pub target: PathBuf,
+}
+
+impl Place {
+    /// `runlevels/rcN.d`, links to `../../init.d/NAME.yaml`.
+    pub fn config(dirs: &Dirs, name: &ServiceName) -> Place {
+        let dirs = dirs.clone();
+        Place {
+            dir: Box::new(move |l| level_dir(&dirs, l)),
+            target: target(name),
+        }
+    }
+}
+
+/// Makes the entries of `name` exactly those of `plan` in the configuration's runlevel
+/// directories ([`apply_at`] with [`Place::config`]).
 pub fn apply(dirs: &Dirs, name: &ServiceName, plan: &Plan) -> Result<bool, LinkError> {
+    apply_at(dirs, name, plan, &Place::config(dirs, name))
+}
+
+/// Makes the entries of `name` exactly those of `plan` at `place`: creates the missing ones
+/// (creating rcN.d directories as needed), replaces wrong ones, removes every other S/K entry of
+/// `name` (in every runlevel directory, the SysV directory's included). All or nothing as far
+/// as the file system allows: every new link is first made under a temporary name, and only
+/// when all of them exist are they renamed into place and the old entries removed; on an error
+/// before that, the temporary links are removed and nothing has changed. Returns whether
+/// anything changed.
+pub fn apply_at(
+    dirs: &Dirs,
+    name: &ServiceName,
+    plan: &Plan,
+    place: &Place,
+) -> Result<bool, LinkError> {
     let existing = links_of(dirs, name)?;
-    let wanted = plan.wanted(name);
-    let target = target(name);
-    let mut changed = false;
-    for (level, fname) in &wanted {
-        let dir = level_dir(dirs, *level);
-        let path = dir.join(fname);
-        if std::fs::read_link(&path).is_ok_and(|t| t == target) {
+    let wanted: Vec<PathBuf> = plan
+        .wanted(name)
+        .into_iter()
+        .map(|(level, fname)| (place.dir)(level).join(fname))
+        .collect();
+    let mut made: Vec<(PathBuf, PathBuf)> = Vec::new();
+    for path in &wanted {
+        if std::fs::read_link(path).is_ok_and(|t| t == place.target) {
             continue;
         }
-        make_dir(&dir)?;
-        place_link(&dir, fname, &target)?;
-        changed = true;
+        let made_now = path
+            .parent()
+            .ok_or_else(|| LinkError::new(Code::Failure, "no directory"))
+            .and_then(|dir| {
+                make_dir(dir)?;
+                temp_link(path, &place.target)
+            });
+        match made_now {
+            Ok(tmp) => made.push((tmp, path.clone())),
+            Err(e) => {
+                for (tmp, _) in &made {
+                    let _ = std::fs::remove_file(tmp);
+                }
+                return Err(e);
+            }
+        }
     }
+    let changed_links = !made.is_empty();
+    for (tmp, path) in made {
+        std::fs::rename(&tmp, &path).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            LinkError::new(
+                Code::Failure,
+                format!("cannot create {}: {e}", path.display()),
+            )
+        })?;
+    }
+    let mut changed = changed_links;
     for link in existing {
-        if wanted
-            .iter()
-            .any(|(l, f)| *l == link.level && *f == link.file_name())
-        {
+        if wanted.contains(&link.path) {
             continue;
         }
         remove(&link.path)?;
@@ -369,25 +433,22 @@ fn make_dir(dir: &Path) -> Result<(), LinkError> {
         })
 }
 
-/// A symlink `dir/fname -> target`, made under a hidden temporary name (not an entry: it does
-/// not start with S or K) and renamed over whatever had the name.
-fn place_link(dir: &Path, fname: &str, target: &Path) -> Result<(), LinkError> {
-    let tmp = dir.join(format!(".{fname}.svc-tmp.{}", std::process::id()));
+/// A symlink to `target` under a hidden temporary name next to `path` (not an entry: it does
+/// not start with S or K), for the caller to rename over `path`.
+fn temp_link(path: &Path, target: &Path) -> Result<PathBuf, LinkError> {
+    let fname = path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{fname}.svc-tmp.{}", std::process::id()));
     let _ = std::fs::remove_file(&tmp);
-    let path = dir.join(fname);
     std::os::unix::fs::symlink(target, &tmp).map_err(|e| {
         LinkError::new(
             Code::Failure,
             format!("cannot create {}: {e}", tmp.display()),
         )
     })?;
-    std::fs::rename(&tmp, &path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        LinkError::new(
-            Code::Failure,
-            format!("cannot create {}: {e}", path.display()),
-        )
-    })
+    Ok(tmp)
 }
 
 /// What `svc list` shows for one service.
@@ -442,6 +503,7 @@ mod tests {
             config: Some(root.join("config")),
             state: Some(root.join("state")),
             log: Some(root.join("log")),
+            sysv: None,
         })
     }
 

@@ -5,7 +5,9 @@
 //! by name, bytewise.
 
 pub mod graph;
+pub mod insserv;
 pub mod links;
+pub mod order;
 pub mod plan;
 pub mod schedule;
 
@@ -57,14 +59,85 @@ pub fn level_dir(dirs: &Dirs, level: char) -> PathBuf {
     dirs.runlevels().join(format!("rc{level}.d"))
 }
 
-/// Reads one rcN.d: its well-formed entries, sorted by kind, number and name (bytewise), and a
-/// problem for every badly formed one (`S5foo`, `S20 x`, a directory named `S30y`) and every
-/// entry whose definition is missing (a dangling link). A missing directory has no entries.
-pub fn scan(dirs: &Dirs, level: char) -> (Vec<Entry>, Vec<EntryProblem>) {
-    scan_dir(&level_dir(dirs, level), &dirs.init_d())
+/// The SysV directory's rcN.d of a runlevel (SPEC §9), when there is a SysV directory.
+pub fn sysv_level_dir(dirs: &Dirs, level: char) -> Option<PathBuf> {
+    dirs.sysv.as_ref().map(|d| d.join(format!("rc{level}.d")))
 }
 
-fn scan_dir(dir: &Path, init_d: &Path) -> (Vec<Entry>, Vec<EntryProblem>) {
+/// The directories of a runlevel: `runlevels/rcN.d`, then `DIR/rcN.d` with a SysV directory.
+pub fn level_dirs(dirs: &Dirs, level: char) -> Vec<PathBuf> {
+    std::iter::once(level_dir(dirs, level))
+        .chain(sysv_level_dir(dirs, level))
+        .collect()
+}
+
+/// Reads one runlevel: its well-formed entries, sorted by kind, number and name (bytewise), and
+/// a problem for every badly formed one (`S5foo`, `S20 x`, a directory named `S30y`) and every
+/// entry whose definition is missing (a dangling link). A missing directory has no entries.
+/// With a SysV directory, `DIR/rcN.d` is read too and merged (SPEC §9); a service with entries
+/// in both directories of the level is a problem naming both, and is left out of the level.
+pub fn scan(dirs: &Dirs, level: char) -> (Vec<Entry>, Vec<EntryProblem>) {
+    let exists = |n: &ServiceName| crate::definition::exists(dirs, n);
+    let missing = |n: &ServiceName| match dirs.sysv_init_d() {
+        None => format!(
+            "no definition for service {n} ({} does not exist)",
+            dirs.definition(n).display()
+        ),
+        Some(sysv) => format!(
+            "no definition for service {n} (neither {} nor an LSB script {})",
+            dirs.definition(n).display(),
+            sysv.join(n.as_str()).display()
+        ),
+    };
+    let (mut entries, mut problems) = scan_dir(&level_dir(dirs, level), &exists, &missing);
+    let Some(sysv_dir) = sysv_level_dir(dirs, level) else {
+        return (entries, problems);
+    };
+    let (theirs, their_problems) = scan_dir(&sysv_dir, &exists, &missing);
+    problems.extend(their_problems);
+    let mine: std::collections::BTreeSet<ServiceName> =
+        entries.iter().map(|e| e.name.clone()).collect();
+    let both: std::collections::BTreeSet<ServiceName> = theirs
+        .iter()
+        .filter(|e| mine.contains(&e.name))
+        .map(|e| e.name.clone())
+        .collect();
+    for name in &both {
+        let paths: Vec<String> = entries
+            .iter()
+            .chain(&theirs)
+            .filter(|e| &e.name == name)
+            .map(|e| e.path.display().to_string())
+            .collect();
+        problems.push(EntryProblem {
+            path: sysv_dir.clone(),
+            message: format!(
+                "{name} has entries in both runlevel directories of this level ({}): expected one place; {name} is left out of runlevel {level}",
+                paths.join(" and ")
+            ),
+        });
+    }
+    entries.extend(theirs);
+    entries.retain(|e| !both.contains(&e.name));
+    sort_entries(&mut entries);
+    (entries, problems)
+}
+
+fn sort_entries(entries: &mut [Entry]) {
+    entries.sort_by(|a, b| {
+        (a.kind, a.number, a.name.as_str().as_bytes()).cmp(&(
+            b.kind,
+            b.number,
+            b.name.as_str().as_bytes(),
+        ))
+    });
+}
+
+fn scan_dir(
+    dir: &Path,
+    exists: &dyn Fn(&ServiceName) -> bool,
+    missing: &dyn Fn(&ServiceName) -> String,
+) -> (Vec<Entry>, Vec<EntryProblem>) {
     let mut entries = Vec::new();
     let mut problems = Vec::new();
     let rd = match std::fs::read_dir(dir) {
@@ -115,13 +188,10 @@ fn scan_dir(dir: &Path, init_d: &Path) -> (Vec<Entry>, Vec<EntryProblem>) {
         let Ok(name) = ServiceName::new(name) else {
             continue;
         };
-        if !init_d.join(format!("{name}.yaml")).is_file() {
+        if !exists(&name) {
             problems.push(EntryProblem {
                 path,
-                message: format!(
-                    "no definition for service {name} ({} does not exist)",
-                    init_d.join(format!("{name}.yaml")).display()
-                ),
+                message: missing(&name),
             });
             continue;
         }
@@ -132,13 +202,7 @@ fn scan_dir(dir: &Path, init_d: &Path) -> (Vec<Entry>, Vec<EntryProblem>) {
             path,
         });
     }
-    entries.sort_by(|a, b| {
-        (a.kind, a.number, a.name.as_str().as_bytes()).cmp(&(
-            b.kind,
-            b.number,
-            b.name.as_str().as_bytes(),
-        ))
-    });
+    sort_entries(&mut entries);
     problems.sort_by(|a, b| a.path.cmp(&b.path));
     (entries, problems)
 }
@@ -166,17 +230,18 @@ pub fn start_levels(dirs: &Dirs, name: &ServiceName) -> Vec<char> {
         .iter()
         .copied()
         .filter(|l| {
-            let dir = dirs.runlevels().join(format!("rc{l}.d"));
-            std::fs::read_dir(dir)
-                .map(|rd| {
-                    rd.filter_map(|e| e.ok()).any(|e| {
-                        e.file_name()
-                            .to_str()
-                            .and_then(parse_entry)
-                            .is_some_and(|(k, _, n)| k == 'S' && n == name.as_str())
+            level_dirs(dirs, *l).into_iter().any(|dir| {
+                std::fs::read_dir(dir)
+                    .map(|rd| {
+                        rd.filter_map(|e| e.ok()).any(|e| {
+                            e.file_name()
+                                .to_str()
+                                .and_then(parse_entry)
+                                .is_some_and(|(k, _, n)| k == 'S' && n == name.as_str())
+                        })
                     })
-                })
-                .unwrap_or(false)
+                    .unwrap_or(false)
+            })
         })
         .collect()
 }
@@ -184,8 +249,10 @@ pub fn start_levels(dirs: &Dirs, name: &ServiceName) -> Vec<char> {
 /// For every service with `S` entries: the runlevels that start it (one pass over rcN.d).
 pub fn start_levels_all(dirs: &Dirs) -> std::collections::HashMap<String, Vec<char>> {
     let mut out: std::collections::HashMap<String, Vec<char>> = std::collections::HashMap::new();
-    for l in LEVELS {
-        let dir = dirs.runlevels().join(format!("rc{l}.d"));
+    for (l, dir) in LEVELS
+        .iter()
+        .flat_map(|l| level_dirs(dirs, *l).into_iter().map(move |d| (*l, d)))
+    {
         let Ok(rd) = std::fs::read_dir(dir) else {
             continue;
         };
@@ -223,7 +290,8 @@ mod tests {
             std::fs::write(rc.join(e), "").unwrap();
         }
         std::fs::create_dir(rc.join("S30d")).unwrap();
-        let (entries, problems) = scan_dir(&rc, &init);
+        let exists = |n: &ServiceName| init.join(format!("{n}.yaml")).is_file();
+        let (entries, problems) = scan_dir(&rc, &exists, &|n| format!("no definition for {n}"));
         let order: Vec<String> = entries
             .iter()
             .map(|e| format!("{:?}{}{}", e.kind, e.number, e.name))

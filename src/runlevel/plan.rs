@@ -236,6 +236,7 @@ pub fn plan(
             graph.add_edge(n, w, Dep::Wants);
         }
     }
+    after_all(&mut graph, &numbers, deps, |d| d.all_start, false);
     let mut excluded: BTreeMap<ServiceName, String> = BTreeMap::new();
     for (n, why) in &unknown {
         excluded.insert(n.clone(), why.clone());
@@ -306,7 +307,7 @@ pub fn plan(
     }
     for n in stop_numbers.keys() {
         let d = deps(n).unwrap_or_default();
-        for dep in d.requires.iter().chain(&d.wants) {
+        for dep in &d.stop_order() {
             if stop_graph.contains(dep) && !stop_graph.has_edge(dep, n) {
                 stop_graph.add_edge(dep, n, Dep::Wants);
             }
@@ -322,6 +323,7 @@ pub fn plan(
             stop_graph.add_edge(&c.required, &c.dependant, Dep::Wants);
         }
     }
+    after_all(&mut stop_graph, &stop_numbers, deps, |d| d.all_stop, true);
     let mut stop_excluded = BTreeMap::new();
     for cycle in stop_graph.cycles() {
         let names: Vec<&str> = cycle.iter().map(|n| n.as_str()).collect();
@@ -339,6 +341,33 @@ pub fn plan(
     stop_graph.retain(|x| stop_numbers.contains_key(x));
     out.stop = steps(&stop_graph, &stop_numbers);
     out
+}
+
+/// `$all` (SPEC §9): a service whose `all` holds runs after (`reversed`: a stop, before) every
+/// other service of the phase with the same number, except those with `all` too and those
+/// that depend on it already (no cycle is made).
+fn after_all(
+    graph: &mut Graph,
+    numbers: &BTreeMap<ServiceName, u8>,
+    deps: &dyn Fn(&ServiceName) -> Option<Deps>,
+    all: impl Fn(&Deps) -> bool,
+    reversed: bool,
+) {
+    let last: Vec<&ServiceName> = numbers
+        .keys()
+        .filter(|n| deps(n).is_some_and(|d| all(&d)))
+        .collect();
+    for a in &last {
+        for (o, num) in numbers {
+            if o == *a || *num != numbers[*a] || last.contains(&o) {
+                continue;
+            }
+            let (from, to) = if reversed { (o, *a) } else { (*a, o) };
+            if !graph.reaches(to, from) && !graph.has_edge(from, to) {
+                graph.add_edge(from, to, Dep::Wants);
+            }
+        }
+    }
 }
 
 /// Adds to `excluded` every service that (transitively) requires an excluded one.
@@ -417,6 +446,7 @@ mod tests {
                 .map(|(_, r, w)| Deps {
                     requires: r.iter().map(|x| n(x)).collect(),
                     wants: w.iter().map(|x| n(x)).collect(),
+                    ..Deps::default()
                 })
         }
     }
@@ -445,6 +475,46 @@ mod tests {
         );
         assert_eq!(names(&p.start), ["c@10", "a@20", "b@20"]);
         assert_eq!(p.kept, vec![n("kept")]);
+    }
+
+    #[test]
+    fn all_runs_after_its_number_and_stops_before_it() {
+        let d = |name: &ServiceName| {
+            Some(Deps {
+                all_start: name.as_str() == "last",
+                all_stop: name.as_str() == "first",
+                wants: if name.as_str() == "x" {
+                    vec![n("last")]
+                } else {
+                    vec![]
+                },
+                ..Deps::default()
+            })
+        };
+        let p = plan(
+            &[s(10, "last"), s(10, "a"), s(10, "x"), s(20, "b")],
+            &d,
+            &|_| false,
+            &[],
+        );
+        let last = p.start.iter().find(|s| s.name == n("last")).unwrap();
+        // Not after x, which wants it already (that would be a cycle), nor after b (20).
+        assert_eq!(last.after, vec![n("a")]);
+        let p = plan(
+            &[k(10, "first"), k(10, "a"), k(20, "b")],
+            &d,
+            &|_| true,
+            &[],
+        );
+        let a = p.stop.iter().find(|s| s.name == n("a")).unwrap();
+        assert_eq!(a.after, vec![n("first")]);
+        assert!(p
+            .stop
+            .iter()
+            .find(|s| s.name == n("b"))
+            .unwrap()
+            .after
+            .is_empty());
     }
 
     #[test]

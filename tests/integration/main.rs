@@ -33,4 +33,5 @@ mod rundir;
 mod status;
 mod supervise;
 mod switch;
+mod sysv;
 mod together;

@@ -127,9 +127,10 @@ pub fn settings(file: &Path, text: &str) -> Result<Settings, Vec<Problem>> {
                         let lv = v.runlevels(&Node::Seq(vec![e.value.clone()]));
                         settings.default_runlevel = lv.first().copied();
                     }
+                    "sysv_dir" => settings.sysv_dir = v.abs_path(&["sysv_dir"], &e.value),
                     other => v.problem(
                         &[other],
-                        format!("unknown key `{other}`; expected default_runlevel"),
+                        format!("unknown key `{other}`; expected default_runlevel or sysv_dir"),
                     ),
                 }
             }
@@ -471,6 +472,7 @@ impl Validator<'_> {
             hooks,
             stop_exec,
             health,
+            lsb: None,
         })
     }
 
