@@ -541,7 +541,7 @@ def bench_status200(c):
                   worst < 0.030,
                   "per-service cost is too high: read each PID file, state record, "
                   "/proc/PID/stat and the cgroup's cgroup.procs once, no process spawned and no "
-                  "sleep per service")
+                  "sleep per service (bench/RESULTS.md, Containment, says what --json reads)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1179,17 +1179,21 @@ def bench_contain200(c):
         c.report.row(f"contain200: {label}", series[(kind, True)], series[(kind, False)],
                      f"with / without cgroups; {plural(rounds, 'round')}"
                      + (f"; {note}" if note else ""))
-    for kind, what in (("start", "200 x svc start NAME"), ("switch 3", "svc switch 3 of 200"),
-                       ("switch 0", "svc switch 0 of 200")):
+    moving = ("measured (bench/RESULTS.md, Containment): mkdir and the controller files take "
+              "tens of microseconds; the launched child's move into its cgroup (its write to "
+              "cgroup.procs) waits for an RCU grace period (~7-20 ms) when no other move "
+              "happened on the machine for about that long")
+    ending = ("stop adds reading the cgroup's cgroup.procs and two rmdir per service "
+              "(bench/RESULTS.md, Containment)")
+    for kind, what, why in (("start", "200 x svc start NAME", moving),
+                            ("switch 3", "svc switch 3 of 200", moving),
+                            ("switch 0", "svc switch 0 of 200", ending)):
         w, wo = series[(kind, True)].median, series[(kind, False)].median
         ratio = w / wo
         c.report.goal("contain200", f"{what} with cgroups at most 10% slower than without "
                       "(median ratio)", f"{ratio:.3f} ({w * 1000:.1f} against {wo * 1000:.1f} ms, "
                       f"{(w - wo) / BIG_N * 1e6:+.0f} us per service)", ratio <= CONTAIN_LIMIT,
-                      "containment costs more than 10% here; measured (docs/benchmarks.md): "
-                      "mkdir, controller files and rmdir take tens of microseconds, the launched "
-                      "child's move into its cgroup (write to cgroup.procs) waits for an RCU grace "
-                      "period (~7-20 ms) when no other move happened in the last ~20 ms")
+                      why)
     if any(found):
         c.report.notes.append(f"contain200: stops left {plural(found[0], 'daemon')} running and "
                               f"{plural(found[1], 'cgroup')} behind (killed and removed by the "
