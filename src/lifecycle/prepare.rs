@@ -212,7 +212,7 @@ fn assemble(
 /// The service's cgroup, made ready, as the `cgroup.procs` its launched child writes itself
 /// into (SPEC §8.7); `None` without containment — where `limits.memory` or `limits.pids` is
 /// an error, never dropped.
-pub(crate) fn enter_cgroup(life: &Lifecycle, def: &Definition) -> Result<Option<OwnedFd>> {
+pub(crate) fn enter_cgroup(life: &Lifecycle, def: &Definition) -> Result<Option<cgroup::Entry>> {
     let failed = |source| LifecycleError::Cgroup {
         service: def.name.clone(),
         source,

@@ -174,7 +174,9 @@ pub fn run(life: &Lifecycle, def: &Definition, action: Action) -> Result<Ran, Li
         Action::Start => crate::lifecycle::prepare::enter_cgroup(life, def)?,
         Action::Stop | Action::Status | Action::Reload => None,
     };
-    let cgroup_fd = cgroup.as_ref().map_or(-1, std::os::fd::AsRawFd::as_raw_fd);
+    let cgroup_fd = cgroup
+        .as_ref()
+        .map_or(-1, |c| std::os::fd::AsRawFd::as_raw_fd(&c.procs));
     let mut cmd = Command::new("/bin/sh");
     cmd.arg("-c")
         .arg(format!("umask {:03o} && exec \"$0\" \"$@\"", def.umask))

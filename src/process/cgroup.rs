@@ -8,9 +8,10 @@
 //! else `<hierarchy>/svc/ID/NAME` with ID the first 12 hex digits of the SHA-256 of the state
 //! directory's absolute path, so two configurations never share one.
 //!
-//! The launched child enters the cgroup itself, before exec, by writing `0` to a
-//! `cgroup.procs` descriptor opened here before the fork ([`Cgroup::prepare`]): one `write`,
-//! async-signal-safe. Ending a cgroup ([`Cgroup::end`]) signals every member through a pidfd
+//! The launched child is born in the cgroup: `clone3` with `CLONE_INTO_CGROUP` on the cgroup's
+//! directory, opened here before the fork ([`Cgroup::prepare`], [`Entry`]); where the kernel
+//! refuses that, the child enters it itself before exec by writing `0` to the `cgroup.procs`
+//! opened with it — one `write`, async-signal-safe. Ending a cgroup ([`Cgroup::end`]) signals every member through a pidfd
 //! opened before the member's cgroup is checked again, so a PID reused meanwhile is never hit,
 //! and uses `cgroup.kill` for the KILL where the kernel has it — unless svc itself or one of
 //! its ancestors is inside (a service that runs svc), which is never signalled.
@@ -169,6 +170,26 @@ fn controllers(file: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// A service's cgroup opened for one launch: its directory, for `clone3` with
+/// `CLONE_INTO_CGROUP` (the child is born in the cgroup: no move, which after a quiet spell
+/// costs milliseconds of the kernel's migration lock), and its `cgroup.procs`, for the child
+/// to write itself into where the kernel refuses that (before 5.7, or a seccomp filter).
+#[derive(Debug)]
+pub struct Entry {
+    pub dir: OwnedFd,
+    pub procs: OwnedFd,
+}
+
+impl Entry {
+    /// The same cgroup, on new descriptors (for a launch prepared once, run again).
+    pub fn try_clone(&self) -> io::Result<Entry> {
+        Ok(Entry {
+            dir: self.dir.try_clone()?,
+            procs: self.procs.try_clone()?,
+        })
+    }
+}
+
 /// One service's cgroup.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cgroup {
@@ -202,8 +223,8 @@ impl Cgroup {
     /// Creates the cgroup (and `svc/`, `svc/ID/` above it), enables the memory and pids
     /// controllers down to it where the hierarchy offers them, writes `memory.max` and
     /// `pids.max` ("max" where no limit is set, so a limit removed from the definition goes
-    /// too), and opens its `cgroup.procs` for the child to enter.
-    pub fn prepare(&self, limits: &CgroupLimits) -> Result<OwnedFd, CgroupError> {
+    /// too), and opens it for the child to enter ([`Entry`]).
+    pub fn prepare(&self, limits: &CgroupLimits) -> Result<Entry, CgroupError> {
         if let Some(e) = unsupported(limits) {
             return Err(e);
         }
@@ -263,12 +284,16 @@ impl Cgroup {
                 }
             }
         }
+        let dir = fs::File::open(&leaf)
+            .map(OwnedFd::from)
+            .map_err(io(leaf.clone()))?;
         let procs = leaf.join("cgroup.procs");
-        fs::OpenOptions::new()
+        let procs = fs::OpenOptions::new()
             .write(true)
             .open(&procs)
             .map(OwnedFd::from)
-            .map_err(io(procs))
+            .map_err(io(procs))?;
+        Ok(Entry { dir, procs })
     }
 
     fn make_dirs(&self) -> Result<(), (PathBuf, io::Error)> {

@@ -28,7 +28,10 @@ pub(super) struct ChildSetup<'a> {
     pub(super) out: RawFd,
     /// Becomes fd 3 when not -1.
     pub(super) fd3: RawFd,
-    /// The service's `cgroup.procs` (open for writing) when not -1: entered before exec.
+    /// The service's cgroup directory when not -1: the launcher is born in it.
+    pub(super) cgroup_dir: RawFd,
+    /// The service's `cgroup.procs` (open for writing) when not -1: written to before exec by
+    /// a child that was not born in the cgroup.
     pub(super) cgroup: RawFd,
     pub(super) umask: libc::mode_t,
     pub(super) limits: &'a [(libc::__rlimit_resource_t, libc::rlimit)],
@@ -60,13 +63,14 @@ impl ChildSetup<'_> {
         }
     }
 
-    /// The child's whole life until exec.
+    /// The child's whole life until exec; `in_cgroup`: it was born in the service's cgroup.
     ///
     /// # Safety
-    /// Must run in a freshly forked child only. Every call below is an async-signal-safe
-    /// syscall on memory the parent prepared before forking; nothing allocates, formats, locks
-    /// or unwinds.
-    pub(super) unsafe fn run(&self) -> ! {
+    /// Must run in a freshly forked child only (by [`fork_into`]). Every call below is an
+    /// async-signal-safe syscall on memory the parent prepared before forking; nothing
+    /// allocates, formats, locks or unwinds, and nothing relies on glibc's bookkeeping of its
+    /// own fork (credentials change by raw syscalls, not glibc's all-threads setxid).
+    pub(super) unsafe fn run(&self, mut in_cgroup: bool) -> ! {
         // SAFETY: the caller is a freshly forked child (this function's contract); every pointer
         // handed to the kernel below points into memory the parent prepared before the fork (C
         // strings, argv/envp arrays ending in NULL, rlimits, groups) or onto this stack, and every
@@ -97,10 +101,11 @@ impl ChildSetup<'_> {
                 if libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong) != 0 {
                     self.die(12);
                 }
-                // fork is async-signal-safe; this process has one thread.
-                match libc::fork() {
-                    -1 => self.die(13),
-                    0 => {
+                // This process has one thread; the launcher is born in the cgroup where it can be.
+                match fork_into(self.cgroup_dir) {
+                    (-1, _) => self.die(13),
+                    (0, born_inside) => {
+                        in_cgroup = born_inside;
                         // The launcher: it goes on below (the death signal and the subreaper
                         // flag are not inherited; the blocked signals are, and are unblocked).
                         libc::close(k.status_w);
@@ -108,16 +113,20 @@ impl ChildSetup<'_> {
                             self.die(0);
                         }
                     }
-                    launcher => super::keeper::keep(launcher, k.status_w, k.parent),
+                    (launcher, _) => super::keeper::keep(launcher, k.status_w, k.parent),
                 }
             }
             // A new session: no controlling terminal, its own process group.
             if libc::setsid() < 0 {
                 self.die(1);
             }
-            // The service's cgroup (SPEC §8.7), while still root: "0" moves the writer. A
-            // kept launch's keeper stays outside; the launcher and all it forks are inside.
-            if self.cgroup >= 0 && libc::write(self.cgroup, b"0".as_ptr().cast(), 1) != 1 {
+            // The service's cgroup (SPEC §8.7), while still root, unless born in it: "0" moves
+            // the writer. A kept launch's keeper stays outside; the launcher and all it forks
+            // are inside.
+            if !in_cgroup
+                && self.cgroup >= 0
+                && libc::write(self.cgroup, b"0".as_ptr().cast(), 1) != 1
+            {
                 self.die(14);
             }
             if libc::dup2(self.stdin, 0) < 0
@@ -146,17 +155,19 @@ impl ChildSetup<'_> {
             }
             // Privileges last, in the order supplementary groups, gid, uid; then make sure root
             // cannot be regained.
+            // Raw syscalls: glibc's wrappers would signal the threads of svc it still believes
+            // in after a raw clone3, and wait for them.
             if let Some((uid, gid, groups)) = self.drop_to {
-                if libc::setgroups(groups.len(), groups.as_ptr()) != 0 {
+                if libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) != 0 {
                     self.die(6);
                 }
-                if libc::setgid(gid) != 0 {
+                if libc::syscall(libc::SYS_setgid, gid) != 0 {
                     self.die(7);
                 }
-                if libc::setuid(uid) != 0 {
+                if libc::syscall(libc::SYS_setuid, uid) != 0 {
                     self.die(8);
                 }
-                if uid != 0 && libc::setuid(0) == 0 {
+                if uid != 0 && libc::syscall(libc::SYS_setuid, 0) == 0 {
                     *libc::__errno_location() = libc::EPERM;
                     self.die(9);
                 }
@@ -197,6 +208,64 @@ impl ChildSetup<'_> {
             libc::execve(self.path.as_ptr(), self.argv.as_ptr(), self.envp.as_ptr());
             self.die(11);
         }
+    }
+}
+
+/// `clone3`'s arguments (linux/sched.h, `CLONE_ARGS_SIZE_VER2`).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// Born into this cgroup (linux/sched.h).
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// Forks; with `cgroup_dir` not -1, into that cgroup (`clone3` with `CLONE_INTO_CGROUP`, Linux
+/// 5.7), else — or when the kernel or a seccomp filter refuses clone3 — with fork(2). Returns
+/// fork's result (the child's PID, 0 in the child, -1 with errno) and whether the child was
+/// born in the cgroup. The child of a raw clone3 shares glibc's view of the parent's threads:
+/// it must make raw syscalls only (as [`ChildSetup::run`] does).
+///
+/// # Safety
+/// The caller's child must keep to async-signal-safe raw syscalls until exec or `_exit`.
+pub(super) unsafe fn fork_into(cgroup_dir: RawFd) -> (libc::pid_t, bool) {
+    // SAFETY: clone3 without CLONE_VM gives the child a copy of this address space (like fork),
+    // with `args` read by the kernel before it returns; fork is async-signal-safe. The caller
+    // keeps the child to raw syscalls (this function's contract).
+    unsafe {
+        if cgroup_dir >= 0 {
+            let args = CloneArgs {
+                flags: CLONE_INTO_CGROUP,
+                exit_signal: libc::SIGCHLD as u64,
+                cgroup: cgroup_dir as u64,
+                ..CloneArgs::default()
+            };
+            let r = libc::syscall(
+                libc::SYS_clone3,
+                &args as *const CloneArgs,
+                std::mem::size_of::<CloneArgs>(),
+            );
+            if r >= 0 {
+                return (r as libc::pid_t, true);
+            }
+            // Resources ran out: fork would fail too, and says so.
+            let e = *libc::__errno_location();
+            if e == libc::EAGAIN || e == libc::ENOMEM {
+                return (-1, false);
+            }
+        }
+        (libc::fork(), false)
     }
 }
 

@@ -62,9 +62,9 @@ pub struct Launch {
     /// keeps the read end of its own output pipe there, so its writes never fail while its
     /// supervisor is gone; the supervisor gets its report pipe to `svc start` there.
     pub fd3: Option<std::os::fd::OwnedFd>,
-    /// The service's `cgroup.procs`, open for writing: the child enters its cgroup before
-    /// exec (SPEC §8.7). `None` without containment.
-    pub cgroup: Option<std::os::fd::OwnedFd>,
+    /// The service's cgroup, which the child is born in or enters before exec (SPEC §8.7).
+    /// `None` without containment.
+    pub cgroup: Option<super::cgroup::Entry>,
 }
 
 impl Launch {
@@ -320,8 +320,11 @@ impl Launch {
             None => None,
         };
         let cgroup = match &self.cgroup {
-            Some(f) => {
-                Some(high_fd(f.as_raw_fd()).map_err(|e| fail("entering the service's cgroup", e))?)
+            Some(c) => {
+                let high = |f: &OwnedFd| {
+                    high_fd(f.as_raw_fd()).map_err(|e| fail("entering the service's cgroup", e))
+                };
+                Some((high(&c.dir)?, high(&c.procs)?))
             }
             None => None,
         };
@@ -377,7 +380,8 @@ impl Launch {
             },
             out: out.as_raw_fd(),
             fd3: fd3.as_ref().map_or(-1, |f| f.as_raw_fd()),
-            cgroup: cgroup.as_ref().map_or(-1, |f| f.as_raw_fd()),
+            cgroup_dir: cgroup.as_ref().map_or(-1, |(d, _)| d.as_raw_fd()),
+            cgroup: cgroup.as_ref().map_or(-1, |(_, p)| p.as_raw_fd()),
             umask,
             limits: &limits,
             nice,
@@ -392,15 +396,19 @@ impl Launch {
                 parent: nix::unistd::getpid().as_raw(),
             }),
         };
-        // SAFETY: fork in a process that may have other threads is sound as long as the child
-        // only calls async-signal-safe functions before exec, which `ChildSetup::run` does.
-        let pid = unsafe { libc::fork() };
+        // A kept launch's keeper stays outside the cgroup (it forks the launcher into it);
+        // any other child is born in it.
+        let into = if kept { -1 } else { child.cgroup_dir };
+        // SAFETY: forking in a process that may have other threads is sound as long as the child
+        // only makes async-signal-safe calls before exec, which `ChildSetup::run` does (raw
+        // syscalls where glibc's wrappers assume its own fork, see `child::fork_into`).
+        let (pid, born_inside) = unsafe { super::child::fork_into(into) };
         if pid < 0 {
             return Err(fail("fork", io::Error::last_os_error()));
         }
         if pid == 0 {
             // SAFETY: we are the freshly forked child; `run` never returns.
-            unsafe { child.run() }
+            unsafe { child.run(born_inside) }
         }
         drop(go_r);
         drop(err_w);

@@ -674,3 +674,51 @@ fn a_pid_file_naming_a_member_of_the_services_cgroup_is_accepted() {
     let _ = member.wait();
     assert!(!dir.exists(), "the cgroup {} is left", dir.display());
 }
+
+/// How a launched child gets into its cgroup: born there by `clone3` with `CLONE_INTO_CGROUP`
+/// (no move, whose cost after a quiet spell is milliseconds of the kernel's migration lock),
+/// and, where the kernel refuses clone3 (here: strace injects ENOSYS, as a seccomp filter or a
+/// pre-5.7 kernel would), by the child's own write to `cgroup.procs` before exec. Either way
+/// the program runs in the service's cgroup.
+#[test]
+fn a_child_is_born_in_its_cgroup_or_enters_it_where_clone3_is_refused() {
+    let t = "containment::a_child_is_born_in_its_cgroup_or_enters_it_where_clone3_is_refused";
+    if skip_without_containment(t) {
+        return;
+    }
+    let Some(strace) = strace(t) else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let daemon = sb.sleeper("born");
+    sb.service("born", &daemon);
+    for (inject, born) in [(false, true), (true, false)] {
+        let trace = sb.work.join(format!("trace-{inject}"));
+        let trace_arg = trace.display().to_string();
+        let mut args = vec!["-e", "trace=clone3,clone,fork,vfork", "-o", &trace_arg];
+        if inject {
+            args.extend(["-e", "inject=clone3:error=ENOSYS"]);
+        }
+        // Not -f: only svc itself is traced, whose call creates the child.
+        let mut cmd = sb.wrapped(strace, &args);
+        cmd.args(["start", "born"]);
+        let args = describe(&cmd);
+        run_timeout(cmd, args, SVC_LIMIT).ok();
+        let pid = sb.pid("born");
+        assert_in_service_cgroup(&sb, "born", &[pid]);
+        let calls = std::fs::read_to_string(&trace).unwrap_or_default();
+        let clone3_into = calls.lines().any(|l| {
+            l.contains("clone3(") && l.contains("CLONE_INTO_CGROUP") && !l.contains("ENOSYS")
+        });
+        assert_eq!(
+            clone3_into,
+            born,
+            "clone3 into the cgroup {}expected:\n{calls}",
+            if born { "" } else { "not " }
+        );
+        if inject {
+            assert!(calls.contains("ENOSYS"), "nothing was refused:\n{calls}");
+        }
+        sb.svc(["stop", "born"]).ok();
+    }
+}
