@@ -195,6 +195,23 @@ fn svc(sb: &Sandbox, w: &World, args: &[&str]) -> Run {
     sb.svc(all)
 }
 
+/// `svc` with the sandbox's directories and DIR, then `args`: a command line for a wrapper
+/// (unshare, nsenter) to run.
+fn svc_line(sb: &Sandbox, w: &World, args: &[&str]) -> Vec<std::ffi::OsString> {
+    let mut line: Vec<std::ffi::OsString> = vec![SVC.into()];
+    for (flag, dir) in [
+        ("--config-dir", &sb.config),
+        ("--state-dir", &sb.state),
+        ("--log-dir", &sb.log),
+        ("--sysv-dir", &w.dir),
+    ] {
+        line.push(flag.into());
+        line.push(dir.into());
+    }
+    line.extend(args.iter().map(Into::into));
+    line
+}
+
 /// The entries of `DIR/rcL.d`, sorted.
 fn entries(w: &World, level: &str) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(w.dir.join(format!("rc{level}.d")))
@@ -240,16 +257,7 @@ impl Namespace {
             .args(["--pid", "--fork", "--mount-proc", "--mount"])
             .args(["--propagation", "private", "sh", "-c", MOUNTS, "sh"])
             .arg(&sb.work)
-            .arg(SVC)
-            .arg("--config-dir")
-            .arg(&sb.config)
-            .arg("--state-dir")
-            .arg(&sb.state)
-            .arg("--log-dir")
-            .arg(&sb.log)
-            .arg("--sysv-dir")
-            .arg(&w.dir)
-            .args(["init", "2"])
+            .args(svc_line(sb, w, &["init", "2"]))
             .env_clear()
             .env(
                 "PATH",
@@ -529,16 +537,8 @@ fn debian_scripts_boot_answer_and_halt_in_order_under_svc_init() {
     // svc status inside the namespace (where the PID files are): all running.
     let status = bounded_output(
         Command::new("nsenter")
-            .args(["-t", &ns.pid.to_string(), "-m", "-p", "--", SVC])
-            .arg("--config-dir")
-            .arg(&sb.config)
-            .arg("--state-dir")
-            .arg(&sb.state)
-            .arg("--log-dir")
-            .arg(&sb.log)
-            .arg("--sysv-dir")
-            .arg(&w.dir)
-            .args(["status", "--json"])
+            .args(["-t", &ns.pid.to_string(), "-m", "-p", "--"])
+            .args(svc_line(&sb, &w, &["status", "--json"]))
             .env_clear()
             .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
     );
