@@ -215,8 +215,12 @@ impl Drop for StopService<'_> {
 
 /// The entries of `runlevels/rcL.d` that belong to `name` (`S20web`, `K80web`).
 fn entries(sb: &Sandbox, level: &str, name: &str) -> Vec<String> {
-    let dir = sb.config.join(format!("runlevels/rc{level}.d"));
-    let mut v: Vec<String> = std::fs::read_dir(&dir)
+    entries_in(&sb.config.join(format!("runlevels/rc{level}.d")), name)
+}
+
+/// The entries of the runlevel directory `dir` that belong to `name`, sorted.
+pub(crate) fn entries_in(dir: &Path, name: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())

@@ -14,14 +14,14 @@
 //! Needs root, unshare/nsenter, update-rc.d and service (init-system-helpers),
 //! start-stop-daemon and the venv `.ci/run` installs.
 
-use crate::ansible::{ansible_playbook, play_in, python_for, Play};
+use crate::ansible::{ansible_playbook, entries_in, play_in, python_for, Play};
 use crate::util::*;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 /// Boot, shutdown and exit of the namespace's init.
@@ -61,36 +61,26 @@ impl Pid1 {
         std::fs::create_dir_all(&overlay).unwrap();
         let out = sb.work.join("init.stdout");
         let err = sb.work.join("init.stderr");
-        let unshare = Command::new("unshare")
-            .args([
-                "--pid",
-                "--fork",
-                "--mount-proc",
-                "--mount",
-                "--propagation",
-                "private",
-                "sh",
-                "-c",
-                SETUP,
-                "sh",
-            ])
-            .arg(&overlay)
-            .arg(etc)
-            .arg(SVC)
-            .arg("--config-dir")
-            .arg(&sb.config)
-            .arg("--state-dir")
-            .arg(&sb.state)
-            .arg("--log-dir")
-            .arg(&sb.log)
-            .arg("init")
-            .env_clear()
-            .env(
-                "PATH",
-                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        let (overlay, etc) = (overlay.to_str().unwrap(), etc.to_str().unwrap());
+        let unshare = sb
+            .wrapped(
+                "unshare",
+                &[
+                    "--pid",
+                    "--fork",
+                    "--mount-proc",
+                    "--mount",
+                    "--propagation",
+                    "private",
+                    "sh",
+                    "-c",
+                    SETUP,
+                    "sh",
+                    overlay,
+                    etc,
+                ],
             )
-            .env("HOME", sb.path())
-            .stdin(Stdio::null())
+            .arg("init")
             .stdout(File::create(&out).unwrap())
             .stderr(File::create(&err).unwrap())
             .spawn()
@@ -149,22 +139,9 @@ impl Pid1 {
     #[track_caller]
     fn svc(&self, sb: &Sandbox, args: &[&str]) -> Run {
         let enter = self.enter(Path::new("/"));
-        let mut c = Command::new(&enter[0]);
-        c.args(&enter[1..])
-            .arg(SVC)
-            .arg("--config-dir")
-            .arg(&sb.config)
-            .arg("--state-dir")
-            .arg(&sb.state)
-            .arg("--log-dir")
-            .arg(&sb.log)
-            .args(args)
-            .env_clear()
-            .env(
-                "PATH",
-                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            )
-            .stdin(Stdio::null());
+        let enter: Vec<&str> = enter.iter().map(|a| a.to_str().unwrap()).collect();
+        let mut c = sb.wrapped(enter[0], &enter[1..]);
+        c.args(args);
         output(c, args.iter().map(|a| a.to_string()).collect(), SVC_LIMIT)
     }
 
@@ -270,14 +247,7 @@ fn assert_sysvinit(p: &Play) {
 
 /// The entries of `etc/rcL.d` for `name`, sorted (`S01legacy`).
 fn entries(etc: &Path, level: &str, name: &str) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(etc.join(format!("rc{level}.d")))
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.len() == 3 + name.len() && n.ends_with(name))
-        .collect();
-    v.sort();
-    v
+    entries_in(&etc.join(format!("rc{level}.d")), name)
 }
 
 /// The tools the test needs beyond root and a PID namespace; None when all are there.
