@@ -6,7 +6,8 @@
 //! and `web`, a YAML service exposed as /etc/init.d/web by `svc lsb-script`. The playbook starts
 //! them, stops them and enables them; after each run the play reported the change, svc agrees
 //! (`svc status`, `svc list`, the rcN.d links update-rc.d wrote), and Ansible's gathered
-//! `ansible_service_mgr` is `sysvinit` with its `sysvinit` module doing the work.
+//! `ansible_service_mgr` is `sysvinit` with its `sysvinit` module doing the work. An `svc init`
+//! that is not PID 1 keeps the name `svc`.
 //!
 //! The host's /etc is never touched: inside the namespace /etc is an overlay whose upper layer is
 //! a tmpfs, /etc/init.d and /etc/rc?.d are bind mounts of the sandbox's own `etc/` tree, and /run
@@ -371,4 +372,15 @@ fn builtin_service_starts_stops_and_enables_under_svc_init() {
 
     let code = init.shut_down();
     assert_eq!(code, 0, "{}", init.output());
+}
+
+/// Only PID 1 is renamed: an `svc init` elsewhere (a subreaper under another init) stays `svc`,
+/// as its main program sees it.
+#[test]
+fn init_keeps_the_name_svc_when_it_is_not_pid_1() {
+    let sb = Sandbox::new();
+    let seen = sb.work.join("init.comm");
+    let script = format!("cat /proc/$PPID/comm > {}", seen.display());
+    sb.svc(["init", "--", "sh", "-c", &script]).ok();
+    assert_eq!(std::fs::read_to_string(&seen).unwrap(), "svc\n");
 }
