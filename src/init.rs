@@ -2,7 +2,8 @@
 //!
 //! This module owns init's one loop and nothing else: it blocks the signals it handles and reads
 //! them from a signalfd in a poll loop (no signal handlers, no threads), makes itself a child
-//! subreaper so it also adopts orphans when it is not PID 1, reaps *every* child with
+//! subreaper so it also adopts orphans when it is not PID 1, names itself `sysvinit` when it is
+//! PID 1 (the name configuration tools read as the service manager), reaps *every* child with
 //! `waitpid(-1, WNOHANG)` on each SIGCHLD, and sequences three kinds of children:
 //!
 //! 1. `svc boot [RUNLEVEL]` — the same binary, with the global flags init got, waited for;
@@ -36,6 +37,14 @@ use nix::unistd::Pid;
 
 /// The environment variable that tells svc children the PID of the init that started them.
 pub const INIT_PID_ENV: &str = "SVC_INIT_PID";
+
+/// init's process name (`/proc/1/comm`) when it is PID 1. Configuration tools guess the
+/// service manager from it: Ansible's `ansible_service_mgr` fact is this name as it stands (its
+/// `service` action then runs its `sysvinit` module: `/etc/init.d/NAME ACTION`, `service NAME
+/// status`, `update-rc.d`), which is what svc offers with `sysv_dir: /etc` or LSB shims. `svc`
+/// would read as daemontools' svc; `init` would leave Ansible to guess from /sbin/init and
+/// systemctl (docs/init.md, "What Ansible sees"). Children exec, so they keep their own names.
+const PID1_NAME: &std::ffi::CStr = c"sysvinit";
 
 /// Signals init handles through its signalfd.
 const HANDLED: [Signal; 8] = [
@@ -210,6 +219,10 @@ pub fn run(plan: Plan, report: &mut dyn FnMut(Event)) -> std::io::Result<i32> {
     // Not fatal: as PID 1 every orphan comes to init anyway; elsewhere it only means orphans
     // go to the real init.
     let _ = nix::sys::prctl::set_child_subreaper(true);
+    if nix::unistd::getpid().as_raw() == 1 {
+        // Not fatal either: the name only tells tools what kind of init this is.
+        let _ = nix::sys::prctl::set_name(PID1_NAME);
+    }
 
     let mut init = Init {
         plan,

@@ -8,6 +8,7 @@
 //! skip.
 
 use crate::util::*;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -20,7 +21,7 @@ fn repo() -> PathBuf {
 }
 
 /// The ansible-playbook to use, or None (with a message saying why the test skips).
-fn ansible_playbook(test: &str) -> Option<PathBuf> {
+pub(crate) fn ansible_playbook(test: &str) -> Option<PathBuf> {
     let (path, from) = match std::env::var_os("SVC_TEST_ANSIBLE_PLAYBOOK") {
         Some(p) if !p.is_empty() => (PathBuf::from(p), "SVC_TEST_ANSIBLE_PLAYBOOK"),
         _ => (
@@ -46,7 +47,7 @@ fn ansible_playbook(test: &str) -> Option<PathBuf> {
 
 /// The Python that runs the module: the venv's own (next to ansible-playbook), else the one
 /// running ansible-playbook.
-fn python_for(playbook_bin: &Path) -> String {
+pub(crate) fn python_for(playbook_bin: &Path) -> String {
     let venv_python = playbook_bin.with_file_name("python3");
     if venv_python.is_file() {
         venv_python.display().to_string()
@@ -81,16 +82,16 @@ fn write_playbook(sb: &Sandbox, python: &str, service: &str) -> PathBuf {
 }
 
 /// The outcome of one ansible-playbook run.
-struct Play {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Play {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
 }
 
 impl Play {
     /// `N` of `changed=N` (or `failed=N`, ...) on localhost's PLAY RECAP line.
     #[track_caller]
-    fn recap(&self, key: &str) -> u32 {
+    pub fn recap(&self, key: &str) -> u32 {
         let recap = self
             .stdout
             .split("PLAY RECAP")
@@ -108,14 +109,14 @@ impl Play {
 
     /// Asserts a successful run with `changed` changed tasks.
     #[track_caller]
-    fn changed(&self, changed: u32) -> &Play {
+    pub fn changed(&self, changed: u32) -> &Play {
         assert_eq!(self.code, 0, "ansible-playbook failed\n{}", self.dump());
         assert_eq!(self.recap("failed"), 0, "{}", self.dump());
         assert_eq!(self.recap("changed"), changed, "{}", self.dump());
         self
     }
 
-    fn dump(&self) -> String {
+    pub fn dump(&self) -> String {
         format!(
             "exit {}\n--- stdout\n{}--- stderr\n{}",
             self.code, self.stdout, self.stderr
@@ -127,13 +128,33 @@ impl Play {
 /// retry files, no colour, temporary files and HOME in the sandbox, the module path
 /// packaging/ansible/library, no ansible.cfg of the caller.
 fn play(sb: &Sandbox, bin: &Path, playbook: &Path, args: &[&str]) -> Play {
+    play_in(sb, &[], bin, playbook, args)
+}
+
+/// [`play`] through a wrapper (`nsenter -t PID -m -p --`): `wrapper` then ansible-playbook.
+/// Paths are absolute, since a wrapper may change the working directory.
+pub(crate) fn play_in(
+    sb: &Sandbox,
+    wrapper: &[&OsStr],
+    bin: &Path,
+    playbook: &Path,
+    args: &[&str],
+) -> Play {
     let home = sb.path().join("ansible/home");
     std::fs::create_dir_all(&home).unwrap();
     let cfg = sb.path().join("ansible/ansible.cfg");
     std::fs::write(&cfg, "[defaults]\n").unwrap();
     let out_path = sb.path().join("ansible/stdout");
     let err_path = sb.path().join("ansible/stderr");
-    let mut child = Command::new(bin)
+    let mut cmd = match wrapper.split_first() {
+        Some((first, rest)) => {
+            let mut c = Command::new(first);
+            c.args(rest).arg(bin);
+            c
+        }
+        None => Command::new(bin),
+    };
+    let mut child = cmd
         .env_clear()
         .env(
             "PATH",
@@ -194,8 +215,12 @@ impl Drop for StopService<'_> {
 
 /// The entries of `runlevels/rcL.d` that belong to `name` (`S20web`, `K80web`).
 fn entries(sb: &Sandbox, level: &str, name: &str) -> Vec<String> {
-    let dir = sb.config.join(format!("runlevels/rc{level}.d"));
-    let mut v: Vec<String> = std::fs::read_dir(&dir)
+    entries_in(&sb.config.join(format!("runlevels/rc{level}.d")), name)
+}
+
+/// The entries of the runlevel directory `dir` that belong to `name`, sorted.
+pub(crate) fn entries_in(dir: &Path, name: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())

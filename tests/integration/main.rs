@@ -6,6 +6,7 @@ mod util;
 mod access;
 mod analyze;
 mod ansible;
+mod ansible_pid1;
 mod check;
 mod check_host;
 mod cli;
