@@ -276,12 +276,23 @@ impl Lifecycle {
             Kind::Oneshot => oneshot::stop(self, def),
             Kind::Exec | Kind::OnDemand => exec::stop(self, def),
         }?;
-        // §8.7: then whatever is left in the cgroup, before post_stop runs.
-        let contained = self.end_cgroup(def, soft);
+        // §8.7: then whatever is left in the cgroup, before post_stop runs. On-demand
+        // services' cgroups are left to `svc inetd`, whose servers they hold.
+        let cgroup = self.cgroup(def).filter(|_| def.kind != Kind::OnDemand);
+        let contained = self.end_cgroup(cgroup.as_ref(), def, soft);
         // post_stop first (§8.2), then the runtime directories (§8.3), whatever post_stop did.
         let stopped = hooks::after_stop(self, def, stopped, ran);
-        // What post_stop left, and the cgroup itself.
-        let ended = self.end_cgroup(def, std::time::Instant::now() + def.stop_timeout);
+        // What post_stop commands left, then the cgroup itself.
+        let ended = match def.hooks.post_stop.is_empty() {
+            true => Ok(()),
+            false => {
+                let soft = std::time::Instant::now() + def.stop_timeout;
+                self.end_cgroup(cgroup.as_ref(), def, soft)
+            }
+        };
+        if let (Some(cg), Ok(()), Ok(())) = (&cgroup, &contained, &ended) {
+            cg.remove();
+        }
         let removed = self.remove_runtime_dirs(def);
         let stopped = stopped?;
         contained?;
@@ -291,22 +302,21 @@ impl Lifecycle {
     }
 
     /// §8.7: ends every process left in the service's cgroup (stop_signal, then KILL at
-    /// `soft`) and removes it. On-demand services are left to `svc inetd`, whose servers they
-    /// are; without containment there is nothing to do.
-    fn end_cgroup(&self, def: &Definition, soft: std::time::Instant) -> Result<()> {
-        let Some(cg) = self.cgroup(def).filter(|_| def.kind != Kind::OnDemand) else {
+    /// `soft`); nothing to do without containment (`None`).
+    fn end_cgroup(
+        &self,
+        cgroup: Option<&Cgroup>,
+        def: &Definition,
+        soft: std::time::Instant,
+    ) -> Result<()> {
+        let Some(cg) = cgroup else {
             return Ok(());
         };
-        if !cg.exists() {
-            return Ok(());
-        }
         cg.end(&self.procfs, def.stop_signal, soft, self.ancestors())
             .map_err(|pids| LifecycleError::CgroupSurvived {
                 service: def.name.clone(),
                 pids,
-            })?;
-        cg.remove();
-        Ok(())
+            })
     }
 
     /// A stop's list of processes that had left the process group, less those the cgroup

@@ -128,7 +128,7 @@ fn pre_start_runs_in_order_as_the_service_with_its_env_and_log() {
     let main = sb.script(
         "main.sh",
         &format!(
-            "#!/bin/sh\ncp {o}/order {o}/seen-by-main\necho $$ > {o}/main.pid\nwhile :; do sleep 1; done\n",
+            "#!/bin/sh\ncp {o}/order {o}/seen.tmp\nmv {o}/seen.tmp {o}/seen-by-main\necho $$ > {o}/main.pid\nwhile :; do sleep 1; done\n",
             o = out.display()
         ),
     );
