@@ -246,7 +246,13 @@ impl Cgroup {
             .collect();
         let needed = wanted(limits);
         let mut dir = self.root.clone();
-        for part in self.rel.iter() {
+        // Nothing to enable (a hybrid host's cgroup2 offers neither): no subtree to look at.
+        let parts = if enable.is_empty() {
+            0
+        } else {
+            self.rel.iter().count()
+        };
+        for part in self.rel.iter().take(parts) {
             let control = dir.join("cgroup.subtree_control");
             let on = controllers(&control);
             for c in &enable {
@@ -270,6 +276,11 @@ impl Cgroup {
             ("memory.max", "memory", limits.memory),
             ("pids.max", "pids", limits.pids),
         ] {
+            // A controller the hierarchy does not offer has no file (and no limit, which
+            // `unsupported` refused above).
+            if !enable.contains(&controller) {
+                continue;
+            }
             let path = leaf.join(file);
             let text = value.map_or_else(|| "max".to_string(), |v| v.to_string());
             match write_file(&path, &text) {
@@ -296,7 +307,15 @@ impl Cgroup {
         Ok(Entry { dir, procs })
     }
 
+    /// Makes the cgroup: its own directory at once, the ones above it (`svc/`, `svc/ID/`)
+    /// only when missing.
     fn make_dirs(&self) -> Result<(), (PathBuf, io::Error)> {
+        match fs::create_dir(self.path()) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err((self.path(), e)),
+        }
         let mut dir = self.root.clone();
         for part in self.rel.iter() {
             dir.push(part);
