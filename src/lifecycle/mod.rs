@@ -233,7 +233,7 @@ impl Lifecycle {
                 .end(&self.procfs, def.stop_signal, soft, self.ancestors())
                 .is_ok()
             {
-                cg.remove();
+                let _ = cg.remove();
             }
         }
     }
@@ -279,7 +279,12 @@ impl Lifecycle {
         // §8.7: then whatever is left in the cgroup, before post_stop runs. On-demand
         // services' cgroups are left to `svc inetd`, whose servers they hold.
         let cgroup = self.cgroup(def).filter(|_| def.kind != Kind::OnDemand);
-        let contained = self.end_cgroup(cgroup.as_ref(), def, soft);
+        // An empty cgroup is removed at once (rmdir refuses one with processes): nothing to read.
+        let empty = cgroup.as_ref().is_none_or(|cg| cg.remove());
+        let contained = match empty {
+            true => Ok(()),
+            false => self.end_cgroup(cgroup.as_ref(), def, soft),
+        };
         // post_stop first (§8.2), then the runtime directories (§8.3), whatever post_stop did.
         let stopped = hooks::after_stop(self, def, stopped, ran);
         // What post_stop commands left, then the cgroup itself.
@@ -291,7 +296,9 @@ impl Lifecycle {
             }
         };
         if let (Some(cg), Ok(()), Ok(())) = (&cgroup, &contained, &ended) {
-            cg.remove();
+            if !empty || !def.hooks.post_stop.is_empty() {
+                let _ = cg.remove();
+            }
         }
         let removed = self.remove_runtime_dirs(def);
         let stopped = stopped?;

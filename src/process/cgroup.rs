@@ -434,11 +434,13 @@ impl Cgroup {
         }
     }
 
-    /// Removes the cgroup if it is empty, and `svc/ID` above it once that holds no other.
-    pub fn remove(&self) {
+    /// Removes the cgroup if it is empty, and `svc/ID` above it once that holds no other;
+    /// whether the cgroup is gone now (false: it still holds processes, EBUSY).
+    pub fn remove(&self) -> bool {
         let leaf = self.path();
-        if fs::remove_dir(&leaf).is_err() {
-            return;
+        match fs::remove_dir(&leaf) {
+            Ok(()) => {}
+            Err(e) => return e.kind() == io::ErrorKind::NotFound,
         }
         if self.rel.components().count() == 3 {
             if let Some(parent) = leaf.parent() {
@@ -446,6 +448,7 @@ impl Cgroup {
                 let _ = fs::remove_dir(parent);
             }
         }
+        true
     }
 }
 
