@@ -4,7 +4,7 @@
 Used by bench.py's `sysv200` benchmark and by tests/integration/sysv_insserv.rs (the
 differential test against Debian's insserv and startpar), so both judge the same trees.
 
-    python3 bench/sysv_tree.py [--seed N] [--count N] [--log FILE] DIR
+    python3 bench/sysv_tree.py [--seed N] [--count N] [--log FILE] [--state DIR] DIR
 
 writes DIR/init.d/NAME (mode 0755), DIR/insserv.conf, empty DIR/rc{0..6,S}.d and
 DIR/overrides, and prints the script names, one a line. Deterministic for a seed.
@@ -18,7 +18,8 @@ or alias; only scripts started in every level it starts in), `Should-Start` on a
 script and sometimes on an absent one, sometimes `X-Start-Before` a later script, stop
 dependencies mirroring the start ones, `Default-Start` 2 3 4 5 (most), 2 3 5 or 3 4 5,
 `Default-Stop` 0 1 6 or empty; and one `$all` script (zlast). A script's `start` and `stop`
-append "start NAME" / "stop NAME" to FILE (no log: do nothing) and exit 0.
+append "start NAME" / "stop NAME" to FILE (no --log: nothing) and exit 0; with --state, start
+creates DIR/NAME.on, stop removes it and status is 0 while it exists (without: status 3).
 """
 
 import argparse
@@ -39,13 +40,17 @@ $time           +hwclock
 ALL_LEVELS = "2 3 4 5"
 
 
-def script_text(name, header, log):
+def script_text(name, header, log, state):
     lines = "".join(f"# {k}: {v}\n" for k, v in header)
     rec = f'echo "$1 {name}" >> {log}' if log else ":"
+    on = f"{state}/{name}.on"
+    start, stop, status = ((f"touch {on}", f"rm -f {on}", f"[ -f {on} ] && exit 0; exit 3")
+                           if state else (":", ":", "exit 3"))
     return (f"#!/bin/sh\n### BEGIN INIT INFO\n{lines}### END INIT INFO\n"
             f"case \"$1\" in\n"
-            f"  start|stop) {rec} ;;\n"
-            f"  status) exit 3 ;;\n"
+            f"  start) {rec}; {start} ;;\n"
+            f"  stop) {rec}; {stop} ;;\n"
+            f"  status) {status} ;;\n"
             f"  restart|force-reload|reload) exit 0 ;;\n"
             f"  *) exit 3 ;;\n"
             f"esac\nexit 0\n")
@@ -120,7 +125,7 @@ def generate(seed, count):
     return out
 
 
-def write(root, tree, log):
+def write(root, tree, log, state=""):
     init_d = os.path.join(root, "init.d")
     os.makedirs(init_d, exist_ok=True)
     for d in [f"rc{l}.d" for l in "0123456S"] + ["overrides"]:
@@ -130,7 +135,7 @@ def write(root, tree, log):
     for name, header in tree:
         p = os.path.join(init_d, name)
         with open(p, "w") as f:
-            f.write(script_text(name, header, log))
+            f.write(script_text(name, header, log, state))
         os.chmod(p, 0o755)
 
 
@@ -139,10 +144,11 @@ def main():
     ap.add_argument("--seed", type=int, default=14)
     ap.add_argument("--count", type=int, default=30)
     ap.add_argument("--log", default="")
+    ap.add_argument("--state", default="")
     ap.add_argument("dir")
     a = ap.parse_args()
     tree = generate(a.seed, a.count)
-    write(a.dir, tree, a.log)
+    write(a.dir, tree, a.log, a.state)
     for name, _ in tree:
         print(name)
 

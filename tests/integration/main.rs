@@ -34,4 +34,5 @@ mod status;
 mod supervise;
 mod switch;
 mod sysv;
+mod sysv_insserv;
 mod together;
