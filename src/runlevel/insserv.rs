@@ -320,7 +320,10 @@ mod tests {
         let defs = [
             script("mountall", &["Default-Start: S"]),
             script("hwclock", &["Required-Start: mountall", "Default-Start: S"]),
-            script("syslogd", &["Required-Start: hwclock", "Default-Start: 2 3 4 5"]),
+            script(
+                "syslogd",
+                &["Required-Start: hwclock", "Default-Start: 2 3 4 5"],
+            ),
             script("three", &["Default-Start: 3"]),
             script("app", &["Required-Start: syslogd three"]),
             script("last", &["Required-Start: $all"]),
