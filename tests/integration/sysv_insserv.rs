@@ -29,23 +29,11 @@
 //!   Documented difference: enabling never renumbers the others, so a `$all` script enabled
 //!   *before* the rest gets a lower number than insserv, which renumbers everything.
 
+use crate::lsb::insserv;
 use crate::util::*;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-
-/// Debian's insserv: installed, or the private copy `.ci/run` unpacks into target/insserv.
-fn insserv() -> Option<PathBuf> {
-    let private = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/insserv");
-    [
-        PathBuf::from("/usr/sbin/insserv"),
-        PathBuf::from("/sbin/insserv"),
-        private.join("usr/sbin/insserv"),
-        private.join("sbin/insserv"),
-    ]
-    .into_iter()
-    .find(|p| p.is_file())
-}
 
 /// Writes the generated tree (`bench/sysv_tree.py`) into `dir`, scripts recording their
 /// actions in `log` and keeping `state/NAME.on`; returns the names in generation order.
