@@ -22,6 +22,8 @@
 //!   list, directly or through other steps; and the real switch's recorded order keeps it;
 //! - no edge invented: every `after` edge of svc's plan is an edge of the makefile, directly or
 //!   transitively (insserv writes only some transitive edges: `$all` lists the leaves);
+//! - with every entry renumbered S20/K20 (update-rc.d's legacy numbers), only the headers order
+//!   the switch: every makefile edge is an `after` chain of svc's plan, and no more;
 //! - the same levels: svc's numbers are insserv's (they are read from its links) and svc's
 //!   ranks equal them, so both partition the scripts into the same numbered groups; and
 //!   `svc enable` of every script of an unlinked copy of the tree, in the generator's order
@@ -307,6 +309,56 @@ fn differential(seed: u32, count: u32) {
     let lines = take_log(&log);
     assert_eq!(lines.len(), running.len(), "{lines:?}");
     recorded_in_order(&what, &lines, "stop", &stop);
+}
+
+/// The same tree with every entry renumbered to S20/K20, as update-rc.d's legacy `defaults`
+/// gave them: only the headers order the switch now, and every makefile edge must be one of
+/// svc's `after` chains (and no more).
+fn flat(seed: u32, count: u32) {
+    let Some(insserv) = insserv() else {
+        skip(
+            "sysv_insserv",
+            "insserv is not installed (.ci/run unpacks it)",
+        );
+        return;
+    };
+    let sb = Sandbox::new();
+    let dir = sb.path().join("sysv");
+    let log = sb.work.join("log");
+    let names = tree(&dir, seed, count, &log, &sb.work);
+    run_insserv(&insserv, &dir, &names);
+    let start = makefile(&dir.join("init.d/.depend.start"));
+    for level in ["0", "1", "2", "3", "4", "5", "6"] {
+        let rc = dir.join(format!("rc{level}.d"));
+        for f in listing(&dir, level) {
+            let flat = format!("{}20{}", &f[..1], &f[3..]);
+            std::fs::rename(rc.join(&f), rc.join(flat)).unwrap();
+        }
+    }
+    let d = dir.to_str().unwrap();
+    for level in ["2", "3", "5"] {
+        let r = sb.svc(["--sysv-dir", d, "switch", level, "--dry-run", "--json"]);
+        r.ok();
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).expect("JSON");
+        let what = format!("seed {seed}, level {level}, all S20");
+        agree(
+            &what,
+            &steps(&v, "start"),
+            &entries(&dir, level, 'S'),
+            &start,
+        );
+    }
+    sb.svc(["--sysv-dir", d, "switch", "2"]).ok();
+    let lines = take_log(&log);
+    assert_eq!(lines.len(), entries(&dir, "2", 'S').len(), "{lines:?}");
+    recorded_in_order(&format!("seed {seed}, 2, all S20"), &lines, "start", &start);
+}
+
+#[test]
+fn header_order_agrees_with_insserv_without_numbers() {
+    for seed in [14, 8] {
+        flat(seed, 40);
+    }
 }
 
 #[test]
