@@ -79,9 +79,15 @@ fn sysv_plan(
         .map_err(|e| LinkError::new(Code::Failure, e.to_string()))?;
     let order = Order::new(&ctx.dirs, &loaded.ok);
     let existing = links::states(&ctx.dirs)?;
+    let defaults = loaded
+        .ok
+        .iter()
+        .map(|d| (d.name.clone(), insserv::default_levels(d)))
+        .collect();
     let numbering = insserv::Numbering {
         order: &order,
         existing: &existing,
+        defaults: &defaults,
     };
     insserv::plan(def, &numbering, levels, start, stop)
 }

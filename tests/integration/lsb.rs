@@ -376,7 +376,7 @@ fn install_writes_one_script_per_service() {
 }
 
 /// Debian's insserv: installed, or the private copy `.ci/run` unpacks into target/insserv.
-fn insserv() -> Option<PathBuf> {
+pub(crate) fn insserv() -> Option<PathBuf> {
     let private = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/insserv");
     [
         PathBuf::from("/usr/sbin/insserv"),

@@ -35,5 +35,6 @@ mod status;
 mod supervise;
 mod switch;
 mod sysv;
+mod sysv_insserv;
 mod sysv_real;
 mod together;
