@@ -17,12 +17,9 @@
 
 use crate::ansible::{ansible_playbook, entries_in, play_in, python_for, Play};
 use crate::util::*;
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use std::ffi::OsStr;
-use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::Child;
 use std::time::Duration;
 
 /// Boot, shutdown and exit of the namespace's init.
@@ -45,141 +42,22 @@ const SETUP: &str = "set -e\n\
     shift 2\n\
     exec \"$@\"\n";
 
-/// `svc init` as PID 1 of a new PID and mount namespace. Dropping it SIGKILLs init, which kills
-/// every process of the namespace (the daemons Ansible started included), and reaps unshare.
-struct Pid1 {
-    unshare: Child,
-    /// init's PID as seen from here.
-    pid: i32,
-    out: PathBuf,
-    err: PathBuf,
-    code: Option<i32>,
-}
-
-impl Pid1 {
-    fn start(sb: &Sandbox, etc: &Path) -> Pid1 {
-        let overlay = sb.path().join("etc-overlay");
-        std::fs::create_dir_all(&overlay).unwrap();
-        let out = sb.work.join("init.stdout");
-        let err = sb.work.join("init.stderr");
-        let (overlay, etc) = (overlay.to_str().unwrap(), etc.to_str().unwrap());
-        let unshare = sb
-            .wrapped(
-                "unshare",
-                &[
-                    "--pid",
-                    "--fork",
-                    "--mount-proc",
-                    "--mount",
-                    "--propagation",
-                    "private",
-                    "sh",
-                    "-c",
-                    SETUP,
-                    "sh",
-                    overlay,
-                    etc,
-                ],
-            )
-            .arg("init")
-            .stdout(File::create(&out).unwrap())
-            .stderr(File::create(&err).unwrap())
-            .spawn()
-            .expect("run unshare");
-        let parent = unshare.id() as i32;
-        let mut init = Pid1 {
-            unshare,
-            pid: 0,
-            out,
-            err,
-            code: None,
-        };
-        // The mounts are in place once unshare's child has become svc.
-        let mut status = None;
-        wait_until(LONG, "svc init to run as unshare's child", || {
-            init.pid = all_pids()
-                .into_iter()
-                .find(|&p| {
-                    proc_stat(p).is_some_and(|s| s.ppid == parent)
-                        && std::fs::read(format!("/proc/{p}/cmdline"))
-                            .is_ok_and(|c| c.starts_with(format!("{SVC}\0").as_bytes()))
-                })
-                .unwrap_or(0);
-            if init.pid == 0 {
-                status = init.unshare.try_wait().expect("try_wait");
-            }
-            init.pid != 0 || status.is_some()
-        });
-        assert!(
-            init.pid != 0,
-            "the namespace did not come up ({status:?})\n{}",
-            init.output()
-        );
-        // Booted: `svc boot` (started after init named itself) has reported runlevel 3.
-        let out = init.out.clone();
-        wait_until(LONG, "svc init to boot runlevel 3", || {
-            std::fs::read_to_string(&out).is_ok_and(|t| t.contains("Runlevel 3:"))
-        });
-        init
-    }
-
-    /// `nsenter` into init's PID and mount namespaces, working directory `wd`.
-    fn enter(&self, wd: &Path) -> Vec<std::ffi::OsString> {
-        vec![
-            "nsenter".into(),
-            "-t".into(),
-            self.pid.to_string().into(),
-            "-m".into(),
-            "-p".into(),
-            format!("--wd={}", wd.display()).into(),
-            "--".into(),
-        ]
-    }
-
-    /// `svc ARGS` inside the namespace, with the sandbox's directories.
-    #[track_caller]
-    fn svc(&self, sb: &Sandbox, args: &[&str]) -> Run {
-        let enter = self.enter(Path::new("/"));
-        let enter: Vec<&str> = enter.iter().map(|a| a.to_str().unwrap()).collect();
-        let mut c = sb.wrapped(enter[0], &enter[1..]);
-        c.args(args);
-        output(c, args.iter().map(|a| a.to_string()).collect(), SVC_LIMIT)
-    }
-
-    fn output(&self) -> String {
-        format!(
-            "--- init stdout\n{}--- init stderr\n{}",
-            std::fs::read_to_string(&self.out).unwrap_or_default(),
-            std::fs::read_to_string(&self.err).unwrap_or_default()
-        )
-    }
-
-    /// SIGTERM to init; its exit status (unshare's).
-    #[track_caller]
-    fn shut_down(&mut self) -> i32 {
-        kill(Pid::from_raw(self.pid), Signal::SIGTERM).expect("signal init");
-        let mut status = None;
-        let child = &mut self.unshare;
-        wait_until(LONG, "svc init to exit", || {
-            status = child.try_wait().expect("try_wait");
-            status.is_some()
-        });
-        let code = status.unwrap().code().unwrap_or(-1);
-        self.code = Some(code);
-        code
-    }
-}
-
-impl Drop for Pid1 {
-    fn drop(&mut self) {
-        if self.code.is_none() {
-            if self.pid > 0 {
-                let _ = kill(Pid::from_raw(self.pid), Signal::SIGKILL);
-            }
-            let _ = self.unshare.kill();
-            let _ = self.unshare.wait();
-        }
-    }
+/// `svc init` as PID 1 of a new PID and mount namespace, behind [`SETUP`], booted to runlevel
+/// 3. Dropping it SIGKILLs init, which kills every process of the namespace (the daemons
+/// Ansible started included), and reaps unshare.
+fn start_pid1(sb: &Sandbox, etc: &Path) -> Pid1 {
+    let overlay = sb.path().join("etc-overlay");
+    std::fs::create_dir_all(&overlay).unwrap();
+    let mut init = Pid1::builder(sb)
+        .unshare_flags(&["--mount", "--propagation", "private"])
+        .prelude(SETUP, &[overlay.as_os_str(), etc.as_os_str()])
+        .deadline(LONG)
+        .start();
+    // The mounts are in place once unshare's child has become svc.
+    init.assert_up();
+    // Booted: `svc boot` (started after init named itself) has reported runlevel 3.
+    init.wait_stdout("Runlevel 3:");
+    init
 }
 
 /// A Debian-style LSB script for a daemon (`sleep`) run by start-stop-daemon with a pid file.
@@ -302,7 +180,7 @@ fn builtin_service_starts_stops_and_enables_under_svc_init() {
     ])
     .ok();
 
-    let mut init = Pid1::start(&sb, &etc);
+    let mut init = start_pid1(&sb, &etc);
     // What Ansible reads first: PID 1's name.
     assert_eq!(
         std::fs::read_to_string(format!("/proc/{}/comm", init.pid)).unwrap(),
@@ -310,13 +188,13 @@ fn builtin_service_starts_stops_and_enables_under_svc_init() {
         "{}",
         init.output()
     );
-    init.svc(&sb, &["list"])
+    init.svc(&["list"])
         .ok()
         .stdout_has("legacy 0:off 1:off 2:off 3:off 4:off 5:off 6:off S:off")
         .stdout_has("web    0:off 1:off 2:off 3:off 4:off 5:off 6:off S:off");
     let python = python_for(&bin);
     let home = sb.path().join("ansible");
-    let enter = init.enter(&home);
+    let enter = init.enter(Some(&home));
     let enter: Vec<&OsStr> = enter.iter().map(|a| a.as_os_str()).collect();
     let play = |step: &str, what: &str| {
         let playbook = write_playbook(&sb, &python, step, what);
@@ -326,10 +204,10 @@ fn builtin_service_starts_stops_and_enables_under_svc_init() {
     let p = play("started", "state: started");
     p.changed(2);
     assert_sysvinit(&p);
-    init.svc(&sb, &["status", "legacy"])
+    init.svc(&["status", "legacy"])
         .ok()
         .stdout_has("legacy is running");
-    init.svc(&sb, &["status", "web"])
+    init.svc(&["status", "web"])
         .ok()
         .stdout_has("web is running");
     wait_for_file(&sb.work.join("web.started"), LONG);
@@ -337,10 +215,10 @@ fn builtin_service_starts_stops_and_enables_under_svc_init() {
     let p = play("stopped", "state: stopped");
     p.changed(2);
     assert_sysvinit(&p);
-    init.svc(&sb, &["status", "legacy"])
+    init.svc(&["status", "legacy"])
         .code(3)
         .stdout_has("legacy is stopped");
-    init.svc(&sb, &["status", "web"])
+    init.svc(&["status", "web"])
         .code(3)
         .stdout_has("web is stopped");
     assert!(sb.work.join("web.term").exists(), "web was not sent TERM");
@@ -361,7 +239,7 @@ fn builtin_service_starts_stops_and_enables_under_svc_init() {
         }
         assert_eq!(entries(&etc, "S", name), Vec::<String>::new());
     }
-    init.svc(&sb, &["list"])
+    init.svc(&["list"])
         .ok()
         .stdout_has("legacy 0:off 1:off 2:on 3:on 4:on 5:on 6:off S:off")
         .stdout_has("web    0:off 1:off 2:on 3:on 4:on 5:on 6:off S:off");
@@ -370,7 +248,8 @@ fn builtin_service_starts_stops_and_enables_under_svc_init() {
     // None of it reached the host's /etc.
     assert!(!Path::new("/etc/init.d/legacy").exists());
 
-    let code = init.shut_down();
+    init.signal(Signal::SIGTERM);
+    let code = init.exit_code();
     assert_eq!(code, 0, "{}", init.output());
 }
 

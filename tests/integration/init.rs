@@ -6,140 +6,22 @@
 //! Needs root and a permitted unshare; otherwise each test prints why it skips.
 
 use crate::util::*;
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 /// Boots, shutdowns and exits: generous, since CI machines are slow and shared.
 const LONG: Duration = Duration::from_secs(30);
 
-/// `svc init ARGS` as PID 1 of a new PID namespace, its stdout and stderr in files. Dropping it
-/// kills the namespace (SIGKILL to its init kills every process in it) and unshare.
-struct Init {
-    unshare: Child,
-    /// init's PID as seen from here (it is 1 inside its namespace).
-    pid: i32,
-    out: PathBuf,
-    err: PathBuf,
-    code: Option<i32>,
-    /// unshare's status, once reaped.
-    status: Option<std::process::ExitStatus>,
-}
-
-impl Init {
-    fn start(sb: &Sandbox, args: &[&str]) -> Init {
-        let out = sb.work.join("init.stdout");
-        let err = sb.work.join("init.stderr");
-        let unshare = Command::new("unshare")
-            .args(["--pid", "--fork", "--mount-proc", SVC])
-            .arg("--config-dir")
-            .arg(&sb.config)
-            .arg("--state-dir")
-            .arg(&sb.state)
-            .arg("--log-dir")
-            .arg(&sb.log)
-            .arg("init")
-            .args(args)
-            .env_clear()
-            .env(
-                "PATH",
-                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            )
-            .env("HOME", sb.path())
-            .stdin(Stdio::null())
-            .stdout(File::create(&out).unwrap())
-            .stderr(File::create(&err).unwrap())
-            .spawn()
-            .expect("run unshare");
-        let parent = unshare.id() as i32;
-        let mut init = Init {
-            unshare,
-            pid: 0,
-            out,
-            err,
-            code: None,
-            status: None,
-        };
-        // init may also have come and gone before a look finds it (a main program that exits
-        // at once, on a quiet machine): once unshare has exited there is nothing to find, and
-        // its status is init's.
-        wait_until(LONG, "svc init to run as unshare's child", || {
-            init.pid = all_pids()
-                .into_iter()
-                .find(|&p| {
-                    proc_stat(p).is_some_and(|s| s.ppid == parent)
-                        && std::fs::read(format!("/proc/{p}/cmdline"))
-                            .is_ok_and(|c| c.starts_with(format!("{SVC}\0").as_bytes()))
-                })
-                .unwrap_or(0);
-            if init.pid == 0 {
-                init.status = init.unshare.try_wait().expect("try_wait");
-            }
-            init.pid != 0 || init.status.is_some()
-        });
-        init
-    }
-
-    #[track_caller]
-    fn signal(&self, sig: Signal) {
-        // Never kill(0, ...): that would be this test's own process group.
-        assert!(self.pid > 0, "init has already exited\n{}", self.output());
-        kill(Pid::from_raw(self.pid), sig).expect("signal init");
-    }
-
-    /// Both output streams, for assertions and failure messages.
-    fn output(&self) -> String {
-        format!(
-            "--- stdout\n{}--- stderr\n{}",
-            std::fs::read_to_string(&self.out).unwrap_or_default(),
-            std::fs::read_to_string(&self.err).unwrap_or_default()
-        )
-    }
-
-    /// Waits for init to exit (unshare exits with its status) and returns the status.
-    #[track_caller]
-    fn exit_code(&mut self) -> i32 {
-        let mut status = self.status;
-        let child = &mut self.unshare;
-        wait_until(LONG, "svc init to exit", || {
-            if status.is_none() {
-                status = child.try_wait().expect("try_wait");
-            }
-            status.is_some()
-        });
-        self.status = status;
-        let code = status.unwrap().code().unwrap_or(-1);
-        self.code = Some(code);
-        code
-    }
-
-    /// Waits until init's stdout contains `needle`.
-    #[track_caller]
-    fn wait_stdout(&self, needle: &str) {
-        let out = self.out.clone();
-        wait_until(LONG, &format!("init's stdout to show {needle:?}"), || {
-            std::fs::read_to_string(&out).is_ok_and(|t| t.contains(needle))
-        });
-    }
-}
-
-impl Drop for Init {
-    fn drop(&mut self) {
-        if self.code.is_none() {
-            if self.pid > 0 {
-                let _ = kill(Pid::from_raw(self.pid), Signal::SIGKILL);
-            }
-            let _ = self.unshare.kill();
-            let _ = self.unshare.wait();
-        }
-    }
+/// `svc init ARGS` as PID 1 of a new PID namespace (the shared harness, with this module's
+/// deadline). Dropping it kills the namespace and reaps unshare.
+fn start_init(sb: &Sandbox, args: &[&str]) -> Pid1 {
+    Pid1::builder(sb).init_args(args).deadline(LONG).start()
 }
 
 /// `runlevels/rcLEVEL.d/ENTRY` -> `../../init.d/NAME.yaml`.
@@ -256,7 +138,7 @@ fn boots_in_order_and_sigterm_stops_in_k_order() {
     link(&sb, "0", "K30net", "net");
     link(&sb, "0", "K40early", "early");
 
-    let mut init = Init::start(&sb, &[]);
+    let mut init = start_init(&sb, &[]);
     let started = wait_events(&sb, 4);
     assert_eq!(
         started,
@@ -324,7 +206,7 @@ fn reaps_adopted_orphans() {
     link(&sb, "3", "S10spawner", "spawner");
     link(&sb, "0", "K10spawner", "spawner");
 
-    let mut init = Init::start(&sb, &[]);
+    let mut init = start_init(&sb, &[]);
     wait_until(LONG, "three orphans adopted by init", || {
         std::fs::read_to_string(&adopted).is_ok_and(|t| t.lines().count() == 3)
     });
@@ -352,7 +234,7 @@ fn main_program_status_is_inits() {
     let sb = Sandbox::new();
     one_service(&sb);
     let main = format!("echo main >> {}; exit 7", events_file(&sb).display());
-    let mut init = Init::start(&sb, &["--", "sh", "-c", &main]);
+    let mut init = start_init(&sb, &["--", "sh", "-c", &main]);
     let code = init.exit_code();
     let out = init.output();
     assert_eq!(code, 7, "init's exit code\n{out}");
@@ -380,7 +262,7 @@ fn sigterm_is_forwarded_to_the_main_program() {
             ev = events_file(&sb).display()
         ),
     );
-    let mut init = Init::start(&sb, &["--", main.to_str().unwrap()]);
+    let mut init = start_init(&sb, &["--", main.to_str().unwrap()]);
     wait_until(LONG, "the main program to be ready", || {
         events(&sb).iter().any(|l| l == "main ready")
     });
@@ -421,7 +303,7 @@ fn other_signals_are_forwarded_to_the_main_program() {
             ev = ev.display()
         ),
     );
-    let mut init = Init::start(&sb, &["--", main.to_str().unwrap()]);
+    let mut init = start_init(&sb, &["--", main.to_str().unwrap()]);
     wait_until(LONG, "the main program to be ready", || {
         events(&sb).iter().any(|l| l == "main ready")
     });
@@ -619,7 +501,7 @@ fn container_configuration_boots_under_init() {
     adapt(&file, "port: 7007", &format!("port: {echo_port}"));
     adapt(&file, "bind: 0.0.0.0", "bind: 127.0.0.1");
 
-    let mut init = Init::start(&sb, &[]);
+    let mut init = start_init(&sb, &[]);
     init.wait_stdout("Runlevel 3:");
     if nginx {
         assert_eq!(http_status(web_port), Some(200), "{}", init.output());
@@ -676,7 +558,7 @@ fn second_sigterm_does_not_abort_the_shutdown() {
     link(&sb, "3", "S10slow", "slow");
     link(&sb, "0", "K10slow", "slow");
 
-    let mut init = Init::start(&sb, &[]);
+    let mut init = start_init(&sb, &[]);
     init.wait_stdout("Runlevel 3:");
     init.signal(Signal::SIGTERM);
     wait_events(&sb, 2);
@@ -717,7 +599,7 @@ fn boot_failure_is_reported_and_init_carries_on() {
     sb.service("broken", "exec: /nonexistent/program\n");
     link(&sb, "3", "S05broken", "broken");
     let main = format!("echo main >> {}", events_file(&sb).display());
-    let mut init = Init::start(&sb, &["--", "sh", "-c", &main]);
+    let mut init = start_init(&sb, &["--", "sh", "-c", &main]);
     let code = init.exit_code();
     let out = init.output();
     assert_eq!(code, 0, "the main program's status\n{out}");
@@ -734,7 +616,7 @@ fn missing_main_program_exits_127_after_the_shutdown() {
     }
     let sb = Sandbox::new();
     one_service(&sb);
-    let mut init = Init::start(&sb, &["--", "/nonexistent/program"]);
+    let mut init = start_init(&sb, &["--", "/nonexistent/program"]);
     let code = init.exit_code();
     let out = init.output();
     assert_eq!(code, 127, "{out}");
@@ -770,7 +652,7 @@ fn sigterm_during_boot_cancels_it_and_halts_within_seconds() {
         link(&sb, "0", &format!("K10{name}"), name);
     }
 
-    let mut init = Init::start(&sb, &[]);
+    let mut init = start_init(&sb, &[]);
     wait_events(&sb, 2);
     assert_eq!(
         events(&sb),
@@ -780,26 +662,18 @@ fn sigterm_during_boot_cancels_it_and_halts_within_seconds() {
     );
     init.signal(Signal::SIGTERM);
     let t0 = std::time::Instant::now();
-    let mut status = None;
-    let child = &mut init.unshare;
+    let mut code = None;
     let exited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        wait_until(
-            Duration::from_secs(10),
-            "svc init to exit after SIGTERM",
-            || {
-                status = child.try_wait().expect("try_wait");
-                status.is_some()
-            },
-        )
+        code =
+            Some(init.exit_code_within(Duration::from_secs(10), "svc init to exit after SIGTERM"));
     }));
     if let Err(e) = exited {
         eprintln!("{}\nevents: {:?}", init.output(), events(&sb));
         std::panic::resume_unwind(e);
     }
-    init.code = status.unwrap().code();
     let out = init.output();
     assert!(t0.elapsed() < Duration::from_secs(10), "{out}");
-    assert_eq!(init.code, Some(0), "{out}");
+    assert_eq!(code, Some(0), "{out}");
     let ev = events(&sb);
     // slow's start was given up and slow stopped; early stopped by the halt; late never ran.
     for want in ["start early", "start slow", "stop slow", "stop early"] {

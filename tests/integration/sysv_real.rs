@@ -17,12 +17,11 @@
 //! Needs root, a permitted unshare and the three packages (`.ci/run` installs them).
 
 use crate::util::*;
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
-use std::fs::File;
+use nix::sys::signal::Signal;
+use std::ffi::OsStr;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Boot, halt and every client call: generous, for a debug build on a busy two-core machine.
@@ -195,23 +194,6 @@ fn svc(sb: &Sandbox, w: &World, args: &[&str]) -> Run {
     sb.svc(all)
 }
 
-/// `svc` with the sandbox's directories and DIR, then `args`: a command line for a wrapper
-/// (unshare, nsenter) to run.
-fn svc_line(sb: &Sandbox, w: &World, args: &[&str]) -> Vec<std::ffi::OsString> {
-    let mut line: Vec<std::ffi::OsString> = vec![SVC.into()];
-    for (flag, dir) in [
-        ("--config-dir", &sb.config),
-        ("--state-dir", &sb.state),
-        ("--log-dir", &sb.log),
-        ("--sysv-dir", &w.dir),
-    ] {
-        line.push(flag.into());
-        line.push(dir.into());
-    }
-    line.extend(args.iter().map(Into::into));
-    line
-}
-
 /// The entries of `DIR/rcL.d`, sorted.
 fn entries(w: &World, level: &str) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(w.dir.join(format!("rc{level}.d")))
@@ -236,148 +218,47 @@ done
 exec "$@"
 "#;
 
-/// `svc init 2` as PID 1 of its namespaces. Dropping it SIGKILLs init, which kills every
-/// process of the namespace, and reaps unshare.
-struct Namespace {
-    unshare: Child,
-    /// init's PID as seen from here.
-    pid: i32,
-    out: PathBuf,
-    err: PathBuf,
-    /// svc's log directory: the scripts' output, shown when the test fails.
-    logs: PathBuf,
-    exited: Option<i32>,
+/// `svc --sysv-dir DIR init 2` as PID 1 of a PID and mount namespace, behind [`MOUNTS`].
+/// Dropping it SIGKILLs init, which kills every process of the namespace, and reaps unshare.
+fn boot(sb: &Sandbox, w: &World) -> Pid1 {
+    let init = Pid1::builder(sb)
+        .unshare_flags(&["--mount", "--propagation", "private"])
+        .prelude(MOUNTS, &[&sb.work])
+        .svc_opts(&[OsStr::new("--sysv-dir"), w.dir.as_os_str()])
+        .init_args(&["2"])
+        .deadline(LONG)
+        .start();
+    init.assert_up();
+    init
 }
 
-impl Namespace {
-    fn boot(sb: &Sandbox, w: &World) -> Namespace {
-        let out = sb.work.join("init.stdout");
-        let err = sb.work.join("init.stderr");
-        let unshare = Command::new("unshare")
-            .args(["--pid", "--fork", "--mount-proc", "--mount"])
-            .args(["--propagation", "private", "sh", "-c", MOUNTS, "sh"])
-            .arg(&sb.work)
-            .args(svc_line(sb, w, &["init", "2"]))
-            .env_clear()
-            .env(
-                "PATH",
-                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            )
-            .stdin(Stdio::null())
-            .stdout(File::create(&out).unwrap())
-            .stderr(File::create(&err).unwrap())
-            .spawn()
-            .expect("run unshare");
-        let parent = unshare.id() as i32;
-        let mut ns = Namespace {
-            unshare,
-            pid: 0,
-            out,
-            err,
-            logs: sb.log.clone(),
-            exited: None,
-        };
-        wait_until(LONG, "svc init as unshare's child", || {
-            ns.pid = all_pids()
-                .into_iter()
-                .find(|&p| {
-                    proc_stat(p).is_some_and(|s| s.ppid == parent)
-                        && std::fs::read(format!("/proc/{p}/cmdline"))
-                            .is_ok_and(|c| c.starts_with(format!("{SVC}\0").as_bytes()))
-                })
-                .unwrap_or(0);
-            let gone = ns.unshare.try_wait().expect("try_wait").is_some();
-            assert!(!gone, "unshare ended before init ran\n{}", ns.output());
-            ns.pid != 0
-        });
-        ns
-    }
+/// The namespace's processes (seen from here) whose command name is `comm`.
+fn procs_named(init: &Pid1, comm: &str) -> Vec<i32> {
+    all_pids()
+        .into_iter()
+        .filter(|&p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == comm)
+                && in_namespace_of(p, init.pid)
+        })
+        .collect()
+}
 
-    fn output(&self) -> String {
-        format!(
-            "--- init stdout\n{}--- init stderr\n{}",
-            std::fs::read_to_string(&self.out).unwrap_or_default(),
-            std::fs::read_to_string(&self.err).unwrap_or_default()
-        )
-    }
-
-    /// Waits for init's stdout to show `needle`, failing early if init exits.
-    #[track_caller]
-    fn wait_stdout(&mut self, needle: &str) {
-        let (out, child) = (&self.out, &mut self.unshare);
-        let mut ended = false;
-        wait_until(LONG, &format!("init's stdout to show {needle:?}"), || {
-            ended = child.try_wait().expect("try_wait").is_some();
-            ended || std::fs::read_to_string(out).is_ok_and(|t| t.contains(needle))
-        });
-        assert!(!ended, "init exited\n{}", self.output());
-    }
-
-    /// Waits for init (and so unshare) to exit; its exit code.
-    #[track_caller]
-    fn wait_exit(&mut self) -> i32 {
-        let child = &mut self.unshare;
-        let mut status = None;
-        wait_until(LONG, "svc init to exit", || {
-            status = child.try_wait().expect("try_wait");
-            status.is_some()
-        });
-        let code = status.unwrap().code().unwrap_or(-1);
-        self.exited = Some(code);
-        code
-    }
-
-    /// The namespace's processes (seen from here) whose command name is `comm`.
-    fn procs_named(&self, comm: &str) -> Vec<i32> {
-        all_pids()
+/// Waits until the PID file `path` inside the namespace (read through init's root) holds the
+/// namespace PID of a process named `comm` there; that process's PID as seen from here.
+#[track_caller]
+fn daemon(init: &Pid1, comm: &str, path: &str) -> i32 {
+    let file = format!("/proc/{}/root{path}", init.pid);
+    let mut found = None;
+    wait_until(LONG, &format!("{path} to name a {comm}"), || {
+        let inner: Option<i32> = std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|t| t.trim().parse().ok());
+        found = procs_named(init, comm)
             .into_iter()
-            .filter(|&p| {
-                std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == comm)
-                    && in_namespace_of(p, self.pid)
-            })
-            .collect()
-    }
-
-    /// Waits until the PID file `path` inside the namespace (read through init's root) holds
-    /// the namespace PID of a process named `comm` there; that process's PID as seen from here.
-    #[track_caller]
-    fn daemon(&self, comm: &str, path: &str) -> i32 {
-        let file = format!("/proc/{}/root{path}", self.pid);
-        let mut found = None;
-        wait_until(LONG, &format!("{path} to name a {comm}"), || {
-            let inner: Option<i32> = std::fs::read_to_string(&file)
-                .ok()
-                .and_then(|t| t.trim().parse().ok());
-            found = self
-                .procs_named(comm)
-                .into_iter()
-                .find(|&p| inner.is_some() && ns_pid(p) == inner);
-            found.is_some()
-        });
-        found.unwrap()
-    }
-}
-
-impl Drop for Namespace {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("{}", self.output());
-            for e in std::fs::read_dir(&self.logs)
-                .into_iter()
-                .flatten()
-                .flatten()
-            {
-                let text = std::fs::read_to_string(e.path()).unwrap_or_default();
-                eprintln!("--- {}\n{text}", e.path().display());
-            }
-        }
-        if self.exited.is_none() {
-            if self.pid > 0 {
-                let _ = kill(Pid::from_raw(self.pid), Signal::SIGKILL);
-            }
-            kill_child(&mut self.unshare);
-        }
-    }
+            .find(|&p| inner.is_some() && ns_pid(p) == inner);
+        found.is_some()
+    });
+    found.unwrap()
 }
 
 /// The PID of `pid` inside its own (innermost) PID namespace.
@@ -503,7 +384,7 @@ fn debian_scripts_boot_answer_and_halt_in_order_under_svc_init() {
     );
     svc(&sb, &w, &["check", "--no-host-checks"]).ok();
 
-    let mut ns = Namespace::boot(&sb, &w);
+    let mut ns = boot(&sb, &w);
     let namespace = pid_ns(ns.pid);
     ns.wait_stdout("Runlevel 2:");
     let out = ns.output();
@@ -519,9 +400,9 @@ fn debian_scripts_boot_answer_and_halt_in_order_under_svc_init() {
         keyscan(w.ssh_port).contains(&w.host_key)
     });
     // Each daemon is the one its script's PID file names, inside the namespace.
-    ns.daemon("cron", "/run/crond.pid");
-    ns.daemon("sshd", "/run/sshd.pid");
-    let redis_pid = ns.daemon("redis-server", "/run/redis/redis-server.pid");
+    daemon(&ns, "cron", "/run/crond.pid");
+    daemon(&ns, "sshd", "/run/sshd.pid");
+    let redis_pid = daemon(&ns, "redis-server", "/run/redis/redis-server.pid");
     // The script's `--chuid redis:redis` took: redis runs as redis.
     let redis_uid = std::fs::metadata(&w.redis_log).map(|m| m.uid()).unwrap();
     assert_eq!(
@@ -535,16 +416,10 @@ fn debian_scripts_boot_answer_and_halt_in_order_under_svc_init() {
     assert_ne!(redis_uid, 0, "redis's log is root's");
 
     // svc status inside the namespace (where the PID files are): all running.
-    let status = bounded_output(
-        Command::new("nsenter")
-            .args(["-t", &ns.pid.to_string(), "-m", "-p", "--"])
-            .args(svc_line(&sb, &w, &["status", "--json"]))
-            .env_clear()
-            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
-    );
-    let text = String::from_utf8_lossy(&status.stdout);
+    let status = ns.svc(&["status", "--json"]);
+    let text = status.stdout.as_str();
     let list: serde_json::Value =
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("status --json ({e}): {text}"));
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("status --json ({e}): {text}"));
     let mut states: Vec<(String, String)> = list
         .as_array()
         .unwrap()
@@ -568,8 +443,8 @@ fn debian_scripts_boot_answer_and_halt_in_order_under_svc_init() {
     );
 
     // Halt: SIGTERM to init runs `svc switch 0`; init exits 0.
-    kill(Pid::from_raw(ns.pid), Signal::SIGTERM).unwrap();
-    let code = ns.wait_exit();
+    ns.signal(Signal::SIGTERM);
+    let code = ns.exit_code();
     let out = ns.output();
     assert_eq!(code, 0, "init's exit code\n{out}");
     for s in ["cron", "ssh", "redis-server", "rsyslog"] {

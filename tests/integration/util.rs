@@ -6,6 +6,8 @@
 //! - `cgroup`: cgroup v2 as a test sees it (SPEC §8.7), and the removal of a sandbox's cgroups;
 //! - `run`: the one place that waits on a child, always with a deadline (kills it and its
 //!   process group, and fails the test with its output so far);
+//! - `pid1`: `svc init` as PID 1 of a new PID namespace (`unshare`), signalled, waited for,
+//!   entered with `nsenter`, and killed with its namespace on drop;
 //! - `procs`: /proc readers (the crate's own stat parser) and PID files;
 //! - `user`: the ordinary user tests drop to as root — `svc-test`, which `.ci/run` creates; a
 //!   test does not create it, and skips (so fails under `SVC_TEST_STRICT=1`) without it; and
@@ -14,11 +16,13 @@
 #![allow(dead_code)]
 
 mod cgroup;
+mod pid1;
 mod procs;
 mod run;
 mod user;
 
 pub use cgroup::*;
+pub use pid1::*;
 pub use procs::*;
 pub use run::*;
 pub use user::*;
