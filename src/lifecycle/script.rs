@@ -12,9 +12,11 @@
 //! lifecycle's operations.
 //!
 //! How a script is run, as sysvinit would run it:
-//! - `/bin/sh -c 'umask UMASK && exec "$0" "$@"' SCRIPT ACTION`: the script itself is exec'd
-//!   with its own path as `$0`; the wrapper only sets the definition's umask (no `unsafe`
-//!   pre_exec needed);
+//! - `SCRIPT ACTION`: the script itself is exec'd with its own path as `$0`, with the
+//!   definition's umask set in the child before exec (no shell in between: one shell per
+//!   action, the script's own, as rc and startpar run it); a script without `#!` line (the
+//!   kernel would refuse it with ENOEXEC) runs as `/bin/sh SCRIPT ACTION`, as a shell's `exec`
+//!   runs such a file;
 //! - a clean environment: `PATH` (the default), `HOME=/`, `LANG=C.UTF-8`, then the
 //!   definition's `env`; working directory `workdir` (default `/`); stdin `/dev/null`;
 //!   stdout and stderr appended to the service's log (`log: none`: /dev/null);
@@ -53,7 +55,7 @@ pub use crate::lifecycle::state::{Action, Ran};
 use crate::lifecycle::state::{Liveness, Started, State, Status, Stopped};
 use crate::lifecycle::Lifecycle;
 use crate::process::handle::ProcHandle;
-use crate::process::launch::DEFAULT_PATH;
+use crate::process::launch::{self, DEFAULT_PATH};
 use crate::process::pidfile::{self, PidFile};
 use crate::process::procfs::clock_ticks;
 use crate::trust;
@@ -177,11 +179,16 @@ pub fn run(life: &Lifecycle, def: &Definition, action: Action) -> Result<Ran, Li
     let cgroup_fd = cgroup
         .as_ref()
         .map_or(-1, |c| std::os::fd::AsRawFd::as_raw_fd(&c.procs));
-    let mut cmd = Command::new("/bin/sh");
-    cmd.arg("-c")
-        .arg(format!("umask {:03o} && exec \"$0\" \"$@\"", def.umask))
-        .arg(script)
-        .arg(action.as_str())
+    // The script itself, exec'd with its own path as `$0`; one without an interpreter line
+    // (ENOEXEC) through `/bin/sh SCRIPT ACTION`, as a shell's `exec` would run it.
+    let mut cmd = if launch::needs_shell(script) {
+        let mut c = Command::new("/bin/sh");
+        c.arg(script);
+        c
+    } else {
+        Command::new(script)
+    };
+    cmd.arg(action.as_str())
         .env_clear()
         .env("PATH", DEFAULT_PATH)
         .env("HOME", "/")
@@ -192,13 +199,15 @@ pub fn run(life: &Lifecycle, def: &Definition, action: Action) -> Result<Ran, Li
         .stdout(out)
         .stderr(err)
         .process_group(0);
+    let umask = def.umask as libc::mode_t;
     // SAFETY: the closure runs between fork and exec and only makes async-signal-safe syscalls (see
-    // reset_inherited_state, and one write(2) of a static byte to a descriptor opened before): the script starts with default signals, an empty mask and no
+    // reset_inherited_state, umask(2), and one write(2) of a static byte to a descriptor opened before): the script starts with default signals, an empty mask and no
     // descriptor of svc's caller beyond 0-2, like any launched program (docs/security.md, "The
     // process a service gets").
     unsafe {
         std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
             crate::process::child::reset_inherited_state();
+            libc::umask(umask);
             if cgroup_fd >= 0 && libc::write(cgroup_fd, b"0".as_ptr().cast(), 1) != 1 {
                 return Err(std::io::Error::last_os_error());
             }

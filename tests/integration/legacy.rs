@@ -611,3 +611,38 @@ fn the_script_starts_clean_whatever_the_caller_had() {
     assert_eq!(ign & hup, 0, "HUP ignored in the daemon: {ign:x}");
     sb.svc(["stop", "tidy"]).ok();
 }
+
+/// A script without `#!` line (the kernel refuses it with ENOEXEC) runs as `/bin/sh SCRIPT
+/// ACTION`, as a shell's `exec` would run it: `$0` is its path, the definition's umask
+/// applies; one with `#!` is exec'd directly, with the same umask and `$0`.
+#[test]
+fn a_script_without_interpreter_line_runs_through_sh_with_the_umask() {
+    let sb = Sandbox::new();
+    let w = sb.work.display();
+    for (name, first) in [("bare", ""), ("bang", "#!/bin/sh\n")] {
+        let script = sb.script(
+            &format!("{name}.init"),
+            &format!(
+                "{first}echo \"$1 $0 umask=$(umask)\" >> {w}/{name}.events\n\
+                 case \"$1\" in\n  start) touch {w}/{name}.on ;;\n  stop) rm -f {w}/{name}.on ;;\n\
+                 \x20 status) [ -e {w}/{name}.on ] && exit 0; exit 3 ;;\nesac\nexit 0\n"
+            ),
+        );
+        sb.service(
+            name,
+            &format!("script: {}\numask: \"077\"\n", script.display()),
+        );
+        sb.svc(["start", name]).ok();
+        sb.svc(["status", name]).ok();
+        sb.svc(["stop", name]).ok();
+        sb.svc(["status", name]).code(3);
+        let events = read(&sb.work.join(format!("{name}.events")));
+        let path = script.display();
+        for action in ["start", "status", "stop"] {
+            assert!(
+                events.contains(&format!("{action} {path} umask=0077\n")),
+                "{name}: {action}:\n{events}"
+            );
+        }
+    }
+}
