@@ -162,6 +162,17 @@ pub fn run(life: &Lifecycle, def: &Definition, action: Action) -> Result<Ran, Li
         });
     };
     check_script(def, script)?;
+    run_checked(life, def, script, action)
+}
+
+/// [`run`] of a script [`check_script`] has just accepted (`start` and `stop` check once, not
+/// once per run of the script).
+fn run_checked(
+    life: &Lifecycle,
+    def: &Definition,
+    script: &Path,
+    action: Action,
+) -> Result<Ran, LifecycleError> {
     let (out, err) = match def.log_path(&life.dirs) {
         Some(path) => {
             let f = open_log(&life.dirs, &path)
@@ -264,7 +275,24 @@ fn pid_of(life: &Lifecycle, def: &Definition) -> Option<i32> {
 
 /// The script's `status`, and the PID when it runs and the pid file is known.
 fn script_status(life: &Lifecycle, def: &Definition) -> (ScriptStatus, Option<i32>) {
-    let st = match run(life, def, Action::Status) {
+    status_of(life, def, run(life, def, Action::Status))
+}
+
+/// [`script_status`] of a script [`check_script`] has just accepted.
+fn checked_status(
+    life: &Lifecycle,
+    def: &Definition,
+    script: &Path,
+) -> (ScriptStatus, Option<i32>) {
+    status_of(life, def, run_checked(life, def, script, Action::Status))
+}
+
+fn status_of(
+    life: &Lifecycle,
+    def: &Definition,
+    ran: Result<Ran, LifecycleError>,
+) -> (ScriptStatus, Option<i32>) {
+    let st = match ran {
         Ok(ran) => ScriptStatus::from_ran(&ran),
         Err(e) => ScriptStatus::Unknown(e.to_string()),
     };
@@ -332,11 +360,11 @@ pub fn start(life: &Lifecycle, def: &Definition) -> Result<Started, LifecycleErr
     let script = script_of(def).unwrap_or(Path::new(""));
     check_script(def, script)?;
     if def.pidfile.is_some() {
-        if let (ScriptStatus::Running, Some(pid)) = script_status(life, def) {
+        if let (ScriptStatus::Running, Some(pid)) = checked_status(life, def, script) {
             return Ok(Started::AlreadyRunning(pid));
         }
     }
-    match run(life, def, Action::Start)? {
+    match run_checked(life, def, script, Action::Start)? {
         Ran::Exited(0) => Ok(Started::Launched(pid_of(life, def).unwrap_or(0))),
         ran => Err(action_error(life, def, script, Action::Start, ran)),
     }
@@ -348,8 +376,8 @@ pub fn start(life: &Lifecycle, def: &Definition) -> Result<Started, LifecycleErr
 pub fn stop(life: &Lifecycle, def: &Definition) -> Result<Stopped, LifecycleError> {
     let script = script_of(def).unwrap_or(Path::new(""));
     check_script(def, script)?;
-    let (before, pid) = script_status(life, def);
-    let ran = run(life, def, Action::Stop)?;
+    let (before, pid) = checked_status(life, def, script);
+    let ran = run_checked(life, def, script, Action::Stop)?;
     let was_stopped = before == ScriptStatus::Stopped;
     match ran {
         Ran::Exited(0) if was_stopped => Ok(Stopped::NotRunning),
@@ -358,7 +386,7 @@ pub fn stop(life: &Lifecycle, def: &Definition) -> Result<Stopped, LifecycleErro
             escaped: Vec::new(),
         }),
         ran => {
-            if was_stopped && script_status(life, def).0 == ScriptStatus::Stopped {
+            if was_stopped && checked_status(life, def, script).0 == ScriptStatus::Stopped {
                 return Ok(Stopped::NotRunning);
             }
             Err(action_error(life, def, script, Action::Stop, ran))
