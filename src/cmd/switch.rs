@@ -8,6 +8,7 @@
 //! the runlevel record and the timeline are written atomically, and a marker of the switch in
 //! progress lets `svc runlevel` say when one was interrupted.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::{Condvar, Mutex};
 use std::time::{Instant, SystemTime};
@@ -306,20 +307,29 @@ fn run_level(
     } else {
         entries
     };
-    let running: BTreeMap<ServiceName, bool> = defs
-        .iter()
-        .map(|(n, d)| {
-            (
-                n.clone(),
-                matches!(ctx.life.probe(d), Liveness::Running { .. }),
-            )
-        })
-        .collect();
+    // Liveness, asked only of the services the plan asks about, once each. An LSB script is
+    // not asked before its start: `start` of a running service succeeds (LSB), so the switch
+    // runs it either way, without a `status` run first (docs/lsb.md, "Switches"); its K
+    // entries are asked, so that only a running script is stopped.
+    let probed: RefCell<BTreeMap<ServiceName, bool>> = RefCell::new(BTreeMap::new());
+    let is_running = |n: &ServiceName| {
+        if let Some(r) = probed.borrow().get(n) {
+            return *r;
+        }
+        let r = defs
+            .get(n)
+            .is_some_and(|d| matches!(ctx.life.probe(d), Liveness::Running { .. }));
+        probed.borrow_mut().insert(n.clone(), r);
+        r
+    };
+    let runs_before_start = |n: &ServiceName| match defs.get(n) {
+        Some(d) if d.kind == definition::Kind::Script => false,
+        _ => is_running(n),
+    };
     // Headers resolved: Provides, facilities, X-Start-Before (SPEC §9).
     let order = Order::new(&ctx.dirs, defs.values());
     let deps = |n: &ServiceName| order.deps(n);
-    let is_running = |n: &ServiceName| running.get(n).copied().unwrap_or(false);
-    let p: Plan = plan::plan(&entries, &deps, &is_running, &broken);
+    let p: Plan = plan::plan_with(&entries, &deps, &runs_before_start, &is_running, &broken);
 
     if opts.dry_run {
         print_plan(ctx, level, &p, &problem_lines, opts.json);

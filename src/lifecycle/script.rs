@@ -12,9 +12,11 @@
 //! lifecycle's operations.
 //!
 //! How a script is run, as sysvinit would run it:
-//! - `/bin/sh -c 'umask UMASK && exec "$0" "$@"' SCRIPT ACTION`: the script itself is exec'd
-//!   with its own path as `$0`; the wrapper only sets the definition's umask (no `unsafe`
-//!   pre_exec needed);
+//! - `SCRIPT ACTION`: the script itself is exec'd with its own path as `$0`, with the
+//!   definition's umask set in the child before exec (no shell in between: one shell per
+//!   action, the script's own, as rc and startpar run it); a script without `#!` line (the
+//!   kernel would refuse it with ENOEXEC) runs as `/bin/sh SCRIPT ACTION`, as a shell's `exec`
+//!   runs such a file;
 //! - a clean environment: `PATH` (the default), `HOME=/`, `LANG=C.UTF-8`, then the
 //!   definition's `env`; working directory `workdir` (default `/`); stdin `/dev/null`;
 //!   stdout and stderr appended to the service's log (`log: none`: /dev/null);
@@ -53,7 +55,7 @@ pub use crate::lifecycle::state::{Action, Ran};
 use crate::lifecycle::state::{Liveness, Started, State, Status, Stopped};
 use crate::lifecycle::Lifecycle;
 use crate::process::handle::ProcHandle;
-use crate::process::launch::DEFAULT_PATH;
+use crate::process::launch::{self, DEFAULT_PATH};
 use crate::process::pidfile::{self, PidFile};
 use crate::process::procfs::clock_ticks;
 use crate::trust;
@@ -160,6 +162,17 @@ pub fn run(life: &Lifecycle, def: &Definition, action: Action) -> Result<Ran, Li
         });
     };
     check_script(def, script)?;
+    run_checked(life, def, script, action)
+}
+
+/// [`run`] of a script [`check_script`] has just accepted (`start` and `stop` check once, not
+/// once per run of the script).
+fn run_checked(
+    life: &Lifecycle,
+    def: &Definition,
+    script: &Path,
+    action: Action,
+) -> Result<Ran, LifecycleError> {
     let (out, err) = match def.log_path(&life.dirs) {
         Some(path) => {
             let f = open_log(&life.dirs, &path)
@@ -177,11 +190,16 @@ pub fn run(life: &Lifecycle, def: &Definition, action: Action) -> Result<Ran, Li
     let cgroup_fd = cgroup
         .as_ref()
         .map_or(-1, |c| std::os::fd::AsRawFd::as_raw_fd(&c.procs));
-    let mut cmd = Command::new("/bin/sh");
-    cmd.arg("-c")
-        .arg(format!("umask {:03o} && exec \"$0\" \"$@\"", def.umask))
-        .arg(script)
-        .arg(action.as_str())
+    // The script itself, exec'd with its own path as `$0`; one without an interpreter line
+    // (ENOEXEC) through `/bin/sh SCRIPT ACTION`, as a shell's `exec` would run it.
+    let mut cmd = if launch::needs_shell(script) {
+        let mut c = Command::new("/bin/sh");
+        c.arg(script);
+        c
+    } else {
+        Command::new(script)
+    };
+    cmd.arg(action.as_str())
         .env_clear()
         .env("PATH", DEFAULT_PATH)
         .env("HOME", "/")
@@ -192,13 +210,15 @@ pub fn run(life: &Lifecycle, def: &Definition, action: Action) -> Result<Ran, Li
         .stdout(out)
         .stderr(err)
         .process_group(0);
+    let umask = def.umask as libc::mode_t;
     // SAFETY: the closure runs between fork and exec and only makes async-signal-safe syscalls (see
-    // reset_inherited_state, and one write(2) of a static byte to a descriptor opened before): the script starts with default signals, an empty mask and no
+    // reset_inherited_state, umask(2), and one write(2) of a static byte to a descriptor opened before): the script starts with default signals, an empty mask and no
     // descriptor of svc's caller beyond 0-2, like any launched program (docs/security.md, "The
     // process a service gets").
     unsafe {
         std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
             crate::process::child::reset_inherited_state();
+            libc::umask(umask);
             if cgroup_fd >= 0 && libc::write(cgroup_fd, b"0".as_ptr().cast(), 1) != 1 {
                 return Err(std::io::Error::last_os_error());
             }
@@ -255,7 +275,24 @@ fn pid_of(life: &Lifecycle, def: &Definition) -> Option<i32> {
 
 /// The script's `status`, and the PID when it runs and the pid file is known.
 fn script_status(life: &Lifecycle, def: &Definition) -> (ScriptStatus, Option<i32>) {
-    let st = match run(life, def, Action::Status) {
+    status_of(life, def, run(life, def, Action::Status))
+}
+
+/// [`script_status`] of a script [`check_script`] has just accepted.
+fn checked_status(
+    life: &Lifecycle,
+    def: &Definition,
+    script: &Path,
+) -> (ScriptStatus, Option<i32>) {
+    status_of(life, def, run_checked(life, def, script, Action::Status))
+}
+
+fn status_of(
+    life: &Lifecycle,
+    def: &Definition,
+    ran: Result<Ran, LifecycleError>,
+) -> (ScriptStatus, Option<i32>) {
+    let st = match ran {
         Ok(ran) => ScriptStatus::from_ran(&ran),
         Err(e) => ScriptStatus::Unknown(e.to_string()),
     };
@@ -323,11 +360,11 @@ pub fn start(life: &Lifecycle, def: &Definition) -> Result<Started, LifecycleErr
     let script = script_of(def).unwrap_or(Path::new(""));
     check_script(def, script)?;
     if def.pidfile.is_some() {
-        if let (ScriptStatus::Running, Some(pid)) = script_status(life, def) {
+        if let (ScriptStatus::Running, Some(pid)) = checked_status(life, def, script) {
             return Ok(Started::AlreadyRunning(pid));
         }
     }
-    match run(life, def, Action::Start)? {
+    match run_checked(life, def, script, Action::Start)? {
         Ran::Exited(0) => Ok(Started::Launched(pid_of(life, def).unwrap_or(0))),
         ran => Err(action_error(life, def, script, Action::Start, ran)),
     }
@@ -339,8 +376,8 @@ pub fn start(life: &Lifecycle, def: &Definition) -> Result<Started, LifecycleErr
 pub fn stop(life: &Lifecycle, def: &Definition) -> Result<Stopped, LifecycleError> {
     let script = script_of(def).unwrap_or(Path::new(""));
     check_script(def, script)?;
-    let (before, pid) = script_status(life, def);
-    let ran = run(life, def, Action::Stop)?;
+    let (before, pid) = checked_status(life, def, script);
+    let ran = run_checked(life, def, script, Action::Stop)?;
     let was_stopped = before == ScriptStatus::Stopped;
     match ran {
         Ran::Exited(0) if was_stopped => Ok(Stopped::NotRunning),
@@ -349,7 +386,7 @@ pub fn stop(life: &Lifecycle, def: &Definition) -> Result<Stopped, LifecycleErro
             escaped: Vec::new(),
         }),
         ran => {
-            if was_stopped && script_status(life, def).0 == ScriptStatus::Stopped {
+            if was_stopped && checked_status(life, def, script).0 == ScriptStatus::Stopped {
                 return Ok(Stopped::NotRunning);
             }
             Err(action_error(life, def, script, Action::Stop, ran))

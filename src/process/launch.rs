@@ -153,6 +153,14 @@ pub fn resolve_program(exec: &str, path_var: &str) -> Result<PathBuf, LaunchErro
     Ok(candidate)
 }
 
+/// Whether the kernel would refuse to execute this file with ENOEXEC (no `#!` line and no ELF
+/// header), so that it must be run as `/bin/sh FILE`, as a shell's `exec` would run it (LSB
+/// scripts without an interpreter line, see `lifecycle::script`). Reads at most four bytes and
+/// never blocks; a file it cannot read is left to execve (false).
+pub fn needs_shell(path: &Path) -> bool {
+    matches!(check_header(read_head(path)), Err(("exec", _)))
+}
+
 /// The first (up to) four bytes of a file and how many there were.
 fn read_head(path: &Path) -> io::Result<([u8; 4], usize)> {
     use std::io::Read;

@@ -163,6 +163,20 @@ pub fn plan(
     running: &dyn Fn(&ServiceName) -> bool,
     broken: &[LeftOut],
 ) -> Plan {
+    plan_with(entries, deps, running, running, broken)
+}
+
+/// [`plan`] with two answers to "does it run": `running` decides the starts (an S entry that
+/// runs is kept; a requirement that runs is not pulled in), `running_stop` the stops (a K
+/// entry is stopped only when it runs). A switch answers the first without asking services
+/// whose start is harmless when they run (LSB scripts: `start` of a running service succeeds).
+pub fn plan_with(
+    entries: &[Entry],
+    deps: &dyn Fn(&ServiceName) -> Option<Deps>,
+    running: &dyn Fn(&ServiceName) -> bool,
+    running_stop: &dyn Fn(&ServiceName) -> bool,
+    broken: &[LeftOut],
+) -> Plan {
     let mut out = Plan {
         left_out: broken.to_vec(),
         ..Plan::default()
@@ -282,7 +296,7 @@ pub fn plan(
     // --- stops --------------------------------------------------------------------------
     let mut stop_numbers: BTreeMap<ServiceName, u8> = BTreeMap::new();
     for e in entries.iter().filter(|e| e.kind == Kind::Kill) {
-        if bad.contains(&e.name) || !running(&e.name) || deps(&e.name).is_none() {
+        if bad.contains(&e.name) || deps(&e.name).is_none() || !running_stop(&e.name) {
             continue;
         }
         let n = stop_numbers.entry(e.name.clone()).or_insert(e.number);
@@ -290,7 +304,7 @@ pub fn plan(
     }
     // A left-out dependant that runs stops with (before) its stopped requirement.
     for c in &found {
-        if contradicted.contains_key(&c.dependant) && running(&c.dependant) {
+        if contradicted.contains_key(&c.dependant) && running_stop(&c.dependant) {
             let k = entries
                 .iter()
                 .find(|e| e.kind == Kind::Kill && e.name == c.required)

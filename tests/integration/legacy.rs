@@ -611,3 +611,71 @@ fn the_script_starts_clean_whatever_the_caller_had() {
     assert_eq!(ign & hup, 0, "HUP ignored in the daemon: {ign:x}");
     sb.svc(["stop", "tidy"]).ok();
 }
+
+/// A script without `#!` line (the kernel refuses it with ENOEXEC) runs as `/bin/sh SCRIPT
+/// ACTION`, as a shell's `exec` would run it: `$0` is its path, the definition's umask
+/// applies; one with `#!` is exec'd directly, with the same umask and `$0`.
+#[test]
+fn a_script_without_interpreter_line_runs_through_sh_with_the_umask() {
+    let sb = Sandbox::new();
+    let w = sb.work.display();
+    for (name, first) in [("bare", ""), ("bang", "#!/bin/sh\n")] {
+        let script = sb.script(
+            &format!("{name}.init"),
+            &format!(
+                "{first}echo \"$1 $0 umask=$(umask)\" >> {w}/{name}.events\n\
+                 case \"$1\" in\n  start) touch {w}/{name}.on ;;\n  stop) rm -f {w}/{name}.on ;;\n\
+                 \x20 status) [ -e {w}/{name}.on ] && exit 0; exit 3 ;;\nesac\nexit 0\n"
+            ),
+        );
+        sb.service(
+            name,
+            &format!("script: {}\numask: \"077\"\n", script.display()),
+        );
+        sb.svc(["start", name]).ok();
+        sb.svc(["status", name]).ok();
+        sb.svc(["stop", name]).ok();
+        sb.svc(["status", name]).code(3);
+        let events = read(&sb.work.join(format!("{name}.events")));
+        let path = script.display();
+        for action in ["start", "status", "stop"] {
+            assert!(
+                events.contains(&format!("{action} {path} umask=0077\n")),
+                "{name}: {action}:\n{events}"
+            );
+        }
+    }
+}
+
+/// A switch runs a script's `start` without asking its `status` first (LSB: `start` of a
+/// running service succeeds), also when it runs already, and so does the plan of `--dry-run`;
+/// a K entry is asked, and only a running script is stopped.
+#[test]
+fn a_switch_starts_a_script_without_asking_its_status_and_stops_only_a_running_one() {
+    let sb = Sandbox::new();
+    let w = sb.work.display();
+    let script = sb.script(
+        "p.init",
+        &format!(
+            "#!/bin/sh\n### BEGIN INIT INFO\n# Provides: p\n# Default-Start: 2\n\
+             # Default-Stop: 1\n### END INIT INFO\necho $1 >> {w}/p.events\n\
+             case $1 in start) touch {w}/p.on ;; stop) rm -f {w}/p.on ;;\n\
+             status) [ -e {w}/p.on ] && exit 0; exit 3 ;; esac\nexit 0\n"
+        ),
+    );
+    sb.service("p", &format!("script: {}\n", script.display()));
+    sb.svc(["enable", "p"]).ok();
+    let events = || read(&sb.work.join("p.events"));
+    sb.svc(["switch", "2"]).ok().stdout_has("started 1");
+    assert_eq!(events(), "start\n");
+    sb.svc(["switch", "2", "--dry-run"])
+        .ok()
+        .stdout_has("start S");
+    sb.svc(["switch", "2"]).ok().stdout_has("started 1");
+    assert_eq!(events(), "start\nstart\n");
+    sb.svc(["switch", "1"]).ok().stdout_has("stopped 1");
+    assert!(events().ends_with("status\nstop\n"), "{}", events());
+    let before = events();
+    sb.svc(["switch", "1"]).ok().stdout_has("stopped 0");
+    assert_eq!(events(), format!("{before}status\n"));
+}
