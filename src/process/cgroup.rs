@@ -295,9 +295,28 @@ impl Cgroup {
                 }
             }
         }
-        let dir = fs::File::open(&leaf)
-            .map(OwnedFd::from)
-            .map_err(io(leaf.clone()))?;
+        // O_DIRECTORY: a service named like one of the cgroup's own files (`cgroup.procs`,
+        // `memory.max`) finds that file where its directory should be.
+        let dir = {
+            use std::os::unix::fs::OpenOptionsExt;
+            fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_DIRECTORY)
+                .open(&leaf)
+        };
+        let dir = match dir {
+            Ok(f) => OwnedFd::from(f),
+            Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => {
+                return Err(CgroupError::Io {
+                    path: leaf,
+                    source: io::Error::other(
+                        "the service's name is that of a cgroup interface file there, so it \
+                         cannot have a cgroup of its own: rename the service",
+                    ),
+                })
+            }
+            Err(e) => return Err(io(leaf)(e)),
+        };
         let procs = leaf.join("cgroup.procs");
         let procs = fs::OpenOptions::new()
             .write(true)

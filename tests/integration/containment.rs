@@ -722,3 +722,31 @@ fn a_child_is_born_in_its_cgroup_or_enters_it_where_clone3_is_refused() {
         sb.svc(["stop", "born"]).ok();
     }
 }
+
+/// A service whose name is that of one of its configuration cgroup's interface files
+/// (`cgroup.procs`, `memory.max`): the name is valid, but the file stands where its cgroup
+/// would be. start refuses with that reason and launches nothing (before, the file was taken
+/// for the cgroup's directory); stop has nothing to do.
+#[test]
+fn a_service_named_like_a_cgroup_file_is_refused_not_launched_elsewhere() {
+    let t = "containment::a_service_named_like_a_cgroup_file_is_refused_not_launched_elsewhere";
+    if skip_without_containment(t) {
+        return;
+    }
+    let sb = Sandbox::new();
+    // A sibling first, so that svc/ID exists and holds its interface files.
+    let other = sb.sleeper("other");
+    sb.service("other", &other);
+    sb.svc(["start", "other"]).ok();
+    let named = sb.sleeper("cgroup.procs");
+    sb.service("cgroup.procs", &named);
+    let r = sb.svc(["start", "cgroup.procs"]);
+    assert_ne!(r.code, 0, "start succeeded:\n{}", r.stdout);
+    r.no_panic().stderr_has("cgroup interface file");
+    assert!(
+        !pidfile_exists(&sb, "cgroup.procs"),
+        "a PID file was written for a service that must not run"
+    );
+    sb.svc(["stop", "cgroup.procs"]).ok();
+    sb.svc(["stop", "other"]).ok();
+}
