@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
-use crate::definition::Definition;
+use crate::definition::{Definition, Kind};
 use crate::lifecycle::error::{HookEnd, HookFailure, HookKind, LifecycleError};
 use crate::lifecycle::prepare::{prepare, Command};
 use crate::lifecycle::state::Stopped;
@@ -48,7 +48,18 @@ pub(crate) fn pre_start(life: &Lifecycle, def: &Definition) -> Result<()> {
 pub(crate) fn config_test(life: &Lifecycle, def: &Definition) -> Result<()> {
     match &def.hooks.config_test {
         Some(argv) => {
-            run(life, def, HookKind::ConfigTest, argv).map_err(|failure| LifecycleError::Hook {
+            let tested = run(life, def, HookKind::ConfigTest, argv);
+            // It ran in the service's cgroup (SPEC §8.7); one the service does not occupy
+            // (a test before a start, or a reload of a stopped service) goes again. rmdir
+            // refuses a cgroup that holds the running service; a supervised service's is
+            // kept, as its supervisor launches the next instance into it (an empty one
+            // between instances).
+            if def.kind != Kind::Supervised {
+                if let Some(cg) = life.cgroup(def) {
+                    let _ = cg.remove();
+                }
+            }
+            tested.map_err(|failure| LifecycleError::Hook {
                 service: def.name.clone(),
                 failure,
             })
