@@ -71,7 +71,14 @@ fn stop_ends_double_forked_setsid_children_and_removes_the_cgroup() {
             "exec sleep 1000",
             "respawn: { max: 3, window: 60, backoff: 100ms }\n",
         ),
-        ("oneshot", "exit 0", "oneshot: true\n"),
+        // The task waits for its child to have left its process group (the child's record
+        // is written after setsid): a task's group is cleared when it exits, and a child
+        // still in it would be ended with it before it could escape.
+        (
+            "oneshot",
+            "until [ -e tree.child ]; do sleep 0.01; done; exit 0",
+            "oneshot: true\n",
+        ),
     ] {
         let sb = Sandbox::new();
         let (main, records) = escaping_tree(&sb, "tree", tail);
@@ -749,4 +756,55 @@ fn a_service_named_like_a_cgroup_file_is_refused_not_launched_elsewhere() {
     );
     sb.svc(["stop", "cgroup.procs"]).ok();
     sb.svc(["stop", "other"]).ok();
+}
+
+/// `config_test` runs in the service's cgroup like the other commands around it, and leaves no
+/// cgroup behind where the service does not run: after `reload` of a stopped service (exit 7,
+/// the test having passed) there is none; while it runs, the test leaves the service's cgroup
+/// and the service in it as they were.
+#[test]
+fn config_test_leaves_no_cgroup_behind_a_stopped_service() {
+    let t = "containment::config_test_leaves_no_cgroup_behind_a_stopped_service";
+    if skip_without_containment(t) {
+        return;
+    }
+    let sb = Sandbox::new();
+    let seen = sb.work.join("tested-in");
+    let test = sb.script(
+        "test.sh",
+        &format!(
+            "#!/bin/sh\ngrep '^0::' /proc/self/cgroup > {s}.tmp\nmv {s}.tmp {s}\n",
+            s = seen.display()
+        ),
+    );
+    let daemon = sb.sleeper("tested");
+    sb.service(
+        "tested",
+        &format!(
+            "{daemon}reload_signal: HUP\nconfig_test: [{}]\n",
+            test.display()
+        ),
+    );
+    let dir = service_cgroup_dir(&sb, "tested").expect("containment is on");
+    sb.svc(["reload", "tested"]).code(7);
+    assert_eq!(
+        std::fs::read_to_string(&seen).unwrap().trim(),
+        format!("0::{}", service_cgroup(&sb, "tested")),
+        "config_test did not run in the service's cgroup"
+    );
+    assert!(!dir.exists(), "{} was left behind", dir.display());
+
+    sb.svc(["start", "tested"]).ok();
+    let pid = sb.pid("tested");
+    let want = Some(service_cgroup(&sb, "tested"));
+    assert_eq!(cgroup_of(pid), want, "the service is not in its cgroup");
+    sb.svc(["reload", "tested"]).ok();
+    assert_eq!(
+        cgroup_of(pid),
+        want,
+        "the service left its cgroup with the config_test of a reload"
+    );
+    assert!(dir.exists(), "the running service's cgroup was removed");
+    sb.svc(["stop", "tested"]).ok();
+    assert!(!dir.exists(), "{} was left behind by stop", dir.display());
 }
