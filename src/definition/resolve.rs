@@ -112,6 +112,14 @@ pub fn script_header(def: &mut Definition) -> Result<(), Vec<Problem>> {
         Err(p) => return Err(vec![header_problem(def, &script, &p)]),
     };
     let mut problems = Vec::new();
+    let lines = header::keyword_lines(&text);
+    // The line of `keyword` in the header (a name it lists is named there), else the block's.
+    let line_of = |keyword: &str| {
+        lines
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(keyword))
+            .map_or(info.begin_line, |(_, l)| *l)
+    };
     let mut names = |words: Vec<&str>, keyword: &str| -> Vec<ServiceName> {
         let mut out: Vec<ServiceName> = Vec::new();
         for w in words {
@@ -123,7 +131,7 @@ pub fn script_header(def: &mut Definition) -> Result<(), Vec<Problem>> {
                 Ok(_) => {}
                 Err(e) => problems.push(Problem {
                     file: script.clone(),
-                    line: Some(info.begin_line),
+                    line: Some(line_of(keyword)),
                     column: None,
                     message: format!(
                         "`{keyword}`: {w:?} cannot be a service name ({e}) (the LSB header of the script of {})",
@@ -153,7 +161,7 @@ pub fn script_header(def: &mut Definition) -> Result<(), Vec<Problem>> {
     }
     def.lsb = Some(LsbHeader {
         script,
-        lines: header::keyword_lines(&text),
+        lines,
         info,
     });
     Ok(())

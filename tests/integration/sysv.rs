@@ -240,6 +240,21 @@ fn check_names_the_file_and_line_of_a_malformed_header() {
 }
 
 #[test]
+fn a_header_name_that_is_no_service_name_is_named_at_its_keyword_line() {
+    let sb = Sandbox::new();
+    raw_script(
+        &sb,
+        "odd",
+        "#!/bin/sh\n### BEGIN INIT INFO\n# Provides: odd\n# Default-Start: 2\n# Required-Start: x!y\n### END INIT INFO\nexit 0\n",
+        0o755,
+    );
+    let script = sysv(&sb).join("init.d/odd");
+    svc(&sb, &["check", "--no-host-checks"])
+        .code(6)
+        .stderr_has(&format!("{}:5: `Required-Start`", script.display()));
+}
+
+#[test]
 fn the_sysv_rc_dirs_merge_with_runlevels_by_number() {
     let sb = Sandbox::new();
     for n in ["a", "b", "c"] {
