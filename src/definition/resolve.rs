@@ -4,7 +4,7 @@
 //! is where a valid definition meets the system it runs on, once, where definitions are
 //! loaded (so `switch`, `enable`, `list` and `check` all see the same).
 
-use std::io;
+use std::io::{self, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
@@ -96,7 +96,13 @@ pub fn script_header(def: &mut Definition) -> Result<(), Vec<Problem>> {
         ))]);
     }
     // Never blocking on a FIFO put where the script was (see `crate::regular`).
-    let text = match crate::regular::read(&script, crate::regular::Links::Follow) {
+    // Only its head ([`header::MAX_SCAN`]): a huge script is never read whole.
+    let head = crate::regular::open_read(&script, crate::regular::Links::Follow).and_then(|f| {
+        let mut bytes = Vec::new();
+        f.take(header::MAX_SCAN).read_to_end(&mut bytes)?;
+        Ok(bytes)
+    });
+    let text = match head {
         // Scripts are not always UTF-8 (Latin-1 comments); the header is ASCII in practice.
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(io) => {

@@ -255,6 +255,42 @@ fn a_header_name_that_is_no_service_name_is_named_at_its_keyword_line() {
 }
 
 #[test]
+fn only_the_head_of_a_huge_script_is_read_for_its_header() {
+    let sb = Sandbox::new();
+    let p = lsb_script(&sb, "huge", &[LEVELS], "");
+    // 4 GiB (sparse): svc, its address space limited to 2 GiB, must not read it all.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&p)
+        .unwrap()
+        .set_len(4 << 30)
+        .unwrap();
+    let dir = sysv(&sb);
+    let args = [
+        "--sysv-dir",
+        dir.to_str().unwrap(),
+        "check",
+        "--no-host-checks",
+    ];
+    let mut cmd = sb.cmd(args);
+    // SAFETY: between fork and exec; setrlimit is async-signal-safe and reads a stack value.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            let rl = libc::rlimit {
+                rlim_cur: 2 << 30,
+                rlim_max: 2 << 30,
+            };
+            libc::setrlimit(libc::RLIMIT_AS, &rl);
+            Ok(())
+        });
+    }
+    let args = args.iter().map(|a| a.to_string()).collect();
+    output(cmd, args, SVC_LIMIT)
+        .ok()
+        .stdout_has("checked 1 definitions");
+}
+
+#[test]
 fn the_sysv_rc_dirs_merge_with_runlevels_by_number() {
     let sb = Sandbox::new();
     for n in ["a", "b", "c"] {
