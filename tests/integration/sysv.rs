@@ -291,6 +291,30 @@ fn only_the_head_of_a_huge_script_is_read_for_its_header() {
 }
 
 #[test]
+fn fifos_in_the_sysv_dir_never_block() {
+    let sb = Sandbox::new();
+    lsb_script(&sb, "good", &[LEVELS], "");
+    rc_link(&sb, "2", "S10good", "good");
+    let dir = sysv(&sb);
+    let conf = dir.join("insserv.conf");
+    for p in [
+        conf.clone(),
+        dir.join("init.d/pipe"),
+        dir.join("rc2.d/S20pipe"),
+    ] {
+        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0, "{p:?}");
+    }
+    svc(&sb, &["check", "--no-host-checks"])
+        .code(6)
+        .stderr_has(&format!("{}: ", conf.display()))
+        .stderr_has("S20pipe: no definition for service pipe");
+    svc(&sb, &["switch", "2"]).code(1);
+    assert_eq!(order(&sb), ["start good"]);
+}
+
+#[test]
 fn the_sysv_rc_dirs_merge_with_runlevels_by_number() {
     let sb = Sandbox::new();
     for n in ["a", "b", "c"] {
