@@ -4,7 +4,7 @@
 //! is where a valid definition meets the system it runs on, once, where definitions are
 //! loaded (so `switch`, `enable`, `list` and `check` all see the same).
 
-use std::io;
+use std::io::{self, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
@@ -96,7 +96,13 @@ pub fn script_header(def: &mut Definition) -> Result<(), Vec<Problem>> {
         ))]);
     }
     // Never blocking on a FIFO put where the script was (see `crate::regular`).
-    let text = match crate::regular::read(&script, crate::regular::Links::Follow) {
+    // Only its head ([`header::MAX_SCAN`]): a huge script is never read whole.
+    let head = crate::regular::open_read(&script, crate::regular::Links::Follow).and_then(|f| {
+        let mut bytes = Vec::new();
+        f.take(header::MAX_SCAN).read_to_end(&mut bytes)?;
+        Ok(bytes)
+    });
+    let text = match head {
         // Scripts are not always UTF-8 (Latin-1 comments); the header is ASCII in practice.
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(io) => {
@@ -112,6 +118,14 @@ pub fn script_header(def: &mut Definition) -> Result<(), Vec<Problem>> {
         Err(p) => return Err(vec![header_problem(def, &script, &p)]),
     };
     let mut problems = Vec::new();
+    let lines = header::keyword_lines(&text);
+    // The line of `keyword` in the header (a name it lists is named there), else the block's.
+    let line_of = |keyword: &str| {
+        lines
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(keyword))
+            .map_or(info.begin_line, |(_, l)| *l)
+    };
     let mut names = |words: Vec<&str>, keyword: &str| -> Vec<ServiceName> {
         let mut out: Vec<ServiceName> = Vec::new();
         for w in words {
@@ -123,7 +137,7 @@ pub fn script_header(def: &mut Definition) -> Result<(), Vec<Problem>> {
                 Ok(_) => {}
                 Err(e) => problems.push(Problem {
                     file: script.clone(),
-                    line: Some(info.begin_line),
+                    line: Some(line_of(keyword)),
                     column: None,
                     message: format!(
                         "`{keyword}`: {w:?} cannot be a service name ({e}) (the LSB header of the script of {})",
@@ -153,7 +167,7 @@ pub fn script_header(def: &mut Definition) -> Result<(), Vec<Problem>> {
     }
     def.lsb = Some(LsbHeader {
         script,
-        lines: header::keyword_lines(&text),
+        lines,
         info,
     });
     Ok(())

@@ -19,9 +19,6 @@ use crate::lsb::header;
 use crate::name::ServiceName;
 use crate::paths::Dirs;
 
-/// The most of a script read to find its header: a header is at the top of a script.
-const MAX_SCAN: u64 = 1 << 20;
-
 /// Names in `init.d/` that are never services: sysv-rc's `README`, `skeleton`, `rc` and `rcS`,
 /// hidden files (insserv's `.depend.*`, `.legacy-bootordering`), and backups: `*~` and the
 /// leftovers of dpkg (`*.dpkg-old`, `-dist`, `-new`, `-bak`, `-tmp`...), ucf (`*.ucf-*`) and rpm
@@ -51,7 +48,7 @@ fn is_lsb_script(path: &Path) -> bool {
         return false;
     };
     let mut bytes = Vec::new();
-    if f.take(MAX_SCAN).read_to_end(&mut bytes).is_err() {
+    if f.take(header::MAX_SCAN).read_to_end(&mut bytes).is_err() {
         return false;
     }
     header::has_block(&String::from_utf8_lossy(&bytes))

@@ -23,6 +23,10 @@ pub const BEGIN: &str = "### BEGIN INIT INFO";
 /// Last line of the block.
 pub const END: &str = "### END INIT INFO";
 
+/// The most of a script read to find its header (a header is at the top of a script): a huge
+/// script is never read whole.
+pub const MAX_SCAN: u64 = 1 << 20;
+
 /// The actions every generated script accepts, in the order its usage line names them.
 pub const ACTIONS: [&str; 7] = [
     "start",

@@ -240,6 +240,81 @@ fn check_names_the_file_and_line_of_a_malformed_header() {
 }
 
 #[test]
+fn a_header_name_that_is_no_service_name_is_named_at_its_keyword_line() {
+    let sb = Sandbox::new();
+    raw_script(
+        &sb,
+        "odd",
+        "#!/bin/sh\n### BEGIN INIT INFO\n# Provides: odd\n# Default-Start: 2\n# Required-Start: x!y\n### END INIT INFO\nexit 0\n",
+        0o755,
+    );
+    let script = sysv(&sb).join("init.d/odd");
+    svc(&sb, &["check", "--no-host-checks"])
+        .code(6)
+        .stderr_has(&format!("{}:5: `Required-Start`", script.display()));
+}
+
+#[test]
+fn only_the_head_of_a_huge_script_is_read_for_its_header() {
+    let sb = Sandbox::new();
+    let p = lsb_script(&sb, "huge", &[LEVELS], "");
+    // 4 GiB (sparse): svc, its address space limited to 2 GiB, must not read it all.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&p)
+        .unwrap()
+        .set_len(4 << 30)
+        .unwrap();
+    let dir = sysv(&sb);
+    let args = [
+        "--sysv-dir",
+        dir.to_str().unwrap(),
+        "check",
+        "--no-host-checks",
+    ];
+    let mut cmd = sb.cmd(args);
+    // SAFETY: between fork and exec; setrlimit is async-signal-safe and reads a stack value.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            let rl = libc::rlimit {
+                rlim_cur: 2 << 30,
+                rlim_max: 2 << 30,
+            };
+            libc::setrlimit(libc::RLIMIT_AS, &rl);
+            Ok(())
+        });
+    }
+    let args = args.iter().map(|a| a.to_string()).collect();
+    output(cmd, args, SVC_LIMIT)
+        .ok()
+        .stdout_has("checked 1 definitions");
+}
+
+#[test]
+fn fifos_in_the_sysv_dir_never_block() {
+    let sb = Sandbox::new();
+    lsb_script(&sb, "good", &[LEVELS], "");
+    rc_link(&sb, "2", "S10good", "good");
+    let dir = sysv(&sb);
+    let conf = dir.join("insserv.conf");
+    for p in [
+        conf.clone(),
+        dir.join("init.d/pipe"),
+        dir.join("rc2.d/S20pipe"),
+    ] {
+        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0, "{p:?}");
+    }
+    svc(&sb, &["check", "--no-host-checks"])
+        .code(6)
+        .stderr_has(&format!("{}: ", conf.display()))
+        .stderr_has("S20pipe: no definition for service pipe");
+    svc(&sb, &["switch", "2"]).code(1);
+    assert_eq!(order(&sb), ["start good"]);
+}
+
+#[test]
 fn the_sysv_rc_dirs_merge_with_runlevels_by_number() {
     let sb = Sandbox::new();
     for n in ["a", "b", "c"] {
