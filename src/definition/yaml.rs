@@ -609,11 +609,13 @@ fn syntax_error(text: &str, at: &mut Locator<'_>, marker: &Marker, kind: &ErrorK
         | ErrorKind::InvalidColonPlacement
         | ErrorKind::UnexpectedEofFlowSequence
         | ErrorKind::UnexpectedEofFlowMapping
-        | ErrorKind::UnexpectedEofImplicitFlowMapping => match open_bracket(&text[..byte]) {
-            Some('[') => "did not find expected ',' or ']'".into(),
-            Some(_) => "did not find expected ',' or '}'".into(),
-            None => kind.to_string(),
-        },
+        | ErrorKind::UnexpectedEofImplicitFlowMapping => {
+            match super::yaml_hint::open_bracket(&text[..byte]) {
+                Some('[') => "did not find expected ',' or ']'".into(),
+                Some(_) => "did not find expected ',' or '}'".into(),
+                None => kind.to_string(),
+            }
+        }
         ErrorKind::UnexpectedCharacter { character } if character.is_control() => {
             "control characters are not allowed".into()
         }
@@ -642,37 +644,20 @@ fn syntax_error(text: &str, at: &mut Locator<'_>, marker: &Marker, kind: &ErrorK
     } else {
         (line, column)
     };
+    let message = super::yaml_hint::explain(&raw, text, Some(hint_line), Some(hint_column));
+    // A tab blamed where the hint looked (starting the line after one without `:`) is placed
+    // there, where the fix goes.
+    let blame_hint = next_line && message.starts_with("tab character");
+    let (line, column) = if blame_hint {
+        (hint_line, hint_column)
+    } else {
+        (line, column)
+    };
     YamlError {
         line: Some(line),
         column: Some(column),
-        message: super::yaml_hint::explain(&raw, text, Some(hint_line), Some(hint_column)),
+        message,
     }
-}
-
-/// The innermost `[` or `{` still open at the end of `before` (quotes and comments skipped,
-/// roughly: good enough to name what is not closed).
-fn open_bracket(before: &str) -> Option<char> {
-    let mut open = Vec::new();
-    let mut quote = None;
-    let mut comment = false;
-    let mut prev = ' ';
-    for c in before.chars() {
-        match (quote, c) {
-            (_, '\n') => comment = false,
-            _ if comment => {}
-            (Some(q), _) if c == q => quote = None,
-            (Some(_), _) => {}
-            (None, '"' | '\'') => quote = Some(c),
-            (None, '#') if prev.is_whitespace() => comment = true,
-            (None, '[' | '{') => open.push(c),
-            (None, ']' | '}') => {
-                open.pop();
-            }
-            _ => {}
-        }
-        prev = c;
-    }
-    open.pop()
 }
 
 /// 1-based line and column (in characters) of byte `index`, counting `\n` line ends only.

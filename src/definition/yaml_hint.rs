@@ -159,6 +159,32 @@ fn key_line(line: &str) -> String {
     format!("{}:", key_of(line))
 }
 
+/// The innermost `[` or `{` still open at the end of `before` (quotes and comments skipped,
+/// roughly: good enough to name what is not closed).
+pub(super) fn open_bracket(before: &str) -> Option<char> {
+    let mut open = Vec::new();
+    let mut quote = None;
+    let mut comment = false;
+    let mut prev = ' ';
+    for c in before.chars() {
+        match (quote, c) {
+            (_, '\n') => comment = false,
+            _ if comment => {}
+            (Some(q), _) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '#') if prev.is_whitespace() => comment = true,
+            (None, '[' | '{') => open.push(c),
+            (None, ']' | '}') => {
+                open.pop();
+            }
+            _ => {}
+        }
+        prev = c;
+    }
+    open.pop()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -221,6 +221,9 @@ fn tabs_are_blamed_where_they_are() {
         ("forking:\t64K\n\tA: b\n", (2, 1)),
         ("a: {x: y}\n\tA: b\n", (2, 1)),
         ("env:\n\tA: b\n", (2, 1)),
+        // A key without `:` whose next line is a tab (found by the definition fuzz target).
+        ("a: b\nc d\n\t", (3, 1)),
+        ("a: b\n# c\nx s:- [a,\n\t", (4, 1)),
     ] {
         let e = parse(text).unwrap_err();
         assert!(e.message.starts_with("tab character"), "{text:?}: {e:?}");
