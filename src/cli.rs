@@ -82,8 +82,11 @@ pub enum Command {
     /// Show whether services run (one name: in detail; none: a table of all services)
     Status {
         /// Print a JSON array for scripts
-        #[arg(long)]
+        #[arg(long, conflicts_with = "prometheus")]
         json: bool,
+        /// Print the Prometheus text format (for node_exporter's textfile collector)
+        #[arg(long)]
+        prometheus: bool,
         #[arg(value_name = "NAME")]
         names: Vec<String>,
     },
@@ -155,6 +158,12 @@ pub enum Command {
         /// Detach and run in the background, with a PID file (`<state>/inetd.pid`)
         #[arg(long)]
         daemon: bool,
+    },
+    /// Serve supervisord's XML-RPC, Prometheus metrics and a status page (UNIX socket, TCP)
+    Serve {
+        /// Also listen on TCP at HOST:PORT (needs serve.username and serve.password in svc.yaml)
+        #[arg(long, value_name = "HOST:PORT")]
+        listen: Option<String>,
     },
     /// The supervisor of a `respawn:` service (started by `svc start`, not by hand)
     #[command(hide = true)]

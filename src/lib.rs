@@ -25,6 +25,8 @@
 //!   cycles, order) and the pure plan and schedule of a switch (docs/commands.md).
 //! - [`clock`]: every date, time and duration svc writes.
 //! - [`access`], [`inetd`], [`securelog`]: the super daemon and its access control (docs/inetd.md).
+//! - [`serve`]: `svc serve`'s protocols (SPEC §10): supervisord's XML-RPC, Prometheus metrics
+//!   and the status page, over a backend the `serve` command gives it.
 //! - [`init`]: svc as PID 1: reaps zombies, forwards signals, boots and shuts down.
 //! - [`logview`]: reading and following a service's log through its rotations (`svc logs`).
 //! - [`output`]: every line svc prints, colour rules and JSON.
@@ -63,6 +65,7 @@ pub mod ready;
 pub mod regular;
 pub mod runlevel;
 pub mod securelog;
+pub mod serve;
 pub mod supervise;
 pub mod timeline;
 pub mod trust;

@@ -10,6 +10,7 @@ pub mod init;
 mod links;
 mod logs;
 mod lsb_script;
+mod serve;
 mod status;
 mod switch;
 
@@ -131,7 +132,14 @@ pub fn run(cli: Cli) -> Code {
         Command::TryRestart { names } => with_names(names, &action::try_restart),
         Command::Reload { names } => with_names(names, &action::reload),
         Command::ForceReload { names } => with_names(names, &action::force_reload),
-        Command::Status { json, names } => with_names(names, &|ctx, n| status::run(ctx, n, *json)),
+        Command::Status {
+            json,
+            prometheus,
+            names,
+        } => with_names(names, &|ctx, n| match prometheus {
+            true => status::prometheus(ctx, n),
+            false => status::run(ctx, n, *json),
+        }),
         Command::Check { no_host_checks } => check::run(&ctx, !no_host_checks),
         Command::Enable {
             name,
@@ -168,6 +176,7 @@ pub fn run(cli: Cli) -> Code {
             false => analyze::run(&ctx, svg.as_deref(), *json, *transition),
         },
         Command::Inetd { daemon } => inetd::run(&ctx, *daemon),
+        Command::Serve { listen } => serve::run(&ctx, listen.as_deref()),
         Command::Supervise { name } => with_names(std::slice::from_ref(name), &|ctx, n| match ctx
             .load(&n[0])
         {

@@ -187,3 +187,8 @@ fn detail(ctx: &Context, def: &Definition, st: &Status, usage: &Usage) -> Detail
         log,
     }
 }
+
+/// `status --prometheus`: the text of `GET /metrics` (SPEC §10) for the named services, or all.
+pub fn prometheus(_ctx: &Context, _names: &[ServiceName]) -> Code {
+    todo!("issue 15: status --prometheus")
+}

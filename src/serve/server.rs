@@ -1,0 +1,1 @@
+//! The listeners of `svc serve` (the UNIX socket, TCP) and the accept loop.

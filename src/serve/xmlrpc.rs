@@ -1,0 +1,1 @@
+//! XML-RPC values: a `methodCall` read with quick-xml, a `methodResponse` written.
