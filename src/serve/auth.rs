@@ -153,7 +153,11 @@ mod tests {
             b"",
             b"\xff\xfe",
         ] {
-            assert!(!c.admit(Some(header)), "{:?}", String::from_utf8_lossy(header));
+            assert!(
+                !c.admit(Some(header)),
+                "{:?}",
+                String::from_utf8_lossy(header)
+            );
         }
         assert!(!c.admit(None));
     }
