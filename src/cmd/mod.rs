@@ -79,7 +79,7 @@ fn names(out: &Output, raw: &[String]) -> Result<Vec<ServiceName>, Code> {
 
 /// Without `--sysv-dir` and `SVC_SYSV_DIR`: `sysv_dir` from svc.yaml (flag beats environment
 /// beats svc.yaml, SPEC §9). A svc.yaml that cannot be read leaves no SysV directory, said on
-/// stderr — except by `check` and `boot`, which report svc.yaml's problems themselves, and the
+/// stderr — except by `check`, `boot` and `serve`, which report svc.yaml's problems themselves, and the
 /// completion helper.
 fn sysv_from_settings(dirs: &mut Dirs, out: &Output, command: &Command) {
     if dirs.sysv.is_some() {
@@ -90,7 +90,10 @@ fn sysv_from_settings(dirs: &mut Dirs, out: &Output, command: &Command) {
         Err(problems) => {
             if matches!(
                 command,
-                Command::Check { .. } | Command::Boot { .. } | Command::Complete { .. }
+                Command::Check { .. }
+                    | Command::Boot { .. }
+                    | Command::Complete { .. }
+                    | Command::Serve { .. }
             ) {
                 return;
             }

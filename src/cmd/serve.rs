@@ -23,6 +23,14 @@ use crate::serve::Backend;
 
 pub fn run(ctx: &Context, listen: Option<&str>) -> Code {
     let _ = nix::sys::prctl::set_name(c"svc-serve");
+    if let Some(l) = listen {
+        if parse_host_port(l).is_none() {
+            ctx.out.error(&format!(
+                "serve: --listen {l}: expected HOST:PORT ([ADDR]:PORT for IPv6)"
+            ));
+            return Code::InvalidArgs;
+        }
+    }
     let settings_file = ctx.dirs.config.join("svc.yaml");
     let settings = match definition::load_settings(&ctx.dirs) {
         Ok(s) => s,
@@ -38,14 +46,6 @@ pub fn run(ctx: &Context, listen: Option<&str>) -> Code {
             return Code::NotConfigured;
         }
     };
-    if let Some(l) = listen {
-        if parse_host_port(l).is_none() {
-            ctx.out.error(&format!(
-                "serve: --listen {l}: expected HOST:PORT ([ADDR]:PORT for IPv6)"
-            ));
-            return Code::InvalidArgs;
-        }
-    }
     let serve = settings.serve;
     let tcp = match listen.map(String::from).or(serve.listen) {
         None => None,
