@@ -11,7 +11,8 @@
 //! end the loop; they are blocked before any thread starts, so every thread inherits that);
 //! each accepted connection gets a thread of its own with a small stack ([`http::serve`]), at
 //! most [`MAX_CONNECTIONS`] at once; one more is answered 503 and closed. Nothing the main
-//! thread does waits on a client.
+//! thread does waits on a client. Once no connection has been open for [`SHED_AFTER`], the
+//! memory serving took is given back, so the idle server stays as small as it started.
 
 use std::io;
 use std::net::TcpListener;
@@ -41,6 +42,10 @@ pub const MAX_CONNECTIONS: usize = 64;
 const STACK: usize = 512 << 10;
 /// How long a listener rests after accept failed for lack of descriptors or memory.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+/// How long the server is idle (no connection open or accepted) before it gives back the memory
+/// serving took: the code pages and free heap of [`crate::process::memory`]. Not at once, so a
+/// client polling every 100 ms does not make it fault them back in each time.
+const SHED_AFTER: Duration = Duration::from_secs(5);
 /// On SIGTERM, how long requests already being answered (a start, a stop) may take to finish.
 const FINISH_GRACE: Duration = Duration::from_secs(10);
 
@@ -141,9 +146,24 @@ impl Server {
         let open = Arc::new(AtomicUsize::new(0));
         let busy = Arc::new(AtomicUsize::new(0));
         let mut paused: [Option<Instant>; 2] = [None, None];
+        // The last accepted connection, until what serving needed has been given back.
+        let mut active_at: Option<Instant> = None;
         loop {
             let now = Instant::now();
             let mut timeout = None::<Duration>;
+            if let Some(at) = active_at {
+                if open.load(Ordering::Acquire) == 0 && now >= at + SHED_AFTER {
+                    crate::process::memory::shed_startup_pages();
+                    active_at = None;
+                } else {
+                    // Looked at again then (or later, while connections are open).
+                    timeout = Some(
+                        (at + SHED_AFTER)
+                            .saturating_duration_since(now)
+                            .max(SHED_AFTER / 4),
+                    );
+                }
+            }
             let mut fds = vec![PollFd::new(self.signals.as_fd(), PollFlags::POLLIN)];
             let mut which = Vec::new();
             for (i, fd) in [
@@ -187,6 +207,7 @@ impl Server {
                 break;
             }
             for i in ready {
+                active_at = Some(Instant::now());
                 let ok = match i {
                     0 => self.accept_unix(&backend, &open, &busy),
                     _ => self.accept_tcp(&backend, &open, &busy),
@@ -296,9 +317,7 @@ struct Slot(Arc<AtomicUsize>);
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        if self.0.fetch_sub(1, Ordering::AcqRel) == 1 {
-            trim_heap();
-        }
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -352,12 +371,6 @@ impl Drop for Done<'_> {
 fn one_arena() {
     // SAFETY: mallopt only sets an allocator parameter; called before any thread starts.
     unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
-}
-
-/// Returns free heap to the kernel (after the last open connection ends).
-fn trim_heap() {
-    // SAFETY: malloc_trim only returns free heap memory to the kernel.
-    unsafe { libc::malloc_trim(0) };
 }
 
 /// Creates the UNIX socket mode 0600, replacing a stale one; its device and inode.
