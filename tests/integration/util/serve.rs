@@ -198,3 +198,20 @@ pub fn rss_and_fds(pid: i32) -> (u64, usize) {
     let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count());
     (rss, fds)
 }
+
+/// supervisorctl from PyPI's `supervisor`, in `target/supervisor-venv` (`.ci/run` installs it);
+/// `None` after [`super::skip`] says why (a failure under `SVC_TEST_STRICT=1`).
+#[track_caller]
+pub fn supervisorctl(test: &str) -> Option<PathBuf> {
+    let p =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/supervisor-venv/bin/supervisorctl");
+    if p.is_file() {
+        Some(p)
+    } else {
+        super::skip(
+            test,
+            &format!("{} is missing (bash .ci/run installs it)", p.display()),
+        );
+        None
+    }
+}
