@@ -182,6 +182,10 @@ fn soak_two_minutes_of_status_and_scrapes_grows_neither_memory_nor_descriptors()
     // the last 20 s.
     let (rss_warm, fds_warm) = peak(&samples, 15.0, 35.0);
     let (rss_end, fds_end) = peak(&samples, 100.0, 121.0);
+    eprintln!(
+        "soak: {statuses} statuses, {scrapes} scrapes; RSS {rss_warm} -> {rss_end} KiB, \
+         descriptors {fds_warm} -> {fds_end}"
+    );
     assert!(
         rss_end <= rss_warm + 1024,
         "svc serve's RSS grew from {rss_warm} KiB to {rss_end} KiB: {samples:?}"
