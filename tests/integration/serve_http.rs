@@ -4,11 +4,11 @@
 //! answered. Real `svc serve` processes, curl and plain sockets as clients.
 
 use crate::util::*;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -20,80 +20,6 @@ const SHA256: &str = "{SHA256}2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a2
 
 /// A service whose name must never appear in an answer to an unauthenticated client.
 const SECRET_NAME: &str = "payroll-ledger";
-
-/// A running `svc serve`: SIGTERM (then SIGKILL) and reaped when dropped, whatever the test did.
-struct Serve {
-    child: Option<Child>,
-    stderr: PathBuf,
-    socket: PathBuf,
-}
-
-impl Serve {
-    /// Starts `svc serve ARGS` and waits until it says it listens.
-    #[track_caller]
-    fn start(sb: &Sandbox, args: &[&str]) -> Serve {
-        let stderr = sb.path().join(format!("serve-{}.err", free_port()));
-        let mut child = sb
-            .cmd(std::iter::once("serve").chain(args.iter().copied()))
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr).unwrap())
-            .spawn()
-            .expect("spawn svc serve");
-        let out = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(out).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let s = Serve {
-            child: Some(child),
-            stderr,
-            socket: sb.state.join("svc.sock"),
-        };
-        let line = rx.recv_timeout(T).unwrap_or_default();
-        assert!(
-            line.contains("listening on"),
-            "svc serve did not start: {line:?}\n{}",
-            s.errors()
-        );
-        s
-    }
-
-    fn pid(&self) -> i32 {
-        self.child.as_ref().map_or(0, |c| c.id() as i32)
-    }
-
-    fn errors(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-
-    /// Sends `sig` and waits for the exit code.
-    #[track_caller]
-    fn stop_with(&mut self, sig: i32) -> Run {
-        send_signal(self.pid(), sig);
-        let child = self.child.take().expect("running");
-        let mut run = finish_child(child, &["serve".to_string()], T);
-        run.stderr = self.errors();
-        run
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            send_signal(c.id() as i32, libc::SIGTERM);
-            let deadline = Instant::now() + T;
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = c.try_wait() {
-                    return;
-                }
-                std::thread::park_timeout(Duration::from_millis(10));
-            }
-            kill_child(&mut c);
-        }
-    }
-}
 
 /// curl, or `None` after saying why (a failure in strict mode).
 #[track_caller]
@@ -153,7 +79,7 @@ fn the_socket_is_0600_owned_by_the_user_and_removed_after_sigterm() {
         return;
     };
     let sb = Sandbox::new();
-    let mut s = Serve::start(&sb, &[]);
+    let s = Serve::start(&sb, &[]);
     let m = std::fs::symlink_metadata(&s.socket).expect("the socket exists");
     use std::os::unix::fs::FileTypeExt;
     assert!(m.file_type().is_socket());
@@ -165,22 +91,26 @@ fn the_socket_is_0600_owned_by_the_user_and_removed_after_sigterm() {
     );
     let r = get_unix(curl, &s, "/nope");
     assert_eq!(status_of(&r), 404, "{}", r.stdout);
-    let done = s.stop_with(libc::SIGTERM);
-    done.ok();
-    assert!(!s.socket.exists(), "svc.sock is removed on exit");
+    let socket = s.socket.clone();
+    s.stop().ok();
+    assert!(!socket.exists(), "svc.sock is removed on exit");
 }
 
 #[test]
 fn sigint_ends_it_cleanly_too_and_a_stale_socket_is_replaced() {
     let sb = Sandbox::new();
-    let mut s = Serve::start(&sb, &[]);
-    s.stop_with(libc::SIGINT).ok();
-    assert!(!s.socket.exists());
+    let s = Serve::start(&sb, &[]);
+    let socket = s.socket.clone();
+    // SIGINT ends it (the SIGTERM of stop() finds it gone or going the same way).
+    send_signal(s.pid(), libc::SIGINT);
+    wait_until(T, "the socket removed after SIGINT", || !socket.exists());
+    s.stop().ok();
     // A server killed outright leaves its socket: nobody answers there, so the next replaces it.
-    let mut s = Serve::start(&sb, &[]);
-    let run = s.stop_with(libc::SIGKILL);
+    let s = Serve::start(&sb, &[]);
+    send_signal(s.pid(), libc::SIGKILL);
+    let run = s.stop();
     assert_eq!(run.code, 128 + libc::SIGKILL, "{}", run.stderr);
-    assert!(s.socket.exists(), "a killed server leaves its socket");
+    assert!(socket.exists(), "a killed server leaves its socket");
     let s = Serve::start(&sb, &[]);
     let mut c = UnixStream::connect(&s.socket).expect("the new server answers");
     c.write_all(b"GET /nope HTTP/1.0\r\n\r\n").unwrap();
@@ -332,10 +262,12 @@ fn missing_or_wrong_credentials_get_401_on_every_path_and_name_no_service() {
         assert_eq!(status_of(&r), 404, "{}", r.stdout);
         // The UNIX socket asks for none (its mode is the guard).
         assert_eq!(status_of(&get_unix(curl, &s, "/nope")), 404);
+        let run = s.stop();
+        run.ok();
         assert!(
-            !s.errors().contains("secret"),
+            !run.stderr.contains("secret") && !run.stderr.contains("wrong"),
             "credentials logged: {}",
-            s.errors()
+            run.stderr
         );
     }
 }
@@ -394,7 +326,8 @@ fn a_20_mb_body_gets_413_and_other_clients_are_answered() {
     slow.set_read_timeout(Some(T)).unwrap();
     let _ = slow.read_to_string(&mut answer);
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
-    assert!(!s.errors().contains("panicked"), "{}", s.errors());
+    let run = s.stop();
+    run.ok().no_panic();
 }
 
 #[test]
@@ -437,7 +370,7 @@ fn a_client_that_stalls_mid_request_is_dropped_at_30_s_while_others_are_answered
     );
     // Dropped without an answer (a closed connection).
     assert_eq!(what.map(|b| b.len()).unwrap_or(0), 0);
-    assert!(s.errors().contains("dropped"), "{}", s.errors());
+    s.stop().ok().stderr_has("dropped");
 }
 
 #[test]
