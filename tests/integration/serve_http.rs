@@ -407,3 +407,75 @@ fn beyond_64_connections_the_next_gets_503_and_a_freed_slot_is_reused() {
         a.starts_with("HTTP/1.1 404")
     });
 }
+
+/// Python's http.client (what supervisorctl and xmlrpc.client use), or `None` after saying why.
+#[track_caller]
+fn python(test: &str) -> Option<&'static str> {
+    let found = ["/usr/bin/python3", "/usr/local/bin/python3"]
+        .into_iter()
+        .find(|p| Path::new(p).exists());
+    if found.is_none() {
+        skip(test, "python3 is not installed");
+    }
+    found
+}
+
+#[test]
+fn the_right_credentials_get_metrics_and_the_page_on_one_kept_alive_connection() {
+    let Some(py) = python("serve keep-alive") else {
+        return;
+    };
+    let (sb, s, addr) = with_credentials(SHA256);
+    sb.svc(["start", SECRET_NAME]).ok();
+    let port = addr.rsplit_once(':').unwrap().1;
+    let script = format!(
+        r#"
+import base64, http.client
+c = http.client.HTTPConnection("127.0.0.1", {port}, timeout=10)
+h = {{"Authorization": "Basic " + base64.b64encode(b"admin:secret").decode()}}
+c.request("GET", "/metrics", headers=h); r = c.getresponse(); metrics = r.read().decode(); first = c.sock
+c.request("GET", "/", headers=h); p = c.getresponse(); page = p.read().decode()
+c.request("HEAD", "/metrics", headers=h); hd = c.getresponse(); head_body = hd.read()
+print(r.status, r.getheader("Content-Type"))
+print(p.status, p.getheader("Content-Type"))
+print(hd.status, hd.getheader("Content-Length"), len(head_body))
+print("same connection:", first is not None and c.sock is first)
+print(metrics)
+print(page)
+"#
+    );
+    let mut c = Command::new(py);
+    c.args(["-c", &script]).stdin(Stdio::null());
+    let r = output(
+        c,
+        vec!["python3 http.client".into()],
+        Duration::from_secs(30),
+    );
+    r.ok();
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("200 text/plain; version=0.0.4"),
+        "{}",
+        r.stdout
+    );
+    assert!(lines[1].starts_with("200 text/html"), "{}", r.stdout);
+    let head: Vec<&str> = lines[2].split(' ').collect();
+    assert_eq!(head[0], "200", "{}", r.stdout);
+    assert_ne!(
+        head[1], "0",
+        "HEAD says the length of the body: {}",
+        r.stdout
+    );
+    assert_eq!(head[2], "0", "HEAD has no body: {}", r.stdout);
+    assert_eq!(lines[3], "same connection: True", "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains(&format!("svc_service_up{{name=\"{SECRET_NAME}\"}} 1")),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("<html"), "{}", r.stdout);
+    assert!(r.stdout.matches(SECRET_NAME).count() >= 2, "{}", r.stdout);
+    sb.svc(["stop", SECRET_NAME]).ok();
+    s.stop().ok();
+}
