@@ -479,3 +479,37 @@ print(page)
     sb.svc(["stop", SECRET_NAME]).ok();
     s.stop().ok();
 }
+
+#[test]
+fn chunked_bodies_huge_headers_and_garbage_get_their_status_and_the_server_goes_on() {
+    let Some(curl) = curl("serve framing") else {
+        return;
+    };
+    let sb = Sandbox::new();
+    let s = Serve::start(&sb, &[]);
+    let (sock, url) = unix_url(&s, "/RPC2");
+    let chunked = fetch(
+        curl,
+        &[
+            "--unix-socket",
+            &sock,
+            "-H",
+            "Transfer-Encoding: chunked",
+            "--data-binary",
+            "<x/>",
+            &url,
+        ],
+    );
+    assert_eq!(status_of(&chunked), 411, "{}", chunked.stdout);
+    let big_header = format!("X-Filler: {}", "a".repeat(20 << 10));
+    let huge = fetch(curl, &["--unix-socket", &sock, "-H", &big_header, &url]);
+    assert_eq!(status_of(&huge), 431, "{}", huge.stdout);
+    let mut c = UnixStream::connect(&s.socket).unwrap();
+    c.set_read_timeout(Some(T)).unwrap();
+    c.write_all(b"\x16\x03\x01\x02\x00garbage\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    let _ = c.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert_eq!(status_of(&get_unix(curl, &s, "/nope")), 404);
+    s.stop().ok().no_panic();
+}
