@@ -96,6 +96,15 @@ fn promtool_check(promtool: &str, text: &str, dir: &Path) -> Run {
     output(c, vec!["promtool check metrics".into()], SVC_LIMIT)
 }
 
+/// Stops a service when the test ends, pass or fail (its supervisor with it).
+struct StopOnDrop<'a>(&'a Sandbox, &'a str);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        run_quietly(self.0.cmd(["stop", self.1]), SVC_LIMIT);
+    }
+}
+
 fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -110,6 +119,34 @@ fn status_prometheus_passes_promtool_and_says_what_status_says() {
         return;
     };
     let sb = fleet();
+    // And a supervised service its supervisor restarted once: a counter that is not 0.
+    let script = sb.script(
+        "phoenix.sh",
+        &format!(
+            "#!/bin/sh\necho \"start $$\" >> {}/phoenix.starts\ntrap 'exit 0' TERM\n\
+             while :; do sleep 1 & wait $!; done\n",
+            sb.work.display()
+        ),
+    );
+    sb.service(
+        "phoenix",
+        &format!(
+            "exec: {}\nrespawn: true\nstop_timeout: 5\n",
+            script.display()
+        ),
+    );
+    let _stop = StopOnDrop(&sb, "phoenix");
+    sb.svc(["start", "phoenix"]).ok().no_panic();
+    let starts = sb.work.join("phoenix.starts");
+    wait_until(T, "phoenix's first start", || {
+        file_lines(&starts).len() == 1
+    });
+    send_signal(sb.pid("phoenix"), libc::SIGKILL);
+    wait_until(T, "phoenix restarted and running", || {
+        let st = status_json(&sb, "phoenix");
+        st["restarts"] == 1 && st["state"] == "running"
+    });
+    let names: Vec<&str> = NAMES.iter().copied().chain(["phoenix"]).collect();
     let before = now_secs();
     let r = sb.svc(["status", "--prometheus"]);
     r.ok().no_panic();
@@ -126,9 +163,9 @@ fn status_prometheus_passes_promtool_and_says_what_status_says() {
     ];
     let json: serde_json::Value =
         serde_json::from_str(&sb.svc(["status", "--json"]).stdout).unwrap();
-    for name in NAMES {
+    for name in names.iter().copied() {
         let want = match name {
-            "web" => "running",
+            "web" | "phoenix" => "running",
             "idle" => "stopped",
             "crashed" => "dead",
             // Nobody listens for it: whatever `status` says, the metrics say the same.
@@ -147,11 +184,12 @@ fn status_prometheus_passes_promtool_and_says_what_status_says() {
             assert_eq!(get(&key), Some(v), "{key}\n{}", r.stdout);
         }
         let key = format!("svc_service_restarts_total{{name=\"{name}\"}}");
-        assert_eq!(get(&key), Some("0"), "{key}\n{}", r.stdout);
+        let restarts = if name == "phoenix" { "1" } else { "0" };
+        assert_eq!(get(&key), Some(restarts), "{key}\n{}", r.stdout);
         let start = format!("svc_service_start_time_seconds{{name=\"{name}\"}}");
         let memory = format!("svc_service_memory_bytes{{name=\"{name}\"}}");
         let tasks = format!("svc_service_tasks{{name=\"{name}\"}}");
-        if name == "web" {
+        if want == "running" {
             let t: u64 = get(&start).unwrap_or("none").parse().unwrap_or_else(|_| {
                 panic!("no numeric {start}\n{}", r.stdout);
             });
@@ -178,7 +216,7 @@ fn status_prometheus_passes_promtool_and_says_what_status_says() {
     // Every sample is a service's of the sandbox (or the runlevel): nothing else leaks in.
     for k in s.keys().filter(|k| *k != "svc_runlevel") {
         assert!(
-            NAMES.iter().any(|n| k.contains(&format!("name=\"{n}\""))),
+            names.iter().any(|n| k.contains(&format!("name=\"{n}\""))),
             "unexpected sample {k}"
         );
     }
