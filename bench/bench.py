@@ -2634,6 +2634,104 @@ def kill_orphans():
                 pass
         time.sleep(0.05)
 
+# ---------------------------------------------------------------------------------------------
+# svc serve (SPEC §10): its memory next to svc inetd's, and how fast it answers
+
+SERVE_SERVICES = 20
+
+
+def unix_http(sock_path, method, path, body=b"", timeout=10.0):
+    """One HTTP/1.1 request over a UNIX socket (Connection: close); (status, body)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(sock_path)
+        head = (f"{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+                f"Content-Type: text/xml\r\nContent-Length: {len(body)}\r\n\r\n")
+        s.sendall(head.encode() + body)
+        chunks = []
+        while True:
+            b = s.recv(65536)
+            if not b:
+                break
+            chunks.append(b)
+    finally:
+        s.close()
+    raw = b"".join(chunks)
+    head, _, rest = raw.partition(b"\r\n\r\n")
+    return int(head.split()[1]), rest
+
+
+GET_ALL = (b"<?xml version='1.0'?><methodCall><methodName>supervisor.getAllProcessInfo"
+           b"</methodName><params></params></methodCall>")
+
+
+@bench("serve", "svc serve: idle RSS against svc inetd's (goal: within 1 MiB), and the time of "
+                "getAllProcessInfo and of a /metrics scrape with 20 running services")
+def bench_serve(c):
+    base = os.path.join(c.tmp, "serve")
+    conf, state, logs = (os.path.join(base, d) for d in ("config", "state", "log"))
+    os.makedirs(os.path.join(conf, "init.d"))
+    names = [f"s{i:02}" for i in range(SERVE_SERVICES)]
+    for n in names:
+        with open(os.path.join(conf, "init.d", n + ".yaml"), "w") as f:
+            f.write(f"exec: {SLEEP}\nargs: [\"1000\"]\n")
+    port = free_port()
+    with open(os.path.join(conf, "init.d", INETD_SERVICE + ".yaml"), "w") as f:
+        f.write(f"exec: {ECHO}\nargs: [\"hello\"]\n"
+                f"socket: {{ port: {port}, bind: 127.0.0.1, protocol: tcp, wait: false }}\n")
+    dirs = ["--config-dir", conf, "--state-dir", state, "--log-dir", logs, "--no-color"]
+    c.r.run([c.args.svc, *dirs, "start", *names])
+    inetd = InetdDaemon("svc inetd", [c.args.svc, *dirs, "inetd"], port,
+                        os.path.join(base, "inetd.out"))
+    sock = os.path.join(state, "svc.sock")
+    serve = None
+    try:
+        inetd.start()
+        with open(os.path.join(base, "serve.out"), "ab") as out:
+            serve = subprocess.Popen([c.args.svc, *dirs, "serve"], stdin=subprocess.DEVNULL,
+                                     stdout=out, stderr=out, start_new_session=True)
+        wait_until(lambda: serve.poll() is None and os.path.exists(sock)
+                   and unix_http(sock, "GET", "/metrics")[0] == 200, "svc serve to answer")
+        # Both have served one request; then idle.
+        time.sleep(0.5)
+        inetd_rss, serve_rss = inetd.rss_kb(), vm_rss_kb(serve.pid)
+        rounds = max(c.rounds, 50)
+        rpc, scrape = Series("getAllProcessInfo"), Series("/metrics")
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            code, body = unix_http(sock, "POST", "/RPC2", GET_ALL)
+            rpc.add_time(time.perf_counter() - t0)
+            if code != 200 or body.count(b"<name>statename</name>") != SERVE_SERVICES:
+                raise BenchError(f"getAllProcessInfo answered {code}: {body[:300]!r}")
+            t0 = time.perf_counter()
+            code, body = unix_http(sock, "GET", "/metrics")
+            scrape.add_time(time.perf_counter() - t0)
+            if code != 200 or body.count(b"svc_service_up{") != SERVE_SERVICES + 1:
+                raise BenchError(f"/metrics answered {code}: {body[:300]!r}")
+        busy_rss = vm_rss_kb(serve.pid)
+        c.report.row("serve getAllProcessInfo (20)", rpc)
+        c.report.row("serve /metrics (21)", scrape)
+        c.report.table("serve: resident memory (VmRSS, KiB)", [
+            f"  svc inetd idle        {inetd_rss}",
+            f"  svc serve idle        {serve_rss}",
+            f"  svc serve after {2 * rounds} requests  {busy_rss}",
+        ])
+        if inetd_rss and serve_rss:
+            c.report.goal("serve", "idle RSS within 1 MiB of svc inetd's",
+                          f"{serve_rss} KiB vs {inetd_rss} KiB ({serve_rss - inetd_rss:+} KiB)",
+                          serve_rss <= inetd_rss + 1024)
+    finally:
+        if serve is not None and serve.poll() is None:
+            serve.send_signal(signal.SIGTERM)
+            try:
+                serve.wait(10)
+            except subprocess.TimeoutExpired:
+                serve.kill()
+                serve.wait()
+        inetd.stop()
+        c.r.run([c.args.svc, *dirs, "stop", *names])
+
 
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--contain-agent":

@@ -188,7 +188,82 @@ fn detail(ctx: &Context, def: &Definition, st: &Status, usage: &Usage) -> Detail
     }
 }
 
-/// `status --prometheus`: the text of `GET /metrics` (SPEC §10) for the named services, or all.
-pub fn prometheus(_ctx: &Context, _names: &[ServiceName]) -> Code {
-    todo!("issue 15: status --prometheus")
+/// One service as `svc serve` and `status --prometheus` see it (SPEC §10): its `status --json`
+/// row with usage, its kind and log, and its `status` exit code. `levels`: its start runlevels.
+pub(super) fn service(
+    ctx: &Context,
+    def: &Definition,
+    levels: &[char],
+) -> (crate::serve::Service, Code) {
+    let st = ctx.life.status(def);
+    let row = StatusRow::new(def.name.as_str(), &st, def.description.clone(), levels)
+        .with_usage(&usage(ctx, def, &st));
+    let service = crate::serve::Service {
+        row,
+        on_demand: def.kind == Kind::OnDemand,
+        log: def.log_path(&ctx.dirs),
+    };
+    (service, st.code())
+}
+
+/// The current runlevel from the runlevel record (`N 2`: the last word), `None` when unknown.
+pub(super) fn current_runlevel(ctx: &Context) -> Option<char> {
+    let record = std::fs::read_to_string(ctx.dirs.runlevel_record()).ok()?;
+    let last = record.split_whitespace().last()?;
+    let mut chars = last.chars();
+    match (chars.next(), chars.next()) {
+        (Some(c @ ('0'..='6' | 'S')), None) => Some(c),
+        _ => None,
+    }
+}
+
+/// `status --prometheus`: the text of `GET /metrics` (SPEC §10) for the named services, or
+/// all of them, for node_exporter's textfile collector. Exit code as `status` of them.
+pub fn prometheus(ctx: &Context, names: &[ServiceName]) -> Code {
+    let levels = runlevel::start_levels_all(&ctx.dirs);
+    let levels_of = |n: &ServiceName| levels.get(n.as_str()).cloned().unwrap_or_default();
+    let mut services = Vec::new();
+    let mut code = Code::Success;
+    if names.is_empty() {
+        let loaded = match ctx.load_all(Code::STATUS_UNKNOWN) {
+            Ok(l) => l,
+            Err(c) => return c,
+        };
+        for failed in &loaded.failed {
+            match failed {
+                Failed::BadName { path, why } => {
+                    ctx.out.error(&format!("{}: {why}", path.display()))
+                }
+                Failed::Invalid { error, .. } => {
+                    ctx.out.error(&error.to_string());
+                    code = error.code();
+                }
+            }
+        }
+        services.extend(
+            loaded
+                .ok
+                .iter()
+                .map(|d| service(ctx, d, &levels_of(&d.name)).0),
+        );
+    } else {
+        let mut codes = Vec::new();
+        for name in names {
+            match definition::load(&ctx.dirs, name) {
+                Ok(def) => {
+                    let (s, c) = service(ctx, &def, &levels_of(name));
+                    codes.push(c);
+                    services.push(s);
+                }
+                Err(e) => {
+                    report(ctx, &e);
+                    codes.push(Code::STATUS_UNKNOWN);
+                }
+            }
+        }
+        code = Code::first_failure(codes);
+    }
+    let text = crate::serve::metrics::render(&services, current_runlevel(ctx));
+    ctx.out.line(text.trim_end_matches('\n'));
+    code
 }

@@ -320,10 +320,20 @@ pub(crate) fn reload(life: &Lifecycle, def: &Definition) -> Result<i32> {
             service: def.name.clone(),
         });
     };
+    signal(def, probe::probe(life, def), sig)
+}
+
+/// Sends `sig` to the main process that `live` (a probe of `def`: its PID file and recorded
+/// identity checked) found running: the PID signalled.
+pub(crate) fn signal(
+    def: &Definition,
+    live: Liveness,
+    sig: nix::sys::signal::Signal,
+) -> Result<i32> {
     let not_running = || LifecycleError::NotRunning {
         service: def.name.clone(),
     };
-    match probe::probe(life, def) {
+    match live {
         Liveness::Running { handle: None, .. } => Err(pid_unknown(def)),
         Liveness::Running {
             handle: Some(handle),

@@ -375,6 +375,12 @@ impl Lifecycle {
         }
     }
 
+    /// Sends `sig` to the running service's main process (`svc serve`'s `signalProcess`, SPEC
+    /// §10), with the identity checks of `reload`: the PID signalled.
+    pub fn signal(&self, def: &Definition, sig: nix::sys::signal::Signal) -> Result<i32> {
+        exec::signal(def, self.probe(def), sig)
+    }
+
     /// The launch of a super-daemon service for one connection (docs/inetd.md, "The super daemon"):
     /// the definition's program, user, environment, directory and limits, with the connection as
     /// stdin and stdout and the service log as stderr.

@@ -9,6 +9,7 @@
 //! - `pid1`: `svc init` as PID 1 of a new PID namespace (`unshare`), signalled, waited for,
 //!   entered with `nsenter`, and killed with its namespace on drop;
 //! - `procs`: /proc readers (the crate's own stat parser) and PID files;
+//! - `serve`: `svc serve` started, stopped and asked over HTTP (its socket or TCP);
 //! - `user`: the ordinary user tests drop to as root — `svc-test`, which `.ci/run` creates; a
 //!   test does not create it, and skips (so fails under `SVC_TEST_STRICT=1`) without it; and
 //!   the sandbox's own copy of svc for that user, who may not read the checkout.
@@ -19,12 +20,14 @@ mod cgroup;
 mod pid1;
 mod procs;
 mod run;
+mod serve;
 mod user;
 
 pub use cgroup::*;
 pub use pid1::*;
 pub use procs::*;
 pub use run::*;
+pub use serve::*;
 pub use user::*;
 
 use std::ffi::OsStr;
