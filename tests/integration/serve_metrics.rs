@@ -24,10 +24,6 @@ const T: Duration = Duration::from_secs(60);
 /// The services of the sandbox, in the order svc lists them (by name).
 const NAMES: [&str; 4] = ["crashed", "echo", "idle", "web"];
 
-/// The credentials `svc serve` checks on TCP (svc.yaml holds only the SHA-1 of the password).
-const USER: &str = "prom";
-const PASSWORD: &str = "s3cret-scrape";
-
 /// The tool at `path` (a Debian package's binary); `None`, after saying why, when it is not
 /// installed (a failure under `SVC_TEST_STRICT=1`).
 #[track_caller]
@@ -299,8 +295,8 @@ fn promtool_accepts_the_renderer_with_every_state_and_awkward_labels() {
 // ---------------------------------------------------------------------------------------------
 // svc serve over TCP, with its real clients.
 
-/// A process the test started (svc serve, Prometheus), its output in files: killed, with its
-/// process group, when dropped — also when the test fails.
+/// Prometheus as the test runs it, its output in a file: killed, with its process group, when
+/// dropped — also when the test fails.
 struct Daemon {
     child: Child,
     what: &'static str,
@@ -347,30 +343,6 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         kill_child(&mut self.child);
     }
-}
-
-/// The SHA-1 of `text` in hex (sha1sum, coreutils).
-fn sha1_hex(text: &str, dir: &Path) -> String {
-    let file = dir.join("password");
-    std::fs::write(&file, text).unwrap();
-    let mut c = Command::new("sha1sum");
-    c.arg(&file);
-    let r = output(c, vec!["sha1sum".into()], SVC_LIMIT);
-    assert_eq!(r.code, 0, "sha1sum: {}", r.stderr);
-    std::fs::remove_file(&file).unwrap();
-    r.stdout.split_whitespace().next().unwrap().to_string()
-}
-
-/// svc.yaml's `serve:` with the credentials (SHA-1, supervisord's form) and `listen` if given.
-fn serve_config(sb: &Sandbox, listen: Option<u16>) {
-    let mut text = format!(
-        "serve:\n  username: {USER}\n  password: \"{{SHA}}{}\"\n",
-        sha1_hex(PASSWORD, &sb.work)
-    );
-    if let Some(port) = listen {
-        text.push_str(&format!("  listen: 127.0.0.1:{port}\n"));
-    }
-    std::fs::write(sb.config.join("svc.yaml"), text).unwrap();
 }
 
 /// `%XX` for every byte but the unreserved ones (a query string's value).
@@ -428,9 +400,11 @@ fn prometheus_scrapes_svc_serve_with_basic_auth() {
     let sb = fleet();
     let port = free_port();
     // Where svc serve listens comes from svc.yaml here (the page test gives --listen).
-    serve_config(&sb, Some(port));
-    let mut serve = Daemon::start(sb.cmd(["serve"]), "svc serve", &sb.work);
-    serve.wait_listening(port);
+    serve_settings(&sb, port);
+    let serve = Serve::start(&sb, &[]);
+    wait_until(T, "svc serve to listen on TCP", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
     // Without the credentials nothing is scraped: the job below only works through them.
     let anonymous = http_get(port, "/metrics");
     assert_eq!(
@@ -444,8 +418,8 @@ fn prometheus_scrapes_svc_serve_with_basic_auth() {
         &config,
         format!(
             "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
-             scrape_configs:\n  - job_name: svc\n    basic_auth:\n      username: {USER}\n      \
-             password: {PASSWORD}\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
+             scrape_configs:\n  - job_name: svc\n    basic_auth:\n      username: {SERVE_USER}\n      \
+             password: \"{SERVE_PASSWORD}\"\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
         ),
     )
     .unwrap();
@@ -465,7 +439,7 @@ fn prometheus_scrapes_svc_serve_with_basic_auth() {
 
     wait_until(T, "Prometheus to scrape svc serve (up == 1)", || {
         prom.assert_running();
-        serve.assert_running();
+        assert!(alive(serve.pid()), "svc serve is gone");
         query(web, "up{job=\"svc\"}").iter().any(|(_, v)| v == "1")
     });
     let mut ups = Vec::new();
@@ -487,9 +461,8 @@ fn prometheus_scrapes_svc_serve_with_basic_auth() {
         ["crashed"],
         "the dead services as Prometheus sees them"
     );
-    serve.assert_running();
     drop(prom);
-    drop(serve);
+    serve.stop().no_panic();
 }
 
 /// `chromium --headless` with the flags a test needs (no sandbox: CI runs as root; nothing
@@ -544,17 +517,18 @@ fn chromium_shows_every_service_on_the_page() {
     };
     let sb = fleet();
     let port = free_port();
-    serve_config(&sb, None);
-    let listen = format!("127.0.0.1:{port}");
-    let mut serve = Daemon::start(
-        sb.cmd(["serve", "--listen", &listen]),
-        "svc serve",
-        &sb.work,
+    serve_settings(&sb, port);
+    let serve = Serve::start(&sb, &[]);
+    wait_until(T, "svc serve to listen on TCP", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    // Chromium sends credentials from the URL (percent-encoded there) after the server's 401
+    // with `WWW-Authenticate: Basic`, as for any top-level page.
+    let url = format!(
+        "http://{}:{}@127.0.0.1:{port}/",
+        percent(SERVE_USER),
+        percent(SERVE_PASSWORD)
     );
-    serve.wait_listening(port);
-    // Chromium sends credentials from the URL after the server's 401 with
-    // `WWW-Authenticate: Basic`, as for any top-level page.
-    let url = format!("http://{USER}:{PASSWORD}@{listen}/");
 
     let r = chromium(browser, &sb, "dom", &["--dump-dom".into(), url.clone()]);
     assert_eq!(r.code, 0, "chromium --dump-dom: {}", r.stderr);
@@ -614,5 +588,5 @@ fn chromium_shows_every_service_on_the_page() {
         page.len(),
         empty.len()
     );
-    serve.assert_running();
+    serve.stop().no_panic();
 }
