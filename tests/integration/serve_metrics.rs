@@ -369,9 +369,9 @@ fn percent(text: &str) -> String {
         .collect()
 }
 
-/// `GET path` from 127.0.0.1:`port` (HTTP/1.0, no credentials): status code and body; `None`
-/// when the connection fails.
-fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+/// `GET path` from Prometheus at 127.0.0.1:`port`: status code and body; `None` when the
+/// connection fails (a wait retries). HTTP/1.0, so Go answers without chunked encoding.
+fn prometheus_get(port: u16, path: &str) -> Option<(u16, String)> {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     s.set_write_timeout(Some(Duration::from_secs(10))).ok()?;
@@ -386,7 +386,8 @@ fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
 
 /// Prometheus' answer to an instant query: each result's labels and value.
 fn query(port: u16, q: &str) -> Vec<(serde_json::Value, String)> {
-    let Some((200, body)) = http_get(port, &format!("/api/v1/query?query={}", percent(q))) else {
+    let Some((200, body)) = prometheus_get(port, &format!("/api/v1/query?query={}", percent(q)))
+    else {
         return Vec::new();
     };
     let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
@@ -418,10 +419,9 @@ fn prometheus_scrapes_svc_serve_with_basic_auth() {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
     });
     // Without the credentials nothing is scraped: the job below only works through them.
-    let anonymous = http_get(port, "/metrics");
+    let anonymous = http_tcp(port, "GET", "/metrics", None, b"");
     assert_eq!(
-        anonymous.as_ref().map(|a| a.0),
-        Some(401),
+        anonymous.status, 401,
         "GET /metrics without credentials: {anonymous:?}"
     );
 
