@@ -7,8 +7,8 @@
 //!
 //! The sandbox's services cover the states a fleet shows: `web` running, `idle` stopped,
 //! `crashed` dead (killed behind svc's back), and `echo`, a `socket:` service (on demand).
-//! Every process a test starts is killed when it ends, failed or not ([`Daemon`], and the
-//! sandbox's own guard for anything left with the sandbox in its command line).
+//! Every process a test starts is killed when it ends, failed or not ([`Daemon`], util's
+//! `Serve`, and the sandbox's own guard for anything left with the sandbox in its command line).
 
 use crate::util::*;
 
@@ -562,6 +562,10 @@ fn chromium_shows_every_service_on_the_page() {
             "{name} not {state} in the DOM:\n{dom}"
         );
     }
+    assert!(
+        dom.contains("echo<span class=\"tag\">on demand</span>"),
+        "echo not marked as a socket: service:\n{dom}"
+    );
     // The description, escaped by the server, reaches the browser as text.
     assert!(
         dom.contains("the \"web\" &lt;service&gt;"),
