@@ -90,7 +90,7 @@ pub fn run(ctx: &Context, daemon: bool) -> Code {
 }
 
 /// sd_notify `READY=1`, when started by a service manager that asked for it.
-fn notify_ready() {
+pub(super) fn notify_ready() {
     use std::os::linux::net::SocketAddrExt;
     use std::os::unix::net::{SocketAddr, UnixDatagram};
     let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {

@@ -32,7 +32,7 @@ use crate::paths::Dirs;
 pub use error::{DefinitionError, Problem};
 pub use model::*;
 pub use read::MAX_FILE_SIZE;
-pub use validate::parse_host_port;
+pub use validate::{parse_host_port, password_hash};
 
 use read::ReadError;
 

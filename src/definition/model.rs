@@ -369,4 +369,25 @@ pub struct Settings {
     pub default_runlevel: Option<char>,
     /// `sysv_dir:` the SysV directory whose scripts svc runs (SPEC §9), an absolute path.
     pub sysv_dir: Option<PathBuf>,
+    /// `serve:` the settings of `svc serve` (SPEC §10).
+    pub serve: ServeSettings,
+}
+
+/// `serve:` in svc.yaml: where `svc serve` also listens on TCP, and the credentials TCP needs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ServeSettings {
+    /// `listen: "HOST:PORT"` (checked by [`super::validate::parse_host_port`]).
+    pub listen: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<PasswordHash>,
+}
+
+/// `serve.password`: never the password itself, its hash (supervisord's `{SHA}` form, or
+/// `{SHA256}`), as raw digest bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasswordHash {
+    /// `{SHA}` + 40 hex digits.
+    Sha1([u8; 20]),
+    /// `{SHA256}` + 64 hex digits.
+    Sha256([u8; 32]),
 }

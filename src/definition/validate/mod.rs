@@ -13,6 +13,7 @@ mod hooks;
 mod oneshot;
 mod runtime;
 mod sections;
+mod serve;
 mod values;
 
 use std::path::{Path, PathBuf};
@@ -30,6 +31,7 @@ use crate::name::ServiceName;
 use crate::users::IdSpec;
 
 pub use sections::parse_host_port;
+pub use serve::password_hash;
 
 /// What validation made of a file.
 #[derive(Debug)]
@@ -128,9 +130,12 @@ pub fn settings(file: &Path, text: &str) -> Result<Settings, Vec<Problem>> {
                         settings.default_runlevel = lv.first().copied();
                     }
                     "sysv_dir" => settings.sysv_dir = v.abs_path(&["sysv_dir"], &e.value),
+                    "serve" => settings.serve = v.serve(&e.value),
                     other => v.problem(
                         &[other],
-                        format!("unknown key `{other}`; expected default_runlevel or sysv_dir"),
+                        format!(
+                            "unknown key `{other}`; expected default_runlevel, sysv_dir or serve"
+                        ),
                     ),
                 }
             }
