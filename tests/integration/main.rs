@@ -32,6 +32,7 @@ mod procname;
 mod readiness;
 mod rundir;
 mod serve;
+mod serve_rpc;
 mod status;
 mod supervise;
 mod switch;
