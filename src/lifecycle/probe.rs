@@ -49,9 +49,11 @@ pub(crate) fn probe(life: &Lifecycle, def: &Definition) -> Liveness {
             if pid == 1 {
                 return dead("pid file names PID 1 (init)".into());
             }
-            if life.ancestors().contains(&pid) {
-                return dead(format!("pid file names {pid}, svc itself or its caller"));
-            }
+            // svc itself or its caller is never the service — unless svc's own record proves
+            // it launched that very process (`svc serve` or `svc inetd`, run as a service,
+            // asking about themselves).
+            let ancestor = life.ancestors().contains(&pid);
+            let not_svc = || dead(format!("pid file names {pid}, svc itself or its caller"));
             let handle = match ProcHandle::open(pid, &life.procfs) {
                 Ok(h) => h,
                 Err(_) => return dead(format!("process {pid} does not exist")),
@@ -63,12 +65,14 @@ pub(crate) fn probe(life: &Lifecycle, def: &Definition) -> Liveness {
             }
             match record {
                 Some(r) => match r.verify(&handle, &life.procfs) {
+                    Verdict::Different(_) if ancestor => not_svc(),
                     Verdict::Same => Liveness::Running {
                         handle: Some(handle),
                         record: Some(r),
                     },
                     Verdict::Different(why) => dead(why),
                 },
+                None if ancestor => not_svc(),
                 None => {
                     // Written outside svc: it counts only if the process runs `exec`.
                     if runs_exec(life, def, pid) {

@@ -26,7 +26,7 @@ fn ctl(exe: &std::path::Path, url: &str, args: &[&str]) -> Run {
         c.args(["-u", SERVE_USER, "-p", SERVE_PASSWORD]);
     }
     c.args(args).stdin(Stdio::null());
-    run_timeout(c, display_args(args), Duration::from_secs(30))
+    output(c, display_args(args), Duration::from_secs(30))
 }
 
 #[test]
@@ -67,16 +67,17 @@ fn serve_under_svc_init_answers_supervisorctl_and_ends_at_halt() {
             ("app".to_string(), "RUNNING".to_string()),
             ("serve".to_string(), "RUNNING".to_string())
         ],
-        "{}\n{}",
+        "{}{}\n{}",
         status.stdout,
+        status.stderr,
         init.output()
     );
     // A stop through the socket is the command line's stop: the service's TERM trap runs.
     ctl(&supervisorctl, &url, &["stop", "app"]).stdout_has("app: stopped");
     wait_for_file(&sb.work.join("app.term"), Duration::from_secs(20));
-    sb.svc(["status", "app"]).code(3);
+    init.svc(&["status", "app"]).code(3);
     ctl(&supervisorctl, &url, &["start", "app"]).stdout_has("app: started");
-    sb.svc(["status", "app"]).code(0);
+    init.svc(&["status", "app"]).code(0);
 
     init.signal(Signal::SIGTERM);
     assert_eq!(init.exit_code(), 0, "{}", init.output());
@@ -181,6 +182,10 @@ fn soak_two_minutes_of_status_and_scrapes_grows_neither_memory_nor_descriptors()
     // the last 20 s.
     let (rss_warm, fds_warm) = peak(&samples, 15.0, 35.0);
     let (rss_end, fds_end) = peak(&samples, 100.0, 121.0);
+    eprintln!(
+        "soak: {statuses} statuses, {scrapes} scrapes; RSS {rss_warm} -> {rss_end} KiB, \
+         descriptors {fds_warm} -> {fds_end}"
+    );
     assert!(
         rss_end <= rss_warm + 1024,
         "svc serve's RSS grew from {rss_warm} KiB to {rss_end} KiB: {samples:?}"
