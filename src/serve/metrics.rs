@@ -223,21 +223,7 @@ mod tests {
         StatusRow {
             name: name.to_string(),
             state,
-            pid: None,
-            uptime_s: None,
-            rss_kib: None,
-            description: None,
-            runlevels: Vec::new(),
-            note: None,
-            restarts: None,
-            last_exit: None,
-            finished: None,
-            health: None,
-            health_error: None,
-            since: None,
-            processes: None,
-            memory_bytes: None,
-            tasks: None,
+            ..StatusRow::default()
         }
     }
 

@@ -14,19 +14,7 @@ pub fn row(name: &str, state: &'static str, pid: Option<i32>) -> StatusRow {
         state,
         pid,
         uptime_s: pid.map(|_| 62),
-        rss_kib: None,
-        description: None,
-        runlevels: vec![],
-        note: None,
-        restarts: None,
-        last_exit: None,
-        finished: None,
-        health: None,
-        health_error: None,
-        since: None,
-        processes: None,
-        memory_bytes: None,
-        tasks: None,
+        ..StatusRow::default()
     }
 }
 
