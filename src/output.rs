@@ -15,8 +15,8 @@ pub struct Output {
     quiet: bool,
 }
 
-/// One row of `status` output.
-#[derive(Debug, Clone, Serialize)]
+/// One row of `status` output. (`Default`: an empty row, for tests.)
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct StatusRow {
     pub name: String,
     pub state: &'static str,

@@ -12,9 +12,10 @@
 //!   seconds, from the row's `since` or else its uptime; absent where neither is known;
 //! - `svc_service_restarts_total` (counter): a supervised service's restarts since
 //!   `svc start`; 0 for every other service, so each series exists and `rate()` works on all;
-//! - `svc_service_memory_bytes` and `svc_service_tasks` (gauges), where known: the resident
-//!   memory and the live processes the service holds (its cgroup's with containment, else its
-//!   process groups');
+//! - `svc_service_memory_bytes` (gauge), where known: the resident memory of the service's
+//!   processes (its cgroup's `memory.current` where there is one);
+//! - `svc_service_tasks` (gauge), with containment only (SPEC §8.7): the processes in the
+//!   service's cgroup, 0 when it has none now;
 //!
 //! and `svc_runlevel` (gauge): the current runlevel, `S` as -1, absent when unknown. A family
 //! with no sample at all is left out, `# HELP` and `# TYPE` included.
@@ -96,9 +97,9 @@ fn render_at(services: &[Service], runlevel: Option<char>, now: u64) -> String {
         &mut out,
         "svc_service_tasks",
         "gauge",
-        "The live processes the service holds (its cgroup's, else its process groups').",
+        "The processes in the service's cgroup (with containment only).",
         rows.iter()
-            .map(|r| (name_label(r), r.tasks.or(r.processes).map(|n| n as u64))),
+            .map(|r| (name_label(r), r.tasks.map(|n| n as u64))),
     );
     if let Some(level) = runlevel.and_then(runlevel_value) {
         let _ = write!(
@@ -222,21 +223,7 @@ mod tests {
         StatusRow {
             name: name.to_string(),
             state,
-            pid: None,
-            uptime_s: None,
-            rss_kib: None,
-            description: None,
-            runlevels: Vec::new(),
-            note: None,
-            restarts: None,
-            last_exit: None,
-            finished: None,
-            health: None,
-            health_error: None,
-            since: None,
-            processes: None,
-            memory_bytes: None,
-            tasks: None,
+            ..StatusRow::default()
         }
     }
 
@@ -356,11 +343,12 @@ svc_service_up{name=\"echo\"} 0
     }
 
     #[test]
-    fn tasks_fall_back_to_the_process_count() {
+    fn tasks_with_containment_only() {
+        // Without containment the process count is not the cgroup's: no sample.
         let mut r = row("a", "running");
         r.processes = Some(5);
         let text = render_at(&[service(r.clone())], None, 0);
-        assert!(text.contains("svc_service_tasks{name=\"a\"} 5\n"));
+        assert!(!text.contains("svc_service_tasks"), "{text}");
         r.tasks = Some(0);
         let text = render_at(&[service(r)], None, 0);
         assert!(text.contains("svc_service_tasks{name=\"a\"} 0\n"));

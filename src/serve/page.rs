@@ -24,7 +24,7 @@ pub fn render(services: &[Service], runlevel: Option<char>) -> String {
 }
 
 /// The style: the terminal table's colours (green running and done, yellow starting, red dead
-/// and failed), monospace numbers.
+/// and failed), numbers right-aligned in equal widths.
 const STYLE: &str = "\
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#222;background:#fff}
 h1{font-size:1.4em;margin:0 0 .3em}
@@ -32,7 +32,7 @@ p.meta{margin:0 0 1em;color:#555}
 table{border-collapse:collapse}
 th,td{padding:.25em .8em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}
 th{background:#f3f3f3}
-td.num{text-align:right;font-family:monospace}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
 .state-running,.state-done{color:#1a7f37;font-weight:bold}
 .state-starting{color:#9a6700;font-weight:bold}
 .state-dead,.state-failed,.state-unknown,.health-unhealthy{color:#cf222e;font-weight:bold}
@@ -147,21 +147,7 @@ mod tests {
             row: StatusRow {
                 name: name.to_string(),
                 state,
-                pid: None,
-                uptime_s: None,
-                rss_kib: None,
-                description: None,
-                runlevels: Vec::new(),
-                note: None,
-                restarts: None,
-                last_exit: None,
-                finished: None,
-                health: None,
-                health_error: None,
-                since: None,
-                processes: None,
-                memory_bytes: None,
-                tasks: None,
+                ..StatusRow::default()
             },
             on_demand: false,
             log: None,

@@ -33,6 +33,8 @@ mod readiness;
 mod rundir;
 mod serve;
 mod serve_http;
+mod serve_metrics;
+mod serve_rpc;
 mod status;
 mod supervise;
 mod switch;
