@@ -1,7 +1,7 @@
 //! HTTP basic authentication against `serve.username` and a hashed `serve.password`
 //! (`{SHA}` + hex SHA-1, supervisord's form, or `{SHA256}` + hex).
 //!
-//! The `Authorization` header is decoded here (a small base64 decoder: the only one svc needs),
+//! The `Authorization` header is decoded here (with [`super::base64`]),
 //! the password hashed with the configured algorithm, and user name and digest compared in
 //! constant time, so a wrong guess takes as long as a near one. Nothing here logs or keeps
 //! what a client sent.
@@ -47,37 +47,9 @@ fn basic(value: &[u8]) -> Option<(String, String)> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let decoded = String::from_utf8(base64_decode(token.trim())?).ok()?;
+    let decoded = String::from_utf8(super::base64::decode(token.trim())?).ok()?;
     let (user, password) = decoded.split_once(':')?;
     Some((user.to_string(), password.to_string()))
-}
-
-/// Standard base64 (RFC 4648 §4), padding optional; `None` on any other byte.
-pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    fn value(c: u8) -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32)
-    }
-    let body = s.trim_end_matches('=');
-    if s.len() - body.len() > 2 || body.len() % 4 == 1 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(body.len() * 3 / 4);
-    for chunk in body.as_bytes().chunks(4) {
-        let mut n = 0u32;
-        for (i, c) in chunk.iter().enumerate() {
-            n |= value(*c)? << (18 - 6 * i);
-        }
-        let bytes = n.to_be_bytes();
-        out.extend_from_slice(&bytes[1..chunk.len()]);
-    }
-    Some(out)
 }
 
 /// Equality in time that depends only on the lengths.
@@ -93,31 +65,6 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 mod tests {
     use super::*;
     use crate::definition::password_hash;
-
-    #[test]
-    fn base64_decodes_the_rfc_4648_vectors() {
-        let cases = [
-            ("", ""),
-            ("Zg==", "f"),
-            ("Zm8=", "fo"),
-            ("Zm9v", "foo"),
-            ("Zm9vYg==", "foob"),
-            ("Zm9vYmE=", "fooba"),
-            ("Zm9vYmFy", "foobar"),
-            ("Zm9vYg", "foob"),
-        ];
-        for (enc, dec) in cases {
-            assert_eq!(base64_decode(enc).as_deref(), Some(dec.as_bytes()), "{enc}");
-        }
-        assert_eq!(base64_decode("+/+/").unwrap(), vec![0xfb, 0xff, 0xbf]);
-    }
-
-    #[test]
-    fn base64_refuses_what_is_not_base64() {
-        for bad in ["Z", "Zm9v!", "Zg===", "Zm 9v", "Zm9vY", "é"] {
-            assert_eq!(base64_decode(bad), None, "{bad}");
-        }
-    }
 
     fn creds(hash: &str) -> Credentials {
         Credentials {

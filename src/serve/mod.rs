@@ -13,6 +13,7 @@
 //! - [`metrics`]: the Prometheus text (also `svc status --prometheus`); [`page`]: the HTML page.
 
 pub mod auth;
+pub mod base64;
 pub mod http;
 pub mod metrics;
 pub mod page;

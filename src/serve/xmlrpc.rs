@@ -178,7 +178,7 @@ fn read_value(node: &Node) -> Result<Value, ReadError> {
         "string" => Value::String(text.to_string()),
         "double" => Value::Double(text.trim().parse().map_err(|_| bad())?),
         "dateTime.iso8601" => Value::DateTime(text.trim().to_string()),
-        "base64" => Value::Base64(base64_decode(text).ok_or_else(bad)?),
+        "base64" => Value::Base64(super::base64::decode_lenient(text).ok_or_else(bad)?),
         "nil" => Value::Nil,
         "array" => {
             let data = only_child(typed, "data")?;
@@ -328,7 +328,7 @@ fn write_value(out: &mut String, value: &Value) {
             escape_into(out, s);
             out.push_str("</dateTime.iso8601>");
         }
-        Value::Base64(b) => out.push_str(&format!("<base64>{}</base64>", base64_encode(b))),
+        Value::Base64(b) => out.push_str(&format!("<base64>{}</base64>", super::base64::encode(b))),
         Value::Array(items) => {
             out.push_str("<array><data>\n");
             for v in items {
@@ -367,50 +367,6 @@ pub fn escape_into(out: &mut String, s: &str) {
             _ => out.push(c),
         }
     }
-}
-
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-fn base64_encode(data: &[u8]) -> String {
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-/// Standard base64, whitespace ignored; `None` when it is not base64.
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    let body = digits
-        .strip_suffix(b"==")
-        .or_else(|| digits.strip_suffix(b"="))
-        .unwrap_or(&digits);
-    let mut out = Vec::with_capacity(body.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for &d in body {
-        let v = B64.iter().position(|&b| b == d)? as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
 }
 
 #[cfg(test)]

@@ -119,7 +119,7 @@ pub fn http_on<S: Read + Write>(
     if let Some((u, p)) = auth {
         req.push_str(&format!(
             "Authorization: Basic {}\r\n",
-            base64(format!("{u}:{p}").as_bytes())
+            svc::serve::base64::encode(format!("{u}:{p}").as_bytes())
         ));
     }
     req.push_str("\r\n");
@@ -166,28 +166,6 @@ pub fn http_tcp(
     let s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to svc serve");
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     http_on(s, method, path, auth, body)
-}
-
-/// Standard base64 with padding (for the Authorization header).
-pub fn base64(data: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(A[(n >> (18 - 6 * i)) as usize & 63] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// The resident memory (KiB) and the number of open descriptors of process `pid`.
