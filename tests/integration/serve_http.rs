@@ -7,7 +7,7 @@ use crate::util::*;
 use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -20,18 +20,6 @@ const SHA256: &str = "{SHA256}2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a2
 
 /// A service whose name must never appear in an answer to an unauthenticated client.
 const SECRET_NAME: &str = "payroll-ledger";
-
-/// curl, or `None` after saying why (a failure in strict mode).
-#[track_caller]
-fn curl(test: &str) -> Option<&'static str> {
-    let found = ["/usr/bin/curl", "/bin/curl"]
-        .into_iter()
-        .find(|p| Path::new(p).exists());
-    if found.is_none() {
-        skip(test, "curl is not installed (apt-get install curl)");
-    }
-    found
-}
 
 /// One curl request (`-s -i`: the answer's head and body on stdout), with a deadline.
 #[track_caller]
@@ -75,7 +63,7 @@ fn write_settings(sb: &Sandbox, text: &str) -> PathBuf {
 
 #[test]
 fn the_socket_is_0600_owned_by_the_user_and_removed_after_sigterm() {
-    let Some(curl) = curl("serve socket") else {
+    let Some(curl) = tool("serve socket", &["/usr/bin/curl", "/bin/curl"], "curl") else {
         return;
     };
     let sb = Sandbox::new();
@@ -219,7 +207,7 @@ fn with_credentials(hash: &str) -> (Sandbox, Serve, String) {
 
 #[test]
 fn missing_or_wrong_credentials_get_401_on_every_path_and_name_no_service() {
-    let Some(curl) = curl("serve 401") else {
+    let Some(curl) = tool("serve 401", &["/usr/bin/curl", "/bin/curl"], "curl") else {
         return;
     };
     for hash in [SHA1, SHA256] {
@@ -274,7 +262,7 @@ fn missing_or_wrong_credentials_get_401_on_every_path_and_name_no_service() {
 
 #[test]
 fn the_flag_beats_svc_yaml_for_the_tcp_address() {
-    let Some(curl) = curl("serve --listen") else {
+    let Some(curl) = tool("serve --listen", &["/usr/bin/curl", "/bin/curl"], "curl") else {
         return;
     };
     let (sb, s, yaml_addr) = with_credentials(SHA256);
@@ -295,7 +283,7 @@ fn the_flag_beats_svc_yaml_for_the_tcp_address() {
 
 #[test]
 fn a_20_mb_body_gets_413_and_other_clients_are_answered() {
-    let Some(curl) = curl("serve 413") else {
+    let Some(curl) = tool("serve 413", &["/usr/bin/curl", "/bin/curl"], "curl") else {
         return;
     };
     let sb = Sandbox::new();
@@ -332,7 +320,7 @@ fn a_20_mb_body_gets_413_and_other_clients_are_answered() {
 
 #[test]
 fn a_client_that_stalls_mid_request_is_dropped_at_30_s_while_others_are_answered() {
-    let Some(curl) = curl("serve stall") else {
+    let Some(curl) = tool("serve stall", &["/usr/bin/curl", "/bin/curl"], "curl") else {
         return;
     };
     let sb = Sandbox::new();
@@ -408,21 +396,13 @@ fn beyond_64_connections_the_next_gets_503_and_a_freed_slot_is_reused() {
     });
 }
 
-/// Python's http.client (what supervisorctl and xmlrpc.client use), or `None` after saying why.
-#[track_caller]
-fn python(test: &str) -> Option<&'static str> {
-    let found = ["/usr/bin/python3", "/usr/local/bin/python3"]
-        .into_iter()
-        .find(|p| Path::new(p).exists());
-    if found.is_none() {
-        skip(test, "python3 is not installed");
-    }
-    found
-}
-
 #[test]
 fn the_right_credentials_get_metrics_and_the_page_on_one_kept_alive_connection() {
-    let Some(py) = python("serve keep-alive") else {
+    let Some(py) = tool(
+        "serve keep-alive",
+        &["/usr/bin/python3", "/usr/local/bin/python3"],
+        "python3",
+    ) else {
         return;
     };
     let (sb, s, addr) = with_credentials(SHA256);
@@ -482,7 +462,7 @@ print(page)
 
 #[test]
 fn chunked_bodies_huge_headers_and_garbage_get_their_status_and_the_server_goes_on() {
-    let Some(curl) = curl("serve framing") else {
+    let Some(curl) = tool("serve framing", &["/usr/bin/curl", "/bin/curl"], "curl") else {
         return;
     };
     let sb = Sandbox::new();

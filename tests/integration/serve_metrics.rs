@@ -24,23 +24,6 @@ const T: Duration = Duration::from_secs(60);
 /// The services of the sandbox, in the order svc lists them (by name).
 const NAMES: [&str; 4] = ["crashed", "echo", "idle", "web"];
 
-/// The tool at `path` (a Debian package's binary); `None`, after saying why, when it is not
-/// installed (a failure under `SVC_TEST_STRICT=1`).
-#[track_caller]
-fn tool(test: &str, path: &'static str, package: &str) -> Option<&'static str> {
-    if Path::new(path).exists() {
-        return Some(path);
-    }
-    skip(
-        test,
-        &format!(
-            "{path} is not installed (apt-get install --no-install-recommends {package}; \
-             .ci/run installs it)"
-        ),
-    );
-    None
-}
-
 /// The sandbox: runlevel 3 recorded (no links: the switch changes nothing), `web` running,
 /// `idle` stopped, `crashed` dead, `echo` a `socket:` service nobody listens for.
 fn fleet() -> Sandbox {
@@ -111,7 +94,7 @@ fn now_secs() -> u64 {
 #[test]
 fn status_prometheus_passes_promtool_and_says_what_status_says() {
     let test = "status_prometheus_passes_promtool_and_says_what_status_says";
-    let Some(promtool) = tool(test, "/usr/bin/promtool", "prometheus") else {
+    let Some(promtool) = tool(test, &["/usr/bin/promtool"], "prometheus") else {
         return;
     };
     let sb = fleet();
@@ -256,7 +239,7 @@ fn row(name: &str, state: &'static str) -> svc::output::StatusRow {
 #[test]
 fn promtool_accepts_the_renderer_with_every_state_and_awkward_labels() {
     let test = "promtool_accepts_the_renderer_with_every_state_and_awkward_labels";
-    let Some(promtool) = tool(test, "/usr/bin/promtool", "prometheus") else {
+    let Some(promtool) = tool(test, &["/usr/bin/promtool"], "prometheus") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -407,7 +390,7 @@ fn query(port: u16, q: &str) -> Vec<(serde_json::Value, String)> {
 #[test]
 fn prometheus_scrapes_svc_serve_with_basic_auth() {
     let test = "prometheus_scrapes_svc_serve_with_basic_auth";
-    let Some(prometheus) = tool(test, "/usr/bin/prometheus", "prometheus") else {
+    let Some(prometheus) = tool(test, &["/usr/bin/prometheus"], "prometheus") else {
         return;
     };
     let sb = fleet();
@@ -415,9 +398,7 @@ fn prometheus_scrapes_svc_serve_with_basic_auth() {
     // Where svc serve listens comes from svc.yaml here (the page test gives --listen).
     serve_settings(&sb, port);
     let serve = Serve::start(&sb, &[]);
-    wait_until(T, "svc serve to listen on TCP", || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
+    serve.wait_tcp(port);
     // Without the credentials nothing is scraped: the job below only works through them.
     let anonymous = http_tcp(port, "GET", "/metrics", None, b"");
     assert_eq!(
@@ -524,16 +505,14 @@ fn png_size(data: &[u8]) -> Option<(u32, u32)> {
 #[test]
 fn chromium_shows_every_service_on_the_page() {
     let test = "chromium_shows_every_service_on_the_page";
-    let Some(browser) = tool(test, "/usr/bin/chromium", "chromium") else {
+    let Some(browser) = tool(test, &["/usr/bin/chromium"], "chromium") else {
         return;
     };
     let sb = fleet();
     let port = free_port();
     serve_settings(&sb, port);
     let serve = Serve::start(&sb, &[]);
-    wait_until(T, "svc serve to listen on TCP", || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
+    serve.wait_tcp(port);
     // Chromium sends credentials from the URL (percent-encoded there) after the server's 401
     // with `WWW-Authenticate: Basic`, as for any top-level page.
     let url = format!(

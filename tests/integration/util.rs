@@ -415,6 +415,23 @@ pub fn skip(test: &str, why: &str) -> bool {
     true
 }
 
+/// The first of `paths` that exists, or `None` after [`skip`] says which package gives it.
+#[track_caller]
+pub fn tool(test: &str, paths: &[&'static str], package: &str) -> Option<&'static str> {
+    let found = paths.iter().copied().find(|p| Path::new(p).exists());
+    if found.is_none() {
+        skip(
+            test,
+            &format!(
+                "{} is not installed (apt-get install --no-install-recommends {package}; \
+                 .ci/run installs it)",
+                paths[0]
+            ),
+        );
+    }
+    found
+}
+
 /// Whether skips fail (`SVC_TEST_STRICT=1`, as `.ci/run` sets it).
 pub fn strict() -> bool {
     std::env::var_os("SVC_TEST_STRICT").is_some_and(|v| !v.is_empty() && v != "0")

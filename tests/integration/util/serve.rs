@@ -61,6 +61,16 @@ impl Serve {
         serve
     }
 
+    /// Waits (deadline) until 127.0.0.1:`port` accepts, failing early if the server exited.
+    #[track_caller]
+    pub fn wait_tcp(&self, port: u16) {
+        wait_until(
+            Duration::from_secs(20),
+            "svc serve to listen on TCP",
+            || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+        );
+    }
+
     pub fn pid(&self) -> i32 {
         self.child.as_ref().map_or(0, |c| c.id() as i32)
     }
