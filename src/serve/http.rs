@@ -96,6 +96,12 @@ struct Head {
     chunked: bool,
     expect_continue: bool,
     authorized: bool,
+    /// `Content-Type: text/xml` (XML-RPC's, which every client sends and a web page cannot
+    /// without a preflight this server never answers).
+    xml: bool,
+    /// `Origin` or `Sec-Fetch-Site: cross-site|same-site`: sent by a browser for a request
+    /// another page made.
+    cross_site: bool,
 }
 
 /// Why reading stopped.
@@ -119,14 +125,19 @@ pub fn serve<S: Stream>(
     peer: &str,
 ) {
     let mut buf: Vec<u8> = Vec::new();
+    // The first request's time counts from the accept: a client that connects and sends
+    // nothing holds its slot no longer than one that sends slowly.
+    let mut first = Some(Instant::now() + limits.request);
     loop {
         if buf.is_empty() {
-            let idle_until = Instant::now() + limits.idle;
+            let idle_until = first.unwrap_or_else(|| Instant::now() + limits.idle);
             if fill(&mut stream, &mut buf, idle_until).is_err() {
                 return; // closed or idle: no request was under way
             }
         }
-        let deadline = Instant::now() + limits.request;
+        let deadline = first
+            .take()
+            .unwrap_or_else(|| Instant::now() + limits.request);
         let head = match read_head(&mut stream, &mut buf, deadline, limits, auth) {
             Ok(h) => h,
             Err(Stop::Gone) => return,
@@ -172,6 +183,27 @@ pub fn serve<S: Stream>(
             );
             let r = Response::text(413, "request body too large");
             let _ = answer(&mut stream, &r, false, false, limits);
+            linger(&mut stream);
+            return;
+        }
+        // What changes services is asked for by an XML-RPC client, never by a web page the
+        // operator's browser (holding the credentials) happens to show (cross-site requests).
+        if head.method == "POST" && (head.cross_site || !head.xml) {
+            let (status, text) = match head.cross_site {
+                true => (403, "cross-site requests are refused"),
+                false => (415, "a POST body must be XML-RPC (Content-Type: text/xml)"),
+            };
+            log(
+                peer,
+                format_args!("{status} {} {}", head.method, shown(&head.path)),
+            );
+            let _ = answer(
+                &mut stream,
+                &Response::text(status, text),
+                false,
+                false,
+                limits,
+            );
             linger(&mut stream);
             return;
         }
@@ -284,6 +316,8 @@ fn head(req: &httparse::Request, len: usize, auth: Option<&Credentials>) -> Resu
         chunked: false,
         expect_continue: false,
         authorized: auth.is_none(),
+        xml: false,
+        cross_site: false,
     };
     let mut length: Option<usize> = None;
     let mut authorization: Option<&[u8]> = None;
@@ -314,6 +348,14 @@ fn head(req: &httparse::Request, len: usize, auth: Option<&Credentials>) -> Resu
             h.expect_continue = value.eq_ignore_ascii_case(b"100-continue");
         } else if hd.name.eq_ignore_ascii_case("authorization") {
             authorization = Some(value);
+        } else if hd.name.eq_ignore_ascii_case("content-type") {
+            let media = value.split(|b| *b == b';').next().unwrap_or(b"");
+            h.xml = media.trim_ascii().eq_ignore_ascii_case(b"text/xml");
+        } else if hd.name.eq_ignore_ascii_case("origin") {
+            h.cross_site = true;
+        } else if hd.name.eq_ignore_ascii_case("sec-fetch-site") {
+            h.cross_site |= !value.trim_ascii().eq_ignore_ascii_case(b"same-origin")
+                && !value.trim_ascii().eq_ignore_ascii_case(b"none");
         }
     }
     if h.chunked {
@@ -388,6 +430,7 @@ fn reason(status: u16) -> &'static str {
         408 => "Request Timeout",
         411 => "Length Required",
         413 => "Content Too Large",
+        415 => "Unsupported Media Type",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
         501 => "Not Implemented",
@@ -488,7 +531,7 @@ mod tests {
         assert!(head.contains("Connection: keep-alive"), "{head}");
         assert_eq!(body, b"GET /a\n");
         // Two pipelined, the first with a body.
-        c.write_all(b"POST /echo HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET /b HTTP/1.1\r\nConnection: close\r\n\r\n")
+        c.write_all(b"POST /echo HTTP/1.1\r\nContent-Type: text/xml\r\nContent-Length: 5\r\n\r\nhelloGET /b HTTP/1.1\r\nConnection: close\r\n\r\n")
             .unwrap();
         assert_eq!(read_answer(&mut c).2, b"hello");
         let (_, head, body) = read_answer(&mut c);
@@ -535,8 +578,10 @@ mod tests {
             .unwrap();
         assert_eq!(read_answer(&mut c).0, 200);
         // A refused request with a body closes (the body is never read).
-        c.write_all(b"POST /RPC2 HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc")
-            .unwrap();
+        c.write_all(
+            b"POST /RPC2 HTTP/1.1\r\nContent-Type: text/xml\r\nContent-Length: 3\r\n\r\nabc",
+        )
+        .unwrap();
         assert_eq!(read_answer(&mut c).0, 401);
         assert!(closed(&mut c));
         t.join().unwrap();
@@ -544,13 +589,23 @@ mod tests {
 
     #[test]
     fn bounds_are_answered_and_close() {
-        let cases: [(&[u8], u16); 5] = [
-            (b"POST /echo HTTP/1.1\r\nContent-Length: 101\r\n\r\n", 413),
+        let cases: [(&[u8], u16); 8] = [
+            // What a web page can send: a form, or XML with the browser's Origin.
+            (b"POST /RPC2 HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", 415),
             (
-                b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+                b"POST /RPC2 HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nabc",
+                415,
+            ),
+            (
+                b"POST /RPC2 HTTP/1.1\r\nContent-Type: text/xml\r\nOrigin: http://evil.example\r\nContent-Length: 3\r\n\r\nabc",
+                403,
+            ),
+            (b"POST /echo HTTP/1.1\r\nContent-Type: text/xml\r\nContent-Length: 101\r\n\r\n", 413),
+            (
+                b"POST /echo HTTP/1.1\r\nContent-Type: text/xml\r\nTransfer-Encoding: chunked\r\n\r\n",
                 411,
             ),
-            (b"POST /echo HTTP/1.1\r\nContent-Length: x\r\n\r\n", 400),
+            (b"POST /echo HTTP/1.1\r\nContent-Type: text/xml\r\nContent-Length: x\r\n\r\n", 400),
             (
                 b"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
                 400,
@@ -577,8 +632,10 @@ mod tests {
     fn a_client_that_stalls_mid_request_is_dropped() {
         let (mut c, t) = connect(None);
         let start = Instant::now();
-        c.write_all(b"POST /echo HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")
-            .unwrap();
+        c.write_all(
+            b"POST /echo HTTP/1.1\r\nContent-Type: text/xml\r\nContent-Length: 10\r\n\r\nabc",
+        )
+        .unwrap();
         assert!(closed(&mut c));
         let took = start.elapsed();
         assert!(took >= Duration::from_millis(300), "{took:?}");
@@ -598,7 +655,7 @@ mod tests {
     #[test]
     fn expect_continue_is_answered_before_the_body() {
         let (mut c, t) = connect(None);
-        c.write_all(b"POST /echo HTTP/1.1\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n")
+        c.write_all(b"POST /echo HTTP/1.1\r\nContent-Type: text/xml\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n")
             .unwrap();
         let mut cont = [0u8; 25];
         c.read_exact(&mut cont).unwrap();

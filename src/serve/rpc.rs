@@ -48,6 +48,22 @@ use super::{Backend, Fault, Service};
 
 /// The most bytes one log read returns.
 pub const MAX_READ: u64 = 1 << 20;
+/// The most calls one `system.multicall` may hold.
+pub const MAX_CALLS: usize = 1000;
+/// The answer of one `system.multicall` stops growing past this many bytes (roughly: the
+/// text its values hold).
+pub const MAX_ANSWER: usize = 4 << 20;
+
+/// Roughly how many bytes `v` takes in an answer.
+fn weight(v: &Value) -> usize {
+    match v {
+        Value::String(s) | Value::DateTime(s) => s.len() + 32,
+        Value::Base64(b) => b.len() * 4 / 3 + 32,
+        Value::Array(items) => items.iter().map(weight).sum::<usize>() + 32,
+        Value::Struct(members) => members.iter().map(|(k, v)| k.len() + weight(v) + 32).sum(),
+        _ => 32,
+    }
+}
 
 /// supervisord's API version, which `supervisorctl` checks.
 pub const API_VERSION: &str = "3.0";
@@ -186,11 +202,9 @@ pub fn dispatch(backend: &dyn Backend, method: &str, params: &[Value]) -> Result
             let g = group(backend, string(p(0))?)?;
             Ok(for_each(backend, &[g], Op::Signal(p(1))))
         }
-        (false, "startAllProcesses") => Ok(for_each(backend, &processes(backend), Op::Start)),
-        (false, "stopAllProcesses") => Ok(for_each(backend, &processes(backend), Op::Stop)),
-        (false, "signalAllProcesses") => {
-            Ok(for_each(backend, &processes(backend), Op::Signal(p(0))))
-        }
+        (false, "startAllProcesses") => Ok(for_each(backend, &others(backend), Op::Start)),
+        (false, "stopAllProcesses") => Ok(for_each(backend, &others(backend), Op::Stop)),
+        (false, "signalAllProcesses") => Ok(for_each(backend, &others(backend), Op::Signal(p(0)))),
         (false, "readProcessStdoutLog") => {
             let s = process(backend, string(p(0))?)?;
             let (offset, length) = (int(p(1))?, int(p(2))?);
@@ -331,6 +345,16 @@ fn group(backend: &dyn Backend, name: &str) -> Result<Service, Fault> {
     service(backend, name, name)
 }
 
+/// Every process the `*All*` methods act on: all but `svc serve` itself when it runs as a
+/// service (`stopAllProcesses` would otherwise end the server halfway, and `restart all`
+/// would never start anything again).
+fn others(backend: &dyn Backend) -> Vec<Service> {
+    let me = backend.pid();
+    let mut all = processes(backend);
+    all.retain(|s| s.row.pid != Some(me));
+    all
+}
+
 /// Every process: the services that are not `socket:`, in name order.
 fn processes(backend: &dyn Backend) -> Vec<Service> {
     let mut all: Vec<Service> = backend
@@ -406,15 +430,38 @@ fn multicall(backend: &dyn Backend, calls: &Value) -> Result<Value, Fault> {
             Some(other) => Err(bad_type("an array of params", other)),
         }
     };
+    if calls.len() > MAX_CALLS {
+        let why = format!(
+            "{} calls; at most {MAX_CALLS} in one system.multicall",
+            calls.len()
+        );
+        return Err(Fault::new(Fault::BAD_ARGUMENTS, why));
+    }
+    // The whole answer is bounded too: once MAX_ANSWER bytes are gathered, the calls left
+    // are not made (each answers FAILED), so a small request cannot pile up log reads.
+    let mut gathered = 0;
     Ok(Value::Array(
         calls
             .iter()
-            .map(|call| match one(call) {
-                Ok(value) => value,
-                Err(f) => Value::record([
-                    ("faultCode", Value::Int(f.code)),
-                    ("faultString", Value::str(f.string())),
-                ]),
+            .map(|call| {
+                let outcome = match gathered > MAX_ANSWER {
+                    true => Err(Fault::new(
+                        Fault::FAILED,
+                        format!(
+                            "not made: this system.multicall's answer is over {MAX_ANSWER} bytes"
+                        ),
+                    )),
+                    false => one(call),
+                };
+                let value = match outcome {
+                    Ok(value) => value,
+                    Err(f) => Value::record([
+                        ("faultCode", Value::Int(f.code)),
+                        ("faultString", Value::str(f.string())),
+                    ]),
+                };
+                gathered += weight(&value);
+                value
             })
             .collect(),
     ))
@@ -579,7 +626,11 @@ pub fn read_log(path: &Path, offset: i64, length: i64) -> Result<String, Fault> 
         _ => Fault::new(Fault::FAILED, format!("{}: {e}", path.display())),
     })?;
     let (from, len) = match (offset, length) {
-        (o, _) if o < 0 => (size.saturating_sub(o.unsigned_abs()), o.unsigned_abs()),
+        // The last bytes, at most MAX_READ of them (never an older window's first MiB).
+        (o, _) if o < 0 => {
+            let want = o.unsigned_abs().min(MAX_READ);
+            (size.saturating_sub(want), want)
+        }
         (o, 0) => (o as u64, size.saturating_sub(o as u64)),
         (o, l) => (o as u64, l as u64),
     };

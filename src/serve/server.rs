@@ -10,18 +10,21 @@
 //! The main thread waits in `poll(2)` on the listeners and a signalfd (SIGTERM and SIGINT
 //! end the loop; they are blocked before any thread starts, so every thread inherits that);
 //! each accepted connection gets a thread of its own with a small stack ([`http::serve`]), at
-//! most [`MAX_CONNECTIONS`] at once; one more is answered 503 and closed. Nothing the main
+//! most [`MAX_CONNECTIONS`] at once per listener and [`MAX_PER_PEER`] per TCP client address;
+//! one more is answered 503 and closed. Nothing the main
 //! thread does waits on a client. Once no connection has been open for [`SHED_AFTER`], the
 //! memory serving took is given back, so the idle server stays as small as it started.
 
+use std::collections::HashMap;
 use std::io;
+use std::net::IpAddr;
 use std::net::TcpListener;
 use std::os::fd::AsFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -36,8 +39,12 @@ use super::{respond, Backend};
 use crate::exit::{Code, HasCode};
 use crate::process::sigfd;
 
-/// Connections served at once; one more is answered 503 and closed.
+/// Connections served at once on each listener; one more is answered 503 and closed. Each
+/// listener has its own budget, so a crowd on TCP never locks out the UNIX socket.
 pub const MAX_CONNECTIONS: usize = 64;
+/// Connections one TCP client address may hold at once (one more is answered 503), so a
+/// single client cannot take the whole TCP budget either.
+pub const MAX_PER_PEER: usize = 8;
 /// The stack of a connection thread (only the pages it touches are resident).
 const STACK: usize = 512 << 10;
 /// How long a listener rests after accept failed for lack of descriptors or memory.
@@ -143,7 +150,7 @@ impl Server {
 
     /// Answers connections with `backend` until SIGTERM or SIGINT.
     pub fn run(self, backend: Arc<dyn Backend + Send>) -> Result<(), ServeError> {
-        let open = Arc::new(AtomicUsize::new(0));
+        let open = [Arc::new(Budget::default()), Arc::new(Budget::default())];
         let busy = Arc::new(AtomicUsize::new(0));
         let mut paused: [Option<Instant>; 2] = [None, None];
         // The last accepted connection, until what serving needed has been given back.
@@ -152,7 +159,7 @@ impl Server {
             let now = Instant::now();
             let mut timeout = None::<Duration>;
             if let Some(at) = active_at {
-                if open.load(Ordering::Acquire) == 0 && now >= at + SHED_AFTER {
+                if open.iter().all(|b| b.open() == 0) && now >= at + SHED_AFTER {
                     crate::process::memory::shed_startup_pages();
                     active_at = None;
                 } else {
@@ -209,8 +216,8 @@ impl Server {
             for i in ready {
                 active_at = Some(Instant::now());
                 let ok = match i {
-                    0 => self.accept_unix(&backend, &open, &busy),
-                    _ => self.accept_tcp(&backend, &open, &busy),
+                    0 => self.accept_unix(&backend, &open[0], &busy),
+                    _ => self.accept_tcp(&backend, &open[1], &busy),
                 };
                 if !ok {
                     paused[i] = Some(Instant::now() + ACCEPT_PAUSE);
@@ -246,12 +253,12 @@ impl Server {
     fn accept_unix(
         &self,
         backend: &Arc<dyn Backend + Send>,
-        open: &Arc<AtomicUsize>,
+        open: &Arc<Budget>,
         busy: &Arc<AtomicUsize>,
     ) -> bool {
         loop {
             match self.unix.accept() {
-                Ok((s, _)) => start(s, "unix".into(), None, backend, open, busy),
+                Ok((s, _)) => start(s, None, "unix".into(), None, backend, open, busy),
                 Err(e) => return accept_failed(e),
             }
         }
@@ -260,7 +267,7 @@ impl Server {
     fn accept_tcp(
         &self,
         backend: &Arc<dyn Backend + Send>,
-        open: &Arc<AtomicUsize>,
+        open: &Arc<Budget>,
         busy: &Arc<AtomicUsize>,
     ) -> bool {
         let Some((l, _, creds)) = &self.tcp else {
@@ -270,6 +277,7 @@ impl Server {
             match l.accept() {
                 Ok((s, peer)) => start(
                     s,
+                    Some(peer.ip()),
                     peer.to_string(),
                     Some(creds.clone()),
                     backend,
@@ -312,32 +320,79 @@ fn accept_failed(e: io::Error) -> bool {
     }
 }
 
-/// Counts a connection while its thread lives.
-struct Slot(Arc<AtomicUsize>);
+/// The connections open on one listener, in all and per client address.
+#[derive(Default)]
+struct Budget {
+    open: AtomicUsize,
+    peers: Mutex<HashMap<IpAddr, usize>>,
+}
 
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+impl Budget {
+    fn open(&self) -> usize {
+        self.open.load(Ordering::Acquire)
+    }
+
+    /// A slot for one more connection from `peer`, or `None` when the listener's budget or
+    /// the peer's share of it is spent.
+    fn take(self: &Arc<Self>, peer: Option<IpAddr>) -> Option<Slot> {
+        if self.open.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
+            self.open.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        if let Some(ip) = peer {
+            let mut peers = self.peers.lock().unwrap_or_else(|e| e.into_inner());
+            let n = peers.entry(ip).or_insert(0);
+            if *n >= MAX_PER_PEER {
+                drop(peers);
+                self.open.fetch_sub(1, Ordering::AcqRel);
+                return None;
+            }
+            *n += 1;
+        }
+        Some(Slot {
+            budget: self.clone(),
+            peer,
+        })
     }
 }
 
-/// Serves one accepted connection on a thread of its own, or answers 503 when
-/// [`MAX_CONNECTIONS`] are open.
+/// Counts a connection while its thread lives.
+struct Slot {
+    budget: Arc<Budget>,
+    peer: Option<IpAddr>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Some(ip) = self.peer {
+            let mut peers = self.budget.peers.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(n) = peers.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    peers.remove(&ip);
+                }
+            }
+        }
+        self.budget.open.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Serves one accepted connection on a thread of its own, or answers 503 when the listener's
+/// [`Budget`] is spent.
 fn start<S: Stream + Send + 'static>(
     stream: S,
+    ip: Option<IpAddr>,
     peer: String,
     creds: Option<Arc<Credentials>>,
     backend: &Arc<dyn Backend + Send>,
-    open: &Arc<AtomicUsize>,
+    open: &Arc<Budget>,
     busy: &Arc<AtomicUsize>,
 ) {
-    if open.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
-        open.fetch_sub(1, Ordering::AcqRel);
+    let Some(slot) = open.take(ip) else {
         http::log(&peer, "503: too many connections");
         http::busy(stream);
         return;
-    }
-    let slot = Slot(open.clone());
+    };
     let backend = backend.clone();
     let busy = busy.clone();
     let spawned = std::thread::Builder::new()

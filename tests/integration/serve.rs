@@ -78,6 +78,18 @@ fn serve_under_svc_init_answers_supervisorctl_and_ends_at_halt() {
     init.svc(&["status", "app"]).code(3);
     ctl(&supervisorctl, &url, &["start", "app"]).stdout_has("app: started");
     init.svc(&["status", "app"]).code(0);
+    // `stop all` stops every process but the server answering it; the server does not stop
+    // or signal itself on request.
+    let all = ctl(&supervisorctl, &url, &["stop", "all"]);
+    assert!(
+        all.stdout.contains("app: stopped") && !all.stdout.contains("serve"),
+        "{}{}",
+        all.stdout,
+        all.stderr
+    );
+    ctl(&supervisorctl, &url, &["stop", "serve"]).stdout_has("ERROR");
+    ctl(&supervisorctl, &url, &["status", "serve"]).stdout_has("RUNNING");
+    init.svc(&["status", "app"]).code(3);
 
     init.signal(Signal::SIGTERM);
     assert_eq!(init.exit_code(), 0, "{}", init.output());
@@ -173,8 +185,10 @@ fn soak_two_minutes_of_status_and_scrapes_grows_neither_memory_nor_descriptors()
     drop(feed);
     let ctl_run = finish_child(shell, &["supervisorctl".into()], Duration::from_secs(30));
     let statuses = reader.join().unwrap();
+    // 1,200 of each on a quiet machine; a loaded one (CI, two suites at once) manages fewer,
+    // still enough for a leak of one descriptor, or of 4 KiB, per request to show.
     assert!(
-        statuses >= 300 && scrapes >= 300,
+        statuses >= 150 && scrapes >= 150,
         "only {statuses} statuses and {scrapes} scrapes in 2 minutes\n{}",
         ctl_run.stderr
     );
@@ -193,6 +207,93 @@ fn soak_two_minutes_of_status_and_scrapes_grows_neither_memory_nor_descriptors()
     assert!(
         fds_end <= fds_warm + 2,
         "svc serve's descriptors grew from {fds_warm} to {fds_end}: {samples:?}"
+    );
+    serve.stop().ok();
+}
+
+/// `methodCall` of `method` with string parameters.
+fn call(method: &str, params: &[&str]) -> Vec<u8> {
+    let params: String = params
+        .iter()
+        .map(|p| format!("<param><value><string>{p}</string></value></param>"))
+        .collect();
+    format!("<?xml version=\"1.0\"?><methodCall><methodName>{method}</methodName><params>{params}</params></methodCall>")
+        .into_bytes()
+}
+
+/// supervisord's running states are STARTING, RUNNING and BACKOFF: a supervised service
+/// waiting out its backoff is started already, and stopping it works (as `svc stop` does).
+#[test]
+fn a_service_in_backoff_is_started_already_and_can_be_stopped() {
+    let sb = Sandbox::new();
+    let script = sb.script("slowpoke.sh", "#!/bin/sh\nsleep 0.2\nexit 2\n");
+    sb.service(
+        "slowpoke",
+        &format!(
+            "exec: {}\nrespawn: {{ max: 3, window: 60, backoff: 30 }}\n",
+            script.display()
+        ),
+    );
+    let serve = Serve::start(&sb, &[]);
+    sb.svc(["start", "slowpoke"]).ok();
+    wait_until(Duration::from_secs(20), "the 30 s backoff", || {
+        status_json(&sb, "slowpoke")["state"] == "starting"
+    });
+    let info = http_unix(
+        &serve,
+        "POST",
+        "/RPC2",
+        &call("supervisor.getProcessInfo", &["slowpoke"]),
+    );
+    assert!(info.body.contains("<string>BACKOFF</string>"), "{info:?}");
+    let start = http_unix(
+        &serve,
+        "POST",
+        "/RPC2",
+        &call("supervisor.startProcess", &["slowpoke"]),
+    );
+    assert!(
+        start.body.contains("<int>60</int>") && start.body.contains("ALREADY_STARTED"),
+        "{start:?}"
+    );
+    let stop = http_unix(
+        &serve,
+        "POST",
+        "/RPC2",
+        &call("supervisor.stopProcess", &["slowpoke"]),
+    );
+    assert!(stop.body.contains("<boolean>1</boolean>"), "{stop:?}");
+    assert_eq!(status_json(&sb, "slowpoke")["state"], "stopped");
+    serve.stop().ok();
+}
+
+/// A definition that stops loading does not vanish from monitoring: it is there, `unknown`,
+/// so `svc_service_up == 0` alerts fire and supervisorctl shows it.
+#[test]
+fn a_broken_definition_is_listed_as_unknown() {
+    let sb = Sandbox::new();
+    sb.service("fine", &sb.sleeper("fine"));
+    sb.service("broken", "exec: [not, a, path\n");
+    let serve = Serve::start(&sb, &[]);
+    let m = http_unix(&serve, "GET", "/metrics", b"");
+    assert!(
+        m.body
+            .contains("svc_service_state{name=\"broken\",state=\"unknown\"} 1")
+            && m.body.contains("svc_service_up{name=\"broken\"} 0")
+            && m.body.contains("svc_service_up{name=\"fine\"} 0"),
+        "{}",
+        m.body
+    );
+    let info = http_unix(
+        &serve,
+        "POST",
+        "/RPC2",
+        &call("supervisor.getAllProcessInfo", &[]),
+    );
+    assert!(
+        info.body.contains("<string>broken</string>")
+            && info.body.contains("<string>UNKNOWN</string>"),
+        "{info:?}"
     );
     serve.stop().ok();
 }

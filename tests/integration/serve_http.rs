@@ -328,7 +328,9 @@ fn a_client_that_stalls_mid_request_is_dropped_at_30_s_while_others_are_answered
     let mut stalled = UnixStream::connect(&s.socket).unwrap();
     let t0 = Instant::now();
     stalled
-        .write_all(b"POST /RPC2 HTTP/1.1\r\nContent-Length: 100\r\n\r\n<?xml")
+        .write_all(
+            b"POST /RPC2 HTTP/1.1\r\nContent-Type: text/xml\r\nContent-Length: 100\r\n\r\n<?xml",
+        )
         .unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -394,6 +396,37 @@ fn beyond_64_connections_the_next_gets_503_and_a_freed_slot_is_reused() {
         let _ = c.read_to_string(&mut a);
         a.starts_with("HTTP/1.1 404")
     });
+}
+
+/// Idle TCP clients cannot lock anyone out: one address holds at most 8 connections, and the
+/// TCP crowd never takes the UNIX socket's budget.
+#[test]
+fn idle_tcp_clients_neither_exceed_their_share_nor_lock_out_the_unix_socket() {
+    let sb = Sandbox::new();
+    let port = free_port();
+    serve_settings(&sb, port);
+    let s = Serve::start(&sb, &[]);
+    s.wait_tcp(port);
+    // wait_tcp's own probes may still hold a slot for a moment: fill up to the share.
+    let mut held = Vec::new();
+    let answer = loop {
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        c.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let mut buf = [0u8; 12];
+        match c.read_exact(&mut buf) {
+            Ok(()) => break String::from_utf8_lossy(&buf).into_owned(),
+            Err(_) => held.push(c),
+        }
+        assert!(
+            held.len() <= 8,
+            "more than 8 idle connections from one address were kept"
+        );
+    };
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(held.len() >= 7, "only {} connections kept", held.len());
+    let a = http_unix(&s, "GET", "/nope", b"");
+    assert_eq!(a.status, 404, "{a:?}");
 }
 
 #[test]

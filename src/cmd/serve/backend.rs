@@ -10,10 +10,11 @@
 use std::process::{Command, Stdio};
 
 use super::super::{status, Context};
-use crate::definition::{self, Definition, DefinitionError, Kind};
-use crate::lifecycle::{Lifecycle, Liveness};
+use crate::definition::{self, Definition, DefinitionError, Failed, Kind};
+use crate::lifecycle::{Lifecycle, State, Status};
 use crate::name::ServiceName;
 use crate::output::Output;
+use crate::output::StatusRow;
 use crate::paths::Dirs;
 use crate::serve::{Backend, Fault, Service};
 
@@ -99,6 +100,23 @@ impl Local {
     }
 }
 
+/// Whether a status is one of supervisord's running states (STARTING, RUNNING, BACKOFF).
+fn running(status: &Status) -> bool {
+    matches!(status.state, State::Running | State::Starting)
+}
+
+/// `FAILED` for a stop or a signal of the service that is this very `svc serve`: the answer
+/// could never reach the client (`svc stop NAME` from a shell does it).
+fn not_myself(name: &str, status: &Status) -> Result<(), Fault> {
+    match status.pid == Some(std::process::id() as i32) {
+        true => Err(Fault::new(
+            Fault::FAILED,
+            format!("{name} is this svc serve; it does not stop or signal itself (`svc stop {name}` does)"),
+        )),
+        false => Ok(()),
+    }
+}
+
 impl Backend for Local {
     fn services(&self) -> Vec<Service> {
         let ctx = self.context();
@@ -114,6 +132,21 @@ impl Backend for Local {
                 status::service(&ctx, def, &lv).0
             })
             .collect();
+        // A definition that no longer loads stays in sight, `unknown` with the reason: a
+        // service whose file broke must not vanish from dashboards and alerts.
+        out.extend(loaded.failed.iter().filter_map(|f| match f {
+            Failed::Invalid { name, error, .. } => Some(Service {
+                row: StatusRow {
+                    name: name.to_string(),
+                    state: State::Unknown.as_str(),
+                    note: Some(error.to_string()),
+                    ..StatusRow::default()
+                },
+                on_demand: false,
+                log: None,
+            }),
+            Failed::BadName { .. } => None,
+        }));
         out.sort_by(|a, b| a.row.name.cmp(&b.row.name));
         out
     }
@@ -128,7 +161,11 @@ impl Backend for Local {
     fn start(&self, name: &str) -> Result<(), Fault> {
         let ctx = self.context();
         let (service, def) = self.process(&ctx, name)?;
-        if let Liveness::Running { .. } = ctx.life.probe(&def) {
+        // supervisord's running states: STARTING, RUNNING and BACKOFF (a supervised service
+        // waiting to be restarted) are started already; so is a one-shot task done in this
+        // boot, which `svc start` does not run again.
+        let status = ctx.life.status(&def);
+        if running(&status) || status.state == State::Done {
             return Err(Fault::new(Fault::ALREADY_STARTED, name));
         }
         self.run_cli("start", &service)
@@ -138,9 +175,11 @@ impl Backend for Local {
     fn stop(&self, name: &str) -> Result<(), Fault> {
         let ctx = self.context();
         let (service, def) = self.process(&ctx, name)?;
-        if !matches!(ctx.life.probe(&def), Liveness::Running { .. }) {
+        let status = ctx.life.status(&def);
+        if !running(&status) {
             return Err(Fault::new(Fault::NOT_RUNNING, name));
         }
+        not_myself(name, &status)?;
         self.run_cli("stop", &service)
             .map_err(|why| Fault::new(Fault::FAILED, why))
     }
@@ -148,6 +187,7 @@ impl Backend for Local {
     fn signal(&self, name: &str, signal: nix::sys::signal::Signal) -> Result<(), Fault> {
         let ctx = self.context();
         let (_, def) = self.process(&ctx, name)?;
+        not_myself(name, &ctx.life.status(&def))?;
         match ctx.life.signal(&def, signal) {
             Ok(_) => Ok(()),
             Err(crate::lifecycle::LifecycleError::NotRunning { .. }) => {

@@ -268,6 +268,28 @@ fn start_all_and_stop_all_skip_sockets_and_report_each() {
     );
 }
 
+/// svc serve running as a service (its PID is the backend's own) is listed, but the `*All*`
+/// methods leave it alone: stopping it would end the answer, and `restart all` with it.
+#[test]
+fn the_all_methods_leave_svc_serve_itself_alone() {
+    let me = fake::svc(fake::row("serve", "running", Some(777)));
+    let web = fake::svc(fake::row("web", "running", Some(5)));
+    let b = Fake::new(vec![me, web]);
+    let all = dispatch(&b, "supervisor.getAllProcessInfo", &[]).unwrap();
+    assert_eq!(names(&all), ["serve", "web"]);
+    for method in [
+        "supervisor.signalAllProcesses",
+        "supervisor.stopAllProcesses",
+    ] {
+        let params = match method.contains("signal") {
+            true => vec![s("HUP")],
+            false => vec![],
+        };
+        let r = dispatch(&b, method, &params).unwrap();
+        assert_eq!(statuses(&r), [("web".to_string(), 80)], "{method}");
+    }
+}
+
 #[test]
 fn signals_by_name_and_number() {
     let dir = tempfile::tempdir().unwrap();
@@ -431,6 +453,40 @@ fn a_large_log_is_read_in_bounded_pieces() {
     std::fs::write(&path, vec![b'x'; (MAX_READ + 10) as usize]).unwrap();
     assert_eq!(read_log(&path, 0, 0).map(|d| d.len() as u64), Ok(MAX_READ));
     assert_eq!(read_log(&path, 5, 0).map(|d| d.len() as u64), Ok(MAX_READ));
+    // From the end: the last MiB, however far back the offset reaches (`tail -2000000`).
+    let mut text = vec![b'a'; (2 * MAX_READ) as usize];
+    text.extend_from_slice(b"THE END");
+    std::fs::write(&path, &text).unwrap();
+    let last = read_log(&path, -(3 * MAX_READ as i64), 0).unwrap();
+    assert_eq!(last.len() as u64, MAX_READ);
+    assert!(last.ends_with("THE END"), "{}", &last[last.len() - 20..]);
+}
+
+#[test]
+fn a_multicall_is_bounded_in_calls_and_in_its_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = fleet(dir.path());
+    let big = "x".repeat(MAX_READ as usize);
+    std::fs::write(dir.path().join("web.log"), &big).unwrap();
+    let read = Value::record([
+        ("methodName", s("supervisor.readProcessStdoutLog")),
+        (
+            "params",
+            Value::Array(vec![s("web"), Value::Int(0), Value::Int(0)]),
+        ),
+    ]);
+    let many = Value::Array(vec![read.clone(); MAX_CALLS + 1]);
+    assert_eq!(code(dispatch(&b, "system.multicall", &[many])), 3);
+    let ten = Value::Array(vec![read; 10]);
+    let Ok(Value::Array(results)) = dispatch(&b, "system.multicall", &[ten]) else {
+        panic!("no array");
+    };
+    let made = results
+        .iter()
+        .filter(|r| matches!(r, Value::String(_)))
+        .count();
+    assert_eq!(made, MAX_ANSWER / MAX_READ as usize, "{made} reads made");
+    assert!(matches!(field(&results[9], "faultCode"), Value::Int(30)));
 }
 
 #[test]
