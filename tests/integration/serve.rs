@@ -87,7 +87,7 @@ fn serve_under_svc_init_answers_supervisorctl_and_ends_at_halt() {
         all.stdout,
         all.stderr
     );
-    ctl(&supervisorctl, &url, &["stop", "serve"]).stdout_has("ERROR");
+    ctl(&supervisorctl, &url, &["stop", "serve"]).stdout_has("FAILED: serve is this svc serve");
     ctl(&supervisorctl, &url, &["status", "serve"]).stdout_has("RUNNING");
     init.svc(&["status", "app"]).code(3);
 
