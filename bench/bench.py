@@ -2823,9 +2823,9 @@ def bench_access(c):
                               "libwrap0): svc alone")
     rounds = max(3, min(c.rounds, 9))
     client, other = "127.0.0.1", "127.0.0.2"
-    figs = {}  # size -> dict of lists
+    dirs, figs = {}, {}  # size -> rule directory; size -> {what: [us per decision, ...]}
     for n in ACCESS_SIZES:
-        d = os.path.join(c.tmp, f"access{n}")
+        d = dirs[n] = os.path.join(c.tmp, f"access{n}")
         miss = os.path.join(c.tmp, f"access{n}-miss")  # the last rule names another client
         for path, last in ((d, client), (miss, other)):
             os.makedirs(path)
@@ -2833,7 +2833,6 @@ def bench_access(c):
             for name, text in (("hosts.allow", allow), ("hosts.deny", deny)):
                 with open(os.path.join(path, name), "w") as f:
                     f.write(text)
-        want = f"hosts.allow:{n + 1}"
         if lw is not None:
             # libwrap must really read these files: granted by the last rule, denied without it.
             lw.use(miss)
@@ -2843,16 +2842,22 @@ def bench_access(c):
             lw.use(d)
             if not lw.allowed(INETD_SERVICE, client):
                 raise BenchError(f"access: libwrap denied {client} with {n} rules ending with it")
-        f = figs[n] = {"index": [], "walk": [], "libwrap": [], "load": []}
-        c.log(f"access: {n} rules, {rounds} rounds")
-        for i in range(rounds):
+        figs[n] = {"index": [], "walk": [], "libwrap": [], "load": []}
+    # Every round measures every size, in a turning order, svc and libwrap alternating which
+    # goes first: drift on a busy machine favours no size and no side.
+    for i in range(rounds):
+        c.log(f"access: round {i + 1} of {rounds}")
+        k = i % len(ACCESS_SIZES)
+        for n in ACCESS_SIZES[k:] + ACCESS_SIZES[:k]:
+            f, want = figs[n], f"hosts.allow:{n + 1}"
             for side in (("svc", "libwrap") if i % 2 == 0 else ("libwrap", "svc")):
                 if side == "libwrap":
                     if lw is not None:
+                        lw.use(dirs[n])
                         f["libwrap"].append(lw.per_call_us(INETD_SERVICE, client,
                                                            ACCESS_ROUND_MS / 1000))
                     continue
-                r = c.r.run([driver, d, INETD_SERVICE, client, str(ACCESS_ROUND_MS), "1"])
+                r = c.r.run([driver, dirs[n], INETD_SERVICE, client, str(ACCESS_ROUND_MS), "1"])
                 out = json.loads(r.stdout)
                 if not out["allowed"] or out["rule"] != want:
                     raise BenchError(f"access: svc decided {out['rule']} (allowed "
