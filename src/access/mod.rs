@@ -13,7 +13,7 @@
 //! README.
 //!
 //! Each file is compiled when it is loaded: its lines are indexed by client address
-//! ([`index`](self::index)), and a check evaluates, in line order, only the lines the index
+//! (`index.rs`), and a check evaluates, in line order, only the lines the index
 //! cannot rule out for the client, each with the same evaluator as the plain walk
 //! ([`Rules::check_walk`], kept as the reference the tests compare the index with). So the first
 //! matching line decides exactly as in tcp_wrappers, and a check costs the same for 20,000 address
