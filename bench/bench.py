@@ -1284,25 +1284,26 @@ def free_port():
         return s.getsockname()[1]
 
 
-def inetd_patterns():
-    """The 999 client patterns that do not match 127.0.0.1: addresses, n.n.n. prefixes and
-    net/mask pairs in turn, all in 10.0.0.0/8."""
+def inetd_patterns(n=INETD_RULES - 1):
+    """The n (999) client patterns that do not match 127.0.0.1: addresses, n.n.n. prefixes and
+    net/mask pairs in turn, all in 10.0.0.0/8 (valid octets up to n = 59,000)."""
     out = []
-    for i in range(INETD_RULES - 1):
+    for i in range(n):
         a, b = divmod(i, 250)
         out.append((f"10.{a}.{b}.{i % 7 + 1}", f"10.{a + 10}.{b}.",
                     f"10.{a + 20}.{b}.0/255.255.255.0")[i % 3])
     return out
 
 
-def rule_files(kind, last="127.0.0.1"):
+def rule_files(kind, last="127.0.0.1", n=INETD_RULES - 1):
     """(hosts.allow, hosts.deny) texts. "empty": both empty (every client is granted by
     default). "rules": hosts.deny `ALL : ALL`, and a hosts.allow of 1,000 rules for the
     service whose client patterns do not match `last` except the last rule's, which is `last`:
-    every connection from 127.0.0.1 walks all 1,000 and is allowed by line 1,000."""
+    every connection from 127.0.0.1 walks all 1,000 and is allowed by line 1,000. (n: how
+    many rules come before the last.)"""
     if kind == "empty":
         return "", ""
-    lines = [f"{INETD_SERVICE} : {p}\n" for p in inetd_patterns()]
+    lines = [f"{INETD_SERVICE} : {p}\n" for p in inetd_patterns(n)]
     lines.append(f"{INETD_SERVICE} : {last}\n")
     return "".join(lines), "ALL : ALL\n"
 
@@ -2731,6 +2732,182 @@ def bench_serve(c):
                 serve.wait()
         inetd.stop()
         c.r.run([c.args.svc, *dirs, "stop", *names])
+
+
+# ---------------------------------------------------------------------------------------------
+# the access matcher: svc's compiled hosts_access matcher against libwrap's hosts_ctl
+
+ACCESS_SIZES = (0, 200, 2000, 20000)  # address rules that do not match, before the one that does
+ACCESS_ROUND_MS = 40      # each round of each side lasts about this long
+ACCESS_GOAL_US = 5.0      # svc's decision at 2,000 rules
+ACCESS_GOAL_X = 100.0     # ... at least this many times faster than libwrap's hosts_ctl
+ACCESS_FLAT = 1.5         # flat: 20,000 rules within this factor of 0 rules
+LIBWRAP = "libwrap.so.0"  # Debian's libwrap0
+
+
+def access_driver(c):
+    """bench/access_bench.rs (an example target), built with cargo in release mode like svc;
+    SVC_ACCESS_BENCH=PATH uses that binary instead."""
+    exe = os.environ.get("SVC_ACCESS_BENCH")
+    if exe:
+        return exe
+    target = os.environ.get("CARGO_TARGET_DIR", "target")
+    target = target if os.path.isabs(target) else os.path.join(REPO, target)
+    c.log("access: cargo build --release --example access_bench")
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--example", "access_bench"],
+                   cwd=REPO, check=True, stdin=subprocess.DEVNULL)
+    return os.path.join(target, "release", "examples", "access_bench")
+
+
+class Libwrap:
+    """libwrap's hosts_ctl(3) through ctypes. It reads the files named by its globals
+    hosts_allow_table and hosts_deny_table (/etc's by default) at every call; they are pointed
+    at the benchmark's files, as `tcpdmatch -d` does, so /etc is never touched."""
+
+    def __init__(self):
+        self.lib = ctypes.CDLL(LIBWRAP)
+        self.ctl = self.lib.hosts_ctl
+        self.ctl.argtypes = [ctypes.c_char_p] * 4
+        self.ctl.restype = ctypes.c_int
+        self.tables = (ctypes.c_char_p.in_dll(self.lib, "hosts_allow_table"),
+                       ctypes.c_char_p.in_dll(self.lib, "hosts_deny_table"))
+        self.paths = None
+
+    def use(self, d):
+        # The globals point into these bytes objects: keep them alive as long as they are used.
+        self.paths = (os.path.join(d, "hosts.allow").encode(), os.path.join(d, "hosts.deny").encode())
+        for table, path in zip(self.tables, self.paths):
+            table.value = path
+
+    def allowed(self, daemon, addr):
+        return self.ctl(daemon.encode(), b"unknown", addr.encode(), b"unknown") == 1
+
+    def per_call_us(self, daemon, addr, target_s):
+        """Microseconds per hosts_ctl call, over calls lasting about target_s."""
+        ctl, args = self.ctl, (daemon.encode(), b"unknown", addr.encode(), b"unknown")
+        n, took = 1, 0.0
+        while took < target_s / 4:
+            n *= 2
+            t0 = time.perf_counter()
+            for _ in range(n):
+                ctl(*args)
+            took = time.perf_counter() - t0
+        n = max(1, int(n * target_s / took))
+        t0 = time.perf_counter()
+        for _ in range(n):
+            ctl(*args)
+        return (time.perf_counter() - t0) / n * 1e6
+
+
+def ctypes_overhead_us():
+    """What a ctypes call of a C function that does nothing costs (getppid): part of libwrap's
+    figure, not of its work."""
+    f = ctypes.CDLL(None).getppid
+    n = 200000
+    t0 = time.perf_counter()
+    for _ in range(n):
+        f()
+    return (time.perf_counter() - t0) / n * 1e6
+
+
+@bench("access", "one access decision (hosts.allow/hosts.deny) with 0 / 200 / 2,000 / 20,000 "
+                 "address rules before the matching one: svc's compiled matcher (and its plain "
+                 "walk) in-process vs libwrap's hosts_ctl")
+def bench_access(c):
+    driver = access_driver(c)
+    try:
+        lw = Libwrap()
+    except (OSError, AttributeError) as e:
+        lw = None
+        c.report.notes.append(f"access: libwrap not measured ({LIBWRAP}: {e}; apt-get install "
+                              "libwrap0): svc alone")
+    rounds = max(3, min(c.rounds, 9))
+    client, other = "127.0.0.1", "127.0.0.2"
+    dirs, figs = {}, {}  # size -> rule directory; size -> {what: [us per decision, ...]}
+    for n in ACCESS_SIZES:
+        d = dirs[n] = os.path.join(c.tmp, f"access{n}")
+        miss = os.path.join(c.tmp, f"access{n}-miss")  # the last rule names another client
+        for path, last in ((d, client), (miss, other)):
+            os.makedirs(path)
+            allow, deny = rule_files("rules", last, n)
+            for name, text in (("hosts.allow", allow), ("hosts.deny", deny)):
+                with open(os.path.join(path, name), "w") as f:
+                    f.write(text)
+        if lw is not None:
+            # libwrap must really read these files: granted by the last rule, denied without it.
+            lw.use(miss)
+            if lw.allowed(INETD_SERVICE, client):
+                raise BenchError(f"access: libwrap granted {client} with {n} rules whose last "
+                                 f"names {other}: is it reading {miss}?")
+            lw.use(d)
+            if not lw.allowed(INETD_SERVICE, client):
+                raise BenchError(f"access: libwrap denied {client} with {n} rules ending with it")
+        figs[n] = {"index": [], "walk": [], "libwrap": [], "load": []}
+    # Every round measures every size, in a turning order, svc and libwrap alternating which
+    # goes first: drift on a busy machine favours no size and no side.
+    for i in range(rounds):
+        c.log(f"access: round {i + 1} of {rounds}")
+        k = i % len(ACCESS_SIZES)
+        for n in ACCESS_SIZES[k:] + ACCESS_SIZES[:k]:
+            f, want = figs[n], f"hosts.allow:{n + 1}"
+            for side in (("svc", "libwrap") if i % 2 == 0 else ("libwrap", "svc")):
+                if side == "libwrap":
+                    if lw is not None:
+                        lw.use(dirs[n])
+                        f["libwrap"].append(lw.per_call_us(INETD_SERVICE, client,
+                                                           ACCESS_ROUND_MS / 1000))
+                    continue
+                r = c.r.run([driver, dirs[n], INETD_SERVICE, client, str(ACCESS_ROUND_MS), "1"])
+                out = json.loads(r.stdout)
+                if not out["allowed"] or out["rule"] != want:
+                    raise BenchError(f"access: svc decided {out['rule']} (allowed "
+                                     f"{out['allowed']}), not {want}:\n{r.describe()}")
+                f["index"] += [x / 1000 for x in out["index_ns"]]
+                f["walk"] += [x / 1000 for x in out["walk_ns"]]
+                f["load"].append(out["load_us"] / 1000)
+    med = {n: {k: (statistics.median(v) if v else None) for k, v in f.items()}
+           for n, f in figs.items()}
+
+    def us(x):
+        return f"{x:10.2f}" if x is not None else f"{'-':>10}"
+
+    def times(a, b):
+        return f"{a / b:9.0f}x" if a is not None and b else f"{'-':>10}"
+
+    overhead = ctypes_overhead_us()
+    lines = ["rules    svc index  svc walk   libwrap   libwrap/index  walk/index   svc load (ms)",
+             "-" * 86]
+    for n in ACCESS_SIZES:
+        m = med[n]
+        lines.append(f"{n:>6,} {us(m['index'])} {us(m['walk'])} {us(m['libwrap'])}    "
+                     f"{times(m['libwrap'], m['index'])}  {times(m['walk'], m['index'])}   "
+                     f"{m['load']:10.2f}")
+    lines.append(f"(a ctypes call of a C function that does nothing, part of libwrap's figure: "
+                 f"{overhead:.2f} us)")
+    c.report.table(f"access: one decision, {INETD_SERVICE} from {client}: N address rules that do "
+                   f"not match, then `{INETD_SERVICE} : {client}` (hosts.allow), hosts.deny "
+                   f"`ALL : ALL`; microseconds per decision, medians of {rounds} rounds of "
+                   f"~{ACCESS_ROUND_MS} ms each (svc in-process: bench/access_bench.rs; svc walk = "
+                   "the matcher before the index; libwrap hosts_ctl via ctypes, re-reading the "
+                   "files per call as it does)", lines)
+    at = med[2000]
+    c.report.goal("access", f"svc decision <= {ACCESS_GOAL_US:g} us with 2,000 rules",
+                  f"{at['index']:.2f} us (walk {at['walk']:.2f} us)",
+                  at["index"] <= ACCESS_GOAL_US,
+                  "the compiled matcher still costs more than the goal per decision")
+    lo, hi = med[ACCESS_SIZES[0]]["index"], med[ACCESS_SIZES[-1]]["index"]
+    each = ", ".join(f"{n:,}: {med[n]['index']:.2f}" for n in ACCESS_SIZES)
+    c.report.goal("access", f"flat in the number of address rules: {ACCESS_SIZES[-1]:,} rules "
+                  f"within {ACCESS_FLAT:g}x of {ACCESS_SIZES[0]}", f"{hi / lo:.2f}x ({each} us)",
+                  hi <= ACCESS_FLAT * lo, "the decision time grows with the number of rules")
+    if at["libwrap"] is not None:
+        c.report.goal("access", f">= {ACCESS_GOAL_X:g}x libwrap's hosts_ctl with 2,000 rules",
+                      f"{at['libwrap'] / at['index']:.0f}x ({at['libwrap']:.1f} against "
+                      f"{at['index']:.2f} us)", at["libwrap"] >= ACCESS_GOAL_X * at["index"],
+                      "libwrap's figure is not 100x svc's decision")
+    else:
+        c.report.goal("access", f">= {ACCESS_GOAL_X:g}x libwrap's hosts_ctl with 2,000 rules",
+                      "libwrap not measured", False, f"{LIBWRAP} missing (apt-get install libwrap0)")
 
 
 def main():

@@ -158,7 +158,7 @@ impl<'a> Client<'a> {
     }
 }
 
-fn mask32(len: u8) -> u32 {
+pub(crate) fn mask32(len: u8) -> u32 {
     if len == 0 {
         0
     } else {
@@ -166,7 +166,7 @@ fn mask32(len: u8) -> u32 {
     }
 }
 
-fn mask128(len: u8) -> u128 {
+pub(crate) fn mask128(len: u8) -> u128 {
     if len == 0 {
         0
     } else {

@@ -373,6 +373,14 @@ fn g1_differential_against_tcpdmatch() {
                             let ours = r.check(daemon, addr, &none);
                             let theirs = tcpd_verdict(tool, dir.path(), daemon, client).unwrap();
                             denied += usize::from(!theirs);
+                            // The compiled matcher (what svc runs) and the plain walk agree.
+                            let walked = r.check_walk(daemon, addr, None, &none);
+                            if ours != walked {
+                                bad.push(format!(
+                                    "{daemon} from {client}: index {ours:?}, walk {walked:?}\n--- hosts.allow\n{}--- hosts.deny\n{}",
+                                    case.allow, case.deny
+                                ));
+                            }
                             if ours.allowed != theirs {
                                 bad.push(format!(
                                     "{daemon} from {client}: svc {} ({}), tcpdmatch {}\n--- hosts.allow\n{}--- hosts.deny\n{}",
