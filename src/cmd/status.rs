@@ -143,7 +143,9 @@ fn usage(ctx: &Context, def: &Definition, st: &Status) -> Usage {
         .map(|r| r.pgid)
         .into_iter()
         .collect();
-    if let Some(s) = procfs.stat(pid) {
+    // One read of the main process's stat serves both questions below.
+    let main = procfs.stat(pid);
+    if let Some(s) = &main {
         groups.push(s.pgrp);
     }
     groups.retain(|g| *g > 1);
@@ -152,7 +154,7 @@ fn usage(ctx: &Context, def: &Definition, st: &Status) -> Usage {
         .iter()
         .flat_map(|g| procfs.group_members(*g))
         .collect();
-    if !members.contains(&pid) && procfs.stat(pid).is_some_and(|s| !s.is_zombie()) {
+    if !members.contains(&pid) && main.is_some_and(|s| !s.is_zombie()) {
         members.push(pid);
     }
     members.sort_unstable();

@@ -182,7 +182,7 @@ impl Procfs {
 
     /// `/proc/PID/stat`, or `None` when the process does not exist.
     pub fn stat(&self, pid: i32) -> Option<Stat> {
-        let bytes = std::fs::read(self.pid_path(pid, "stat")).ok()?;
+        let bytes = read_small(&self.pid_path(pid, "stat")).ok()?;
         parse_stat_bytes(&bytes).ok()
     }
 
@@ -209,7 +209,8 @@ impl Procfs {
 
     /// Seconds since boot.
     pub fn uptime(&self) -> Option<f64> {
-        std::fs::read_to_string(self.root.join("uptime"))
+        let bytes = read_small(&self.root.join("uptime")).ok()?;
+        std::str::from_utf8(&bytes)
             .ok()?
             .split_whitespace()
             .next()?
@@ -224,17 +225,19 @@ impl Procfs {
         Ok((m.dev(), m.ino()))
     }
 
-    /// Resident memory in KiB (`VmRSS`), if the process has any.
+    /// Resident memory in KiB (`VmRSS`), if the process has any: the second field of
+    /// `/proc/PID/statm` (resident pages, the same sum of anonymous, file and shared memory as
+    /// `VmRSS`), a few bytes the kernel formats far faster than all of `/proc/PID/status`.
+    /// A zombie or a kernel thread has none (all fields 0).
     pub fn rss_kib(&self, pid: i32) -> Option<u64> {
-        // Bytes: the `Name:` line is whatever the process set, not necessarily UTF-8.
-        let bytes = std::fs::read(self.pid_path(pid, "status")).ok()?;
-        String::from_utf8_lossy(&bytes)
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))?
+        let bytes = read_small(&self.pid_path(pid, "statm")).ok()?;
+        let pages: u64 = std::str::from_utf8(&bytes)
+            .ok()?
             .split_whitespace()
-            .next()?
+            .nth(1)?
             .parse()
-            .ok()
+            .ok()?;
+        (pages > 0).then(|| pages * page_size() / 1024)
     }
 
     /// Every PID in the tree.
@@ -372,6 +375,42 @@ impl Procfs {
     }
 }
 
+/// Reads a small file of /proc whole: open, read into a buffer already big enough for the files
+/// svc reads (stat, statm, uptime) until end of file, close. No `fstat` for a size hint (a
+/// /proc file reports size 0) and no probing reads that start at 32 bytes as `std::fs::read`
+/// makes: `status` of many services reads a few of these per service.
+fn read_small(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 1024];
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            buf.resize(len * 2, 0);
+        }
+        match f.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(len);
+    Ok(buf)
+}
+
+/// The size of a memory page in bytes, read once.
+fn page_size() -> u64 {
+    static SIZE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *SIZE.get_or_init(|| {
+        nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+            .ok()
+            .flatten()
+            .filter(|s| *s > 0)
+            .map_or(4096, |s| s as u64)
+    })
+}
+
 /// Clock ticks per second (`CLK_TCK`).
 pub fn clock_ticks() -> u64 {
     let t = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
@@ -456,18 +495,57 @@ mod tests {
         assert_eq!(s.comm, "d\u{fffd}mon \u{fffd}");
     }
 
-    /// The same for `/proc/PID/status`, whose `Name:` line is raw bytes too: the memory
-    /// figure of `svc status` must not vanish for such a daemon.
+    /// The memory figure comes from `/proc/PID/statm` (resident pages, in KiB); a zombie's
+    /// or a kernel thread's zeros are no figure.
     #[test]
-    fn non_utf8_name_keeps_the_memory_figure() {
+    fn resident_memory_from_statm() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("4242")).unwrap();
-        std::fs::write(
-            dir.path().join("4242/status"),
-            b"Name:\td\xe6mon\nUmask:\t0022\nVmRSS:\t    1234 kB\n",
-        )
-        .unwrap();
-        assert_eq!(Procfs::at(dir.path()).rss_kib(4242), Some(1234));
+        for (pid, text) in [
+            (4242, "2000 300 100 5 0 200 0\n"),
+            (4243, "0 0 0 0 0 0 0\n"),
+        ] {
+            std::fs::create_dir_all(dir.path().join(pid.to_string())).unwrap();
+            std::fs::write(dir.path().join(format!("{pid}/statm")), text).unwrap();
+        }
+        let p = Procfs::at(dir.path());
+        assert_eq!(p.rss_kib(4242), Some(300 * page_size() / 1024));
+        assert_eq!(p.rss_kib(4243), None);
+        assert_eq!(p.rss_kib(4244), None);
+    }
+
+    /// `statm` gives the same figure as `VmRSS` of `/proc/PID/status` (what `ps` shows).
+    #[test]
+    fn statm_agrees_with_vmrss() {
+        let me = std::process::id() as i32;
+        let vmrss = |_: ()| -> u64 {
+            std::fs::read_to_string(format!("/proc/{me}/status"))
+                .unwrap()
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .unwrap()
+                .trim()
+                .trim_end_matches(" kB")
+                .parse()
+                .unwrap()
+        };
+        let before = vmrss(());
+        let ours = Procfs::system().rss_kib(me).unwrap();
+        let after = vmrss(());
+        // Memory may move between the reads (other test threads): within their range.
+        let (lo, hi) = (before.min(after), before.max(after));
+        assert!(
+            ours + 256 >= lo && ours <= hi + 256,
+            "statm {ours} KiB, VmRSS {before}..{after} KiB"
+        );
+    }
+
+    /// A file longer than the first buffer is still read whole.
+    #[test]
+    fn read_small_reads_past_its_first_buffer() {
+        let dir = tempfile::tempdir().unwrap();
+        let text: Vec<u8> = (0..5000u32).map(|i| b'a' + (i % 26) as u8).collect();
+        std::fs::write(dir.path().join("f"), &text).unwrap();
+        assert_eq!(read_small(&dir.path().join("f")).unwrap(), text);
     }
 
     /// `/proc/PID/stat` of a fixture process that started `start` clock ticks after boot.
