@@ -1323,6 +1323,7 @@ def scale_run(c, label, full):
         def run(cmd, expect=(0,)):
             r[cmd] = c.r.run(s.argv(*cmd.split()), expect=expect, timeout=long, rss=True)
             return r[cmd]
+        stopped = False
         try:
             lst = run("list")
             if len(lst.stdout.splitlines()) != n:
@@ -1337,17 +1338,36 @@ def scale_run(c, label, full):
             if sum(1 for o in json.loads(js.stdout) if o.get("state") == "running") != n:
                 raise BenchError(f"svc status --json does not show {n} services running")
             run("check")
-            run("switch 0")
-            none_alive(pids, "svc switch 0")
+            try:
+                run("switch 0")
+                none_alive(pids, "svc switch 0")
+                stopped = True
+            except BenchError as e:
+                # Recorded as a miss (a time past the timeout), not an abort: the rest of the
+                # figures still count.
+                r["switch 0"] = None
+                c.report.notes.append(f"{label}: switch 0 of {n} services failed: "
+                                      f"{str(e).splitlines()[0]}")
         finally:
-            c.r.run(s.argv("stop", *names), expect=None, timeout=long)
+            if not stopped:
+                try:
+                    c.r.run(s.argv("stop", *names), expect=None, timeout=long)
+                except BenchError as e:
+                    c.report.notes.append(f"{label}: cleanup by svc stop of {n} services "
+                                          f"failed ({str(e).splitlines()[0]}); the harness "
+                                          "kills them")
+                    kill_pidfiles([s.pidfile(x) for x in names])
     for n in sizes:
         for cmd in SCALE_CMDS:
+            if runs[n][cmd] is None:
+                continue
             ser = Series(cmd)
             ser.add(runs[n][cmd])
             c.report.row(f"{label}: {cmd}, {n} services", ser, None, "1 run")
     half, fullr = runs[sizes[0]], runs[full]
-    t = {cmd: fullr[cmd].seconds for cmd in SCALE_CMDS}
+    # A command that failed (switch 0 past its timeout) counts as infinitely slow.
+    secs = lambda res: res.seconds if res is not None else math.inf  # noqa: E731
+    t = {cmd: secs(fullr[cmd]) for cmd in SCALE_CMDS}
     per = full / 10000  # the goals are for 10,000 services, proportionally less for fewer
     c.report.goal(label, f"svc list of {full} services < {per:.2f} s (1 s per 10,000)",
                   f"{t['list'] * 1000:.0f} ms", t["list"] < per,
@@ -1365,17 +1385,17 @@ def scale_run(c, label, full):
                   f"{t['switch 0'] / t['switch 3']:.2f}x ({t['switch 0'] * 1000:.0f} against "
                   f"{t['switch 3'] * 1000:.0f} ms)", t["switch 0"] <= 2 * t["switch 3"],
                   "stopping costs more than starting per service")
-    growth = {cmd: fullr[cmd].seconds / half[cmd].seconds for cmd in SCALE_CMDS}
+    growth = {cmd: secs(fullr[cmd]) / secs(half[cmd]) for cmd in SCALE_CMDS}
     c.report.goal(label, f"linear: {sizes[0]} -> {full} services at most 2.5x the time "
                   f"({', '.join(SCALE_CMDS)})",
                   ", ".join(f"{g:.2f}x" for g in growth.values()),
                   all(g <= 2.5 for g in growth.values()),
                   "something grows faster than the number of services")
-    rss = {cmd: fullr[cmd].maxrss_kb for cmd in SCALE_CMDS}
-    if all(rss.values()):
+    rss = {cmd: fullr[cmd].maxrss_kb for cmd in SCALE_CMDS if fullr[cmd] is not None}
+    if rss and all(rss.values()):
         c.report.table(f"{label}: max RSS of each svc command, {full} services (GNU time, KiB)",
-                       [f"  {cmd:<14} {rss[cmd]:>8} KiB  ({rss[cmd] * 1024 / full:.0f} bytes per "
-                        "service)" for cmd in SCALE_CMDS])
+                       [f"  {cmd:<14} {v:>8} KiB  ({v * 1024 / full:.0f} bytes per service)"
+                        for cmd, v in rss.items()])
     else:
         c.report.notes.append(f"{label}: no max RSS (GNU time /usr/bin/time is not installed)")
 

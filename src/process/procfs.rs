@@ -191,18 +191,17 @@ impl Procfs {
         if let Some(b) = self.boot_id.get() {
             return Ok(b.clone());
         }
-        let b = std::fs::read_to_string(self.root.join("sys/kernel/random/boot_id"))?
-            .trim()
-            .to_string();
+        let bytes = read_small(&self.root.join("sys/kernel/random/boot_id"))?;
+        let b = String::from_utf8_lossy(&bytes).trim().to_string();
         Ok(self.boot_id.get_or_init(|| b).clone())
     }
 
     /// The largest PID the kernel hands out.
     pub fn pid_max(&self) -> i64 {
         *self.pid_max.get_or_init(|| {
-            std::fs::read_to_string(self.root.join("sys/kernel/pid_max"))
+            read_small(&self.root.join("sys/kernel/pid_max"))
                 .ok()
-                .and_then(|t| t.trim().parse().ok())
+                .and_then(|t| String::from_utf8_lossy(&t).trim().parse().ok())
                 .unwrap_or(4_194_304)
         })
     }
@@ -257,8 +256,13 @@ impl Procfs {
         if !self.loadavg_is_own() {
             return None;
         }
-        let text = std::fs::read_to_string(self.root.join("loadavg")).ok()?;
-        text.split_whitespace().nth(4)?.parse().ok()
+        let bytes = read_small(&self.root.join("loadavg")).ok()?;
+        std::str::from_utf8(&bytes)
+            .ok()?
+            .split_whitespace()
+            .nth(4)?
+            .parse()
+            .ok()
     }
 
     /// Whether `loadavg` is this /proc's own file (on its device: not a file mounted over it)
@@ -376,7 +380,7 @@ impl Procfs {
 }
 
 /// Reads a small file of /proc whole: open, read into a buffer already big enough for the files
-/// svc reads (stat, statm, uptime) until end of file, close. No `fstat` for a size hint (a
+/// svc reads (stat, statm, uptime, boot_id...) until end of file, close. No `fstat` for a size hint (a
 /// /proc file reports size 0) and no probing reads that start at 32 bytes as `std::fs::read`
 /// makes: `status` of many services reads a few of these per service.
 fn read_small(path: &Path) -> io::Result<Vec<u8>> {
