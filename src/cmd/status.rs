@@ -123,8 +123,13 @@ fn usage(ctx: &Context, def: &Definition, st: &Status) -> Usage {
     let procfs = &ctx.life.procfs;
     let now = crate::clock::unix_secs(std::time::SystemTime::now());
     let since_unix = st.uptime_s.map(|up| now.saturating_sub(up));
+    // The main process's memory was read by the status a moment ago: not read again.
+    let rss_of = |p: i32| match st.pid {
+        Some(main) if main == p && st.rss_kib.is_some() => st.rss_kib,
+        _ => procfs.rss_kib(p),
+    };
     let rss = |members: &[i32]| -> Option<u64> {
-        let memory: Vec<u64> = members.iter().filter_map(|p| procfs.rss_kib(*p)).collect();
+        let memory: Vec<u64> = members.iter().filter_map(|p| rss_of(*p)).collect();
         (!memory.is_empty()).then(|| memory.iter().sum::<u64>() * 1024)
     };
     if let Some(cg) = ctx.life.cgroup(def) {

@@ -104,6 +104,41 @@ fn memory_figure_is_the_resident_memory_of_the_process() {
     sb.svc(["stop", "mem"]).ok();
 }
 
+/// `memory_bytes` of a service of two processes is the memory of both (the main process's
+/// own figure, taken from the status just read, is not counted for the other one), unless the
+/// cgroup's `memory.current` gives it.
+#[test]
+fn memory_of_a_service_counts_each_of_its_processes() {
+    let sb = Sandbox::new();
+    let script = sb.script("two.sh", "#!/bin/sh\nsleep 100000 &\nwait\n");
+    sb.service("two", &format!("exec: {}\n", script.display()));
+    sb.svc(["start", "two"]).ok();
+    let main = sb.pid("two");
+    let kib = |pid: i32| -> u64 {
+        proc_status_field(pid, "VmRSS")
+            .unwrap_or_default()
+            .trim()
+            .trim_end_matches(" kB")
+            .parse()
+            .unwrap_or(0)
+    };
+    wait_until(T, "the main process's child", || {
+        group_members(main).len() == 2
+    });
+    let child = *group_members(main).iter().find(|p| **p != main).unwrap();
+    let by_cgroup =
+        service_cgroup_dir(&sb, "two").is_some_and(|d| d.join("memory.current").exists());
+    wait_until(T, "memory_bytes the sum of both processes' VmRSS", || {
+        let before = kib(main) + kib(child);
+        let v = status_json(&sb, "two");
+        let after = kib(main) + kib(child);
+        assert_eq!(v["processes"], 2, "{v}");
+        let bytes = v["memory_bytes"].as_u64().expect("memory_bytes");
+        by_cgroup || (before.min(after) * 1024 <= bytes && bytes <= before.max(after) * 1024)
+    });
+    sb.svc(["stop", "two"]).ok();
+}
+
 /// Per service, `status` of all opens `/proc/PID/stat` at most twice (the probe's check and
 /// the identity check), never `/proc/PID/status`, and reads each /proc file in at most two
 /// reads (its text, then end of file).
