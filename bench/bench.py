@@ -1316,6 +1316,9 @@ def scale_run(c, label, full):
             num = 5 + 10 * (i * 10 // n)
             os.symlink(f"../../init.d/{name}.yaml", os.path.join(rc3, f"S{num:02d}{name}"))
             os.symlink(f"../../init.d/{name}.yaml", os.path.join(rc0, f"K{100 - num:02d}{name}"))
+        # The tree just written (3 N files and links) goes to disk now, not during a timed
+        # command (an earlier run's `list` of 10,000 took 2.4 s against 0.3 s on a settled tree).
+        os.sync()
         c.log(f"{label}: {n} services")
         long = max(CMD_TIMEOUT, n / 50)
         r = runs[n] = {}
