@@ -123,8 +123,13 @@ fn usage(ctx: &Context, def: &Definition, st: &Status) -> Usage {
     let procfs = &ctx.life.procfs;
     let now = crate::clock::unix_secs(std::time::SystemTime::now());
     let since_unix = st.uptime_s.map(|up| now.saturating_sub(up));
+    // The main process's memory was read by the status a moment ago: not read again.
+    let rss_of = |p: i32| match st.pid {
+        Some(main) if main == p && st.rss_kib.is_some() => st.rss_kib,
+        _ => procfs.rss_kib(p),
+    };
     let rss = |members: &[i32]| -> Option<u64> {
-        let memory: Vec<u64> = members.iter().filter_map(|p| procfs.rss_kib(*p)).collect();
+        let memory: Vec<u64> = members.iter().filter_map(|p| rss_of(*p)).collect();
         (!memory.is_empty()).then(|| memory.iter().sum::<u64>() * 1024)
     };
     if let Some(cg) = ctx.life.cgroup(def) {
@@ -143,7 +148,9 @@ fn usage(ctx: &Context, def: &Definition, st: &Status) -> Usage {
         .map(|r| r.pgid)
         .into_iter()
         .collect();
-    if let Some(s) = procfs.stat(pid) {
+    // One read of the main process's stat serves both questions below.
+    let main = procfs.stat(pid);
+    if let Some(s) = &main {
         groups.push(s.pgrp);
     }
     groups.retain(|g| *g > 1);
@@ -152,7 +159,7 @@ fn usage(ctx: &Context, def: &Definition, st: &Status) -> Usage {
         .iter()
         .flat_map(|g| procfs.group_members(*g))
         .collect();
-    if !members.contains(&pid) && procfs.stat(pid).is_some_and(|s| !s.is_zombie()) {
+    if !members.contains(&pid) && main.is_some_and(|s| !s.is_zombie()) {
         members.push(pid);
     }
     members.sort_unstable();

@@ -37,7 +37,9 @@ pub fn read_trusted(path: &Path) -> Result<String, ReadError> {
             meta.size()
         )));
     }
-    let mut bytes = Vec::new();
+    // Sized from the file's length (plus one byte to see the end): one read, not a series
+    // that starts at 32 bytes.
+    let mut bytes = Vec::with_capacity(meta.size() as usize + 1);
     Read::by_ref(&mut f)
         .take(MAX_FILE_SIZE + 1)
         .read_to_end(&mut bytes)

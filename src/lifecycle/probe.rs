@@ -128,9 +128,17 @@ pub(crate) fn status(life: &Lifecycle, def: &Definition) -> Status {
         Liveness::Running { handle, record } => {
             let pid = handle.as_ref().map(ProcHandle::pid);
             let starting = matches!(&record, Some(r) if !r.ready) && life.lock_held(def);
-            let uptime_s = pid.and_then(|pid| life.procfs.stat(pid)).and_then(|s| {
+            // A record the probe verified has the start time /proc just showed (the identity
+            // check compared them): /proc is read again only for a PID file without one.
+            let start_ticks = match &record {
+                Some(r) => Some(r.start_ticks),
+                None => pid
+                    .and_then(|pid| life.procfs.stat(pid))
+                    .map(|s| s.start_ticks),
+            };
+            let uptime_s = start_ticks.and_then(|ticks| {
                 let up = life.procfs.uptime()?;
-                let started = s.start_ticks as f64 / clock_ticks() as f64;
+                let started = ticks as f64 / clock_ticks() as f64;
                 Some((up - started).max(0.0) as u64)
             });
             Status {

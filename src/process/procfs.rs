@@ -182,7 +182,7 @@ impl Procfs {
 
     /// `/proc/PID/stat`, or `None` when the process does not exist.
     pub fn stat(&self, pid: i32) -> Option<Stat> {
-        let bytes = std::fs::read(self.pid_path(pid, "stat")).ok()?;
+        let bytes = read_small(&self.pid_path(pid, "stat")).ok()?;
         parse_stat_bytes(&bytes).ok()
     }
 
@@ -191,25 +191,25 @@ impl Procfs {
         if let Some(b) = self.boot_id.get() {
             return Ok(b.clone());
         }
-        let b = std::fs::read_to_string(self.root.join("sys/kernel/random/boot_id"))?
-            .trim()
-            .to_string();
+        let bytes = read_small(&self.root.join("sys/kernel/random/boot_id"))?;
+        let b = String::from_utf8_lossy(&bytes).trim().to_string();
         Ok(self.boot_id.get_or_init(|| b).clone())
     }
 
     /// The largest PID the kernel hands out.
     pub fn pid_max(&self) -> i64 {
         *self.pid_max.get_or_init(|| {
-            std::fs::read_to_string(self.root.join("sys/kernel/pid_max"))
+            read_small(&self.root.join("sys/kernel/pid_max"))
                 .ok()
-                .and_then(|t| t.trim().parse().ok())
+                .and_then(|t| String::from_utf8_lossy(&t).trim().parse().ok())
                 .unwrap_or(4_194_304)
         })
     }
 
     /// Seconds since boot.
     pub fn uptime(&self) -> Option<f64> {
-        std::fs::read_to_string(self.root.join("uptime"))
+        let bytes = read_small(&self.root.join("uptime")).ok()?;
+        std::str::from_utf8(&bytes)
             .ok()?
             .split_whitespace()
             .next()?
@@ -224,17 +224,19 @@ impl Procfs {
         Ok((m.dev(), m.ino()))
     }
 
-    /// Resident memory in KiB (`VmRSS`), if the process has any.
+    /// Resident memory in KiB (`VmRSS`), if the process has any: the second field of
+    /// `/proc/PID/statm` (resident pages, the same sum of anonymous, file and shared memory as
+    /// `VmRSS`), a few bytes the kernel formats far faster than all of `/proc/PID/status`.
+    /// A zombie or a kernel thread has none (all fields 0).
     pub fn rss_kib(&self, pid: i32) -> Option<u64> {
-        // Bytes: the `Name:` line is whatever the process set, not necessarily UTF-8.
-        let bytes = std::fs::read(self.pid_path(pid, "status")).ok()?;
-        String::from_utf8_lossy(&bytes)
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))?
+        let bytes = read_small(&self.pid_path(pid, "statm")).ok()?;
+        let pages: u64 = std::str::from_utf8(&bytes)
+            .ok()?
             .split_whitespace()
-            .next()?
+            .nth(1)?
             .parse()
-            .ok()
+            .ok()?;
+        (pages > 0).then(|| pages * page_size() / 1024)
     }
 
     /// Every PID in the tree.
@@ -254,8 +256,13 @@ impl Procfs {
         if !self.loadavg_is_own() {
             return None;
         }
-        let text = std::fs::read_to_string(self.root.join("loadavg")).ok()?;
-        text.split_whitespace().nth(4)?.parse().ok()
+        let bytes = read_small(&self.root.join("loadavg")).ok()?;
+        std::str::from_utf8(&bytes)
+            .ok()?
+            .split_whitespace()
+            .nth(4)?
+            .parse()
+            .ok()
     }
 
     /// Whether `loadavg` is this /proc's own file (on its device: not a file mounted over it)
@@ -372,6 +379,42 @@ impl Procfs {
     }
 }
 
+/// Reads a small file of /proc whole: open, read into a buffer already big enough for the files
+/// svc reads (stat, statm, uptime, boot_id...) until end of file, close. No `fstat` for a size hint (a
+/// /proc file reports size 0) and no probing reads that start at 32 bytes as `std::fs::read`
+/// makes: `status` of many services reads a few of these per service.
+fn read_small(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 1024];
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            buf.resize(len * 2, 0);
+        }
+        match f.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(len);
+    Ok(buf)
+}
+
+/// The size of a memory page in bytes, read once.
+fn page_size() -> u64 {
+    static SIZE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *SIZE.get_or_init(|| {
+        nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+            .ok()
+            .flatten()
+            .filter(|s| *s > 0)
+            .map_or(4096, |s| s as u64)
+    })
+}
+
 /// Clock ticks per second (`CLK_TCK`).
 pub fn clock_ticks() -> u64 {
     let t = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
@@ -386,273 +429,4 @@ pub fn clock_ticks() -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const SAMPLE: &str = "4242 (a) b (c) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 123456 1000 200 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n";
-
-    #[test]
-    fn parses_after_last_paren() {
-        let s = parse_stat(SAMPLE).unwrap();
-        assert_eq!(s.pid, 4242);
-        assert_eq!(s.comm, "a) b (c");
-        assert_eq!(s.state, 'S');
-        assert_eq!(s.ppid, 1);
-        assert_eq!((s.pgrp, s.session), (4242, 4242));
-        assert_eq!(s.start_ticks, 123456);
-        assert!(!s.is_zombie());
-    }
-
-    #[test]
-    fn rejects_truncated_stat() {
-        assert!(parse_stat("12 (x) S 1 2").is_err());
-        assert!(parse_stat("garbage").is_err());
-        assert!(parse_stat("").is_err());
-    }
-
-    #[test]
-    fn zombie_state() {
-        let z = SAMPLE.replacen(") S ", ") Z ", 1);
-        assert!(parse_stat(&z).unwrap().is_zombie());
-    }
-
-    #[test]
-    fn fixture_tree() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("4242")).unwrap();
-        std::fs::write(dir.path().join("4242/stat"), SAMPLE).unwrap();
-        std::fs::create_dir_all(dir.path().join("sys/kernel/random")).unwrap();
-        std::fs::write(dir.path().join("sys/kernel/random/boot_id"), "abc-def\n").unwrap();
-        std::fs::write(dir.path().join("sys/kernel/pid_max"), "32768\n").unwrap();
-        std::fs::write(dir.path().join("uptime"), "123.45 67.8\n").unwrap();
-        let p = Procfs::at(dir.path());
-        assert_eq!(p.stat(4242).unwrap().comm, "a) b (c");
-        assert!(p.stat(4243).is_none());
-        assert_eq!(p.boot_id().unwrap(), "abc-def");
-        assert_eq!(p.pid_max(), 32768);
-        assert_eq!(p.uptime(), Some(123.45));
-        assert_eq!(p.pids(), vec![4242]);
-        assert_eq!(p.group_members(4242), vec![4242]);
-    }
-
-    /// Regression: a process may name itself with any bytes (prctl PR_SET_NAME) and the
-    /// kernel writes them raw into /proc/PID/stat; such a process must not look gone (a
-    /// daemon svc could not see, reported dead and left running at stop).
-    #[test]
-    fn non_utf8_comm_is_still_a_process() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("4242")).unwrap();
-        let raw: Vec<u8> = SAMPLE
-            .replacen("(a) b (c)", "(d~mon ~)", 1)
-            .bytes()
-            .map(|b| if b == b'~' { 0xe6 } else { b })
-            .collect();
-        std::fs::write(dir.path().join("4242/stat"), raw).unwrap();
-        let p = Procfs::at(dir.path());
-        let s = p
-            .stat(4242)
-            .expect("a process with a non-UTF-8 name is still there");
-        assert_eq!((s.pid, s.pgrp, s.start_ticks), (4242, 4242, 123456));
-        assert_eq!(s.comm, "d\u{fffd}mon \u{fffd}");
-    }
-
-    /// The same for `/proc/PID/status`, whose `Name:` line is raw bytes too: the memory
-    /// figure of `svc status` must not vanish for such a daemon.
-    #[test]
-    fn non_utf8_name_keeps_the_memory_figure() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("4242")).unwrap();
-        std::fs::write(
-            dir.path().join("4242/status"),
-            b"Name:\td\xe6mon\nUmask:\t0022\nVmRSS:\t    1234 kB\n",
-        )
-        .unwrap();
-        assert_eq!(Procfs::at(dir.path()).rss_kib(4242), Some(1234));
-    }
-
-    /// `/proc/PID/stat` of a fixture process that started `start` clock ticks after boot.
-    fn proc_stat(
-        root: &Path,
-        pid: i32,
-        (ppid, pgrp, session): (i32, i32, i32),
-        state: char,
-        start: u64,
-    ) {
-        let text = format!(
-            "{pid} (p{pid}) {state} {ppid} {pgrp} {session} 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 {start} 1 1\n"
-        );
-        std::fs::create_dir_all(root.join(pid.to_string())).unwrap();
-        std::fs::write(root.join(format!("{pid}/stat")), text).unwrap();
-    }
-
-    /// A fixture process that started at tick 1000 + PID.
-    fn proc_at(root: &Path, pid: i32, ppid: i32, pgrp: i32, session: i32, state: char) {
-        proc_stat(root, pid, (ppid, pgrp, session), state, 1000 + pid as u64);
-    }
-
-    #[test]
-    fn descendants_and_group_members_from_one_table() {
-        let dir = tempfile::tempdir().unwrap();
-        let r = dir.path();
-        // 10 leads its session and group; 11 is its child, 12 a grandchild that left the group
-        // (setsid), 13 a zombie child, 14 an orphan of the group (parent 1), 20 unrelated.
-        proc_at(r, 1, 0, 1, 1, 'S');
-        proc_at(r, 10, 1, 10, 10, 'S');
-        proc_at(r, 11, 10, 10, 10, 'S');
-        proc_at(r, 12, 11, 12, 12, 'S');
-        proc_at(r, 13, 10, 10, 10, 'Z');
-        proc_at(r, 14, 1, 10, 10, 'S');
-        proc_at(r, 20, 1, 20, 20, 'S');
-        let p = Procfs::at(r);
-        let t = p.table();
-        let mut d = t.descendants(10);
-        d.sort();
-        assert_eq!(d, [(11, 1011), (12, 1012)]);
-        let mut g = p.group_members(10);
-        g.sort();
-        assert_eq!(g, [10, 11, 14]);
-        // Without the children files (a fixture has none) descendants come from the table.
-        let mut d = p.descendants(10);
-        d.sort();
-        assert_eq!(d, [(11, 1011), (12, 1012)]);
-    }
-
-    /// A fixture /proc of svc's own namespace: its `self` names this process.
-    fn own_self(root: &Path) {
-        std::os::unix::fs::symlink(std::process::id().to_string(), root.join("self")).unwrap();
-    }
-
-    /// A group that is empty when the table is read can be made afterwards, without a new
-    /// PID, by the process whose PID it is, and joined by the others of that process's
-    /// session: those are candidates too.
-    #[test]
-    fn a_group_made_after_the_scan_is_seen_whole() {
-        let dir = tempfile::tempdir().unwrap();
-        let r = dir.path();
-        proc_at(r, 10, 1, 5, 5, 'S');
-        proc_at(r, 11, 1, 5, 5, 'S');
-        own_self(r);
-        std::fs::write(r.join("loadavg"), "0.00 0.01 0.05 1/90 11\n").unwrap();
-        let p = Procfs::at(r);
-        let first = p.table();
-        // 10 makes group 10 (setpgid(0, 0)) and 11 joins it: no new PID.
-        proc_at(r, 10, 1, 10, 5, 'S');
-        proc_at(r, 11, 1, 10, 5, 'S');
-        let mut g = p.group_members(10);
-        g.sort();
-        assert_eq!(g, [10, 11]);
-        assert!(Arc::ptr_eq(&first, &p.table()));
-    }
-
-    /// A fixture process that leads its own group and session, started at `start`.
-    fn proc_started(root: &Path, pid: i32, ppid: i32, start: u64) {
-        proc_stat(root, pid, (ppid, pid, pid), 'S', start);
-    }
-
-    /// The walk up the parents is not fooled by a parent that exited between two reads and
-    /// whose PID a process under the ancestor took: that one is younger than the child.
-    #[test]
-    fn descends_from_walks_real_parents_only() {
-        let dir = tempfile::tempdir().unwrap();
-        let r = dir.path();
-        // 30 is the ancestor; 31 its child, 32 a grandchild.
-        proc_started(r, 30, 1, 100);
-        proc_started(r, 31, 30, 200);
-        proc_started(r, 32, 31, 300);
-        // 50 is another process; its parent 40 "is" now a new process under 30 that took the
-        // PID of 50's real parent, which exited: it started after 50.
-        proc_started(r, 40, 31, 900);
-        proc_started(r, 50, 40, 500);
-        let p = Procfs::at(r);
-        assert!(p.descends_from(31, 30));
-        assert!(p.descends_from(32, 30));
-        assert!(!p.descends_from(50, 30));
-        assert!(!p.descends_from(30, 30));
-        assert!(!p.descends_from(99, 30));
-    }
-
-    #[test]
-    fn the_table_is_read_again_only_after_a_new_pid() {
-        let dir = tempfile::tempdir().unwrap();
-        let r = dir.path();
-        proc_at(r, 10, 1, 10, 10, 'S');
-        own_self(r);
-        let p = Procfs::at(r);
-        // Without /proc/loadavg every call scans.
-        assert!(!Arc::ptr_eq(&p.table(), &p.table()));
-        std::fs::write(r.join("loadavg"), "0.00 0.01 0.05 1/90 10\n").unwrap();
-        assert_eq!(p.last_pid(), Some(10));
-        let first = p.table();
-        assert!(Arc::ptr_eq(&first, &p.table()));
-        // A member exits without a new PID: seen in its own stat, no new scan.
-        proc_at(r, 10, 1, 10, 10, 'Z');
-        assert!(p.group_members(10).is_empty());
-        assert!(Arc::ptr_eq(&first, &p.table()));
-        // A new PID: scanned again.
-        proc_at(r, 11, 10, 10, 10, 'S');
-        std::fs::write(r.join("loadavg"), "0.00 0.01 0.05 1/90 11\n").unwrap();
-        assert_eq!(p.group_members(10), [11]);
-        assert!(!Arc::ptr_eq(&first, &p.table()));
-    }
-
-    /// A directory on another device than `than` (a file there stands for one mounted over
-    /// /proc's own, as LXCFS mounts its `loadavg`).
-    fn elsewhere(than: &Path) -> tempfile::TempDir {
-        let dev = |p: &Path| std::fs::metadata(p).unwrap().dev();
-        ["/dev/shm", "/run", "/var/tmp", "/tmp"]
-            .iter()
-            .filter_map(|d| tempfile::tempdir_in(d).ok())
-            .find(|d| dev(d.path()) != dev(than))
-            .expect("a writable directory on another device than the temporary directory")
-    }
-
-    /// Regression: LXCFS mounts its own `loadavg` over the kernel's in containers; its last
-    /// PID is the largest PID of a cgroup, refreshed every few seconds, so it stays the same
-    /// while processes come and go, and a cached table missed them (a stop that found its
-    /// group empty while a member lived). Such a file, and a /proc of another PID namespace
-    /// (whose `self` is not svc), never key the cache.
-    #[test]
-    fn a_loadavg_that_is_not_procs_own_never_keys_the_cache() {
-        // A loadavg mounted over /proc's own: here a symlink to a file on another device.
-        let dir = tempfile::tempdir().unwrap();
-        let r = dir.path();
-        proc_at(r, 10, 1, 10, 10, 'S');
-        own_self(r);
-        let other = elsewhere(r);
-        std::fs::write(other.path().join("loadavg"), "0.00 0.01 0.05 1/90 10\n").unwrap();
-        std::os::unix::fs::symlink(other.path().join("loadavg"), r.join("loadavg")).unwrap();
-        let p = Procfs::at(r);
-        assert_eq!(p.last_pid(), None);
-        let first = p.table();
-        proc_at(r, 11, 10, 10, 10, 'S');
-        assert!(!Arc::ptr_eq(&first, &p.table()));
-        let mut g = p.group_members(10);
-        g.sort();
-        assert_eq!(g, [10, 11]);
-
-        // Another namespace's /proc: `self` is not this process.
-        let dir = tempfile::tempdir().unwrap();
-        let r = dir.path();
-        proc_at(r, 10, 1, 10, 10, 'S');
-        std::os::unix::fs::symlink("1", r.join("self")).unwrap();
-        std::fs::write(r.join("loadavg"), "0.00 0.01 0.05 1/90 10\n").unwrap();
-        let p = Procfs::at(r);
-        assert_eq!(p.last_pid(), None);
-        assert!(!Arc::ptr_eq(&p.table(), &p.table()));
-    }
-
-    #[test]
-    fn the_real_proc_keys_the_cache() {
-        assert!(Procfs::system().last_pid().is_some());
-    }
-
-    #[test]
-    fn reads_own_process() {
-        let p = Procfs::system();
-        let me = std::process::id() as i32;
-        let s = p.stat(me).unwrap();
-        assert_eq!(s.pid, me);
-        assert!(p.exe_id(me).is_ok());
-        assert!(!p.boot_id().unwrap().is_empty());
-    }
-}
+mod tests;

@@ -31,6 +31,7 @@ mod packaging;
 mod procname;
 mod readiness;
 mod rundir;
+mod scale;
 mod serve;
 mod serve_http;
 mod serve_metrics;
