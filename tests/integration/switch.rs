@@ -1165,12 +1165,19 @@ fn a_boot_fits_its_parallelism_to_the_open_file_limit() {
         "{head}\n{err}"
     );
     assert!(r.stderr.contains("--jobs 1024: running "), "{err}");
-    assert_eq!(
-        std::fs::read_to_string(sb.work.join("t007.nofile"))
-            .unwrap()
-            .trim(),
-        "64"
-    );
+    // What each daemon wrote once it ran (a switch does not wait for that: no readiness).
+    let read = |f: &str| {
+        let path = sb.work.join(f);
+        let text = || {
+            std::fs::read_to_string(&path)
+                .unwrap_or_default()
+                .trim()
+                .to_string()
+        };
+        wait_until(Duration::from_secs(10), f, || !text().is_empty());
+        text()
+    };
+    assert_eq!(read("t007.nofile"), "64");
 
     // A soft limit below the hard one: svc raises its own; the programs keep 64, or the
     // limit their definition sets.
@@ -1181,12 +1188,6 @@ fn a_boot_fits_its_parallelism_to_the_open_file_limit() {
     let r = run_with_nofile(&sb, 64, 4096, &["switch", "2", "--jobs", "1024"]);
     r.ok()
         .stdout_has("Runlevel 2: started 2, stopped 0, kept 0");
-    let read = |f: &str| {
-        std::fs::read_to_string(sb.work.join(f))
-            .unwrap_or_default()
-            .trim()
-            .to_string()
-    };
     assert_eq!(read("plain.nofile"), "64", "{}{}", r.stdout, r.stderr);
     assert_eq!(read("own.nofile"), "100");
     let r = run_with_nofile(&sb, 64, 64, &["switch", "0", "--jobs", "1024"]);
