@@ -150,15 +150,7 @@ pub fn serve<S: Stream>(
             }
             Err(Stop::Refuse(status, text)) => {
                 log(peer, format_args!("{status}: {text}"));
-                let _ = answer(
-                    &mut stream,
-                    &Response::text(status, text),
-                    false,
-                    false,
-                    limits,
-                );
-                linger(&mut stream);
-                return;
+                return refuse(&mut stream, status, text, limits);
             }
         };
         let unread = head.content_length > 0;
@@ -181,10 +173,7 @@ pub fn serve<S: Stream>(
                 peer,
                 format_args!("413 {} {}", head.method, shown(&head.path)),
             );
-            let r = Response::text(413, "request body too large");
-            let _ = answer(&mut stream, &r, false, false, limits);
-            linger(&mut stream);
-            return;
+            return refuse(&mut stream, 413, "request body too large", limits);
         }
         // What changes services is asked for by an XML-RPC client, never by a web page the
         // operator's browser (holding the credentials) happens to show (cross-site requests).
@@ -197,15 +186,7 @@ pub fn serve<S: Stream>(
                 peer,
                 format_args!("{status} {} {}", head.method, shown(&head.path)),
             );
-            let _ = answer(
-                &mut stream,
-                &Response::text(status, text),
-                false,
-                false,
-                limits,
-            );
-            linger(&mut stream);
-            return;
+            return refuse(&mut stream, status, text, limits);
         }
         if head.expect_continue && unread && buf.len() == head.len {
             let _ = stream.write_timeout(limits.write);
@@ -243,6 +224,13 @@ pub fn serve<S: Stream>(
         // What follows (a pipelined request) stays; a large body's buffer is let go.
         buf = buf.split_off(end);
     }
+}
+
+/// Answers `status` with `text` and closes the connection (what is left of the request is
+/// never read: see [`linger`]).
+fn refuse<S: Stream>(stream: &mut S, status: u16, text: &str, limits: &Limits) {
+    let _ = answer(stream, &Response::text(status, text), false, false, limits);
+    linger(stream);
 }
 
 /// Reads more of the request into `buf`, waiting until `deadline` at most.
