@@ -100,12 +100,8 @@ fn sigint_ends_it_cleanly_too_and_a_stale_socket_is_replaced() {
     assert_eq!(run.code, 128 + libc::SIGKILL, "{}", run.stderr);
     assert!(socket.exists(), "a killed server leaves its socket");
     let s = Serve::start(&sb, &[]);
-    let mut c = UnixStream::connect(&s.socket).expect("the new server answers");
-    c.write_all(b"GET /nope HTTP/1.0\r\n\r\n").unwrap();
-    let mut answer = String::new();
-    c.set_read_timeout(Some(T)).unwrap();
-    c.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    let a = http_unix(&s, "GET", "/nope", b"");
+    assert_eq!(a.status, 404, "{a:?}");
 }
 
 #[test]
@@ -117,12 +113,8 @@ fn a_second_serve_refuses_while_the_first_runs() {
         .stderr_has("another svc serve")
         .stderr_has("svc.sock");
     // The first still answers, on the same socket.
-    let mut c = UnixStream::connect(&first.socket).expect("the first still listens");
-    c.write_all(b"GET /nope HTTP/1.0\r\n\r\n").unwrap();
-    let mut answer = String::new();
-    c.set_read_timeout(Some(T)).unwrap();
-    c.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    let a = http_unix(&first, "GET", "/nope", b"");
+    assert_eq!(a.status, 404, "{a:?}");
 }
 
 #[test]

@@ -24,6 +24,17 @@ const T: Duration = Duration::from_secs(60);
 /// The services of the sandbox, in the order svc lists them (by name).
 const NAMES: [&str; 4] = ["crashed", "echo", "idle", "web"];
 
+/// [`fleet`] served: `svc serve` listening on TCP (from svc.yaml, with the test credentials)
+/// on the port it gives back.
+fn fleet_served() -> (Sandbox, u16, Serve) {
+    let sb = fleet();
+    let port = free_port();
+    serve_settings(&sb, port);
+    let serve = Serve::start(&sb, &[]);
+    serve.wait_tcp(port);
+    (sb, port, serve)
+}
+
 /// The sandbox: runlevel 3 recorded (no links: the switch changes nothing), `web` running,
 /// `idle` stopped, `crashed` dead, `echo` a `socket:` service nobody listens for.
 fn fleet() -> Sandbox {
@@ -393,12 +404,7 @@ fn prometheus_scrapes_svc_serve_with_basic_auth() {
     let Some(prometheus) = tool(test, &["/usr/bin/prometheus"], "prometheus") else {
         return;
     };
-    let sb = fleet();
-    let port = free_port();
-    // Where svc serve listens comes from svc.yaml here (the page test gives --listen).
-    serve_settings(&sb, port);
-    let serve = Serve::start(&sb, &[]);
-    serve.wait_tcp(port);
+    let (sb, port, serve) = fleet_served();
     // Without the credentials nothing is scraped: the job below only works through them.
     let anonymous = http_tcp(port, "GET", "/metrics", None, b"");
     assert_eq!(
@@ -508,11 +514,7 @@ fn chromium_shows_every_service_on_the_page() {
     let Some(browser) = tool(test, &["/usr/bin/chromium"], "chromium") else {
         return;
     };
-    let sb = fleet();
-    let port = free_port();
-    serve_settings(&sb, port);
-    let serve = Serve::start(&sb, &[]);
-    serve.wait_tcp(port);
+    let (sb, port, serve) = fleet_served();
     // Chromium sends credentials from the URL (percent-encoded there) after the server's 401
     // with `WWW-Authenticate: Basic`, as for any top-level page.
     let url = format!(
