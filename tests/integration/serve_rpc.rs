@@ -169,17 +169,7 @@ fn xmlrpc_client_every_method_fault_and_multicall() {
             )
         })
         .collect();
-    let want = [
-        ("broken", "STOPPED"),
-        ("db", "STOPPED"),
-        ("job", "EXITED"),
-        ("quiet", "RUNNING"),
-        ("web", "RUNNING"),
-    ];
-    let want: Vec<(String, String)> = want
-        .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect();
+    let want = fleet_states();
     assert_eq!(all, want, "{}", out["all"]);
 
     let web = ok(&out, "info web");
@@ -369,20 +359,24 @@ fn statuses(run: &Run) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Every supervisorctl command of the issue against `url`.
-fn supervisorctl_drives(sb: &Sandbox, serve: &Serve, exe: &Path, url: &str) {
-    let status = ctl(exe, url, &["status"]);
-    let want = [
+/// What every process of the test fleet is before anything is asked, as supervisord names it.
+fn fleet_states() -> Vec<(String, String)> {
+    [
         ("broken", "STOPPED"),
         ("db", "STOPPED"),
         ("job", "EXITED"),
         ("quiet", "RUNNING"),
         ("web", "RUNNING"),
-    ];
-    let want: Vec<(String, String)> = want
-        .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect();
+    ]
+    .iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect()
+}
+
+/// Every supervisorctl command of the issue against `url`.
+fn supervisorctl_drives(sb: &Sandbox, serve: &Serve, exe: &Path, url: &str) {
+    let status = ctl(exe, url, &["status"]);
+    let want = fleet_states();
     assert_eq!(
         statuses(&status),
         want,
