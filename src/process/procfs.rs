@@ -17,7 +17,7 @@
 //! to exactly the same value between two reads of the table would go unnoticed: that takes
 //! about pid_max new processes in between, and then landing on that one value.)
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -92,27 +92,61 @@ pub fn parse_stat(text: &str) -> Result<Stat, String> {
 }
 
 /// One scan of the process table: the stat of every process (zombies included), and the last
-/// PID the kernel had handed out when the scan began (`None` when unknown).
+/// PID the kernel had handed out when the scan began (`None` when unknown). Indexed once, when
+/// made, by parent, process group and session: a stop asks it once per service, so each
+/// question costs what it finds, not the size of the table (10,000 services stop in time
+/// linear in their number).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Table {
     pub last_pid: Option<i32>,
-    pub procs: Vec<Stat>,
+    procs: Vec<Stat>,
+    /// Indices into `procs`: live (non-zombie) processes by parent PID.
+    children: HashMap<i32, Vec<usize>>,
+    /// Indices by process group, and by session.
+    by_group: HashMap<i32, Vec<usize>>,
+    by_session: HashMap<i32, Vec<usize>>,
+    /// Index by PID.
+    by_pid: HashMap<i32, usize>,
 }
 
 impl Table {
-    /// Every live descendant of `pid` in the table (children, their children, ...), with its
-    /// start time. Linear in the size of the table.
-    pub fn descendants(&self, pid: i32) -> Vec<(i32, u64)> {
-        let mut children: std::collections::HashMap<i32, Vec<&Stat>> =
-            std::collections::HashMap::new();
-        for s in self.procs.iter().filter(|s| !s.is_zombie()) {
-            children.entry(s.ppid).or_default().push(s);
+    /// A table of these processes, indexed.
+    pub fn new(last_pid: Option<i32>, procs: Vec<Stat>) -> Table {
+        let mut t = Table {
+            last_pid,
+            ..Table::default()
+        };
+        for (i, s) in procs.iter().enumerate() {
+            if !s.is_zombie() {
+                t.children.entry(s.ppid).or_default().push(i);
+            }
+            t.by_group.entry(s.pgrp).or_default().push(i);
+            t.by_session.entry(s.session).or_default().push(i);
+            t.by_pid.insert(s.pid, i);
         }
+        t.procs = procs;
+        t
+    }
+
+    /// Every process of the scan.
+    pub fn procs(&self) -> &[Stat] {
+        &self.procs
+    }
+
+    /// Every live descendant of `pid` in the table (children, their children, ...), with its
+    /// start time.
+    pub fn descendants(&self, pid: i32) -> Vec<(i32, u64)> {
         let mut out: Vec<(i32, u64)> = Vec::new();
         let mut seen: BTreeSet<i32> = BTreeSet::new();
         let mut frontier = vec![pid];
         while let Some(parent) = frontier.pop() {
-            for s in children.get(&parent).map(Vec::as_slice).unwrap_or_default() {
+            for &i in self
+                .children
+                .get(&parent)
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
+                let s = &self.procs[i];
                 if s.pid != pid && seen.insert(s.pid) {
                     out.push((s.pid, s.start_ticks));
                     frontier.push(s.pid);
@@ -125,18 +159,22 @@ impl Table {
     /// The processes that may be in process group `pgid` now, if no process was created since
     /// the scan: its members then, the process whose PID is `pgid` (it may make the group
     /// anew), and every process of their sessions (only those can join the group, setpgid(2)).
+    /// In table order.
     pub fn group_candidates(&self, pgid: i32) -> Vec<i32> {
-        let sessions: BTreeSet<i32> = self
-            .procs
-            .iter()
-            .filter(|s| s.pgrp == pgid || s.pid == pgid)
-            .map(|s| s.session)
-            .collect();
-        self.procs
-            .iter()
-            .filter(|s| s.pgrp == pgid || s.pid == pgid || sessions.contains(&s.session))
-            .map(|s| s.pid)
-            .collect()
+        let seeds = self
+            .by_group
+            .get(&pgid)
+            .into_iter()
+            .flatten()
+            .chain(self.by_pid.get(&pgid));
+        let sessions: BTreeSet<i32> = seeds.map(|&i| self.procs[i].session).collect();
+        let mut found: Vec<usize> = self.by_group.get(&pgid).cloned().unwrap_or_default();
+        for s in &sessions {
+            found.extend(self.by_session.get(s).into_iter().flatten());
+        }
+        found.sort_unstable();
+        found.dedup();
+        found.into_iter().map(|i| self.procs[i].pid).collect()
     }
 }
 
@@ -288,14 +326,13 @@ impl Procfs {
             }
         }
         // The last PID first: a process made during the scan makes the next call scan again.
-        let t = Arc::new(Table {
-            last_pid: now,
-            procs: self
-                .pids()
+        let t = Arc::new(Table::new(
+            now,
+            self.pids()
                 .into_iter()
                 .filter_map(|p| self.stat(p))
                 .collect(),
-        });
+        ));
         *cache = Some(t.clone());
         t
     }
@@ -357,10 +394,17 @@ impl Procfs {
     /// files where the kernel has them, else from [`Procfs::table`] (no scan per service).
     pub fn descendants(&self, pid: i32) -> Vec<(i32, u64)> {
         let mut out: Vec<(i32, u64)> = Vec::new();
-        if self.children(pid).is_some() {
+        // The first read of `pid`'s own children says whether the kernel has the files, and
+        // is the walk's first step (read once: a stop asks this for every service).
+        if let Some(first) = self.children(pid) {
             let mut frontier = vec![pid];
+            let mut known = Some(first);
             while let Some(parent) = frontier.pop() {
-                for c in self.children(parent).unwrap_or_default() {
+                let children = match known.take() {
+                    Some(c) => c,
+                    None => self.children(parent).unwrap_or_default(),
+                };
+                for c in children {
                     if let Some(s) = self.stat(c).filter(|s| !s.is_zombie()) {
                         if !out.iter().any(|(p, _)| *p == c) {
                             out.push((c, s.start_ticks));

@@ -307,3 +307,77 @@ fn reads_own_process() {
     assert!(p.exe_id(me).is_ok());
     assert!(!p.boot_id().unwrap().is_empty());
 }
+
+/// The reference the indexed [`Table`] must agree with: the linear scans it replaced.
+fn naive_group_candidates(procs: &[Stat], pgid: i32) -> Vec<i32> {
+    let sessions: BTreeSet<i32> = procs
+        .iter()
+        .filter(|s| s.pgrp == pgid || s.pid == pgid)
+        .map(|s| s.session)
+        .collect();
+    procs
+        .iter()
+        .filter(|s| s.pgrp == pgid || s.pid == pgid || sessions.contains(&s.session))
+        .map(|s| s.pid)
+        .collect()
+}
+
+fn naive_descendants(procs: &[Stat], pid: i32) -> Vec<(i32, u64)> {
+    let mut out: Vec<(i32, u64)> = Vec::new();
+    let mut frontier = vec![pid];
+    while let Some(parent) = frontier.pop() {
+        for s in procs.iter().filter(|s| !s.is_zombie() && s.ppid == parent) {
+            if s.pid != pid && !out.iter().any(|(p, _)| *p == s.pid) {
+                out.push((s.pid, s.start_ticks));
+                frontier.push(s.pid);
+            }
+        }
+    }
+    out
+}
+
+/// The table's indexes (by parent, group, session, PID) answer exactly what the linear scans
+/// answered, in the same order, on 2,000 generated process tables: a stop of 10,000 services
+/// must signal and wait for the same processes as before, only faster.
+#[test]
+fn indexed_table_agrees_with_the_linear_scans() {
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n) as i32
+    };
+    for _ in 0..2000 {
+        let n = 1 + next(40);
+        let span = n as u64;
+        let procs: Vec<Stat> = (0..n)
+            .map(|i| {
+                let pid = 2 + i * 3 + next(3);
+                Stat {
+                    pid,
+                    comm: format!("p{pid}"),
+                    state: if next(5) == 0 { 'Z' } else { 'S' },
+                    ppid: if next(4) == 0 { 1 } else { 2 + next(span * 6) },
+                    pgrp: 2 + next(span * 6),
+                    session: 2 + next(span),
+                    start_ticks: 1000 + pid as u64,
+                }
+            })
+            .collect();
+        let t = Table::new(Some(7), procs.clone());
+        assert_eq!(t.procs(), procs.as_slice());
+        for probe in 0..(2 + n * 3 + 3) {
+            assert_eq!(
+                t.group_candidates(probe),
+                naive_group_candidates(&procs, probe),
+                "group {probe} of {procs:?}"
+            );
+            assert_eq!(
+                t.descendants(probe),
+                naive_descendants(&procs, probe),
+                "descendants of {probe} in {procs:?}"
+            );
+        }
+    }
+}
