@@ -5,8 +5,9 @@
 //! Every open is `O_NONBLOCK`: a FIFO put where a file was expected would otherwise block
 //! `open(2)` until a peer appears — forever, while svc holds a service's lock. The descriptor
 //! is then examined (`fstat`, never the path again) and anything but a regular file is refused
-//! with an error saying what it is; for a regular file `O_NONBLOCK` is cleared again, so writes
-//! keep their ordinary blocking meaning. `O_NOCTTY` keeps a terminal from becoming svc's
+//! with an error saying what it is; for a regular file opened for writing `O_NONBLOCK` is
+//! cleared again, so writes keep their ordinary blocking meaning (one only read keeps it: it
+//! changes nothing for a regular file). `O_NOCTTY` keeps a terminal from becoming svc's
 //! controlling terminal. Whether a symlink at the last component is followed is the caller's
 //! choice ([`Links`]): logs never (writers and readers alike), configuration files as the trust
 //! rules of [`crate::trust`] allow (they check where a link leads).
@@ -33,6 +34,11 @@ pub enum Links {
 /// Opens `path` for reading: never blocking, regular files only, a last-component symlink
 /// followed or refused as `links` says. A missing file is `ErrorKind::NotFound`.
 pub fn open_read(path: &Path, links: Links) -> io::Result<File> {
+    open_read_meta(path, links).map(|(f, _)| f)
+}
+
+/// [`open_read`], with the file's metadata (taken once, when it was checked).
+pub fn open_read_meta(path: &Path, links: Links) -> io::Result<(File, Metadata)> {
     let mut flags = libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY;
     if links == Links::Refuse {
         flags |= libc::O_NOFOLLOW;
@@ -42,18 +48,25 @@ pub fn open_read(path: &Path, links: Links) -> io::Result<File> {
         .custom_flags(flags)
         .open(path)
         .map_err(|e| open_error(path, links, e))?;
-    let (f, meta) = settle(f)?;
+    // A regular file svc only reads itself keeps O_NONBLOCK, which changes nothing for a
+    // regular file (read(2) never blocks on one for want of data): two fcntl calls fewer on
+    // every definition, record and PID file read.
+    let meta = checked(&f)?;
     if links == Links::Refuse && meta.nlink() > 1 {
         return Err(hard_linked(&meta, "read"));
     }
-    Ok(f)
+    Ok((f, meta))
 }
 
 /// The whole of `path`, opened as [`open_read`] does.
 pub fn read(path: &Path, links: Links) -> io::Result<Vec<u8>> {
     use std::io::Read;
-    let mut bytes = Vec::new();
-    open_read(path, links)?.read_to_end(&mut bytes)?;
+    let (f, meta) = open_read_meta(path, links)?;
+    // Sized from the metadata already taken (capped: it is only a hint), and read through
+    // `Take` so that std does not fstat and lseek the file again for its own size hint.
+    let hint = meta.len().min(1 << 20) as usize;
+    let mut bytes = Vec::with_capacity(hint + 1);
+    f.take(u64::MAX).read_to_end(&mut bytes)?;
     Ok(bytes)
 }
 
@@ -115,11 +128,17 @@ pub fn describe(meta: &Metadata) -> &'static str {
 }
 
 /// Refuses a descriptor that is not a regular file; clears `O_NONBLOCK` on one that is.
-fn settle(f: File) -> io::Result<(File, Metadata)> {
+/// The open file's metadata, if it is a regular file.
+fn checked(f: &File) -> io::Result<Metadata> {
     let meta = f.metadata()?;
     if !meta.is_file() {
         return Err(not_regular(&meta));
     }
+    Ok(meta)
+}
+
+fn settle(f: File) -> io::Result<(File, Metadata)> {
+    let meta = checked(&f)?;
     let fl = OFlag::from_bits_retain(fcntl(f.as_raw_fd(), FcntlArg::F_GETFL)?);
     fcntl(f.as_raw_fd(), FcntlArg::F_SETFL(fl - OFlag::O_NONBLOCK))?;
     Ok((f, meta))

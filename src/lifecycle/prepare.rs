@@ -375,10 +375,11 @@ pub(crate) fn log_tail(path: Option<&Path>) -> LogTail {
     let Some(path) = path else {
         return none;
     };
-    let Ok(mut f) = crate::regular::open_read(path, crate::regular::Links::Refuse) else {
+    let Ok((mut f, meta)) = crate::regular::open_read_meta(path, crate::regular::Links::Refuse)
+    else {
         return none;
     };
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let len = meta.len();
     let start = len.saturating_sub(4096);
     if f.seek(SeekFrom::Start(start)).is_err() {
         return none;

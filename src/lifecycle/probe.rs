@@ -52,27 +52,30 @@ pub(crate) fn probe(life: &Lifecycle, def: &Definition) -> Liveness {
             // svc itself or its caller is never the service — unless svc's own record proves
             // it launched that very process (`svc serve` or `svc inetd`, run as a service,
             // asking about themselves).
-            let ancestor = life.ancestors().contains(&pid);
+            // (svc's ancestors are walked only when that question is asked.)
+            let ancestor = || life.ancestors().contains(&pid);
             let not_svc = || dead(format!("pid file names {pid}, svc itself or its caller"));
             let handle = match ProcHandle::open(pid, &life.procfs) {
                 Ok(h) => h,
                 Err(_) => return dead(format!("process {pid} does not exist")),
             };
-            match life.procfs.stat(pid) {
+            // Read once, after the handle was opened: the zombie check here and the record's
+            // identity check below both use it.
+            let stat = match life.procfs.stat(pid) {
                 None => return dead(format!("process {pid} does not exist")),
                 Some(s) if s.is_zombie() => return dead(format!("process {pid} is a zombie")),
-                Some(_) => {}
-            }
+                Some(s) => s,
+            };
             match record {
-                Some(r) => match r.verify(&handle, &life.procfs) {
-                    Verdict::Different(_) if ancestor => not_svc(),
+                Some(r) => match r.verify_stat(&handle, &life.procfs, || Some(stat)) {
+                    Verdict::Different(_) if ancestor() => not_svc(),
                     Verdict::Same => Liveness::Running {
                         handle: Some(handle),
                         record: Some(r),
                     },
                     Verdict::Different(why) => dead(why),
                 },
-                None if ancestor => not_svc(),
+                None if ancestor() => not_svc(),
                 None => {
                     // Written outside svc: it counts only if the process runs `exec`.
                     if runs_exec(life, def, pid) {

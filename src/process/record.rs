@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::handle::ProcHandle;
 use super::pidfile;
-use super::procfs::Procfs;
+use super::procfs::{Procfs, Stat};
 
 /// The facts recorded about a launched process.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,6 +87,17 @@ impl Record {
     /// Compares the process behind `handle` (opened *before* the checks, so it cannot be
     /// swapped in between) with this record.
     pub fn verify(&self, handle: &ProcHandle, procfs: &Procfs) -> Verdict {
+        self.verify_stat(handle, procfs, || procfs.stat(handle.pid()))
+    }
+
+    /// [`Record::verify`] with the process's stat as the caller read it, *after* it opened
+    /// `handle` (a probe that has just read it for its own checks need not read it twice).
+    pub fn verify_stat(
+        &self,
+        handle: &ProcHandle,
+        procfs: &Procfs,
+        stat: impl FnOnce() -> Option<Stat>,
+    ) -> Verdict {
         let pid = handle.pid();
         if pid != self.pid {
             return Verdict::Different(format!(
@@ -99,7 +110,7 @@ impl Record {
             Ok(_) => return Verdict::Different("the record is from a previous boot".into()),
             Err(e) => return Verdict::Different(format!("cannot read the boot id: {e}")),
         }
-        let Some(stat) = procfs.stat(pid) else {
+        let Some(stat) = stat() else {
             return Verdict::Different(format!("process {pid} is gone"));
         };
         if stat.is_zombie() {
