@@ -77,8 +77,12 @@ pub fn check_config_file(path: &Path, meta: &Metadata) -> Result<(), String> {
     if let Some(parent) = path.parent() {
         check_dir(parent).map_err(|e| format!("refusing {}: {e}", path.display()))?;
     }
-    // Through a symlink, the directory that really holds the file matters too.
-    if let Ok(real) = std::fs::canonicalize(path) {
+    // Through a symlink, the directory that really holds the file matters too. Only a path
+    // whose last component is a link can lead elsewhere: `check_dir` above already looked at
+    // the real directory of a parent reached through links. So one lstat decides whether the
+    // path is resolved (a readlink per component) at all.
+    let linked = std::fs::symlink_metadata(path).map_or(true, |m| m.file_type().is_symlink());
+    if let Some(real) = linked.then(|| std::fs::canonicalize(path).ok()).flatten() {
         if let Some(parent) = real.parent() {
             if Some(parent) != path.parent() {
                 check_dir(parent).map_err(|e| format!("refusing {}: {e}", path.display()))?;
