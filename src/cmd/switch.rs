@@ -10,7 +10,7 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::sync::{Condvar, Mutex};
+use std::sync::{Barrier, Condvar, Mutex};
 use std::time::{Instant, SystemTime};
 
 use serde::Serialize;
@@ -459,55 +459,62 @@ fn execute(
         workers.push(w);
     }
 
+    // No step runs until every thread exists: each new thread takes a PID, and a new PID
+    // makes the process table that stops share (`Procfs::table`) stale, so threads still being
+    // made while the first stops ran would have those stops scan /proc again and again.
+    let all_made = Barrier::new(workers.len());
     std::thread::scope(|scope| {
         for mut worker in workers.drain(..) {
-            let (schedule, outcomes, times, wake, next) =
-                (&schedule, &outcomes, &times, &wake, &next);
-            scope.spawn(move || loop {
-                let i = {
-                    let mut sched = schedule.lock().unwrap_or_else(|e| e.into_inner());
-                    loop {
-                        match next(&mut sched) {
-                            Next::Done => {
-                                // Everything is finished: let the others see it and leave.
-                                wake.notify_all();
-                                if let Some(w) = worker.take() {
-                                    w.finish();
+            let (schedule, outcomes, times, wake, next, all_made) =
+                (&schedule, &outcomes, &times, &wake, &next, &all_made);
+            scope.spawn(move || {
+                all_made.wait();
+                loop {
+                    let i = {
+                        let mut sched = schedule.lock().unwrap_or_else(|e| e.into_inner());
+                        loop {
+                            match next(&mut sched) {
+                                Next::Done => {
+                                    // Everything is finished: let the others see it and leave.
+                                    wake.notify_all();
+                                    if let Some(w) = worker.take() {
+                                        w.finish();
+                                    }
+                                    return;
                                 }
-                                return;
-                            }
-                            Next::Run(i) => break i,
-                            Next::Wait => {
-                                sched = wake.wait(sched).unwrap_or_else(|e| e.into_inner());
+                                Next::Run(i) => break i,
+                                Next::Wait => {
+                                    sched = wake.wait(sched).unwrap_or_else(|e| e.into_inner());
+                                }
                             }
                         }
-                    }
-                };
-                // Pass the baton: one more thread looks for another runnable step (waking
-                // all of them for every step would be a thundering herd).
-                wake.notify_one();
-                let begin = ms();
-                let def = &defs[&steps[i].name];
-                let outcome = match worker.as_mut().map(|w| w.run(&def.name)) {
-                    Some(Ok(Reply::Done)) => Outcome::Ok,
-                    Some(Ok(Reply::Already)) => Outcome::Already,
-                    Some(Ok(Reply::Failed(m))) => Outcome::Failed(m),
-                    Some(Err(_)) => {
-                        // The worker died: this thread carries on by itself.
-                        worker = None;
-                        run_step(ctx, def, stopping)
-                    }
-                    None => run_step(ctx, def, stopping),
-                };
-                let end = ms();
-                times.lock().unwrap_or_else(|e| e.into_inner())[i] = (Some(begin), Some(end));
-                let ok = matches!(outcome, Outcome::Ok | Outcome::Already);
-                outcomes.lock().unwrap_or_else(|e| e.into_inner())[i] = outcome;
-                schedule
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .finish(i, ok);
-                wake.notify_one();
+                    };
+                    // Pass the baton: one more thread looks for another runnable step (waking
+                    // all of them for every step would be a thundering herd).
+                    wake.notify_one();
+                    let begin = ms();
+                    let def = &defs[&steps[i].name];
+                    let outcome = match worker.as_mut().map(|w| w.run(&def.name)) {
+                        Some(Ok(Reply::Done)) => Outcome::Ok,
+                        Some(Ok(Reply::Already)) => Outcome::Already,
+                        Some(Ok(Reply::Failed(m))) => Outcome::Failed(m),
+                        Some(Err(_)) => {
+                            // The worker died: this thread carries on by itself.
+                            worker = None;
+                            run_step(ctx, def, stopping)
+                        }
+                        None => run_step(ctx, def, stopping),
+                    };
+                    let end = ms();
+                    times.lock().unwrap_or_else(|e| e.into_inner())[i] = (Some(begin), Some(end));
+                    let ok = matches!(outcome, Outcome::Ok | Outcome::Already);
+                    outcomes.lock().unwrap_or_else(|e| e.into_inner())[i] = outcome;
+                    schedule
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .finish(i, ok);
+                    wake.notify_one();
+                }
             });
         }
     });
