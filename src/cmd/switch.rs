@@ -10,7 +10,7 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::sync::{Barrier, Condvar, Mutex};
+use std::sync::{Condvar, Mutex};
 use std::time::{Instant, SystemTime};
 
 use serde::Serialize;
@@ -462,13 +462,14 @@ fn execute(
     // No step runs until every thread exists: each new thread takes a PID, and a new PID
     // makes the process table that stops share (`Procfs::table`) stale, so threads still being
     // made while the first stops ran would have those stops scan /proc again and again.
-    let all_made = Barrier::new(workers.len());
+    let go = (Mutex::new(false), Condvar::new());
     std::thread::scope(|scope| {
+        let start = StartGate(&go);
         for mut worker in workers.drain(..) {
-            let (schedule, outcomes, times, wake, next, all_made) =
-                (&schedule, &outcomes, &times, &wake, &next, &all_made);
+            let (schedule, outcomes, times, wake, next, go) =
+                (&schedule, &outcomes, &times, &wake, &next, &go);
             scope.spawn(move || {
-                all_made.wait();
+                StartGate::wait(go);
                 loop {
                     let i = {
                         let mut sched = schedule.lock().unwrap_or_else(|e| e.into_inner());
@@ -517,6 +518,7 @@ fn execute(
                 }
             });
         }
+        drop(start);
     });
 
     let sched = schedule.into_inner().unwrap_or_else(|e| e.into_inner());
@@ -549,6 +551,28 @@ fn execute(
         });
     }
     steps.iter().map(|s| s.name.clone()).zip(st).collect()
+}
+
+/// Opens when dropped: after the phase's threads are all made, or when making one failed
+/// (`scope.spawn` panics), so that the threads already made never wait for it forever.
+struct StartGate<'a>(&'a (Mutex<bool>, Condvar));
+
+impl StartGate<'_> {
+    /// Waits until the gate is open.
+    fn wait((open, opened): &(Mutex<bool>, Condvar)) {
+        let mut is_open = open.lock().unwrap_or_else(|e| e.into_inner());
+        while !*is_open {
+            is_open = opened.wait(is_open).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
+impl Drop for StartGate<'_> {
+    fn drop(&mut self) {
+        let (open, opened) = self.0;
+        *open.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        opened.notify_all();
+    }
 }
 
 /// Starts or stops one service, printing its line; the outcome for the scheduler.
@@ -637,4 +661,40 @@ fn summarize(
 
 fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    /// The phase's threads wait at the gate until it is dropped — also when making the
+    /// threads panicked half-way, or they would wait forever and the switch would hang.
+    #[test]
+    fn the_start_gate_opens_when_dropped_even_by_a_panic() {
+        for panic_while_closed in [false, true] {
+            // Leaked, and a detached thread: were the gate never to open, the test fails at
+            // its deadline instead of hanging in a join.
+            let go: &'static (Mutex<bool>, Condvar) =
+                Box::leak(Box::new((Mutex::new(false), Condvar::new())));
+            let (passed, through) = mpsc::channel();
+            let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let _gate = StartGate(go);
+                std::thread::spawn(move || {
+                    StartGate::wait(go);
+                    let _ = passed.send(());
+                });
+                // Closed while it is held: the thread has not got through.
+                assert!(through.recv_timeout(Duration::from_millis(50)).is_err());
+                if panic_while_closed {
+                    panic!("making a thread failed");
+                }
+            }));
+            assert_eq!(made.is_err(), panic_while_closed);
+            through
+                .recv_timeout(Duration::from_secs(10))
+                .expect("the thread got through the gate once it was dropped");
+        }
+    }
 }
