@@ -84,8 +84,11 @@ impl Daemon<'_> {
                 rates: Rates::default(),
                 paused_until: None,
                 checking: false,
+                template: None,
             });
             svc.def = def;
+            // Prepared again from what is there now, at its next connection.
+            svc.template = None;
             if svc.listener.is_none() {
                 let sock = svc
                     .def

@@ -4,7 +4,10 @@
 //! - `wait: false` TCP: every accepted connection goes through the per-client rate limit
 //!   (`cps`), the access check ([`crate::access`]), then the `instances` and `per_source`
 //!   limits; a refused connection is closed at once, an allowed one is handed to a fresh
-//!   process of the service ([`Lifecycle::connection_launch`]) as stdin and stdout. Every
+//!   process of the service as stdin and stdout: the service's launch is prepared once
+//!   ([`template`]) and forked per connection, and the loop goes on without waiting for the
+//!   server's exec — its outcome arrives on a pipe the loop polls, and a failed exec is
+//!   reported then. Every
 //!   decision is one line of the secure log ([`crate::securelog`]). The limits count live
 //!   servers ([`servers`]): a connection kept out only by servers that have already let go of
 //!   their own connection waits (parked, not blocking the loop) up to [`admit::FINISH_GRACE`] for
@@ -32,6 +35,7 @@ pub mod limits;
 pub mod listen;
 pub mod lookup;
 pub mod servers;
+mod template;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr, TcpStream};
@@ -49,7 +53,7 @@ use crate::access::{Rules, Verdict};
 use crate::definition::{self, Definition, DefinitionError, Kind, Protocol};
 use crate::lifecycle::Lifecycle;
 use crate::process::group::KILL_GRACE;
-use crate::process::launch::{self, Launch};
+use crate::process::launch::{self, ExecWatch, Launch};
 use crate::process::sigfd::{self, SigfdError};
 use crate::securelog::{Decision, SecureLog};
 use admit::Parked;
@@ -58,6 +62,7 @@ use limits::Rates;
 use listen::Listener;
 use lookup::{Checks, NoLookup, MAX_PENDING};
 use servers::{signal_server, Child, Servers};
+use template::Template;
 
 /// Connections accepted from one listener before the loop looks at the others again.
 const ACCEPT_BATCH: usize = 32;
@@ -81,6 +86,9 @@ struct Service {
     paused_until: Option<Instant>,
     /// A UDP service whose waking datagram is being checked: not polled meanwhile.
     checking: bool,
+    /// The launch prepared for its connections; `None` until the first one, and again after
+    /// SIGHUP or a server that failed to start.
+    template: Option<Template>,
 }
 
 /// A client waiting for an access check that needs host names.
@@ -118,6 +126,8 @@ pub struct Daemon<'a> {
     accept_reported: bool,
     /// See [`RESERVE_FDS`].
     reserve: Vec<std::fs::File>,
+    /// Servers released but not yet known to have exec'd, with their service's name.
+    starting: Vec<(ExecWatch, String)>,
 }
 
 fn warn(msg: impl std::fmt::Display) {
@@ -159,6 +169,7 @@ pub fn serve(life: &Lifecycle, on_ready: &mut dyn FnMut(usize)) -> Result<(), St
         next_socket: 1,
         accept_reported: false,
         reserve: Vec::new(),
+        starting: Vec::new(),
     };
     d.refill_reserve();
     d.apply(false);
@@ -263,6 +274,12 @@ impl Daemon<'_> {
                 PollFd::new(self.signals.as_fd(), PollFlags::POLLIN),
                 PollFd::new(self.checks.fd(), PollFlags::POLLIN),
             ];
+            let watched = self.starting.len();
+            fds.extend(
+                self.starting
+                    .iter()
+                    .map(|(w, _)| PollFd::new(w.fd(), PollFlags::POLLIN)),
+            );
             for (name, s) in &self.services {
                 let Some(l) = &s.listener else { continue };
                 if s.checking {
@@ -293,13 +310,15 @@ impl Daemon<'_> {
             let fired = |f: &PollFd| f.revents().is_some_and(|r| !r.is_empty());
             let signalled = fired(&fds[0]);
             let checked = fired(&fds[1]);
-            let ready: Vec<String> = fds[2..]
+            let execd: Vec<bool> = fds[2..2 + watched].iter().map(fired).collect();
+            let ready: Vec<String> = fds[2 + watched..]
                 .iter()
                 .zip(&names)
                 .filter(|(f, _)| fired(f))
                 .map(|(_, n)| n.to_string())
                 .collect();
             drop(fds);
+            self.exec_outcomes(&execd);
             if signalled && self.signals_say_stop() {
                 self.shutdown();
                 return Ok(());
@@ -517,26 +536,23 @@ impl Daemon<'_> {
         }
     }
 
-    /// Starts one server of `name` on `fd` (a connection, or a wait-mode socket).
+    /// Starts one server of `name` on `fd` (a connection, or a wait-mode socket), from the
+    /// service's [`Template`] (made or remade here when there is none or it is stale). The
+    /// exec's outcome is collected by the loop ([`Daemon::exec_outcomes`]).
     fn launch(&mut self, name: &str, fd: OwnedFd, source: Option<IpAddr>, holds: Option<u64>) {
-        let Some(svc) = self.services.get(name) else {
-            return;
-        };
         let socket_inode = servers::inode_of(&fd);
-        self.reserve.clear();
-        let started = self
-            .life
-            .connection_launch(&svc.def, fd)
-            .map_err(|e| e.to_string())
-            .and_then(|l| {
-                l.fork()
-                    .and_then(|p| p.release())
-                    .map_err(|e| e.to_string())
-            });
+        let mut started = self.fork_server(name, &fd);
+        if started.is_err() && !self.reserve.is_empty() {
+            // Perhaps out of descriptors: once more with the reserve given up.
+            self.reserve.clear();
+            started = self.fork_server(name, &fd);
+            self.refill_reserve();
+        }
+        drop(fd);
         match started {
-            Ok(pid) => {
+            Ok(watch) => {
                 self.children.insert(
-                    pid,
+                    watch.pid(),
                     Child {
                         service: Some(name.to_string()),
                         source,
@@ -544,10 +560,55 @@ impl Daemon<'_> {
                         socket_inode,
                     },
                 );
+                self.starting.push((watch, name.to_string()));
             }
-            Err(e) => warn(format_args!("{name}: cannot start a server: {e}")),
+            Err(e) => {
+                if let Some(svc) = self.services.get_mut(name) {
+                    svc.template = None;
+                }
+                warn(format_args!("{name}: cannot start a server: {e}"));
+            }
         }
-        self.refill_reserve();
+    }
+
+    /// Forks and releases one server of `name` on `fd`.
+    fn fork_server(&mut self, name: &str, fd: &OwnedFd) -> Result<ExecWatch, String> {
+        let Some(svc) = self.services.get_mut(name) else {
+            return Err("no longer served".into());
+        };
+        if !svc.template.as_ref().is_some_and(Template::fresh) {
+            svc.template = None;
+            let t = Template::build(self.life, &svc.def).map_err(|e| e.to_string())?;
+            svc.template = Some(t);
+        }
+        let t = svc.template.as_ref().expect("made above");
+        let pending = t.launch.fork_on(fd).map_err(|e| e.to_string())?;
+        Ok(pending.release_async())
+    }
+
+    /// The servers whose exec outcome is known (`done[i]` for `self.starting[i]`): a failed one
+    /// is reported, and its service's template dropped (it exits at once and is reaped as
+    /// every server is).
+    fn exec_outcomes(&mut self, done: &[bool]) {
+        if !done.contains(&true) {
+            return;
+        }
+        let starting = std::mem::take(&mut self.starting);
+        for ((watch, name), done) in starting
+            .into_iter()
+            .zip(done.iter().chain(std::iter::repeat(&false)))
+        {
+            if !done {
+                self.starting.push((watch, name));
+                continue;
+            }
+            if let Err(e) = watch.outcome() {
+                if let Some(svc) = self.services.get_mut(&name) {
+                    svc.template = None;
+                }
+                warn(format_args!("{name}: cannot start a server: {e}"));
+            }
+        }
     }
 
     /// Runs the `spawn` command of an access rule, detached: `/bin/sh -c CMD` with stdin,

@@ -2,9 +2,8 @@
 //! and stopping"). Its start (in the foreground, or `forking:` under a keeper, see
 //! [`super::forking`]), the wait for readiness, its stop (the whole process group,
 //! [`crate::process::group`]) and its reload. The supervised kind launches its instances and stops
-//! what it leaves behind with the same functions; on-demand services share [`connection_launch`].
+//! what it leaves behind with the same functions; on-demand services share [`connection_template`].
 
-use std::os::fd::OwnedFd;
 use std::time::Instant;
 
 use crate::definition::Definition;
@@ -88,17 +87,15 @@ pub(crate) fn clear_for_start(life: &Lifecycle, def: &Definition) -> Result<Opti
     Ok(None)
 }
 
-/// The launch of a super-daemon service for one connection (docs/inetd.md, "The super daemon"): the
-/// definition's program, user, environment, directory and limits, with the connection as stdin and
-/// stdout and the service log as stderr.
-pub(crate) fn connection_launch(
+/// The launch of a super-daemon service, prepared once and forked for each connection
+/// ([`Launch::fork_on`], docs/inetd.md, "The super daemon"): the definition's program, user,
+/// environment, directory and limits, with the service log as stderr.
+pub(crate) fn connection_template(
     life: &Lifecycle,
     def: &Definition,
     exec: &str,
-    connection: OwnedFd,
 ) -> Result<Launch> {
-    let (mut launch, _notify) = prepare(life, def, Command::Program(exec), None)?;
-    launch.connection = Some(connection);
+    let (launch, _notify) = prepare(life, def, Command::Program(exec), None)?;
     Ok(launch)
 }
 

@@ -9,7 +9,7 @@
 //! - [`oneshot`]: a task `start` runs to its end, `done` once it exited 0 (its record:
 //!   [`done`]);
 //! - on-demand (`socket:`): launched per connection by `svc inetd`
-//!   ([`Lifecycle::connection_launch`]), never by `start`; its liveness is probed like the exec
+//!   ([`Lifecycle::connection_template`]), never by `start`; its liveness is probed like the exec
 //!   kind's.
 //!
 //! Around them: what the operations answer ([`state`]), why they fail ([`error`]), preparing a
@@ -381,16 +381,12 @@ impl Lifecycle {
         exec::signal(def, self.probe(def), sig)
     }
 
-    /// The launch of a super-daemon service for one connection (docs/inetd.md, "The super daemon"):
-    /// the definition's program, user, environment, directory and limits, with the connection as
-    /// stdin and stdout and the service log as stderr.
-    pub fn connection_launch(
-        &self,
-        def: &Definition,
-        connection: std::os::fd::OwnedFd,
-    ) -> Result<Launch> {
+    /// The launch of a super-daemon service (docs/inetd.md, "The super daemon"): the
+    /// definition's program, user, environment, directory and limits, with the service log as
+    /// stderr; prepared once and forked for each connection ([`Launch::fork_on`]).
+    pub fn connection_template(&self, def: &Definition) -> Result<Launch> {
         match &def.program {
-            Program::Exec(exec) => exec::connection_launch(self, def, exec, connection),
+            Program::Exec(exec) => exec::connection_template(self, def, exec),
             Program::Script(_) => Err(LifecycleError::ScriptOnDemand {
                 service: def.name.clone(),
             }),

@@ -224,7 +224,8 @@ const STEPS: [&str; 15] = [
 pub struct Pending {
     pid: i32,
     go: Option<OwnedFd>,
-    errors: OwnedFd,
+    /// Taken by [`Pending::release_async`].
+    errors: Option<OwnedFd>,
     program: PathBuf,
     /// The child is a keeper: its [`Keeper`] reaps it, never this.
     kept: bool,
@@ -252,6 +253,30 @@ fn above_stdio(fd: OwnedFd) -> io::Result<OwnedFd> {
     }
 }
 
+/// A descriptor the child puts on one of its slots 0-3: the caller's own when it is above 3
+/// (the child's dup2 cannot clobber it), else a close-on-exec duplicate that is.
+enum Stdio {
+    Borrowed(RawFd),
+    Owned(OwnedFd),
+}
+
+impl Stdio {
+    fn above_3(fd: RawFd) -> io::Result<Stdio> {
+        if fd > 3 {
+            Ok(Stdio::Borrowed(fd))
+        } else {
+            high_fd(fd).map(Stdio::Owned)
+        }
+    }
+
+    fn raw(&self) -> RawFd {
+        match self {
+            Stdio::Borrowed(fd) => *fd,
+            Stdio::Owned(fd) => fd.as_raw_fd(),
+        }
+    }
+}
+
 fn cstring(s: &[u8], what: &str) -> io::Result<CString> {
     CString::new(s).map_err(|_| {
         io::Error::new(
@@ -264,18 +289,30 @@ fn cstring(s: &[u8], what: &str) -> io::Result<CString> {
 impl Launch {
     /// Forks a child that prepares itself and waits for [`Pending::release`].
     pub fn fork(self) -> Result<Pending, LaunchError> {
-        self.fork_inner(false).map(|(p, _)| p)
+        self.fork_inner(false, None).map(|(p, _)| p)
+    }
+
+    /// Forks a child as [`Launch::fork`] does, with `connection` as its stdin and stdout (in
+    /// place of the launch's own): the super daemon prepares a service's launch once and forks
+    /// it for every connection.
+    pub fn fork_on(&self, connection: &OwnedFd) -> Result<Pending, LaunchError> {
+        self.fork_inner(false, Some(connection.as_raw_fd()))
+            .map(|(p, _)| p)
     }
 
     /// For a program that daemonizes itself: forks a [`Keeper`] — the launch's child
     /// subreaper — which forks the program's launcher, prepared as by [`Launch::fork`]. The
     /// [`Pending`] is the keeper's; [`Pending::release`] lets the launcher exec.
     pub fn fork_kept(self) -> Result<(Pending, Keeper), LaunchError> {
-        self.fork_inner(true)
+        self.fork_inner(true, None)
             .map(|(p, k)| (p, k.expect("a kept launch has a keeper")))
     }
 
-    fn fork_inner(self, kept: bool) -> Result<(Pending, Option<Keeper>), LaunchError> {
+    fn fork_inner(
+        &self,
+        kept: bool,
+        connection: Option<RawFd>,
+    ) -> Result<(Pending, Option<Keeper>), LaunchError> {
         let program = self.program.clone();
         let fail = |step: &'static str, err: io::Error| LaunchError::Failed {
             path: program.clone(),
@@ -312,19 +349,21 @@ impl Launch {
             .collect();
         let workdir = cstring(self.workdir.as_os_str().as_bytes(), "the working directory")
             .map_err(|e| fail("chdir to the working directory", e))?;
-        let devnull = File::open("/dev/null").map_err(|e| fail("opening /dev/null", e))?;
-        let stdin = match &self.connection {
-            Some(c) => high_fd(c.as_raw_fd()),
-            None => high_fd(devnull.as_raw_fd()),
-        }
-        .map_err(|e| fail("redirecting stdin/stdout/stderr", e))?;
-        let out = match &self.output {
-            Some(f) => high_fd(f.as_raw_fd()),
-            None => high_fd(devnull.as_raw_fd()),
-        }
-        .map_err(|e| fail("redirecting stdin/stdout/stderr", e))?;
+        let connection = connection.or(self.connection.as_ref().map(|c| c.as_raw_fd()));
+        // /dev/null only when something goes there.
+        let devnull = match (connection, &self.output) {
+            (Some(_), Some(_)) => None,
+            _ => Some(File::open("/dev/null").map_err(|e| fail("opening /dev/null", e))?),
+        };
+        let null_fd = || devnull.as_ref().map_or(-1, |f| f.as_raw_fd());
+        let stdin = Stdio::above_3(connection.unwrap_or_else(null_fd))
+            .map_err(|e| fail("redirecting stdin/stdout/stderr", e))?;
+        let out = Stdio::above_3(self.output.as_ref().map_or_else(null_fd, |f| f.as_raw_fd()))
+            .map_err(|e| fail("redirecting stdin/stdout/stderr", e))?;
         let fd3 = match &self.fd3 {
-            Some(f) => Some(high_fd(f.as_raw_fd()).map_err(|e| fail("redirecting fd 3", e))?),
+            Some(f) => {
+                Some(Stdio::above_3(f.as_raw_fd()).map_err(|e| fail("redirecting fd 3", e))?)
+            }
             None => None,
         };
         let cgroup = match &self.cgroup {
@@ -380,14 +419,14 @@ impl Launch {
             argv: &argv,
             envp: &envp,
             workdir: &workdir,
-            stdin: stdin.as_raw_fd(),
-            stdout: if self.connection.is_some() {
-                stdin.as_raw_fd()
+            stdin: stdin.raw(),
+            stdout: if connection.is_some() {
+                stdin.raw()
             } else {
-                out.as_raw_fd()
+                out.raw()
             },
-            out: out.as_raw_fd(),
-            fd3: fd3.as_ref().map_or(-1, |f| f.as_raw_fd()),
+            out: out.raw(),
+            fd3: fd3.as_ref().map_or(-1, Stdio::raw),
             cgroup_dir: cgroup.as_ref().map_or(-1, |(d, _)| d.as_raw_fd()),
             cgroup: cgroup.as_ref().map_or(-1, |(_, p)| p.as_raw_fd()),
             umask,
@@ -428,8 +467,8 @@ impl Launch {
             Pending {
                 pid,
                 go: Some(go_w),
-                errors: err_r,
-                program: self.program,
+                errors: Some(err_r),
+                program: self.program.clone(),
                 kept,
             },
             keeper,
@@ -443,42 +482,27 @@ impl Pending {
     }
 
     /// Lets the child exec and waits until it did (or failed to).
-    pub fn release(mut self) -> Result<i32, LaunchError> {
-        let go = self.go.take();
-        if let Some(go) = &go {
-            let _ = nix::unistd::write(go, b"x");
+    pub fn release(self) -> Result<i32, LaunchError> {
+        let (pid, kept) = (self.pid, self.kept);
+        let outcome = self.release_async().outcome();
+        if outcome.is_err() && !kept {
+            reap(pid);
         }
-        drop(go);
-        let mut msg = [0u8; 8];
-        let mut got = 0;
-        while got < msg.len() {
-            match nix::unistd::read(self.errors.as_raw_fd(), &mut msg[got..]) {
-                Err(nix::errno::Errno::EINTR) => continue,
-                Ok(0) | Err(_) => break,
-                Ok(n) => got += n,
-            }
+        outcome
+    }
+
+    /// Lets the child exec without waiting for it: the [`ExecWatch`] tells, once its
+    /// descriptor is readable, whether the exec succeeded. A child that failed exits at once
+    /// and is left to the caller's reaping (the super daemon's SIGCHLD).
+    pub fn release_async(mut self) -> ExecWatch {
+        if let Some(go) = self.go.take() {
+            let _ = nix::unistd::write(&go, b"x");
         }
-        if got == 0 {
-            return Ok(self.pid);
+        ExecWatch {
+            pid: self.pid,
+            errors: self.errors.take().expect("released once"),
+            program: std::mem::take(&mut self.program),
         }
-        let step = u32::from_ne_bytes([msg[0], msg[1], msg[2], msg[3]]) as usize;
-        let errno = i32::from_ne_bytes([msg[4], msg[5], msg[6], msg[7]]);
-        if !self.kept {
-            reap(self.pid);
-        }
-        let step_name = STEPS.get(step).copied().unwrap_or("setup");
-        let err = io::Error::from_raw_os_error(errno);
-        if step_name == "exec" && matches!(errno, libc::ENOENT | libc::EACCES) {
-            return Err(LaunchError::NotInstalled {
-                path: self.program.clone(),
-                why: err.to_string(),
-            });
-        }
-        Err(LaunchError::Failed {
-            path: self.program.clone(),
-            step: step_name,
-            err,
-        })
     }
 
     /// Gives up on the child: it exits without running the program.
@@ -494,6 +518,59 @@ impl Drop for Pending {
     fn drop(&mut self) {
         // Closing the release pipe makes a still-waiting child exit on its own.
         self.go.take();
+    }
+}
+
+/// A released child on its way to exec: its error pipe reaches EOF when the exec succeeded
+/// (the pipe is close-on-exec), or carries the failed step and errno first.
+#[derive(Debug)]
+pub struct ExecWatch {
+    pid: i32,
+    errors: OwnedFd,
+    program: PathBuf,
+}
+
+impl ExecWatch {
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Readable once the outcome is known (for `poll`).
+    pub fn fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.errors.as_fd()
+    }
+
+    /// The PID once the program runs, or why it does not. Blocks until the exec is done
+    /// unless [`ExecWatch::fd`] was seen readable. Reaps nothing.
+    pub fn outcome(self) -> Result<i32, LaunchError> {
+        let mut msg = [0u8; 8];
+        let mut got = 0;
+        while got < msg.len() {
+            match nix::unistd::read(self.errors.as_raw_fd(), &mut msg[got..]) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                Ok(0) | Err(_) => break,
+                Ok(n) => got += n,
+            }
+        }
+        if got == 0 {
+            return Ok(self.pid);
+        }
+        let step = u32::from_ne_bytes([msg[0], msg[1], msg[2], msg[3]]) as usize;
+        let errno = i32::from_ne_bytes([msg[4], msg[5], msg[6], msg[7]]);
+        let step_name = STEPS.get(step).copied().unwrap_or("setup");
+        let err = io::Error::from_raw_os_error(errno);
+        if step_name == "exec" && matches!(errno, libc::ENOENT | libc::EACCES) {
+            return Err(LaunchError::NotInstalled {
+                path: self.program,
+                why: err.to_string(),
+            });
+        }
+        Err(LaunchError::Failed {
+            path: self.program,
+            step: step_name,
+            err,
+        })
     }
 }
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 const T: Duration = Duration::from_secs(10);
 
 /// A running `svc inetd`: SIGTERM (then SIGKILL) and reaped when dropped, whatever the test did.
-struct Inetd {
+pub(crate) struct Inetd {
     child: Child,
     stderr: std::path::PathBuf,
 }
@@ -21,7 +21,7 @@ struct Inetd {
 impl Inetd {
     /// Starts `svc inetd` in the foreground and waits until it says it listens.
     #[track_caller]
-    fn start(sb: &Sandbox) -> Inetd {
+    pub(crate) fn start(sb: &Sandbox) -> Inetd {
         Inetd::start_with(sb, sb.cmd(["inetd"]))
     }
 
@@ -55,7 +55,7 @@ impl Inetd {
         self.child.id() as i32
     }
 
-    fn errors(&self) -> String {
+    pub(crate) fn errors(&self) -> String {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
@@ -65,7 +65,7 @@ impl Inetd {
 
     /// Sends SIGHUP and waits until the reload is done (svc says so on stderr).
     #[track_caller]
-    fn reload(&self) {
+    pub(crate) fn reload(&self) {
         let before = self.errors().matches("reloaded:").count();
         self.signal(libc::SIGHUP);
         wait_until(T, "the reload", || {
@@ -115,7 +115,7 @@ impl Drop for Inetd {
 
 /// A TCP connection to 127.0.0.1:`port` from the source address `src` (127.0.0.x).
 #[track_caller]
-fn connect_from(src: &str, port: u16) -> TcpStream {
+pub(crate) fn connect_from(src: &str, port: u16) -> TcpStream {
     use std::os::fd::FromRawFd;
     let src: std::net::Ipv4Addr = src.parse().unwrap();
     let sockaddr = |ip: std::net::Ipv4Addr, port: u16| {
