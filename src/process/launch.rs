@@ -15,6 +15,13 @@
 //! leaves a daemon it did not record. A second close-on-exec pipe carries the errno of a failed
 //! step or exec back to the parent, so `start` reports it at once, without sleeping.
 //!
+//! A connection's server (`svc inetd`, [`Launch::fork_on`]) needs no recording before its
+//! exec — the super daemon tracks it as its own child — so its release byte is written before
+//! the child exists, and the child is started sharing svc's memory (`CLONE_VM | CLONE_VFORK`,
+//! [`super::child::spawn_shared`]) instead of copying it: no page tables copied, no
+//! copy-on-write faults in svc afterwards. [`Pending::release_async`] hands back an
+//! [`ExecWatch`] whose pipe the super daemon polls for the exec's outcome.
+//!
 //! A program that daemonizes itself is launched with [`Launch::fork_kept`]: the child becomes
 //! the launch's keeper (the child subreaper, [`super::keeper`]) and forks the launcher, which
 //! then goes through the same steps.
@@ -308,11 +315,13 @@ impl Launch {
             .map(|(p, k)| (p, k.expect("a kept launch has a keeper")))
     }
 
+    /// `connection`: a connection's server (see [`Launch::fork_on`]), released at once.
     fn fork_inner(
         &self,
         kept: bool,
         connection: Option<RawFd>,
     ) -> Result<(Pending, Option<Keeper>), LaunchError> {
+        let connection_launch = connection.is_some() && !kept;
         let program = self.program.clone();
         let fail = |step: &'static str, err: io::Error| LaunchError::Failed {
             path: program.clone(),
@@ -446,6 +455,36 @@ impl Launch {
         // A kept launch's keeper stays outside the cgroup (it forks the launcher into it);
         // any other child is born in it.
         let into = if kept { -1 } else { child.cgroup_dir };
+        // A connection's server is released at once: its release byte goes in before the
+        // child exists, and the child shares svc's memory instead of copying it.
+        let mut go = Some(go_w);
+        if connection_launch {
+            if let Some(w) = &go {
+                nix::unistd::write(w, b"x").map_err(|e| fail("creating a pipe", e.into()))?;
+            }
+            // SAFETY: not a keeper, the release byte is written, and `child` and all it points
+            // to live until the end of this function.
+            match unsafe { super::child::spawn_shared(&child, into) } {
+                Some(Ok(pid)) => {
+                    drop((go, go_r, err_w));
+                    return Ok((
+                        Pending {
+                            pid,
+                            go: None,
+                            errors: Some(err_r),
+                            program: self.program.clone(),
+                            kept,
+                        },
+                        None,
+                    ));
+                }
+                Some(Err(errno)) => {
+                    return Err(fail("fork", io::Error::from_raw_os_error(errno)));
+                }
+                // Forked below; the child finds its byte there.
+                None => go = None,
+            }
+        }
         // SAFETY: forking in a process that may have other threads is sound as long as the child
         // only makes async-signal-safe calls before exec, which `ChildSetup::run` does (raw
         // syscalls where glibc's wrappers assume its own fork, see `child::fork_into`).
@@ -466,7 +505,7 @@ impl Launch {
         Ok((
             Pending {
                 pid,
-                go: Some(go_w),
+                go,
                 errors: Some(err_r),
                 program: self.program.clone(),
                 kept,
@@ -577,6 +616,69 @@ impl ExecWatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn shell(cmd: &str) -> Launch {
+        Launch {
+            program: PathBuf::from("/bin/sh"),
+            args: vec!["-c".into(), cmd.into()],
+            workdir: PathBuf::from("/"),
+            env: vec![("PATH".into(), DEFAULT_PATH.into())],
+            creds: None,
+            umask: 0o022,
+            limits: Vec::new(),
+            nice: None,
+            output: None,
+            connection: None,
+            fd3: None,
+            cgroup: None,
+        }
+    }
+
+    fn wait(pid: i32) -> i32 {
+        match nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None) {
+            Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => code,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// The connection launch (the child shares svc's memory until its exec): the connection is
+    /// its stdin and stdout, it runs in its own session with a clean signal mask (svc blocks
+    /// every signal around the clone), and the same template serves again; a failed exec
+    /// comes back through the watch.
+    #[test]
+    fn a_connection_launch_runs_the_program_on_the_connection_and_reports_a_failed_exec() {
+        use std::io::{Read, Write};
+        use std::os::unix::net::UnixStream;
+        let template = shell(
+            "read line; echo \"got $line sid=$(cut -d' ' -f6 /proc/$$/stat) \
+             pid=$$ $(grep SigBlk /proc/$$/status)\"",
+        );
+        for round in 0..3 {
+            let (mut ours, theirs) = UnixStream::pair().unwrap();
+            let pending = template.fork_on(&OwnedFd::from(theirs)).unwrap();
+            let pid = pending.release_async().outcome().unwrap();
+            writeln!(ours, "r{round}").unwrap();
+            let mut out = String::new();
+            ours.read_to_string(&mut out).unwrap();
+            assert_eq!(wait(pid), 0);
+            assert_eq!(
+                out,
+                format!("got r{round} sid={pid} pid={pid} SigBlk:\t0000000000000000\n")
+            );
+        }
+        let mut missing = shell("");
+        missing.program = PathBuf::from("/nonexistent/program");
+        let (_ours, theirs) = UnixStream::pair().unwrap();
+        let pending = missing.fork_on(&OwnedFd::from(theirs)).unwrap();
+        let pid = pending.pid();
+        match pending.release_async().outcome() {
+            Err(LaunchError::NotInstalled { path, .. }) => {
+                assert_eq!(path, PathBuf::from("/nonexistent/program"))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(wait(pid), 127);
+    }
 
     #[test]
     fn header_read_errors_are_reported_as_themselves() {
