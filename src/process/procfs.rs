@@ -16,6 +16,14 @@
 //! for another namespace. Otherwise every call scans. (A wraparound that brings the cursor back
 //! to exactly the same value between two reads of the table would go unnoticed: that takes
 //! about pid_max new processes in between, and then landing on that one value.)
+//!
+//! On a machine where other work makes processes all the time the cursor moves between any
+//! two stops, and a scan per stop made a switch of 10,000 services quadratic. So the group
+//! members a stop waits for ([`Procfs::group_members`]) come from the table plus the PIDs
+//! handed out since it was read, each read on its own, as long as those are few (at most
+//! 512), the table is younger than a second, and the kernel's count of forks on the whole
+//! machine (`processes` in `/proc/stat`) grew by no more than that — so the cursor cannot have
+//! wrapped round in between; otherwise /proc is scanned again.
 
 use std::collections::{BTreeSet, HashMap};
 use std::io;
@@ -180,7 +188,21 @@ impl Table {
 
 /// The last table read, shared by the clones of one [`Procfs`] (each command has one).
 #[derive(Debug, Default, Clone)]
-struct TableCache(Arc<Mutex<Option<Arc<Table>>>>);
+struct TableCache(Arc<Mutex<Option<Cached>>>);
+
+/// A table, the kernel's count of forks since boot when its scan began, and when it began.
+#[derive(Debug)]
+struct Cached {
+    table: Arc<Table>,
+    forks: Option<u64>,
+    made: std::time::Instant,
+}
+
+/// At most this many PIDs handed out since the table (and at most this many forks on the
+/// whole machine) are read one by one rather than scanning /proc again.
+const RECENT_MAX: i32 = 512;
+/// And only while the table is younger than this.
+const RECENT_AGE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A /proc tree. Facts that cannot change while svc runs (boot id, pid_max) are read once.
 #[derive(Debug, Clone)]
@@ -320,12 +342,20 @@ impl Procfs {
     pub fn table(&self) -> Arc<Table> {
         let now = self.last_pid();
         let mut cache = self.table.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(t) = cache.as_ref() {
-            if now.is_some() && t.last_pid == now {
-                return t.clone();
+        if let Some(c) = cache.as_ref() {
+            if now.is_some() && c.table.last_pid == now {
+                return c.table.clone();
             }
         }
-        // The last PID first: a process made during the scan makes the next call scan again.
+        self.scan(&mut cache)
+    }
+
+    /// A new scan into the cache. The fork count and the last PID first: a process made
+    /// during the scan is seen as new by the next call.
+    fn scan(&self, cache: &mut Option<Cached>) -> Arc<Table> {
+        let made = std::time::Instant::now();
+        let forks = self.forks();
+        let now = self.last_pid();
         let t = Arc::new(Table::new(
             now,
             self.pids()
@@ -333,17 +363,65 @@ impl Procfs {
                 .filter_map(|p| self.stat(p))
                 .collect(),
         ));
-        *cache = Some(t.clone());
+        *cache = Some(Cached {
+            table: t.clone(),
+            forks,
+            made,
+        });
         t
+    }
+
+    /// The table, and the PIDs handed out since it was read: none when it is current, a few
+    /// (at most [`RECENT_MAX`]) when only a few processes were made since, within
+    /// [`RECENT_AGE`], without the PID cursor wrapping — the kernel's count of forks on the
+    /// whole machine bounds how far the cursor moved — else a new scan and none. Every
+    /// process alive now is in the table or among those PIDs.
+    fn table_and_recent(&self) -> (Arc<Table>, Option<std::ops::RangeInclusive<i32>>) {
+        let now = self.last_pid();
+        let mut cache = self.table.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let (Some(c), Some(now)) = (cache.as_ref(), now) {
+            match c.table.last_pid {
+                Some(old) if old == now => return (c.table.clone(), None),
+                Some(old)
+                    if now > old
+                        && now - old <= RECENT_MAX
+                        && c.made.elapsed() < RECENT_AGE
+                        && c.forks.zip(self.forks()).is_some_and(|(then, f)| {
+                            f >= then && f - then <= RECENT_MAX as u64
+                        }) =>
+                {
+                    return (c.table.clone(), Some(old + 1..=now));
+                }
+                _ => {}
+            }
+        }
+        (self.scan(&mut cache), None)
+    }
+
+    /// Forks since boot on the whole machine (`processes` in `/proc/stat`), where this /proc
+    /// is svc's own (see [`Procfs::last_pid`]).
+    fn forks(&self) -> Option<u64> {
+        if !self.loadavg_is_own() {
+            return None;
+        }
+        let text = std::fs::read_to_string(self.root.join("stat")).ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix("processes "))?
+            .trim()
+            .parse()
+            .ok()
     }
 
     /// Live (non-zombie) processes whose process group is `pgid`, each checked in its own stat
     /// now. Used only when stopping, after the cheap `kill(-pgid, 0)` said the group is not
-    /// empty; the candidates come from [`Procfs::table`], so stopping many services does not
-    /// scan /proc once per service.
+    /// empty; the candidates come from the table and the few PIDs handed out since (see the
+    /// module docs), so stopping many services does not scan /proc once per service.
     pub fn group_members(&self, pgid: i32) -> Vec<i32> {
-        self.table()
-            .group_candidates(pgid)
+        let (table, recent) = self.table_and_recent();
+        let mut candidates = table.group_candidates(pgid);
+        let known: BTreeSet<i32> = candidates.iter().copied().collect();
+        candidates.extend(recent.into_iter().flatten().filter(|p| !known.contains(p)));
+        candidates
             .into_iter()
             .filter(|p| matches!(self.stat(*p), Some(s) if s.pgrp == pgid && !s.is_zombie()))
             .collect()

@@ -247,6 +247,62 @@ fn the_table_is_read_again_only_after_a_new_pid() {
     assert!(!Arc::ptr_eq(&first, &p.table()));
 }
 
+/// The table the cache holds now.
+fn cached(p: &Procfs) -> Arc<Table> {
+    p.table.0.lock().unwrap().as_ref().unwrap().table.clone()
+}
+
+/// A few PIDs handed out since the table are read one by one instead of a new scan (a stop
+/// among 10,000 on a machine where other processes come and go); many, a wrapped cursor, or
+/// more forks on the machine than the cursor moved, and /proc is scanned again.
+#[test]
+fn a_few_new_pids_are_read_one_by_one_and_many_mean_a_new_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    let kernel = |last: i32, forks: u64| {
+        std::fs::write(r.join("loadavg"), format!("0.00 0.01 0.05 1/90 {last}\n")).unwrap();
+        std::fs::write(r.join("stat"), format!("cpu 1 2 3\nprocesses {forks}\n")).unwrap();
+    };
+    proc_at(r, 10, 1, 10, 10, 'S');
+    own_self(r);
+    kernel(10, 1000);
+    let p = Procfs::at(r);
+    let first = p.table();
+    // 11 and 12 are made in group 10 (12 by a process that is gone already).
+    proc_at(r, 11, 10, 10, 10, 'S');
+    proc_at(r, 12, 11, 10, 10, 'S');
+    kernel(13, 1003);
+    let mut g = p.group_members(10);
+    g.sort();
+    assert_eq!(g, [10, 11, 12]);
+    assert!(
+        Arc::ptr_eq(&first, &cached(&p)),
+        "scanned again for 3 new PIDs"
+    );
+    // The cursor moved little, but the machine forked more than that: it may have wrapped.
+    kernel(14, 1000 + RECENT_MAX as u64 + 10);
+    assert_eq!(p.group_members(10).len(), 3);
+    let second = cached(&p);
+    assert!(
+        !Arc::ptr_eq(&first, &second),
+        "no new scan after many forks"
+    );
+    // Too many new PIDs to read one by one.
+    proc_at(r, 600, 10, 10, 10, 'S');
+    kernel(14 + RECENT_MAX + 1, 1000 + RECENT_MAX as u64 + 20);
+    assert_eq!(p.group_members(10).len(), 4);
+    let third = cached(&p);
+    assert!(!Arc::ptr_eq(&second, &third), "no new scan after many PIDs");
+    // A cursor that went back (wrapped): scanned again.
+    proc_at(r, 5, 10, 10, 10, 'S');
+    kernel(5, 1000 + RECENT_MAX as u64 + 21);
+    assert_eq!(p.group_members(10).len(), 5);
+    assert!(
+        !Arc::ptr_eq(&third, &cached(&p)),
+        "no new scan after a wrap"
+    );
+}
+
 /// A directory on another device than `than` (a file there stands for one mounted over
 /// /proc's own, as LXCFS mounts its `loadavg`).
 fn elsewhere(than: &Path) -> tempfile::TempDir {
