@@ -270,12 +270,14 @@ pub(super) unsafe fn fork_into(cgroup_dir: RawFd) -> (libc::pid_t, bool) {
 }
 
 /// What [`spawn_shared`]'s child starts from: the setup and where it was born.
+#[cfg(target_arch = "x86_64")]
 struct SharedStart<'a, 'b> {
     setup: &'a ChildSetup<'b>,
     in_cgroup: bool,
 }
 
 /// The first Rust code of [`spawn_shared`]'s child, called on the caller's stack.
+#[cfg(target_arch = "x86_64")]
 extern "C" fn shared_child(arg: *mut libc::c_void) -> ! {
     // SAFETY: `arg` points to the `SharedStart` on the stack of `spawn_shared`, whose caller is
     // suspended (CLONE_VFORK) until this child has exec'd or exited, so it outlives every use;
