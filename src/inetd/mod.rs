@@ -40,7 +40,6 @@ mod template;
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -53,7 +52,7 @@ use crate::access::{Rules, Verdict};
 use crate::definition::{self, Definition, DefinitionError, Kind, Protocol};
 use crate::lifecycle::Lifecycle;
 use crate::process::group::KILL_GRACE;
-use crate::process::launch::{self, ExecWatch, Launch};
+use crate::process::launch::{ExecWatch, Launch};
 use crate::process::sigfd::{self, SigfdError};
 use crate::securelog::{Decision, SecureLog};
 use admit::Parked;
@@ -614,24 +613,7 @@ impl Daemon<'_> {
     /// Runs the `spawn` command of an access rule, detached: `/bin/sh -c CMD` with stdin,
     /// stdout and stderr `/dev/null`, in a clean process state; reaped like the servers.
     fn spawn_command(&mut self, cmd: &str) {
-        let launch = Launch {
-            program: PathBuf::from("/bin/sh"),
-            args: vec!["-c".into(), cmd.into()],
-            workdir: PathBuf::from("/"),
-            env: vec![
-                ("PATH".into(), launch::DEFAULT_PATH.into()),
-                ("HOME".into(), "/".into()),
-                ("LANG".into(), "C.UTF-8".into()),
-            ],
-            creds: None,
-            umask: 0o022,
-            limits: Vec::new(),
-            nice: None,
-            output: None,
-            connection: None,
-            fd3: None,
-            cgroup: None,
-        };
+        let launch = Launch::sh(cmd);
         self.reserve.clear();
         let started = launch.fork().and_then(|p| p.release());
         self.refill_reserve();

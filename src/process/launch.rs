@@ -75,6 +75,30 @@ pub struct Launch {
 }
 
 impl Launch {
+    /// `/bin/sh -c CMD` in `/`, with only `PATH`, `HOME=/` and `LANG`, no credentials change,
+    /// umask 022, stdin, stdout and stderr `/dev/null`: a detached helper command (an access
+    /// rule's `spawn`).
+    pub fn sh(cmd: &str) -> Launch {
+        Launch {
+            program: PathBuf::from("/bin/sh"),
+            args: vec!["-c".into(), cmd.into()],
+            workdir: PathBuf::from("/"),
+            env: vec![
+                ("PATH".into(), DEFAULT_PATH.into()),
+                ("HOME".into(), "/".into()),
+                ("LANG".into(), "C.UTF-8".into()),
+            ],
+            creds: None,
+            umask: 0o022,
+            limits: Vec::new(),
+            nice: None,
+            output: None,
+            connection: None,
+            fd3: None,
+            cgroup: None,
+        }
+    }
+
     /// The same launch without its descriptors (output, connection, fd 3), for launching the
     /// same program again without preparing it again.
     pub fn without_fds(&self) -> Launch {
@@ -617,23 +641,6 @@ impl ExecWatch {
 mod tests {
     use super::*;
 
-    fn shell(cmd: &str) -> Launch {
-        Launch {
-            program: PathBuf::from("/bin/sh"),
-            args: vec!["-c".into(), cmd.into()],
-            workdir: PathBuf::from("/"),
-            env: vec![("PATH".into(), DEFAULT_PATH.into())],
-            creds: None,
-            umask: 0o022,
-            limits: Vec::new(),
-            nice: None,
-            output: None,
-            connection: None,
-            fd3: None,
-            cgroup: None,
-        }
-    }
-
     fn wait(pid: i32) -> i32 {
         match nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None) {
             Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => code,
@@ -649,7 +656,7 @@ mod tests {
     fn a_connection_launch_runs_the_program_on_the_connection_and_reports_a_failed_exec() {
         use std::io::{Read, Write};
         use std::os::unix::net::UnixStream;
-        let template = shell(
+        let template = Launch::sh(
             "read line; echo \"got $line sid=$(cut -d' ' -f6 /proc/$$/stat) \
              pid=$$ $(grep SigBlk /proc/$$/status)\"",
         );
@@ -666,7 +673,7 @@ mod tests {
                 format!("got r{round} sid={pid} pid={pid} SigBlk:\t0000000000000000\n")
             );
         }
-        let mut missing = shell("");
+        let mut missing = Launch::sh("");
         missing.program = PathBuf::from("/nonexistent/program");
         let (_ours, theirs) = UnixStream::pair().unwrap();
         let pending = missing.fork_on(&OwnedFd::from(theirs)).unwrap();
