@@ -179,6 +179,10 @@ fn absolute(p: PathBuf) -> PathBuf {
 /// that only the caller (or root) can write.
 pub fn ensure_dir(dir: &Path) -> io::Result<()> {
     let existed = dir.exists();
+    if existed {
+        // Nothing to make: the check alone (every lock of every service comes here).
+        return trust::check_dir(dir).map_err(io::Error::other);
+    }
     match std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o755)

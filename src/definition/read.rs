@@ -21,12 +21,12 @@ pub enum ReadError {
 /// [`crate::regular`]), then checks it may be trusted.
 pub fn read_trusted(path: &Path) -> Result<String, ReadError> {
     use std::io::Read;
-    let mut f = match crate::regular::open_read(path, crate::regular::Links::Follow) {
-        Ok(f) => f,
+    // The metadata the open checked the file with: no second fstat.
+    let (mut f, meta) = match crate::regular::open_read_meta(path, crate::regular::Links::Follow) {
+        Ok(fm) => fm,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ReadError::Missing),
         Err(e) => return Err(ReadError::Other(e.to_string())),
     };
-    let meta = f.metadata().map_err(|e| ReadError::Other(e.to_string()))?;
     if !meta.is_file() {
         return Err(ReadError::Other("not a regular file".into()));
     }

@@ -663,6 +663,13 @@ impl Daemon<'_> {
             }
             self.wait_children(Instant::now() + KILL_GRACE);
         }
+        // The services' cgroups go with their servers (SPEC §8.7), as a stop removes a
+        // service's; one that still holds a process is left (rmdir refuses it).
+        for s in self.services.values() {
+            if let Some(cg) = self.life.cgroup(&s.def) {
+                cg.remove();
+            }
+        }
     }
 
     fn wait_children(&mut self, deadline: Instant) {

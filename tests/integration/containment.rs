@@ -391,6 +391,17 @@ fn pre_start_commands_and_inetd_servers_run_in_their_services_cgroup() {
         got.lines().any(|l| l == want),
         "the inetd server ran outside {want}:\n{got}"
     );
+    // Stopped, svc inetd removes the cgroups of its services, as `stop` does.
+    let dir = service_cgroup_dir(&sb, "whereami").unwrap();
+    assert!(dir.exists(), "{} was never made", dir.display());
+    let mut inetd = _inetd;
+    send_signal(inetd.0.id() as i32, libc::SIGTERM);
+    let mut exited = false;
+    wait_until(T, "svc inetd to exit", || {
+        exited = exited || matches!(inetd.0.try_wait(), Ok(Some(_)));
+        exited
+    });
+    assert!(!dir.exists(), "svc inetd left the cgroup {}", dir.display());
 }
 
 /// A supervised program starts a `setsid` child and exits; before the supervisor
