@@ -1,14 +1,14 @@
 //! A service's launch, prepared once and forked for every connection (docs/inetd.md, "The
 //! super daemon"): resolving the program, the trust checks, the credentials, the environment
-//! (with the env files), the runtime directories, the cgroup and the log are done when the
-//! service first gets a connection, not per connection.
+//! (with the env files), the cgroup and the log are done when the service first gets a
+//! connection, not per connection (an on-demand service has no runtime directories).
 //!
 //! A template stays only as long as what it was made from: SIGHUP and a server that failed to
 //! start drop it, and before every fork the files it read are compared by identity (device,
 //! inode, size, modification time) with what is there now — the env files, and `/etc/passwd`
 //! and `/etc/group` for a service with a `user` or `group` — and the log held open with the
-//! file at the log's path (a rotation by rename is followed at the next connection). A file that changed means a new template, so a connection
-//! never gets what an edit has replaced.
+//! file at the log's path (a rotation by rename is followed at the next connection). A change
+//! means a new template, so a connection never gets what an edit has replaced.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};

@@ -323,9 +323,12 @@ impl Launch {
         self.fork_inner(false, None).map(|(p, _)| p)
     }
 
-    /// Forks a child as [`Launch::fork`] does, with `connection` as its stdin and stdout (in
-    /// place of the launch's own): the super daemon prepares a service's launch once and forks
-    /// it for every connection.
+    /// Starts a child set up as [`Launch::fork`]'s, with `connection` as its stdin and stdout
+    /// (in place of the launch's own), already released (nothing records it before its exec:
+    /// the super daemon tracks it as its own child) and sharing svc's memory until then where
+    /// it can ([`super::child::spawn_shared`]). The super daemon prepares a service's launch
+    /// once and starts it so for every connection; [`Pending::release_async`] gives the watch
+    /// on its exec.
     pub fn fork_on(&self, connection: &OwnedFd) -> Result<Pending, LaunchError> {
         self.fork_inner(false, Some(connection.as_raw_fd()))
             .map(|(p, _)| p)
