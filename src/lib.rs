@@ -59,6 +59,7 @@ pub mod logview;
 pub mod lsb;
 pub mod name;
 pub mod output;
+pub mod parallel;
 pub mod paths;
 pub mod process;
 pub mod ready;

@@ -84,28 +84,25 @@ fn all(ctx: &Context, json: bool) -> Code {
         }
     }
     let levels = runlevel::start_levels_all(&ctx.dirs);
-    let rows: Vec<StatusRow> = loaded
-        .ok
-        .iter()
-        .map(|def| {
-            let st = ctx.life.status(def);
-            let row = StatusRow::new(
-                def.name.as_str(),
-                &st,
-                def.description.clone(),
-                levels
-                    .get(def.name.as_str())
-                    .map(Vec::as_slice)
-                    .unwrap_or(&[]),
-            );
-            // The text table has no column for them: the process table is read for JSON only.
-            if json {
-                row.with_usage(&usage(ctx, def, &st))
-            } else {
-                row
-            }
-        })
-        .collect();
+    // Each service probed side by side (`crate::parallel`); the rows keep the definitions' order.
+    let rows: Vec<StatusRow> = crate::parallel::map(&loaded.ok, |def| {
+        let st = ctx.life.status(def);
+        let row = StatusRow::new(
+            def.name.as_str(),
+            &st,
+            def.description.clone(),
+            levels
+                .get(def.name.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or(&[]),
+        );
+        // The text table has no column for them: the process table is read for JSON only.
+        if json {
+            row.with_usage(&usage(ctx, def, &st))
+        } else {
+            row
+        }
+    });
     if json {
         ctx.out.json(&rows);
     } else {

@@ -141,10 +141,16 @@ impl Loaded {
 /// [`load_file`]. Only a directory that cannot be listed is an error.
 pub fn load_all(dirs: &Dirs) -> std::io::Result<Loaded> {
     let mut out = Loaded::default();
-    for (name, path) in list_files(dirs)? {
+    // Read and checked side by side (`crate::parallel`), gathered in directory order.
+    let files = list_files(dirs)?;
+    let read = crate::parallel::map(&files, |(name, path)| {
+        name.as_ref().ok().map(|name| load_path(dirs, path, name))
+    });
+    for ((name, path), loaded) in files.into_iter().zip(read) {
         match name {
             Err(why) => out.failed.push(Failed::BadName { path, why }),
-            Ok(name) => match load_path(dirs, &path, &name) {
+            // (A good name always has its answer; loading it here again is only the type's due.)
+            Ok(name) => match loaded.unwrap_or_else(|| load_path(dirs, &path, &name)) {
                 Ok(d) => out.ok.push(d),
                 Err(error) => out.failed.push(Failed::Invalid { name, path, error }),
             },
