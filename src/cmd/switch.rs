@@ -9,11 +9,14 @@
 //! progress lets `svc runlevel` say when one was interrupted.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Condvar, Mutex};
 use std::time::{Instant, SystemTime};
 
 use serde::Serialize;
+
+mod gate;
+use gate::StartGate;
 
 use super::Context;
 use crate::cli::SwitchOpts;
@@ -311,7 +314,25 @@ fn run_level(
     // not asked before its start: `start` of a running service succeeds (LSB), so the switch
     // runs it either way, without a `status` run first (docs/lsb.md, "Switches"); its K
     // entries are asked, so that only a running script is stopped.
-    let probed: RefCell<BTreeMap<ServiceName, bool>> = RefCell::new(BTreeMap::new());
+    // The entries' own services are probed up front, side by side (`crate::parallel`); the
+    // plan asks about others (requirements pulled in) one by one as it needs them.
+    let stopped: BTreeSet<&ServiceName> = entries
+        .iter()
+        .filter(|e| e.kind == Kind::Kill)
+        .map(|e| &e.name)
+        .collect();
+    let mut asked: Vec<&Definition> = entries
+        .iter()
+        .filter_map(|e| defs.get(&e.name))
+        .filter(|d| stopped.contains(&d.name) || d.kind != definition::Kind::Script)
+        .collect();
+    asked.sort_by(|a, b| a.name.cmp(&b.name));
+    asked.dedup_by(|a, b| a.name == b.name);
+    let up_front = crate::parallel::map(&asked, |d| {
+        matches!(ctx.life.probe(d), Liveness::Running { .. })
+    });
+    let probed: RefCell<BTreeMap<ServiceName, bool>> =
+        RefCell::new(asked.iter().map(|d| d.name.clone()).zip(up_front).collect());
     let is_running = |n: &ServiceName| {
         if let Some(r) = probed.borrow().get(n) {
             return *r;
@@ -447,8 +468,11 @@ fn execute(
         Some(_) => Reply::Failed("unexpected outcome".into()),
         None => Reply::Failed("unknown service".into()),
     };
+    // Only one priority number runs at a time, so no more threads than its most steps: a
+    // thread (and a start phase's worker process) made for nothing costs its making.
+    let threads = jobs.min(schedule.lock().map_or(steps.len(), |s| s.widest()));
     let mut workers: Vec<Option<Worker>> = Vec::new();
-    for _ in 0..jobs.min(steps.len()) {
+    for _ in 0..threads {
         let w = if stopping {
             None
         } else {
@@ -510,11 +534,16 @@ fn execute(
                     times.lock().unwrap_or_else(|e| e.into_inner())[i] = (Some(begin), Some(end));
                     let ok = matches!(outcome, Outcome::Ok | Outcome::Already);
                     outcomes.lock().unwrap_or_else(|e| e.into_inner())[i] = outcome;
-                    schedule
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .finish(i, ok);
-                    wake.notify_one();
+                    let ready = {
+                        let mut sched = schedule.lock().unwrap_or_else(|e| e.into_inner());
+                        sched.finish(i, ok);
+                        sched.ready()
+                    };
+                    // The last step of a priority number makes the whole next one runnable:
+                    // wake a thread for each of its steps at once, not one after another.
+                    for _ in 0..ready.max(1) {
+                        wake.notify_one();
+                    }
                 }
             });
         }
@@ -551,28 +580,6 @@ fn execute(
         });
     }
     steps.iter().map(|s| s.name.clone()).zip(st).collect()
-}
-
-/// Opens when dropped: after the phase's threads are all made, or when making one failed
-/// (`scope.spawn` panics), so that the threads already made never wait for it forever.
-struct StartGate<'a>(&'a (Mutex<bool>, Condvar));
-
-impl StartGate<'_> {
-    /// Waits until the gate is open.
-    fn wait((open, opened): &(Mutex<bool>, Condvar)) {
-        let mut is_open = open.lock().unwrap_or_else(|e| e.into_inner());
-        while !*is_open {
-            is_open = opened.wait(is_open).unwrap_or_else(|e| e.into_inner());
-        }
-    }
-}
-
-impl Drop for StartGate<'_> {
-    fn drop(&mut self) {
-        let (open, opened) = self.0;
-        *open.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        opened.notify_all();
-    }
 }
 
 /// Starts or stops one service, printing its line; the outcome for the scheduler.
@@ -661,40 +668,4 @@ fn summarize(
 
 fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or("")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::mpsc;
-    use std::time::Duration;
-
-    /// The phase's threads wait at the gate until it is dropped — also when making the
-    /// threads panicked half-way, or they would wait forever and the switch would hang.
-    #[test]
-    fn the_start_gate_opens_when_dropped_even_by_a_panic() {
-        for panic_while_closed in [false, true] {
-            // Leaked, and a detached thread: were the gate never to open, the test fails at
-            // its deadline instead of hanging in a join.
-            let go: &'static (Mutex<bool>, Condvar) =
-                Box::leak(Box::new((Mutex::new(false), Condvar::new())));
-            let (passed, through) = mpsc::channel();
-            let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                let _gate = StartGate(go);
-                std::thread::spawn(move || {
-                    StartGate::wait(go);
-                    let _ = passed.send(());
-                });
-                // Closed while it is held: the thread has not got through.
-                assert!(through.recv_timeout(Duration::from_millis(50)).is_err());
-                if panic_while_closed {
-                    panic!("making a thread failed");
-                }
-            }));
-            assert_eq!(made.is_err(), panic_while_closed);
-            through
-                .recv_timeout(Duration::from_secs(10))
-                .expect("the thread got through the gate once it was dropped");
-        }
-    }
 }

@@ -173,6 +173,21 @@ impl Schedule {
         }
     }
 
+    /// The most steps that can ever run at once: the size of the largest group (only one group
+    /// runs at a time), so a phase needs no more threads than this.
+    pub fn widest(&self) -> usize {
+        self.bounds
+            .windows(2)
+            .map(|b| b[1] - b[0])
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// How many steps may run now and wait for a thread to take them.
+    pub fn ready(&self) -> usize {
+        self.ready.len()
+    }
+
     fn group_range(&self) -> std::ops::Range<usize> {
         self.bounds[self.current]..self.bounds[self.current + 1]
     }
@@ -334,6 +349,26 @@ mod tests {
     fn a_wait_on_a_later_step_never_hangs() {
         let steps = [step("a", 10, &["z"], &[]), step("z", 20, &[], &[])];
         assert_eq!(run(&steps, &[]).0, ["a", "z"]);
+    }
+
+    #[test]
+    fn the_widest_group_bounds_the_threads_and_a_finished_group_readies_the_next() {
+        let steps = [
+            step("a", 10, &[], &[]),
+            step("b", 20, &[], &[]),
+            step("c", 20, &[], &[]),
+            step("d", 20, &["c"], &[]),
+            step("e", 30, &[], &[]),
+        ];
+        let mut s = Schedule::new(&steps);
+        assert_eq!(s.widest(), 3);
+        assert_eq!(s.ready(), 1);
+        assert_eq!(s.take(), Next::Run(0));
+        assert_eq!(s.ready(), 0);
+        s.finish(0, true);
+        // b and c may run now; d waits for c.
+        assert_eq!(s.ready(), 2);
+        assert_eq!(Schedule::new(&[]).widest(), 0);
     }
 
     #[test]
