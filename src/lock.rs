@@ -18,7 +18,7 @@ pub struct Lock {
 /// Opens (creating it, mode 0644, never through a symlink, never blocking, a regular file only)
 /// the lock file at `path`.
 pub fn open(path: &Path) -> io::Result<File> {
-    crate::regular::open_rw(path, 0o644)
+    crate::regular::open_lock(path, 0o644)
 }
 
 /// Takes the exclusive lock of `file`, waiting for the holder to finish.
@@ -41,4 +41,35 @@ pub fn is_held(path: &Path) -> bool {
     };
     // A shared lock we get is released at once (when the `Flock` is dropped).
     Flock::lock(f, FlockArg::LockSharedNonblock).is_err()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    /// The lock file keeps `O_NONBLOCK` (see `regular::open_lock`): a second taker still waits
+    /// for the holder, and gets the lock once it lets go.
+    #[test]
+    fn a_second_taker_waits_for_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.lock");
+        let held = exclusive(open(&path).unwrap()).unwrap();
+        assert!(is_held(&path));
+        let (tx, rx) = mpsc::channel();
+        let p = path.clone();
+        let waiter = std::thread::spawn(move || {
+            let l = exclusive(open(&p).unwrap()).unwrap();
+            tx.send(()).unwrap();
+            drop(l);
+        });
+        // Still waiting while the lock is held (a non-blocking flock would have failed or
+        // returned at once).
+        assert!(rx.recv_timeout(Duration::from_millis(300)).is_err());
+        drop(held);
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("the waiter got the lock once it was let go");
+        waiter.join().unwrap();
+    }
 }

@@ -70,15 +70,17 @@ pub fn read(path: &Path, links: Links) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Opens (creating it with `mode`) a file to read and write in place, such as a lock file:
-/// never through a symlink, never blocking, a regular file only.
-pub fn open_rw(path: &Path, mode: u32) -> io::Result<File> {
+/// Opens (creating it with `mode`) a lock file: never through a symlink, never blocking, a
+/// regular file only. `O_NONBLOCK` stays set: the file is only locked, and flock(2) waits
+/// whatever the flag says (two fcntl calls saved on every lock).
+pub fn open_lock(path: &Path, mode: u32) -> io::Result<File> {
     let f = create(
         path,
         mode,
         OpenOptions::new().read(true).write(true).truncate(false),
     )?;
-    settle(f).map(|(f, _)| f)
+    checked(&f)?;
+    Ok(f)
 }
 
 /// Opens `path` for appending, creating it with `mode`: never through a symlink, never

@@ -8,7 +8,6 @@
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::fs::MetadataExt;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -104,8 +103,9 @@ impl ProcHandle {
             return None;
         }
         let fd = self.fd.as_ref()?;
-        let f = std::fs::File::from(fd.try_clone().ok()?);
-        f.metadata().ok().map(|m| m.ino())
+        nix::sys::stat::fstat(fd.as_raw_fd())
+            .ok()
+            .map(|st| st.st_ino)
     }
 
     /// Sends `sig`. `Ok(false)` when the process is already gone.

@@ -211,6 +211,9 @@ pub struct Procfs {
     root: Arc<Path>,
     boot_id: std::sync::OnceLock<String>,
     pid_max: std::sync::OnceLock<i64>,
+    /// Whether `loadavg` can be trusted ([`Procfs::loadavg_is_own`]), decided once: what is
+    /// mounted where, and svc's PID namespace, do not change under a running svc.
+    own_loadavg: std::sync::OnceLock<bool>,
     table: TableCache,
 }
 
@@ -232,6 +235,7 @@ impl Procfs {
             root: Arc::from(root.into()),
             boot_id: std::sync::OnceLock::new(),
             pid_max: std::sync::OnceLock::new(),
+            own_loadavg: std::sync::OnceLock::new(),
             table: TableCache::default(),
         }
     }
@@ -328,6 +332,12 @@ impl Procfs {
     /// Whether `loadavg` is this /proc's own file (on its device: not a file mounted over it)
     /// and this /proc is svc's PID namespace's (its `self` names svc).
     fn loadavg_is_own(&self) -> bool {
+        *self
+            .own_loadavg
+            .get_or_init(|| self.decide_loadavg_is_own())
+    }
+
+    fn decide_loadavg_is_own(&self) -> bool {
         let dev = |p: &Path| std::fs::metadata(p).map(|m| m.dev()).ok();
         let own_file =
             dev(&self.root).is_some() && dev(&self.root) == dev(&self.root.join("loadavg"));
@@ -505,6 +515,11 @@ impl Procfs {
 /// svc reads (stat, statm, uptime, boot_id...) until end of file, close. No `fstat` for a size hint (a
 /// /proc file reports size 0) and no probing reads that start at 32 bytes as `std::fs::read`
 /// makes: `status` of many services reads a few of these per service.
+///
+/// The files read here (`stat`, `statm`, `loadavg`, `uptime`, the sysctls) are made whole by one
+/// `show` of the kernel and handed out from that one buffer: a read that does not fill the
+/// caller's buffer has returned all of it, so the read at end of file that would only say so is
+/// not made (one system call in four for a `stat`). A read that fills the buffer goes on.
 fn read_small(path: &Path) -> io::Result<Vec<u8>> {
     use std::io::Read;
     let mut f = std::fs::File::open(path)?;
@@ -516,7 +531,12 @@ fn read_small(path: &Path) -> io::Result<Vec<u8>> {
         }
         match f.read(&mut buf[len..]) {
             Ok(0) => break,
-            Ok(n) => len += n,
+            Ok(n) => {
+                len += n;
+                if len < buf.len() {
+                    break;
+                }
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }

@@ -122,6 +122,25 @@ fn read_small_reads_past_its_first_buffer() {
     assert_eq!(read_small(&dir.path().join("f")).unwrap(), text);
 }
 
+/// The real /proc's one-`show` files come whole from a single read.
+#[test]
+fn read_small_gets_real_proc_files_whole() {
+    let stat = read_small(Path::new("/proc/self/stat")).unwrap();
+    assert!(stat.ends_with(b"\n"), "{}", String::from_utf8_lossy(&stat));
+    let me = std::process::id().to_string();
+    assert!(stat.starts_with(format!("{me} (").as_bytes()));
+    for f in [
+        "/proc/sys/kernel/pid_max",
+        "/proc/sys/kernel/random/boot_id",
+    ] {
+        assert_eq!(
+            read_small(Path::new(f)).unwrap(),
+            std::fs::read(f).unwrap(),
+            "{f}"
+        );
+    }
+}
+
 /// `/proc/PID/stat` of a fixture process that started `start` clock ticks after boot.
 fn proc_stat(
     root: &Path,
@@ -233,6 +252,9 @@ fn the_table_is_read_again_only_after_a_new_pid() {
     // Without /proc/loadavg every call scans.
     assert!(!Arc::ptr_eq(&p.table(), &p.table()));
     std::fs::write(r.join("loadavg"), "0.00 0.01 0.05 1/90 10\n").unwrap();
+    // Whether loadavg is /proc's own is decided once per Procfs: a new one sees it.
+    assert_eq!(p.last_pid(), None);
+    let p = Procfs::at(r);
     assert_eq!(p.last_pid(), Some(10));
     let first = p.table();
     assert!(Arc::ptr_eq(&first, &p.table()));
