@@ -9,15 +9,43 @@
 
 use std::fs::Metadata;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 /// Whether svc runs with root privileges (and so must be strict about what it reads).
 pub fn running_as_root() -> bool {
-    nix::unistd::geteuid().is_root()
+    me() == 0
 }
 
+/// svc's effective uid, asked once: svc never changes its own (only the programs it launches
+/// take another, in their own process).
 fn me() -> u32 {
-    nix::unistd::geteuid().as_raw()
+    static EUID: OnceLock<u32> = OnceLock::new();
+    *EUID.get_or_init(|| nix::unistd::geteuid().as_raw())
+}
+
+/// How long a directory found trustworthy is taken as such without a new look: the burst of
+/// PID-file, lock and definition reads of one command in one directory, never longer. A check
+/// by path is only as good as the moment it is made (the open that follows goes by path too);
+/// what it catches, a directory that became writable by others, is still caught within this.
+const TRUSTED_FOR: Duration = Duration::from_secs(1);
+
+/// Directories lately found trustworthy, and when (a handful: state, logs, init.d).
+static TRUSTED: Mutex<Vec<(PathBuf, Instant)>> = Mutex::new(Vec::new());
+
+fn trusted_lately(dir: &Path) -> bool {
+    let list = TRUSTED.lock().unwrap_or_else(|e| e.into_inner());
+    list.iter()
+        .any(|(d, at)| d == dir && at.elapsed() < TRUSTED_FOR)
+}
+
+fn remember_trusted(dir: &Path) {
+    let mut list = TRUSTED.lock().unwrap_or_else(|e| e.into_inner());
+    list.retain(|(d, at)| d != dir && at.elapsed() < TRUSTED_FOR);
+    if list.len() < 64 {
+        list.push((dir.to_path_buf(), Instant::now()));
+    }
 }
 
 /// The first reason a file's metadata makes it writable by a user other than the caller or root.
@@ -38,7 +66,19 @@ pub fn foreign_writer(meta: &Metadata) -> Option<String> {
 
 /// A directory svc keeps its own files in: a real directory, writable only by the caller or
 /// root (or sticky).
+///
+/// A directory found trustworthy less than [`TRUSTED_FOR`] ago is not looked at again: a switch
+/// reads three files per service in the state directory.
 pub fn check_dir(dir: &Path) -> Result<(), String> {
+    if trusted_lately(dir) {
+        return Ok(());
+    }
+    check_dir_now(dir)?;
+    remember_trusted(dir);
+    Ok(())
+}
+
+fn check_dir_now(dir: &Path) -> Result<(), String> {
     let meta = std::fs::symlink_metadata(dir)
         .map_err(|e| format!("cannot inspect directory {}: {e}", dir.display()))?;
     if meta.file_type().is_symlink() {
@@ -126,4 +166,33 @@ pub fn check_pidfile_shape(path: &Path, meta: &Metadata) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The short memory of trusted directories never outlives [`TRUSTED_FOR`]: a directory
+    /// made world-writable is refused again within it, and one never seen is checked at once.
+    #[test]
+    fn a_trusted_directory_made_world_writable_is_refused_within_the_memory() {
+        let set =
+            |d: &Path, mode| std::fs::set_permissions(d, std::fs::Permissions::from_mode(mode));
+        let dir = tempfile::tempdir().unwrap();
+        set(dir.path(), 0o755).unwrap();
+        check_dir(dir.path()).unwrap();
+        set(dir.path(), 0o777).unwrap();
+        let t0 = Instant::now();
+        while check_dir(dir.path()).is_ok() {
+            assert!(
+                t0.elapsed() < TRUSTED_FOR + Duration::from_secs(5),
+                "still trusted {:?} after it became world-writable",
+                t0.elapsed()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let other = tempfile::tempdir().unwrap();
+        set(other.path(), 0o777).unwrap();
+        assert!(check_dir(other.path()).is_err());
+    }
 }
