@@ -60,14 +60,39 @@ pub fn open_read_meta(path: &Path, links: Links) -> io::Result<(File, Metadata)>
 
 /// The whole of `path`, opened as [`open_read`] does.
 pub fn read(path: &Path, links: Links) -> io::Result<Vec<u8>> {
-    use std::io::Read;
-    let (f, meta) = open_read_meta(path, links)?;
-    // Sized from the metadata already taken (capped: it is only a hint), and read through
-    // `Take` so that std does not fstat and lseek the file again for its own size hint.
-    let hint = meta.len().min(1 << 20) as usize;
-    let mut bytes = Vec::with_capacity(hint + 1);
-    f.take(u64::MAX).read_to_end(&mut bytes)?;
+    let (mut f, meta) = open_read_meta(path, links)?;
+    let mut bytes = Vec::new();
+    read_sized(&mut f, meta.len(), u64::MAX, &mut bytes)?;
     Ok(bytes)
+}
+
+/// Reads the regular file `f`, `len` bytes long when it was fstat'ed, to its end (at most `cap`
+/// bytes) into `buf`. A read that returns less than it asked for, once exactly `len` bytes are
+/// in, is the end: a regular file gives short reads only there, so the read that would return 0
+/// to say so is not made. A file that changed size since goes on to that 0 as ever.
+pub fn read_sized(f: &mut File, len: u64, cap: u64, buf: &mut Vec<u8>) -> io::Result<()> {
+    use std::io::Read;
+    let start = buf.len();
+    // Room for the whole file and one byte more, so that a file of `len` gives a short read.
+    let mut room = len.min(1 << 20).saturating_add(1).max(64);
+    loop {
+        let have = (buf.len() - start) as u64;
+        let want = room.min(cap - have);
+        if want == 0 {
+            return Ok(());
+        }
+        let at = buf.len();
+        buf.resize(at + want as usize, 0);
+        let read = f.read(&mut buf[at..]);
+        buf.truncate(at + *read.as_ref().unwrap_or(&0));
+        match read {
+            Ok(0) => return Ok(()),
+            Ok(n) if (n as u64) < want && have + n as u64 == len => return Ok(()),
+            Ok(_) => room = room.saturating_mul(2),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Opens (creating it with `mode`) a lock file: never through a symlink, never blocking, a
@@ -176,6 +201,31 @@ fn open_error(path: &Path, links: Links, e: io::Error) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whatever size the file had when it was fstat'ed, `read_sized` gets all of it now (up to
+    /// the cap): the early end is taken only when the size still matches.
+    #[test]
+    fn read_sized_gets_the_whole_file_whatever_size_it_was_said_to_have() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let text: Vec<u8> = (0..3000u32).map(|i| b'a' + (i % 26) as u8).collect();
+        std::fs::write(&path, &text).unwrap();
+        for said in [0, 1, 10, 2999, 3000, 3001, 100_000] {
+            let mut buf = b"kept".to_vec();
+            let mut f = File::open(&path).unwrap();
+            read_sized(&mut f, said, u64::MAX, &mut buf).unwrap();
+            assert_eq!(&buf[..4], b"kept");
+            assert_eq!(&buf[4..], &text[..], "said {said}");
+        }
+        let mut buf = Vec::new();
+        read_sized(&mut File::open(&path).unwrap(), 3000, 33, &mut buf).unwrap();
+        assert_eq!(buf, &text[..33]);
+        let empty = dir.path().join("e");
+        std::fs::write(&empty, b"").unwrap();
+        let mut buf = Vec::new();
+        read_sized(&mut File::open(&empty).unwrap(), 0, u64::MAX, &mut buf).unwrap();
+        assert!(buf.is_empty());
+    }
     use std::io::{Read, Write};
     use std::time::{Duration, Instant};
 

@@ -345,6 +345,9 @@ impl Lifecycle {
     /// runtime directories go with their contents (SPEC §8.3; nothing without `runtime_dir`).
     /// `post_stop` (§8.2) runs before this.
     pub(crate) fn remove_runtime_dirs(&self, def: &Definition) -> Result<()> {
+        if def.runtime_dir.is_empty() {
+            return Ok(());
+        }
         // The owner svc gives what it makes: a parent of `a/b` with another is not svc's.
         let owner = prepare::owner(credentials(def).ok().flatten().as_ref());
         rundir::remove(&self.dirs, def, owner).map_err(LifecycleError::RuntimeDir)

@@ -8,7 +8,7 @@
 //! reader sees the old file or the new one, never half of one, and a symlink at the target is
 //! replaced, never written through.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
@@ -113,11 +113,9 @@ fn read_with(
     if let Err(why) = check(&meta) {
         return PidFile::Untrusted(why);
     }
+    // A regular file (the check refused anything else): read as `regular::read_sized` does.
     let mut buf = Vec::new();
-    if let Err(e) = Read::by_ref(&mut file)
-        .take(MAX_LEN + 1)
-        .read_to_end(&mut buf)
-    {
+    if let Err(e) = crate::regular::read_sized(&mut file, meta.len(), MAX_LEN + 1, &mut buf) {
         return PidFile::Garbage(format!("cannot be read: {e}"));
     }
     if buf.len() as u64 > MAX_LEN {

@@ -26,7 +26,7 @@
 //! wrapped round in between; otherwise /proc is scanned again.
 
 use std::collections::{BTreeSet, HashMap};
-use std::io;
+use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -468,9 +468,15 @@ impl Procfs {
         let tasks = std::fs::read_dir(self.pid_path(pid, "task")).ok()?;
         let mut out = Vec::new();
         for t in tasks.flatten() {
-            let text = std::fs::read_to_string(t.path().join("children")).ok()?;
+            // Read to its end (a list of many children may take more than one read), without
+            // std's size hint: a /proc file's size says nothing, and asking is a statx.
+            let mut text = Vec::new();
+            std::fs::File::open(t.path().join("children"))
+                .and_then(|f| f.take(u64::MAX).read_to_end(&mut text))
+                .ok()?;
             out.extend(
-                text.split_whitespace()
+                String::from_utf8_lossy(&text)
+                    .split_whitespace()
                     .filter_map(|p| p.parse::<i32>().ok()),
             );
         }
