@@ -20,7 +20,6 @@ pub enum ReadError {
 /// Reads a configuration file without ever blocking on it (a FIFO is refused, see
 /// [`crate::regular`]), then checks it may be trusted.
 pub fn read_trusted(path: &Path) -> Result<String, ReadError> {
-    use std::io::Read;
     // The metadata the open checked the file with: no second fstat.
     let (mut f, meta) = match crate::regular::open_read_meta(path, crate::regular::Links::Follow) {
         Ok(fm) => fm,
@@ -37,12 +36,9 @@ pub fn read_trusted(path: &Path) -> Result<String, ReadError> {
             meta.size()
         )));
     }
-    // Sized from the file's length (plus one byte to see the end): one read, not a series
-    // that starts at 32 bytes.
-    let mut bytes = Vec::with_capacity(meta.size() as usize + 1);
-    Read::by_ref(&mut f)
-        .take(MAX_FILE_SIZE + 1)
-        .read_to_end(&mut bytes)
+    // Sized from the file's length: one read, not a series that starts at 32 bytes.
+    let mut bytes = Vec::new();
+    crate::regular::read_sized(&mut f, meta.size(), MAX_FILE_SIZE + 1, &mut bytes)
         .map_err(|e| ReadError::Other(e.to_string()))?;
     String::from_utf8(bytes).map_err(|e| {
         ReadError::Other(format!(
