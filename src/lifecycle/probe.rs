@@ -59,15 +59,12 @@ pub(crate) fn probe(life: &Lifecycle, def: &Definition) -> Liveness {
                 Ok(h) => h,
                 Err(_) => return dead(format!("process {pid} does not exist")),
             };
-            // Read once, after the handle was opened: the zombie check here and the record's
-            // identity check below both use it.
-            let stat = match life.procfs.stat(pid) {
-                None => return dead(format!("process {pid} does not exist")),
-                Some(s) if s.is_zombie() => return dead(format!("process {pid} is a zombie")),
-                Some(s) => s,
-            };
+            // /proc/PID/stat is read once, after the handle was opened, and only when needed:
+            // the record's identity check does without it where the pidfd's inode names the
+            // process (`Record::verify_stat`).
+            let stat = || life.procfs.stat(pid);
             match record {
-                Some(r) => match r.verify_stat(&handle, &life.procfs, || Some(stat)) {
+                Some(r) => match r.verify_stat(&handle, &life.procfs, stat) {
                     Verdict::Different(_) if ancestor() => not_svc(),
                     Verdict::Same => Liveness::Running {
                         handle: Some(handle),
@@ -75,18 +72,22 @@ pub(crate) fn probe(life: &Lifecycle, def: &Definition) -> Liveness {
                     },
                     Verdict::Different(why) => dead(why),
                 },
-                None if ancestor() => not_svc(),
-                None => {
-                    // Written outside svc: it counts only if the process runs `exec`.
-                    if runs_exec(life, def, pid) {
-                        Liveness::Running {
-                            handle: Some(handle),
-                            record: None,
+                None => match stat() {
+                    None => dead(format!("process {pid} does not exist")),
+                    Some(s) if s.is_zombie() => dead(format!("process {pid} is a zombie")),
+                    Some(_) if ancestor() => not_svc(),
+                    Some(_) => {
+                        // Written outside svc: it counts only if the process runs `exec`.
+                        if runs_exec(life, def, pid) {
+                            Liveness::Running {
+                                handle: Some(handle),
+                                record: None,
+                            }
+                        } else {
+                            dead(format!("process {pid} does not run the service's program"))
                         }
-                    } else {
-                        dead(format!("process {pid} does not run the service's program"))
                     }
-                }
+                },
             }
         }
     }

@@ -110,6 +110,17 @@ impl Record {
             Ok(_) => return Verdict::Different("the record is from a previous boot".into()),
             Err(e) => return Verdict::Different(format!("cannot read the boot id: {e}")),
         }
+        // On pidfs (Linux 6.9+) a pidfd's inode is never reused within a boot: the recorded
+        // one names this very process, and whether it has exited its pidfd says. /proc/PID/stat
+        // (the kernel's costliest small file: every field of the task computed) is not read.
+        if let (Some(recorded), Some(now)) = (self.pidfd_ino, handle.inode()) {
+            if recorded == now && handle.fd().is_some() {
+                return match handle.exited() {
+                    false => Verdict::Same,
+                    true => Verdict::Different(format!("process {pid} is a zombie")),
+                };
+            }
+        }
         let Some(stat) = stat() else {
             return Verdict::Different(format!("process {pid} is gone"));
         };
@@ -191,5 +202,69 @@ mod path_bytes {
             Form::Text(t) => PathBuf::from(t),
             Form::Bytes(b) => PathBuf::from(OsString::from_vec(b)),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+    use std::time::{Duration, Instant};
+
+    /// A child killed when the test ends, however it ends.
+    struct Child(std::process::Child);
+
+    impl Drop for Child {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    /// On pidfs the recorded inode alone proves the identity, and the pidfd tells an exit: the
+    /// process's stat is not read. An inode that differs still goes the long way and is refused.
+    #[test]
+    fn a_matching_pidfd_inode_proves_identity_without_reading_stat() {
+        let procfs = Procfs::system();
+        let mut child = Child(
+            std::process::Command::new("/bin/sleep")
+                .arg("100")
+                .spawn()
+                .unwrap(),
+        );
+        let pid = child.0.id() as i32;
+        let h = ProcHandle::open(pid, &procfs).unwrap();
+        let r = Record::capture(&h, &procfs, Path::new("/nonexistent/x.pid")).unwrap();
+        let asked = Cell::new(false);
+        let stat = || {
+            asked.set(true);
+            procfs.stat(pid)
+        };
+        assert_eq!(r.verify_stat(&h, &procfs, stat), Verdict::Same);
+        let pidfs = crate::process::handle::pidfd_inodes_identify();
+        assert_eq!(
+            asked.get(),
+            !pidfs,
+            "stat read although the inode proved it"
+        );
+        if pidfs {
+            let mut other = r.clone();
+            other.pidfd_ino = r.pidfd_ino.map(|i| i + 1);
+            assert!(matches!(
+                other.verify_stat(&h, &procfs, stat),
+                Verdict::Different(why) if why.contains("not the one svc launched")
+            ));
+        }
+        // Killed, not reaped yet: a zombie, whichever way it is told.
+        child.0.kill().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !h.exited() {
+            assert!(Instant::now() < deadline, "the killed child never exited");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(matches!(
+            r.verify_stat(&h, &procfs, || procfs.stat(pid)),
+            Verdict::Different(why) if why.contains("zombie")
+        ));
     }
 }
