@@ -140,8 +140,9 @@ fn memory_of_a_service_counts_each_of_its_processes() {
 }
 
 /// Per service, `status` of all opens `/proc/PID/stat` at most twice (the probe's check and
-/// the identity check), never `/proc/PID/status`, and reads each /proc file in at most two
-/// reads (its text, then end of file).
+/// the identity check) — never on pidfs, where the recorded pidfd inode proves the identity —
+/// never `/proc/PID/status`, and reads each /proc file in at most two reads (its text, then
+/// end of file).
 #[test]
 fn status_of_all_reads_proc_once_or_twice_per_service() {
     let test = "status_of_all_reads_proc_once_or_twice_per_service";
@@ -192,12 +193,14 @@ fn status_of_all_reads_proc_once_or_twice_per_service() {
             fds.remove(rest.split(')').next().unwrap_or(""));
         }
     }
+    let pidfs = svc::process::handle::pidfd_inodes_identify();
+    let want = if pidfs { 0..=0 } else { 1..=2 };
     for pid in &pids {
         let stat = format!("/proc/{pid}/stat");
         let n = opens.get(&stat).copied().unwrap_or(0);
         assert!(
-            (1..=2).contains(&n),
-            "{stat} opened {n} times (want 1 or 2)\n{text}"
+            want.contains(&n),
+            "{stat} opened {n} times (want {want:?}; pidfs: {pidfs})\n{text}"
         );
         let p = format!("/proc/{pid}/status");
         assert!(!opens.contains_key(&p), "{p} opened\n{text}");
