@@ -45,15 +45,22 @@ where
             }
         };
         std::thread::scope(|scope| {
+            let mut helpers = Vec::new();
             for _ in 1..threads {
-                if std::thread::Builder::new()
-                    .spawn_scoped(scope, work)
-                    .is_err()
-                {
-                    break;
+                match std::thread::Builder::new().spawn_scoped(scope, work) {
+                    Ok(h) => helpers.push(h),
+                    Err(_) => break,
                 }
             }
             work();
+            // Joined, not only waited for: the scope's own wait ends when the work does, the
+            // threads' exit after it. Once `map` returns the process has its one thread again,
+            // which a switch's fork of its worker processes relies on (`Worker::spawn`).
+            for h in helpers {
+                if let Err(panic) = h.join() {
+                    std::panic::resume_unwind(panic);
+                }
+            }
         });
     }
     // Every chunk was taken by a thread that finished it (a panic would have ended the
@@ -85,6 +92,36 @@ mod tests {
             x * 2
         });
         assert_eq!(out, items.iter().map(|x| x * 2).collect::<Vec<_>>());
+    }
+
+    /// When `map` returns, the threads it made are gone from the kernel's task list, not only
+    /// done with their work: the caller may fork next and must be its process's one thread.
+    #[test]
+    fn the_helper_threads_have_exited_when_map_returns() {
+        /// Makes a thread's exit slow: its thread-local destructors run after its work is done.
+        struct SlowExit;
+        impl Drop for SlowExit {
+            fn drop(&mut self) {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }
+        thread_local! { static SLOW: SlowExit = const { SlowExit }; }
+        let me = nix::unistd::gettid();
+        let items: Vec<u32> = (0..(PER_THREAD * 8) as u32).collect();
+        let tids: std::collections::BTreeSet<_> = map(&items, |_| {
+            SLOW.with(|_| ());
+            // Pieces slow enough that every thread gets some.
+            std::thread::sleep(std::time::Duration::from_micros(200));
+            nix::unistd::gettid()
+        })
+        .into_iter()
+        .collect();
+        for tid in tids.iter().filter(|t| **t != me) {
+            assert!(
+                !std::path::Path::new(&format!("/proc/self/task/{tid}")).exists(),
+                "helper thread {tid} still exists"
+            );
+        }
     }
 
     #[test]

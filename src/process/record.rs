@@ -257,11 +257,10 @@ mod tests {
         }
         // Killed, not reaped yet: a zombie, whichever way it is told.
         child.0.kill().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !h.exited() {
-            assert!(Instant::now() < deadline, "the killed child never exited");
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        assert!(
+            h.wait_exit(Instant::now() + Duration::from_secs(10)),
+            "the killed child never exited"
+        );
         assert!(matches!(
             r.verify_stat(&h, &procfs, || procfs.stat(pid)),
             Verdict::Different(why) if why.contains("zombie")
