@@ -139,7 +139,8 @@ fn launch(ctx: &Context, def: &Definition, tested: bool) -> Code {
 }
 
 pub fn stop(ctx: &Context, names: &[ServiceName], with_dependents: bool) -> Code {
-    // Every definition, read once and only if some service is required by another.
+    // Every definition, read once for all the names: whether another service requires one
+    // can only be known from all of them (read side by side, `crate::parallel`).
     let all = std::cell::OnceCell::new();
     each_loaded(ctx, names, |ctx, def| {
         let dependents =
