@@ -51,6 +51,7 @@ pub mod cmd;
 pub mod definition;
 pub mod docgen;
 pub mod exit;
+pub mod fdlimit;
 pub mod inetd;
 pub mod init;
 pub mod lifecycle;

@@ -71,10 +71,24 @@ where
     answers
 }
 
-/// How many threads `n` pieces get: one per CPU, at most one per [`PER_THREAD`] pieces.
+/// How many threads `n` pieces get: one per CPU, at most one per [`PER_THREAD`] pieces, and
+/// no more than the open-file limit leaves room for (each piece holds a few descriptors while
+/// it runs: a definition, a PID file, a pidfd; under a low limit a probe that cannot open its
+/// files would answer wrongly, not slowly).
 fn threads_for(n: usize) -> usize {
+    if n / PER_THREAD <= 1 {
+        return 1;
+    }
     let cpus = std::thread::available_parallelism().map_or(1, |c| c.get());
-    cpus.min(n / PER_THREAD).max(1)
+    let soft = crate::fdlimit::current().map_or(1024, |(soft, _)| soft);
+    threads_within(n, cpus, soft, crate::fdlimit::open_now())
+}
+
+/// [`threads_for`] on a machine of `cpus` CPUs, `soft` the open-file limit and `open` the
+/// descriptors open now: bounded as `--jobs` is ([`crate::fdlimit::fit_jobs`]).
+fn threads_within(n: usize, cpus: usize, soft: u64, open: usize) -> usize {
+    let wanted = cpus.min(n / PER_THREAD).max(1);
+    crate::fdlimit::fit_jobs(wanted, soft, open)
 }
 
 #[cfg(test)]
@@ -133,5 +147,20 @@ mod tests {
             .all(|same| same));
         assert_eq!(threads_for(0), 1);
         assert_eq!(threads_for(PER_THREAD - 1), 1);
+    }
+
+    /// Under a low open-file limit the pieces stay on fewer threads, down to the caller's one.
+    #[test]
+    fn the_open_file_limit_bounds_the_threads() {
+        use crate::fdlimit::{PER_JOB, RESERVE};
+        let many = 100 * PER_THREAD;
+        assert_eq!(threads_within(many, 8, 1024, 10), 8);
+        assert_eq!(
+            threads_within(many, 8, (10 + RESERVE + 2 * PER_JOB) as u64, 10),
+            2
+        );
+        assert_eq!(threads_within(many, 8, 32, 10), 1);
+        assert_eq!(threads_within(3 * PER_THREAD, 8, 1024, 10), 3);
+        assert_eq!(threads_within(many, 1, 1024, 10), 1);
     }
 }

@@ -22,10 +22,11 @@ use super::Context;
 use crate::cli::SwitchOpts;
 use crate::definition::{self, Definition};
 use crate::exit::Code;
+use crate::fdlimit;
 use crate::lifecycle::{Liveness, Started, Stopped};
 use crate::name::ServiceName;
 use crate::process::worker::{Reply, Worker};
-use crate::process::{cancel, fdlimit, pidfile};
+use crate::process::{cancel, pidfile};
 use crate::runlevel::order::Order;
 use crate::runlevel::plan::{self, LeftOut, Plan, Step};
 use crate::runlevel::schedule::{Next, Schedule};
@@ -251,7 +252,7 @@ fn run(ctx: &Context, levels: &[char], opts: &SwitchOpts) -> Code {
 }
 
 /// The parallelism the open-file limit affords: svc's soft limit is raised to the hard one
-/// first (the programs it launches keep the original, see `process::fdlimit`), then `--jobs` is
+/// first (the programs it launches keep the original, see `crate::fdlimit`), then `--jobs` is
 /// bounded by the descriptors left, so that no start fails for svc's own descriptors. An
 /// explicit `--jobs` that had to be lowered is reported.
 fn fit_jobs(ctx: &Context, requested: usize, explicit: bool) -> usize {

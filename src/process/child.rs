@@ -415,7 +415,7 @@ pub unsafe fn reset_signals() -> bool {
 }
 
 /// For a child started another way (std's `Command`, in `pre_exec`): [`reset_signals`], the
-/// open-file limit svc was started with (see `fdlimit`), and every descriptor above stderr
+/// open-file limit svc was started with (see `crate::fdlimit`), and every descriptor above stderr
 /// close-on-exec — the clean state docs/security.md promises ("The process a service gets"),
 /// whatever the caller's.
 ///
@@ -426,7 +426,7 @@ pub unsafe fn reset_inherited_state() {
     // close_range with CLOSE_RANGE_CLOEXEC takes only integers.
     unsafe {
         reset_signals();
-        super::fdlimit::restore_in_child();
+        crate::fdlimit::restore_in_child();
         libc::syscall(
             libc::SYS_close_range,
             3u32,

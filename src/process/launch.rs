@@ -429,7 +429,7 @@ impl Launch {
             .collect();
         // A switch raises svc's own open-file limit; the program gets the one svc was started
         // with, unless its definition sets one.
-        if let Some(nofile) = super::fdlimit::inherited() {
+        if let Some(nofile) = crate::fdlimit::inherited() {
             if !limits.iter().any(|(r, _)| *r == libc::RLIMIT_NOFILE) {
                 limits.insert(0, (libc::RLIMIT_NOFILE, nofile));
             }

@@ -3,14 +3,13 @@
 //! holds a TCP port ([`sockets`]); the forks: the launcher ([`launch`], the parent's side, and
 //! [`child`], what the child runs until exec), the keeper of a forking launch ([`keeper`]) and
 //! the switch's worker processes ([`worker`]), and reaping them ([`reap`]); signalling a
-//! service's process group ([`group`]) and its cgroup ([`cgroup`]); svc's own open-file limit ([`fdlimit`]), returning
-//! freed memory ([`memory`]), the cancellation of a switch by SIGTERM ([`cancel`]) and signals
-//! read from a signalfd ([`sigfd`]).
+//! service's process group ([`group`]) and its cgroup ([`cgroup`]); returning freed memory
+//! ([`memory`]), the cancellation of a switch by SIGTERM ([`cancel`]) and signals read from a
+//! signalfd ([`sigfd`]). svc's own open-file limit is [`crate::fdlimit`].
 
 pub mod cancel;
 pub mod cgroup;
 pub mod child;
-pub mod fdlimit;
 pub mod group;
 pub mod handle;
 pub mod keeper;

@@ -1,4 +1,5 @@
-//! svc's own open-file limit during a runlevel switch, and the limit its children get.
+//! svc's own open-file limit during a runlevel switch, and the limit its children get; how
+//! many parallel jobs (a switch's, `crate::parallel`'s threads) the descriptors left allow.
 //!
 //! A switch keeps descriptors per parallel job (the pipes of its worker processes, the lock,
 //! pidfd and files of a step run in the switch itself), so with `--jobs 1024` it needs more than
