@@ -110,10 +110,13 @@ impl Record {
             Ok(_) => return Verdict::Different("the record is from a previous boot".into()),
             Err(e) => return Verdict::Different(format!("cannot read the boot id: {e}")),
         }
-        // On pidfs (Linux 6.9+) a pidfd's inode is never reused within a boot: the recorded
-        // one names this very process, and whether it has exited its pidfd says. /proc/PID/stat
-        // (the kernel's costliest small file: every field of the task computed) is not read.
-        if let (Some(recorded), Some(now)) = (self.pidfd_ino, handle.inode()) {
+        // On pidfs (Linux 6.9+) a pidfd's inode is never reused within a boot on a 64-bit
+        // kernel (32-bit ones give only the low half of the process's 64-bit id, which wraps):
+        // the recorded one names this very process, and whether it has exited its pidfd says.
+        // /proc/PID/stat (the kernel's costliest small file: every field of the task computed)
+        // is not read.
+        let unique = cfg!(target_pointer_width = "64");
+        if let (true, Some(recorded), Some(now)) = (unique, self.pidfd_ino, handle.inode()) {
             if recorded == now && handle.fd().is_some() {
                 return match handle.exited() {
                     false => Verdict::Same,
