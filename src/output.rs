@@ -189,7 +189,7 @@ impl Output {
             }
             _ => text,
         };
-        self.line(&text);
+        let mut lines = vec![text];
         let restarts = status.restarts.map(|n| {
             let last = status
                 .last_exit
@@ -203,60 +203,21 @@ impl Output {
             format!("  restarts: {n}{last}{sup}")
         });
         match detail {
-            Some(d) => self.status_detail(d, restarts),
-            None => {
-                if let Some(r) = restarts.filter(|_| restarts_line(status)) {
-                    self.line(&r);
-                }
-            }
+            Some(d) => detail_lines(d, restarts, &mut lines),
+            None => lines.extend(restarts.filter(|_| restarts_line(status))),
         }
+        self.lines(&lines);
         if let Some(note) = &status.note {
             self.error(&format!("{name}: {note}"));
         }
     }
 
-    /// The block under the status line of `status NAME`.
-    fn status_detail(&self, d: &Detail, restarts: Option<String>) {
-        let mut lines = Vec::new();
-        if let Some(desc) = &d.description {
-            lines.push(format!("  description: {desc}"));
-        }
-        if let Some(since) = d.usage.since_unix {
-            let now = crate::clock::unix_secs(std::time::SystemTime::now());
-            lines.push(format!(
-                "  since: {} ({} ago)",
-                crate::clock::utc(since * 1000),
-                crate::clock::uptime(now.saturating_sub(since))
-            ));
-        }
-        if let Some(pid) = d.pid {
-            lines.push(format!("  main pid: {pid}"));
-        }
-        if let Some(n) = d.usage.processes {
-            lines.push(format!("  processes: {n}"));
-        }
-        if let Some(b) = d.usage.memory_bytes {
-            lines.push(format!("  memory: {}", bytes(b)));
-        }
-        if let Some((_, dir)) = &d.usage.cgroup {
-            lines.push(format!("  cgroup: {}", dir.display()));
-        }
-        lines.extend(restarts);
-        if let Some(h) = d.health {
-            lines.push(format!("  health: {h}"));
-        }
-        for l in lines {
-            self.line(&l);
-        }
-        match &d.log {
-            Some((path, Ok(tail))) => {
-                self.line(&format!("  log: {}", path.display()));
-                for l in tail {
-                    self.line(&format!("    {}", escape_controls(l)));
-                }
-            }
-            Some((path, Err(why))) => self.line(&format!("  log: {} ({why})", path.display())),
-            None => self.line("  log: none"),
+    /// Result lines on stdout in one write (suppressed by `--quiet`).
+    pub fn lines(&self, lines: &[String]) {
+        if !self.quiet {
+            let mut text = lines.join("\n");
+            text.push('\n');
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
         }
     }
 
@@ -313,6 +274,45 @@ impl Output {
         if let Ok(text) = serde_json::to_string_pretty(value) {
             let _ = writeln!(out, "{text}");
         }
+    }
+}
+
+/// The block under the status line of `status NAME`, added to `lines`.
+fn detail_lines(d: &Detail, restarts: Option<String>, lines: &mut Vec<String>) {
+    if let Some(desc) = &d.description {
+        lines.push(format!("  description: {desc}"));
+    }
+    if let Some(since) = d.usage.since_unix {
+        let now = crate::clock::unix_secs(std::time::SystemTime::now());
+        lines.push(format!(
+            "  since: {} ({} ago)",
+            crate::clock::utc(since * 1000),
+            crate::clock::uptime(now.saturating_sub(since))
+        ));
+    }
+    if let Some(pid) = d.pid {
+        lines.push(format!("  main pid: {pid}"));
+    }
+    if let Some(n) = d.usage.processes {
+        lines.push(format!("  processes: {n}"));
+    }
+    if let Some(b) = d.usage.memory_bytes {
+        lines.push(format!("  memory: {}", bytes(b)));
+    }
+    if let Some((_, dir)) = &d.usage.cgroup {
+        lines.push(format!("  cgroup: {}", dir.display()));
+    }
+    lines.extend(restarts);
+    if let Some(h) = d.health {
+        lines.push(format!("  health: {h}"));
+    }
+    match &d.log {
+        Some((path, Ok(tail))) => {
+            lines.push(format!("  log: {}", path.display()));
+            lines.extend(tail.iter().map(|l| format!("    {}", escape_controls(l))));
+        }
+        Some((path, Err(why))) => lines.push(format!("  log: {} ({why})", path.display())),
+        None => lines.push("  log: none".to_string()),
     }
 }
 

@@ -35,15 +35,18 @@ pub fn run(ctx: &Context, names: &[ServiceName], json: bool) -> Code {
                     ctx.out.status_line(name.as_str(), &st, detail.as_ref());
                 }
                 codes.push(st.code());
-                rows.push(
-                    StatusRow::new(
-                        name.as_str(),
-                        &st,
-                        def.description.clone(),
-                        &runlevel::start_levels(&ctx.dirs, name),
-                    )
-                    .with_usage(&use_),
-                );
+                // The rows are for --json only; their runlevels cost a read of each rc?.d.
+                if json {
+                    rows.push(
+                        StatusRow::new(
+                            name.as_str(),
+                            &st,
+                            def.description.clone(),
+                            &runlevel::start_levels(&ctx.dirs, name),
+                        )
+                        .with_usage(&use_),
+                    );
+                }
             }
             Err(e) => {
                 report(ctx, &e);

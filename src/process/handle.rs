@@ -8,6 +8,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -15,15 +16,29 @@ use nix::sys::signal::Signal;
 
 use super::procfs::Procfs;
 
-/// Whether pidfds may be used (kernel support, not disabled for tests).
+/// Set once a `pidfd_open` answered that the kernel has none: ENOSYS, or EPERM from a seccomp
+/// filter that does not know the call (the call itself never answers EPERM).
+static KERNEL_LACKS_PIDFD: AtomicBool = AtomicBool::new(false);
+
+/// Whether pidfds may be used: not disabled for tests, and not found missing. Nothing is probed
+/// up front: the first real `pidfd_open` tells (see [`ProcHandle::open`]).
 fn pidfd_enabled() -> bool {
-    static ENABLED: OnceLock<bool> = OnceLock::new();
-    *ENABLED.get_or_init(|| {
-        if std::env::var_os("SVC_NO_PIDFD").is_some_and(|v| v == "1") {
-            return false;
+    static DISABLED: OnceLock<bool> = OnceLock::new();
+    let disabled =
+        *DISABLED.get_or_init(|| std::env::var_os("SVC_NO_PIDFD").is_some_and(|v| v == "1"));
+    !disabled && !KERNEL_LACKS_PIDFD.load(Ordering::Relaxed)
+}
+
+/// A pidfd for `pid`; `Ok(None)` when the kernel has no pidfds (remembered for the process).
+fn pidfd_open(pid: i32) -> io::Result<Option<OwnedFd>> {
+    match raw_pidfd_open(pid) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => {
+            KERNEL_LACKS_PIDFD.store(true, Ordering::Relaxed);
+            Ok(None)
         }
-        raw_pidfd_open(std::process::id() as i32).is_ok()
-    })
+        Err(e) => Err(e),
+    }
 }
 
 fn raw_pidfd_open(pid: i32) -> io::Result<OwnedFd> {
@@ -37,20 +52,26 @@ fn raw_pidfd_open(pid: i32) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
+/// Whether pidfd inodes identify processes (see [`pidfd_inodes_identify`]), once known.
+static PIDFS: OnceLock<bool> = OnceLock::new();
+
+/// Whether `fd`, a pidfd, lives on pidfs.
+fn on_pidfs(fd: &OwnedFd) -> bool {
+    const PIDFS_MAGIC: libc::__fsword_t = 0x5049_4446;
+    nix::sys::statfs::fstatfs(fd).is_ok_and(|st| st.filesystem_type().0 == PIDFS_MAGIC)
+}
+
 /// Whether pidfd inodes identify processes: true on pidfs (Linux 6.9+), where each process has
 /// its own inode. Older kernels back every pidfd with one shared anonymous inode, useless for
-/// identity. Probed once, by the file system magic of a pidfd.
+/// identity. Probed once, by the file system magic of the first pidfd at hand (a handle's own,
+/// else one opened on this process for the purpose).
 pub fn pidfd_inodes_identify() -> bool {
-    const PIDFS_MAGIC: libc::__fsword_t = 0x5049_4446;
-    static UNIQUE: OnceLock<bool> = OnceLock::new();
-    *UNIQUE.get_or_init(|| {
-        if !pidfd_enabled() {
-            return false;
-        }
-        let Ok(fd) = raw_pidfd_open(std::process::id() as i32) else {
-            return false;
-        };
-        nix::sys::statfs::fstatfs(&fd).is_ok_and(|st| st.filesystem_type().0 == PIDFS_MAGIC)
+    *PIDFS.get_or_init(|| {
+        pidfd_enabled()
+            && pidfd_open(std::process::id() as i32)
+                .ok()
+                .flatten()
+                .is_some_and(|fd| on_pidfs(&fd))
     })
 }
 
@@ -71,7 +92,7 @@ impl ProcHandle {
             return Err(io::Error::from_raw_os_error(libc::ESRCH));
         }
         let fd = if pidfd_enabled() {
-            Some(raw_pidfd_open(pid)?)
+            pidfd_open(pid)?
         } else {
             None
         };
@@ -99,10 +120,10 @@ impl ProcHandle {
 
     /// The pidfd's inode when pidfds identify processes.
     pub fn inode(&self) -> Option<u64> {
-        if !pidfd_inodes_identify() {
+        let fd = self.fd.as_ref()?;
+        if !*PIDFS.get_or_init(|| on_pidfs(fd)) {
             return None;
         }
-        let fd = self.fd.as_ref()?;
         nix::sys::stat::fstat(fd.as_raw_fd())
             .ok()
             .map(|st| st.st_ino)
