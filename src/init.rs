@@ -440,7 +440,7 @@ fn unblock_in_child(c: &mut Command, take_tty: bool) {
             if take_tty {
                 libc::tcsetpgrp(0, libc::getpid());
             }
-            crate::process::child::reset_signals();
+            let _ = crate::process::child::reset_signals();
             Ok(())
         });
     }

@@ -1,13 +1,17 @@
-//! The child side of a launch (see [`super::launch`]): everything a forked child runs between
-//! fork and exec, kept together in this one file so that it can be read as a whole for the one
-//! rule that governs it — only async-signal-safe syscalls on memory prepared before the fork
-//! (no allocation, formatting, locks or unwinding). `ChildSetup::run` is the launched child's
-//! whole life until exec; a kept launch's child becomes the keeper there and hands over to
-//! [`super::keeper`]. Also the reset of inherited signal state for children that std's
-//! `Command` starts ([`reset_inherited_state`], from its `pre_exec`).
+//! The child side of a launch (see [`super::launch`]): everything a launched child runs between
+//! its birth and exec, kept together in this one file so that it can be read as a whole for the
+//! one rule that governs it — only async-signal-safe raw syscalls ([`super::syscall`], no
+//! `errno`) on memory prepared before the child was born (no allocation, formatting, locks or
+//! unwinding). `ChildSetup::run` is the launched child's whole life until exec; a kept launch's
+//! child becomes the keeper there and hands over to [`super::keeper`]. How the child is born:
+//! copied ([`fork_into`]), sharing svc's memory while svc is suspended ([`spawn_shared`]), or
+//! sharing it on a stack of its own while svc records it ([`spawn_waiting`]). Also the reset of
+//! inherited signal state for children that std's `Command` starts ([`reset_inherited_state`],
+//! from its `pre_exec`).
 
-use std::ffi::CString;
 use std::os::fd::RawFd;
+
+use super::syscall::{self, call};
 
 /// What the keeper of a kept launch needs: its status pipe and svc's PID.
 pub(super) struct KeeperSetup {
@@ -16,12 +20,17 @@ pub(super) struct KeeperSetup {
     pub(super) parent: libc::pid_t,
 }
 
-/// What the child needs, as raw pointers and numbers prepared by the parent.
-pub(super) struct ChildSetup<'a> {
-    pub(super) path: &'a CString,
-    pub(super) argv: &'a [*const libc::c_char],
-    pub(super) envp: &'a [*const libc::c_char],
-    pub(super) workdir: &'a CString,
+/// What the child needs, as raw pointers and numbers. The pointers point into memory the
+/// parent keeps unchanged until the child has exec'd or exited (`launch::ChildMemory`): a
+/// child sharing svc's memory reads it there while svc goes on.
+pub(super) struct ChildSetup {
+    /// The program, a C string.
+    pub(super) path: *const libc::c_char,
+    /// NULL-terminated arrays of C strings.
+    pub(super) argv: *const *const libc::c_char,
+    pub(super) envp: *const *const libc::c_char,
+    /// The working directory, a C string.
+    pub(super) workdir: *const libc::c_char,
     pub(super) stdin: RawFd,
     pub(super) stdout: RawFd,
     /// stderr.
@@ -34,9 +43,14 @@ pub(super) struct ChildSetup<'a> {
     /// a child that was not born in the cgroup.
     pub(super) cgroup: RawFd,
     pub(super) umask: libc::mode_t,
-    pub(super) limits: &'a [(libc::__rlimit_resource_t, libc::rlimit)],
+    /// `limits_len` pairs of resource and limit.
+    pub(super) limits: *const (libc::__rlimit_resource_t, libc::rlimit),
+    pub(super) limits_len: usize,
     pub(super) nice: Option<i32>,
-    pub(super) drop_to: Option<(libc::uid_t, libc::gid_t, &'a [libc::gid_t])>,
+    /// uid, gid and `groups_len` supplementary groups at `groups`.
+    pub(super) drop_to: Option<(libc::uid_t, libc::gid_t)>,
+    pub(super) groups: *const libc::gid_t,
+    pub(super) groups_len: usize,
     pub(super) go_r: RawFd,
     pub(super) go_w: RawFd,
     pub(super) err_r: RawFd,
@@ -45,50 +59,62 @@ pub(super) struct ChildSetup<'a> {
     pub(super) keeper: Option<KeeperSetup>,
 }
 
-impl ChildSetup<'_> {
-    /// Reports the failed step and errno to the parent, then exits.
+/// A system call's arguments, padded to six.
+macro_rules! args {
+    ($($a:expr),*) => {{
+        let mut a = [0usize; 6];
+        let given = [$($a as usize),*];
+        a[..given.len()].copy_from_slice(&given);
+        a
+    }};
+}
+
+impl ChildSetup {
+    /// Reports the failed step and its error number to the parent, then exits.
     ///
     /// # Safety
-    /// Only in the forked child: write and _exit are async-signal-safe.
-    unsafe fn die(&self, step: usize) -> ! {
-        // SAFETY: the caller is the forked child (this function's contract); errno is this
-        // thread's, and `msg` lives on the stack for the write.
+    /// Only in the launched child: write and exit_group are async-signal-safe.
+    unsafe fn die(&self, step: usize, errno: i32) -> ! {
+        // SAFETY: the caller is the launched child (this function's contract); `msg` lives on
+        // this stack for the write.
         unsafe {
-            let errno = *libc::__errno_location();
             let mut msg = [0u8; 8];
             msg[..4].copy_from_slice(&(step as u32).to_ne_bytes());
             msg[4..].copy_from_slice(&errno.to_ne_bytes());
-            libc::write(self.err_w, msg.as_ptr().cast(), msg.len());
-            libc::_exit(127);
+            let _ = call(libc::SYS_write, args!(self.err_w, msg.as_ptr(), msg.len()));
+            syscall::exit(127);
         }
     }
 
     /// The child's whole life until exec; `in_cgroup`: it was born in the service's cgroup.
     ///
     /// # Safety
-    /// Must run in a freshly forked child only (by [`fork_into`]). Every call below is an
-    /// async-signal-safe syscall on memory the parent prepared before forking; nothing
-    /// allocates, formats, locks or unwinds, and nothing relies on glibc's bookkeeping of its
-    /// own fork (credentials change by raw syscalls, not glibc's all-threads setxid).
+    /// Must run in a freshly launched child only ([`fork_into`], [`spawn_shared`],
+    /// [`spawn_waiting`]). Every call below is an async-signal-safe raw syscall on memory the
+    /// parent prepared before the child was born; nothing allocates, formats, locks, unwinds
+    /// or writes `errno`, and nothing relies on glibc's bookkeeping of its own fork
+    /// (credentials change by raw syscalls, not glibc's all-threads setxid).
     pub(super) unsafe fn run(&self, mut in_cgroup: bool) -> ! {
-        // SAFETY: the caller is a freshly forked child (this function's contract); every pointer
-        // handed to the kernel below points into memory the parent prepared before the fork (C
-        // strings, argv/envp arrays ending in NULL, rlimits, groups) or onto this stack, and every
-        // call is async-signal-safe.
+        // SAFETY: the caller is a freshly launched child (this function's contract); every
+        // pointer handed to the kernel below points into memory the parent prepared before the
+        // child was born (C strings, argv/envp arrays ending in NULL, rlimits, groups) or onto
+        // this stack, and every call is async-signal-safe.
         unsafe {
-            libc::close(self.go_w);
-            libc::close(self.err_r);
-            if !reset_signals() {
-                self.die(0);
+            let _ = call(libc::SYS_close, args!(self.go_w));
+            let _ = call(libc::SYS_close, args!(self.err_r));
+            if let Err(e) = reset_signals() {
+                self.die(0, e);
             }
             if let Some(k) = &self.keeper {
+                // Only a forked child gets here (a keeper never shares svc's memory), so
+                // glibc's wrappers and errno are its own.
                 libc::close(k.status_r);
                 // The keeper takes its signals with sigwaitinfo: blocked from here on, so that
                 // neither svc's death signal nor a Ctrl-C to svc's process group can end it before
                 // it has ended the launch (see `keeper::keep`).
                 let set = super::keeper::signals();
                 if libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
-                    self.die(0);
+                    self.die(0, *libc::__errno_location());
                 }
                 libc::prctl(
                     libc::PR_SET_PDEATHSIG,
@@ -99,114 +125,122 @@ impl ChildSetup<'_> {
                     libc::_exit(126);
                 }
                 if libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong) != 0 {
-                    self.die(12);
+                    self.die(12, *libc::__errno_location());
                 }
                 // This process has one thread; the launcher is born in the cgroup where it can be.
                 match fork_into(self.cgroup_dir) {
-                    (-1, _) => self.die(13),
+                    (-1, _) => self.die(13, *libc::__errno_location()),
                     (0, born_inside) => {
                         in_cgroup = born_inside;
                         // The launcher: it goes on below (the death signal and the subreaper
                         // flag are not inherited; the blocked signals are, and are unblocked).
                         libc::close(k.status_w);
-                        if !reset_signals() {
-                            self.die(0);
+                        if let Err(e) = reset_signals() {
+                            self.die(0, e);
                         }
                     }
                     (launcher, _) => super::keeper::keep(launcher, k.status_w, k.parent),
                 }
             }
             // A new session: no controlling terminal, its own process group.
-            if libc::setsid() < 0 {
-                self.die(1);
+            if let Err(e) = call(libc::SYS_setsid, args!()) {
+                self.die(1, e);
             }
             // The service's cgroup (SPEC §8.7), while still root, unless born in it: "0" moves
             // the writer. A kept launch's keeper stays outside; the launcher and all it forks
             // are inside.
-            if !in_cgroup
-                && self.cgroup >= 0
-                && libc::write(self.cgroup, b"0".as_ptr().cast(), 1) != 1
-            {
-                self.die(14);
+            if !in_cgroup && self.cgroup >= 0 {
+                match call(libc::SYS_write, args!(self.cgroup, b"0".as_ptr(), 1)) {
+                    Ok(1) => {}
+                    Ok(_) => self.die(14, libc::EIO),
+                    Err(e) => self.die(14, e),
+                }
             }
-            if libc::dup2(self.stdin, 0) < 0
-                || libc::dup2(self.stdout, 1) < 0
-                || libc::dup2(self.out, 2) < 0
-            {
-                self.die(2);
+            // dup3 with no flags is dup2 where the two differ, which they do: every descriptor
+            // the child still needs is above 3 (see `high_fd`).
+            for (from, to) in [(self.stdin, 0), (self.stdout, 1), (self.out, 2)] {
+                if let Err(e) = call(libc::SYS_dup3, args!(from, to, 0)) {
+                    self.die(2, e);
+                }
             }
-            // All descriptors the child still needs are above 3 (see `high_fd`).
-            if self.fd3 >= 0 && libc::dup2(self.fd3, 3) < 0 {
-                self.die(2);
+            if self.fd3 >= 0 {
+                if let Err(e) = call(libc::SYS_dup3, args!(self.fd3, 3, 0)) {
+                    self.die(2, e);
+                }
             }
-            if libc::chdir(self.workdir.as_ptr()) != 0 {
-                self.die(3);
+            if let Err(e) = call(libc::SYS_chdir, args!(self.workdir)) {
+                self.die(3, e);
             }
-            libc::umask(self.umask);
-            for (res, lim) in self.limits {
-                if libc::setrlimit(*res, lim) != 0 {
-                    self.die(4);
+            let _ = call(libc::SYS_umask, args!(self.umask));
+            for i in 0..self.limits_len {
+                let (res, lim) = &*self.limits.add(i);
+                let lim: *const libc::rlimit = lim;
+                if let Err(e) = call(libc::SYS_prlimit64, args!(0, *res, lim, 0)) {
+                    self.die(4, e);
                 }
             }
             if let Some(n) = self.nice {
-                if libc::setpriority(libc::PRIO_PROCESS, 0, n) != 0 {
-                    self.die(5);
+                if let Err(e) = call(
+                    libc::SYS_setpriority,
+                    args!(libc::PRIO_PROCESS, 0, n as isize),
+                ) {
+                    self.die(5, e);
                 }
             }
             // Privileges last, in the order supplementary groups, gid, uid; then make sure root
-            // cannot be regained.
-            // Raw syscalls: glibc's wrappers would signal the threads of svc it still believes
-            // in after a raw clone3, and wait for them.
-            if let Some((uid, gid, groups)) = self.drop_to {
-                if libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) != 0 {
-                    self.die(6);
+            // cannot be regained. (glibc's wrappers would signal the threads of svc it still
+            // believes in, and wait for them.)
+            if let Some((uid, gid)) = self.drop_to {
+                if let Err(e) = call(libc::SYS_setgroups, args!(self.groups_len, self.groups)) {
+                    self.die(6, e);
                 }
-                if libc::syscall(libc::SYS_setgid, gid) != 0 {
-                    self.die(7);
+                if let Err(e) = call(libc::SYS_setgid, args!(gid)) {
+                    self.die(7, e);
                 }
-                if libc::syscall(libc::SYS_setuid, uid) != 0 {
-                    self.die(8);
+                if let Err(e) = call(libc::SYS_setuid, args!(uid)) {
+                    self.die(8, e);
                 }
-                if uid != 0 && libc::syscall(libc::SYS_setuid, 0) == 0 {
-                    *libc::__errno_location() = libc::EPERM;
-                    self.die(9);
+                if uid != 0 && call(libc::SYS_setuid, args!(0)).is_ok() {
+                    self.die(9, libc::EPERM);
                 }
             }
             // Wait until svc has recorded us. EOF means svc is gone: never run unrecorded.
             let mut byte = 0u8;
             loop {
-                let r = libc::read(self.go_r, (&mut byte as *mut u8).cast(), 1);
-                if r == 1 {
-                    break;
+                let buf: *mut u8 = &mut byte;
+                match call(libc::SYS_read, args!(self.go_r, buf, 1)) {
+                    Ok(1) => break,
+                    Err(libc::EINTR) => continue,
+                    _ => syscall::exit(126),
                 }
-                if r < 0 && *libc::__errno_location() == libc::EINTR {
-                    continue;
-                }
-                libc::_exit(126);
             }
             // Only fds 0-2 (and 3 when given) survive exec: mark every other one close-on-exec
             // (the error pipe already is). Fall back to a bounded loop on kernels without
             // close_range.
-            let first: i32 = if self.fd3 >= 0 { 4 } else { 3 };
-            if libc::syscall(
+            let first: u32 = if self.fd3 >= 0 { 4 } else { 3 };
+            if call(
                 libc::SYS_close_range,
-                first as u32,
-                u32::MAX,
-                4u32, /* CLOEXEC */
-            ) != 0
+                args!(first, u32::MAX, 4u32 /* CLOEXEC */),
+            )
+            .is_err()
             {
-                let mut rl: libc::rlimit = std::mem::zeroed();
-                let max = if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) == 0 {
-                    rl.rlim_max.min(1 << 20) as i32
-                } else {
-                    65536
+                let mut rl = libc::rlimit {
+                    rlim_cur: 0,
+                    rlim_max: 0,
+                };
+                let out: *mut libc::rlimit = &mut rl;
+                let max = match call(libc::SYS_prlimit64, args!(0, libc::RLIMIT_NOFILE, 0, out)) {
+                    Ok(_) => rl.rlim_max.min(1 << 20) as u32,
+                    Err(_) => 65536,
                 };
                 for fd in first..max {
-                    libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+                    let _ = call(libc::SYS_fcntl, args!(fd, libc::F_SETFD, libc::FD_CLOEXEC));
                 }
             }
-            libc::execve(self.path.as_ptr(), self.argv.as_ptr(), self.envp.as_ptr());
-            self.die(11);
+            let e = call(libc::SYS_execve, args!(self.path, self.argv, self.envp))
+                .err()
+                .unwrap_or(libc::EINVAL);
+            self.die(11, e);
         }
     }
 }
@@ -271,8 +305,8 @@ pub(super) unsafe fn fork_into(cgroup_dir: RawFd) -> (libc::pid_t, bool) {
 
 /// What [`spawn_shared`]'s child starts from: the setup and where it was born.
 #[cfg(target_arch = "x86_64")]
-struct SharedStart<'a, 'b> {
-    setup: &'a ChildSetup<'b>,
+struct SharedStart<'a> {
+    setup: &'a ChildSetup,
     in_cgroup: bool,
 }
 
@@ -283,7 +317,7 @@ extern "C" fn shared_child(arg: *mut libc::c_void) -> ! {
     // suspended (CLONE_VFORK) until this child has exec'd or exited, so it outlives every use;
     // `run` keeps to async-signal-safe raw syscalls and never returns.
     unsafe {
-        let start = &*(arg as *const SharedStart<'_, '_>);
+        let start = &*(arg as *const SharedStart<'_>);
         start.setup.run(start.in_cgroup)
     }
 }
@@ -305,7 +339,7 @@ extern "C" fn shared_child(arg: *mut libc::c_void) -> ! {
 /// `setup` must be a non-keeper launch whose release byte is written, and everything it
 /// points to must stay valid until this returns.
 pub(super) unsafe fn spawn_shared(
-    setup: &ChildSetup<'_>,
+    setup: &ChildSetup,
     cgroup_dir: RawFd,
 ) -> Option<Result<libc::pid_t, i32>> {
     #[cfg(target_arch = "x86_64")]
@@ -359,7 +393,7 @@ pub(super) unsafe fn spawn_shared(
                 in("rdi") &args as *const CloneArgs,
                 in("rsi") std::mem::size_of::<CloneArgs>(),
                 in("r12") shared_child as extern "C" fn(*mut libc::c_void) -> !,
-                in("r13") &start as *const SharedStart<'_, '_> as *mut libc::c_void,
+                in("r13") &start as *const SharedStart<'_> as *mut libc::c_void,
                 lateout("rcx") _,
                 lateout("r11") _,
             );
@@ -380,37 +414,177 @@ pub(super) unsafe fn spawn_shared(
     }
 }
 
-/// Default disposition for every signal and an empty mask, whatever the caller had; false if
-/// the mask could not be set. The raw syscall also resets 32 and 33, which glibc's sigaction
-/// refuses to touch.
+/// The stack of a child started by [`spawn_waiting`]: its own mapping, with a guard page
+/// below, unmapped when dropped — which its owner does only once the child has exec'd or
+/// exited.
+#[derive(Debug)]
+pub(super) struct ChildStack {
+    base: *mut libc::c_void,
+}
+
+impl ChildStack {
+    /// Guard page included; the child's setup needs a few hundred bytes of it.
+    const SIZE: usize = 64 * 1024;
+    const GUARD: usize = 4096;
+
+    pub(super) fn new() -> std::io::Result<ChildStack> {
+        // SAFETY: a fresh private anonymous mapping, owned by the returned value only; the
+        // guard page is inside it.
+        unsafe {
+            let base = libc::mmap(
+                std::ptr::null_mut(),
+                Self::SIZE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                -1,
+                0,
+            );
+            if base == libc::MAP_FAILED {
+                return Err(std::io::Error::last_os_error());
+            }
+            let stack = ChildStack { base };
+            if libc::mprotect(base, Self::GUARD, libc::PROT_NONE) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(stack)
+        }
+    }
+}
+
+impl Drop for ChildStack {
+    fn drop(&mut self) {
+        // SAFETY: `base` is this value's own mapping of SIZE bytes; the owner drops it only once
+        // no child runs on it (see `spawn_waiting`).
+        unsafe {
+            libc::munmap(self.base, Self::SIZE);
+        }
+    }
+}
+
+/// The first Rust code of [`spawn_waiting`]'s child, on its own stack.
+#[cfg(target_arch = "x86_64")]
+extern "C" fn waiting_child(arg: *mut libc::c_void) -> ! {
+    // SAFETY: `arg` is the `ChildSetup` that `spawn_waiting`'s caller keeps, with all it points
+    // to, until this child has exec'd or exited; `run` keeps to raw syscalls and never returns.
+    // Born in the cgroup when there is one: `spawn_waiting` asked for it and did not fall back.
+    unsafe {
+        let setup = &*(arg as *const ChildSetup);
+        setup.run(setup.cgroup_dir >= 0)
+    }
+}
+
+/// Starts `setup`'s child sharing svc's memory (`clone3` with `CLONE_VM`, and
+/// `CLONE_INTO_CGROUP` into `setup.cgroup_dir` when it is not -1) on `stack`, without
+/// suspending svc: the child sets itself up and waits for its release byte while svc records
+/// it, as a forked child would — but no page table is copied, no page of svc's is
+/// write-protected, and the exec has no copy of svc's memory to tear down. The child uses no
+/// memory but `stack` and what `setup` points to, and makes raw syscalls only
+/// ([`super::syscall`]: it shares the calling thread's `errno`, so it must not write it). Every
+/// signal is blocked around the clone, so no handler of svc's runs in the child before
+/// [`reset_signals`].
+///
+/// Returns the child's PID, `Some(Err(errno))` when the kernel is out of resources, `None`
+/// when this way is not available (another architecture than x86-64, a kernel or seccomp
+/// filter refusing clone3 or this cgroup): the caller then forks.
 ///
 /// # Safety
-/// Only between fork and exec: it makes async-signal-safe syscalls only.
-pub unsafe fn reset_signals() -> bool {
-    // SAFETY: between fork and exec (this function's contract); rt_sigaction gets a zeroed
-    // (SIG_DFL) action and rt_sigprocmask an empty set, both on the stack, with the kernel's sigset
-    // size (8).
+/// `setup` must be a non-keeper launch, and `setup`, everything it points to and `stack` must
+/// stay valid and unchanged until the child has exec'd or exited — until its error pipe
+/// (`setup.err_r`) reaches EOF.
+pub(super) unsafe fn spawn_waiting(
+    setup: &ChildSetup,
+    stack: &ChildStack,
+) -> Option<Result<libc::pid_t, i32>> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let cgroup_dir = setup.cgroup_dir;
+        let args = CloneArgs {
+            flags: libc::CLONE_VM as u64
+                | if cgroup_dir >= 0 {
+                    CLONE_INTO_CGROUP
+                } else {
+                    0
+                },
+            exit_signal: libc::SIGCHLD as u64,
+            stack: stack.base as u64,
+            stack_size: ChildStack::SIZE as u64,
+            cgroup: if cgroup_dir >= 0 {
+                cgroup_dir as u64
+            } else {
+                0
+            },
+            ..CloneArgs::default()
+        };
+        // SAFETY: a full signal mask is set and restored on this thread only. The clone3 below
+        // starts a child in this address space on the top of `stack` (page-aligned, so the
+        // call below enters `waiting_child` with the ABI's alignment); the child never returns
+        // into this frame and uses only `stack` and `setup`, which the caller keeps (this
+        // function's contract). `args` lives on this frame for the syscall, which reads it
+        // before returning. The kernel clobbers rcx and r11.
+        unsafe {
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+            let ret: i64;
+            std::arch::asm!(
+                "syscall",
+                "test rax, rax",
+                "jnz 2f",
+                "xor ebp, ebp",
+                "mov rdi, r13",
+                "call r12",
+                "ud2",
+                "2:",
+                inlateout("rax") libc::SYS_clone3 => ret,
+                in("rdi") &args as *const CloneArgs,
+                in("rsi") std::mem::size_of::<CloneArgs>(),
+                in("r12") waiting_child as extern "C" fn(*mut libc::c_void) -> !,
+                in("r13") setup as *const ChildSetup as *mut libc::c_void,
+                lateout("rcx") _,
+                lateout("r11") _,
+            );
+            libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+            match ret {
+                r if r > 0 => Some(Ok(r as libc::pid_t)),
+                r if r == -(libc::EAGAIN as i64) || r == -(libc::ENOMEM as i64) => {
+                    Some(Err(-r as i32))
+                }
+                _ => None,
+            }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (setup, stack);
+        None
+    }
+}
+
+/// Default disposition for every signal and an empty mask, whatever the caller had; the error
+/// number if the mask could not be set. The raw syscall also resets 32 and 33, which glibc's
+/// sigaction refuses to touch.
+///
+/// # Safety
+/// Only between a child's birth and its exec: it makes async-signal-safe raw syscalls only.
+pub unsafe fn reset_signals() -> Result<(), i32> {
+    // SAFETY: between birth and exec (this function's contract); rt_sigaction gets a zeroed
+    // (SIG_DFL) action and rt_sigprocmask an empty set, both on the stack, with the kernel's
+    // sigset size (8).
     unsafe {
         let dfl = [0u64; 4];
         for sig in 1..65 {
             if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                libc::syscall(
-                    libc::SYS_rt_sigaction,
-                    sig,
-                    dfl.as_ptr(),
-                    std::ptr::null_mut::<u64>(),
-                    8usize,
-                );
+                let _ = call(libc::SYS_rt_sigaction, args!(sig, dfl.as_ptr(), 0, 8));
             }
         }
         let empty = 0u64;
-        libc::syscall(
+        let set: *const u64 = &empty;
+        call(
             libc::SYS_rt_sigprocmask,
-            libc::SIG_SETMASK,
-            &empty as *const u64,
-            std::ptr::null_mut::<u64>(),
-            8usize,
-        ) == 0
+            args!(libc::SIG_SETMASK, set, 0, 8),
+        )
+        .map(drop)
     }
 }
 
@@ -425,7 +599,7 @@ pub unsafe fn reset_inherited_state() {
     // SAFETY: between fork and exec (this function's contract, which the two callees share);
     // close_range with CLOSE_RANGE_CLOEXEC takes only integers.
     unsafe {
-        reset_signals();
+        let _ = reset_signals();
         crate::fdlimit::restore_in_child();
         libc::syscall(
             libc::SYS_close_range,
