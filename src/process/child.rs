@@ -303,115 +303,19 @@ pub(super) unsafe fn fork_into(cgroup_dir: RawFd) -> (libc::pid_t, bool) {
     }
 }
 
-/// What [`spawn_shared`]'s child starts from: the setup and where it was born.
-#[cfg(target_arch = "x86_64")]
-struct SharedStart<'a> {
-    setup: &'a ChildSetup,
-    in_cgroup: bool,
-}
-
-/// The first Rust code of [`spawn_shared`]'s child, called on the caller's stack.
-#[cfg(target_arch = "x86_64")]
-extern "C" fn shared_child(arg: *mut libc::c_void) -> ! {
-    // SAFETY: `arg` points to the `SharedStart` on the stack of `spawn_shared`, whose caller is
-    // suspended (CLONE_VFORK) until this child has exec'd or exited, so it outlives every use;
-    // `run` keeps to async-signal-safe raw syscalls and never returns.
-    unsafe {
-        let start = &*(arg as *const SharedStart<'_>);
-        start.setup.run(start.in_cgroup)
-    }
-}
-
 /// Starts `setup`'s child without copying svc's memory: `clone3` with `CLONE_VM | CLONE_VFORK`
-/// (and `CLONE_INTO_CGROUP` when `cgroup_dir` is not -1), the child running on this thread's
-/// stack below its pointer while this thread is suspended until the child has exec'd or
-/// exited — what glibc's posix_spawn does, with svc's own setup steps. No page table is copied
-/// and no page of svc's is write-protected, so a launch costs svc a fraction of a fork. Every
-/// signal is blocked around the clone, so no handler of svc's runs in the child before
-/// [`reset_signals`]. The child must not wait for svc (`setup`'s release pipe must already
-/// hold its byte).
-///
-/// Returns the child's PID, `Some(Err(errno))` when the kernel is out of resources, `None`
-/// when this way is not available (another architecture than x86-64, a kernel or seccomp
-/// filter refusing clone3): the caller then forks.
+/// (and `CLONE_INTO_CGROUP` when `setup.cgroup_dir` is not -1), the child running on this
+/// thread's stack below its pointer while this thread is suspended until the child has exec'd
+/// or exited — what glibc's posix_spawn does, with svc's own setup steps. The child must not
+/// wait for svc (`setup`'s release pipe must already hold its byte). See [`clone_shared`].
 ///
 /// # Safety
 /// `setup` must be a non-keeper launch whose release byte is written, and everything it
 /// points to must stay valid until this returns.
-pub(super) unsafe fn spawn_shared(
-    setup: &ChildSetup,
-    cgroup_dir: RawFd,
-) -> Option<Result<libc::pid_t, i32>> {
-    #[cfg(target_arch = "x86_64")]
-    {
-        const CLONE_VM: u64 = libc::CLONE_VM as u64;
-        const CLONE_VFORK: u64 = libc::CLONE_VFORK as u64;
-        let args = CloneArgs {
-            flags: CLONE_VM
-                | CLONE_VFORK
-                | if cgroup_dir >= 0 {
-                    CLONE_INTO_CGROUP
-                } else {
-                    0
-                },
-            exit_signal: libc::SIGCHLD as u64,
-            cgroup: if cgroup_dir >= 0 {
-                cgroup_dir as u64
-            } else {
-                0
-            },
-            ..CloneArgs::default()
-        };
-        let start = SharedStart {
-            setup,
-            in_cgroup: cgroup_dir >= 0,
-        };
-        // SAFETY: a full signal mask is set and restored on this thread only. The clone3
-        // below shares this address space with a child that runs `shared_child` on this
-        // thread's stack, 4 KiB below the stack pointer (past any red zone), 16-byte aligned,
-        // and never returns into this frame; this thread is suspended (CLONE_VFORK) until the
-        // child has exec'd or exited, so nothing here runs concurrently with it. `args` and
-        // `start` live on this frame for the whole call. The kernel clobbers rcx and r11.
-        unsafe {
-            let mut all: libc::sigset_t = std::mem::zeroed();
-            let mut old: libc::sigset_t = std::mem::zeroed();
-            libc::sigfillset(&mut all);
-            libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
-            let ret: i64;
-            std::arch::asm!(
-                "syscall",
-                "test rax, rax",
-                "jnz 2f",
-                "sub rsp, 4096",
-                "and rsp, -16",
-                "xor ebp, ebp",
-                "mov rdi, r13",
-                "call r12",
-                "ud2",
-                "2:",
-                inlateout("rax") libc::SYS_clone3 => ret,
-                in("rdi") &args as *const CloneArgs,
-                in("rsi") std::mem::size_of::<CloneArgs>(),
-                in("r12") shared_child as extern "C" fn(*mut libc::c_void) -> !,
-                in("r13") &start as *const SharedStart<'_> as *mut libc::c_void,
-                lateout("rcx") _,
-                lateout("r11") _,
-            );
-            libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
-            match ret {
-                r if r > 0 => Some(Ok(r as libc::pid_t)),
-                r if r == -(libc::EAGAIN as i64) || r == -(libc::ENOMEM as i64) => {
-                    Some(Err(-r as i32))
-                }
-                _ => None,
-            }
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let _ = (setup, cgroup_dir);
-        None
-    }
+pub(super) unsafe fn spawn_shared(setup: &ChildSetup) -> Option<Result<libc::pid_t, i32>> {
+    // SAFETY: this function's contract; the child runs on this thread's stack while this
+    // thread is suspended (CLONE_VFORK).
+    unsafe { clone_shared(setup, None) }
 }
 
 /// The stack of a child started by [`spawn_waiting`]: its own mapping, with a guard page
@@ -461,31 +365,12 @@ impl Drop for ChildStack {
     }
 }
 
-/// The first Rust code of [`spawn_waiting`]'s child, on its own stack.
-#[cfg(target_arch = "x86_64")]
-extern "C" fn waiting_child(arg: *mut libc::c_void) -> ! {
-    // SAFETY: `arg` is the `ChildSetup` that `spawn_waiting`'s caller keeps, with all it points
-    // to, until this child has exec'd or exited; `run` keeps to raw syscalls and never returns.
-    // Born in the cgroup when there is one: `spawn_waiting` asked for it and did not fall back.
-    unsafe {
-        let setup = &*(arg as *const ChildSetup);
-        setup.run(setup.cgroup_dir >= 0)
-    }
-}
-
 /// Starts `setup`'s child sharing svc's memory (`clone3` with `CLONE_VM`, and
 /// `CLONE_INTO_CGROUP` into `setup.cgroup_dir` when it is not -1) on `stack`, without
 /// suspending svc: the child sets itself up and waits for its release byte while svc records
 /// it, as a forked child would — but no page table is copied, no page of svc's is
-/// write-protected, and the exec has no copy of svc's memory to tear down. The child uses no
-/// memory but `stack` and what `setup` points to, and makes raw syscalls only
-/// ([`super::syscall`]: it shares the calling thread's `errno`, so it must not write it). Every
-/// signal is blocked around the clone, so no handler of svc's runs in the child before
-/// [`reset_signals`].
-///
-/// Returns the child's PID, `Some(Err(errno))` when the kernel is out of resources, `None`
-/// when this way is not available (another architecture than x86-64, a kernel or seccomp
-/// filter refusing clone3 or this cgroup): the caller then forks.
+/// write-protected, and the exec has no copy of svc's memory to tear down. See
+/// [`clone_shared`].
 ///
 /// # Safety
 /// `setup` must be a non-keeper launch, and `setup`, everything it points to and `stack` must
@@ -495,10 +380,46 @@ pub(super) unsafe fn spawn_waiting(
     setup: &ChildSetup,
     stack: &ChildStack,
 ) -> Option<Result<libc::pid_t, i32>> {
+    // SAFETY: this function's contract.
+    unsafe { clone_shared(setup, Some(stack)) }
+}
+
+/// The first Rust code of a child sharing svc's memory ([`clone_shared`]).
+#[cfg(target_arch = "x86_64")]
+extern "C" fn shared_child(arg: *mut libc::c_void) -> ! {
+    // SAFETY: `arg` is the `ChildSetup` that `clone_shared`'s caller keeps, with all it points
+    // to, until this child has exec'd or exited; `run` keeps to raw syscalls and never
+    // returns. Born in the cgroup when there is one: `clone_shared` asked for it and does not
+    // fall back.
+    unsafe {
+        let setup = &*(arg as *const ChildSetup);
+        setup.run(setup.cgroup_dir >= 0)
+    }
+}
+
+/// A child sharing svc's memory: `clone3` with `CLONE_VM`, into `setup.cgroup_dir` when it is
+/// not -1, running [`ChildSetup::run`] — on `stack` while this thread goes on, or, without one,
+/// on this thread's stack 4 KiB below its pointer while this thread is suspended
+/// (`CLONE_VFORK`). The child uses no memory but its stack and what `setup` points to, and
+/// makes raw syscalls only ([`super::syscall`]: it shares this thread's thread pointer, and so
+/// its `errno`). Every signal is blocked around the clone, so no handler of svc's runs in the
+/// child before [`reset_signals`].
+///
+/// Returns the child's PID, `Some(Err(errno))` when the kernel is out of resources, `None`
+/// when this way is not available (another architecture than x86-64, a kernel or seccomp
+/// filter refusing clone3 or the cgroup): the caller then forks.
+///
+/// # Safety
+/// `setup` must be a non-keeper launch; it, all it points to and `stack` must stay valid and
+/// unchanged until the child has exec'd or exited.
+unsafe fn clone_shared(
+    setup: &ChildSetup,
+    stack: Option<&ChildStack>,
+) -> Option<Result<libc::pid_t, i32>> {
     #[cfg(target_arch = "x86_64")]
     {
         let cgroup_dir = setup.cgroup_dir;
-        let args = CloneArgs {
+        let mut args = CloneArgs {
             flags: libc::CLONE_VM as u64
                 | if cgroup_dir >= 0 {
                     CLONE_INTO_CGROUP
@@ -506,8 +427,6 @@ pub(super) unsafe fn spawn_waiting(
                     0
                 },
             exit_signal: libc::SIGCHLD as u64,
-            stack: stack.base as u64,
-            stack_size: ChildStack::SIZE as u64,
             cgroup: if cgroup_dir >= 0 {
                 cgroup_dir as u64
             } else {
@@ -515,12 +434,22 @@ pub(super) unsafe fn spawn_waiting(
             },
             ..CloneArgs::default()
         };
-        // SAFETY: a full signal mask is set and restored on this thread only. The clone3 below
-        // starts a child in this address space on the top of `stack` (page-aligned, so the
-        // call below enters `waiting_child` with the ABI's alignment); the child never returns
-        // into this frame and uses only `stack` and `setup`, which the caller keeps (this
-        // function's contract). `args` lives on this frame for the syscall, which reads it
-        // before returning. The kernel clobbers rcx and r11.
+        match stack {
+            Some(s) => {
+                args.stack = s.base as u64;
+                args.stack_size = ChildStack::SIZE as u64;
+            }
+            None => args.flags |= libc::CLONE_VFORK as u64,
+        }
+        // SAFETY: a full signal mask is set and restored on this thread only. The clone3
+        // below starts a child in this address space that calls `shared_child(setup)` on its
+        // stack — `stack`'s top, or with CLONE_VFORK this thread's stack (this thread is then
+        // suspended until the child has exec'd or exited, so nothing here runs concurrently
+        // with it) — 4 KiB below the stack pointer (past any red zone; inside `stack`, whose
+        // guard page is at the bottom), 16-byte aligned; it never returns into this frame.
+        // `args` lives on this frame for the syscall, which reads it before returning; the
+        // caller keeps `setup` and `stack` (this function's contract). The kernel clobbers rcx
+        // and r11.
         unsafe {
             let mut all: libc::sigset_t = std::mem::zeroed();
             let mut old: libc::sigset_t = std::mem::zeroed();
@@ -531,6 +460,8 @@ pub(super) unsafe fn spawn_waiting(
                 "syscall",
                 "test rax, rax",
                 "jnz 2f",
+                "sub rsp, 4096",
+                "and rsp, -16",
                 "xor ebp, ebp",
                 "mov rdi, r13",
                 "call r12",
@@ -539,7 +470,7 @@ pub(super) unsafe fn spawn_waiting(
                 inlateout("rax") libc::SYS_clone3 => ret,
                 in("rdi") &args as *const CloneArgs,
                 in("rsi") std::mem::size_of::<CloneArgs>(),
-                in("r12") waiting_child as extern "C" fn(*mut libc::c_void) -> !,
+                in("r12") shared_child as extern "C" fn(*mut libc::c_void) -> !,
                 in("r13") setup as *const ChildSetup as *mut libc::c_void,
                 lateout("rcx") _,
                 lateout("r11") _,

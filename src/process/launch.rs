@@ -482,77 +482,47 @@ impl Launch {
             stack: None,
         });
         // A connection's server is released at once: its release byte goes in before the
-        // child exists, and the child shares svc's memory instead of copying it.
+        // child exists, and the child shares svc's memory, with svc suspended until its exec.
+        // Any other launch but a keeper's waits for svc's record on a stack of its own,
+        // sharing svc's memory; the `Pending` keeps what it reads (`shared`) until the child
+        // has exec'd or exited. A keeper, or where neither can be, is forked.
         let mut go = Some(go_w);
-        if connection_launch {
-            if let Some(w) = &go {
-                nix::unistd::write(w, b"x").map_err(|e| fail("creating a pipe", e.into()))?;
+        let born = if connection_launch {
+            if let Some(w) = go.take() {
+                nix::unistd::write(&w, b"x").map_err(|e| fail("creating a pipe", e.into()))?;
             }
-            // SAFETY: not a keeper, the release byte is written, and `child` and all it points
-            // to live until the end of this function.
-            match unsafe { super::child::spawn_shared(&shared.setup, into) } {
-                Some(Ok(pid)) => {
-                    drop((go, go_r, err_w));
-                    return Ok((
-                        Pending {
-                            pid,
-                            go: None,
-                            errors: Some(err_r),
-                            program: self.program.clone(),
-                            kept,
-                            shared: None,
-                        },
-                        None,
-                    ));
-                }
-                Some(Err(errno)) => {
-                    return Err(fail("fork", io::Error::from_raw_os_error(errno)));
-                }
-                // Forked below; the child finds its byte there.
-                None => go = None,
-            }
+            // SAFETY: not a keeper, the release byte is written, and `shared` lives until the
+            // end of this function.
+            unsafe { super::child::spawn_shared(&shared.setup) }.map(|r| r.map(|pid| (pid, false)))
         } else if !kept {
-            // Any other launch but a keeper's waits for svc's record on a stack of its own,
-            // sharing svc's memory; the `Pending` keeps what it reads (`shared`) until the
-            // child has exec'd or exited.
             shared.stack = Some(ChildStack::new().map_err(|e| fail("fork", e))?);
             let stack = shared.stack.as_ref().expect("just set");
             // SAFETY: not a keeper; `shared` holds the setup, all it points to and the stack,
             // and goes into the `Pending`, which frees it only once the error pipe is at EOF
             // (see `SharedChild`).
-            match unsafe { super::child::spawn_waiting(&shared.setup, stack) } {
-                Some(Ok(pid)) => {
-                    drop((go_r, err_w));
-                    return Ok((
-                        Pending {
-                            pid,
-                            go,
-                            errors: Some(err_r),
-                            program: self.program.clone(),
-                            kept,
-                            shared: Some(shared),
-                        },
-                        None,
-                    ));
+            unsafe { super::child::spawn_waiting(&shared.setup, stack) }
+                .map(|r| r.map(|pid| (pid, true)))
+        } else {
+            None
+        };
+        let (pid, sharing) = match born {
+            Some(Ok(born)) => born,
+            Some(Err(errno)) => return Err(fail("fork", io::Error::from_raw_os_error(errno))),
+            None => {
+                // SAFETY: forking in a process that may have other threads is sound as long as
+                // the child only makes async-signal-safe calls before exec, which
+                // `ChildSetup::run` does (raw syscalls, see `child::fork_into`).
+                let (pid, born_inside) = unsafe { super::child::fork_into(into) };
+                if pid < 0 {
+                    return Err(fail("fork", io::Error::last_os_error()));
                 }
-                Some(Err(errno)) => {
-                    return Err(fail("fork", io::Error::from_raw_os_error(errno)));
+                if pid == 0 {
+                    // SAFETY: we are the freshly forked child; `run` never returns.
+                    unsafe { shared.setup.run(born_inside) }
                 }
-                // No child was born: forked below.
-                None => {}
+                (pid, false)
             }
-        }
-        // SAFETY: forking in a process that may have other threads is sound as long as the child
-        // only makes async-signal-safe calls before exec, which `ChildSetup::run` does (raw
-        // syscalls where glibc's wrappers assume its own fork, see `child::fork_into`).
-        let (pid, born_inside) = unsafe { super::child::fork_into(into) };
-        if pid < 0 {
-            return Err(fail("fork", io::Error::last_os_error()));
-        }
-        if pid == 0 {
-            // SAFETY: we are the freshly forked child; `run` never returns.
-            unsafe { shared.setup.run(born_inside) }
-        }
+        };
         drop(go_r);
         drop(err_w);
         let keeper = keeper_pipe.map(|(r, w)| {
@@ -566,7 +536,7 @@ impl Launch {
                 errors: Some(err_r),
                 program: self.program.clone(),
                 kept,
-                shared: None,
+                shared: sharing.then_some(shared),
             },
             keeper,
         ))
