@@ -56,6 +56,8 @@ pub struct StatusRow {
 pub struct Usage {
     /// Unix seconds of the main process's start.
     pub since_unix: Option<u64>,
+    /// The main process's resident memory in KiB.
+    pub rss_kib: Option<u64>,
     pub processes: Option<usize>,
     pub memory_bytes: Option<u64>,
     /// The processes in the service's cgroup, and the cgroup's directory; `None` without
@@ -86,7 +88,7 @@ impl StatusRow {
             state: status.state.as_str(),
             pid: status.pid,
             uptime_s: status.uptime_s,
-            rss_kib: status.rss_kib,
+            rss_kib: None,
             description,
             runlevels: runlevels.iter().map(|c| c.to_string()).collect(),
             note: status.note.clone(),
@@ -107,6 +109,7 @@ impl StatusRow {
         self.since = usage.since_unix.map(|s| {
             crate::clock::rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs(s))
         });
+        self.rss_kib = usage.rss_kib;
         self.processes = usage.processes;
         self.memory_bytes = usage.memory_bytes;
         self.tasks = usage.cgroup.as_ref().map(|(n, _)| *n);

@@ -123,9 +123,10 @@ fn usage(ctx: &Context, def: &Definition, st: &Status) -> Usage {
     let procfs = &ctx.life.procfs;
     let now = crate::clock::unix_secs(std::time::SystemTime::now());
     let since_unix = st.uptime_s.map(|up| now.saturating_sub(up));
-    // The main process's memory was read by the status a moment ago: not read again.
+    // Read here, not by the status: the text table of all services shows no memory.
+    let main_rss = st.pid.and_then(|p| procfs.rss_kib(p));
     let rss_of = |p: i32| match st.pid {
-        Some(main) if main == p && st.rss_kib.is_some() => st.rss_kib,
+        Some(main) if main == p => main_rss,
         _ => procfs.rss_kib(p),
     };
     let rss = |members: &[i32]| -> Option<u64> {
@@ -136,6 +137,7 @@ fn usage(ctx: &Context, def: &Definition, st: &Status) -> Usage {
         let members = cg.procs();
         return Usage {
             since_unix,
+            rss_kib: main_rss,
             processes: (!members.is_empty() || st.pid.is_some()).then_some(members.len()),
             memory_bytes: cg.memory_bytes().or_else(|| rss(&members)),
             cgroup: Some((members.len(), cg.path())),
@@ -166,6 +168,7 @@ fn usage(ctx: &Context, def: &Definition, st: &Status) -> Usage {
     members.dedup();
     Usage {
         since_unix,
+        rss_kib: main_rss,
         processes: Some(members.len()),
         memory_bytes: rss(&members),
         cgroup: None,

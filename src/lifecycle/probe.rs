@@ -153,7 +153,6 @@ pub(crate) fn status(life: &Lifecycle, def: &Definition) -> Status {
                 },
                 pid,
                 uptime_s,
-                rss_kib: pid.and_then(|pid| life.procfs.rss_kib(pid)),
                 ..Status::bare(State::Running, None)
             }
         }

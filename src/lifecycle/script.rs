@@ -328,7 +328,6 @@ pub fn status(life: &Lifecycle, def: &Definition) -> Status {
     Status {
         pid,
         uptime_s,
-        rss_kib: pid.and_then(|p| life.procfs.rss_kib(p)),
         ..Status::bare(state, note)
     }
 }

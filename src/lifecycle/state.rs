@@ -73,7 +73,6 @@ pub struct Status {
     pub state: State,
     pub pid: Option<i32>,
     pub uptime_s: Option<u64>,
-    pub rss_kib: Option<u64>,
     /// Why a PID file is not trusted or is stale, for the operator.
     pub note: Option<String>,
     /// Supervised services: restarts since `svc start`, how the last instance ended, and the
@@ -105,7 +104,6 @@ impl Status {
             state,
             pid: None,
             uptime_s: None,
-            rss_kib: None,
             note,
             restarts: None,
             last_exit: None,

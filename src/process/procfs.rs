@@ -270,8 +270,14 @@ impl Procfs {
         })
     }
 
-    /// Seconds since boot.
+    /// Seconds since boot. For the real /proc, the clock `/proc/uptime` itself reads
+    /// (`CLOCK_BOOTTIME`, in svc's time namespace like the start times in `/proc/PID/stat`):
+    /// no file opened, which `status` of many services would do once per service.
     pub fn uptime(&self) -> Option<f64> {
+        if *self.root == *Path::new("/proc") {
+            let t = nix::time::clock_gettime(nix::time::ClockId::CLOCK_BOOTTIME).ok()?;
+            return Some(t.tv_sec() as f64 + t.tv_nsec() as f64 / 1e9);
+        }
         let bytes = read_small(&self.root.join("uptime")).ok()?;
         std::str::from_utf8(&bytes)
             .ok()?

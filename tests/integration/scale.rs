@@ -140,9 +140,10 @@ fn memory_of_a_service_counts_each_of_its_processes() {
 }
 
 /// Per service, `status` of all opens `/proc/PID/stat` at most twice (the probe's check and
-/// the identity check) — never on pidfs, where the recorded pidfd inode proves the identity —
-/// never `/proc/PID/status`, and reads each /proc file in at most two reads (its text, then
-/// end of file).
+/// the identity check) — never on pidfs, where the recorded pidfd inode proves the identity,
+/// and then no other /proc file of the service either — never `/proc/PID/status` nor
+/// `/proc/uptime`, and reads each /proc file in at most two reads (its text, then end of
+/// file).
 #[test]
 fn status_of_all_reads_proc_once_or_twice_per_service() {
     let test = "status_of_all_reads_proc_once_or_twice_per_service";
@@ -212,7 +213,18 @@ fn status_of_all_reads_proc_once_or_twice_per_service() {
                 .iter()
                 .any(|pid| p.starts_with(&format!("/proc/{pid}/")))
     };
-    assert!(reads.keys().any(|p| per_service(p)), "{text}");
+    // The text table shows no memory and takes the uptime from the clock: on pidfs, where
+    // the pidfd inode proves each identity, no per-service file is opened at all.
+    assert!(
+        !opens.contains_key("/proc/uptime"),
+        "/proc/uptime opened\n{text}"
+    );
+    if pidfs {
+        let opened: Vec<&String> = opens.keys().filter(|p| per_service(p)).collect();
+        assert!(opened.is_empty(), "{opened:?} opened\n{text}");
+    } else {
+        assert!(reads.keys().any(|p| per_service(p)), "{text}");
+    }
     for (path, n) in &reads {
         if per_service(path) {
             let per_open = *n as f64 / opens[path] as f64;

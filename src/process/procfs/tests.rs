@@ -459,3 +459,20 @@ fn indexed_table_agrees_with_the_linear_scans() {
         }
     }
 }
+
+/// The real /proc's uptime comes from the clock /proc/uptime reads: the two agree.
+#[test]
+fn the_system_uptime_is_the_clock_proc_uptime_shows() {
+    let file: f64 = std::fs::read_to_string("/proc/uptime")
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let clock = Procfs::system().uptime().unwrap();
+    assert!(
+        (clock - file).abs() < 5.0 && clock >= file,
+        "/proc/uptime {file}, CLOCK_BOOTTIME {clock}"
+    );
+}
