@@ -79,9 +79,17 @@ fn threads_for(n: usize) -> usize {
     if n / PER_THREAD <= 1 {
         return 1;
     }
-    let cpus = std::thread::available_parallelism().map_or(1, |c| c.get());
+    let cpus = cpus();
     let soft = crate::fdlimit::current().map_or(1024, |(soft, _)| soft);
     threads_within(n, cpus, soft, crate::fdlimit::open_now())
+}
+
+/// The CPUs this process may use, asked once: std answers from the affinity mask and the
+/// cgroup's CPU quota, a dozen system calls (`/proc/self/cgroup` and the quota files) that
+/// would otherwise be repeated by every `map` of one command.
+pub fn cpus() -> usize {
+    static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, |c| c.get()))
 }
 
 /// [`threads_for`] on a machine of `cpus` CPUs, `soft` the open-file limit and `open` the

@@ -38,7 +38,17 @@ impl Context {
     /// Every definition of init.d/ ([`definition::load_all`]); when the directory cannot be
     /// listed, says so and gives `code` back.
     fn load_all(&self, code: Code) -> Result<definition::Loaded, Code> {
-        definition::load_all(&self.dirs).map_err(|e| {
+        let (ok, failed) = self.load_all_map(code, |def| def)?;
+        Ok(definition::Loaded { ok, failed })
+    }
+
+    /// [`definition::load_all_map`]: each definition turned into `then`'s answer as it loads.
+    fn load_all_map<R: Send>(
+        &self,
+        code: Code,
+        then: impl Fn(Definition) -> R + Sync,
+    ) -> Result<(Vec<R>, Vec<definition::Failed>), Code> {
+        definition::load_all_map(&self.dirs, then).map_err(|e| {
             self.out.error(&format!(
                 "cannot read {}: {e}",
                 self.dirs.init_d().display()

@@ -72,24 +72,12 @@ fn report(ctx: &Context, e: &DefinitionError) {
 
 fn all(ctx: &Context, json: bool) -> Code {
     super::switch::warn_if_interrupted(ctx);
-    let loaded = match ctx.load_all(Code::STATUS_UNKNOWN) {
-        Ok(l) => l,
-        Err(c) => return c,
-    };
-    let mut code = Code::Success;
-    for failed in &loaded.failed {
-        match failed {
-            Failed::BadName { path, why } => ctx.out.error(&format!("{}: {why}", path.display())),
-            Failed::Invalid { error, .. } => {
-                ctx.out.error(&error.to_string());
-                code = error.code();
-            }
-        }
-    }
     let levels = runlevel::start_levels_all(&ctx.dirs);
-    // Each service probed side by side (`crate::parallel`); the rows keep the definitions' order.
-    let rows: Vec<StatusRow> = crate::parallel::map(&loaded.ok, |def| {
-        let st = ctx.life.status(def);
+    // Each service probed as soon as its definition is loaded, on the thread that loaded it
+    // (`definition::load_all_map`, side by side); the rows keep the files' order, and only
+    // the rows are kept.
+    let probed = ctx.load_all_map(Code::STATUS_UNKNOWN, |def| {
+        let st = ctx.life.status(&def);
         let row = StatusRow::new(
             def.name.as_str(),
             &st,
@@ -101,11 +89,25 @@ fn all(ctx: &Context, json: bool) -> Code {
         );
         // The text table has no column for them: the process table is read for JSON only.
         if json {
-            row.with_usage(&usage(ctx, def, &st))
+            row.with_usage(&usage(ctx, &def, &st))
         } else {
             row
         }
     });
+    let (rows, failed) = match probed {
+        Ok(p) => p,
+        Err(c) => return c,
+    };
+    let mut code = Code::Success;
+    for failed in &failed {
+        match failed {
+            Failed::BadName { path, why } => ctx.out.error(&format!("{}: {why}", path.display())),
+            Failed::Invalid { error, .. } => {
+                ctx.out.error(&error.to_string());
+                code = error.code();
+            }
+        }
+    }
     if json {
         ctx.out.json(&rows);
     } else {

@@ -168,9 +168,7 @@ fn run(ctx: &Context, levels: &[char], opts: &SwitchOpts) -> Code {
         .jobs
         .unwrap_or_else(|| {
             // Most of a start is waiting (exec, readiness), not CPU: 16 per core.
-            16 * std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
+            16 * crate::parallel::cpus()
         })
         .max(1);
     let jobs = fit_jobs(ctx, requested, opts.jobs.is_some());

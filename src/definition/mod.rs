@@ -140,6 +140,19 @@ impl Loaded {
 /// Loads every definition file in `init.d/` (see [`list_files`] for which), each with
 /// [`load_file`]. Only a directory that cannot be listed is an error.
 pub fn load_all(dirs: &Dirs) -> std::io::Result<Loaded> {
+    let (ok, failed) = load_all_map(dirs, |def| def)?;
+    Ok(Loaded { ok, failed })
+}
+
+/// [`load_all`], each definition that loads handed to `then` as soon as it is loaded, on the
+/// thread that loaded it: a command that needs an answer per service (`status` of all probes
+/// each one) gets it in the same pass over the CPUs, and keeps only the answers. The answers
+/// come in file name order, the files that did not load beside them.
+pub fn load_all_map<R, F>(dirs: &Dirs, then: F) -> std::io::Result<(Vec<R>, Vec<Failed>)>
+where
+    R: Send,
+    F: Fn(Definition) -> R + Sync,
+{
     // Read and checked side by side (`crate::parallel`), in directory order.
     let files = list_files(dirs)?;
     let read = crate::parallel::map(&files, |(name, path)| match name {
@@ -147,20 +160,22 @@ pub fn load_all(dirs: &Dirs) -> std::io::Result<Loaded> {
             path: path.clone(),
             why: why.clone(),
         }),
-        Ok(name) => load_path(dirs, path, name).map_err(|error| Failed::Invalid {
-            name: name.clone(),
-            path: path.clone(),
-            error,
-        }),
+        Ok(name) => load_path(dirs, path, name)
+            .map(&then)
+            .map_err(|error| Failed::Invalid {
+                name: name.clone(),
+                path: path.clone(),
+                error,
+            }),
     });
-    // The definitions stay where they were read (std collects a vector's `filter_map` into
-    // its own allocation): 10,000 definitions are 12 MB, not to be copied.
+    // The answers stay where they were made (std collects a vector's `filter_map` into its
+    // own allocation): 10,000 definitions are 12 MB, not to be copied.
     let mut failed = Vec::new();
     let ok = read
         .into_iter()
         .filter_map(|r| r.map_err(|f| failed.push(f)).ok())
         .collect();
-    Ok(Loaded { ok, failed })
+    Ok((ok, failed))
 }
 
 /// A file [`list_files`] gave: a SysV script or a YAML definition.
