@@ -29,6 +29,9 @@ pub enum Links {
     /// ([`open_append`]): logs, whose directory a service user may write — and where
     /// protected_hardlinks is off, hard-link a file it cannot read into.
     Refuse,
+    /// Do not follow it (`O_NOFOLLOW`), and give the bare `ELOOP` back: the caller learns that
+    /// the path is a link without an `lstat`, and opens it again following it if it will.
+    Detect,
 }
 
 /// Opens `path` for reading: never blocking, regular files only, a last-component symlink
@@ -40,7 +43,7 @@ pub fn open_read(path: &Path, links: Links) -> io::Result<File> {
 /// [`open_read`], with the file's metadata (taken once, when it was checked).
 pub fn open_read_meta(path: &Path, links: Links) -> io::Result<(File, Metadata)> {
     let mut flags = libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY;
-    if links == Links::Refuse {
+    if links != Links::Follow {
         flags |= libc::O_NOFOLLOW;
     }
     let f = OpenOptions::new()
@@ -280,6 +283,11 @@ mod tests {
             .read_to_string(&mut s)
             .unwrap();
         assert_eq!(s, "secret\n");
+        // Detect: the link is the bare ELOOP, the file itself opens (hard links and all).
+        let e = open_read(&link, Links::Detect).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ELOOP), "{e}");
+        std::fs::hard_link(&target, d.path().join("second")).unwrap();
+        assert!(open_read(&target, Links::Detect).is_ok());
     }
 
     #[test]

@@ -108,6 +108,16 @@ fn check_dir_meta(dir: &Path, meta: &Metadata) -> Result<(), String> {
 /// or whose directory a non-root user can write. As an ordinary user every file is the user's
 /// own business and this always succeeds.
 pub fn check_config_file(path: &Path, meta: &Metadata) -> Result<(), String> {
+    check_config(path, meta, None)
+}
+
+/// [`check_config_file`] when the caller knows whether `path`'s last component is a symbolic
+/// link (it opened the path with `O_NOFOLLOW` first): no `lstat` to find out.
+pub fn check_config_file_linked(path: &Path, meta: &Metadata, linked: bool) -> Result<(), String> {
+    check_config(path, meta, Some(linked))
+}
+
+fn check_config(path: &Path, meta: &Metadata, linked: Option<bool>) -> Result<(), String> {
     if !running_as_root() {
         return Ok(());
     }
@@ -121,7 +131,9 @@ pub fn check_config_file(path: &Path, meta: &Metadata) -> Result<(), String> {
     // whose last component is a link can lead elsewhere: `check_dir` above already looked at
     // the real directory of a parent reached through links. So one lstat decides whether the
     // path is resolved (a readlink per component) at all.
-    let linked = std::fs::symlink_metadata(path).map_or(true, |m| m.file_type().is_symlink());
+    let linked = linked.unwrap_or_else(|| {
+        std::fs::symlink_metadata(path).map_or(true, |m| m.file_type().is_symlink())
+    });
     if let Some(real) = linked.then(|| std::fs::canonicalize(path).ok()).flatten() {
         if let Some(parent) = real.parent() {
             if Some(parent) != path.parent() {

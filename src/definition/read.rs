@@ -20,8 +20,19 @@ pub enum ReadError {
 /// Reads a configuration file without ever blocking on it (a FIFO is refused, see
 /// [`crate::regular`]), then checks it may be trusted.
 pub fn read_trusted(path: &Path) -> Result<String, ReadError> {
-    // The metadata the open checked the file with: no second fstat.
-    let (mut f, meta) = match crate::regular::open_read_meta(path, crate::regular::Links::Follow) {
+    use crate::regular::{open_read_meta, Links};
+    // The metadata the open checked the file with: no second fstat. As root, where trust must
+    // know whether the path is a symbolic link, it is opened without following one first: a
+    // plain file (the usual case) is then known to be one without an lstat.
+    let root = crate::trust::running_as_root();
+    let first = open_read_meta(path, if root { Links::Detect } else { Links::Follow });
+    let (opened, linked) = match first {
+        Err(e) if root && e.raw_os_error() == Some(libc::ELOOP) => {
+            (open_read_meta(path, Links::Follow), true)
+        }
+        other => (other, false),
+    };
+    let (mut f, meta) = match opened {
         Ok(fm) => fm,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ReadError::Missing),
         Err(e) => return Err(ReadError::Other(e.to_string())),
@@ -29,7 +40,7 @@ pub fn read_trusted(path: &Path) -> Result<String, ReadError> {
     if !meta.is_file() {
         return Err(ReadError::Other("not a regular file".into()));
     }
-    crate::trust::check_config_file(path, &meta).map_err(ReadError::Other)?;
+    crate::trust::check_config_file_linked(path, &meta, linked).map_err(ReadError::Other)?;
     if meta.size() > MAX_FILE_SIZE {
         return Err(ReadError::Other(format!(
             "file is {} bytes; a definition may be at most {MAX_FILE_SIZE} bytes",
