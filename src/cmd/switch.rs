@@ -278,12 +278,41 @@ fn run_level(
 ) -> Code {
     let (entries, problems) = runlevel::scan(&ctx.dirs, level);
     let mut problem_lines: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+    // Runlevels 0 and 6 only stop: their S entries are not started (a broken definition
+    // of one is still reported, below).
+    let only_stops = matches!(level, '0' | '6');
+    // Liveness, asked only of the services the plan asks about, once each. An LSB script is
+    // not asked before its start: `start` of a running service succeeds (LSB), so the switch
+    // runs it either way, without a `status` run first (docs/lsb.md, "Switches"); its K
+    // entries are asked, so that only a running script is stopped.
+    // The entries' own services are probed in the pass that loads every definition, on the
+    // thread that loaded each (`definition::load_all_map`); the plan asks about others
+    // (requirements pulled in) one by one as it needs them.
+    let stopped: BTreeSet<&ServiceName> = entries
+        .iter()
+        .filter(|e| e.kind == Kind::Kill)
+        .map(|e| &e.name)
+        .collect();
+    let entered: BTreeSet<&ServiceName> = entries
+        .iter()
+        .filter(|e| !only_stops || e.kind == Kind::Kill)
+        .map(|e| &e.name)
+        .collect();
+    let asked = |d: &Definition| {
+        entered.contains(&d.name)
+            && (stopped.contains(&d.name) || d.kind != definition::Kind::Script)
+    };
     // Every definition, loaded once: entries, their dependencies, and dependants for stops.
     let mut defs: BTreeMap<ServiceName, Definition> = BTreeMap::new();
+    let mut up_front: BTreeMap<ServiceName, bool> = BTreeMap::new();
     let mut broken: Vec<LeftOut> = Vec::new();
-    match definition::load_all(&ctx.dirs) {
-        Ok(loaded) => {
-            for failed in loaded.failed {
+    let loaded = definition::load_all_map(&ctx.dirs, |def| {
+        let live = asked(&def).then(|| matches!(ctx.life.probe(&def), Liveness::Running { .. }));
+        (def, live)
+    });
+    match loaded {
+        Ok((ok, failed)) => {
+            for failed in failed {
                 // A file whose name is no service name is nobody's definition.
                 let definition::Failed::Invalid { name, error, .. } = failed else {
                     continue;
@@ -296,12 +325,16 @@ fn run_level(
                     });
                 }
             }
-            defs.extend(loaded.ok.into_iter().map(|d| (d.name.clone(), d)));
+            for (d, live) in ok {
+                if let Some(live) = live {
+                    up_front.insert(d.name.clone(), live);
+                }
+                defs.insert(d.name.clone(), d);
+            }
         }
         Err(e) => problem_lines.push(format!("{}: {e}", ctx.dirs.init_d().display())),
     }
-    // Runlevels 0 and 6 only stop: their S entries are not started.
-    let entries: Vec<_> = if matches!(level, '0' | '6') {
+    let entries: Vec<_> = if only_stops {
         entries
             .into_iter()
             .filter(|e| e.kind == Kind::Kill)
@@ -309,29 +342,7 @@ fn run_level(
     } else {
         entries
     };
-    // Liveness, asked only of the services the plan asks about, once each. An LSB script is
-    // not asked before its start: `start` of a running service succeeds (LSB), so the switch
-    // runs it either way, without a `status` run first (docs/lsb.md, "Switches"); its K
-    // entries are asked, so that only a running script is stopped.
-    // The entries' own services are probed up front, side by side (`crate::parallel`); the
-    // plan asks about others (requirements pulled in) one by one as it needs them.
-    let stopped: BTreeSet<&ServiceName> = entries
-        .iter()
-        .filter(|e| e.kind == Kind::Kill)
-        .map(|e| &e.name)
-        .collect();
-    let mut asked: Vec<&Definition> = entries
-        .iter()
-        .filter_map(|e| defs.get(&e.name))
-        .filter(|d| stopped.contains(&d.name) || d.kind != definition::Kind::Script)
-        .collect();
-    asked.sort_by(|a, b| a.name.cmp(&b.name));
-    asked.dedup_by(|a, b| a.name == b.name);
-    let up_front = crate::parallel::map(&asked, |d| {
-        matches!(ctx.life.probe(d), Liveness::Running { .. })
-    });
-    let probed: RefCell<BTreeMap<ServiceName, bool>> =
-        RefCell::new(asked.iter().map(|d| d.name.clone()).zip(up_front).collect());
+    let probed: RefCell<BTreeMap<ServiceName, bool>> = RefCell::new(up_front);
     let is_running = |n: &ServiceName| {
         if let Some(r) = probed.borrow().get(n) {
             return *r;
