@@ -524,9 +524,6 @@ fn execute(
                             }
                         }
                     };
-                    // Pass the baton: one more thread looks for another runnable step (waking
-                    // all of them for every step would be a thundering herd).
-                    wake.notify_one();
                     let begin = ms();
                     let def = &defs[&steps[i].name];
                     let outcome = match worker.as_mut().map(|w| w.run(&def.name)) {
@@ -544,15 +541,22 @@ fn execute(
                     times.lock().unwrap_or_else(|e| e.into_inner())[i] = (Some(begin), Some(end));
                     let ok = matches!(outcome, Outcome::Ok | Outcome::Already);
                     outcomes.lock().unwrap_or_else(|e| e.into_inner())[i] = outcome;
-                    let ready = {
+                    let to_wake = {
                         let mut sched = schedule.lock().unwrap_or_else(|e| e.into_inner());
                         sched.finish(i, ok);
-                        sched.ready()
+                        sched.to_wake()
                     };
-                    // The last step of a priority number makes the whole next one runnable:
-                    // wake a thread for each of its steps at once, not one after another.
-                    for _ in 0..ready.max(1) {
-                        wake.notify_one();
+                    // Only threads with a step to take are woken: the last step of a priority
+                    // number makes the whole next one runnable, a thread for each of its steps
+                    // at once; a step that readies nothing wakes no one (a woken thread that
+                    // finds nothing to do costs two context switches for nothing). This thread
+                    // takes one of the ready steps itself, next time round the loop.
+                    if to_wake == usize::MAX {
+                        wake.notify_all();
+                    } else {
+                        for _ in 1..to_wake {
+                            wake.notify_one();
+                        }
                     }
                 }
             });

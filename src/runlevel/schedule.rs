@@ -188,6 +188,17 @@ impl Schedule {
         self.ready.len()
     }
 
+    /// How many threads waiting in [`Schedule::take`] have something to do now: one per ready
+    /// step — or, when no step runs, all of them (the phase is done and they must leave, or
+    /// `take` hands out a stuck step). While a step runs and none is ready, none: its finish
+    /// is what will wake them. (`usize::MAX` means all.)
+    pub fn to_wake(&self) -> usize {
+        match (self.ready.len(), self.running) {
+            (0, 0) => usize::MAX,
+            (n, _) => n,
+        }
+    }
+
     fn group_range(&self) -> std::ops::Range<usize> {
         self.bounds[self.current]..self.bounds[self.current + 1]
     }
@@ -368,7 +379,26 @@ mod tests {
         s.finish(0, true);
         // b and c may run now; d waits for c.
         assert_eq!(s.ready(), 2);
+        assert_eq!(s.to_wake(), 2);
         assert_eq!(Schedule::new(&[]).widest(), 0);
+        assert_eq!(s.take(), Next::Run(1));
+        assert_eq!(s.take(), Next::Run(2));
+        // Both run, nothing is ready: no thread has anything to do until one finishes.
+        assert_eq!(s.to_wake(), 0);
+        s.finish(2, true);
+        assert_eq!(s.to_wake(), 1, "d is ready");
+        assert_eq!(s.take(), Next::Run(3));
+        s.finish(1, true);
+        s.finish(3, true);
+        assert_eq!(s.to_wake(), 1, "e is ready");
+        assert_eq!(s.take(), Next::Run(4));
+        s.finish(4, true);
+        assert_eq!(s.take(), Next::Done);
+        assert_eq!(
+            s.to_wake(),
+            usize::MAX,
+            "done: every waiting thread must leave"
+        );
     }
 
     #[test]
