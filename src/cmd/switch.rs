@@ -10,6 +10,7 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Instant, SystemTime};
 
@@ -455,6 +456,10 @@ fn execute(
     let outcomes = Mutex::new(vec![Outcome::Pending; steps.len()]);
     let times = Mutex::new(vec![(None::<u64>, None::<u64>); steps.len()]);
     let wake = Condvar::new();
+    // Threads waiting on `wake`, counted under the schedule's lock: a finished step wakes no
+    // more of them than there are (std's `notify_one` is a system call even with no waiter,
+    // and a priority number of 1,000 steps has hundreds ready at each finish).
+    let idle = AtomicUsize::new(0);
     let ms = || t0.elapsed().as_millis() as u64;
     // The next step that may run now (`runlevel::schedule` keeps the order, the skips and the
     // waits); a cancelled switch starts (or stops) nothing more, and what runs finishes.
@@ -500,8 +505,8 @@ fn execute(
     std::thread::scope(|scope| {
         let start = StartGate(&go);
         for mut worker in workers.drain(..) {
-            let (schedule, outcomes, times, wake, next, go) =
-                (&schedule, &outcomes, &times, &wake, &next, &go);
+            let (schedule, outcomes, times, wake, idle, next, go) =
+                (&schedule, &outcomes, &times, &wake, &idle, &next, &go);
             scope.spawn(move || {
                 StartGate::wait(go);
                 loop {
@@ -519,7 +524,9 @@ fn execute(
                                 }
                                 Next::Run(i) => break i,
                                 Next::Wait => {
+                                    idle.fetch_add(1, Ordering::Relaxed);
                                     sched = wake.wait(sched).unwrap_or_else(|e| e.into_inner());
+                                    idle.fetch_sub(1, Ordering::Relaxed);
                                 }
                             }
                         }
@@ -541,10 +548,10 @@ fn execute(
                     times.lock().unwrap_or_else(|e| e.into_inner())[i] = (Some(begin), Some(end));
                     let ok = matches!(outcome, Outcome::Ok | Outcome::Already);
                     outcomes.lock().unwrap_or_else(|e| e.into_inner())[i] = outcome;
-                    let to_wake = {
+                    let (to_wake, idle_now) = {
                         let mut sched = schedule.lock().unwrap_or_else(|e| e.into_inner());
                         sched.finish(i, ok);
-                        sched.to_wake()
+                        (sched.to_wake(), idle.load(Ordering::Relaxed))
                     };
                     // Only threads with a step to take are woken: the last step of a priority
                     // number makes the whole next one runnable, a thread for each of its steps
@@ -554,7 +561,7 @@ fn execute(
                     if to_wake == usize::MAX {
                         wake.notify_all();
                     } else {
-                        for _ in 1..to_wake {
+                        for _ in 1..to_wake.min(idle_now + 1) {
                             wake.notify_one();
                         }
                     }

@@ -1,7 +1,8 @@
 //! What `status` of many services reads (issue 16): each /proc file read whole in one read, no
 //! more `/proc/PID/stat` per service than the identity checks need, the memory figure from
 //! `/proc/PID/statm`, and the uptime from the start time the identity check verified — each
-//! still the figure /proc gives.
+//! still the figure /proc gives. And a switch whose priority number is wider than its threads
+//! still runs its steps side by side.
 
 use crate::util::*;
 
@@ -260,4 +261,76 @@ fn status_of_all_and_of_each_agree() {
         assert_eq!(strip(row), one, "{name}");
     }
     sb.svc(["stop", "a"]).ok();
+}
+
+/// More steps ready at one priority number than threads to run them, each waiting for one of
+/// the same number: when it finishes, the threads that sleep are woken to share them (issue 16:
+/// a finished step wakes only as many waiting threads as have a step to take). Each of the six
+/// fan-out starts waits (up to 5 s) for another to be under way; one that never saw another
+/// says so in work/alone — which every one of them would, were the six run one after another
+/// by the thread that finished the first step. Every service starts, and every one stops.
+#[test]
+fn steps_readied_together_run_side_by_side_and_all_finish() {
+    let sb = Sandbox::new();
+    let w = sb.work.display().to_string();
+    for level in ["3", "0"] {
+        std::fs::create_dir_all(sb.config.join(format!("runlevels/rc{level}.d"))).unwrap();
+    }
+    let names: Vec<String> = (0..7).map(|i| format!("w{i}")).collect();
+    for (i, name) in names.iter().enumerate() {
+        let (before, requires) = if i == 0 {
+            (String::new(), String::new())
+        } else {
+            (
+                format!(
+                    "touch {w}/{name}.busy\ni=0\nwhile [ $(ls {w}/*.busy | wc -l) -lt 2 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done\n[ $(ls {w}/*.busy | wc -l) -ge 2 ] || echo {name} >> {w}/alone\n"
+                ),
+                "requires: [w0]\n".to_string(),
+            )
+        };
+        let script = sb.script(
+            &format!("{name}.sh"),
+            &format!(
+                "#!/bin/sh\ntrap 'exit 0' TERM\n{before}touch {w}/{name}.ready\nwhile :; do sleep 1 & wait $!; done\n"
+            ),
+        );
+        sb.service(
+            name,
+            &format!(
+                "exec: {}\nready: {{ file: {w}/{name}.ready }}\nready_timeout: 20\n{requires}",
+                script.display()
+            ),
+        );
+        for (level, entry) in [("3", "S10"), ("0", "K90")] {
+            std::os::unix::fs::symlink(
+                format!("../../init.d/{name}.yaml"),
+                sb.config
+                    .join(format!("runlevels/rc{level}.d/{entry}{name}")),
+            )
+            .unwrap();
+        }
+    }
+    let states = |sb: &Sandbox| -> HashMap<String, String> {
+        let all: Vec<Value> = serde_json::from_str(&sb.svc(["status", "--json"]).stdout).unwrap();
+        all.iter()
+            .map(|v| {
+                (
+                    v["name"].as_str().unwrap().to_string(),
+                    v["state"].to_string(),
+                )
+            })
+            .collect()
+    };
+    sb.svc(["switch", "3", "--jobs", "3"]).ok();
+    let alone = std::fs::read_to_string(sb.work.join("alone")).unwrap_or_default();
+    assert_eq!(alone, "", "started with no other start under way");
+    let up = states(&sb);
+    for name in &names {
+        assert_eq!(up[name], "\"running\"", "{name} after switch 3: {up:?}");
+    }
+    sb.svc(["switch", "0", "--jobs", "3"]).ok();
+    let down = states(&sb);
+    for name in &names {
+        assert_eq!(down[name], "\"stopped\"", "{name} after switch 0: {down:?}");
+    }
 }
