@@ -7,7 +7,8 @@
 //! Few pieces stay on the calling thread: making a thread costs about as much as a few pieces.
 //! A thread that cannot be made (a pids limit) is no error: the threads there are take its share.
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, OnceLock};
 
 /// Pieces per thread below which a thread is not worth making.
 const PER_THREAD: usize = 32;
@@ -71,6 +72,80 @@ where
     answers
 }
 
+/// [`map`] over items that exist only once the helper threads do: `list` runs on the calling
+/// thread after the helpers are made, and gives back something of its own (`C`) with the
+/// items; `expected`, how many items there will probably be, decides the threads. For a
+/// listing of the process table ([`crate::process::procfs`]): the helpers' own thread IDs are
+/// older than anything `list` reads, so the table is not out of date the moment it is made.
+/// A panic in `list` or `f` is passed on once the helpers are joined.
+pub fn map_listed<C, T, R, L, F>(expected: usize, list: L, f: F) -> (C, Vec<R>)
+where
+    T: Sync + Send,
+    R: Send,
+    L: FnOnce() -> (C, Vec<T>),
+    F: Fn(&T) -> R + Sync,
+{
+    let threads = threads_for(expected);
+    if threads <= 1 {
+        let (context, items) = list();
+        return (context, items.iter().map(&f).collect());
+    }
+    let listed: OnceLock<Vec<T>> = OnceLock::new();
+    let next = AtomicUsize::new(0);
+    let go = (Mutex::new(false), Condvar::new());
+    // A thread's share: chunks taken in turn once the items are there, each answer with its
+    // place. Nothing to do when `list` panicked.
+    let work = || -> Vec<(usize, R)> {
+        let mut open = go.0.lock().unwrap_or_else(|e| e.into_inner());
+        while !*open {
+            open = go.1.wait(open).unwrap_or_else(|e| e.into_inner());
+        }
+        drop(open);
+        let items = listed.get().map_or(&[][..], Vec::as_slice);
+        let mut out = Vec::new();
+        loop {
+            let first = next.fetch_add(CHUNK, Ordering::Relaxed);
+            if first >= items.len() {
+                return out;
+            }
+            for (i, item) in items.iter().enumerate().skip(first).take(CHUNK) {
+                out.push((i, f(item)));
+            }
+        }
+    };
+    std::thread::scope(|scope| {
+        let mut helpers = Vec::new();
+        for _ in 1..threads {
+            match std::thread::Builder::new().spawn_scoped(scope, work) {
+                Ok(h) => helpers.push(h),
+                Err(_) => break,
+            }
+        }
+        let listing = std::panic::catch_unwind(std::panic::AssertUnwindSafe(list));
+        let context = listing.map(|(context, items)| {
+            let _ = listed.set(items);
+            context
+        });
+        *go.0.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        go.1.notify_all();
+        let mut parts = vec![work()];
+        // Joined, as in `map`: the process has its one thread again when this returns.
+        for h in helpers {
+            match h.join() {
+                Ok(part) => parts.push(part),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        let context = context.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let mut slots: Vec<Option<R>> = Vec::new();
+        slots.resize_with(listed.get().map_or(0, Vec::len), || None);
+        for (i, answer) in parts.into_iter().flatten() {
+            slots[i] = Some(answer);
+        }
+        (context, slots.into_iter().flatten().collect())
+    })
+}
+
 /// How many threads `n` pieces get: one per CPU, at most one per [`PER_THREAD`] pieces, and
 /// no more than the open-file limit leaves room for (each piece holds a few descriptors while
 /// it runs: a definition, a PID file, a pidfd; under a low limit a probe that cannot open its
@@ -114,6 +189,59 @@ mod tests {
             x * 2
         });
         assert_eq!(out, items.iter().map(|x| x * 2).collect::<Vec<_>>());
+    }
+
+    /// `map_listed`: every answer in its place, the listing's own answer given back — and
+    /// every thread that computed an answer already existed when the items were listed.
+    #[test]
+    fn a_listing_made_after_the_threads_is_mapped_in_order() {
+        let tasks_when_listed = Mutex::new(Vec::new());
+        let seen = Mutex::new(std::collections::BTreeSet::new());
+        let ((), out) = map_listed(
+            5000,
+            || {
+                *tasks_when_listed.lock().unwrap() = tasks_of_this_process();
+                ((), (0..5000u32).collect())
+            },
+            |x| {
+                let me = nix::unistd::gettid().as_raw();
+                seen.lock().unwrap().insert(me);
+                // The first chunk waits (5 s at most) for another thread to take a chunk, so
+                // that the answer does not depend on how fast the helpers wake.
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+                while cpus() > 1
+                    && *x < 8
+                    && seen.lock().unwrap().len() < 2
+                    && std::time::Instant::now() < deadline
+                {
+                    std::thread::yield_now();
+                }
+                (x * 3, me)
+            },
+        );
+        let answers: Vec<u32> = out.iter().map(|(x, _)| *x).collect();
+        assert_eq!(answers, (0..5000u32).map(|x| x * 3).collect::<Vec<_>>());
+        let known = tasks_when_listed.lock().unwrap().clone();
+        let workers: std::collections::BTreeSet<i32> = out.iter().map(|(_, t)| *t).collect();
+        for tid in &workers {
+            assert!(
+                known.contains(tid),
+                "thread {tid} was made after the listing"
+            );
+        }
+        if cpus() > 1 {
+            assert!(workers.len() > 1, "one thread did all the work");
+        }
+        let (n, few) = map_listed(0, || (7, vec![1, 2]), |x| x + 1);
+        assert_eq!((n, few), (7, vec![2, 3]));
+    }
+
+    /// Thread IDs of this process now (`/proc/self/task`).
+    fn tasks_of_this_process() -> Vec<i32> {
+        std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .collect()
     }
 
     /// When `map` returns, the threads it made are gone from the kernel's task list, not only

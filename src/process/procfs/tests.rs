@@ -476,3 +476,41 @@ fn the_system_uptime_is_the_clock_proc_uptime_shows() {
         "/proc/uptime {file}, CLOCK_BOOTTIME {clock}"
     );
 }
+
+/// The real /proc read into a table across threads (`parallel::map_listed`): every process
+/// that was there before the scan and still is after it is in the table, with its own stat;
+/// and the kernel's task count bounds the number of processes from above.
+#[test]
+fn the_table_of_the_real_proc_holds_every_process_it_outlived() {
+    /// Killed and reaped however the test ends.
+    struct Child(std::process::Child);
+    impl Drop for Child {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let p = Procfs::system();
+    let child = Child(
+        std::process::Command::new("/bin/sleep")
+            .arg("30")
+            .spawn()
+            .unwrap(),
+    );
+    let before: BTreeSet<i32> = p.pids().into_iter().collect();
+    assert!(p.tasks().unwrap() >= before.len(), "{:?}", p.tasks());
+    let table = p.table();
+    let after: BTreeSet<i32> = p.pids().into_iter().collect();
+    for pid in before.intersection(&after) {
+        // Gone in between if its stat cannot be read now.
+        let Some(now) = p.stat(*pid) else { continue };
+        let i = table
+            .by_pid
+            .get(pid)
+            .unwrap_or_else(|| panic!("{pid} is not in the table"));
+        assert_eq!(table.procs[*i].start_ticks, now.start_ticks, "{pid}");
+    }
+    let me = std::process::id() as i32;
+    assert!(table.by_pid.contains_key(&me));
+    assert!(table.by_pid.contains_key(&(child.0.id() as i32)));
+}
