@@ -374,8 +374,10 @@ impl Procfs {
     /// The process table: the last one read when the kernel has handed out no PID since (no
     /// process can be missing from it), else a new scan of /proc.
     pub fn table(&self) -> Arc<Table> {
-        let now = self.last_pid();
         let mut cache = self.table.0.lock().unwrap_or_else(|e| e.into_inner());
+        // The cursor is read under the lock: read before it, while another thread scanned, it
+        // would be older than the new table's and look like a wraparound (a scan per caller).
+        let now = self.last_pid();
         if let Some(c) = cache.as_ref() {
             if now.is_some() && c.table.last_pid == now {
                 return c.table.clone();
@@ -415,8 +417,8 @@ impl Procfs {
     /// whole machine bounds how far the cursor moved — else a new scan and none. Every
     /// process alive now is in the table or among those PIDs.
     fn table_and_recent(&self) -> (Arc<Table>, Option<std::ops::RangeInclusive<i32>>) {
-        let now = self.last_pid();
         let mut cache = self.table.0.lock().unwrap_or_else(|e| e.into_inner());
+        let now = self.last_pid(); // under the lock, as in `table`
         if let (Some(c), Some(now)) = (cache.as_ref(), now) {
             match c.table.last_pid {
                 Some(old) if old == now => return (c.table.clone(), None),

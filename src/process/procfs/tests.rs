@@ -514,3 +514,54 @@ fn the_table_of_the_real_proc_holds_every_process_it_outlived() {
     assert!(table.by_pid.contains_key(&me));
     assert!(table.by_pid.contains_key(&(child.0.id() as i32)));
 }
+
+/// A caller that waited for the cache while another thread scanned gets that scan when no PID
+/// was handed out after it: the kernel's cursor is read under the cache's lock. Read before
+/// it, the cursor predates the new table's and the caller scanned /proc again (in a switch to
+/// runlevel 0, one full scan per stopping thread).
+#[test]
+fn a_caller_that_waited_for_a_scan_uses_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path().to_path_buf();
+    proc_at(&r, 10, 1, 10, 10, 'S');
+    own_self(&r);
+    std::fs::write(r.join("loadavg"), "0.00 0.01 0.05 1/90 11\n").unwrap();
+    let p = Procfs::at(&r);
+    // Decides that this loadavg is the tree's own.
+    let _ = p.last_pid();
+    // This test is the scanning thread: it holds the cache while the other caller arrives.
+    let mut held = p.table.0.lock().unwrap();
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+    let waiter = {
+        let p = p.clone();
+        std::thread::spawn(move || {
+            tid_tx.send(nix::unistd::gettid().as_raw()).unwrap();
+            p.table()
+        })
+    };
+    let tid = tid_rx.recv().unwrap();
+    // Wait until it sleeps on the lock (deadline, no fixed sleep).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let task_stat = format!("/proc/self/task/{tid}/stat");
+    loop {
+        let stat = std::fs::read_to_string(&task_stat).unwrap();
+        if parse_stat(&stat).unwrap().state == 'S' {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the caller never waited"
+        );
+        std::thread::yield_now();
+    }
+    // The scan made a thread (PID 12) before reading the cursor, and put its table.
+    std::fs::write(r.join("loadavg"), "0.00 0.01 0.05 1/90 12\n").unwrap();
+    let table = Arc::new(Table::new(Some(12), vec![p.stat(10).unwrap()]));
+    *held = Some(Cached {
+        table: table.clone(),
+        forks: None,
+        made: std::time::Instant::now(),
+    });
+    drop(held);
+    assert!(Arc::ptr_eq(&waiter.join().unwrap(), &table));
+}
