@@ -460,11 +460,35 @@ impl Procfs {
         let (table, recent) = self.table_and_recent();
         let mut candidates = table.group_candidates(pgid);
         let known: BTreeSet<i32> = candidates.iter().copied().collect();
-        candidates.extend(recent.into_iter().flatten().filter(|p| !known.contains(p)));
-        candidates
+        let recent: Vec<i32> = recent
             .into_iter()
-            .filter(|p| matches!(self.stat(*p), Some(s) if s.pgrp == pgid && !s.is_zombie()))
-            .collect()
+            .flatten()
+            .filter(|p| !known.contains(p))
+            .collect();
+        let member = |p: &i32| matches!(self.stat(*p), Some(s) if s.pgrp == pgid && !s.is_zombie());
+        // The table lists processes only (readdir of /proc shows thread-group leaders), but a
+        // PID handed out since may be a thread's ID, whose own stat shows its process's group:
+        // only processes are members.
+        candidates.retain(member);
+        candidates.extend(
+            recent
+                .iter()
+                .filter(|p| member(p) && !self.is_other_thread(**p)),
+        );
+        candidates
+    }
+
+    /// Whether `tid` is a thread of another process (its `Tgid` is not itself); false when
+    /// that cannot be read.
+    fn is_other_thread(&self, tid: i32) -> bool {
+        let Ok(bytes) = read_small(&self.pid_path(tid, "status")) else {
+            return false;
+        };
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .find_map(|l| l.strip_prefix("Tgid:"))
+            .and_then(|t| t.trim().parse::<i32>().ok())
+            .is_some_and(|tgid| tgid != tid)
     }
 
     /// Whether `ancestor` is among the ancestors of `pid`, walking up the parents. Each parent

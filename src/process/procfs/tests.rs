@@ -565,3 +565,54 @@ fn a_caller_that_waited_for_a_scan_uses_it() {
     drop(held);
     assert!(Arc::ptr_eq(&waiter.join().unwrap(), &table));
 }
+
+/// A PID handed out since the table may be a thread's ID: its own stat shows its process's
+/// group, but only processes are members (a group that survived a stop is reported by its
+/// processes, each once).
+#[test]
+fn a_thread_made_since_the_table_is_not_a_group_member() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    proc_at(r, 10, 1, 10, 10, 'S');
+    own_self(r);
+    std::fs::write(r.join("loadavg"), "0.00 0.01 0.05 1/90 10\n").unwrap();
+    std::fs::write(r.join("stat"), "cpu 1 2 3\nprocesses 1000\n").unwrap();
+    let p = Procfs::at(r);
+    let first = p.table();
+    // 10 makes thread 11 and child 12; /proc shows the thread by its ID (not in readdir on
+    // a real /proc), with the process's group.
+    proc_at(r, 11, 1, 10, 10, 'S');
+    std::fs::write(r.join("11/status"), "Name:\tp10\nTgid:\t10\nPid:\t11\n").unwrap();
+    proc_at(r, 12, 10, 10, 10, 'S');
+    std::fs::write(r.join("12/status"), "Name:\tp12\nTgid:\t12\nPid:\t12\n").unwrap();
+    std::fs::write(r.join("loadavg"), "0.00 0.01 0.05 1/90 12\n").unwrap();
+    std::fs::write(r.join("stat"), "cpu 1 2 3\nprocesses 1002\n").unwrap();
+    assert_eq!(p.group_members(10), [10, 12]);
+    assert!(
+        Arc::ptr_eq(&first, &cached(&p)),
+        "read one by one, not scanned"
+    );
+}
+
+/// On the real /proc: a thread of this process is not a member of its group, though its
+/// ID's stat names the group.
+#[test]
+fn a_real_thread_is_not_a_group_member() {
+    let p = Procfs::system();
+    let _ = p.table();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let t = std::thread::spawn(move || {
+        tx.send(nix::unistd::gettid().as_raw()).unwrap();
+        let _ = done_rx.recv();
+    });
+    let tid = rx.recv().unwrap();
+    let me = std::process::id() as i32;
+    let pgrp = nix::unistd::getpgrp().as_raw();
+    assert_eq!(p.stat(tid).map(|s| s.pgrp), Some(pgrp));
+    let members = p.group_members(pgrp);
+    assert!(members.contains(&me), "{members:?} lacks this process {me}");
+    assert!(!members.contains(&tid), "{members:?} lists thread {tid}");
+    done_tx.send(()).unwrap();
+    t.join().unwrap();
+}
