@@ -64,7 +64,14 @@ impl Daemon<'_> {
         for name in names {
             match next.get(&name) {
                 None => {
-                    self.services.remove(&name);
+                    if let Some(gone) = self.services.remove(&name) {
+                        // Its cgroup goes with its last server (now, if none runs).
+                        if let Some(cg) = self.life.cgroup(&gone.def) {
+                            if !cg.remove() && !self.retired.contains(&cg) {
+                                self.retired.push(cg);
+                            }
+                        }
+                    }
                     warn(format_args!("{name}: no longer served"));
                 }
                 Some(def) => {
@@ -77,6 +84,10 @@ impl Daemon<'_> {
             }
         }
         for (name, def) in next {
+            // Served again: its cgroup is its own again, not one to remove.
+            if let Some(cg) = self.life.cgroup(&def).filter(|_| !self.retired.is_empty()) {
+                self.retired.retain(|r| *r != cg);
+            }
             let svc = self.services.entry(name).or_insert_with(|| Service {
                 def: def.clone(),
                 listener: None,

@@ -51,6 +51,7 @@ use nix::sys::signalfd::SignalFd;
 use crate::access::{Rules, Verdict};
 use crate::definition::{self, Definition, DefinitionError, Kind, Protocol};
 use crate::lifecycle::Lifecycle;
+use crate::process::cgroup::Cgroup;
 use crate::process::group::KILL_GRACE;
 use crate::process::launch::{ExecWatch, Launch};
 use crate::process::sigfd::{self, SigfdError};
@@ -127,6 +128,9 @@ pub struct Daemon<'a> {
     reserve: Vec<std::fs::File>,
     /// Servers released but not yet known to have exec'd, with their service's name.
     starting: Vec<(ExecWatch, String)>,
+    /// The cgroups of services no longer served whose servers still ran when SIGHUP removed
+    /// them: removed once empty (after a reap) or at shutdown.
+    retired: Vec<Cgroup>,
 }
 
 fn warn(msg: impl std::fmt::Display) {
@@ -169,6 +173,7 @@ pub fn serve(life: &Lifecycle, on_ready: &mut dyn FnMut(usize)) -> Result<(), St
         accept_reported: false,
         reserve: Vec::new(),
         starting: Vec::new(),
+        retired: Vec::new(),
     };
     d.refill_reserve();
     d.apply(false);
@@ -352,6 +357,8 @@ impl Daemon<'_> {
             }
         }
         self.children.reap();
+        // rmdir refuses a cgroup that still holds a process: the retired go once empty.
+        self.retired.retain(|cg| !cg.remove());
         if stop {
             return true;
         }
@@ -669,6 +676,9 @@ impl Daemon<'_> {
             if let Some(cg) = self.life.cgroup(&s.def) {
                 cg.remove();
             }
+        }
+        for cg in &self.retired {
+            cg.remove();
         }
     }
 

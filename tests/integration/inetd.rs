@@ -74,7 +74,7 @@ impl Inetd {
     }
 
     /// The processes svc inetd started that still exist (zombies included).
-    fn children(&self) -> Vec<i32> {
+    pub(crate) fn children(&self) -> Vec<i32> {
         let me = self.pid();
         all_pids()
             .into_iter()
@@ -151,7 +151,7 @@ pub(crate) fn connect_from(src: &str, port: u16) -> TcpStream {
 
 /// Sends a line and expects it back (the connection stays open).
 #[track_caller]
-fn echo(s: &mut TcpStream, text: &str) {
+pub(crate) fn echo(s: &mut TcpStream, text: &str) {
     s.write_all(format!("{text}\n").as_bytes()).unwrap();
     let mut got = Vec::new();
     let mut b = [0u8; 1];
@@ -265,7 +265,7 @@ fn expect_line(l: &Line, pid: i32, decision: &str, service: &str, client: &str, 
 }
 
 /// `init.d/NAME.yaml` running /bin/cat on 127.0.0.1:`port`, with extra `socket:` settings.
-fn cat_service(sb: &Sandbox, name: &str, port: u16, extra: &str) {
+pub(crate) fn cat_service(sb: &Sandbox, name: &str, port: u16, extra: &str) {
     sb.service(
         name,
         &format!("exec: /bin/cat\nsocket: {{ port: {port}, bind: 127.0.0.1{extra} }}\n"),

@@ -19,6 +19,7 @@ mod hooks;
 mod hygiene;
 mod identity;
 mod inetd;
+mod inetd_cgroup;
 mod inetd_template;
 mod init;
 mod layout;
