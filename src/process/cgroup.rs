@@ -467,6 +467,9 @@ impl Cgroup {
     /// whether the cgroup is gone now (false: it still holds processes, EBUSY).
     pub fn remove(&self) -> bool {
         let leaf = self.path();
+        if let Some(parent) = leaf.parent().filter(|_| flush_due()) {
+            flush_statistics(parent);
+        }
         match fs::remove_dir(&leaf) {
             Ok(()) => {}
             Err(e) => return e.kind() == io::ErrorKind::NotFound,
@@ -487,6 +490,38 @@ impl Cgroup {
     }
 }
 
+/// Removals between two [`flush_statistics`] of the parent (the first removal of a process
+/// flushes too).
+const FLUSH_EVERY: usize = 32;
+
+/// Whether this removal should flush its parent's statistics first: one in [`FLUSH_EVERY`].
+fn flush_due() -> bool {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static REMOVED: AtomicUsize = AtomicUsize::new(0);
+    REMOVED.fetch_add(1, Ordering::Relaxed) % FLUSH_EVERY == 0
+}
+
+/// Reads `cpu.stat` of `dir`, which makes the kernel flush the statistics of every cgroup under
+/// it. Each cgroup whose processes ran is on a per-CPU list of its parent's updated children
+/// (a singly linked list), and a cgroup being freed is unlinked from it by a walk along that
+/// list: with N sibling cgroups whose processes ran since the last flush, removing them all
+/// costs N² steps, in kernel workers that hold the cgroup mutex `rmdir` waits for (a switch to
+/// runlevel 0 of 10,000 contained services took 3.5× the time of 5,000). A flush empties the
+/// lists in one pass. Nothing is done with what is read; a failure changes nothing.
+fn flush_statistics(dir: &Path) {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    // Non-blocking: a FIFO put there (not in a real cgroup2, but svc never waits on one).
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(dir.join("cpu.stat"));
+    if let Ok(mut f) = file {
+        let mut buf = [0u8; 512];
+        while matches!(f.read(&mut buf), Ok(n) if n > 0) {}
+    }
+}
+
 /// Writes `text` to a cgroup file in one write(2), as the kernel wants it.
 fn write_file(path: &Path, text: &str) -> io::Result<()> {
     let mut f = fs::OpenOptions::new().write(true).open(path)?;
@@ -496,6 +531,38 @@ fn write_file(path: &Path, text: &str) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Flushing reads the parent's `cpu.stat` to its end and never waits: not on a FIFO, not
+    /// on a directory without the file.
+    #[test]
+    fn flushing_statistics_never_waits() {
+        let dir = tempfile::tempdir().unwrap();
+        let parent = dir.path().to_path_buf();
+        nix::unistd::mkfifo(&parent.join("cpu.stat"), nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let p = parent.clone();
+        std::thread::spawn(move || {
+            flush_statistics(&p);
+            flush_statistics(&p.join("missing"));
+            let _ = tx.send(());
+        });
+        assert!(
+            rx.recv_timeout(Duration::from_secs(10)).is_ok(),
+            "flush_statistics blocked on a FIFO"
+        );
+    }
+
+    /// One removal in [`FLUSH_EVERY`] flushes, not none and not all (whatever the count is when
+    /// the test starts; another test's removal may come in between).
+    #[test]
+    fn a_flush_comes_once_in_flush_every_removals() {
+        let due = (0..2 * FLUSH_EVERY).filter(|_| flush_due()).count();
+        assert!(
+            (1..=3).contains(&due),
+            "{due} flushes in {}",
+            2 * FLUSH_EVERY
+        );
+    }
 
     #[test]
     fn the_default_state_directory_has_no_id() {
