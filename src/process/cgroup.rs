@@ -354,7 +354,7 @@ impl Cgroup {
 
     /// The processes in the cgroup now (none when it does not exist).
     pub fn procs(&self) -> Vec<i32> {
-        let mut out: Vec<i32> = fs::read_to_string(self.path().join("cgroup.procs"))
+        let mut out: Vec<i32> = read_whole(&self.path().join("cgroup.procs"))
             .map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect())
             .unwrap_or_default();
         out.sort_unstable();
@@ -375,7 +375,10 @@ impl Cgroup {
 
     /// `memory.current`, where the memory controller is on for the cgroup.
     pub fn memory_bytes(&self) -> Option<u64> {
-        fs::read_to_string(self.path().join("memory.current"))
+        if !memory_offered(&self.root) {
+            return None;
+        }
+        read_whole(&self.path().join("memory.current"))
             .ok()
             .and_then(|s| s.trim().parse().ok())
     }
@@ -490,6 +493,33 @@ impl Cgroup {
     }
 }
 
+/// A cgroup file, read to its end without asking its size first (cgroupfs reports a size that
+/// says nothing, and asking is a `statx`); `status --json` reads two per service.
+fn read_whole(path: &Path) -> io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    fs::File::open(path)?
+        .take(u64::MAX)
+        .read_to_string(&mut text)?;
+    Ok(text)
+}
+
+/// Whether the hierarchy at `root` has the memory controller at all (its root's
+/// `cgroup.controllers`): where it has not, no cgroup has a `memory.current` to try (a hybrid
+/// host whose memory controller is bound to cgroup v1). Asked once per process for the
+/// host's hierarchy, each time for another root.
+fn memory_offered(root: &Path) -> bool {
+    let ask = || {
+        read_whole(&root.join("cgroup.controllers"))
+            .is_ok_and(|s| s.split_whitespace().any(|c| c == "memory"))
+    };
+    static HOST: OnceLock<bool> = OnceLock::new();
+    match hierarchy() {
+        Hierarchy::At(host) if host == root => *HOST.get_or_init(ask),
+        _ => ask(),
+    }
+}
+
 /// Removals between two [`flush_statistics`] of the parent (the first removal of a process
 /// flushes too).
 const FLUSH_EVERY: usize = 32;
@@ -550,6 +580,30 @@ mod tests {
             rx.recv_timeout(Duration::from_secs(10)).is_ok(),
             "flush_statistics blocked on a FIFO"
         );
+    }
+
+    /// `memory.current` is tried only where the hierarchy has the memory controller; the
+    /// processes are read whole, however many.
+    #[test]
+    fn memory_is_read_where_the_hierarchy_offers_it_and_procs_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let cg = Cgroup::at(root, Path::new("/tmp/state"), "big");
+        fs::create_dir_all(cg.path()).unwrap();
+        fs::write(cg.path().join("memory.current"), "4096\n").unwrap();
+        assert_eq!(cg.memory_bytes(), None, "no cgroup.controllers at the root");
+        fs::write(root.join("cgroup.controllers"), "cpuset cpu io pids\n").unwrap();
+        assert_eq!(cg.memory_bytes(), None, "no memory controller");
+        fs::write(
+            root.join("cgroup.controllers"),
+            "cpuset cpu io memory pids\n",
+        )
+        .unwrap();
+        assert_eq!(cg.memory_bytes(), Some(4096));
+        let pids: Vec<i32> = (1000..9000).rev().collect();
+        let text: String = pids.iter().map(|p| format!("{p}\n")).collect();
+        fs::write(cg.path().join("cgroup.procs"), text).unwrap();
+        assert_eq!(cg.procs(), (1000..9000).collect::<Vec<i32>>());
     }
 
     /// One removal in [`FLUSH_EVERY`] flushes, not none and not all (whatever the count is when
