@@ -46,13 +46,7 @@ where
             }
         };
         std::thread::scope(|scope| {
-            let mut helpers = Vec::new();
-            for _ in 1..threads {
-                match std::thread::Builder::new().spawn_scoped(scope, work) {
-                    Ok(h) => helpers.push(h),
-                    Err(_) => break,
-                }
-            }
+            let helpers = spawn_helpers(scope, threads - 1, work);
             work();
             // Joined, not only waited for: the scope's own wait ends when the work does, the
             // threads' exit after it. Once `map` returns the process has its one thread again,
@@ -70,6 +64,27 @@ where
     #[allow(clippy::filter_map_identity)]
     let answers = slots.into_iter().filter_map(|a| a).collect();
     answers
+}
+
+/// Up to `n` scoped threads running `work`: as many as the system lets svc make (the calling
+/// thread does the work too, so fewer helpers only make it slower).
+fn spawn_helpers<'scope, T, W>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    n: usize,
+    work: W,
+) -> Vec<std::thread::ScopedJoinHandle<'scope, T>>
+where
+    T: Send + 'scope,
+    W: FnOnce() -> T + Send + Copy + 'scope,
+{
+    let mut helpers = Vec::new();
+    for _ in 0..n {
+        match std::thread::Builder::new().spawn_scoped(scope, work) {
+            Ok(h) => helpers.push(h),
+            Err(_) => break,
+        }
+    }
+    helpers
 }
 
 /// [`map`] over items that exist only once the helper threads do: `list` runs on the calling
@@ -114,13 +129,7 @@ where
         }
     };
     std::thread::scope(|scope| {
-        let mut helpers = Vec::new();
-        for _ in 1..threads {
-            match std::thread::Builder::new().spawn_scoped(scope, work) {
-                Ok(h) => helpers.push(h),
-                Err(_) => break,
-            }
-        }
+        let helpers = spawn_helpers(scope, threads - 1, work);
         let listing = std::panic::catch_unwind(std::panic::AssertUnwindSafe(list));
         let context = listing.map(|(context, items)| {
             let _ = listed.set(items);

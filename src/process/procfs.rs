@@ -323,34 +323,29 @@ impl Procfs {
     /// `/proc/loadavg`); `None` when unknown, or when that file cannot say (see the module
     /// docs).
     pub fn last_pid(&self) -> Option<i32> {
-        if !self.loadavg_is_own() {
-            return None;
-        }
-        let bytes = read_small(&self.root.join("loadavg")).ok()?;
-        std::str::from_utf8(&bytes)
-            .ok()?
-            .split_whitespace()
-            .nth(4)?
-            .parse()
-            .ok()
+        self.loadavg_field(4)?.parse().ok()
     }
 
     /// How many tasks (threads, kernel ones included) the kernel has now: the denominator of
     /// the fourth field of `/proc/loadavg` — at least the number of processes; `None` when
     /// that file cannot say (see [`Procfs::last_pid`]).
     fn tasks(&self) -> Option<usize> {
+        self.loadavg_field(3)?.split_once('/')?.1.parse().ok()
+    }
+
+    /// Field `n` (from 0) of `/proc/loadavg`, where that file is this /proc's own.
+    fn loadavg_field(&self, n: usize) -> Option<String> {
         if !self.loadavg_is_own() {
             return None;
         }
         let bytes = read_small(&self.root.join("loadavg")).ok()?;
-        std::str::from_utf8(&bytes)
-            .ok()?
-            .split_whitespace()
-            .nth(3)?
-            .split_once('/')?
-            .1
-            .parse()
-            .ok()
+        Some(
+            std::str::from_utf8(&bytes)
+                .ok()?
+                .split_whitespace()
+                .nth(n)?
+                .to_string(),
+        )
     }
 
     /// Whether `loadavg` is this /proc's own file (on its device: not a file mounted over it)
