@@ -84,9 +84,12 @@ impl Daemon<'_> {
             }
         }
         for (name, def) in next {
-            // Served again: its cgroup is its own again, not one to remove.
-            if let Some(cg) = self.life.cgroup(&def).filter(|_| !self.retired.is_empty()) {
-                self.retired.retain(|r| *r != cg);
+            // Served again: its cgroup is its own again, not one to remove. (Its path is
+            // worked out only when some cgroup waits for removal: a SIGHUP storm stays cheap.)
+            if !self.retired.is_empty() {
+                if let Some(cg) = self.life.cgroup(&def) {
+                    self.retired.retain(|r| *r != cg);
+                }
             }
             let svc = self.services.entry(name).or_insert_with(|| Service {
                 def: def.clone(),
