@@ -112,6 +112,12 @@ impl Lifecycle {
         Cgroup::of(&self.dirs.state, def.name.as_str())
     }
 
+    /// The cgroup a stop ends after the process group (§8.7): none for on-demand services,
+    /// whose cgroups are left to `svc inetd` (its servers hold them).
+    pub(crate) fn stop_cgroup(&self, def: &Definition) -> Option<Cgroup> {
+        self.cgroup(def).filter(|_| def.kind != Kind::OnDemand)
+    }
+
     /// Signals process groups, sparing svc's own and its ancestors'.
     pub(crate) fn groups(&self) -> Groups<'_> {
         Groups::new(&self.procfs, self.ancestors())
@@ -276,9 +282,8 @@ impl Lifecycle {
             Kind::Oneshot => oneshot::stop(self, def),
             Kind::Exec | Kind::OnDemand => exec::stop(self, def),
         }?;
-        // §8.7: then whatever is left in the cgroup, before post_stop runs. On-demand
-        // services' cgroups are left to `svc inetd`, whose servers they hold.
-        let cgroup = self.cgroup(def).filter(|_| def.kind != Kind::OnDemand);
+        // §8.7: then whatever is left in the cgroup, before post_stop runs.
+        let cgroup = self.stop_cgroup(def);
         // An empty cgroup is removed at once (rmdir refuses one with processes): nothing to read.
         let empty = cgroup.as_ref().is_none_or(|cg| cg.remove());
         let contained = match empty {
