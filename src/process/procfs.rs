@@ -211,9 +211,11 @@ pub struct Procfs {
     root: Arc<Path>,
     boot_id: std::sync::OnceLock<String>,
     pid_max: std::sync::OnceLock<i64>,
-    /// Whether `loadavg` can be trusted ([`Procfs::loadavg_is_own`]), decided once: what is
-    /// mounted where, and svc's PID namespace, do not change under a running svc.
-    own_loadavg: std::sync::OnceLock<bool>,
+    /// `loadavg`, opened once where it can be trusted ([`Procfs::loadavg_is_own`]; what is
+    /// mounted where, and svc's PID namespace, do not change under a running svc). It is read
+    /// again from offset 0 each time, which makes its text anew: every stop's group check
+    /// reads it, and an open and a close of a /proc file each time cost more than the read.
+    loadavg: std::sync::OnceLock<Option<Arc<std::fs::File>>>,
     table: TableCache,
 }
 
@@ -235,7 +237,7 @@ impl Procfs {
             root: Arc::from(root.into()),
             boot_id: std::sync::OnceLock::new(),
             pid_max: std::sync::OnceLock::new(),
-            own_loadavg: std::sync::OnceLock::new(),
+            loadavg: std::sync::OnceLock::new(),
             table: TableCache::default(),
         }
     }
@@ -335,12 +337,11 @@ impl Procfs {
 
     /// Field `n` (from 0) of `/proc/loadavg`, where that file is this /proc's own.
     fn loadavg_field(&self, n: usize) -> Option<String> {
-        if !self.loadavg_is_own() {
-            return None;
-        }
-        let bytes = read_small(&self.root.join("loadavg")).ok()?;
+        use std::os::unix::fs::FileExt;
+        let mut buf = [0u8; 256];
+        let len = self.loadavg()?.read_at(&mut buf, 0).ok()?;
         Some(
-            std::str::from_utf8(&bytes)
+            std::str::from_utf8(&buf[..len])
                 .ok()?
                 .split_whitespace()
                 .nth(n)?
@@ -351,9 +352,22 @@ impl Procfs {
     /// Whether `loadavg` is this /proc's own file (on its device: not a file mounted over it)
     /// and this /proc is svc's PID namespace's (its `self` names svc).
     fn loadavg_is_own(&self) -> bool {
-        *self
-            .own_loadavg
-            .get_or_init(|| self.decide_loadavg_is_own())
+        self.loadavg().is_some()
+    }
+
+    /// `loadavg`, open, where it is this /proc's own ([`Procfs::loadavg_is_own`]).
+    fn loadavg(&self) -> Option<&std::fs::File> {
+        self.loadavg
+            .get_or_init(|| {
+                let own = self.decide_loadavg_is_own();
+                own.then(|| {
+                    std::fs::File::open(self.root.join("loadavg"))
+                        .ok()
+                        .map(Arc::new)
+                })
+                .flatten()
+            })
+            .as_deref()
     }
 
     fn decide_loadavg_is_own(&self) -> bool {

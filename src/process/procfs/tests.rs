@@ -376,6 +376,25 @@ fn the_real_proc_keys_the_cache() {
     assert!(Procfs::system().last_pid().is_some());
 }
 
+/// `loadavg` is opened once and read again from its start: each read must say what the kernel
+/// says now. A cursor read once and kept would hide every process made since, and the table
+/// that stops check process groups against would never be read again.
+#[test]
+fn the_kept_loadavg_says_what_is_new() {
+    let p = Procfs::system();
+    let before = p.last_pid().expect("the real /proc/loadavg is svc's own");
+    let child = std::process::Command::new("true").spawn().unwrap();
+    let made = child.id() as i32;
+    let mut child = child;
+    child.wait().unwrap();
+    let after = p.last_pid().expect("read again");
+    // Other tests' threads and processes may take PIDs too: at least one did, the child's.
+    assert_ne!(
+        after, before,
+        "the cursor did not move after a fork (made {made})"
+    );
+}
+
 #[test]
 fn reads_own_process() {
     let p = Procfs::system();
