@@ -128,19 +128,23 @@ impl<'a> Groups<'a> {
                 return Err(SignalError::Survived { pid: main.pid() });
             }
         }
-        self.drain(pgid, sig, soft, hard)
+        // The main process has exited: when it leads the group, its own entry is not read.
+        self.drain(pgid, Some(main.pid()), sig, soft, hard)
     }
 
     /// Ends what is left of a group whose leader is gone (after a failed start, or between
     /// two instances of a supervised service): `sig`, then KILL after `timeout`.
     pub fn clear(&self, pgid: i32, sig: Signal, timeout: Duration) {
         let soft = Instant::now() + timeout;
-        let _ = self.drain(pgid, sig, soft, soft + KILL_GRACE);
+        let _ = self.drain(pgid, None, sig, soft, soft + KILL_GRACE);
     }
 
+    /// Signals what is left of group `pgid` and waits for it to end; `exited` is a process
+    /// known to have exited (the main one).
     fn drain(
         &self,
         pgid: i32,
+        exited: Option<i32>,
         sig: Signal,
         soft: Instant,
         hard: Instant,
@@ -148,7 +152,7 @@ impl<'a> Groups<'a> {
         let mut signalled = false;
         let mut killed = false;
         loop {
-            let members = self.live(pgid);
+            let members = self.live(pgid, exited == Some(pgid));
             if members.is_empty() {
                 return Ok(());
             }
@@ -182,7 +186,7 @@ impl<'a> Groups<'a> {
     }
 
     /// Non-zombie members of a service's process group; empty for groups svc must not touch.
-    fn live(&self, pgid: i32) -> Vec<i32> {
+    fn live(&self, pgid: i32, leader_gone: bool) -> Vec<i32> {
         if !self.signallable(pgid) {
             return Vec::new();
         }
@@ -190,7 +194,10 @@ impl<'a> Groups<'a> {
         if nix::sys::signal::killpg(Pid::from_raw(pgid), None).is_err() {
             return Vec::new();
         }
-        self.procfs.group_members(pgid)
+        match leader_gone {
+            true => self.procfs.members_after_leader(pgid),
+            false => self.procfs.group_members(pgid),
+        }
     }
 
     /// Whether `pgid` may be signalled: not 0 or 1, not svc's own group, not one led by svc or

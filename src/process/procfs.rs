@@ -466,13 +466,31 @@ impl Procfs {
     /// empty; the candidates come from the table and the few PIDs handed out since (see the
     /// module docs), so stopping many services does not scan /proc once per service.
     pub fn group_members(&self, pgid: i32) -> Vec<i32> {
+        self.members(pgid, false)
+    }
+
+    /// [`Procfs::group_members`] of a group whose leader the caller saw exit (its pidfd said
+    /// so): the leader's PID is not read again. A zombie is no member; and the kernel hands out
+    /// no PID that is still a group's ID, so while the group has members no other process can
+    /// have the leader's PID, and once it has none a process that takes that PID and makes the
+    /// group anew is not the one that was stopped. Each stop whose leader was not reaped yet
+    /// read its stat for nothing.
+    pub fn members_after_leader(&self, pgid: i32) -> Vec<i32> {
+        self.members(pgid, true)
+    }
+
+    fn members(&self, pgid: i32, leader_gone: bool) -> Vec<i32> {
         let (table, recent) = self.table_and_recent();
         let mut candidates = table.group_candidates(pgid);
+        if leader_gone {
+            candidates.retain(|&p| p != pgid);
+        }
         let known: BTreeSet<i32> = candidates.iter().copied().collect();
+        let read_already = |p: &i32| known.contains(p) || (leader_gone && *p == pgid);
         let recent: Vec<i32> = recent
             .into_iter()
             .flatten()
-            .filter(|p| !known.contains(p))
+            .filter(|p| !read_already(p))
             .collect();
         let member = |p: &i32| matches!(self.stat(*p), Some(s) if s.pgrp == pgid && !s.is_zombie());
         // The table lists processes only (readdir of /proc shows thread-group leaders), but a

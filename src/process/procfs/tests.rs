@@ -269,6 +269,36 @@ fn the_table_is_read_again_only_after_a_new_pid() {
     assert!(!Arc::ptr_eq(&first, &p.table()));
 }
 
+/// A stop that saw its group's leader exit does not read the leader again, but every other
+/// member is still found: one in the table, and one made since (read by its new PID).
+#[test]
+fn members_after_the_leader_are_the_others_all_of_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    let kernel = |last: i32, forks: u64| {
+        std::fs::write(r.join("loadavg"), format!("0.00 0.01 0.05 1/90 {last}\n")).unwrap();
+        std::fs::write(r.join("stat"), format!("cpu 1 2 3\nprocesses {forks}\n")).unwrap();
+    };
+    // 10 leads group 10 (its stat still says running: the caller's pidfd knows better), 11 is
+    // a member, 13 is of 10's session but in a group of its own.
+    proc_at(r, 10, 1, 10, 10, 'S');
+    proc_at(r, 11, 10, 10, 10, 'S');
+    proc_at(r, 13, 10, 13, 10, 'S');
+    own_self(r);
+    kernel(13, 1000);
+    let p = Procfs::at(r);
+    let _ = p.table();
+    // 14 joins the group after the table was read.
+    proc_at(r, 14, 11, 10, 10, 'S');
+    kernel(14, 1001);
+    let mut after = p.members_after_leader(10);
+    after.sort();
+    assert_eq!(after, [11, 14]);
+    let mut all = p.group_members(10);
+    all.sort();
+    assert_eq!(all, [10, 11, 14]);
+}
+
 /// The table the cache holds now.
 fn cached(p: &Procfs) -> Arc<Table> {
     p.table.0.lock().unwrap().as_ref().unwrap().table.clone()
