@@ -278,13 +278,15 @@ pub(crate) fn stop_found(life: &Lifecycle, def: &Definition, found: Liveness) ->
                 },
             };
             // Descendants outside the group (a child that called setsid) are not the group's;
-            // note them now to warn about survivors afterwards. A contained service has none
-            // to warn about: its cgroup is ended after the group (§8.7), and a process that
-            // a privileged program moved out of it is no longer the service's (as with
-            // systemd's units). Walking /proc for them was a sixth of a switch's CPU.
-            let outside: Vec<(i32, u64)> = match life.stop_cgroup(def) {
-                Some(_) => Vec::new(),
-                None => life
+            // note them now to warn about survivors afterwards. A service launched into its
+            // cgroup has none to warn about: the cgroup is ended after the group (§8.7), and a
+            // process that a privileged program moved out of it is no longer the service's (as
+            // with systemd's units). Walking /proc for them was a sixth of a switch's CPU. One
+            // started before the hierarchy was there (early in a boot) has no cgroup: walked.
+            let launched_into_cgroup = life.stop_cgroup(def).is_some_and(|cg| cg.exists());
+            let outside: Vec<(i32, u64)> = match launched_into_cgroup {
+                true => Vec::new(),
+                false => life
                     .procfs
                     .descendants(pid)
                     .into_iter()

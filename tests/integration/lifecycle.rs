@@ -995,7 +995,8 @@ fn b13_failed_start_quotes_non_utf8_log_lines() {
 /// B4: a child that leaves the service's process group with setsid. Without containment
 /// (svc as an ordinary user) it is outside what stop signals: stop still stops the service,
 /// and warns about the survivor by PID instead of pretending all is gone. With containment
-/// (root and a cgroup2, SPEC §8.7) stop ends it too, and has nothing to warn about.
+/// (root and a cgroup2, SPEC §8.7) stop ends it too, and has nothing to warn about — unless
+/// the service was started before a cgroup2 was mounted: it has no cgroup, and stop warns.
 #[test]
 fn b4_child_escaping_with_setsid_is_reported_by_stop() {
     let escaper = |sb: &Sandbox, out: &Path| {
@@ -1037,6 +1038,43 @@ fn b4_child_escaping_with_setsid_is_reported_by_stop() {
             "the escaped process {escaped} survived stop"
         );
         run(&sb, &["status", "escaper"]).code(3);
+
+        // Started where no cgroup2 was mounted yet (early in a boot: here a tmpfs over
+        // /sys/fs/cgroup in a mount namespace of its own), stopped once it is: the service
+        // has no cgroup to end, so the child survives and stop says so.
+        let sb = Sandbox::new();
+        escaper(&sb, &sb.work);
+        let mut early = sb.wrapped(
+            "unshare",
+            &[
+                "--mount",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                "mount -t tmpfs none /sys/fs/cgroup && exec \"$@\"",
+                "sh",
+            ],
+        );
+        early
+            .args(["start", "escaper"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        run_timeout(early, vec!["start".into(), "escaper".into()], SVC_LIMIT).ok();
+        let escaped = escaped_of(&sb.work);
+        assert!(
+            service_cgroup_dir(&sb, "escaper").is_some_and(|d| !d.exists()),
+            "a start without a cgroup2 mounted made the service's cgroup"
+        );
+        let r = run(&sb, &["stop", "escaper"]);
+        r.ok()
+            .stderr_has(&format!("process {escaped}"))
+            .stderr_has("left the service's process group");
+        assert!(
+            alive(escaped),
+            "the escaped process is gone: the warning would be wrong"
+        );
+        send_signal(escaped, libc::SIGKILL);
     }
     let Some(user) = ordinary_user("b4_child_escaping_with_setsid_is_reported_by_stop") else {
         return;

@@ -269,16 +269,20 @@ fn the_table_is_read_again_only_after_a_new_pid() {
     assert!(!Arc::ptr_eq(&first, &p.table()));
 }
 
+/// The kernel's counters in a fixture tree: the last PID handed out (`loadavg`) and the forks
+/// since boot (`stat`).
+fn kernel_at(r: &Path, last: i32, forks: u64) {
+    std::fs::write(r.join("loadavg"), format!("0.00 0.01 0.05 1/90 {last}\n")).unwrap();
+    std::fs::write(r.join("stat"), format!("cpu 1 2 3\nprocesses {forks}\n")).unwrap();
+}
+
 /// A stop that saw its group's leader exit does not read the leader again, but every other
 /// member is still found: one in the table, and one made since (read by its new PID).
 #[test]
 fn members_after_the_leader_are_the_others_all_of_them() {
     let dir = tempfile::tempdir().unwrap();
     let r = dir.path();
-    let kernel = |last: i32, forks: u64| {
-        std::fs::write(r.join("loadavg"), format!("0.00 0.01 0.05 1/90 {last}\n")).unwrap();
-        std::fs::write(r.join("stat"), format!("cpu 1 2 3\nprocesses {forks}\n")).unwrap();
-    };
+    let kernel = |last: i32, forks: u64| kernel_at(r, last, forks);
     // 10 leads group 10 (its stat still says running: the caller's pidfd knows better), 11 is
     // a member, 13 is of 10's session but in a group of its own.
     proc_at(r, 10, 1, 10, 10, 'S');
@@ -311,10 +315,7 @@ fn cached(p: &Procfs) -> Arc<Table> {
 fn a_few_new_pids_are_read_one_by_one_and_many_mean_a_new_scan() {
     let dir = tempfile::tempdir().unwrap();
     let r = dir.path();
-    let kernel = |last: i32, forks: u64| {
-        std::fs::write(r.join("loadavg"), format!("0.00 0.01 0.05 1/90 {last}\n")).unwrap();
-        std::fs::write(r.join("stat"), format!("cpu 1 2 3\nprocesses {forks}\n")).unwrap();
-    };
+    let kernel = |last: i32, forks: u64| kernel_at(r, last, forks);
     proc_at(r, 10, 1, 10, 10, 'S');
     own_self(r);
     kernel(10, 1000);
