@@ -1021,6 +1021,16 @@ fn b4_child_escaping_with_setsid_is_reported_by_stop() {
         );
         escaped
     };
+    // A stop that succeeded and named the survivor, which does survive.
+    let warned = |r: Run, escaped: i32| {
+        r.ok()
+            .stderr_has(&format!("process {escaped}"))
+            .stderr_has("left the service's process group");
+        assert!(
+            alive(escaped),
+            "the escaped process is gone: the warning would be wrong"
+        );
+    };
     if containment() {
         let sb = Sandbox::new();
         escaper(&sb, &sb.work);
@@ -1044,36 +1054,13 @@ fn b4_child_escaping_with_setsid_is_reported_by_stop() {
         // has no cgroup to end, so the child survives and stop says so.
         let sb = Sandbox::new();
         escaper(&sb, &sb.work);
-        let mut early = sb.wrapped(
-            "unshare",
-            &[
-                "--mount",
-                "--propagation",
-                "private",
-                "sh",
-                "-c",
-                "mount -t tmpfs none /sys/fs/cgroup && exec \"$@\"",
-                "sh",
-            ],
-        );
-        early
-            .args(["start", "escaper"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        run_timeout(early, vec!["start".into(), "escaper".into()], SVC_LIMIT).ok();
+        before_cgroup2(&sb, &["start", "escaper"]).ok();
         let escaped = escaped_of(&sb.work);
         assert!(
             service_cgroup_dir(&sb, "escaper").is_some_and(|d| !d.exists()),
             "a start without a cgroup2 mounted made the service's cgroup"
         );
-        let r = run(&sb, &["stop", "escaper"]);
-        r.ok()
-            .stderr_has(&format!("process {escaped}"))
-            .stderr_has("left the service's process group");
-        assert!(
-            alive(escaped),
-            "the escaped process is gone: the warning would be wrong"
-        );
+        warned(run(&sb, &["stop", "escaper"]), escaped);
         send_signal(escaped, libc::SIGKILL);
     }
     let Some(user) = ordinary_user("b4_child_escaping_with_setsid_is_reported_by_stop") else {
@@ -1090,14 +1077,7 @@ fn b4_child_escaping_with_setsid_is_reported_by_stop() {
     let st = sb.svc_as(&user, &["status", "--json", "escaper"]);
     let st: serde_json::Value = serde_json::from_str(&st.stdout).expect("status --json");
     assert!(st[0]["tasks"].is_null(), "tasks without containment: {st}");
-    let r = sb.svc_as(&user, &["stop", "escaper"]);
-    r.ok()
-        .stderr_has(&format!("process {escaped}"))
-        .stderr_has("left the service's process group");
-    assert!(
-        alive(escaped),
-        "the escaped process is gone: the warning would be wrong"
-    );
+    warned(sb.svc_as(&user, &["stop", "escaper"]), escaped);
     sb.svc_as(&user, &["status", "escaper"]).code(3);
     send_signal(escaped, libc::SIGKILL);
 }

@@ -180,6 +180,22 @@ pub fn offered_controllers() -> Vec<String> {
 /// A wrapper that runs svc in a private mount namespace whose /sys/fs/cgroup is a cgroup2
 /// with the pids controller on at its root.
 pub fn in_pids_namespace(sb: &Sandbox, args: &[&str]) -> super::Run {
+    in_private_mounts(
+        sb,
+        "mount -t cgroup2 none /sys/fs/cgroup && echo +pids > /sys/fs/cgroup/cgroup.subtree_control",
+        args,
+    )
+}
+
+/// svc run where no cgroup2 is mounted, as early in a boot: in a private mount namespace with a
+/// tmpfs over /sys/fs/cgroup.
+pub fn before_cgroup2(sb: &Sandbox, args: &[&str]) -> super::Run {
+    in_private_mounts(sb, "mount -t tmpfs none /sys/fs/cgroup", args)
+}
+
+/// svc run in a private mount namespace once `prelude` (a shell command) has run there.
+fn in_private_mounts(sb: &Sandbox, prelude: &str, args: &[&str]) -> super::Run {
+    let script = format!("{prelude} && exec \"$@\"");
     let mut c = sb.wrapped(
         "unshare",
         &[
@@ -188,7 +204,7 @@ pub fn in_pids_namespace(sb: &Sandbox, args: &[&str]) -> super::Run {
             "private",
             "sh",
             "-c",
-            "mount -t cgroup2 none /sys/fs/cgroup && echo +pids > /sys/fs/cgroup/cgroup.subtree_control && exec \"$@\"",
+            &script,
             "sh",
         ],
     );
