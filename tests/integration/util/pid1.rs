@@ -1,10 +1,11 @@
 //! `svc init` as PID 1 of a new PID namespace, for the tests that boot it for real (init,
-//! sysv_real, ansible_pid1): `unshare --pid --fork --mount-proc [FLAGS] [sh -c PRELUDE sh ARGS]
-//! svc --config-dir .. --state-dir .. --log-dir .. [OPTS] init [ARGS]`, its stdout and stderr in
-//! `work/init.stdout` and `work/init.stderr`. [`Pid1`] finds init as unshare's child, signals
-//! it, waits for its output and its exit code (every wait with a deadline), runs commands inside
-//! its namespaces (`nsenter`), and on drop SIGKILLs init (which kills every process of the
-//! namespace) and reaps unshare, showing init's output and svc's logs when the test failed.
+//! sysv_real, ansible_pid1): `unshare --pid --fork --mount-proc --kill-child [FLAGS]
+//! [sh -c PRELUDE sh ARGS] svc --config-dir .. --state-dir .. --log-dir .. [OPTS] init [ARGS]`,
+//! its stdout and stderr in `work/init.stdout` and `work/init.stderr`. [`Pid1`] finds init as
+//! unshare's child, signals it, waits for its output and its exit code (every wait with a
+//! deadline), runs commands inside its namespaces (`nsenter`), and on drop SIGKILLs init (which
+//! kills every process of the namespace) and reaps unshare, showing init's output and svc's
+//! logs when the test failed. A run killed outright takes unshare and init with it.
 
 use super::{all_pids, kill_child, output, proc_stat, wait_until, Run, Sandbox, SVC, SVC_LIMIT};
 use nix::sys::signal::{kill, Signal};
@@ -71,7 +72,18 @@ impl<'a> Pid1Builder<'a> {
         let err = sb.work.join("init.stderr");
         let mut c = Command::new("unshare");
         std::os::unix::process::CommandExt::process_group(&mut c, 0);
-        c.args(["--pid", "--fork", "--mount-proc"])
+        // A test run killed outright skips `Drop`: unshare dies with the test's thread, and
+        // init with unshare (`--kill-child`), instead of a namespace outliving the run.
+        // SAFETY: prctl is a system call; nothing else runs between fork and exec.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut c, || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        c.args(["--pid", "--fork", "--mount-proc", "--kill-child"])
             .args(&self.unshare);
         if let Some((script, args)) = &self.prelude {
             c.args(["sh", "-c", script, "sh"]).args(args);
