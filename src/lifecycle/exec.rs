@@ -107,6 +107,7 @@ pub(crate) fn launch_direct(
     def: &Definition,
     launch: Launch,
 ) -> Result<Launched> {
+    let in_cgroup = launch.cgroup.is_some();
     let pending = launch.fork()?;
     let pid = pending.pid();
     let main = match ProcHandle::open(pid, &life.procfs) {
@@ -125,6 +126,7 @@ pub(crate) fn launch_direct(
         // The child may not have called setsid yet; it will lead its own group.
         r.pgid = pid;
         r.ready = def.ready.is_none();
+        r.in_cgroup = in_cgroup;
         r.save(&record_path)?;
         pidfile::write(&pidfile_path, pid)?;
         Ok(r)
@@ -283,7 +285,11 @@ pub(crate) fn stop_found(life: &Lifecycle, def: &Definition, found: Liveness) ->
             // process that a privileged program moved out of it is no longer the service's (as
             // with systemd's units). Walking /proc for them was a sixth of a switch's CPU. One
             // started before the hierarchy was there (early in a boot) has no cgroup: walked.
-            let launched_into_cgroup = life.stop_cgroup(def).is_some_and(|cg| cg.exists());
+            // The record says so (one `statx` on cgroupfs less per stop, in the kernfs lock
+            // that the other stops' `rmdir`s take); an older record, or none, is checked.
+            let launched_into_cgroup = life
+                .stop_cgroup(def)
+                .is_some_and(|cg| record.as_ref().is_some_and(|r| r.in_cgroup) || cg.exists());
             let outside: Vec<(i32, u64)> = match launched_into_cgroup {
                 true => Vec::new(),
                 false => life

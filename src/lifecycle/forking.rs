@@ -38,6 +38,7 @@ pub(crate) fn launch(
     deadline: Instant,
     log: Option<&Path>,
 ) -> Result<Launched> {
+    let in_cgroup = launch.cgroup.is_some();
     let (pending, mut keeper) = launch.fork_kept()?;
     // Everything of the launch starts after its keeper.
     let launch_start = life
@@ -84,6 +85,7 @@ pub(crate) fn launch(
     let recorded = Record::capture(&main, &life.procfs, &pidfile_path).and_then(|mut r| {
         r.ready = def.ready.is_none();
         r.pidfile_owner = owner;
+        r.in_cgroup = in_cgroup;
         r.save(&life.dirs.record(&def.name))?;
         Ok(r)
     });

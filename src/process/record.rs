@@ -43,6 +43,11 @@ pub struct Record {
     /// and names this process.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pidfile_owner: Option<u32>,
+    /// Set when the launch put the process in the service's cgroup (SPEC §8.7), so a stop
+    /// knows it without asking cgroupfs. Absent (false) in records written before the field
+    /// existed and for launches without containment: a stop then looks for the cgroup itself.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub in_cgroup: bool,
 }
 
 fn yes() -> bool {
@@ -81,6 +86,7 @@ impl Record {
             launched_at: crate::clock::unix_secs(std::time::SystemTime::now()),
             ready: true,
             pidfile_owner: None,
+            in_cgroup: false,
         })
     }
 
@@ -268,5 +274,19 @@ mod tests {
             r.verify_stat(&h, &procfs, || procfs.stat(pid)),
             Verdict::Different(why) if why.contains("zombie")
         ));
+    }
+
+    /// Whether the launch put the process in its cgroup is kept only when it did; a record
+    /// written before the field existed reads as "not known to": a stop then looks itself.
+    #[test]
+    fn a_record_says_in_cgroup_only_when_the_launch_put_it_there() {
+        let old = br#"{"pid": 7, "pgid": 7, "boot_id": "b", "start_ticks": 1, "pidfile": "/x.pid", "launched_at": 0}"#;
+        let mut r: Record = serde_json::from_slice(old).unwrap();
+        assert!(!r.in_cgroup);
+        let text = serde_json::to_string(&r).unwrap();
+        assert!(!text.contains("in_cgroup"), "{text}");
+        r.in_cgroup = true;
+        let back: Record = serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
+        assert!(back.in_cgroup);
     }
 }
