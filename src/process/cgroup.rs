@@ -18,12 +18,18 @@
 
 use std::fs;
 use std::io::{self, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
 use nix::sys::signal::Signal;
+use nix::sys::stat::Mode;
+use nix::unistd::UnlinkatFlags;
+
+mod parent;
 
 use super::handle::{wait_any_exit, ProcHandle};
 use super::procfs::Procfs;
@@ -297,16 +303,9 @@ impl Cgroup {
         }
         // O_DIRECTORY: a service named like one of the cgroup's own files (`cgroup.procs`,
         // `memory.max`) finds that file where its directory should be.
-        let dir = {
-            use std::os::unix::fs::OpenOptionsExt;
-            fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_DIRECTORY)
-                .open(&leaf)
-        };
-        let dir = match dir {
-            Ok(f) => OwnedFd::from(f),
-            Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => {
+        let dir = match open_at(&leaf, OFlag::O_RDONLY | OFlag::O_DIRECTORY) {
+            Ok(fd) => fd,
+            Err(Errno::ENOTDIR) => {
                 return Err(CgroupError::Io {
                     path: leaf,
                     source: io::Error::other(
@@ -315,25 +314,30 @@ impl Cgroup {
                     ),
                 })
             }
-            Err(e) => return Err(io(leaf)(e)),
+            Err(e) => return Err(io(leaf)(e.into())),
         };
-        let procs = leaf.join("cgroup.procs");
-        let procs = fs::OpenOptions::new()
-            .write(true)
-            .open(&procs)
-            .map(OwnedFd::from)
-            .map_err(io(procs))?;
+        let procs = openat(dir.as_fd(), "cgroup.procs", OFlag::O_WRONLY)
+            .map_err(|e| io(leaf.join("cgroup.procs"))(e.into()))?;
         Ok(Entry { dir, procs })
     }
 
     /// Makes the cgroup: its own directory at once, the ones above it (`svc/`, `svc/ID/`)
     /// only when missing.
     fn make_dirs(&self) -> Result<(), (PathBuf, io::Error)> {
-        match fs::create_dir(self.path()) {
-            Ok(()) => return Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err((self.path(), e)),
+        let leaf = self.path();
+        if let (Some(above), Some(name)) = (leaf.parent(), leaf.file_name()) {
+            let mkdir = |dir: BorrowedFd<'_>| {
+                nix::sys::stat::mkdirat(
+                    Some(dir.as_raw_fd()),
+                    name,
+                    Mode::from_bits_truncate(0o755),
+                )
+            };
+            match parent::at(above, mkdir) {
+                Ok(()) | Err(Errno::EEXIST) => return Ok(()),
+                Err(Errno::ENOENT) => {}
+                Err(e) => return Err((leaf, e.into())),
+            }
         }
         let mut dir = self.root.clone();
         for part in self.rel.iter() {
@@ -470,27 +474,54 @@ impl Cgroup {
     /// whether the cgroup is gone now (false: it still holds processes, EBUSY).
     pub fn remove(&self) -> bool {
         let leaf = self.path();
-        if let Some(parent) = leaf.parent().filter(|_| flush_due()) {
-            flush_statistics(parent);
+        let (Some(above), Some(name)) = (leaf.parent(), leaf.file_name()) else {
+            return false;
+        };
+        if flush_due() {
+            flush_statistics(above);
         }
-        match fs::remove_dir(&leaf) {
+        let rmdir = |dir: BorrowedFd<'_>| {
+            nix::unistd::unlinkat(Some(dir.as_raw_fd()), name, UnlinkatFlags::RemoveDir)
+        };
+        match parent::at(above, rmdir) {
             Ok(()) => {}
-            Err(e) => return e.kind() == io::ErrorKind::NotFound,
+            Err(e) => return e == Errno::ENOENT,
         }
-        if self.rel.components().count() == 3 {
-            if let Some(parent) = leaf.parent() {
-                // Only when it has no other cgroup: a cgroup directory's link count is 2 plus
-                // its subdirectories, and a stat costs a tenth of an rmdir refused with EBUSY
-                // (measured: 2 against 44 us). A sibling made meanwhile makes rmdir fail, as
-                // it should.
-                use std::os::unix::fs::MetadataExt;
-                if fs::metadata(parent).is_ok_and(|m| m.nlink() <= 2) {
-                    let _ = fs::remove_dir(parent);
-                }
-            }
+        // Only when it has no other cgroup: a cgroup directory's link count is 2 plus its
+        // subdirectories, and a stat costs a tenth of an rmdir refused with EBUSY (measured: 2
+        // against 44 us). A sibling made meanwhile makes rmdir fail, as it should.
+        let alone = || parent::at(above, |dir| nix::sys::stat::fstat(dir.as_raw_fd()));
+        let last = self.rel.components().count() == 3 && alone().is_ok_and(|st| st.st_nlink <= 2);
+        if last && fs::remove_dir(above).is_ok() {
+            parent::forget(above);
         }
         true
     }
+}
+
+/// Opens `path` through the kept descriptor of the directory above it ([`parent::at`]): one
+/// name looked up in cgroupfs, not the whole path.
+fn open_at(path: &Path, flags: OFlag) -> Result<OwnedFd, Errno> {
+    match (path.parent(), path.file_name()) {
+        (Some(above), Some(name)) => parent::at(above, |dir| openat(dir, name, flags)),
+        _ => Err(Errno::ENOENT),
+    }
+}
+
+/// `openat(2)` of `name` in `dir`, close-on-exec.
+fn openat(
+    dir: BorrowedFd<'_>,
+    name: &(impl nix::NixPath + ?Sized),
+    flags: OFlag,
+) -> Result<OwnedFd, Errno> {
+    let fd = nix::fcntl::openat(
+        Some(dir.as_raw_fd()),
+        name,
+        flags | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    // SAFETY: `openat` just returned this descriptor; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// A cgroup file, read to its end without asking its size first (cgroupfs reports a size that
