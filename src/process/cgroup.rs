@@ -353,12 +353,21 @@ impl Cgroup {
 
     /// Whether the cgroup exists.
     pub fn exists(&self) -> bool {
-        self.path().join("cgroup.procs").exists()
+        let leaf = self.path();
+        let (Some(above), Some(dir)) = (leaf.parent(), leaf.file_name()) else {
+            return false;
+        };
+        let procs = Path::new(dir).join("cgroup.procs");
+        let flags = nix::fcntl::AtFlags::empty();
+        parent::at(above, |d| {
+            nix::sys::stat::fstatat(Some(d.as_raw_fd()), procs.as_path(), flags)
+        })
+        .is_ok()
     }
 
     /// The processes in the cgroup now (none when it does not exist).
     pub fn procs(&self) -> Vec<i32> {
-        let mut out: Vec<i32> = read_whole(&self.path().join("cgroup.procs"))
+        let mut out: Vec<i32> = read_whole(self.file("cgroup.procs"))
             .map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect())
             .unwrap_or_default();
         out.sort_unstable();
@@ -368,8 +377,21 @@ impl Cgroup {
     /// Whether the kernel counts a process in the cgroup (`populated 1` in `cgroup.events`);
     /// false when the cgroup does not exist.
     pub fn populated(&self) -> bool {
-        fs::read_to_string(self.path().join("cgroup.events"))
-            .is_ok_and(|s| s.lines().any(|l| l == "populated 1"))
+        read_whole(self.file("cgroup.events")).is_ok_and(|s| s.lines().any(|l| l == "populated 1"))
+    }
+
+    /// One of the cgroup's files, opened for reading by its name under the kept `svc/ID`
+    /// ([`parent::at`]): two names looked up in cgroupfs, not the whole path.
+    fn file(&self, name: &str) -> io::Result<fs::File> {
+        let leaf = self.path();
+        let (Some(above), Some(dir)) = (leaf.parent(), leaf.file_name()) else {
+            return Err(io::ErrorKind::NotFound.into());
+        };
+        let path = Path::new(dir).join(name);
+        // Non-blocking: a FIFO put there (not in a real cgroup2) is never waited on.
+        let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK;
+        let fd = parent::at(above, |d| openat(d, path.as_path(), flags))?;
+        Ok(fs::File::from(fd))
     }
 
     /// Whether `pid` is in the cgroup now.
@@ -382,7 +404,7 @@ impl Cgroup {
         if !memory_offered(&self.root) {
             return None;
         }
-        read_whole(&self.path().join("memory.current"))
+        read_whole(self.file("memory.current"))
             .ok()
             .and_then(|s| s.trim().parse().ok())
     }
@@ -526,12 +548,10 @@ fn openat(
 
 /// A cgroup file, read to its end without asking its size first (cgroupfs reports a size that
 /// says nothing, and asking is a `statx`); `status --json` reads two per service.
-fn read_whole(path: &Path) -> io::Result<String> {
+fn read_whole(file: io::Result<fs::File>) -> io::Result<String> {
     use std::io::Read;
     let mut text = String::new();
-    fs::File::open(path)?
-        .take(u64::MAX)
-        .read_to_string(&mut text)?;
+    file?.take(u64::MAX).read_to_string(&mut text)?;
     Ok(text)
 }
 
@@ -541,7 +561,7 @@ fn read_whole(path: &Path) -> io::Result<String> {
 /// host's hierarchy, each time for another root.
 fn memory_offered(root: &Path) -> bool {
     let ask = || {
-        read_whole(&root.join("cgroup.controllers"))
+        read_whole(fs::File::open(root.join("cgroup.controllers")))
             .is_ok_and(|s| s.split_whitespace().any(|c| c == "memory"))
     };
     static HOST: OnceLock<bool> = OnceLock::new();

@@ -148,4 +148,27 @@ mod tests {
         assert!(!id.exists(), "svc/ID goes with its last cgroup");
         assert!(a.remove(), "a cgroup that is not there is gone");
     }
+
+    /// A cgroup's files are read in the `svc/ID` there now, not in one another svc removed.
+    #[test]
+    fn cgroup_files_are_read_where_svc_id_is_now() {
+        use super::super::Cgroup;
+        let tmp = tempfile::tempdir().unwrap();
+        let a = Cgroup::at(tmp.path(), &tmp.path().join("state"), "a");
+        let id = a.path().parent().unwrap().to_owned();
+        let make = |procs: &str| {
+            std::fs::create_dir_all(a.path()).unwrap();
+            std::fs::write(a.path().join("cgroup.procs"), procs).unwrap();
+        };
+        make("42\n7\n");
+        assert_eq!(a.procs(), vec![7, 42]);
+        std::fs::remove_dir_all(&id).unwrap();
+        make("5\n");
+        assert_eq!(a.procs(), vec![5], "read through a stale descriptor");
+        assert!(a.exists());
+        std::fs::remove_dir_all(&id).unwrap();
+        assert!(!a.exists());
+        assert_eq!(a.procs(), Vec::<i32>::new());
+        forget(&id);
+    }
 }
