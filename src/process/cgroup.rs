@@ -18,7 +18,7 @@
 
 use std::fs;
 use std::io::{self, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -303,7 +303,7 @@ impl Cgroup {
         }
         // O_DIRECTORY: a service named like one of the cgroup's own files (`cgroup.procs`,
         // `memory.max`) finds that file where its directory should be.
-        let dir = match open_at(&leaf, OFlag::O_RDONLY | OFlag::O_DIRECTORY) {
+        let dir = match parent::open_at(&leaf, OFlag::O_RDONLY | OFlag::O_DIRECTORY) {
             Ok(fd) => fd,
             Err(Errno::ENOTDIR) => {
                 return Err(CgroupError::Io {
@@ -316,7 +316,7 @@ impl Cgroup {
             }
             Err(e) => return Err(io(leaf)(e.into())),
         };
-        let procs = openat(dir.as_fd(), "cgroup.procs", OFlag::O_WRONLY)
+        let procs = parent::openat(dir.as_fd(), "cgroup.procs", OFlag::O_WRONLY)
             .map_err(|e| io(leaf.join("cgroup.procs"))(e.into()))?;
         Ok(Entry { dir, procs })
     }
@@ -390,7 +390,7 @@ impl Cgroup {
         let path = Path::new(dir).join(name);
         // Non-blocking: a FIFO put there (not in a real cgroup2) is never waited on.
         let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK;
-        let fd = parent::at(above, |d| openat(d, path.as_path(), flags))?;
+        let fd = parent::at(above, |d| parent::openat(d, path.as_path(), flags))?;
         Ok(fs::File::from(fd))
     }
 
@@ -519,31 +519,6 @@ impl Cgroup {
         }
         true
     }
-}
-
-/// Opens `path` through the kept descriptor of the directory above it ([`parent::at`]): one
-/// name looked up in cgroupfs, not the whole path.
-fn open_at(path: &Path, flags: OFlag) -> Result<OwnedFd, Errno> {
-    match (path.parent(), path.file_name()) {
-        (Some(above), Some(name)) => parent::at(above, |dir| openat(dir, name, flags)),
-        _ => Err(Errno::ENOENT),
-    }
-}
-
-/// `openat(2)` of `name` in `dir`, close-on-exec.
-fn openat(
-    dir: BorrowedFd<'_>,
-    name: &(impl nix::NixPath + ?Sized),
-    flags: OFlag,
-) -> Result<OwnedFd, Errno> {
-    let fd = nix::fcntl::openat(
-        Some(dir.as_raw_fd()),
-        name,
-        flags | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )?;
-    // SAFETY: `openat` just returned this descriptor; nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// A cgroup file, read to its end without asking its size first (cgroupfs reports a size that

@@ -1,6 +1,7 @@
 //! The directory that holds the services' cgroups (`svc/ID`, or `svc` for the default state
-//! directory), opened once per process and kept, so that making or removing a service's cgroup
-//! looks up one name under it instead of walking the hierarchy's whole path.
+//! directory), opened once per process and kept, so that making, opening, reading or removing
+//! a service's cgroup looks up its name under it instead of walking the hierarchy's whole path
+//! ([`at`], [`open_at`], [`openat`]).
 //!
 //! Each step of a path walk in cgroupfs takes, for reading, the lock of the kernel's kernfs
 //! tree that every cgroup `mkdir` and `rmdir` holds for writing while it adds or removes the
@@ -11,7 +12,7 @@
 //! service of the configuration) and perhaps made again: a call through it fails with `ENOENT`
 //! or `ENODEV`, and is made once more through a descriptor opened afresh.
 
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -70,10 +71,34 @@ fn get(path: &Path) -> Result<(Arc<OwnedFd>, bool), Errno> {
     Ok((dir, false))
 }
 
+/// Opens `path` through the kept descriptor of the directory above it ([`at`]): one
+/// name looked up in cgroupfs, not the whole path.
+pub(super) fn open_at(path: &Path, flags: OFlag) -> Result<OwnedFd, Errno> {
+    match (path.parent(), path.file_name()) {
+        (Some(above), Some(name)) => at(above, |dir| openat(dir, name, flags)),
+        _ => Err(Errno::ENOENT),
+    }
+}
+
+/// `openat(2)` of `name` in `dir`, close-on-exec.
+pub(super) fn openat(
+    dir: BorrowedFd<'_>,
+    name: &(impl nix::NixPath + ?Sized),
+    flags: OFlag,
+) -> Result<OwnedFd, Errno> {
+    let fd = nix::fcntl::openat(
+        Some(dir.as_raw_fd()),
+        name,
+        flags | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    // SAFETY: `openat` just returned this descriptor; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::fd::AsRawFd;
 
     /// A directory removed and made again under the same path is reached through a fresh
     /// descriptor: the kept one's ENOENT is not the answer.
