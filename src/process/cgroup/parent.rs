@@ -64,7 +64,7 @@ fn get(path: &Path) -> Result<(Arc<OwnedFd>, bool), Errno> {
         )
         .map(|fd| {
             // SAFETY: `open` just returned this descriptor; nothing else owns it.
-            unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) }
+            unsafe { OwnedFd::from_raw_fd(fd) }
         })?,
     );
     *kept = Some((path.to_owned(), Arc::clone(&dir)));
